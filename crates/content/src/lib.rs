@@ -1,0 +1,1 @@
+//! berth-content (see docs/architecture.md).

@@ -1,0 +1,1 @@
+//! berth-snapshot (see docs/architecture.md).

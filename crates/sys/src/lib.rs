@@ -1,0 +1,1 @@
+//! berth-sys: the only home of raw syscalls and `unsafe` in berth.

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything berth's build, tests and benchmarks need on a fresh Debian 12 machine (as root).
+# Idempotent: packages already present are skipped quickly.
+set -euo pipefail
+
+PACKAGES=(
+  pkg-config libseccomp-dev          # build: the seccomp filter compiler
+  busybox-static                     # test images: a complete static userland
+  iproute2 nftables                  # networking
+  runc containerd                    # peers: runc for the runtime bench, containerd drives berth-runtime
+  docker.io                          # peer: Docker's own daemon (on a private socket only)
+  docker-registry skopeo apache2-utils  # registry tests: a real registry, an independent client, htpasswd
+  docker-compose python3-docker      # real clients of the Engine API
+  hyperfine                          # benchmarks
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  # Never let package scripts start daemons (dockerd, containerd, registry) on the host.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ "$created_policy" = 1 ] && rm -f "$policy"
+fi
+
+# Debian's docker-registry package may start a registry on :5000; tests start their own.
+command -v cargo >/dev/null || { echo "cargo is required (rustup toolchain)" >&2; exit 1; }
+command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
