@@ -1,1 +1,10 @@
 //! berth-sys: the only home of raw syscalls and `unsafe` in berth.
+//!
+//! Every other crate forbids `unsafe` (workspace lint). Each `unsafe` block here carries a
+//! `// SAFETY:` comment saying why the call is sound. Safe wrappers from `rustix`/`nix` are
+//! preferred everywhere; this crate holds what they do not cover.
+//!
+//! Modules are owned by concept: `bpf` (cgroup v2 device filters) and the runtime's process,
+//! mount and namespace primitives.
+
+pub mod bpf;
