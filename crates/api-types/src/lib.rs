@@ -1,0 +1,35 @@
+//! Serde models of the Docker Engine API v1.47 JSON that berth serves and its CLI consumes.
+//!
+//! Field names are exactly Docker's (mostly PascalCase, a few camelCase/lowercase ones where
+//! Docker uses them). Deserialization is lenient the way Docker's Go decoder is: missing fields
+//! take their default, `null` is accepted for every list or map, unknown fields are ignored.
+//! Serialization omits the fields Docker tags `omitempty` and writes `null` where Docker does.
+//!
+//! Modules follow the API's sections: [`container`], [`exec`], [`image`], [`system`],
+//! [`volume`], [`network`], [`progress`] (streamed JSON messages), and [`common`] helpers
+//! ([`common::StrSlice`], [`common::Filters`], [`common::ErrorResponse`]).
+
+pub mod common;
+pub mod container;
+pub mod exec;
+pub mod host_config;
+pub mod image;
+pub mod network;
+pub mod progress;
+pub mod system;
+pub mod volume;
+
+pub use common::{EmptyObject, ErrorResponse, Filters, IdResponse, Labels, StrSlice};
+pub use container::*;
+pub use exec::*;
+pub use host_config::*;
+pub use image::*;
+pub use network::*;
+pub use progress::*;
+pub use system::*;
+pub use volume::*;
+
+/// The newest Engine API version berth speaks.
+pub const MAX_API_VERSION: &str = "1.47";
+/// The oldest Engine API version berth accepts.
+pub const MIN_API_VERSION: &str = "1.24";
