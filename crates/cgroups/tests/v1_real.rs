@@ -1,0 +1,221 @@
+//! Real cgroup v1 tests (root, a host with v1 controllers): limits read back from the
+//! kernel, a child process moved in, frozen and thawed, an OOM kill counted, stats.
+
+mod common;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use berth_cgroups::{Cgroup, Layout, Version};
+use berth_testkit::{require_root, unique_name};
+use common::{proc_state, read, resources, CgroupGuard};
+
+/// Skips (with a message) on hosts whose controllers are on v2.
+fn v1_host() -> bool {
+    let v1 = Layout::host().unwrap().version == Version::V1;
+    if !v1 {
+        eprintln!("SKIP: controllers are on cgroup v2 here; the v2 tests cover this host");
+    }
+    v1
+}
+
+fn new_guard(prefix: &str) -> CgroupGuard {
+    let name = unique_name(prefix);
+    let cg = Cgroup::new(Some(&format!("/{name}")), &name).unwrap();
+    CgroupGuard::new(cg)
+}
+
+#[test]
+fn v1_limits_process_freeze_thaw_destroy() {
+    require_root!();
+    if !v1_host() {
+        return;
+    }
+    let mut g = new_guard("bcgv1");
+    g.cg.create().unwrap();
+    assert!(g.cg.exists());
+    for d in &g.cg.v1 {
+        assert!(d.path.is_dir(), "{} not created", d.path.display());
+    }
+    let unified = g.cg.unified_path().map(|p| p.to_path_buf());
+    if let Some(u) = &unified {
+        assert!(u.is_dir(), "hybrid: the unified dir is created too");
+    }
+
+    let cpuset = g.cg.v1_path("cpuset").unwrap();
+    assert!(
+        !read(cpuset, "cpuset.cpus").is_empty(),
+        "cpus copied from the parent"
+    );
+    assert!(
+        !read(cpuset, "cpuset.mems").is_empty(),
+        "mems copied from the parent"
+    );
+
+    g.cg.apply_resources(&resources(
+        r#"{
+            "memory": {"limit": 67108864, "swap": 134217728, "reservation": 33554432},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+            "pids": {"limit": 42}
+        }"#,
+    ))
+    .unwrap();
+    let mem = g.cg.v1_path("memory").unwrap();
+    assert_eq!(read(mem, "memory.limit_in_bytes"), "67108864");
+    assert_eq!(read(mem, "memory.memsw.limit_in_bytes"), "134217728");
+    assert_eq!(read(mem, "memory.soft_limit_in_bytes"), "33554432");
+    assert_eq!(read(g.cg.v1_path("pids").unwrap(), "pids.max"), "42");
+    let cpu = g.cg.v1_path("cpu").unwrap();
+    assert_eq!(read(cpu, "cpu.shares"), "512");
+    assert_eq!(read(cpu, "cpu.cfs_quota_us"), "50000");
+    assert_eq!(read(cpu, "cpu.cfs_period_us"), "100000");
+    assert_eq!(read(cpuset, "cpuset.cpus"), "0");
+    assert_eq!(read(cpuset, "cpuset.mems"), "0");
+
+    // runtime update: lowering memory below the old memsw, unlimited pids
+    g.cg.apply_resources(&resources(
+        r#"{"memory": {"limit": 33554432, "swap": 33554432}, "pids": {"limit": -1}}"#,
+    ))
+    .unwrap();
+    assert_eq!(read(mem, "memory.limit_in_bytes"), "33554432");
+    assert_eq!(read(mem, "memory.memsw.limit_in_bytes"), "33554432");
+    assert_eq!(read(g.cg.v1_path("pids").unwrap(), "pids.max"), "max");
+
+    let pid = g.spawn_sleep();
+    assert_eq!(g.cg.pids().unwrap(), vec![pid]);
+    for d in g.cg.paths() {
+        let procs = read(d, "cgroup.procs");
+        assert!(
+            procs.lines().any(|l| l == pid.to_string()),
+            "{pid} not in {}",
+            d.display()
+        );
+    }
+
+    assert!(!g.cg.is_frozen().unwrap());
+    g.cg.freeze().unwrap();
+    assert!(g.cg.is_frozen().unwrap());
+    assert_eq!(
+        read(g.cg.v1_path("freezer").unwrap(), "freezer.state"),
+        "FROZEN"
+    );
+    assert!(
+        matches!(proc_state(pid), 'S' | 'D'),
+        "state {}",
+        proc_state(pid)
+    );
+    g.cg.thaw().unwrap();
+    assert!(!g.cg.is_frozen().unwrap());
+    assert_eq!(
+        read(g.cg.v1_path("freezer").unwrap(), "freezer.state"),
+        "THAWED"
+    );
+
+    g.kill_children();
+    assert!(g.cg.pids().unwrap().is_empty());
+    g.cg.destroy().unwrap();
+    assert!(!g.cg.exists());
+    assert!(g.leftovers().is_empty());
+    // destroying twice is fine
+    g.cg.destroy().unwrap();
+}
+
+#[test]
+fn v1_freeze_stops_a_busy_process() {
+    require_root!();
+    if !v1_host() {
+        return;
+    }
+    let mut g = new_guard("bcgfz");
+    g.cg.create().unwrap();
+    let dir = berth_testkit::TempDir::new("bcgfz");
+    let counter = dir.path().join("n");
+    let script = format!(
+        "read go; i=0; while true; do i=$((i+1)); echo $i > {}; done",
+        counter.display()
+    );
+    g.spawn_gated(&script);
+    let value = || std::fs::read_to_string(&counter).unwrap_or_default();
+    wait_until(|| !value().is_empty());
+    g.cg.freeze().unwrap();
+    let frozen_at = value();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(value(), frozen_at, "the counter moved while frozen");
+    g.cg.thaw().unwrap();
+    wait_until(|| value() != frozen_at);
+}
+
+#[test]
+fn v1_memory_limit_oom_kills() {
+    require_root!();
+    if !v1_host() {
+        return;
+    }
+    let mut g = new_guard("bcgoom");
+    g.cg.create().unwrap();
+    g.cg.apply_resources(&resources(
+        r#"{"memory": {"limit": 8388608, "swap": 8388608}}"#,
+    ))
+    .unwrap();
+    assert_eq!(g.cg.oom_kill_count().unwrap(), 0);
+    let i = g.spawn_gated(r#"read go; x=$(head -c 64000000 /dev/zero | tr "\0" a); echo survived"#);
+    let status = g.children[i].wait().unwrap();
+    let mut out = String::new();
+    g.children[i]
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        !status.success(),
+        "the allocating shell must die, got {status:?}"
+    );
+    assert!(!out.contains("survived"));
+    assert!(g.cg.oom_kill_count().unwrap() >= 1);
+    assert!(g.cg.stats().unwrap().memory.unwrap().oom_kill >= 1);
+}
+
+#[test]
+fn v1_stats_of_a_running_process() {
+    require_root!();
+    if !v1_host() {
+        return;
+    }
+    let mut g = new_guard("bcgst");
+    g.cg.create().unwrap();
+    g.cg.apply_resources(&resources(
+        r#"{"pids": {"limit": 100}, "memory": {"limit": 268435456}}"#,
+    ))
+    .unwrap();
+    g.spawn_gated(r#"read go; x=$(head -c 2000000 /dev/zero | tr "\0" a); echo ready; sleep 1000"#);
+    let mut line = [0u8; 6];
+    g.children[0]
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut line)
+        .unwrap();
+    assert_eq!(&line, b"ready\n");
+    let s = g.cg.stats().unwrap();
+    let m = s.memory.as_ref().unwrap();
+    assert!(m.usage > 0, "{m:?}");
+    assert_eq!(m.limit, Some(268435456));
+    let p = s.pids.as_ref().unwrap();
+    assert!(p.current >= 1);
+    assert_eq!(p.limit, Some(100));
+    let c = s.cpu.as_ref().unwrap();
+    assert!(c.total_ns > 0, "{c:?}");
+    assert!(!c.per_cpu_ns.is_empty());
+    // what the runtime writes for `runc events --stats`
+    let json = serde_json::to_string(&s).unwrap();
+    assert!(json.contains("\"usage\""));
+}
+
+fn wait_until(cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "condition not reached in 20s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
