@@ -63,6 +63,22 @@ fn v2_resources_are_written_in_kernel_format() {
     assert_eq!(read(&dir, "hugetlb.2MB.max"), "4194304");
     assert_eq!(read(&dir, "memory.high"), "90000000");
 
+    // checkBeforeUpdate refuses a limit below the current usage and writes nothing
+    write(&dir, "memory.current", "50000000\n");
+    let err = cg
+        .apply_resources(&resources(
+            r#"{"memory": {"limit": 40000000, "swap": 80000000, "checkBeforeUpdate": true}}"#,
+        ))
+        .unwrap_err();
+    assert!(err.to_string().contains("checkBeforeUpdate"), "{err}");
+    assert_eq!(read(&dir, "memory.max"), "104857600");
+    assert_eq!(read(&dir, "memory.swap.max"), "104857600");
+    cg.apply_resources(&resources(
+        r#"{"rdma": {"mlx5_0": {"hcaHandles": 3, "hcaObjects": 100}}}"#,
+    ))
+    .unwrap();
+    assert_eq!(read(&dir, "rdma.max"), "mlx5_0 hca_handle=3 hca_object=100");
+
     // update: only the quota changes, the period is kept; unlimited values become "max"
     cg.apply_resources(&resources(
         r#"{"cpu": {"quota": -1}, "memory": {"limit": -1}, "pids": {"limit": 0}, "blockIO": {"weight": 1000}}"#,
@@ -245,6 +261,15 @@ fn v1_layout_with_co_mounted_controllers() {
     let dev = root.join("devices/docker/c1");
     assert_eq!(read(&dev, "devices.deny"), "a *:* rwm");
     assert_eq!(read(&dev, "devices.allow"), "c 1:3 rw");
+
+    // rules that do not start with a wildcard still end up default-deny (as with runc)
+    write(&dev, "devices.deny", "");
+    cg.apply_resources(&resources(
+        r#"{"devices": [{"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"}]}"#,
+    ))
+    .unwrap();
+    assert_eq!(read(&dev, "devices.deny"), "a *:* rwm");
+    assert_eq!(read(&dev, "devices.allow"), "c 5:1 rwm");
 
     // a controller this layout lacks is named when a value needs it, not before
     cg.apply_resources(&resources(r#"{"pids": null, "network": {}}"#))

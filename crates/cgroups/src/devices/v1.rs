@@ -23,8 +23,16 @@ pub fn render(rule: &Rule) -> String {
     format!("{kind} {}:{} {access}", num(rule.major), num(rule.minor))
 }
 
-/// Writes the rules in order into the devices cgroup `dir`.
+/// Writes the rules in order into the devices cgroup `dir`. Like runc (and the v2 filter),
+/// the result denies whatever the rules do not allow: unless the first rule is itself a
+/// wildcard that resets the list, `a *:* rwm` is denied first.
 pub fn apply(dir: &Path, rules: &[Rule]) -> Result<()> {
+    let resets = rules
+        .first()
+        .is_some_and(|r| r.kind == DeviceKind::All && r.major.is_none() && r.minor.is_none());
+    if !resets {
+        fs::write(dir, "devices.deny", "a *:* rwm")?;
+    }
     for r in rules {
         let file = if r.allow {
             "devices.allow"

@@ -78,6 +78,10 @@ pub(crate) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
             )?;
         }
     }
+    for (device, limits) in r.rdma().iter().flatten() {
+        let line = crate::v2::rdma_line(device, limits)?;
+        fs::write(dirs.get("rdma", "rdma")?, "rdma.max", line)?;
+    }
     if let Some(u) = r.unified() {
         if !u.is_empty() {
             return Err(CgroupError::InvalidResource {

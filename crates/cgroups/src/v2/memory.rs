@@ -13,6 +13,19 @@ use crate::fs;
 pub(crate) fn apply(dir: &Path, m: &LinuxMemory) -> Result<()> {
     let limit = m.limit().unwrap_or(0);
     let swap = swap_max(m.swap().unwrap_or(0), limit)?;
+    if limit > 0 && m.check_before_update() == Some(true) {
+        if let Some(current) = fs::read_u64_opt(dir, "memory.current")? {
+            if current > limit as u64 {
+                return Err(CgroupError::InvalidResource {
+                    field: "memory.limit",
+                    value: limit.to_string(),
+                    reason: format!(
+                        "below the current usage of {current} bytes (checkBeforeUpdate)"
+                    ),
+                });
+            }
+        }
+    }
     if swap != 0 {
         // A memory cgroup without memory.swap.max has no swap accounting: an unlimited swap
         // needs nothing, a finite one cannot be honoured.

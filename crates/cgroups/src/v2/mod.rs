@@ -40,14 +40,39 @@ pub(crate) fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
             });
         }
     }
+    for (device, limits) in r.rdma().iter().flatten() {
+        fs::write(dir, "rdma.max", rdma_line(device, limits)?)?;
+    }
     for (key, value) in r.unified().iter().flatten() {
         write_unified(dir, key, value)?;
     }
     if let Some(list) = r.devices() {
+        // An empty list leaves the filter as it is (v1 does the same).
         let rules = Rule::from_oci_list(list)?;
-        devices::attach::apply_v2(dir, &rules)?;
+        if !rules.is_empty() {
+            devices::attach::apply_v2(dir, &rules)?;
+        }
     }
     Ok(())
+}
+
+/// `<device> hca_handle=N hca_object=M` for rdma.max (same format on v1).
+pub(crate) fn rdma_line(device: &str, l: &oci_spec::runtime::LinuxRdma) -> Result<String> {
+    if device.is_empty() || device.contains(char::is_whitespace) || device.contains('/') {
+        return Err(CgroupError::InvalidResource {
+            field: "rdma",
+            value: device.into(),
+            reason: "not an RDMA device name".into(),
+        });
+    }
+    let mut line = device.to_string();
+    if let Some(h) = l.hca_handles() {
+        line.push_str(&format!(" hca_handle={h}"));
+    }
+    if let Some(o) = l.hca_objects() {
+        line.push_str(&format!(" hca_object={o}"));
+    }
+    Ok(line)
 }
 
 /// Writes one `linux.resources.unified` entry: the key must be a plain file name of a
