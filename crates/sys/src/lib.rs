@@ -8,3 +8,5 @@
 //! mount and namespace primitives.
 
 pub mod bpf;
+pub mod fd;
+pub mod process;

@@ -1,0 +1,389 @@
+//! Building the container's filesystem view inside its new mount namespace: the spec's
+//! mounts (targets resolved inside the rootfs), /dev, pivot_root, masked and read-only paths.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
+use rustix::fs::{FileType, Mode, OFlags, StatVfsMountFlags};
+use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
+
+use crate::error::{invalid, Context, Error, Result};
+use crate::mount_options::{self, MountOptions};
+use crate::safe_path::{create_in_root, open_in_root, proc_fd_path};
+
+/// Mounts everything the spec lists onto `rootfs`, in order, plus the default devices.
+pub fn mount_all(spec: &Spec, rootfs: &Path, bundle: &Path, cgroup_v2: bool) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        None | Some("") => MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+        Some(p) => mount_options::propagation(p)
+            .ok_or_else(|| invalid("linux.rootfsPropagation", format!("unknown value {p:?}")))?,
+    };
+    // Never let our mounts propagate back to the host.
+    let base = if prop.contains(MountPropagationFlags::SHARED) {
+        MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC
+    } else {
+        prop
+    };
+    rustix::mount::mount_change("/", base).sys(|| "make / a slave mount".into())?;
+    // The rootfs must be a mount point for pivot_root.
+    rustix::mount::mount_bind_recursive(rootfs, rootfs)
+        .sys(|| format!("bind mount rootfs {}", rootfs.display()))?;
+    let root = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .sys(|| format!("open rootfs {}", rootfs.display()))?;
+    let mut dev_bound = false;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        mount_one(&root, m, bundle, cgroup_v2).map_err(|e| {
+            prefix_field(e, &format!("mounts[{i}] ({})", m.destination().display()))
+        })?;
+        if m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("bind") {
+            dev_bound = true;
+        }
+    }
+    if !dev_bound {
+        crate::devices::create_devices(&root, spec)?;
+    }
+    if prop.contains(MountPropagationFlags::SHARED) {
+        rustix::mount::mount_change(rootfs, prop).sys(|| "set rootfs propagation".into())?;
+    }
+    Ok(())
+}
+
+fn prefix_field(e: Error, field: &str) -> Error {
+    match e {
+        Error::InvalidSpec { message, .. } => invalid(field, message),
+        other => invalid(field, other.to_string()),
+    }
+}
+
+fn mount_one(root: &OwnedFd, m: &Mount, bundle: &Path, cgroup_v2: bool) -> Result<()> {
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+    let typ = m.typ().as_deref().unwrap_or("");
+    let dest = m.destination();
+    if typ == "bind" || opts.bind {
+        return bind_mount(root, m, &opts, bundle);
+    }
+    if typ == "cgroup" || typ == "cgroup2" {
+        return mount_cgroup(root, dest, &opts, cgroup_v2);
+    }
+    let target = create_in_root(root, dest, true).sys(|| "create mount point".into())?;
+    let source = m
+        .source()
+        .as_ref()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| typ.to_string());
+    let data = CString::new(opts.data.clone()).map_err(|_| invalid("options", "NUL byte"))?;
+    let res = rustix::mount::mount(
+        source.as_str(),
+        proc_fd_path(&target).as_str(),
+        typ,
+        opts.flags,
+        Some(data.as_c_str()),
+    );
+    match res {
+        Ok(()) => {}
+        // sysfs cannot be mounted in a user namespace that does not own the network
+        // namespace: bind the host's instead (read-only when asked).
+        Err(rustix::io::Errno::PERM) if typ == "sysfs" => {
+            rustix::mount::mount(
+                "/sys",
+                proc_fd_path(&target).as_str(),
+                "",
+                MountFlags::BIND | MountFlags::REC,
+                None,
+            )
+            .sys(|| "bind /sys".into())?;
+            remount_bind(root, dest, opts.flags)?;
+        }
+        Err(e) => {
+            return Err(e).sys(|| format!("mount {typ} {source:?} with {:?}", opts.data));
+        }
+    }
+    apply_propagation(root, dest, &opts)
+}
+
+fn bind_mount(root: &OwnedFd, m: &Mount, opts: &MountOptions, bundle: &Path) -> Result<()> {
+    let src = m
+        .source()
+        .as_ref()
+        .ok_or_else(|| invalid("source", "a bind mount needs a source"))?;
+    let src = if src.is_absolute() {
+        src.clone()
+    } else {
+        bundle.join(src)
+    };
+    let meta = std::fs::metadata(&src).sys(|| format!("bind source {}", src.display()))?;
+    let target =
+        create_in_root(root, m.destination(), meta.is_dir()).sys(|| "create mount point".into())?;
+    let mut flags = MountFlags::BIND;
+    if opts.recursive {
+        flags |= MountFlags::REC;
+    }
+    rustix::mount::mount(
+        src.as_path(),
+        proc_fd_path(&target).as_str(),
+        "",
+        flags,
+        None,
+    )
+    .sys(|| format!("bind {}", src.display()))?;
+    if !opts.flags.is_empty() {
+        remount_bind(root, m.destination(), opts.flags)?;
+    }
+    apply_propagation(root, m.destination(), opts)
+}
+
+/// Re-applies per-mount flags to the bind mount now at `dest`, keeping the locked flags
+/// (nosuid, nodev, noexec) the mount already has.
+fn remount_bind(root: &OwnedFd, dest: &Path, flags: MountFlags) -> Result<()> {
+    let fd = open_in_root(root, dest).sys(|| "reopen mount point".into())?;
+    remount_fd(&fd, flags)
+}
+
+/// Bind-remounts the mount whose root `fd` is with `flags` plus the flags it must keep.
+pub fn remount_fd(fd: &OwnedFd, flags: MountFlags) -> Result<()> {
+    let mut keep = MountFlags::empty();
+    if let Ok(st) = rustix::fs::fstatvfs(fd) {
+        let f = st.f_flag;
+        for (sv, mf) in [
+            (StatVfsMountFlags::NOSUID, MountFlags::NOSUID),
+            (StatVfsMountFlags::NODEV, MountFlags::NODEV),
+            (StatVfsMountFlags::NOEXEC, MountFlags::NOEXEC),
+            (StatVfsMountFlags::NOATIME, MountFlags::NOATIME),
+            (StatVfsMountFlags::NODIRATIME, MountFlags::NODIRATIME),
+            (StatVfsMountFlags::RELATIME, MountFlags::RELATIME),
+        ] {
+            if f.contains(sv) {
+                keep |= mf;
+            }
+        }
+    }
+    rustix::mount::mount_remount(
+        proc_fd_path(fd).as_str(),
+        MountFlags::BIND | flags | keep,
+        "",
+    )
+    .sys(|| format!("remount with {:?}", flags))
+}
+
+fn apply_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
+    if opts.propagation.is_empty() {
+        return Ok(());
+    }
+    let fd = open_in_root(root, dest).sys(|| "reopen mount point".into())?;
+    for p in &opts.propagation {
+        rustix::mount::mount_change(proc_fd_path(&fd).as_str(), *p)
+            .sys(|| "change propagation".into())?;
+    }
+    Ok(())
+}
+
+/// `type: cgroup` mounts: cgroup2 on a unified host; on a v1 host a tmpfs with one cgroup
+/// mount per hierarchy (inside a cgroup namespace these show the container's own cgroup).
+fn mount_cgroup(root: &OwnedFd, dest: &Path, opts: &MountOptions, v2: bool) -> Result<()> {
+    let target = create_in_root(root, dest, true).sys(|| "create mount point".into())?;
+    let flags = opts.flags & !MountFlags::RDONLY;
+    if v2 {
+        return rustix::mount::mount(
+            "cgroup2",
+            proc_fd_path(&target).as_str(),
+            "cgroup2",
+            opts.flags,
+            None,
+        )
+        .sys(|| "mount cgroup2".into());
+    }
+    rustix::mount::mount(
+        "tmpfs",
+        proc_fd_path(&target).as_str(),
+        "tmpfs",
+        flags,
+        Some(c"mode=755"),
+    )
+    .sys(|| "mount tmpfs for cgroup v1".into())?;
+    for (dir, data) in v1_hierarchies() {
+        let sub = dest.join(&dir);
+        let fd = create_in_root(root, &sub, true).sys(|| format!("mkdir {}", sub.display()))?;
+        let data = CString::new(data).unwrap_or_default();
+        rustix::mount::mount(
+            "cgroup",
+            proc_fd_path(&fd).as_str(),
+            "cgroup",
+            opts.flags,
+            Some(data.as_c_str()),
+        )
+        .sys(|| format!("mount cgroup {}", sub.display()))?;
+        // cpu,cpuacct → also reachable as cpu and cpuacct.
+        if dir.contains(',') {
+            let parent = open_in_root(root, dest).sys(|| "reopen cgroup dir".into())?;
+            for part in dir.split(',') {
+                let _ = rustix::fs::symlinkat(dir.as_str(), &parent, part);
+            }
+        }
+    }
+    if opts.flags.contains(MountFlags::RDONLY) {
+        remount_bind(root, dest, opts.flags)?;
+    }
+    Ok(())
+}
+
+/// The host's cgroup v1 hierarchies: (directory name under /sys/fs/cgroup, mount data).
+fn v1_hierarchies() -> Vec<(String, String)> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut out = Vec::new();
+    for line in info.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut post = post.split(' ');
+        if post.next() != Some("cgroup") {
+            continue;
+        }
+        let super_opts = post.nth(1).unwrap_or("");
+        let Some(mountpoint) = pre.split(' ').nth(4) else {
+            continue;
+        };
+        let Some(name) = mountpoint.strip_prefix("/sys/fs/cgroup/") else {
+            continue;
+        };
+        let data: Vec<&str> = super_opts
+            .split(',')
+            .filter(|o| *o != "rw" && *o != "ro")
+            .collect();
+        out.push((name.to_string(), data.join(",")));
+    }
+    out
+}
+
+/// Switches the root to `rootfs` (pivot_root, or MS_MOVE + chroot with `no_pivot`).
+pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    rustix::process::chdir(rootfs).sys(|| format!("chdir {}", rootfs.display()))?;
+    if no_pivot {
+        rustix::mount::mount_move(".", "/").sys(|| "move rootfs to /".into())?;
+        rustix::process::chroot(".").sys(|| "chroot".into())?;
+    } else {
+        rustix::process::pivot_root(".", ".").sys(|| "pivot_root".into())?;
+        // The old root is now stacked under the new one: detach it without propagating.
+        rustix::mount::mount_change(
+            ".",
+            MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+        )
+        .sys(|| "make old root a slave".into())?;
+        rustix::mount::unmount(".", UnmountFlags::DETACH).sys(|| "detach old root".into())?;
+    }
+    rustix::process::chdir("/").sys(|| "chdir /".into())
+}
+
+/// After the switch: masked paths, read-only paths, and a read-only root when asked.
+pub fn finish(spec: &Spec) -> Result<()> {
+    let root = rustix::fs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .sys(|| "open /".into())?;
+    if let Some(linux) = spec.linux() {
+        for (i, p) in linux.readonly_paths().iter().flatten().enumerate() {
+            readonly_path(&root, Path::new(p))
+                .map_err(|e| prefix_field(e, &format!("linux.readonlyPaths[{i}]")))?;
+        }
+        for (i, p) in linux.masked_paths().iter().flatten().enumerate() {
+            mask_path(&root, Path::new(p))
+                .map_err(|e| prefix_field(e, &format!("linux.maskedPaths[{i}]")))?;
+        }
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        remount_fd(&root, MountFlags::RDONLY).map_err(|e| prefix_field(e, "root.readonly"))?;
+    }
+    Ok(())
+}
+
+fn readonly_path(root: &OwnedFd, path: &Path) -> Result<()> {
+    let fd = match open_in_root(root, path) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).sys(|| format!("open {}", path.display())),
+    };
+    let p = proc_fd_path(&fd);
+    rustix::mount::mount(
+        p.as_str(),
+        p.as_str(),
+        "",
+        MountFlags::BIND | MountFlags::REC,
+        None,
+    )
+    .sys(|| format!("bind {}", path.display()))?;
+    remount_bind(
+        root,
+        path,
+        MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+    )
+}
+
+fn mask_path(root: &OwnedFd, path: &Path) -> Result<()> {
+    let fd = match open_in_root(root, path) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).sys(|| format!("open {}", path.display())),
+    };
+    let st = rustix::fs::fstat(&fd).sys(|| format!("stat {}", path.display()))?;
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        rustix::mount::mount(
+            "tmpfs",
+            proc_fd_path(&fd).as_str(),
+            "tmpfs",
+            MountFlags::RDONLY,
+            None,
+        )
+        .sys(|| format!("mask {}", path.display()))
+    } else {
+        rustix::mount::mount(
+            "/dev/null",
+            proc_fd_path(&fd).as_str(),
+            "",
+            MountFlags::BIND,
+            None,
+        )
+        .sys(|| format!("mask {}", path.display()))
+    }
+}
+
+/// Writes each `linux.sysctl` entry under /proc/sys (after /proc is the container's).
+pub fn apply_sysctl(spec: &Spec) -> Result<()> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    for (key, value) in sysctl {
+        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value.as_bytes()).map_err(|e| {
+            invalid(
+                format!("linux.sysctl.{key}"),
+                format!("write {}: {e}", path.display()),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The device type letter for mknod.
+pub fn device_file_type(t: LinuxDeviceType) -> Option<FileType> {
+    match t {
+        LinuxDeviceType::C | LinuxDeviceType::U => Some(FileType::CharacterDevice),
+        LinuxDeviceType::B => Some(FileType::BlockDevice),
+        LinuxDeviceType::P => Some(FileType::Fifo),
+        LinuxDeviceType::A => None,
+    }
+}
+
+/// Helper for [`crate::devices`]: binds host `src` onto `target` (for user namespaces).
+pub fn bind_host_file(src: &Path, target: &impl AsFd) -> Result<()> {
+    let t = target.as_fd().try_clone_to_owned().sys(|| "dup".into())?;
+    rustix::mount::mount(src, proc_fd_path(&t).as_str(), "", MountFlags::BIND, None)
+        .sys(|| format!("bind {}", src.display()))
+}
