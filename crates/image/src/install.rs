@@ -165,7 +165,7 @@ impl Images {
             .collect()
     }
 
-    fn record(
+    pub(crate) fn record(
         &self,
         manifest_digest: &Digest,
         manifest: &Manifest,

@@ -19,3 +19,5 @@ pub use install::{Images, LayerOutcome};
 pub mod archive;
 pub mod names;
 pub mod oci_layout;
+pub mod pull;
+pub use pull::{pull, LayerStatus, PullEvent, PullOptions, PullProgress, PullResult};
