@@ -140,8 +140,18 @@ impl Client {
             let mut attempt = 0;
             let result = loop {
                 attempt += 1;
-                match self.download_at(ep, r, desc, store, progress).await {
-                    Err(e) if e.is_transient() && attempt < self.inner.config.max_attempts => {
+                let mut body_started = false;
+                match self
+                    .download_at(ep, r, desc, store, progress, &mut body_started)
+                    .await
+                {
+                    // Errors before the body were already retried by `request`; a body cut
+                    // off mid-way restarts the download.
+                    Err(e)
+                        if body_started
+                            && e.is_transient()
+                            && attempt < self.inner.config.max_attempts =>
+                    {
                         emit(
                             progress,
                             &desc.digest,
@@ -170,6 +180,7 @@ impl Client {
         desc: &Descriptor,
         store: &ContentStore,
         progress: Option<&ProgressFn>,
+        body_started: &mut bool,
     ) -> Result<(), RegistryError> {
         let what = format!("blob {}", desc.digest);
         let url = format!("{}/v2/{}/blobs/{}", ep.base, r.repository(), desc.digest);
@@ -191,6 +202,7 @@ impl Client {
             }
         }
         let mut writer = store.writer(Some((&desc.digest, desc.size)))?;
+        *body_started = true;
         let mut body = resp.into_body();
         let mut reported = 0u64;
         loop {
