@@ -280,3 +280,39 @@ async fn search_uses_the_v1_api_shape() {
     assert!(res.results[0].is_official);
     assert_eq!(res.results[0].star_count, 42);
 }
+
+#[test]
+fn credential_helpers_are_run_like_docker() {
+    use berth_registry::{CredentialProvider, DockerConfig};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("credhelper");
+    let helper = dir.path().join("docker-credential-fake");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread server\ncase \"$server\" in\n\
+         https://index.docker.io/v1/) echo '{\"ServerURL\":\"x\",\"Username\":\"hub\",\"Secret\":\"s1\"}';;\n\
+         tok.example) echo '{\"ServerURL\":\"x\",\"Username\":\"<token>\",\"Secret\":\"refresh\"}';;\n\
+         *) echo 'credentials not found in native keychain'; exit 1;;\nesac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = DockerConfig::from_json(
+        r#"{"credHelpers":{"tok.example":"fake"},"credsStore":"fake","auths":{"plain.example":{"auth":"dTpw"}}}"#,
+    )
+    .unwrap()
+    .with_helper_dir(dir.path());
+    assert_eq!(
+        cfg.get("docker.io").unwrap(),
+        Some(Credentials::basic("hub", "s1"))
+    );
+    assert_eq!(
+        cfg.get("tok.example").unwrap(),
+        Some(Credentials::IdentityToken("refresh".into()))
+    );
+    // Not in the store: falls back to `auths`.
+    assert_eq!(
+        cfg.get("plain.example").unwrap(),
+        Some(Credentials::basic("u", "p"))
+    );
+    assert_eq!(cfg.get("none.example").unwrap(), None);
+}
