@@ -12,6 +12,7 @@ PACKAGES=(
   docker-registry skopeo apache2-utils  # registry tests: a real registry, an independent client, htpasswd
   docker-compose python3-docker      # real clients of the Engine API
   hyperfine                          # benchmarks
+  openssl                            # registry token-auth test: a self-signed signing certificate
 )
 
 missing=()
