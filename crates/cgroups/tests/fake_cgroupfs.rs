@@ -295,3 +295,73 @@ fn cgroup_round_trips_through_json() {
     let back: Cgroup = serde_json::from_str(&json).unwrap();
     assert_eq!(back, cg);
 }
+
+#[test]
+fn v2_stats_parse_the_kernel_files() {
+    let tmp = TempDir::new("bcgfake");
+    let cg = v2_cgroup(tmp.path(), "/s");
+    cg.create().unwrap();
+    let dir = tmp.path().join("s");
+    write(&dir, "memory.current", "1048576\n");
+    write(&dir, "memory.peak", "2097152\n");
+    write(&dir, "memory.max", "max\n");
+    write(&dir, "memory.swap.current", "0\n");
+    write(&dir, "memory.swap.max", "4194304\n");
+    write(
+        &dir,
+        "memory.stat",
+        "anon 700000\nfile 300000\ninactive_file 100000\n",
+    );
+    write(
+        &dir,
+        "memory.events",
+        "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n",
+    );
+    write(&dir, "cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 10\nnr_throttled 2\nthrottled_usec 70\n");
+    write(&dir, "pids.current", "3\n");
+    write(&dir, "pids.max", "100\n");
+    write(
+        &dir,
+        "io.stat",
+        "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n",
+    );
+    write(&dir, "hugetlb.2MB.current", "0\n");
+    write(&dir, "hugetlb.2MB.events", "max 0\n");
+    let s = cg.stats().unwrap();
+    let m = s.memory.unwrap();
+    assert_eq!(
+        (m.usage, m.max_usage, m.limit),
+        (1048576, Some(2097152), None)
+    );
+    assert_eq!(
+        (m.rss, m.cache, m.failcnt, m.oom_kill),
+        (700000, 300000, 3, 2)
+    );
+    assert_eq!((m.swap_usage, m.swap_limit), (Some(0), Some(4194304)));
+    assert_eq!(m.stat["inactive_file"], 100000);
+    let c = s.cpu.unwrap();
+    assert_eq!(
+        (c.total_ns, c.user_ns, c.system_ns),
+        (1_500_000, 1_000_000, 500_000)
+    );
+    assert_eq!(
+        (c.periods, c.throttled_periods, c.throttled_ns),
+        (10, 2, 70_000)
+    );
+    let p = s.pids.unwrap();
+    assert_eq!((p.current, p.limit), (3, Some(100)));
+    let d = &s.blkio.unwrap().devices[0];
+    assert_eq!(
+        (
+            d.major,
+            d.minor,
+            d.read_bytes,
+            d.write_bytes,
+            d.read_ops,
+            d.write_ops
+        ),
+        (8, 0, 4096, 8192, 1, 2)
+    );
+    assert!(s.hugetlb.contains_key("2MB"));
+    assert_eq!(cg.oom_kill_count().unwrap(), 2);
+}

@@ -65,7 +65,8 @@ impl CgroupGuard {
         pid
     }
 
-    /// Kills and reaps every child.
+    /// Kills and reaps every child, then kills whatever else is left in the cgroup
+    /// (grandchildren a script put in the background) and waits until it is empty.
     pub fn kill_children(&mut self) {
         if self.cg.is_frozen().unwrap_or(false) {
             let _ = self.cg.thaw();
@@ -75,6 +76,16 @@ impl CgroupGuard {
             let _ = c.wait();
         }
         self.children.clear();
+        for _ in 0..200 {
+            let pids = self.cg.pids().unwrap_or_default();
+            if pids.is_empty() {
+                break;
+            }
+            for pid in pids {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }
 
