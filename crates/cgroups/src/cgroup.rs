@@ -173,6 +173,22 @@ impl Cgroup {
         Ok(pids)
     }
 
+    /// SIGKILLs every process in the cgroup and its descendants through the unified tree's
+    /// `cgroup.kill` (Linux 5.14+; on a hybrid host too, since [`Cgroup::add_process`] puts
+    /// processes there as well). Returns `false` when there is no `cgroup.kill`: the
+    /// caller then signals [`Cgroup::pids`] itself (freeze first to stop forks racing it;
+    /// on v1, thaw afterwards, as frozen tasks die only once thawed).
+    pub fn kill_all(&self) -> Result<bool> {
+        let Some(dir) = self.unified_path() else {
+            return Ok(false);
+        };
+        if !dir.join("cgroup.kill").exists() {
+            return Ok(false);
+        }
+        fs::write(dir, "cgroup.kill", "1")?;
+        Ok(true)
+    }
+
     /// Removes the directories (children first). Processes leaving a cgroup are released
     /// asynchronously, so EBUSY is retried briefly. Missing directories are fine.
     pub fn destroy(&self) -> Result<()> {

@@ -134,3 +134,36 @@ impl TakeOutput for std::process::Child {
         (out, err)
     }
 }
+
+#[test]
+fn kill_all_empties_the_cgroup_even_when_frozen() {
+    require_root!();
+    let name = unique_name("bcgkill");
+    // the host's own layout: v1 controllers plus the unified tree on a hybrid host
+    let mut g = CgroupGuard::new(Cgroup::new(Some(&format!("/{name}")), &name).unwrap());
+    g.cg.create().unwrap();
+    g.spawn_gated("read go; sleep 1000 </dev/null >/dev/null 2>&1 & sleep 1000");
+    g.spawn_sleep();
+    let wait_for = |n: usize, g: &CgroupGuard| {
+        for _ in 0..2000 {
+            if g.cg.pids().unwrap().len() == n {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("expected {n} processes, have {:?}", g.cg.pids().unwrap());
+    };
+    // sh execs its last command, so: sleep (was sh), its background sleep, spawn_sleep
+    wait_for(3, &g);
+    g.cg.freeze().unwrap();
+    if !g.cg.kill_all().unwrap() {
+        eprintln!("SKIP: no cgroup.kill on this kernel");
+        return;
+    }
+    g.cg.thaw().unwrap();
+    for c in &mut g.children {
+        let status = c.wait().unwrap();
+        assert!(!status.success());
+    }
+    wait_for(0, &g);
+}
