@@ -1,7 +1,8 @@
 //! `berth`: one binary that is the OCI runtime, and (as the issues land) the daemon and the CLI.
 //!
 //! Dispatch: invoked as `berth-runtime` (argv[0]) or as `berth runtime …`, it is the
-//! runc-compatible OCI runtime.
+//! runc-compatible OCI runtime; `berth daemon` and `berth shim` are the engine's processes
+//! (crate `berth-engine`); every other command is the docker-compatible client (`berth-client`).
 
 mod runtime_cli;
 
@@ -23,12 +24,8 @@ fn main() {
         std::process::exit(runtime_cli::main(args));
     }
     match args.get(1).and_then(|a| a.to_str()) {
-        Some("--version") | Some("version") => {
-            println!("berth version {}", env!("CARGO_PKG_VERSION"))
-        }
-        other => {
-            eprintln!("berth: unknown command {other:?}; try `berth runtime --help`");
-            std::process::exit(125);
-        }
+        Some("daemon") => std::process::exit(berth_engine::daemon_main(args)),
+        Some("shim") => std::process::exit(berth_engine::shim_main(args)),
+        _ => std::process::exit(berth_client::main(args)),
     }
 }
