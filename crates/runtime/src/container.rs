@@ -140,7 +140,7 @@ struct CreateEvents<'a> {
 
 impl LaunchEvents for CreateEvents<'_> {
     fn child_started(&mut self, pid: i32) -> Result<()> {
-        self.cgroup.add_process(pid)
+        Ok(self.cgroup.add_process(pid)?)
     }
     fn container_pid(&mut self, pid: i32) {
         self.guard_pid = Some(pid);
@@ -290,7 +290,7 @@ impl Runtime {
             console_fd: None,
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
-            cgroup_v2: cgroup.v2,
+            cgroup_v2: crate::cgroup::is_v2(&cgroup),
         };
         let mut events = CreateEvents {
             cgroup: &cgroup,
@@ -510,7 +510,7 @@ impl Runtime {
                 message: "not running".into(),
             });
         }
-        Self::cgroup_of(&rec)?.freeze()
+        Ok(Self::cgroup_of(&rec)?.freeze()?)
     }
 
     /// `resume`: thaws a paused container.
@@ -523,13 +523,13 @@ impl Runtime {
                 message: "not paused".into(),
             });
         }
-        Self::cgroup_of(&rec)?.thaw()
+        Ok(Self::cgroup_of(&rec)?.thaw()?)
     }
 
     /// `ps`: pids of the container's processes.
     pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
         let (rec, _) = self.load(id)?;
-        Self::cgroup_of(&rec)?.pids()
+        Ok(Self::cgroup_of(&rec)?.pids()?)
     }
 
     /// `list`: every container under the root, sorted by id.
@@ -600,12 +600,12 @@ impl Runtime {
             console_fd: None,
             preserve_fds: opts.preserve_fds,
             no_pivot: false,
-            cgroup_v2: cg.v2,
+            cgroup_v2: crate::cgroup::is_v2(&cg),
         };
         struct ExecEvents<'a>(&'a Cgroup);
         impl LaunchEvents for ExecEvents<'_> {
             fn child_started(&mut self, pid: i32) -> Result<()> {
-                self.0.add_process(pid)
+                Ok(self.0.add_process(pid)?)
             }
             fn container_pid(&mut self, _pid: i32) {}
             fn before_pivot(&mut self) -> Result<String> {

@@ -67,6 +67,9 @@ pub enum Error {
     /// A cgroup operation failed.
     #[error("cgroup: {0}")]
     Cgroup(String),
+    /// An error from the cgroups crate.
+    #[error("cgroup: {0}")]
+    Cgroups(#[from] berth_cgroups::CgroupError),
     /// A hook failed or timed out.
     #[error("{kind} hook #{index} ({path}): {message}")]
     Hook {

@@ -211,14 +211,19 @@ fn mount_cgroup(root: &OwnedFd, dest: &Path, opts: &MountOptions, v2: bool) -> R
         let sub = dest.join(&dir);
         let fd = create_in_root(root, &sub, true).sys(|| format!("mkdir {}", sub.display()))?;
         let data = CString::new(data).unwrap_or_default();
-        rustix::mount::mount(
+        // A hierarchy that cannot be mounted here (e.g. v1 inside a user namespace) is left
+        // out rather than failing the container.
+        if rustix::mount::mount(
             "cgroup",
             proc_fd_path(&fd).as_str(),
             "cgroup",
             opts.flags,
             Some(data.as_c_str()),
         )
-        .sys(|| format!("mount cgroup {}", sub.display()))?;
+        .is_err()
+        {
+            continue;
+        }
         // cpu,cpuacct → also reachable as cpu and cpuacct.
         if dir.contains(',') {
             let parent = open_in_root(root, dest).sys(|| "reopen cgroup dir".into())?;
