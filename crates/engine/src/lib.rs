@@ -2,6 +2,8 @@
 
 use std::ffi::OsString;
 
+pub mod images;
+
 /// `berth daemon …`: serves the Docker Engine API. Returns the process exit code.
 pub fn daemon_main(_args: Vec<OsString>) -> i32 {
     eprintln!("berth daemon: not built yet");

@@ -1,0 +1,1 @@
+//! Image-side API actions (owned by the image-service engineer; placeholder).
