@@ -1,0 +1,403 @@
+//! Embedded DNS: per-network name records, served to each container on 127.0.0.11:53
+//! (UDP and TCP) inside the container's own network namespace, like Docker.
+//!
+//! The listening sockets are created by a thread that joined the container's netns (a
+//! socket keeps the namespace it was born in) and are then served from the daemon's tokio
+//! runtime. A listener answers only from the records of the networks its container is
+//! attached to, so names never leak across networks. Other names are relayed unchanged to
+//! the upstream resolvers (the host's, from the daemon's namespace, so a host resolver on
+//! 127.0.0.53 works too).
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use simple_dns::rdata::{RData, A};
+use simple_dns::{Packet, PacketFlag, ResourceRecord, CLASS, QTYPE, RCODE, TYPE};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
+
+use crate::error::{NetworkError, Result};
+
+/// The address Docker's embedded resolver uses inside containers.
+pub const RESOLVER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
+const TTL: u32 = 600;
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Lower-case name → addresses, for one network.
+type NetworkRecords = HashMap<String, Vec<Ipv4Addr>>;
+
+/// Name records of every network: network id → lower-case name → addresses.
+#[derive(Clone, Debug, Default)]
+pub struct DnsRecords {
+    inner: Arc<RwLock<HashMap<String, NetworkRecords>>>,
+}
+
+impl DnsRecords {
+    /// Empty record set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `names` (container name, aliases, short id) for `ip` on `network`.
+    pub fn add(&self, network: &str, names: &[String], ip: Ipv4Addr) {
+        let mut all = self.inner.write().expect("dns lock");
+        let net = all.entry(network.to_string()).or_default();
+        for n in names {
+            let ips = net.entry(normalize(n)).or_default();
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+    }
+
+    /// Removes every record of `ip` on `network` (container disconnect).
+    pub fn remove_ip(&self, network: &str, ip: Ipv4Addr) {
+        let mut all = self.inner.write().expect("dns lock");
+        if let Some(net) = all.get_mut(network) {
+            net.retain(|_, ips| {
+                ips.retain(|i| *i != ip);
+                !ips.is_empty()
+            });
+            if net.is_empty() {
+                all.remove(network);
+            }
+        }
+    }
+
+    /// Drops all records of a network (network removal).
+    pub fn remove_network(&self, network: &str) {
+        self.inner.write().expect("dns lock").remove(network);
+    }
+
+    /// Addresses of `name` on any of `networks`.
+    pub fn lookup(&self, networks: &[String], name: &str) -> Vec<Ipv4Addr> {
+        let all = self.inner.read().expect("dns lock");
+        let key = normalize(name);
+        let mut out = Vec::new();
+        for n in networks {
+            if let Some(ips) = all.get(n).and_then(|net| net.get(&key)) {
+                out.extend(
+                    ips.iter()
+                        .filter(|ip| !out.contains(*ip))
+                        .copied()
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        out
+    }
+
+    /// Number of networks that hold at least one record.
+    pub fn network_count(&self) -> usize {
+        self.inner.read().expect("dns lock").len()
+    }
+}
+
+fn normalize(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The resolver: records plus upstream servers for everything else.
+#[derive(Clone, Debug)]
+pub struct DnsServer {
+    records: DnsRecords,
+    upstreams: Arc<Vec<SocketAddr>>,
+}
+
+/// One container's listener; dropping it stops serving and closes the sockets.
+#[derive(Debug)]
+pub struct ResolverListener {
+    networks: Arc<RwLock<Vec<String>>>,
+    tasks: Vec<JoinHandle<()>>,
+    /// Where it listens (inside the container's netns for [`DnsServer::serve_in_netns`]).
+    pub addr: SocketAddr,
+}
+
+impl ResolverListener {
+    /// Changes the networks whose names this container can resolve (connect/disconnect).
+    pub fn set_networks(&self, networks: Vec<String>) {
+        *self.networks.write().expect("dns lock") = networks;
+    }
+}
+
+impl Drop for ResolverListener {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl DnsServer {
+    /// A resolver over `records` that forwards unknown names to `upstreams` (port 53 unless
+    /// given).
+    pub fn new(records: DnsRecords, upstreams: Vec<SocketAddr>) -> Self {
+        DnsServer {
+            records,
+            upstreams: Arc::new(upstreams),
+        }
+    }
+
+    /// Binds 127.0.0.11:53 (UDP+TCP) inside `netns` and serves it for `networks`.
+    /// Must be called from within a tokio runtime.
+    pub fn serve_in_netns(&self, netns: &Path, networks: Vec<String>) -> Result<ResolverListener> {
+        let addr = SocketAddr::from((RESOLVER_IP, 53));
+        let (udp, tcp) = crate::link::blocking_in_netns(netns, move || {
+            let udp = std::net::UdpSocket::bind(addr)
+                .map_err(|e| NetworkError::sys(format!("bind udp {addr}"), e))?;
+            let tcp = std::net::TcpListener::bind(addr)
+                .map_err(|e| NetworkError::sys(format!("bind tcp {addr}"), e))?;
+            Ok((udp, tcp))
+        })?;
+        self.serve_sockets(udp, tcp, networks)
+    }
+
+    /// Serves already-bound sockets (any namespace, any address).
+    pub fn serve_sockets(
+        &self,
+        udp: std::net::UdpSocket,
+        tcp: std::net::TcpListener,
+        networks: Vec<String>,
+    ) -> Result<ResolverListener> {
+        let addr = udp
+            .local_addr()
+            .map_err(|e| NetworkError::sys("udp local addr", e))?;
+        for s in [udp.set_nonblocking(true), tcp.set_nonblocking(true)] {
+            s.map_err(|e| NetworkError::sys("set nonblocking", e))?;
+        }
+        let udp = UdpSocket::from_std(udp).map_err(|e| NetworkError::sys("register udp", e))?;
+        let tcp = TcpListener::from_std(tcp).map_err(|e| NetworkError::sys("register tcp", e))?;
+        let networks = Arc::new(RwLock::new(networks));
+        let udp_task = tokio::spawn(serve_udp(self.clone(), Arc::new(udp), networks.clone()));
+        let tcp_task = tokio::spawn(serve_tcp(self.clone(), tcp, networks.clone()));
+        Ok(ResolverListener {
+            networks,
+            tasks: vec![udp_task, tcp_task],
+            addr,
+        })
+    }
+
+    /// Answers one query message (DNS wire format); `None` for garbage.
+    pub async fn answer(&self, networks: &[String], query: &[u8]) -> Option<Vec<u8>> {
+        let packet = Packet::parse(query).ok()?;
+        if packet.has_flags(PacketFlag::RESPONSE) {
+            return None;
+        }
+        if let [q] = packet.questions.as_slice() {
+            let ips = self.records.lookup(networks, &q.qname.to_string());
+            if !ips.is_empty() {
+                let mut reply = Packet::new_reply(packet.id());
+                reply.set_flags(PacketFlag::RECURSION_AVAILABLE | PacketFlag::AUTHORITATIVE_ANSWER);
+                if packet.has_flags(PacketFlag::RECURSION_DESIRED) {
+                    reply.set_flags(PacketFlag::RECURSION_DESIRED);
+                }
+                reply.questions.push(q.clone());
+                if matches!(q.qtype, QTYPE::TYPE(TYPE::A) | QTYPE::ANY) {
+                    for ip in ips {
+                        reply.answers.push(ResourceRecord::new(
+                            q.qname.clone(),
+                            CLASS::IN,
+                            TTL,
+                            RData::A(A {
+                                address: u32::from(ip),
+                            }),
+                        ));
+                    }
+                }
+                // AAAA and others for a known name: NOERROR without answers (IPv4 only).
+                return reply.build_bytes_vec_compressed().ok();
+            }
+        }
+        match self.forward(query).await {
+            Some(r) => Some(r),
+            None => {
+                let mut reply = Packet::new_reply(packet.id());
+                reply.questions = packet.questions.clone();
+                *reply.rcode_mut() = RCODE::ServerFailure;
+                reply.build_bytes_vec().ok()
+            }
+        }
+    }
+
+    async fn forward(&self, query: &[u8]) -> Option<Vec<u8>> {
+        for up in self.upstreams.iter() {
+            let bind: SocketAddr = if up.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
+                .parse()
+                .ok()?;
+            let Ok(sock) = UdpSocket::bind(bind).await else {
+                continue;
+            };
+            if sock.connect(up).await.is_err() || sock.send(query).await.is_err() {
+                continue;
+            }
+            let mut buf = vec![0u8; 65535];
+            if let Ok(Ok(n)) = tokio::time::timeout(UPSTREAM_TIMEOUT, sock.recv(&mut buf)).await {
+                buf.truncate(n);
+                return Some(buf);
+            }
+        }
+        None
+    }
+}
+
+async fn serve_udp(server: DnsServer, sock: Arc<UdpSocket>, networks: Arc<RwLock<Vec<String>>>) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+            continue;
+        };
+        let query = buf[..n].to_vec();
+        let (server, sock, networks) = (server.clone(), sock.clone(), networks.clone());
+        tokio::spawn(async move {
+            let nets = networks.read().expect("dns lock").clone();
+            if let Some(reply) = server.answer(&nets, &query).await {
+                let _ = sock.send_to(&reply, peer).await;
+            }
+        });
+    }
+}
+
+async fn serve_tcp(server: DnsServer, listener: TcpListener, networks: Arc<RwLock<Vec<String>>>) {
+    loop {
+        let Ok((mut conn, _)) = listener.accept().await else {
+            continue;
+        };
+        let (server, networks) = (server.clone(), networks.clone());
+        tokio::spawn(async move {
+            loop {
+                let mut len = [0u8; 2];
+                if conn.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut query = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if conn.read_exact(&mut query).await.is_err() {
+                    return;
+                }
+                let nets = networks.read().expect("dns lock").clone();
+                let Some(reply) = server.answer(&nets, &query).await else {
+                    return;
+                };
+                let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+                framed.extend_from_slice(&reply);
+                if conn.write_all(&framed).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simple_dns::{Name, Question};
+
+    fn query(name: &str, ty: TYPE) -> Vec<u8> {
+        let mut p = Packet::new_query(0x1234);
+        p.set_flags(PacketFlag::RECURSION_DESIRED);
+        p.questions.push(Question::new(
+            Name::new_unchecked(name),
+            ty.into(),
+            CLASS::IN.into(),
+            false,
+        ));
+        p.build_bytes_vec().unwrap()
+    }
+
+    fn answers(reply: &[u8]) -> (RCODE, Vec<Ipv4Addr>) {
+        let p = Packet::parse(reply).unwrap();
+        let ips = p
+            .answers
+            .iter()
+            .filter_map(|rr| match &rr.rdata {
+                RData::A(a) => Some(Ipv4Addr::from(a.address)),
+                _ => None,
+            })
+            .collect();
+        (p.rcode(), ips)
+    }
+
+    #[tokio::test]
+    async fn answers_by_network_and_forwards_the_rest() {
+        // A fake upstream on loopback that answers everything with 192.0.2.99.
+        let up = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let up_addr = up.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((n, peer)) = up.recv_from(&mut buf).await {
+                let q = Packet::parse(&buf[..n]).unwrap();
+                let mut r = Packet::new_reply(q.id());
+                r.questions = q.questions.clone();
+                r.answers.push(ResourceRecord::new(
+                    q.questions[0].qname.clone(),
+                    CLASS::IN,
+                    5,
+                    RData::A(A {
+                        address: u32::from(Ipv4Addr::new(192, 0, 2, 99)),
+                    }),
+                ));
+                up.send_to(&r.build_bytes_vec().unwrap(), peer)
+                    .await
+                    .unwrap();
+            }
+        });
+        let recs = DnsRecords::new();
+        recs.add(
+            "netA",
+            &["web".into(), "alias1".into()],
+            Ipv4Addr::new(10, 1, 0, 2),
+        );
+        recs.add("netB", &["db".into()], Ipv4Addr::new(10, 2, 0, 2));
+        let srv = DnsServer::new(recs.clone(), vec![up_addr]);
+        let a = vec!["netA".to_string()];
+        let r = srv.answer(&a, &query("WEB.", TYPE::A)).await.unwrap();
+        assert_eq!(
+            answers(&r),
+            (RCODE::NoError, vec![Ipv4Addr::new(10, 1, 0, 2)])
+        );
+        let r = srv.answer(&a, &query("alias1", TYPE::AAAA)).await.unwrap();
+        assert_eq!(answers(&r), (RCODE::NoError, vec![]));
+        // "db" lives on netB: not answered locally, so it goes upstream.
+        let r = srv.answer(&a, &query("db", TYPE::A)).await.unwrap();
+        assert_eq!(answers(&r).1, vec![Ipv4Addr::new(192, 0, 2, 99)]);
+        recs.remove_ip("netA", Ipv4Addr::new(10, 1, 0, 2));
+        assert!(recs.lookup(&a, "web").is_empty());
+        // No upstream reachable → SERVFAIL.
+        let dead = DnsServer::new(recs, vec![]);
+        let r = dead
+            .answer(&a, &query("example.com", TYPE::A))
+            .await
+            .unwrap();
+        assert_eq!(answers(&r).0, RCODE::ServerFailure);
+    }
+
+    #[tokio::test]
+    async fn serves_udp_and_tcp_sockets() {
+        let recs = DnsRecords::new();
+        recs.add("n", &["svc".into()], Ipv4Addr::new(10, 3, 0, 7));
+        let srv = DnsServer::new(recs, vec![]);
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let l = srv.serve_sockets(udp, tcp, vec!["n".into()]).unwrap();
+        let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        c.send_to(&query("svc", TYPE::A), l.addr).await.unwrap();
+        let mut buf = [0u8; 512];
+        let n = c.recv(&mut buf).await.unwrap();
+        assert_eq!(answers(&buf[..n]).1, vec![Ipv4Addr::new(10, 3, 0, 7)]);
+        let mut t = tokio::net::TcpStream::connect(l.addr).await.unwrap();
+        let q = query("svc", TYPE::A);
+        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&q);
+        t.write_all(&framed).await.unwrap();
+        let mut len = [0u8; 2];
+        t.read_exact(&mut len).await.unwrap();
+        let mut r = vec![0u8; u16::from_be_bytes(len) as usize];
+        t.read_exact(&mut r).await.unwrap();
+        assert_eq!(answers(&r).1, vec![Ipv4Addr::new(10, 3, 0, 7)]);
+    }
+}

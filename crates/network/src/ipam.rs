@@ -1,0 +1,457 @@
+//! Address management: one pool per network (subnet, gateway, optional ip-range) whose
+//! allocations are persisted in `<dir>/<network-id>.json` so they survive daemon restarts.
+//!
+//! Allocation is sequential after the last handed-out address (wrapping), like Docker, so a
+//! just-released address is not immediately reused.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{NetworkError, Result};
+use crate::statefile;
+use crate::subnet::Ipv4Net;
+
+/// What a network asks of IPAM.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolConfig {
+    /// The network's subnet.
+    pub subnet: Ipv4Net,
+    /// The gateway (the bridge's address); never handed to a container.
+    pub gateway: Ipv4Addr,
+    /// Sub-range from which dynamic addresses are taken (`--ip-range`); whole subnet if `None`.
+    pub ip_range: Option<Ipv4Net>,
+}
+
+impl PoolConfig {
+    /// Validates Docker-style strings: `--subnet`, `--gateway` (default: first host),
+    /// `--ip-range` (must lie inside the subnet).
+    pub fn parse(subnet: &str, gateway: Option<&str>, ip_range: Option<&str>) -> Result<Self> {
+        let subnet: Ipv4Net = subnet.parse()?;
+        if subnet.prefix() > 30 {
+            return Err(NetworkError::InvalidArgument(format!(
+                "subnet {subnet} is too small: at least a /30 is needed for a gateway and a container"
+            )));
+        }
+        let gateway = match gateway.filter(|g| !g.is_empty()) {
+            Some(g) => {
+                let ip: Ipv4Addr = g.parse().map_err(|_| {
+                    NetworkError::InvalidArgument(format!("invalid gateway address {g:?}"))
+                })?;
+                if !subnet.contains(ip) || ip == subnet.addr() || ip == subnet.last() {
+                    return Err(NetworkError::InvalidArgument(format!(
+                        "no matching subnet for gateway {ip}"
+                    )));
+                }
+                ip
+            }
+            None => subnet.nth(1).expect("a /30 has a first host"),
+        };
+        let ip_range = match ip_range.filter(|r| !r.is_empty()) {
+            Some(r) => {
+                let range: Ipv4Net = r.parse()?;
+                if !subnet.contains_net(&range) {
+                    return Err(NetworkError::InvalidArgument(format!(
+                        "no matching subnet for range {range}"
+                    )));
+                }
+                Some(range)
+            }
+            None => None,
+        };
+        Ok(PoolConfig {
+            subnet,
+            gateway,
+            ip_range,
+        })
+    }
+
+    fn usable(&self, ip: Ipv4Addr) -> bool {
+        self.subnet.contains(ip)
+            && ip != self.subnet.addr()
+            && ip != self.subnet.last()
+            && ip != self.gateway
+    }
+}
+
+/// A pool with its allocations, as persisted.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Pool {
+    /// Network this pool belongs to.
+    pub network_id: String,
+    /// Subnet, gateway and range.
+    pub config: PoolConfig,
+    /// Addresses handed out.
+    pub allocated: BTreeSet<Ipv4Addr>,
+    /// The last address handed out dynamically (sequential allocation continues after it).
+    pub last: Option<Ipv4Addr>,
+}
+
+/// The IPAM store: a directory of pool files.
+#[derive(Debug)]
+pub struct Ipam {
+    dir: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl Ipam {
+    /// Opens (creating) the pool directory.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|e| NetworkError::io("create dir", &dir, e))?;
+        Ok(Ipam {
+            dir,
+            lock: Mutex::new(()),
+        })
+    }
+
+    fn path(&self, network_id: &str) -> PathBuf {
+        self.dir.join(format!("{network_id}.json"))
+    }
+
+    /// Every pool on disk.
+    pub fn pools(&self) -> Result<Vec<Pool>> {
+        let mut out = Vec::new();
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(|e| NetworkError::io("read dir", &self.dir, e))?;
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p.extension().is_some_and(|e| e == "json") {
+                if let Some(pool) = statefile::read_json::<Pool>(&p)? {
+                    out.push(pool);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates the pool of a network; fails if the subnet overlaps another pool.
+    pub fn create_pool(&self, network_id: &str, config: PoolConfig) -> Result<Pool> {
+        let _g = self.lock.lock().expect("ipam lock");
+        for other in self.pools()? {
+            if other.network_id != network_id && other.config.subnet.overlaps(&config.subnet) {
+                return Err(NetworkError::PoolOverlap {
+                    subnet: config.subnet.to_string(),
+                    other: format!("{} (network {})", other.config.subnet, other.network_id),
+                });
+            }
+        }
+        let pool = Pool {
+            network_id: network_id.to_string(),
+            config,
+            allocated: BTreeSet::new(),
+            last: None,
+        };
+        statefile::write_json(&self.path(network_id), &pool)?;
+        Ok(pool)
+    }
+
+    /// Reads one pool.
+    pub fn pool(&self, network_id: &str) -> Result<Pool> {
+        statefile::read_json(&self.path(network_id))?.ok_or_else(|| {
+            NetworkError::InvalidArgument(format!("no address pool for network {network_id}"))
+        })
+    }
+
+    /// Deletes a network's pool (all its allocations go with it).
+    pub fn delete_pool(&self, network_id: &str) -> Result<()> {
+        let _g = self.lock.lock().expect("ipam lock");
+        statefile::remove(&self.path(network_id))
+    }
+
+    /// Allocates `requested` (`--ip`) or the next free address of the range.
+    pub fn allocate(&self, network_id: &str, requested: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+        let _g = self.lock.lock().expect("ipam lock");
+        let mut pool = self.pool(network_id)?;
+        let ip = match requested {
+            Some(ip) => {
+                if !pool.config.usable(ip) {
+                    return Err(NetworkError::AddressOutsideSubnet(ip.to_string()));
+                }
+                if pool.allocated.contains(&ip) {
+                    return Err(NetworkError::AddressInUse(ip.to_string()));
+                }
+                ip
+            }
+            None => {
+                let ip = next_free(&pool).ok_or_else(|| NetworkError::PoolExhausted {
+                    network: network_id.to_string(),
+                    subnet: pool.config.subnet.to_string(),
+                })?;
+                pool.last = Some(ip);
+                ip
+            }
+        };
+        pool.allocated.insert(ip);
+        statefile::write_json(&self.path(network_id), &pool)?;
+        Ok(ip)
+    }
+
+    /// Releases an address (unknown addresses are ignored).
+    pub fn release(&self, network_id: &str, ip: Ipv4Addr) -> Result<()> {
+        let _g = self.lock.lock().expect("ipam lock");
+        let mut pool = self.pool(network_id)?;
+        if pool.allocated.remove(&ip) {
+            statefile::write_json(&self.path(network_id), &pool)?;
+        }
+        Ok(())
+    }
+
+    /// The directory holding the pool files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn next_free(pool: &Pool) -> Option<Ipv4Addr> {
+    let range = pool.config.ip_range.unwrap_or(pool.config.subnet);
+    let size = range.size();
+    let start = match pool.last {
+        Some(l) if range.contains(l) => u64::from(range.offset_of(l)) + 1,
+        _ => 0,
+    };
+    (0..size)
+        .map(|i| {
+            range
+                .nth(((start + i) % size) as u32)
+                .expect("offset < size")
+        })
+        .find(|ip| pool.config.usable(*ip) && !pool.allocated.contains(ip))
+}
+
+/// One default-address-pool entry (daemon.json `default-address-pools`): subnets of
+/// prefix `size` carved out of `base`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressPool {
+    /// The range to carve from.
+    pub base: Ipv4Net,
+    /// Prefix length of each network.
+    pub size: u8,
+}
+
+/// Docker's default pools: 172.17-31.0.0/16 and 192.168.0.0/16 in /20s.
+pub fn default_address_pools() -> Vec<AddressPool> {
+    let mut pools: Vec<AddressPool> = (17..=31)
+        .map(|b| AddressPool {
+            base: Ipv4Net::new_masked(Ipv4Addr::new(172, b, 0, 0), 16),
+            size: 16,
+        })
+        .collect();
+    pools.push(AddressPool {
+        base: Ipv4Net::new_masked(Ipv4Addr::new(192, 168, 0, 0), 16),
+        size: 20,
+    });
+    pools
+}
+
+/// The first subnet from `pools` that overlaps neither `taken` (other networks) nor a
+/// host route (`routes`, default routes excluded).
+pub fn pick_subnet(
+    pools: &[AddressPool],
+    taken: &[Ipv4Net],
+    routes: &[Ipv4Net],
+) -> Result<Ipv4Net> {
+    for pool in pools {
+        if pool.size < pool.base.prefix() || pool.size > 30 {
+            continue;
+        }
+        let count = 1u64 << (pool.size - pool.base.prefix());
+        let step = 1u64 << (32 - u32::from(pool.size));
+        for i in 0..count {
+            let addr = Ipv4Addr::from((u64::from(u32::from(pool.base.addr())) + i * step) as u32);
+            let cand = Ipv4Net::new_masked(addr, pool.size);
+            let clash = taken.iter().chain(routes.iter().filter(|r| r.prefix() > 0));
+            if !clash.clone().any(|t| t.overlaps(&cand)) {
+                return Ok(cand);
+            }
+        }
+    }
+    Err(NetworkError::NoFreePool)
+}
+
+/// IPv4 routes of the host from `/proc/net/route` (destination prefixes).
+pub fn host_routes() -> Result<Vec<Ipv4Net>> {
+    let path = Path::new("/proc/net/route");
+    let text = std::fs::read_to_string(path).map_err(|e| NetworkError::io("read", path, e))?;
+    Ok(parse_proc_net_route(&text))
+}
+
+/// Parses the text of `/proc/net/route` (hex, host byte order = little endian).
+pub fn parse_proc_net_route(text: &str) -> Vec<Ipv4Net> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let dest = u32::from_str_radix(f.get(1)?, 16).ok()?;
+            let mask = u32::from_str_radix(f.get(7)?, 16).ok()?;
+            let dest = Ipv4Addr::from(dest.swap_bytes());
+            let prefix = mask.count_ones() as u8;
+            Some(Ipv4Net::new_masked(dest, prefix))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_testkit::TempDir;
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn config_validation_errors() {
+        let e = PoolConfig::parse("10.1.0.0/24", Some("10.2.0.1"), None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid argument: no matching subnet for gateway 10.2.0.1"
+        );
+        let e = PoolConfig::parse("10.1.0.0/24", None, Some("10.1.1.0/25")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no matching subnet for range 10.1.1.0/25"),
+            "{e}"
+        );
+        assert!(PoolConfig::parse("10.1.0.0/31", None, None).is_err());
+        assert!(PoolConfig::parse("banana", None, None).is_err());
+        let c = PoolConfig::parse("10.1.0.0/24", None, Some("10.1.0.128/25")).unwrap();
+        assert_eq!(c.gateway, Ipv4Addr::new(10, 1, 0, 1));
+    }
+
+    #[test]
+    fn allocation_persists_and_is_sequential() {
+        let dir = TempDir::new("ipam");
+        let ipam = Ipam::open(dir.path()).unwrap();
+        let cfg = PoolConfig::parse("10.1.0.0/29", None, None).unwrap();
+        ipam.create_pool("n1", cfg).unwrap();
+        let a = ipam.allocate("n1", None).unwrap();
+        let b = ipam.allocate("n1", None).unwrap();
+        assert_eq!(
+            (a, b),
+            (Ipv4Addr::new(10, 1, 0, 2), Ipv4Addr::new(10, 1, 0, 3))
+        );
+        ipam.release("n1", a).unwrap();
+        // A restarted daemon sees the same allocations and does not reuse `a` first.
+        let ipam = Ipam::open(dir.path()).unwrap();
+        assert_eq!(
+            ipam.allocate("n1", None).unwrap(),
+            Ipv4Addr::new(10, 1, 0, 4)
+        );
+        assert_eq!(
+            ipam.allocate("n1", Some(Ipv4Addr::new(10, 1, 0, 6)))
+                .unwrap(),
+            Ipv4Addr::new(10, 1, 0, 6)
+        );
+        assert!(matches!(
+            ipam.allocate("n1", Some(Ipv4Addr::new(10, 1, 0, 6))),
+            Err(NetworkError::AddressInUse(_))
+        ));
+        let e = ipam
+            .allocate("n1", Some(Ipv4Addr::new(10, 9, 9, 9)))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no configured subnet or ip-range contain the IP address 10.9.9.9"
+        );
+        assert!(
+            ipam.allocate("n1", Some(Ipv4Addr::new(10, 1, 0, 1)))
+                .is_err(),
+            "gateway"
+        );
+        assert_eq!(
+            ipam.allocate("n1", None).unwrap(),
+            Ipv4Addr::new(10, 1, 0, 5)
+        );
+        assert_eq!(
+            ipam.allocate("n1", None).unwrap(),
+            a,
+            "wraps to the released address"
+        );
+        assert!(matches!(
+            ipam.allocate("n1", None),
+            Err(NetworkError::PoolExhausted { .. })
+        ));
+        ipam.delete_pool("n1").unwrap();
+        assert!(ipam.pools().unwrap().is_empty());
+    }
+
+    #[test]
+    fn ip_range_limits_dynamic_allocation() {
+        let dir = TempDir::new("ipam");
+        let ipam = Ipam::open(dir.path()).unwrap();
+        let cfg = PoolConfig::parse("10.1.0.0/24", None, Some("10.1.0.128/25")).unwrap();
+        ipam.create_pool("n", cfg).unwrap();
+        assert_eq!(
+            ipam.allocate("n", None).unwrap(),
+            Ipv4Addr::new(10, 1, 0, 128)
+        );
+        // A static --ip outside the range but inside the subnet is allowed (Docker does too).
+        assert!(ipam
+            .allocate("n", Some(Ipv4Addr::new(10, 1, 0, 10)))
+            .is_ok());
+    }
+
+    #[test]
+    fn overlapping_pools_are_refused() {
+        let dir = TempDir::new("ipam");
+        let ipam = Ipam::open(dir.path()).unwrap();
+        ipam.create_pool("a", PoolConfig::parse("10.1.0.0/16", None, None).unwrap())
+            .unwrap();
+        let e = ipam
+            .create_pool("b", PoolConfig::parse("10.1.5.0/24", None, None).unwrap())
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("Pool overlaps with other one on this address space"),
+            "{e}"
+        );
+        assert_eq!(ipam.pools().unwrap().len(), 1, "nothing half-made");
+    }
+
+    #[test]
+    fn picks_default_pool_around_routes_and_networks() {
+        let pools = default_address_pools();
+        assert_eq!(pick_subnet(&pools, &[], &[]).unwrap(), net("172.17.0.0/16"));
+        let routes = vec![net("0.0.0.0/0"), net("172.17.5.0/24")];
+        assert_eq!(
+            pick_subnet(&pools, &[], &routes).unwrap(),
+            net("172.18.0.0/16")
+        );
+        let taken = vec![net("172.18.0.0/16")];
+        assert_eq!(
+            pick_subnet(&pools, &taken, &routes).unwrap(),
+            net("172.19.0.0/16")
+        );
+        let all: Vec<Ipv4Net> = (17..=31)
+            .map(|b| Ipv4Net::new_masked(Ipv4Addr::new(172, b, 0, 0), 16))
+            .collect();
+        assert_eq!(
+            pick_subnet(&pools, &all, &[]).unwrap(),
+            net("192.168.0.0/20")
+        );
+        let tiny = [AddressPool {
+            base: net("10.0.0.0/30"),
+            size: 30,
+        }];
+        assert!(matches!(
+            pick_subnet(&tiny, &[net("10.0.0.0/8")], &[]),
+            Err(NetworkError::NoFreePool)
+        ));
+    }
+
+    #[test]
+    fn parses_proc_net_route() {
+        let text =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        assert_eq!(
+            parse_proc_net_route(text),
+            vec![net("0.0.0.0/0"), net("192.0.2.0/24")]
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! berth networking: IPAM ([`ipam`]), links over rtnetlink ([`link`]), berth's own nftables
+//! table ([`nft`]), published ports ([`ports`]), the embedded DNS server ([`dns`]), the
+//! container's network files ([`files`]), network modes ([`mode`]) and the
+//! [`NetworkManager`] that ties them together for the engine. See `docs/network.md`.
+
+pub mod dns;
+pub mod error;
+pub mod files;
+pub mod ipam;
+pub mod link;
+pub mod nft;
+pub mod ports;
+mod statefile;
+pub mod subnet;
+
+pub use error::{NetworkError, Result};
+pub use subnet::Ipv4Net;

@@ -1,0 +1,350 @@
+//! Links over rtnetlink: bridges, veth pairs into container network namespaces, addresses,
+//! routes, loopback. Work inside a container's netns happens on a dedicated thread that
+//! `setns`es into it (only that thread moves) and opens its own netlink socket there.
+
+use std::net::Ipv4Addr;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
+
+use crate::error::{NetworkError, Result};
+
+/// A netlink connection in the current network namespace (the daemon's).
+#[derive(Clone, Debug)]
+pub struct Netlink {
+    handle: Handle,
+}
+
+/// What [`Netlink::attach_veth`] creates: a veth whose host end is enslaved to `bridge` and
+/// whose other end becomes `container_ifname` inside `netns` with an address and a route.
+#[derive(Clone, Debug)]
+pub struct VethRequest {
+    /// Bridge to attach the host end to.
+    pub bridge: String,
+    /// Name of the host end (`veth` + 7 hex, max 15 bytes).
+    pub host_ifname: String,
+    /// Container netns file (`/proc/<pid>/ns/net` or a bind-mounted netns).
+    pub netns: PathBuf,
+    /// Interface name inside the container (`eth0`, `eth1`, ...).
+    pub container_ifname: String,
+    /// The container's address and prefix length.
+    pub address: Ipv4Addr,
+    /// Prefix length of the network.
+    pub prefix: u8,
+    /// Default route via this gateway (`None` for internal networks or second interfaces).
+    pub gateway: Option<Ipv4Addr>,
+    /// MTU of both ends.
+    pub mtu: u32,
+}
+
+/// Docker's MAC scheme: 02:42 followed by the IPv4 address.
+pub fn mac_for_ip(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+fn is_errno(e: &rtnetlink::Error, errno: i32) -> bool {
+    matches!(e, rtnetlink::Error::NetlinkError(m) if m.raw_code().abs() == errno)
+}
+
+const ENODEV: i32 = 19;
+const EEXIST: i32 = 17;
+
+impl Netlink {
+    /// Opens a netlink socket in the current netns; its connection task is spawned on the
+    /// current tokio runtime.
+    pub fn connect() -> Result<Self> {
+        let (conn, handle, _) =
+            rtnetlink::new_connection().map_err(|e| NetworkError::sys("open netlink socket", e))?;
+        tokio::spawn(conn);
+        Ok(Netlink { handle })
+    }
+
+    /// Index of the link called `name`, if it exists.
+    pub async fn link_index(&self, name: &str) -> Result<Option<u32>> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
+        match links.try_next().await {
+            Ok(Some(msg)) => Ok(Some(msg.header.index)),
+            Ok(None) => Ok(None),
+            Err(e) if is_errno(&e, ENODEV) => Ok(None),
+            Err(e) => Err(NetworkError::netlink(format!("get link {name}"), e)),
+        }
+    }
+
+    /// Creates (or reuses, after a daemon restart) bridge `name` with `gateway/prefix`, brings
+    /// it up and enables `route_localnet` on it (needed for 127.0.0.1 published ports).
+    pub async fn ensure_bridge(
+        &self,
+        name: &str,
+        gateway: Ipv4Addr,
+        prefix: u8,
+        mtu: u32,
+    ) -> Result<u32> {
+        let index = match self.link_index(name).await? {
+            Some(i) => i,
+            None => {
+                let msg = LinkBridge::new(name).mtu(mtu).build();
+                match self.handle.link().add(msg).execute().await {
+                    Ok(()) => {}
+                    Err(e) if is_errno(&e, EEXIST) => {}
+                    Err(e) => {
+                        return Err(NetworkError::netlink(format!("create bridge {name}"), e))
+                    }
+                }
+                self.link_index(name).await?.ok_or_else(|| {
+                    NetworkError::sys(
+                        format!("bridge {name} vanished"),
+                        std::io::ErrorKind::NotFound.into(),
+                    )
+                })?
+            }
+        };
+        let res = async {
+            self.handle
+                .address()
+                .add(index, gateway.into(), prefix)
+                .replace()
+                .execute()
+                .await
+                .map_err(|e| {
+                    NetworkError::netlink(format!("add {gateway}/{prefix} to {name}"), e)
+                })?;
+            set_sysctl(&format!("net/ipv4/conf/{name}/route_localnet"), "1")?;
+            self.set_up(index, name).await
+        }
+        .await;
+        if let Err(e) = res {
+            let _ = self.delete_link(name).await;
+            return Err(e);
+        }
+        Ok(index)
+    }
+
+    async fn set_up(&self, index: u32, name: &str) -> Result<()> {
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await
+            .map_err(|e| NetworkError::netlink(format!("set {name} up"), e))
+    }
+
+    /// Deletes link `name`; returns false when it did not exist.
+    pub async fn delete_link(&self, name: &str) -> Result<bool> {
+        let Some(index) = self.link_index(name).await? else {
+            return Ok(false);
+        };
+        match self.handle.link().del(index).execute().await {
+            Ok(()) => Ok(true),
+            Err(e) if is_errno(&e, ENODEV) => Ok(false),
+            Err(e) => Err(NetworkError::netlink(format!("delete link {name}"), e)),
+        }
+    }
+
+    /// Creates the veth pair described by `req`; on failure nothing is left behind.
+    pub async fn attach_veth(&self, req: &VethRequest) -> Result<()> {
+        let bridge = self.link_index(&req.bridge).await?.ok_or_else(|| {
+            NetworkError::InvalidArgument(format!("bridge {} does not exist", req.bridge))
+        })?;
+        let ns = open_netns(&req.netns)?;
+        let peer = LinkMessageBuilder::<LinkUnspec>::default()
+            .name(req.container_ifname.clone())
+            .mtu(req.mtu)
+            .address(mac_for_ip(req.address).to_vec())
+            .setns_by_fd(ns.as_raw_fd())
+            .build();
+        let msg = LinkVeth::new(&req.host_ifname, "unused")
+            .mtu(req.mtu)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+            .build();
+        self.handle
+            .link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| NetworkError::netlink(format!("create veth {}", req.host_ifname), e))?;
+        let res = async {
+            let host = self.link_index(&req.host_ifname).await?.ok_or_else(|| {
+                NetworkError::sys(
+                    format!("veth {} vanished", req.host_ifname),
+                    std::io::ErrorKind::NotFound.into(),
+                )
+            })?;
+            self.handle
+                .link()
+                .set(
+                    LinkUnspec::new_with_index(host)
+                        .controller(bridge)
+                        .up()
+                        .build(),
+                )
+                .execute()
+                .await
+                .map_err(|e| {
+                    NetworkError::netlink(
+                        format!("attach {} to {}", req.host_ifname, req.bridge),
+                        e,
+                    )
+                })?;
+            let inner = req.clone();
+            in_netns(&req.netns, move |h| async move {
+                configure_inside(&h, &inner).await
+            })
+            .await
+        }
+        .await;
+        if let Err(e) = res {
+            let _ = self.delete_link(&req.host_ifname).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+async fn configure_inside(h: &Handle, req: &VethRequest) -> Result<()> {
+    loopback_up_with(h).await?;
+    let nl = Netlink { handle: h.clone() };
+    let idx = nl.link_index(&req.container_ifname).await?.ok_or_else(|| {
+        NetworkError::sys(
+            format!(
+                "{} missing in {}",
+                req.container_ifname,
+                req.netns.display()
+            ),
+            std::io::ErrorKind::NotFound.into(),
+        )
+    })?;
+    h.address()
+        .add(idx, req.address.into(), req.prefix)
+        .replace()
+        .execute()
+        .await
+        .map_err(|e| {
+            NetworkError::netlink(
+                format!("add {}/{} in container", req.address, req.prefix),
+                e,
+            )
+        })?;
+    nl.set_up(idx, &req.container_ifname).await?;
+    if let Some(gw) = req.gateway {
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .gateway(gw)
+            .output_interface(idx)
+            .build();
+        h.route()
+            .add(route)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| {
+                NetworkError::netlink(format!("default route via {gw} in container"), e)
+            })?;
+    }
+    Ok(())
+}
+
+async fn loopback_up_with(h: &Handle) -> Result<()> {
+    let nl = Netlink { handle: h.clone() };
+    let lo = nl.link_index("lo").await?.unwrap_or(1);
+    nl.set_up(lo, "lo").await
+}
+
+/// Brings `lo` up inside `netns` (network mode `none` needs only this).
+pub async fn loopback_up(netns: &Path) -> Result<()> {
+    in_netns(netns, |h| async move { loopback_up_with(&h).await }).await
+}
+
+fn open_netns(path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|e| NetworkError::io("open netns", path, e))
+}
+
+/// Runs `f` with a netlink handle opened inside `netns`, on a dedicated thread that joined
+/// that namespace (with its own single-threaded runtime); the daemon's threads never move.
+pub async fn in_netns<F, Fut, T>(netns: &Path, f: F) -> Result<T>
+where
+    F: FnOnce(Handle) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T>>,
+    T: Send + 'static,
+{
+    let file = open_netns(netns)?;
+    let path = netns.to_path_buf();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("berth-netns".into())
+        .spawn(move || {
+            let result = (|| {
+                rustix::thread::move_into_link_name_space(
+                    file.as_fd(),
+                    Some(rustix::thread::LinkNameSpaceType::Network),
+                )
+                .map_err(|e| NetworkError::io("setns", &path, e.into()))?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| NetworkError::sys("netns runtime", e))?;
+                rt.block_on(async move {
+                    let (conn, handle, _) = rtnetlink::new_connection()
+                        .map_err(|e| NetworkError::sys("open netlink socket in netns", e))?;
+                    tokio::spawn(conn);
+                    f(handle).await
+                })
+            })();
+            let _ = tx.send(result);
+        })
+        .map_err(|e| NetworkError::sys("spawn netns thread", e))?;
+    rx.await
+        .map_err(|_| NetworkError::sys("netns thread died", std::io::ErrorKind::Other.into()))?
+}
+
+/// Runs a blocking closure on a thread inside `netns` (used to create sockets there: a
+/// socket keeps the namespace it was created in).
+pub fn blocking_in_netns<T: Send + 'static>(
+    netns: &Path,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let file = open_netns(netns)?;
+    let path = netns.to_path_buf();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            rustix::thread::move_into_link_name_space(
+                file.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .map_err(|e| NetworkError::io("setns", &path, e.into()))?;
+            f()
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(NetworkError::sys(
+                "netns thread panicked",
+                std::io::ErrorKind::Other.into(),
+            ))
+        })
+    })
+}
+
+/// Writes `/proc/sys/<key>`.
+pub fn set_sysctl(key: &str, value: &str) -> Result<()> {
+    let path = Path::new("/proc/sys").join(key);
+    std::fs::write(&path, value).map_err(|e| NetworkError::io("write sysctl", path, e))
+}
+
+/// A random-looking host veth name: `veth` + 7 hex digits from `seed` (an endpoint id).
+pub fn host_veth_name(seed: &str) -> String {
+    let hex: String = seed
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .take(7)
+        .collect();
+    format!("veth{hex:0>7}")
+}

@@ -1,0 +1,145 @@
+//! IPv4 prefixes (`10.1.0.0/24`): parsing with clear errors, containment and overlap.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::NetworkError;
+
+/// An IPv4 network prefix whose host bits are zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Ipv4Net {
+    addr: Ipv4Addr,
+    prefix: u8,
+}
+
+impl Ipv4Net {
+    /// Builds a prefix, masking away host bits.
+    pub fn new_masked(addr: Ipv4Addr, prefix: u8) -> Self {
+        let prefix = prefix.min(32);
+        Ipv4Net {
+            addr: Ipv4Addr::from(u32::from(addr) & mask(prefix)),
+            prefix,
+        }
+    }
+    /// The network address.
+    pub fn addr(&self) -> Ipv4Addr {
+        self.addr
+    }
+    /// The prefix length.
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+    /// The last address (broadcast for prefixes shorter than /31).
+    pub fn last(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) | !mask(self.prefix))
+    }
+    /// Number of addresses in the prefix.
+    pub fn size(&self) -> u64 {
+        1u64 << (32 - u32::from(self.prefix))
+    }
+    /// True when `ip` is inside the prefix.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & mask(self.prefix) == u32::from(self.addr)
+    }
+    /// True when the two prefixes share at least one address.
+    pub fn overlaps(&self, other: &Ipv4Net) -> bool {
+        self.contains(other.addr) || other.contains(self.addr)
+    }
+    /// True when `other` lies entirely inside `self`.
+    pub fn contains_net(&self, other: &Ipv4Net) -> bool {
+        other.prefix >= self.prefix && self.contains(other.addr)
+    }
+    /// The address at `offset` from the network address.
+    pub fn nth(&self, offset: u32) -> Option<Ipv4Addr> {
+        (u64::from(offset) < self.size()).then(|| Ipv4Addr::from(u32::from(self.addr) + offset))
+    }
+    /// Offset of `ip` from the network address (`ip` must be inside).
+    pub fn offset_of(&self, ip: Ipv4Addr) -> u32 {
+        u32::from(ip) - u32::from(self.addr)
+    }
+}
+
+fn mask(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix))
+    }
+}
+
+impl FromStr for Ipv4Net {
+    type Err = NetworkError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| NetworkError::InvalidArgument(format!("invalid subnet {s:?}: {why}"));
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| bad("expected ADDRESS/PREFIX"))?;
+        let addr: Ipv4Addr = a.parse().map_err(|_| bad("not an IPv4 address"))?;
+        let prefix: u8 = p
+            .parse()
+            .map_err(|_| bad("prefix length is not a number"))?;
+        if prefix > 32 {
+            return Err(bad("prefix length must be at most 32"));
+        }
+        let net = Ipv4Net::new_masked(addr, prefix);
+        if net.addr != addr {
+            return Err(bad(&format!("host bits are set (did you mean {net}?)")));
+        }
+        Ok(net)
+    }
+}
+
+impl fmt::Display for Ipv4Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl TryFrom<String> for Ipv4Net {
+    type Error = NetworkError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Ipv4Net> for String {
+    fn from(n: Ipv4Net) -> String {
+        n.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        let n: Ipv4Net = "10.213.5.0/24".parse().unwrap();
+        assert_eq!(n.to_string(), "10.213.5.0/24");
+        assert_eq!(n.last(), Ipv4Addr::new(10, 213, 5, 255));
+        assert_eq!(n.size(), 256);
+        assert!(n.contains(Ipv4Addr::new(10, 213, 5, 7)));
+        assert!(!n.contains(Ipv4Addr::new(10, 213, 6, 7)));
+        for bad in ["10.0.0.0", "10.0.0/8", "10.0.0.0/33", "x/8", "10.0.0.0/a"] {
+            assert!(bad.parse::<Ipv4Net>().is_err(), "{bad}");
+        }
+        let e = "10.0.0.5/24".parse::<Ipv4Net>().unwrap_err().to_string();
+        assert!(e.contains("did you mean 10.0.0.0/24"), "{e}");
+    }
+
+    #[test]
+    fn overlap() {
+        let a: Ipv4Net = "172.17.0.0/16".parse().unwrap();
+        let b: Ipv4Net = "172.17.3.0/24".parse().unwrap();
+        let c: Ipv4Net = "172.18.0.0/16".parse().unwrap();
+        assert!(a.overlaps(&b) && b.overlaps(&a));
+        assert!(!a.overlaps(&c));
+        assert!(a.contains_net(&b) && !b.contains_net(&a));
+        let all: Ipv4Net = "0.0.0.0/0".parse().unwrap();
+        assert!(all.overlaps(&a));
+    }
+}
