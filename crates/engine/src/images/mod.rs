@@ -1,1 +1,260 @@
-//! Image-side API actions (owned by the image-service engineer; placeholder).
+//! The image side of the Engine API: [`ImageService`] owns the image stores under the data
+//! root (content, snapshots, image records) and implements the `image_*` actions and
+//! `/auth` with the exact signatures of [`berth_api_server::Engine`], so the daemon's
+//! `Engine` impl delegates to it one call per action.
+//!
+//! Names are stored normalised (`docker.io/library/busybox:latest`) and shown familiar
+//! (`busybox:latest`). Errors use Docker's wording and status codes ("No such image: x" 404,
+//! "conflict: unable to delete …" 409).
+//!
+//! Modules: `inspect` (list/inspect/history models), `pull` (pull and import streams),
+//! `push`, `remove` (delete and prune), `archive` (save/load), `commit`, `changes`
+//! (`--change` instructions), `auth` (login and search), `progress` (Docker's JSON lines).
+
+#![allow(dead_code)] // helpers used by the action modules that land next
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use berth_api_server::{ApiError, ApiResult};
+use berth_api_types::{EventActor, EventMessage};
+use berth_content::Digest;
+use berth_image::{ImageError, ImageRecord, Images};
+use berth_registry::{Reference, RegistryConfig};
+
+/// Receives the image events (`pull`, `push`, `tag`, `untag`, `delete`, `import`, `load`,
+/// `save`) for `/events`.
+pub type EventFn = Arc<dyn Fn(EventMessage) + Send + Sync>;
+
+/// Tells the image service whether a container uses an image (by full image id
+/// `sha256:…`): such images are not deleted without `force` and never pruned.
+pub type InUseFn = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// The image service: one per daemon.
+pub struct ImageService {
+    images: Arc<Images>,
+    registry: RegistryConfig,
+    events: EventFn,
+    in_use: RwLock<Option<InUseFn>>,
+    tmp: PathBuf,
+}
+
+impl std::fmt::Debug for ImageService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageService")
+            .field("root", &self.images.root())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImageService {
+    /// Opens (creating) the image stores under `data_root` (`content/`, `snapshots/`,
+    /// `images/`, and `tmp/images` for uploads being received).
+    pub fn new(data_root: &Path, registry: RegistryConfig, events: EventFn) -> ApiResult<Self> {
+        let images = Images::open(data_root).map_err(internal)?;
+        let tmp = data_root.join("tmp").join("images");
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| ApiError::internal(format!("create {}: {e}", tmp.display())))?;
+        Ok(ImageService {
+            images: Arc::new(images),
+            registry,
+            events,
+            in_use: RwLock::new(None),
+            tmp,
+        })
+    }
+
+    /// The stores (the engine prepares container snapshots from `images().snapshots`).
+    pub fn images(&self) -> &Arc<Images> {
+        &self.images
+    }
+
+    /// Sets the "is this image used by a container" check (the engine calls this once
+    /// its container store is up).
+    pub fn set_in_use_checker(&self, f: InUseFn) {
+        *self.in_use.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
+    }
+
+    fn in_use(&self, id: &Digest) -> bool {
+        self.in_use
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|f| f(id.as_str()))
+    }
+
+    /// Finds an image by name (`busybox`, `busybox:1`, `host:5000/a/b:t`, `name@sha256:…`),
+    /// full id, or unique id prefix. A miss is Docker's 404 "No such image: busybox:latest".
+    pub fn resolve(&self, name_or_id: &str) -> ApiResult<ImageRecord> {
+        let id = self.resolve_id(name_or_id)?;
+        self.images.store.get(&id).map_err(|e| match e {
+            ImageError::NotFound(_) => no_such_image(name_or_id),
+            e => internal(e),
+        })
+    }
+
+    /// The image id `name_or_id` refers to (see [`ImageService::resolve`]).
+    pub fn resolve_id(&self, name_or_id: &str) -> ApiResult<Digest> {
+        if name_or_id.is_empty() {
+            return Err(no_such_image(name_or_id));
+        }
+        if let Ok(d) = Digest::parse(name_or_id) {
+            if self.images.store.contains(&d) {
+                return Ok(d);
+            }
+        }
+        if let Ok(r) = Reference::parse(name_or_id) {
+            if let Some(id) = self.lookup_reference(&r)? {
+                return Ok(id);
+            }
+        }
+        let looks_like_id = {
+            let hex = name_or_id.strip_prefix("sha256:").unwrap_or(name_or_id);
+            !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        };
+        if looks_like_id {
+            if let Ok(id) = self.images.store.resolve(name_or_id) {
+                return Ok(id);
+            }
+        }
+        Err(no_such_image(name_or_id))
+    }
+
+    /// The image a normalised reference points at (tag in the refs, digest in the records).
+    fn lookup_reference(&self, r: &Reference) -> ApiResult<Option<Digest>> {
+        if let Some(d) = r.digest() {
+            let want = format!("{}@{d}", r.name());
+            let found = self
+                .images
+                .store
+                .list()
+                .map_err(internal)?
+                .into_iter()
+                .find(|rec| rec.repo_digests.contains(&want))
+                .map(|rec| rec.id);
+            return Ok(found);
+        }
+        let key = format!("{}:{}", r.name(), r.tag().unwrap_or("latest"));
+        Ok(self
+            .images
+            .store
+            .references()
+            .map_err(internal)?
+            .get(&key)
+            .cloned())
+    }
+
+    /// Tags (familiar form, `busybox:latest`) pointing at `id`.
+    fn tags_of(&self, id: &Digest) -> ApiResult<Vec<String>> {
+        let mut tags: Vec<String> = self
+            .images
+            .store
+            .names_of(id)
+            .map_err(internal)?
+            .iter()
+            .map(|n| familiar(n))
+            .collect();
+        tags.sort();
+        Ok(tags)
+    }
+
+    /// Sends an image event.
+    fn event(&self, action: &str, id: &str, name: Option<&str>) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut attributes = std::collections::BTreeMap::new();
+        if let Some(n) = name {
+            attributes.insert("name".to_string(), n.to_string());
+        }
+        (self.events)(EventMessage {
+            status: Some(action.to_string()),
+            id: Some(id.to_string()),
+            from: None,
+            kind: "image".into(),
+            action: action.into(),
+            actor: EventActor {
+                id: id.to_string(),
+                attributes,
+            },
+            scope: "local".into(),
+            time: now.as_secs() as i64,
+            time_nano: now.as_nanos() as i64,
+        });
+    }
+
+    /// A fresh path for a temporary upload (removed by [`TempFile`]'s drop).
+    fn temp_file(&self, what: &str) -> TempFile {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        TempFile(self.tmp.join(format!("{what}-{}-{n}", std::process::id())))
+    }
+}
+
+/// A temporary file deleted on drop.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Docker's short display form of a stored name (`docker.io/library/busybox:latest` →
+/// `busybox:latest`, `docker.io/user/app@sha256:…` → `user/app@sha256:…`).
+pub fn familiar(name: &str) -> String {
+    match Reference::parse_named(name) {
+        Ok(r) => r.familiar(),
+        Err(_) => berth_image::names::familiar(name),
+    }
+}
+
+/// Docker's 404 for an image reference, naming it as Docker does (`nosuch:latest`).
+pub fn no_such_image(name: &str) -> ApiError {
+    let shown = match Reference::parse(name) {
+        Ok(r) if !name.starts_with("sha256:") => r.familiar(),
+        _ => name.to_string(),
+    };
+    ApiError::no_such_image(&shown)
+}
+
+/// A 500 from any displayable error.
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+/// Maps an image-crate error to Docker's status codes.
+pub(crate) fn image_err(e: ImageError) -> ApiError {
+    match e {
+        ImageError::NotFound(n) => no_such_image(&n),
+        ImageError::Invalid { .. }
+        | ImageError::Layer { .. }
+        | ImageError::DiffIdMismatch { .. } => ApiError::invalid(e.to_string()),
+        ImageError::NoMatchingPlatform { .. } => ApiError::not_found(e.to_string()),
+        ImageError::Registry(m) => registry_message_err(&m),
+        e => internal(e),
+    }
+}
+
+/// Maps a registry failure (as text, which is how the image crate carries it) to a status.
+pub(crate) fn registry_message_err(m: &str) -> ApiError {
+    if let Some(rest) = m.strip_prefix("not found: ") {
+        ApiError::not_found(format!("{rest}: not found"))
+    } else if m.starts_with("unauthorized") {
+        ApiError::unauthorized(m.to_string())
+    } else if m.starts_with("invalid reference format") {
+        ApiError::invalid(m.to_string())
+    } else {
+        ApiError::internal(m.to_string())
+    }
+}
+
+/// Maps a registry-client error to a status.
+pub(crate) fn registry_err(e: berth_registry::RegistryError) -> ApiError {
+    registry_message_err(&e.to_string())
+}
+
+/// Parses a client-supplied reference, 400 with Docker's wording on failure.
+pub(crate) fn parse_reference(s: &str) -> ApiResult<Reference> {
+    Reference::parse(s).map_err(|_| ApiError::invalid(format!("invalid reference format: {s}")))
+}
