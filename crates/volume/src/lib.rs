@@ -1,0 +1,16 @@
+//! berth volumes: the local driver ([`VolumeStore`]: named and anonymous volumes, `--opt`
+//! device mounts, users, copy-up, filters, prune) and the `-v`/`--mount` parsers
+//! ([`spec`]). See `docs/volumes.md`.
+
+mod copyup;
+pub mod error;
+pub mod mountopts;
+pub mod name;
+pub mod spec;
+mod store;
+
+pub use copyup::copy_tree;
+pub use error::{Result, VolumeError};
+pub use name::{anonymous_name, is_anonymous_name, validate_name};
+pub use spec::{parse_mount_flag, parse_volume_flag, MountSpec, MountType, Propagation};
+pub use store::{rfc3339, VolumeStore};

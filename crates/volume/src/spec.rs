@@ -1,0 +1,458 @@
+//! `-v`/`--volume` and `--mount` syntaxes parsed into one typed [`MountSpec`], with Docker's
+//! error messages.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, VolumeError};
+use crate::name::validate_name;
+
+/// Kind of mount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountType {
+    /// A host path.
+    Bind,
+    /// A named or anonymous volume.
+    Volume,
+    /// A fresh tmpfs.
+    Tmpfs,
+}
+
+impl MountType {
+    fn as_str(self) -> &'static str {
+        match self {
+            MountType::Bind => "bind",
+            MountType::Volume => "volume",
+            MountType::Tmpfs => "tmpfs",
+        }
+    }
+}
+
+/// Bind propagation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Propagation {
+    /// private
+    Private,
+    /// rprivate (Docker's default)
+    Rprivate,
+    /// shared
+    Shared,
+    /// rshared
+    Rshared,
+    /// slave
+    Slave,
+    /// rslave
+    Rslave,
+}
+
+impl Propagation {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "private" => Propagation::Private,
+            "rprivate" => Propagation::Rprivate,
+            "shared" => Propagation::Shared,
+            "rshared" => Propagation::Rshared,
+            "slave" => Propagation::Slave,
+            "rslave" => Propagation::Rslave,
+            _ => return None,
+        })
+    }
+}
+
+/// One mount of a container, whichever syntax it came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountSpec {
+    /// bind, volume or tmpfs (`None` never leaves the parser).
+    pub kind: Option<MountType>,
+    /// Host path (bind) or volume name; `None` for anonymous volumes and tmpfs.
+    pub source: Option<String>,
+    /// Absolute path in the container.
+    pub target: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+    /// Bind propagation.
+    pub propagation: Option<Propagation>,
+    /// Do not copy image content into an empty volume.
+    pub no_copy: bool,
+    /// `-v` creates a missing bind source directory; `--mount` refuses it.
+    pub create_host_path: bool,
+    /// SELinux relabel (`z`/`Z`), recorded only.
+    pub relabel: Option<String>,
+    /// tmpfs size in bytes.
+    pub tmpfs_size: Option<u64>,
+    /// tmpfs mode.
+    pub tmpfs_mode: Option<u32>,
+    /// Labels for a volume created by this mount.
+    pub volume_labels: BTreeMap<String, String>,
+    /// Driver options for a volume created by this mount.
+    pub volume_options: BTreeMap<String, String>,
+    /// Volume driver (only `local` is implemented).
+    pub volume_driver: Option<String>,
+}
+
+impl MountSpec {
+    /// The mount type.
+    pub fn mount_type(&self) -> MountType {
+        self.kind.unwrap_or(MountType::Volume)
+    }
+}
+
+fn invalid(kind: MountType, why: impl std::fmt::Display) -> VolumeError {
+    VolumeError::InvalidArgument(format!(
+        "invalid mount config for type \"{}\": {why}",
+        kind.as_str()
+    ))
+}
+
+fn check_target(kind: MountType, target: &str) -> Result<()> {
+    if target.is_empty() {
+        return Err(invalid(kind, "field Target must not be empty"));
+    }
+    if !target.starts_with('/') {
+        return Err(invalid(
+            kind,
+            format!("invalid mount path: '{target}' mount path must be absolute"),
+        ));
+    }
+    if target == "/" {
+        return Err(invalid(
+            kind,
+            "invalid specification: destination can't be '/'",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses `-v [SOURCE:]TARGET[:OPTIONS]`.
+pub fn parse_volume_flag(spec: &str) -> Result<MountSpec> {
+    let bad = |why: &str| VolumeError::InvalidArgument(format!("invalid spec: {spec}: {why}"));
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, target, opts) = match parts.as_slice() {
+        [t] => (None, *t, None),
+        [s, t] if t.starts_with('/') => (Some(*s), *t, None),
+        [t, o] if t.starts_with('/') => (None, *t, Some(*o)),
+        [s, t] => (Some(*s), *t, None),
+        [s, t, o] => (Some(*s), *t, Some(*o)),
+        [] => return Err(bad("empty")),
+        _ => return Err(bad("too many colons")),
+    };
+    if spec.is_empty() || target.is_empty() {
+        return Err(VolumeError::InvalidArgument(format!(
+            "invalid volume specification: '{spec}'"
+        )));
+    }
+    let kind = match source {
+        Some(s) if s.starts_with('/') => MountType::Bind,
+        _ => MountType::Volume,
+    };
+    check_target(kind, target)?;
+    let mut m = MountSpec {
+        kind: Some(kind),
+        source: source.map(String::from),
+        target: target.to_string(),
+        create_host_path: kind == MountType::Bind,
+        ..Default::default()
+    };
+    if let Some(src) = source {
+        if kind == MountType::Volume {
+            validate_name(src)?;
+        }
+    }
+    if let Some(opts) = opts {
+        let mut mode_seen = false;
+        for o in opts.split(',') {
+            match o {
+                "ro" | "rw" if !mode_seen => {
+                    mode_seen = true;
+                    m.read_only = o == "ro";
+                }
+                "z" | "Z" => m.relabel = Some(o.to_string()),
+                "nocopy" if kind == MountType::Volume => m.no_copy = true,
+                p if kind == MountType::Bind
+                    && Propagation::parse(p).is_some()
+                    && m.propagation.is_none() =>
+                {
+                    m.propagation = Propagation::parse(p);
+                }
+                _ => {
+                    return Err(VolumeError::InvalidArgument(format!(
+                        "invalid mode: {opts}"
+                    )))
+                }
+            }
+        }
+    }
+    Ok(m)
+}
+
+fn parse_bool(kind: MountType, key: &str, v: Option<&str>) -> Result<bool> {
+    match v {
+        None | Some("1") | Some("true") => Ok(true),
+        Some("0") | Some("false") => Ok(false),
+        Some(other) => Err(invalid(kind, format!("invalid value for {key}: {other}"))),
+    }
+}
+
+/// Parses a size like `64m`, `1g`, `512k`, `100` (bytes).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let s = s.trim_end_matches('b');
+    let (num, mult) = match s.chars().last()? {
+        'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' => (&s[..s.len() - 1], 1 << 20),
+        'g' => (&s[..s.len() - 1], 1 << 30),
+        't' => (&s[..s.len() - 1], 1 << 40),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+/// Parses `--mount type=…,source=…,target=…,…`. A bind source must exist on the host
+/// (checked here, as the daemon does).
+pub fn parse_mount_flag(spec: &str) -> Result<MountSpec> {
+    let mut kind = MountType::Volume;
+    let mut fields: Vec<(String, Option<String>)> = Vec::new();
+    for field in spec.split(',').filter(|f| !f.is_empty()) {
+        let (k, v) = match field.split_once('=') {
+            Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.to_string())),
+            None => (field.trim().to_ascii_lowercase(), None),
+        };
+        if k == "type" {
+            kind = match v.as_deref() {
+                Some("bind") => MountType::Bind,
+                Some("volume") => MountType::Volume,
+                Some("tmpfs") => MountType::Tmpfs,
+                other => {
+                    return Err(VolumeError::InvalidArgument(format!(
+                        "invalid mount type: {:?}",
+                        other.unwrap_or("")
+                    )))
+                }
+            };
+        } else {
+            fields.push((k, v));
+        }
+    }
+    let mut m = MountSpec {
+        kind: Some(kind),
+        ..Default::default()
+    };
+    for (k, v) in fields {
+        let need = |v: Option<String>| {
+            v.ok_or_else(|| {
+                VolumeError::InvalidArgument(format!(
+                    "invalid field '{k}' must be a key=value pair"
+                ))
+            })
+        };
+        match k.as_str() {
+            "source" | "src" => m.source = Some(need(v)?).filter(|s| !s.is_empty()),
+            "target" | "destination" | "dst" => m.target = need(v)?,
+            "readonly" | "ro" => m.read_only = parse_bool(kind, &k, v.as_deref())?,
+            "bind-propagation" => {
+                let v = need(v)?;
+                m.propagation = Some(Propagation::parse(&v).ok_or_else(|| {
+                    VolumeError::InvalidArgument(format!("invalid value for {k}: {v}"))
+                })?);
+            }
+            "bind-nonrecursive" | "consistency" | "bind-recursive" => {}
+            "volume-nocopy" => m.no_copy = parse_bool(kind, &k, v.as_deref())?,
+            "volume-driver" => m.volume_driver = Some(need(v)?),
+            "volume-label" | "volume-opt" => {
+                let v = need(v)?;
+                let (lk, lv) = v.split_once('=').unwrap_or((v.as_str(), ""));
+                let map = if k == "volume-label" {
+                    &mut m.volume_labels
+                } else {
+                    &mut m.volume_options
+                };
+                map.insert(lk.to_string(), lv.to_string());
+            }
+            "tmpfs-size" => {
+                let v = need(v)?;
+                m.tmpfs_size = Some(parse_size(&v).ok_or_else(|| {
+                    VolumeError::InvalidArgument(format!("invalid value for {k}: {v}"))
+                })?);
+            }
+            "tmpfs-mode" => {
+                let v = need(v)?;
+                m.tmpfs_mode = Some(u32::from_str_radix(&v, 8).map_err(|_| {
+                    VolumeError::InvalidArgument(format!("invalid value for {k}: {v}"))
+                })?);
+            }
+            _ => {
+                let shown = match &v {
+                    Some(v) => format!("{k}={v}"),
+                    None => k.clone(),
+                };
+                return Err(VolumeError::InvalidArgument(format!(
+                    "unexpected key '{k}' in '{shown}'"
+                )));
+            }
+        }
+    }
+    check_target(kind, &m.target)?;
+    let bind_only = m.propagation.is_some();
+    let volume_only = m.no_copy
+        || !m.volume_labels.is_empty()
+        || !m.volume_options.is_empty()
+        || m.volume_driver.is_some();
+    let tmpfs_only = m.tmpfs_size.is_some() || m.tmpfs_mode.is_some();
+    match kind {
+        MountType::Bind => {
+            let Some(src) = &m.source else {
+                return Err(invalid(kind, "field Source must not be empty"));
+            };
+            if volume_only || tmpfs_only {
+                return Err(invalid(
+                    kind,
+                    "field VolumeOptions/TmpfsOptions must not be specified",
+                ));
+            }
+            if !src.starts_with('/') {
+                return Err(invalid(
+                    kind,
+                    format!("invalid mount path: '{src}' mount path must be absolute"),
+                ));
+            }
+            if !Path::new(src).exists() {
+                return Err(invalid(
+                    kind,
+                    format!("bind source path does not exist: {src}"),
+                ));
+            }
+        }
+        MountType::Volume => {
+            if bind_only || tmpfs_only {
+                return Err(invalid(
+                    kind,
+                    "field BindOptions/TmpfsOptions must not be specified",
+                ));
+            }
+            if let Some(src) = &m.source {
+                validate_name(src)?;
+            }
+        }
+        MountType::Tmpfs => {
+            if m.source.is_some() {
+                return Err(invalid(kind, "field Source must not be specified"));
+            }
+            if bind_only || volume_only {
+                return Err(invalid(
+                    kind,
+                    "field BindOptions/VolumeOptions must not be specified",
+                ));
+            }
+        }
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_flag_forms() {
+        let m = parse_volume_flag("/data").unwrap();
+        assert_eq!(
+            (m.mount_type(), m.source.as_deref(), m.target.as_str()),
+            (MountType::Volume, None, "/data")
+        );
+        let m = parse_volume_flag("vol1:/data:ro,nocopy").unwrap();
+        assert_eq!(
+            (m.source.as_deref(), m.read_only, m.no_copy),
+            (Some("vol1"), true, true)
+        );
+        let m = parse_volume_flag("/host/dir:/data:rw,rshared").unwrap();
+        assert_eq!(m.mount_type(), MountType::Bind);
+        assert_eq!(m.propagation, Some(Propagation::Rshared));
+        assert!(m.create_host_path && !m.read_only);
+        let m = parse_volume_flag("/data:ro").unwrap();
+        assert!(m.read_only && m.source.is_none());
+        assert_eq!(
+            parse_volume_flag("a:b:c:d").unwrap_err().to_string(),
+            "invalid spec: a:b:c:d: too many colons"
+        );
+        assert_eq!(
+            parse_volume_flag("vol:/data:xyz").unwrap_err().to_string(),
+            "invalid mode: xyz"
+        );
+        assert!(parse_volume_flag("vol:/data:ro,rw").is_err());
+        assert!(
+            parse_volume_flag("/h:/d:nocopy").is_err(),
+            "nocopy is for volumes"
+        );
+        assert!(parse_volume_flag("bad/name:/d")
+            .unwrap_err()
+            .to_string()
+            .contains("includes invalid characters"));
+        assert_eq!(
+            parse_volume_flag("vol:rel").unwrap_err().to_string(),
+            "invalid mount config for type \"volume\": invalid mount path: 'rel' mount path must be absolute"
+        );
+    }
+
+    #[test]
+    fn mount_flag_forms_and_errors() {
+        let m = parse_mount_flag("type=volume,source=v1,target=/data,readonly,volume-label=a=b,volume-opt=type=tmpfs,volume-nocopy").unwrap();
+        assert_eq!(
+            (m.source.as_deref(), m.read_only, m.no_copy),
+            (Some("v1"), true, true)
+        );
+        assert_eq!(m.volume_labels.get("a").map(String::as_str), Some("b"));
+        assert_eq!(
+            m.volume_options.get("type").map(String::as_str),
+            Some("tmpfs")
+        );
+        let m = parse_mount_flag("type=tmpfs,dst=/run,tmpfs-size=64m,tmpfs-mode=1770").unwrap();
+        assert_eq!((m.tmpfs_size, m.tmpfs_mode), (Some(64 << 20), Some(0o1770)));
+        let m =
+            parse_mount_flag("type=bind,src=/tmp,dst=/x,bind-propagation=rslave,ro=false").unwrap();
+        assert_eq!(
+            (m.mount_type(), m.read_only, m.propagation),
+            (MountType::Bind, false, Some(Propagation::Rslave))
+        );
+        assert!(!m.create_host_path);
+        let m = parse_mount_flag("target=/anon").unwrap();
+        assert_eq!((m.mount_type(), m.source), (MountType::Volume, None));
+        let e = |s: &str| parse_mount_flag(s).unwrap_err().to_string();
+        assert_eq!(
+            e("type=bind,source=/berth-does-not-exist-x,target=/x"),
+            "invalid mount config for type \"bind\": bind source path does not exist: /berth-does-not-exist-x"
+        );
+        assert_eq!(
+            e("type=bind,target=/x"),
+            "invalid mount config for type \"bind\": field Source must not be empty"
+        );
+        assert_eq!(
+            e("type=volume,source=v"),
+            "invalid mount config for type \"volume\": field Target must not be empty"
+        );
+        assert_eq!(
+            e("type=tmpfs,source=x,target=/t"),
+            "invalid mount config for type \"tmpfs\": field Source must not be specified"
+        );
+        assert_eq!(
+            e("type=volume,target=/x,foo=bar"),
+            "unexpected key 'foo' in 'foo=bar'"
+        );
+        assert!(e("type=nfs,target=/x").starts_with("invalid mount type"));
+        assert!(e("type=tmpfs,target=/t,tmpfs-size=lots").contains("tmpfs-size"));
+        assert!(e("type=volume,target=/t,bind-propagation=shared").contains("BindOptions"));
+        assert!(e("type=bind,source=/tmp,target=/t,volume-nocopy").contains("VolumeOptions"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size("1k"), Some(1024));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("10mb"), Some(10 << 20));
+        assert_eq!(parse_size("x"), None);
+    }
+}
