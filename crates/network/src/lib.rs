@@ -8,10 +8,17 @@ pub mod error;
 pub mod files;
 pub mod ipam;
 pub mod link;
+pub mod manager;
+pub mod mode;
 pub mod nft;
 pub mod ports;
 mod statefile;
 pub mod subnet;
 
 pub use error::{NetworkError, Result};
+pub use manager::{
+    ConnectRequest, CreateNetwork, Endpoint, ManagerConfig, NetworkInfo, NetworkManager,
+    PublishedPort,
+};
+pub use mode::NetworkMode;
 pub use subnet::Ipv4Net;
