@@ -13,6 +13,10 @@
 
 #![allow(dead_code)] // helpers used by the action modules that land next
 
+mod archive;
+mod inspect;
+mod remove;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -192,7 +196,7 @@ impl ImageService {
 }
 
 /// A temporary file deleted on drop.
-struct TempFile(PathBuf);
+pub(crate) struct TempFile(PathBuf);
 
 impl Drop for TempFile {
     fn drop(&mut self) {

@@ -1,0 +1,368 @@
+//! ImageService against a temp data root: load a busybox docker-archive, list, inspect,
+//! tag, history, save → load round trip, delete/untag semantics and errors, prune, commit.
+
+use std::sync::{Arc, Mutex};
+
+use berth_api_server::{ErrorKind, ImageDeleteOptions, ImageListOptions, RequestContext};
+use berth_api_types::{EventMessage, Filters, JsonMessage};
+use berth_engine::images::{EventFn, ImageService};
+use berth_registry::RegistryConfig;
+use berth_testkit::{image_tar, require_root, TempDir};
+
+struct Fixture {
+    _dir: TempDir,
+    svc: ImageService,
+    events: Arc<Mutex<Vec<EventMessage>>>,
+    archive: image_tar::ArchiveInfo,
+}
+
+fn fixture() -> Fixture {
+    let dir = TempDir::new("imgsvc");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let f: EventFn = Arc::new(move |e| sink.lock().unwrap().push(e));
+    let svc = ImageService::new(&dir.path().join("root"), RegistryConfig::default(), f).unwrap();
+    let archive = image_tar::busybox_archive(&dir.path().join("bb.tar"), &["busybox:latest"]);
+    Fixture {
+        _dir: dir,
+        svc,
+        events,
+        archive,
+    }
+}
+
+async fn drain(mut rx: tokio::sync::mpsc::Receiver<JsonMessage>) -> Vec<JsonMessage> {
+    let mut out = Vec::new();
+    while let Some(m) = rx.recv().await {
+        out.push(m);
+    }
+    out
+}
+
+async fn load(f: &Fixture, path: &std::path::Path) -> Vec<String> {
+    drain(f.svc.load_file(path).await.unwrap())
+        .await
+        .into_iter()
+        .filter_map(|m| m.stream)
+        .collect()
+}
+
+fn ctx() -> RequestContext {
+    RequestContext::default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn load_list_inspect_history_tag() {
+    require_root!();
+    let f = fixture();
+    assert_eq!(
+        load(&f, &f.archive.path).await,
+        vec!["Loaded image: busybox:latest\n"]
+    );
+    let rec = f.svc.resolve("busybox").unwrap();
+    assert_eq!(rec.id.to_string(), f.archive.image_id);
+    assert_eq!(
+        f.svc.resolve(&f.archive.image_id[7..19]).unwrap().id,
+        rec.id
+    );
+
+    let list = f
+        .svc
+        .image_list(&ctx(), ImageListOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].repo_tags, vec!["busybox:latest"]);
+    assert_eq!(list[0].id, f.archive.image_id);
+    assert!(list[0].size > 500_000, "{}", list[0].size);
+    assert_eq!(list[0].created, 1_704_164_645); // 2024-01-02T03:04:05Z
+
+    let v =
+        serde_json::to_value(f.svc.image_inspect(&ctx(), "busybox:latest").await.unwrap()).unwrap();
+    for key in [
+        "Id",
+        "RepoTags",
+        "RepoDigests",
+        "Parent",
+        "Comment",
+        "Created",
+        "Config",
+        "Architecture",
+        "Os",
+        "Size",
+        "RootFS",
+        "GraphDriver",
+        "Metadata",
+    ] {
+        assert!(v.get(key).is_some(), "inspect lacks {key}: {v}");
+    }
+    assert_eq!(v["Config"]["Cmd"], serde_json::json!(["sh"]));
+    assert_eq!(v["RootFS"]["Type"], "layers");
+    assert_eq!(v["RootFS"]["Layers"][0], f.archive.diff_ids[0]);
+    assert_eq!(v["GraphDriver"]["Name"], "overlay2");
+    assert!(
+        std::path::Path::new(v["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap())
+            .join("bin/busybox")
+            .is_file()
+    );
+    assert_eq!(v["Os"], "linux");
+
+    let hist = f.svc.image_history(&ctx(), "busybox").await.unwrap();
+    assert_eq!(hist.len(), 1);
+    assert_eq!(hist[0].id, f.archive.image_id);
+    assert_eq!(hist[0].tags, vec!["busybox:latest"]);
+    assert_eq!(hist[0].created_by, "berth-testkit layer 0");
+    assert_eq!(
+        hist[0].size as u64,
+        f.svc.resolve("busybox").unwrap().size()
+    );
+
+    f.svc
+        .image_tag(&ctx(), "busybox", "127.0.0.1:5000/me/bb", Some("v1".into()))
+        .await
+        .unwrap();
+    let tags = f
+        .svc
+        .image_inspect(&ctx(), "busybox")
+        .await
+        .unwrap()
+        .repo_tags;
+    assert_eq!(tags, vec!["127.0.0.1:5000/me/bb:v1", "busybox:latest"]);
+    let err = f
+        .svc
+        .image_tag(&ctx(), "busybox", "Bad/Name", None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument, "{err:?}");
+    let err = f
+        .svc
+        .image_tag(&ctx(), "nosuch", "x", None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+
+    let mut filters = Filters::default();
+    filters.add("reference", "busybox");
+    let only = f
+        .svc
+        .image_list(
+            &ctx(),
+            ImageListOptions {
+                filters,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(only[0].repo_tags, vec!["busybox:latest"]);
+    let mut bad = Filters::default();
+    bad.add("color", "red");
+    let err = f
+        .svc
+        .image_list(
+            &ctx(),
+            ImageListOptions {
+                filters: bad,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+
+    let actions: Vec<String> = f
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e.action.clone())
+        .collect();
+    assert!(actions.contains(&"load".to_string()) && actions.contains(&"tag".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_images_are_docker_404s() {
+    let f = fixture();
+    let err = f.svc.resolve("busybox").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert_eq!(err.message, "No such image: busybox:latest");
+    let err = f.svc.image_inspect(&ctx(), "nosuch:1").await.unwrap_err();
+    assert_eq!(err.message, "No such image: nosuch:1");
+    let err = f
+        .svc
+        .image_delete(&ctx(), "nosuch", ImageDeleteOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert!(f
+        .svc
+        .image_save(&ctx(), vec!["nosuch".into()])
+        .await
+        .is_err());
+    // A broken archive is refused and loads nothing.
+    let bad = f._dir.path().join("bad.tar");
+    std::fs::write(&bad, b"not a tar at all").unwrap();
+    assert!(f.svc.load_file(&bad).await.is_err());
+    assert!(f
+        .svc
+        .image_list(&ctx(), ImageListOptions::default())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_untags_then_deletes_and_conflicts() {
+    require_root!();
+    let f = fixture();
+    load(&f, &f.archive.path).await;
+    f.svc
+        .image_tag(&ctx(), "busybox", "other", Some("1".into()))
+        .await
+        .unwrap();
+    let id = f.archive.image_id.clone();
+
+    // By id with two tags: must be forced.
+    let err = f
+        .svc
+        .image_delete(&ctx(), &id[7..19], ImageDeleteOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict, "{err:?}");
+    assert!(err.message.contains("must be forced"), "{}", err.message);
+
+    // By name with another tag left: only untags.
+    let items = f
+        .svc
+        .image_delete(&ctx(), "other:1", ImageDeleteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&items).unwrap(),
+        r#"[{"Untagged":"other:1"}]"#
+    );
+    assert!(f.svc.resolve(&id).is_ok());
+
+    // In use by a container: 409 unless forced.
+    let used = id.clone();
+    f.svc.set_in_use_checker(Arc::new(move |i| i == used));
+    let err = f
+        .svc
+        .image_delete(&ctx(), "busybox", ImageDeleteOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    f.svc.set_in_use_checker(Arc::new(|_| false));
+
+    let chain = f
+        .svc
+        .resolve("busybox")
+        .unwrap()
+        .top_chain_id()
+        .unwrap()
+        .clone();
+    assert!(f.svc.images().snapshots.has_layer(chain.as_str()));
+    let items = f
+        .svc
+        .image_delete(&ctx(), "busybox", ImageDeleteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(items[0].untagged.as_deref(), Some("busybox:latest"));
+    assert!(items
+        .iter()
+        .any(|i| i.deleted.as_deref() == Some(id.as_str())));
+    assert!(f.svc.resolve(&id).is_err());
+    assert!(!f.svc.images().snapshots.has_layer(chain.as_str()));
+    assert!(!f
+        .svc
+        .images()
+        .content
+        .contains(&berth_content::Digest::parse(&id).unwrap()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn save_load_round_trip_and_prune() {
+    require_root!();
+    let f = fixture();
+    load(&f, &f.archive.path).await;
+    let mut rx = f
+        .svc
+        .image_save(&ctx(), vec!["busybox".into()])
+        .await
+        .unwrap();
+    let mut tar = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        tar.extend_from_slice(&chunk.unwrap());
+    }
+    let names: Vec<String> = tar::Archive::new(&tar[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(names.contains(&"manifest.json".to_string()), "{names:?}");
+    assert!(names.contains(&"index.json".to_string()), "{names:?}");
+
+    // Load the saved tar into a second, empty service: same id and tag.
+    let dir2 = TempDir::new("imgsvc2");
+    let svc2 = ImageService::new(dir2.path(), RegistryConfig::default(), Arc::new(|_| {})).unwrap();
+    let saved = dir2.path().join("saved.tar");
+    std::fs::write(&saved, &tar).unwrap();
+    let lines: Vec<String> = drain(svc2.load_file(&saved).await.unwrap())
+        .await
+        .into_iter()
+        .filter_map(|m| m.stream)
+        .collect();
+    assert_eq!(lines, vec!["Loaded image: busybox:latest\n"]);
+    assert_eq!(
+        svc2.resolve("busybox").unwrap().id.to_string(),
+        f.archive.image_id
+    );
+
+    // Untagged image: dangling, pruned by the default prune; tagged ones stay.
+    svc2.image_delete(
+        &ctx(),
+        "busybox",
+        ImageDeleteOptions {
+            noprune: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let lines: Vec<String> = drain(svc2.load_file(&saved).await.unwrap())
+        .await
+        .into_iter()
+        .filter_map(|m| m.stream)
+        .collect();
+    assert_eq!(lines, vec!["Loaded image: busybox:latest\n"]);
+    svc2.images()
+        .store
+        .untag("docker.io/library/busybox:latest")
+        .unwrap();
+    let mut dangling = Filters::default();
+    dangling.add("dangling", "true");
+    let listed = svc2
+        .image_list(
+            &ctx(),
+            ImageListOptions {
+                filters: dangling,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].repo_tags.is_empty());
+    let pruned = f.svc.image_prune(&ctx(), Filters::default()).await.unwrap();
+    assert!(
+        pruned.images_deleted.is_none(),
+        "tagged image pruned: {pruned:?}"
+    );
+    let pruned = svc2.image_prune(&ctx(), Filters::default()).await.unwrap();
+    let deleted = pruned.images_deleted.unwrap();
+    assert!(deleted
+        .iter()
+        .any(|d| d.deleted.as_deref() == Some(f.archive.image_id.as_str())));
+    assert!(pruned.space_reclaimed > 500_000);
+    assert!(svc2.resolve(&f.archive.image_id).is_err());
+}
