@@ -11,11 +11,18 @@
 //! `push`, `remove` (delete and prune), `archive` (save/load), `commit`, `changes`
 //! (`--change` instructions), `auth` (login and search), `progress` (Docker's JSON lines).
 
-#![allow(dead_code)] // helpers used by the action modules that land next
-
 mod archive;
+mod auth;
+mod changes;
+mod commit;
 mod inspect;
+mod progress;
+mod pull;
+mod push;
 mod remove;
+
+pub use changes::apply_changes;
+pub use inspect::parse_rfc3339;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -164,27 +171,7 @@ impl ImageService {
 
     /// Sends an image event.
     fn event(&self, action: &str, id: &str, name: Option<&str>) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let mut attributes = std::collections::BTreeMap::new();
-        if let Some(n) = name {
-            attributes.insert("name".to_string(), n.to_string());
-        }
-        (self.events)(EventMessage {
-            status: Some(action.to_string()),
-            id: Some(id.to_string()),
-            from: None,
-            kind: "image".into(),
-            action: action.into(),
-            actor: EventActor {
-                id: id.to_string(),
-                attributes,
-            },
-            scope: "local".into(),
-            time: now.as_secs() as i64,
-            time_nano: now.as_nanos() as i64,
-        });
+        (self.events)(image_event(action, id, name));
     }
 
     /// A fresh path for a temporary upload (removed by [`TempFile`]'s drop).
@@ -192,6 +179,31 @@ impl ImageService {
         static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         TempFile(self.tmp.join(format!("{what}-{}-{n}", std::process::id())))
+    }
+}
+
+/// An image event message (`Type: image`) about `id`, with its `name` attribute.
+pub(crate) fn image_event(action: &str, id: &str, name: Option<&str>) -> EventMessage {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut attributes = std::collections::BTreeMap::new();
+    if let Some(n) = name {
+        attributes.insert("name".to_string(), n.to_string());
+    }
+    EventMessage {
+        status: Some(action.to_string()),
+        id: Some(id.to_string()),
+        from: None,
+        kind: "image".into(),
+        action: action.into(),
+        actor: EventActor {
+            id: id.to_string(),
+            attributes,
+        },
+        scope: "local".into(),
+        time: now.as_secs() as i64,
+        time_nano: now.as_nanos() as i64,
     }
 }
 
@@ -243,7 +255,7 @@ pub(crate) fn image_err(e: ImageError) -> ApiError {
 /// Maps a registry failure (as text, which is how the image crate carries it) to a status.
 pub(crate) fn registry_message_err(m: &str) -> ApiError {
     if let Some(rest) = m.strip_prefix("not found: ") {
-        ApiError::not_found(format!("{rest}: not found"))
+        ApiError::not_found(format!("{rest} not found"))
     } else if m.starts_with("unauthorized") {
         ApiError::unauthorized(m.to_string())
     } else if m.starts_with("invalid reference format") {
