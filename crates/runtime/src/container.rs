@@ -240,6 +240,9 @@ impl Runtime {
             0,
         )
         .sys(|| format!("mkfifo {}", fifo.display()))?;
+        // Past the umask: the init may run as a mapped (non-root on the host) user.
+        rustix::fs::chmod(&fifo, rustix::fs::Mode::from_raw_mode(0o622))
+            .sys(|| format!("chmod {}", fifo.display()))?;
 
         let linux = spec.linux().as_ref();
         let cgroups_path = linux
@@ -248,9 +251,13 @@ impl Runtime {
         let cgroup = Cgroup::new(cgroups_path.as_deref(), id)?;
         cgroup.create()?;
         guard.cgroup = Some(cgroup.clone());
-        if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-            cgroup.apply_resources(r)?;
-        }
+        let resources = crate::devices::with_default_device_rules(
+            linux
+                .and_then(|l| l.resources().clone())
+                .unwrap_or_default(),
+            linux.and_then(|l| l.devices().as_ref()),
+        );
+        cgroup.apply_resources(&resources)?;
 
         let mut join: Vec<(LinuxNamespaceType, PathBuf)> = Vec::new();
         let mut unshare = 0;

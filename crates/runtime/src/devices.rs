@@ -4,7 +4,7 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, Spec};
 use rustix::fs::{Gid, Mode, Uid};
 
 use crate::error::{invalid, Context, Result};
@@ -116,4 +116,41 @@ fn make_device(root: &OwnedFd, d: &Device) -> Result<()> {
         }
         Err(e) => Err(e).sys(|| format!("mknod {}", d.path.display())),
     }
+}
+
+/// The spec's device cgroup rules followed by the rules every container needs, as runc adds
+/// them: the default devices, the spec's `linux.devices`, /dev/console, /dev/ptmx and ptys.
+/// (A spec usually starts with "deny all"; later rules win.)
+pub fn with_default_device_rules(
+    mut resources: LinuxResources,
+    devices: Option<&Vec<LinuxDevice>>,
+) -> LinuxResources {
+    let mut rules = resources.devices().clone().unwrap_or_default();
+    let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>| {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(true);
+        r.set_typ(Some(typ));
+        r.set_major(major);
+        r.set_minor(minor);
+        r.set_access(Some("rwm".to_string()));
+        r
+    };
+    for (major, minor) in [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+    ] {
+        rules.push(rule(LinuxDeviceType::C, Some(major), Some(minor)));
+    }
+    rules.push(rule(LinuxDeviceType::C, Some(136), None));
+    for d in devices.into_iter().flatten() {
+        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor())));
+    }
+    resources.set_devices(Some(rules));
+    resources
 }

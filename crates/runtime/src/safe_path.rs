@@ -42,7 +42,18 @@ pub fn open_in_root(root: impl AsFd, path: &Path) -> std::io::Result<OwnedFd> {
 /// empty file when `dir` is false. Everything is created relative to descriptors resolved
 /// inside the root.
 pub fn create_in_root(root: impl AsFd, path: &Path, dir: bool) -> std::io::Result<OwnedFd> {
-    let root = root.as_fd();
+    create_depth(root.as_fd(), path, dir, 0)
+}
+
+fn create_depth(
+    root: std::os::fd::BorrowedFd<'_>,
+    path: &Path,
+    dir: bool,
+    depth: u32,
+) -> std::io::Result<OwnedFd> {
+    if depth > 40 {
+        return Err(rustix::io::Errno::LOOP.into());
+    }
     if let Ok(fd) = open_in_root(root, path) {
         return Ok(fd);
     }
@@ -86,7 +97,26 @@ pub fn create_in_root(root: impl AsFd, path: &Path, dir: bool) -> std::io::Resul
                         Err(e) => return Err(e.into()),
                     }
                 }
-                open_in_root(root, &prefix)?
+                match open_in_root(root, &prefix) {
+                    Ok(fd) => fd,
+                    // A dangling symlink: create what it points to, resolved inside the root.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        let target = rustix::fs::readlinkat(&parent, name, Vec::new())?;
+                        let target = PathBuf::from(target.to_string_lossy().into_owned());
+                        let resolved = if target.is_absolute() {
+                            target
+                        } else {
+                            Path::new("/")
+                                .join(&prefix)
+                                .parent()
+                                .unwrap_or(Path::new("/"))
+                                .join(target)
+                        };
+                        create_depth(root, &resolved, dir || !last, depth + 1)?;
+                        open_in_root(root, &prefix)?
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Err(e) => return Err(e.into()),
         };
