@@ -366,3 +366,129 @@ async fn save_load_round_trip_and_prune() {
     assert!(pruned.space_reclaimed > 500_000);
     assert!(svc2.resolve(&f.archive.image_id).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commit_layer_on_top_of_an_image() {
+    require_root!();
+    let f = fixture();
+    load(&f, &f.archive.path).await;
+    let diff = f._dir.path().join("diff");
+    std::fs::create_dir_all(diff.join("srv")).unwrap();
+    std::fs::write(diff.join("srv/hello.txt"), "hello\n").unwrap();
+    let tar_path = f._dir.path().join("diff.tar");
+    std::fs::write(&tar_path, image_tar::layer_tar(&diff)).unwrap();
+    let config: berth_api_types::ContainerConfig = serde_json::from_value(
+        serde_json::json!({"Cmd": ["sh"], "Env": ["A=1"], "Image": "busybox"}),
+    )
+    .unwrap();
+    let opts = berth_api_server::CommitOptions {
+        container: "c1".into(),
+        repo: Some("mine/app".into()),
+        tag: Some("v2".into()),
+        comment: Some("added hello".into()),
+        author: Some("tester".into()),
+        changes: vec![
+            "CMD [\"cat\", \"/srv/hello.txt\"]".into(),
+            "WORKDIR /srv".into(),
+        ],
+        ..Default::default()
+    };
+    let id = f
+        .svc
+        .commit_layer(&tar_path, Some("busybox"), Some(config), &opts)
+        .await
+        .unwrap();
+    assert!(id.starts_with("sha256:") && id != f.archive.image_id);
+    let v = f.svc.image_inspect(&ctx(), "mine/app:v2").await.unwrap();
+    assert_eq!(v.id, id);
+    assert_eq!(v.comment, "added hello");
+    assert_eq!(v.author, "tester");
+    assert_eq!(
+        v.config.cmd.as_ref().unwrap().0,
+        vec!["cat", "/srv/hello.txt"]
+    );
+    assert_eq!(v.config.working_dir, "/srv");
+    assert_eq!(v.config.env, Some(vec!["A=1".to_string()]));
+    assert_eq!(v.root_fs.layers.len(), 2);
+    assert_eq!(v.root_fs.layers[0], f.archive.diff_ids[0]);
+    let upper = std::path::PathBuf::from(&v.graph_driver.data["UpperDir"]);
+    assert_eq!(
+        std::fs::read_to_string(upper.join("srv/hello.txt")).unwrap(),
+        "hello\n"
+    );
+    assert!(std::path::Path::new(&v.graph_driver.data["LowerDir"])
+        .join("bin/busybox")
+        .is_file());
+    let hist = f.svc.image_history(&ctx(), "mine/app:v2").await.unwrap();
+    assert_eq!(hist.len(), 2);
+    assert_eq!(hist[0].id, id);
+    assert_eq!(hist[0].comment, "added hello");
+    assert_eq!(hist[0].size, 6); // one 6-byte file (directories count 0)
+    assert_eq!(hist[1].id, "<missing>");
+    // The parent stays intact and deletable layers are shared: deleting the commit keeps
+    // busybox's layer.
+    f.svc
+        .image_delete(&ctx(), "mine/app:v2", ImageDeleteOptions::default())
+        .await
+        .unwrap();
+    assert!(f.svc.resolve("busybox").is_ok());
+    let chain = f
+        .svc
+        .resolve("busybox")
+        .unwrap()
+        .top_chain_id()
+        .unwrap()
+        .clone();
+    assert!(f.svc.images().snapshots.has_layer(chain.as_str()));
+    // A bad --change is a 400 and stores nothing.
+    let bad = berth_api_server::CommitOptions {
+        changes: vec!["RUN true".into()],
+        ..Default::default()
+    };
+    let err = f
+        .svc
+        .commit_layer(&tar_path, Some("busybox"), None, &bad)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    assert_eq!(
+        f.svc
+            .image_list(&ctx(), ImageListOptions::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_rootfs_tarball() {
+    require_root!();
+    let f = fixture();
+    let rootfs = f._dir.path().join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    berth_testkit::busybox::make_rootfs(&rootfs);
+    let tar_path = f._dir.path().join("rootfs.tar");
+    std::fs::write(&tar_path, image_tar::layer_tar(&rootfs)).unwrap();
+    let opts = berth_api_server::ImageCreateOptions {
+        from_src: Some("-".into()),
+        repo: Some("imported".into()),
+        tag: Some("1".into()),
+        message: Some("from a tarball".into()),
+        changes: vec!["CMD [\"sh\"]".into()],
+        ..Default::default()
+    };
+    let msgs = drain(f.svc.import_file(&tar_path, opts).await.unwrap()).await;
+    let id = msgs[0].status.clone().unwrap();
+    assert!(id.starts_with("sha256:"), "{msgs:?}");
+    let v = f.svc.image_inspect(&ctx(), "imported:1").await.unwrap();
+    assert_eq!(v.id, id);
+    assert_eq!(v.comment, "from a tarball");
+    assert_eq!(v.config.cmd.as_ref().unwrap().0, vec!["sh"]);
+    assert_eq!(
+        v.root_fs.layers,
+        vec![image_tar::sha256_digest(&std::fs::read(&tar_path).unwrap())]
+    );
+    let hist = f.svc.image_history(&ctx(), "imported:1").await.unwrap();
+    assert_eq!(hist[0].comment, "from a tarball");
+}
