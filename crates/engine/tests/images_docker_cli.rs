@@ -183,3 +183,104 @@ async fn peer_docker_cli_image_commands() {
     let left = ok(&d, &["images", "--format", "{{.Repository}}:{{.Tag}}"]).await;
     assert_eq!(left.trim(), "keep:1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_docker_cli_import_and_login() {
+    require_root!();
+    require_program!("docker");
+    require_program!(REGISTRY_BIN);
+    require_program!("htpasswd");
+    let d = start();
+    let rootfs = d.dir.path().join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    berth_testkit::busybox::make_rootfs(&rootfs);
+    let tar = d.dir.path().join("rootfs.tar");
+    std::fs::write(&tar, image_tar::layer_tar(&rootfs)).unwrap();
+    let id = ok(
+        &d,
+        &[
+            "import",
+            "--change",
+            "CMD [\"sh\"]",
+            "-m",
+            "imported by test",
+            &tar.display().to_string(),
+            "imported:1",
+        ],
+    )
+    .await;
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    let inspect = ok(
+        &d,
+        &[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}} {{.Comment}} {{json .Config.Cmd}}",
+            "imported:1",
+        ],
+    )
+    .await;
+    assert_eq!(
+        inspect.trim(),
+        format!("{} imported by test [\"sh\"]", id.trim())
+    );
+
+    let reg = DockerRegistry::start(&RegistryOptions {
+        htpasswd: Some(("alice".into(), "s3cret".into())),
+        ..Default::default()
+    });
+    let login = |password: &'static str| {
+        let host = format!("unix://{}", d.socket.display());
+        let config = d.dir.path().join("docker-config");
+        let server = reg.host();
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut child = std::process::Command::new("docker")
+                .args([
+                    "-H",
+                    &host,
+                    "login",
+                    "-u",
+                    "alice",
+                    "--password-stdin",
+                    &server,
+                ])
+                .env("DOCKER_CONFIG", &config)
+                .env_remove("DOCKER_HOST")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(password.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        })
+    };
+    let target = format!("{}/private/img:1", reg.host());
+    ok(&d, &["tag", "imported:1", &target]).await;
+    let denied = docker(&d, &["push", &target]).await;
+    let out = String::from_utf8_lossy(&denied.stdout).into_owned()
+        + &String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        !denied.status.success() && out.contains("unauthorized"),
+        "{out}"
+    );
+    let bad = login("wrong").await.unwrap();
+    assert!(!bad.status.success());
+    let good = login("s3cret").await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&good.stdout).contains("Login Succeeded"),
+        "{}{}",
+        String::from_utf8_lossy(&good.stdout),
+        String::from_utf8_lossy(&good.stderr)
+    );
+    // The CLI stored the credentials and sends them with the push (X-Registry-Auth).
+    let push = ok(&d, &["push", &target]).await;
+    assert!(push.contains("1: digest: sha256:"), "{push}");
+}
