@@ -283,4 +283,8 @@ async fn peer_docker_cli_import_and_login() {
     // The CLI stored the credentials and sends them with the push (X-Registry-Auth).
     let push = ok(&d, &["push", &target]).await;
     assert!(push.contains("1: digest: sha256:"), "{push}");
+    ok(&d, &["rmi", &target]).await;
+    let pull = ok(&d, &["pull", &target]).await;
+    assert!(pull.contains("Status: "), "{pull}");
+    ok(&d, &["image", "inspect", &target]).await;
 }

@@ -209,3 +209,91 @@ async fn peer_auth_checks_credentials() {
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unauthorized, "{err:?}");
 }
+
+/// A one-endpoint stand-in for a registry's v1 search API on 127.0.0.1; returns its
+/// address and the request lines it saw.
+fn search_stand_in() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            reader.read_line(&mut first).unwrap();
+            loop {
+                let mut l = String::new();
+                if reader.read_line(&mut l).unwrap() == 0 || l == "\r\n" {
+                    break;
+                }
+            }
+            log.lock().unwrap().push(first.trim().to_string());
+            let body = r#"{"query":"busy","num_results":2,"results":[
+                {"name":"library/busybox","description":"tiny","star_count":10,"is_official":true,"is_automated":false},
+                {"name":"someone/busy","description":"","star_count":1,"is_official":false,"is_automated":false}]}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_a_registry_with_filters() {
+    let (addr, seen) = search_stand_in();
+    let dir = TempDir::new("imgsearch");
+    let svc = service(&dir, "root");
+    let all = svc
+        .image_search(
+            &RequestContext::default(),
+            berth_api_server::ImageSearchOptions {
+                term: format!("{addr}/busy"),
+                limit: Some(5),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].name, format!("{addr}/library/busybox"));
+    assert!(all[0].is_official);
+    assert_eq!(all[0].star_count, 10);
+    assert!(
+        seen.lock().unwrap()[0].starts_with("GET /v1/search?q=busy&n=5 "),
+        "{seen:?}"
+    );
+    let mut filters = berth_api_types::Filters::default();
+    filters.add("stars", "5");
+    let starred = svc
+        .image_search(
+            &RequestContext::default(),
+            berth_api_server::ImageSearchOptions {
+                term: format!("{addr}/busy"),
+                limit: None,
+                filters,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(starred.len(), 1);
+    let mut bad = berth_api_types::Filters::default();
+    bad.add("color", "red");
+    let err = svc
+        .image_search(
+            &RequestContext::default(),
+            berth_api_server::ImageSearchOptions {
+                term: "busy".into(),
+                limit: None,
+                filters: bad,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+}
