@@ -424,7 +424,11 @@ async fn commit_layer_on_top_of_an_image() {
     assert_eq!(hist[0].id, id);
     assert_eq!(hist[0].comment, "added hello");
     assert_eq!(hist[0].size, 6); // one 6-byte file (directories count 0)
-    assert_eq!(hist[1].id, "<missing>");
+                                 // The older step belongs to the parent image, which is stored: its id and tags.
+    assert_eq!(hist[1].id, f.archive.image_id);
+    assert_eq!(hist[1].tags, vec!["busybox:latest"]);
+    assert_eq!(v.parent, f.archive.image_id);
+    assert!(v.metadata.last_tag_time.ends_with('Z'), "{:?}", v.metadata);
     // The parent stays intact and deletable layers are shared: deleting the commit keeps
     // busybox's layer.
     f.svc

@@ -43,14 +43,19 @@ impl ImageService {
         let path = layer_tar.to_path_buf();
         let comment = opts.comment.clone().filter(|c| !c.is_empty());
         let author = opts.author.clone().filter(|a| !a.is_empty());
+        let parent_id = parent.as_ref().map(|p| p.id.clone());
         let rec = tokio::task::spawn_blocking(move || {
             commit_blocking(&images, &path, parent.as_ref(), cc, comment, author)
         })
         .await
         .map_err(internal)??;
+        if let Some(p) = parent_id {
+            self.update_meta(&rec.id, |m| m.parent = Some(p.to_string()));
+        }
         if let Some(r) = &target {
             let key = format!("{}:{}", r.name(), r.tag().unwrap_or("latest"));
             self.images.store.tag(&key, &rec.id).map_err(internal)?;
+            self.touch_tag_time(&rec.id);
             self.event("tag", rec.id.as_str(), Some(&r.familiar()));
         }
         Ok(rec.id.to_string())

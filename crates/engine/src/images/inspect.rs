@@ -75,7 +75,7 @@ impl ImageService {
                 created,
                 id: rec.id.to_string(),
                 labels: labels(&rec),
-                parent_id: String::new(),
+                parent_id: self.meta(&rec.id).parent.unwrap_or_default(),
                 repo_digests: rec.repo_digests.iter().map(|d| familiar(d)).collect(),
                 repo_tags: tags,
                 shared_size: -1,
@@ -101,11 +101,12 @@ impl ImageService {
         name: &str,
     ) -> ApiResult<ImageInspect> {
         let rec = self.resolve(name)?;
+        let meta = self.meta(&rec.id);
         Ok(ImageInspect {
             id: rec.id.to_string(),
             repo_tags: self.tags_of(&rec.id)?,
             repo_digests: rec.repo_digests.iter().map(|d| familiar(d)).collect(),
-            parent: String::new(),
+            parent: meta.parent.unwrap_or_default(),
             comment: extra_str(&rec, "comment")
                 .or_else(|| rec.config.history.last().and_then(|h| h.comment.clone()))
                 .unwrap_or_default(),
@@ -129,7 +130,9 @@ impl ImageService {
                     .map(|d| d.to_string())
                     .collect(),
             },
-            metadata: ImageMetadata::default(),
+            metadata: ImageMetadata {
+                last_tag_time: meta.last_tag_time.unwrap_or_default(),
+            },
         })
     }
 
@@ -191,13 +194,28 @@ impl ImageService {
                 .collect()
         };
         items.reverse();
-        for (i, item) in items.iter_mut().enumerate() {
-            if i == 0 {
-                item.id = rec.id.to_string();
-                item.tags = self.tags_of(&rec.id)?;
-            } else {
-                item.id = "<missing>".into();
+        for item in items.iter_mut() {
+            item.id = "<missing>".into();
+        }
+        // This image owns the newest steps; each stored parent (from `commit`) the steps
+        // its own history covers.
+        let total = items.len();
+        let mut current = Some(rec);
+        while let Some(img) = current.take() {
+            let steps = img.config.history.len().max(img.layers.len());
+            if let Some(item) = total
+                .checked_sub(steps)
+                .and_then(|i| items.get_mut(i))
+                .filter(|item| item.id == "<missing>")
+            {
+                item.id = img.id.to_string();
+                item.tags = self.tags_of(&img.id)?;
             }
+            current = self
+                .meta(&img.id)
+                .parent
+                .and_then(|p| berth_content::Digest::parse(&p).ok())
+                .and_then(|p| self.images.store.get(&p).ok());
         }
         Ok(items)
     }
@@ -223,6 +241,7 @@ impl ImageService {
         }
         let key = format!("{}:{}", r.name(), r.tag().unwrap_or("latest"));
         self.images.store.tag(&key, &rec.id).map_err(internal)?;
+        self.touch_tag_time(&rec.id);
         self.event("tag", rec.id.as_str(), Some(&r.familiar()));
         Ok(())
     }

@@ -16,6 +16,7 @@ mod auth;
 mod changes;
 mod commit;
 mod inspect;
+mod meta;
 mod progress;
 mod pull;
 mod push;
@@ -48,6 +49,8 @@ pub struct ImageService {
     events: EventFn,
     in_use: RwLock<Option<InUseFn>>,
     tmp: PathBuf,
+    meta_dir: PathBuf,
+    meta_lock: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for ImageService {
@@ -60,18 +63,24 @@ impl std::fmt::Debug for ImageService {
 
 impl ImageService {
     /// Opens (creating) the image stores under `data_root` (`content/`, `snapshots/`,
-    /// `images/`, and `tmp/images` for uploads being received).
+    /// `images/`, `image-meta/` for parents and tag times, and `tmp/images` for uploads being
+    /// received).
     pub fn new(data_root: &Path, registry: RegistryConfig, events: EventFn) -> ApiResult<Self> {
         let images = Images::open(data_root).map_err(internal)?;
         let tmp = data_root.join("tmp").join("images");
-        std::fs::create_dir_all(&tmp)
-            .map_err(|e| ApiError::internal(format!("create {}: {e}", tmp.display())))?;
+        let meta_dir = data_root.join("image-meta");
+        for dir in [&tmp, &meta_dir] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ApiError::internal(format!("create {}: {e}", dir.display())))?;
+        }
         Ok(ImageService {
             images: Arc::new(images),
             registry,
             events,
             in_use: RwLock::new(None),
             tmp,
+            meta_dir,
+            meta_lock: std::sync::Mutex::new(()),
         })
     }
 

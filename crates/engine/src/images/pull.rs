@@ -205,6 +205,7 @@ impl ImageService {
         if let Some(r) = &target {
             let key = format!("{}:{}", r.name(), r.tag().unwrap_or("latest"));
             self.images.store.tag(&key, &rec.id).map_err(internal)?;
+            self.touch_tag_time(&rec.id);
         }
         self.event(
             "import",

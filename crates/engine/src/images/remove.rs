@@ -85,6 +85,7 @@ impl ImageService {
             out.push(untagged(familiar(d)));
         }
         self.images.store.delete(id).map_err(super::image_err)?;
+        self.remove_meta(id);
         self.event("delete", id.as_str(), None);
         out.push(deleted(id.to_string()));
         let mut freed = 0;
