@@ -429,8 +429,53 @@ async fn commit_layer_on_top_of_an_image() {
     assert_eq!(hist[1].tags, vec!["busybox:latest"]);
     assert_eq!(v.parent, f.archive.image_id);
     assert!(v.metadata.last_tag_time.ends_with('Z'), "{:?}", v.metadata);
-    // The parent stays intact and deletable layers are shared: deleting the commit keeps
-    // busybox's layer.
+    // The parent has a dependent child: not deletable by id, only untagged by name.
+    let err = f
+        .svc
+        .image_delete(
+            &ctx(),
+            &f.archive.image_id,
+            ImageDeleteOptions {
+                force: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert!(
+        err.message.contains("dependent child images"),
+        "{}",
+        err.message
+    );
+    // A running container's image cannot be deleted even with force; a stopped one's can.
+    let child = id.clone();
+    f.svc.set_image_user_lookup(Arc::new(move |i| {
+        (i == child).then(|| berth_engine::images::ImageUser {
+            container_id: "c0ffee".repeat(10),
+            running: true,
+        })
+    }));
+    let err = f
+        .svc
+        .image_delete(
+            &ctx(),
+            "mine/app:v2",
+            ImageDeleteOptions {
+                force: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("cannot be forced")
+            && err.message.contains("running container c0ffeec0ffee"),
+        "{}",
+        err.message
+    );
+    f.svc.set_image_user_lookup(Arc::new(|_| None));
+    // Deleting the commit keeps busybox's shared layer.
     f.svc
         .image_delete(&ctx(), "mine/app:v2", ImageDeleteOptions::default())
         .await

@@ -42,12 +42,25 @@ pub type EventFn = Arc<dyn Fn(EventMessage) + Send + Sync>;
 /// `sha256:…`): such images are not deleted without `force` and never pruned.
 pub type InUseFn = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
+/// A container using an image, as the engine reports it to [`ImageService`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUser {
+    /// The container's id.
+    pub container_id: String,
+    /// True while it runs (Docker refuses to delete such an image even with force).
+    pub running: bool,
+}
+
+/// Finds a container using an image (by full image id), for Docker's precise conflicts.
+pub type ImageUserFn = Arc<dyn Fn(&str) -> Option<ImageUser> + Send + Sync>;
+
 /// The image service: one per daemon.
 pub struct ImageService {
     images: Arc<Images>,
     registry: RegistryConfig,
     events: EventFn,
     in_use: RwLock<Option<InUseFn>>,
+    user_lookup: RwLock<Option<ImageUserFn>>,
     tmp: PathBuf,
     meta_dir: PathBuf,
     meta_lock: std::sync::Mutex<()>,
@@ -78,6 +91,7 @@ impl ImageService {
             registry,
             events,
             in_use: RwLock::new(None),
+            user_lookup: RwLock::new(None),
             tmp,
             meta_dir,
             meta_lock: std::sync::Mutex::new(()),
@@ -95,12 +109,38 @@ impl ImageService {
         *self.in_use.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
     }
 
-    fn in_use(&self, id: &Digest) -> bool {
-        self.in_use
+    /// Sets the richer lookup (which container, running or not); when set it is used
+    /// instead of the boolean checker, so a running container's image cannot be deleted
+    /// even with force, as in Docker.
+    pub fn set_image_user_lookup(&self, f: ImageUserFn) {
+        *self.user_lookup.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
+    }
+
+    /// A container using image `id`, if any (`container_id` is empty when only the
+    /// boolean checker is set).
+    pub(crate) fn user_of(&self, id: &Digest) -> Option<ImageUser> {
+        if let Some(f) = self
+            .user_lookup
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
-            .is_some_and(|f| f(id.as_str()))
+        {
+            return f(id.as_str());
+        }
+        let used = self
+            .in_use
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|f| f(id.as_str()));
+        used.then(|| ImageUser {
+            container_id: String::new(),
+            running: false,
+        })
+    }
+
+    fn in_use(&self, id: &Digest) -> bool {
+        self.user_of(id).is_some()
     }
 
     /// Finds an image by name (`busybox`, `busybox:1`, `host:5000/a/b:t`, `name@sha256:…`),

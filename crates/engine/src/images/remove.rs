@@ -55,14 +55,56 @@ impl ImageService {
                 "conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
             )));
         }
-        if self.in_use(&id) && !opts.force {
-            return Err(ApiError::conflict(format!(
-                "conflict: unable to delete {} (must be forced) - image is being used by a container",
-                if by_id { short.to_string() } else { name.to_string() }
-            )));
+        let shown = if by_id {
+            short.to_string()
+        } else {
+            name.to_string()
+        };
+        if let Some(user) = self.user_of(&id) {
+            let c = &user.container_id[..user.container_id.len().min(12)];
+            if user.running {
+                return Err(ApiError::conflict(format!(
+                    "conflict: unable to delete {shown} (cannot be forced) - image is being used by running container {c}"
+                )));
+            }
+            if !opts.force {
+                let by = if c.is_empty() {
+                    "a container".to_string()
+                } else {
+                    format!("stopped container {c}")
+                };
+                return Err(ApiError::conflict(format!(
+                    "conflict: unable to delete {shown} (must be forced) - image is being used by {by}"
+                )));
+            }
+        }
+        if self.has_children(&id)? {
+            if by_id {
+                return Err(ApiError::conflict(format!(
+                    "conflict: unable to delete {short} (cannot be forced) - image has dependent child images"
+                )));
+            }
+            // By name: the tags go, the image stays for its children.
+            for n in self.images.store.names_of(&id).map_err(internal)? {
+                self.images.store.untag(&n).map_err(internal)?;
+                self.event("untag", id.as_str(), Some(&familiar(&n)));
+                out.push(untagged(familiar(&n)));
+            }
+            return Ok(out);
         }
         out.extend(self.delete_image(&id, !opts.noprune)?.0);
         Ok(out)
+    }
+
+    /// True when a stored image was committed on top of `id`.
+    fn has_children(&self, id: &Digest) -> ApiResult<bool> {
+        Ok(self
+            .images
+            .store
+            .list()
+            .map_err(internal)?
+            .iter()
+            .any(|r| self.meta(&r.id).parent.as_deref() == Some(id.as_str())))
     }
 
     /// Removes every reference to `id`, its record, and (with `prune_layers`) the layers no
@@ -171,7 +213,7 @@ impl ImageService {
         let mut reclaimed = 0;
         for rec in self.images.store.list().map_err(internal)? {
             let tagged = refs.values().any(|v| *v == rec.id);
-            if (only_dangling && tagged) || self.in_use(&rec.id) {
+            if (only_dangling && tagged) || self.in_use(&rec.id) || self.has_children(&rec.id)? {
                 continue;
             }
             if until.is_some_and(|u| created_secs(&rec) >= u) {
