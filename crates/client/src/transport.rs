@@ -1,0 +1,349 @@
+//! HTTP/1.1 to the daemon over a unix socket (or plain TCP): JSON requests, streamed
+//! responses, hijacked (upgraded) connections, and API version negotiation via `/_ping`.
+
+use std::pin::Pin;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, HOST, UPGRADE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::error::{CliError, CliResult};
+use crate::host::{parse_host, Address};
+
+/// The newest API version berth's CLI speaks.
+pub const MAX_API_VERSION: &str = "1.47";
+
+/// A request body.
+pub type ReqBody = BoxBody<Bytes, std::io::Error>;
+
+/// An empty body.
+pub fn empty() -> ReqBody {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// A body of these bytes.
+pub fn full(b: impl Into<Bytes>) -> ReqBody {
+    Full::new(b.into()).map_err(|never| match never {}).boxed()
+}
+
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A hijacked connection (after `101 Switching Protocols`).
+pub type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
+
+/// The API client: one endpoint, one negotiated version.
+#[derive(Debug, Clone)]
+pub struct Client {
+    host: String,
+    address: Address,
+    version: String,
+}
+
+impl Client {
+    /// A client for `host` (not yet negotiated: uses [`MAX_API_VERSION`]).
+    pub fn new(host: &str) -> CliResult<Self> {
+        Ok(Client {
+            host: host.to_string(),
+            address: parse_host(host)?,
+            version: MAX_API_VERSION.to_string(),
+        })
+    }
+
+    /// The endpoint URL.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The API version requests use.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Pins the API version (`$DOCKER_API_VERSION`).
+    pub fn set_version(&mut self, v: &str) {
+        self.version = v.trim_start_matches('v').to_string();
+    }
+
+    /// `GET /_ping`: adopts the server's `API-Version` when older than ours.
+    pub async fn negotiate(&mut self) -> CliResult<()> {
+        let req = Request::builder()
+            .method(Method::HEAD)
+            .uri("/_ping")
+            .header(HOST, "api.moby.localhost")
+            .body(empty())
+            .map_err(|e| CliError::Transport(e.to_string()))?;
+        let resp = self.send(req, false).await?;
+        if let Some(v) = resp
+            .headers()
+            .get("api-version")
+            .and_then(|v| v.to_str().ok())
+        {
+            if version_less(v, MAX_API_VERSION) {
+                self.version = v.to_string();
+            }
+        }
+        Ok(())
+    }
+
+    async fn connect(&self) -> CliResult<Box<dyn Io>> {
+        let conn_err = |_| CliError::Connect {
+            host: self.host.clone(),
+        };
+        Ok(match &self.address {
+            Address::Unix(p) => {
+                Box::new(tokio::net::UnixStream::connect(p).await.map_err(conn_err)?)
+            }
+            Address::Tcp(a) => Box::new(tokio::net::TcpStream::connect(a).await.map_err(conn_err)?),
+        })
+    }
+
+    async fn send(&self, req: Request<ReqBody>, upgrades: bool) -> CliResult<Response<Incoming>> {
+        let io = TokioIo::new(self.connect().await?);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| CliError::Transport(e.to_string()))?;
+        if upgrades {
+            tokio::spawn(async move {
+                let _ = conn.with_upgrades().await;
+            });
+        } else {
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+        sender
+            .send_request(req)
+            .await
+            .map_err(|e| CliError::Transport(e.to_string()))
+    }
+
+    fn build(
+        &self,
+        method: Method,
+        path: &str,
+        json: bool,
+        body: ReqBody,
+    ) -> CliResult<Request<ReqBody>> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("/v{}{}", self.version, path))
+            .header(HOST, "api.moby.localhost")
+            .header("User-Agent", concat!("berth/", env!("CARGO_PKG_VERSION")));
+        if json {
+            b = b.header(CONTENT_TYPE, "application/json");
+        }
+        b.body(body).map_err(|e| CliError::Transport(e.to_string()))
+    }
+
+    /// Sends a request with extra headers; errors (status ≥ 400) become [`CliError::Daemon`].
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<ReqBody>,
+        json: bool,
+        headers: &[(&str, String)],
+    ) -> CliResult<Response<Incoming>> {
+        let mut req = self.build(method, path, json, body.unwrap_or_else(empty))?;
+        for (k, v) in headers {
+            if let (Ok(name), Ok(v)) = (
+                hyper::header::HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                req.headers_mut().insert(name, v);
+            }
+        }
+        let resp = self.send(req, false).await?;
+        check(resp).await
+    }
+
+    /// Sends and reads the whole body (ignoring 304).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> CliResult<Bytes> {
+        let b = body.map(|v| full(serde_json::to_vec(v).unwrap_or_default()));
+        let json = b.is_some();
+        let resp = self.request(method, path, b, json, &[]).await?;
+        read_all(resp).await
+    }
+
+    /// `GET` a JSON document.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
+        let bytes = self.call(Method::GET, path, None).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CliError::Transport(format!("decoding {path}: {e}")))
+    }
+
+    /// `POST` a JSON body, decode a JSON answer.
+    pub async fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> CliResult<T> {
+        let v = serde_json::to_value(body).map_err(|e| CliError::msg(e.to_string()))?;
+        let bytes = self.call(Method::POST, path, Some(&v)).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CliError::Transport(format!("decoding {path}: {e}")))
+    }
+
+    /// `POST` without body, ignore the answer.
+    pub async fn post(&self, path: &str) -> CliResult<()> {
+        self.call(Method::POST, path, None).await.map(|_| ())
+    }
+
+    /// Opens a hijacked session (attach, exec start).
+    pub async fn hijack(
+        &self,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> CliResult<Upgraded> {
+        let b = body.map(|v| full(serde_json::to_vec(v).unwrap_or_default()));
+        let json = b.is_some();
+        let mut req = self.build(Method::POST, path, json, b.unwrap_or_else(empty))?;
+        req.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+        req.headers_mut()
+            .insert(UPGRADE, HeaderValue::from_static("tcp"));
+        let resp = self.send(req, true).await?;
+        let resp = check(resp).await?;
+        if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+            return Err(CliError::Transport(format!(
+                "expected 101 Switching Protocols, got {}",
+                resp.status()
+            )));
+        }
+        let up = hyper::upgrade::on(resp)
+            .await
+            .map_err(|e| CliError::Transport(e.to_string()))?;
+        Ok(TokioIo::new(up))
+    }
+}
+
+/// Turns an error status into [`CliError::Daemon`] with the daemon's message.
+async fn check(resp: Response<Incoming>) -> CliResult<Response<Incoming>> {
+    let status = resp.status();
+    if status.as_u16() < 400 {
+        return Ok(resp);
+    }
+    let body = read_all(resp).await.unwrap_or_default();
+    let message = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+    Err(CliError::Daemon {
+        status: status.as_u16(),
+        message,
+    })
+}
+
+/// Reads a whole response body.
+pub async fn read_all(resp: Response<Incoming>) -> CliResult<Bytes> {
+    resp.into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| CliError::Transport(e.to_string()))
+}
+
+/// Pulls the next data chunk of a streamed body (None at the end).
+pub async fn next_chunk(body: &mut Incoming) -> CliResult<Option<Bytes>> {
+    loop {
+        match body.frame().await {
+            None => return Ok(None),
+            Some(Err(e)) => return Err(CliError::Transport(e.to_string())),
+            Some(Ok(f)) => {
+                if let Ok(d) = f.into_data() {
+                    return Ok(Some(d));
+                }
+            }
+        }
+    }
+}
+
+/// Adapts a response body to `AsyncRead`.
+pub fn body_reader(body: Incoming) -> impl AsyncRead + Unpin {
+    BodyReader {
+        body,
+        buf: Bytes::new(),
+    }
+}
+
+struct BodyReader {
+    body: Incoming,
+    buf: Bytes,
+}
+
+impl AsyncRead for BodyReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        out: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use hyper::body::Body;
+        use std::task::Poll;
+        loop {
+            if !self.buf.is_empty() {
+                let n = self.buf.len().min(out.remaining());
+                out.put_slice(&self.buf.split_to(n));
+                return Poll::Ready(Ok(()));
+            }
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(std::io::Error::other(e))),
+                Poll::Ready(Some(Ok(f))) => {
+                    if let Ok(d) = f.into_data() {
+                        self.buf = d;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Compares dotted versions ("1.41" < "1.47").
+pub fn version_less(a: &str, b: &str) -> bool {
+    let parse = |s: &str| -> Vec<u64> { s.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+    parse(a) < parse(b)
+}
+
+/// Builds a query string from pairs (percent-encoded).
+pub fn query(pairs: &[(&str, String)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    let q = s.finish();
+    if q.is_empty() {
+        q
+    } else {
+        format!("?{q}")
+    }
+}
+
+/// Percent-encodes one path segment (image names keep their slashes and colons).
+pub fn seg(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b':')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'@');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
