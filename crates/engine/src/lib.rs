@@ -1,17 +1,27 @@
 //! berth-engine: the daemon (`berth daemon`) and the per-container shim (`berth shim`).
+//!
+//! - [`daemon`]: flags, daemon.json, listeners, signals, the [`Engine`](berth_api_server::Engine) impl, events;
+//! - [`containers`]: container records and lifecycle over shims;
+//! - [`shim`]: the per-container monitor process;
+//! - [`images`]: the image side of the API;
+//! - [`logfile`]: the json-file log format.
 
 use std::ffi::OsString;
 
+pub mod containers;
+pub mod daemon;
 pub mod images;
+pub mod logfile;
+pub mod shim;
 
-/// `berth daemon …`: serves the Docker Engine API. Returns the process exit code.
-pub fn daemon_main(_args: Vec<OsString>) -> i32 {
-    eprintln!("berth daemon: not built yet");
-    1
+/// `berth daemon …` (the full argv, `berth daemon` included): serves the Docker Engine API.
+/// Returns the process exit code.
+pub fn daemon_main(args: Vec<OsString>) -> i32 {
+    daemon::main(args.into_iter().skip(2).collect())
 }
 
-/// `berth shim …`: the small per-container monitor the daemon starts. Returns the exit code.
-pub fn shim_main(_args: Vec<OsString>) -> i32 {
-    eprintln!("berth shim: not built yet");
-    1
+/// `berth shim …` (the full argv): the small per-container monitor the daemon starts.
+/// Returns the exit code.
+pub fn shim_main(args: Vec<OsString>) -> i32 {
+    shim::main(args.into_iter().skip(2).collect())
 }

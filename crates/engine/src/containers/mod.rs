@@ -1,0 +1,171 @@
+//! Containers: records in the metadata store, lifecycle through per-container shims.
+//!
+//! A container *record* (config, image, snapshot) lives in `berth-metadata`; a running
+//! *task* is a shim process (see [`crate::shim`]) reached over `<exec-root>/containers/<id>/shim.sock`.
+
+mod ops;
+mod query;
+pub mod record;
+pub mod spec;
+pub mod task;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use berth_api_server::{ApiError, ApiResult};
+use berth_metadata::{MetadataError, Store};
+
+use crate::daemon::events::EventBus;
+use crate::images::ImageService;
+use record::{ContainerRecord, KIND};
+use task::Live;
+
+/// The container side of the engine.
+pub struct Containers {
+    /// Records.
+    pub store: Arc<Store>,
+    /// Images (resolve, snapshots).
+    pub images: Arc<ImageService>,
+    /// Event bus.
+    pub events: Arc<EventBus>,
+    /// `<exec-root>`.
+    pub exec_root: PathBuf,
+    /// `<data-root>`.
+    pub data_root: PathBuf,
+    /// Default log options (`log-opts` of daemon.json).
+    pub log_opts: std::collections::BTreeMap<String, String>,
+    live: Mutex<HashMap<String, Arc<Live>>>,
+    execs: Mutex<HashMap<String, ops::ExecRecord>>,
+}
+
+impl std::fmt::Debug for Containers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Containers")
+            .field("exec_root", &self.exec_root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a metadata error to the API's.
+pub fn meta_err(e: MetadataError) -> ApiError {
+    match e {
+        MetadataError::NameInUse { .. } => ApiError::conflict(e.to_string()),
+        MetadataError::InvalidName { .. } => ApiError::invalid(e.to_string()),
+        MetadataError::NotFound { reference, .. } => ApiError::no_such_container(&reference),
+        MetadataError::Ambiguous { .. } => ApiError::invalid(e.to_string()),
+        e => ApiError::internal(e.to_string()),
+    }
+}
+
+impl Containers {
+    /// A manager over `store`.
+    pub fn new(
+        store: Arc<Store>,
+        images: Arc<ImageService>,
+        events: Arc<EventBus>,
+        exec_root: PathBuf,
+        data_root: PathBuf,
+    ) -> Arc<Self> {
+        Arc::new(Containers {
+            store,
+            images,
+            events,
+            exec_root,
+            data_root,
+            log_opts: Default::default(),
+            live: Mutex::new(HashMap::new()),
+            execs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The in-memory state of `id`.
+    pub fn live(&self, id: &str) -> Arc<Live> {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    fn forget(&self, id: &str) {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+
+    /// Resolves a reference (id, name, prefix) to a full id.
+    pub fn resolve(&self, reference: &str) -> ApiResult<String> {
+        self.store.resolve(KIND, reference).map_err(|e| match e {
+            MetadataError::NotFound { .. } => ApiError::no_such_container(reference),
+            e => meta_err(e),
+        })
+    }
+
+    /// The record of `id` (full id).
+    pub fn get(&self, id: &str) -> ApiResult<ContainerRecord> {
+        self.store
+            .get::<ContainerRecord>(KIND, id)
+            .map_err(meta_err)?
+            .ok_or_else(|| ApiError::no_such_container(id))
+    }
+
+    /// Resolve + get.
+    pub fn lookup(&self, reference: &str) -> ApiResult<ContainerRecord> {
+        let id = self.resolve(reference)?;
+        self.get(&id)
+    }
+
+    /// Writes a record durably (off the async threads).
+    pub async fn save(&self, rec: &ContainerRecord) -> ApiResult<()> {
+        let store = self.store.clone();
+        let rec = rec.clone();
+        tokio::task::spawn_blocking(move || store.put(KIND, &rec.id, &rec))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(meta_err)?;
+        Ok(())
+    }
+
+    /// `<exec-root>/containers/<id>`.
+    pub fn state_dir(&self, id: &str) -> PathBuf {
+        self.exec_root.join("containers").join(id)
+    }
+
+    /// Where the root filesystem is mounted while running.
+    pub fn rootfs(&self, id: &str) -> PathBuf {
+        self.state_dir(id).join("rootfs")
+    }
+
+    /// `<data-root>/containers/<id>` (log, hostname, hosts, resolv.conf).
+    pub fn data_dir(&self, id: &str) -> PathBuf {
+        self.data_root.join("containers").join(id)
+    }
+
+    /// True when an image id is used by a container.
+    pub fn image_in_use(&self, image_id: &str) -> bool {
+        self.store
+            .list::<ContainerRecord>(KIND)
+            .map(|l| l.iter().any(|(_, r)| r.image == image_id))
+            .unwrap_or(false)
+    }
+
+    /// Emits a container event.
+    pub fn event(&self, action: &str, rec: &ContainerRecord, extra: &[(&str, String)]) {
+        let image = if rec.config.image.is_empty() {
+            rec.image.clone()
+        } else {
+            rec.config.image.clone()
+        };
+        self.events.container(
+            action,
+            &rec.id,
+            &rec.name,
+            &image,
+            extra,
+            &rec.config.labels.clone().unwrap_or_default(),
+        );
+    }
+}

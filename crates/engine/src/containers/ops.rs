@@ -1,0 +1,1308 @@
+//! Lifecycle actions: create, start, exit handling, stop, kill, pause, remove, wait, attach,
+//! logs, exec, rename, and live restore.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_api_server::{
+    ApiError, ApiResult, AttachOptions, ContainerCreateOptions, Hijack, LogChunk, LogStream,
+    LogsOptions, StdStream, WaitCondition, WaitFuture,
+};
+use berth_api_types::*;
+use bytes::Bytes;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::record::{self, ContainerRecord, KIND, ZERO_TIME};
+use super::spec;
+use super::task::{self, Output, Signal, Spawned};
+use super::{meta_err, Containers};
+use crate::logfile;
+use crate::shim::{protocol, ExitRecord, ShimArgs};
+
+/// An exec instance (kept in memory).
+#[derive(Debug, Clone)]
+pub struct ExecRecord {
+    /// Exec id.
+    pub id: String,
+    /// Container id.
+    pub container: String,
+    /// Config.
+    pub config: ExecConfig,
+    /// Running now.
+    pub running: bool,
+    /// Exit code when done.
+    pub exit_code: Option<i64>,
+    /// Host pid.
+    pub pid: i64,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+fn runtime_root(c: &Containers) -> std::path::PathBuf {
+    c.exec_root.join("runtime")
+}
+
+fn runtime_cmd(c: &Containers) -> tokio::process::Command {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.arg("runtime").arg("--root").arg(runtime_root(c));
+    cmd
+}
+
+async fn runtime(c: &Containers, args: &[&str]) -> ApiResult<()> {
+    let out = runtime_cmd(c).args(args).output().await.map_err(internal)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(ApiError::internal(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
+    }
+}
+
+/// Merges the image config into the request as Docker does.
+fn merge_config(req: &mut ContainerConfig, img: &berth_image::ContainerConfig) {
+    let mut env: Vec<String> = img.env.clone().unwrap_or_default();
+    for e in req.env.clone().unwrap_or_default() {
+        let key = e.split('=').next().unwrap_or("").to_string();
+        env.retain(|x| x.split('=').next() != Some(key.as_str()));
+        env.push(e);
+    }
+    req.env = Some(env);
+    let req_has_entry = req.entrypoint.as_ref().is_some_and(|e| !e.0.is_empty());
+    let req_has_cmd = req.cmd.as_ref().is_some_and(|c| !c.0.is_empty());
+    if !req_has_entry {
+        if let Some(ep) = &img.entrypoint {
+            req.entrypoint = Some(StrSlice(ep.clone()));
+        }
+        if !req_has_cmd {
+            req.cmd = img.cmd.clone().map(StrSlice);
+        }
+    }
+    if req.working_dir.is_empty() {
+        req.working_dir = img.working_dir.clone().unwrap_or_default();
+    }
+    if req.user.is_empty() {
+        req.user = img.user.clone().unwrap_or_default();
+    }
+    let mut labels = img.labels.clone().unwrap_or_default();
+    labels.extend(req.labels.clone().unwrap_or_default());
+    req.labels = Some(labels);
+    if req.stop_signal.is_none() {
+        req.stop_signal = img.stop_signal.clone();
+    }
+    if req.exposed_ports.is_none() {
+        req.exposed_ports = img
+            .exposed_ports
+            .as_ref()
+            .map(|m| m.keys().map(|k| (k.clone(), EmptyObject {})).collect());
+    }
+    if req.volumes.is_none() {
+        req.volumes = img
+            .volumes
+            .as_ref()
+            .map(|m| m.keys().map(|k| (k.clone(), EmptyObject {})).collect());
+    }
+    if req.healthcheck.is_none() {
+        if let Some(h) = &img.healthcheck {
+            req.healthcheck = serde_json::to_value(h)
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok());
+        }
+    }
+}
+
+impl Containers {
+    /// `POST /containers/create`.
+    pub async fn create(
+        self: &Arc<Self>,
+        opts: ContainerCreateOptions,
+        body: ContainerCreateRequest,
+    ) -> ApiResult<ContainerCreateResponse> {
+        let mut config = body.config;
+        let mut host = body.host_config.unwrap_or_default();
+        if let Some(n) = &opts.name {
+            if !record::valid_name(n) {
+                return Err(ApiError::invalid(format!(
+                    "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                )));
+            }
+        }
+        if config.image.is_empty() {
+            return Err(ApiError::invalid("No image specified"));
+        }
+        let rp = &host.restart_policy;
+        if !matches!(
+            rp.name.as_str(),
+            "" | "no" | "always" | "unless-stopped" | "on-failure"
+        ) {
+            return Err(ApiError::invalid(format!(
+                "invalid restart policy '{}'",
+                rp.name
+            )));
+        }
+        if host.auto_remove && !matches!(rp.name.as_str(), "" | "no") {
+            return Err(ApiError::invalid(
+                "can't create 'AutoRemove' container with restart policy",
+            ));
+        }
+        let image = self.images.resolve(&config.image)?;
+        merge_config(
+            &mut config,
+            &image.config.config.clone().unwrap_or_default(),
+        );
+        let mut argv: Vec<String> = config.entrypoint.clone().map(|e| e.0).unwrap_or_default();
+        argv.extend(config.cmd.clone().map(|c| c.0).unwrap_or_default());
+        if argv.is_empty() {
+            return Err(ApiError::invalid("no command specified"));
+        }
+        if host.network_mode.is_empty() || host.network_mode == "default" {
+            host.network_mode = "bridge".into();
+        }
+        if host.log_config.kind.is_empty() {
+            host.log_config.kind = "json-file".into();
+        }
+        let id = record::new_id();
+        let name = match &opts.name {
+            Some(n) => format!("/{}", n.trim_start_matches('/')),
+            None => {
+                let mut attempt = 0;
+                loop {
+                    let n = record::random_name(attempt);
+                    if self.store.name_owner(KIND, &n).is_none() {
+                        break format!("/{n}");
+                    }
+                    attempt += 1;
+                }
+            }
+        };
+        if let Some(owner) = self.store.name_owner(KIND, &name) {
+            return Err(ApiError::conflict(format!(
+                "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
+        let data_dir = self.data_dir(&id);
+        let rec = ContainerRecord {
+            id: id.clone(),
+            name: name.clone(),
+            created: logfile::now(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            config,
+            host_config: host,
+            image: image.id.as_str().to_string(),
+            state: ContainerState {
+                status: "created".into(),
+                started_at: ZERO_TIME.into(),
+                finished_at: ZERO_TIME.into(),
+                ..Default::default()
+            },
+            restart_count: 0,
+            log_path: data_dir
+                .join(format!("{id}-json.log"))
+                .display()
+                .to_string(),
+            manually_stopped: false,
+        };
+        let parent = image.top_chain_id().map(|d| d.as_str().to_string());
+        let this = self.clone();
+        let rec2 = rec.clone();
+        tokio::task::spawn_blocking(move || -> ApiResult<()> {
+            std::fs::create_dir_all(&data_dir).map_err(internal)?;
+            let snaps = &this.images.images().snapshots;
+            if let Err(e) = snaps.prepare(&rec2.id, parent.as_deref()) {
+                let _ = std::fs::remove_dir_all(&data_dir);
+                return Err(internal(e));
+            }
+            let mut tx = this.store.transaction();
+            let res = tx
+                .put(KIND, &rec2.id, &rec2)
+                .and_then(|t| t.claim_name(KIND, &rec2.name, &rec2.id))
+                .map(|_| ())
+                .and_then(|_| tx.commit().map(|_| ()));
+            if let Err(e) = res {
+                let _ = snaps.remove(&rec2.id);
+                let _ = std::fs::remove_dir_all(&data_dir);
+                return Err(meta_err(e));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(internal)??;
+        self.event("create", &rec, &[]);
+        Ok(ContainerCreateResponse {
+            id,
+            warnings: Vec::new(),
+        })
+    }
+
+    fn mount_rootfs(&self, id: &str) -> ApiResult<std::path::PathBuf> {
+        let target = self.rootfs(id);
+        std::fs::create_dir_all(&target).map_err(internal)?;
+        if is_mountpoint(&target) {
+            return Ok(target);
+        }
+        let m = self
+            .images
+            .images()
+            .snapshots
+            .mounts(id)
+            .map_err(internal)?;
+        berth_snapshot::mount(&m, &target).map_err(internal)?;
+        Ok(target)
+    }
+
+    fn unmount_rootfs(&self, id: &str) {
+        let target = self.rootfs(id);
+        while is_mountpoint(&target) {
+            if berth_snapshot::unmount(&target).is_err() {
+                break;
+            }
+        }
+    }
+
+    fn write_etc_files(&self, rec: &ContainerRecord) -> ApiResult<Vec<(String, String)>> {
+        let dir = self.data_dir(&rec.id);
+        std::fs::create_dir_all(&dir).map_err(internal)?;
+        let host = if rec.config.hostname.is_empty() {
+            rec.id[..12].to_string()
+        } else {
+            rec.config.hostname.clone()
+        };
+        let mut files = Vec::new();
+        let hostname = dir.join("hostname");
+        std::fs::write(&hostname, format!("{host}\n")).map_err(internal)?;
+        files.push(("/etc/hostname".to_string(), hostname.display().to_string()));
+        let hosts = dir.join("hosts");
+        let hosts_text = if rec.host_config.network_mode == "host" {
+            std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+        } else {
+            format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t{host}\n")
+        };
+        std::fs::write(&hosts, hosts_text).map_err(internal)?;
+        files.push(("/etc/hosts".to_string(), hosts.display().to_string()));
+        let resolv = dir.join("resolv.conf");
+        let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        std::fs::write(&resolv, text).map_err(internal)?;
+        files.push(("/etc/resolv.conf".to_string(), resolv.display().to_string()));
+        Ok(files)
+    }
+
+    /// `POST /containers/{id}/start`.
+    pub async fn start(self: &Arc<Self>, reference: &str) -> ApiResult<()> {
+        let id = self.resolve(reference)?;
+        let live = self.live(&id);
+        let _op = live.op.lock().await;
+        let rec = self.get(&id)?;
+        if rec.state.status == "paused" {
+            return Err(ApiError::conflict(
+                "cannot start a paused container, try unpause instead",
+            ));
+        }
+        if rec.state.running {
+            return Err(ApiError::not_modified());
+        }
+        self.start_locked(rec, &live).await
+    }
+
+    fn start_locked<'a>(
+        self: &'a Arc<Self>,
+        rec: ContainerRecord,
+        live: &'a Arc<task::Live>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ApiResult<()>> + Send + 'a>> {
+        Box::pin(self.start_inner(rec, live))
+    }
+
+    async fn start_inner(
+        self: &Arc<Self>,
+        mut rec: ContainerRecord,
+        live: &Arc<task::Live>,
+    ) -> ApiResult<()> {
+        let id = rec.id.clone();
+        let state_dir = self.state_dir(&id);
+        std::fs::create_dir_all(&state_dir).map_err(internal)?;
+        let rootfs = self.mount_rootfs(&id)?;
+        let fail = |this: &Self, msg: String| {
+            this.unmount_rootfs(&id);
+            msg
+        };
+        let etc = self.write_etc_files(&rec)?;
+        let mut argv = vec![rec.path.clone()];
+        argv.extend(rec.args.clone());
+        let spec = spec::build(&spec::SpecInput {
+            id: &id,
+            config: &rec.config,
+            host: &rec.host_config,
+            args: &argv,
+            rootfs: &rootfs,
+            etc_files: &etc,
+        });
+        let spec = match spec {
+            Ok(s) => s,
+            Err(m) => {
+                let m = fail(self, m);
+                return Err(ApiError::invalid(m));
+            }
+        };
+        std::fs::write(
+            state_dir.join("config.json"),
+            serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+        )
+        .map_err(internal)?;
+        let opts = &rec.host_config.log_config.config;
+        let size = opts
+            .get("max-size")
+            .or(self.log_opts.get("max-size"))
+            .map(|s| parse_size(s))
+            .unwrap_or(0);
+        let files = opts
+            .get("max-file")
+            .or(self.log_opts.get("max-file"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
+        let args = ShimArgs {
+            id: id.clone(),
+            bundle: state_dir.clone(),
+            runtime_root: self.exec_root.join("runtime"),
+            state_dir: state_dir.clone(),
+            log: rec.log_path.clone().into(),
+            tty: rec.config.tty,
+            stdin: rec.config.open_stdin,
+            max_size: size,
+            max_file: files,
+        };
+        let _ = std::fs::remove_file(crate::shim::exit_path(&state_dir));
+        // Clear a stale runtime state of a previous run with the same id.
+        let _ = runtime(self, &["delete", "--force", &id]).await;
+        let created = task::spawn_shim(&args).await.map_err(internal)?;
+        let pid = match created {
+            Spawned::Created(pid) => pid,
+            Spawned::Failed(msg) => {
+                let msg = fail(self, msg);
+                return Err(self.start_failed(rec, msg).await);
+            }
+        };
+        let (tx, rx) = oneshot::channel();
+        let this = self.clone();
+        let cid = id.clone();
+        task::connect(&state_dir, live.clone(), Some(tx), move |exit| {
+            tokio::spawn(async move { this.on_exit(&cid, exit).await });
+        })
+        .await
+        .map_err(internal)?;
+        live.send(protocol::START, b"");
+        match rx.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(msg)) => return Err(self.start_failed(rec, msg).await),
+            Err(_) => return Err(ApiError::internal("shim went away")),
+        }
+        rec.state = ContainerState {
+            status: "running".into(),
+            running: true,
+            pid,
+            started_at: logfile::now(),
+            finished_at: rec.state.finished_at.clone(),
+            ..Default::default()
+        };
+        rec.manually_stopped = false;
+        self.save(&rec).await?;
+        self.event("start", &rec, &[]);
+        Ok(())
+    }
+
+    async fn start_failed(&self, mut rec: ContainerRecord, msg: String) -> ApiError {
+        let not_found = msg.contains("executable file not found") || msg.contains("no such file");
+        let code = if not_found { 127 } else { 126 };
+        let full = format!(
+            "failed to create task for container: OCI runtime create failed: {msg}: unknown"
+        );
+        rec.state.exit_code = code;
+        rec.state.error = full.clone();
+        rec.state.running = false;
+        let _ = self.save(&rec).await;
+        self.unmount_rootfs(&rec.id);
+        if not_found || msg.contains("permission denied") {
+            ApiError::invalid(full)
+        } else {
+            ApiError::internal(full)
+        }
+    }
+
+    /// The shim reported an exit: record it, clean up, notify, auto-remove or restart.
+    pub async fn on_exit(self: &Arc<Self>, id: &str, exit: ExitRecord) {
+        let live = self.live(id);
+        let Ok(mut rec) = self.get(id) else { return };
+        rec.state.status = "exited".into();
+        rec.state.running = false;
+        rec.state.paused = false;
+        rec.state.pid = 0;
+        rec.state.exit_code = exit.exit_code;
+        rec.state.finished_at = exit.finished_at.clone();
+        self.unmount_rootfs(id);
+        let _ = self.save(&rec).await;
+        self.event("die", &rec, &[("exitCode", exit.exit_code.to_string())]);
+        let _ = live.signals.send(Signal::Exited(exit.exit_code));
+        if rec.host_config.auto_remove {
+            let _ = self.remove_now(rec, false).await;
+            return;
+        }
+        let policy = rec.host_config.restart_policy.name.clone();
+        let restart = !rec.manually_stopped
+            && match policy.as_str() {
+                "always" | "unless-stopped" => true,
+                "on-failure" => {
+                    exit.exit_code != 0
+                        && (rec.host_config.restart_policy.maximum_retry_count == 0
+                            || rec.restart_count
+                                < rec.host_config.restart_policy.maximum_retry_count)
+                }
+                _ => false,
+            };
+        if restart {
+            let this = self.clone();
+            let id = id.to_string();
+            let delay = 100u64 << rec.restart_count.clamp(0, 10);
+            rec.restart_count += 1;
+            rec.state.status = "restarting".into();
+            rec.state.restarting = true;
+            let _ = self.save(&rec).await;
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(delay.min(60_000))).await;
+                let live = this.live(&id);
+                let _op = live.op.lock().await;
+                let Ok(mut rec) = this.get(&id) else { return };
+                if rec.manually_stopped || !rec.state.restarting {
+                    return;
+                }
+                rec.state.restarting = false;
+                let _ = this.start_locked(rec, &live).await;
+            });
+        }
+    }
+
+    /// Live restore at daemon start: reconnect running containers to their shims; mark those
+    /// whose shim is gone as exited with the recorded code.
+    pub async fn restore(self: &Arc<Self>) {
+        let Ok(all) = self.store.list::<ContainerRecord>(KIND) else {
+            return;
+        };
+        for (_, rec) in all {
+            if !(rec.state.running || rec.state.restarting) {
+                continue;
+            }
+            let id = rec.id.clone();
+            let state_dir = self.state_dir(&id);
+            let live = self.live(&id);
+            let this = self.clone();
+            let cid = id.clone();
+            let connected = task::connect(&state_dir, live, None, move |exit| {
+                tokio::spawn(async move { this.on_exit(&cid, exit).await });
+            })
+            .await;
+            if connected.is_err() {
+                let exit = task::read_exit_record(&state_dir).unwrap_or(ExitRecord {
+                    exit_code: 255,
+                    finished_at: logfile::now(),
+                });
+                let mut r = rec.clone();
+                r.host_config.restart_policy.name = if matches!(
+                    rec.host_config.restart_policy.name.as_str(),
+                    "always" | "unless-stopped"
+                ) {
+                    rec.host_config.restart_policy.name.clone()
+                } else {
+                    "no".into()
+                };
+                let _ = self.save(&r).await;
+                self.on_exit(&id, exit).await;
+            }
+        }
+    }
+
+    async fn wait_exit(
+        &self,
+        rx: &mut broadcast::Receiver<Signal>,
+        timeout: Option<Duration>,
+    ) -> bool {
+        let fut = async {
+            loop {
+                match rx.recv().await {
+                    Ok(Signal::Exited(_)) | Ok(Signal::Removed(_)) => return true,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return false,
+                }
+            }
+        };
+        match timeout {
+            Some(t) => tokio::time::timeout(t, fut).await.unwrap_or(false),
+            None => fut.await,
+        }
+    }
+
+    /// `POST /containers/{id}/stop`.
+    pub async fn stop(
+        self: &Arc<Self>,
+        reference: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> ApiResult<()> {
+        let id = self.resolve(reference)?;
+        let live = self.live(&id);
+        let _op = live.op.lock().await;
+        let mut rec = self.get(&id)?;
+        rec.manually_stopped = true;
+        if rec.state.restarting {
+            rec.state.restarting = false;
+            rec.state.status = "exited".into();
+            self.save(&rec).await?;
+            return Ok(());
+        }
+        if !rec.state.running {
+            self.save(&rec).await?;
+            return Err(ApiError::not_modified());
+        }
+        self.save(&rec).await?;
+        let mut rx = live.signals.subscribe();
+        if rec.state.paused {
+            let _ = runtime(self, &["resume", &id]).await;
+        }
+        let sig = signal
+            .or(rec.config.stop_signal.clone())
+            .unwrap_or_else(|| "SIGTERM".into());
+        let secs = timeout.or(rec.config.stop_timeout).unwrap_or(10);
+        let _ = runtime(self, &["kill", &id, &sig]).await;
+        let t = if secs < 0 {
+            None
+        } else {
+            Some(Duration::from_secs(secs as u64))
+        };
+        if !self.wait_exit(&mut rx, t).await {
+            let _ = runtime(self, &["kill", &id, "SIGKILL"]).await;
+            self.wait_exit(&mut rx, Some(Duration::from_secs(30))).await;
+        }
+        self.event("stop", &rec, &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill(self: &Arc<Self>, reference: &str, signal: Option<String>) -> ApiResult<()> {
+        let rec = self.lookup(reference)?;
+        if !rec.state.running {
+            return Err(ApiError::conflict(format!(
+                "cannot kill container: {reference}: container {} is not running",
+                rec.id
+            )));
+        }
+        let sig = signal
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "SIGKILL".into());
+        if parse_signal(&sig).is_none() {
+            return Err(ApiError::invalid(format!("Invalid signal: {sig}")));
+        }
+        let live = self.live(&rec.id);
+        let mut rx = live.signals.subscribe();
+        runtime(self, &["kill", &rec.id, &sig]).await?;
+        self.event(
+            "kill",
+            &rec,
+            &[("signal", parse_signal(&sig).unwrap_or(9).to_string())],
+        );
+        if parse_signal(&sig) == Some(9) {
+            self.wait_exit(&mut rx, Some(Duration::from_secs(10))).await;
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/restart`.
+    pub async fn restart(
+        self: &Arc<Self>,
+        reference: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> ApiResult<()> {
+        match self.stop(reference, signal, timeout).await {
+            Ok(()) => {}
+            Err(e) if e.kind == berth_api_server::ErrorKind::NotModified => {}
+            Err(e) => return Err(e),
+        }
+        self.start(reference).await.or_else(|e| {
+            if e.kind == berth_api_server::ErrorKind::NotModified {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+        let rec = self.lookup(reference)?;
+        self.event("restart", &rec, &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/pause` and `unpause`.
+    pub async fn pause(self: &Arc<Self>, reference: &str, pause: bool) -> ApiResult<()> {
+        let id = self.resolve(reference)?;
+        let live = self.live(&id);
+        let _op = live.op.lock().await;
+        let mut rec = self.get(&id)?;
+        if !rec.state.running {
+            return Err(ApiError::conflict(format!("Container {id} is not running")));
+        }
+        if pause && rec.state.paused {
+            return Err(ApiError::conflict(format!(
+                "Container {id} is already paused"
+            )));
+        }
+        if !pause && !rec.state.paused {
+            return Err(ApiError::conflict(format!("Container {id} is not paused")));
+        }
+        runtime(self, &[if pause { "pause" } else { "resume" }, &id]).await?;
+        rec.state.paused = pause;
+        rec.state.status = if pause { "paused" } else { "running" }.into();
+        self.save(&rec).await?;
+        self.event(if pause { "pause" } else { "unpause" }, &rec, &[]);
+        Ok(())
+    }
+
+    /// `DELETE /containers/{id}`.
+    pub async fn remove(self: &Arc<Self>, reference: &str, force: bool) -> ApiResult<()> {
+        let id = self.resolve(reference)?;
+        let live = self.live(&id);
+        let rec = self.get(&id)?;
+        if rec.state.running {
+            if !force {
+                let what = if rec.state.paused {
+                    "paused"
+                } else {
+                    "running"
+                };
+                return Err(ApiError::conflict(format!(
+                    "cannot remove container \"{}\": container is {what}: stop the container before removing or force remove",
+                    rec.name
+                )));
+            }
+            let mut rx = live.signals.subscribe();
+            {
+                let _op = live.op.lock().await;
+                let mut r = self.get(&id)?;
+                r.manually_stopped = true;
+                self.save(&r).await?;
+            }
+            if rec.state.paused {
+                let _ = runtime(self, &["resume", &id]).await;
+            }
+            let _ = runtime(self, &["kill", &id, "SIGKILL"]).await;
+            self.wait_exit(&mut rx, Some(Duration::from_secs(15))).await;
+            // The exit handler may have auto-removed it already.
+            if self.get(&id).is_err() {
+                return Ok(());
+            }
+        }
+        let _op = live.op.lock().await;
+        let rec = self.get(&id)?;
+        self.remove_now(rec, true).await
+    }
+
+    async fn remove_now(self: &Arc<Self>, rec: ContainerRecord, _locked: bool) -> ApiResult<()> {
+        let id = rec.id.clone();
+        self.unmount_rootfs(&id);
+        let _ = runtime(self, &["delete", "--force", &id]).await;
+        let this = self.clone();
+        let rec2 = rec.clone();
+        tokio::task::spawn_blocking(move || -> ApiResult<()> {
+            let mut tx = this.store.transaction();
+            tx.delete(KIND, &rec2.id).map_err(meta_err)?;
+            tx.release_name(KIND, &rec2.name).map_err(meta_err)?;
+            tx.commit().map_err(meta_err)?;
+            let _ = this.images.images().snapshots.remove(&rec2.id);
+            let _ = std::fs::remove_dir_all(this.state_dir(&rec2.id));
+            let _ = std::fs::remove_dir_all(this.data_dir(&rec2.id));
+            Ok(())
+        })
+        .await
+        .map_err(internal)??;
+        self.event("destroy", &rec, &[]);
+        let live = self.live(&id);
+        let _ = live.signals.send(Signal::Removed(rec.state.exit_code));
+        self.forget(&id);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/wait` (registers before returning).
+    pub async fn wait(
+        self: &Arc<Self>,
+        reference: &str,
+        cond: WaitCondition,
+    ) -> ApiResult<WaitFuture> {
+        let rec = self.lookup(reference)?;
+        let live = self.live(&rec.id);
+        let mut rx = live.signals.subscribe();
+        let running = rec.state.running || rec.state.restarting;
+        if cond == WaitCondition::NotRunning && !running {
+            let code = rec.state.exit_code;
+            return Ok(Box::pin(async move {
+                ContainerWaitResponse {
+                    status_code: code,
+                    error: None,
+                }
+            }));
+        }
+        Ok(Box::pin(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(Signal::Exited(code)) if cond != WaitCondition::Removed => {
+                        return ContainerWaitResponse {
+                            status_code: code,
+                            error: None,
+                        }
+                    }
+                    Ok(Signal::Removed(code)) => {
+                        return ContainerWaitResponse {
+                            status_code: code,
+                            error: None,
+                        }
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => {
+                        return ContainerWaitResponse {
+                            status_code: -1,
+                            error: Some(ContainerWaitExitError {
+                                message: "daemon is shutting down".into(),
+                            }),
+                        }
+                    }
+                }
+            }
+        }))
+    }
+
+    /// `POST /containers/{id}/attach` (subscribes before returning).
+    pub async fn attach(
+        self: &Arc<Self>,
+        reference: &str,
+        opts: AttachOptions,
+    ) -> ApiResult<Hijack> {
+        let rec = self.lookup(reference)?;
+        let live = self.live(&rec.id);
+        let mut out = live.output.subscribe();
+        let mut sig = live.signals.subscribe();
+        let tty = rec.config.tty;
+        let replay = if opts.logs {
+            logfile::read_all(std::path::Path::new(&rec.log_path)).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let stdin_once = rec.config.stdin_once;
+        let live2 = live.clone();
+        let want_stdin = opts.stdin && rec.config.open_stdin;
+        let (want_out, want_err) = (opts.stdout, opts.stderr);
+        let stream = opts.stream;
+        Ok(Hijack::new(tty, move |mut s| async move {
+            for e in replay {
+                let st = if e.stream == "stderr" {
+                    StdStream::Stderr
+                } else {
+                    StdStream::Stdout
+                };
+                if (st == StdStream::Stdout && want_out) || (st == StdStream::Stderr && want_err) {
+                    let _ = s.output.write(st, e.log.as_bytes()).await;
+                }
+            }
+            if !stream {
+                return;
+            }
+            if want_stdin {
+                let mut stdin = s.stdin;
+                let live3 = live2.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        match stdin.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                live3.send(protocol::STDIN, &buf[..n]);
+                            }
+                        }
+                    }
+                    if stdin_once {
+                        live3.send(protocol::CLOSE_STDIN, b"");
+                    }
+                });
+            }
+            loop {
+                tokio::select! {
+                    m = out.recv() => match m {
+                        Ok(Output::Data(st, data)) => {
+                            let wanted = (st == StdStream::Stdout && want_out) || (st == StdStream::Stderr && want_err) || tty;
+                            if wanted && s.output.write(st, &data).await.is_err() { break; }
+                        }
+                        Ok(Output::Exit(_)) => break,
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => break,
+                    },
+                    g = sig.recv() => match g {
+                        Ok(Signal::Removed(_)) | Err(broadcast::error::RecvError::Closed) => break,
+                        _ => {}
+                    }
+                }
+            }
+            let _ = s.output.shutdown().await;
+        }))
+    }
+
+    /// `POST /containers/{id}/resize`.
+    pub async fn resize(&self, reference: &str, h: u16, w: u16) -> ApiResult<()> {
+        let rec = self.lookup(reference)?;
+        if !rec.state.running {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
+        }
+        self.live(&rec.id)
+            .send(protocol::RESIZE, format!("{h} {w}").as_bytes());
+        Ok(())
+    }
+
+    /// `GET /containers/{id}/logs`.
+    pub async fn logs(
+        self: &Arc<Self>,
+        reference: &str,
+        opts: LogsOptions,
+    ) -> ApiResult<LogStream> {
+        let rec = self.lookup(reference)?;
+        if rec.host_config.log_config.kind == "none" {
+            return Err(ApiError::invalid(
+                "configured logging driver does not support reading",
+            ));
+        }
+        let (tx, rx) = mpsc::channel(256);
+        let path = std::path::PathBuf::from(&rec.log_path);
+        let since = opts
+            .since
+            .as_deref()
+            .and_then(logfile::parse_time)
+            .filter(|t| *t > 0);
+        let until = opts
+            .until
+            .as_deref()
+            .and_then(logfile::parse_time)
+            .filter(|t| *t > 0);
+        let tail: Option<usize> = opts.tail.as_deref().and_then(|t| t.parse().ok());
+        let this = self.clone();
+        let id = rec.id.clone();
+        tokio::spawn(async move {
+            let entries = logfile::read_all(&path).unwrap_or_default();
+            let mut seen = entries.len();
+            let mut list: Vec<_> = entries
+                .into_iter()
+                .filter(|e| keep(e, since, until))
+                .collect();
+            if let Some(n) = tail {
+                let skip = list.len().saturating_sub(n);
+                list.drain(..skip);
+            }
+            for e in list {
+                if send_entry(&tx, &e, &opts).await.is_err() {
+                    return;
+                }
+            }
+            if !opts.follow {
+                return;
+            }
+            loop {
+                let running = this
+                    .get(&id)
+                    .map(|r| r.state.running || r.state.restarting)
+                    .unwrap_or(false);
+                let entries = logfile::read_all(&path).unwrap_or_default();
+                if entries.len() < seen {
+                    seen = 0; // rotated
+                }
+                for e in entries.iter().skip(seen) {
+                    if keep(e, since, until) && send_entry(&tx, e, &opts).await.is_err() {
+                        return;
+                    }
+                }
+                seen = entries.len();
+                if !running || tx.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Ok(LogStream {
+            tty: rec.config.tty,
+            chunks: rx,
+        })
+    }
+
+    /// `POST /containers/{id}/rename`.
+    pub async fn rename(self: &Arc<Self>, reference: &str, new_name: &str) -> ApiResult<()> {
+        if !record::valid_name(new_name) {
+            return Err(ApiError::invalid(format!(
+                "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        let mut rec = self.lookup(reference)?;
+        let old = rec.name.clone();
+        let new = format!("/{}", new_name.trim_start_matches('/'));
+        if old == new {
+            return Err(ApiError::conflict(
+                "Renaming a container with the same name as its current name",
+            ));
+        }
+        rec.name = new.clone();
+        let this = self.clone();
+        let rec2 = rec.clone();
+        tokio::task::spawn_blocking(move || -> ApiResult<()> {
+            let mut tx = this.store.transaction();
+            tx.release_name(KIND, &old).map_err(meta_err)?;
+            tx.claim_name(KIND, &new, &rec2.id).map_err(meta_err)?;
+            tx.put(KIND, &rec2.id, &rec2).map_err(meta_err)?;
+            tx.commit().map_err(meta_err)?;
+            Ok(())
+        })
+        .await
+        .map_err(internal)??;
+        self.event("rename", &rec, &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/exec`.
+    pub async fn exec_create(&self, reference: &str, config: ExecConfig) -> ApiResult<IdResponse> {
+        let rec = self.lookup(reference)?;
+        if !rec.state.running {
+            return Err(ApiError::conflict(format!(
+                "container {} is not running",
+                rec.id
+            )));
+        }
+        if rec.state.paused {
+            return Err(ApiError::conflict(format!(
+                "container {} is paused, unpause the container before exec",
+                rec.id
+            )));
+        }
+        if config.cmd.as_ref().is_none_or(|c| c.0.is_empty()) {
+            return Err(ApiError::invalid("No exec command specified"));
+        }
+        let id = record::new_id();
+        self.execs.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            id.clone(),
+            ExecRecord {
+                id: id.clone(),
+                container: rec.id.clone(),
+                config,
+                running: false,
+                exit_code: None,
+                pid: 0,
+            },
+        );
+        Ok(IdResponse { id })
+    }
+
+    /// `GET /exec/{id}/json`.
+    pub fn exec_inspect(&self, id: &str) -> ApiResult<ExecInspect> {
+        let e = self
+            .execs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::no_such_exec(id))?;
+        let cmd = e.config.cmd.clone().map(|c| c.0).unwrap_or_default();
+        Ok(ExecInspect {
+            id: e.id,
+            running: e.running,
+            exit_code: e.exit_code,
+            process_config: ProcessConfig {
+                privileged: e.config.privileged,
+                user: e.config.user.clone(),
+                tty: e.config.tty,
+                entrypoint: cmd.first().cloned().unwrap_or_default(),
+                arguments: cmd.iter().skip(1).cloned().collect(),
+            },
+            open_stdin: e.config.attach_stdin,
+            open_stderr: e.config.attach_stderr,
+            open_stdout: e.config.attach_stdout,
+            can_remove: false,
+            container_id: e.container,
+            detach_keys: e.config.detach_keys,
+            pid: e.pid,
+        })
+    }
+
+    /// `POST /exec/{id}/start`: runs `berth runtime exec` with piped stdio.
+    pub async fn exec_start(
+        self: &Arc<Self>,
+        id: &str,
+        start: ExecStartConfig,
+    ) -> ApiResult<Option<Hijack>> {
+        let e = self
+            .execs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::no_such_exec(id))?;
+        if e.running || e.exit_code.is_some() {
+            return Err(ApiError::conflict(format!(
+                "Error: Exec command {id} has already run"
+            )));
+        }
+        let rec = self.get(&e.container)?;
+        if !rec.state.running {
+            return Err(ApiError::conflict(format!(
+                "container {} is not running",
+                rec.id
+            )));
+        }
+        let mut cmd = runtime_cmd(self);
+        cmd.arg("exec");
+        let user = if e.config.user.is_empty() {
+            rec.config.user.clone()
+        } else {
+            e.config.user.clone()
+        };
+        if let Ok((uid, gid, _)) = spec::resolve_user(&self.rootfs(&rec.id), &user) {
+            cmd.arg("--user").arg(format!("{uid}:{gid}"));
+        }
+        let cwd = if e.config.working_dir.is_empty() {
+            rec.config.working_dir.clone()
+        } else {
+            e.config.working_dir.clone()
+        };
+        if !cwd.is_empty() {
+            cmd.arg("--cwd").arg(cwd);
+        }
+        let mut env = rec.config.env.clone().unwrap_or_default();
+        env.extend(e.config.env.clone().unwrap_or_default());
+        if !env.iter().any(|v| v.starts_with("PATH=")) {
+            env.push(format!("PATH={}", spec::DEFAULT_PATH));
+        }
+        for v in env {
+            cmd.arg("--env").arg(v);
+        }
+        if e.config.privileged {
+            for c in spec::DEFAULT_CAPS {
+                cmd.arg("--cap").arg(c);
+            }
+        }
+        cmd.arg(&rec.id)
+            .args(e.config.cmd.clone().map(|c| c.0).unwrap_or_default());
+        cmd.stdin(if e.config.attach_stdin {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        });
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().map_err(internal)?;
+        let this = self.clone();
+        let eid = id.to_string();
+        self.set_exec(&eid, |x| {
+            x.running = true;
+            x.pid = child.id().unwrap_or(0) as i64;
+        });
+        self.event(
+            &format!(
+                "exec_start: {}",
+                e.config
+                    .cmd
+                    .clone()
+                    .map(|c| c.0.join(" "))
+                    .unwrap_or_default()
+            ),
+            &rec,
+            &[("execID", eid.clone())],
+        );
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let stdin = child.stdin.take();
+        let finish = move |code: i64| {
+            this.set_exec(&eid, |x| {
+                x.running = false;
+                x.exit_code = Some(code);
+            });
+        };
+        if start.detach {
+            tokio::spawn(async move {
+                let st = child
+                    .wait()
+                    .await
+                    .ok()
+                    .and_then(|s| s.code())
+                    .unwrap_or(126) as i64;
+                drop((stdout, stderr, stdin));
+                finish(st);
+            });
+            return Ok(None);
+        }
+        let tty = e.config.tty || start.tty;
+        Ok(Some(Hijack::new(tty, move |mut s| async move {
+            if let Some(mut w) = stdin {
+                let mut r = s.stdin;
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                });
+            }
+            let (tx, mut rx) = mpsc::channel::<(StdStream, Bytes)>(64);
+            for (pipe, st) in [
+                (
+                    stdout.map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+                    StdStream::Stdout,
+                ),
+                (
+                    stderr.map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+                    StdStream::Stderr,
+                ),
+            ] {
+                if let Some(mut p) = pipe {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        while let Ok(n) = p.read(&mut buf).await {
+                            if n == 0
+                                || tx
+                                    .send((st, Bytes::copy_from_slice(&buf[..n])))
+                                    .await
+                                    .is_err()
+                            {
+                                break;
+                            }
+                        }
+                    });
+                }
+            }
+            drop(tx);
+            while let Some((st, data)) = rx.recv().await {
+                if s.output.write(st, &data).await.is_err() {
+                    break;
+                }
+            }
+            let code = child
+                .wait()
+                .await
+                .ok()
+                .and_then(|s| s.code())
+                .unwrap_or(126) as i64;
+            finish(code);
+            let _ = s.output.shutdown().await;
+        })))
+    }
+
+    fn set_exec(&self, id: &str, f: impl FnOnce(&mut ExecRecord)) {
+        if let Some(x) = self
+            .execs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(id)
+        {
+            f(x);
+        }
+    }
+}
+
+fn keep(e: &logfile::LogEntry, since: Option<i128>, until: Option<i128>) -> bool {
+    let t = logfile::rfc3339_nanos(&e.time).unwrap_or(0);
+    since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
+}
+
+async fn send_entry(
+    tx: &mpsc::Sender<LogChunk>,
+    e: &logfile::LogEntry,
+    opts: &LogsOptions,
+) -> Result<(), ()> {
+    let stream = if e.stream == "stderr" {
+        StdStream::Stderr
+    } else {
+        StdStream::Stdout
+    };
+    if (stream == StdStream::Stdout && !opts.stdout)
+        || (stream == StdStream::Stderr && !opts.stderr)
+    {
+        return Ok(());
+    }
+    let data = if opts.timestamps {
+        format!("{} {}", e.time, e.log)
+    } else {
+        e.log.clone()
+    };
+    tx.send(LogChunk {
+        stream,
+        data: Bytes::from(data),
+    })
+    .await
+    .map_err(|_| ())
+}
+
+/// "10m", "1k", "512" → bytes.
+pub fn parse_size(s: &str) -> u64 {
+    let s = s.trim().to_ascii_lowercase();
+    let (num, mult) = match s.chars().last() {
+        Some('k') => (&s[..s.len() - 1], 1024),
+        Some('m') => (&s[..s.len() - 1], 1024 * 1024),
+        Some('g') => (&s[..s.len() - 1], 1024 * 1024 * 1024),
+        _ => (&s[..], 1),
+    };
+    num.parse::<u64>().map(|n| n * mult).unwrap_or(0)
+}
+
+/// Signal name or number → number.
+pub fn parse_signal(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let name = s.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    let table: BTreeMap<&str, i32> = [
+        ("HUP", 1),
+        ("INT", 2),
+        ("QUIT", 3),
+        ("ILL", 4),
+        ("TRAP", 5),
+        ("ABRT", 6),
+        ("BUS", 7),
+        ("FPE", 8),
+        ("KILL", 9),
+        ("USR1", 10),
+        ("SEGV", 11),
+        ("USR2", 12),
+        ("PIPE", 13),
+        ("ALRM", 14),
+        ("TERM", 15),
+        ("STKFLT", 16),
+        ("CHLD", 17),
+        ("CONT", 18),
+        ("STOP", 19),
+        ("TSTP", 20),
+        ("TTIN", 21),
+        ("TTOU", 22),
+        ("URG", 23),
+        ("XCPU", 24),
+        ("XFSZ", 25),
+        ("VTALRM", 26),
+        ("PROF", 27),
+        ("WINCH", 28),
+        ("IO", 29),
+        ("PWR", 30),
+        ("SYS", 31),
+    ]
+    .into_iter()
+    .collect();
+    table.get(name).copied()
+}
+
+/// True when `path` is a mount point (its device differs from its parent's, or it is listed
+/// in /proc/self/mountinfo).
+pub fn is_mountpoint(path: &std::path::Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let p = path.display().to_string();
+    info.lines()
+        .any(|l| l.split(' ').nth(4) == Some(p.as_str()))
+}

@@ -1,0 +1,212 @@
+//! The persisted container record and small helpers (ids, names, times).
+
+use berth_api_types::{ContainerConfig, ContainerState, HostConfig};
+use serde::{Deserialize, Serialize};
+
+/// Metadata kind of container records.
+pub const KIND: &str = "container";
+
+/// What is pinned for a container (config, image, snapshot) and its last known state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    /// 64 hex digits.
+    pub id: String,
+    /// `/name`.
+    pub name: String,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// Executable (first of entrypoint + cmd).
+    pub path: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Merged config.
+    pub config: ContainerConfig,
+    /// Host config.
+    pub host_config: HostConfig,
+    /// Image id (`sha256:…`).
+    pub image: String,
+    /// State.
+    pub state: ContainerState,
+    /// Restarts done by the restart policy.
+    pub restart_count: i64,
+    /// json-file log.
+    pub log_path: String,
+    /// Stopped by the user (unless-stopped / always do not restart it).
+    #[serde(default)]
+    pub manually_stopped: bool,
+}
+
+/// Go's zero time as Docker prints it.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// A new 64-hex-digit id.
+pub fn new_id() -> String {
+    let mut b = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut b);
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// True when `name` follows Docker's rule `/?[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_name(name: &str) -> bool {
+    let n = name.strip_prefix('/').unwrap_or(name);
+    let mut chars = n.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && n.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+const LEFT: &[&str] = &[
+    "admiring",
+    "adoring",
+    "affectionate",
+    "amazing",
+    "awesome",
+    "blissful",
+    "bold",
+    "brave",
+    "charming",
+    "clever",
+    "cool",
+    "compassionate",
+    "confident",
+    "dazzling",
+    "determined",
+    "eager",
+    "ecstatic",
+    "elegant",
+    "epic",
+    "festive",
+    "focused",
+    "friendly",
+    "gallant",
+    "gifted",
+    "happy",
+    "hopeful",
+    "jolly",
+    "keen",
+    "kind",
+    "loving",
+    "modest",
+    "nice",
+    "optimistic",
+    "peaceful",
+    "quirky",
+    "relaxed",
+    "serene",
+    "sharp",
+    "stoic",
+    "vibrant",
+    "wizardly",
+    "zealous",
+];
+const RIGHT: &[&str] = &[
+    "albattani",
+    "babbage",
+    "bell",
+    "curie",
+    "darwin",
+    "einstein",
+    "euler",
+    "faraday",
+    "fermat",
+    "feynman",
+    "galileo",
+    "hopper",
+    "hypatia",
+    "kepler",
+    "lamarr",
+    "lovelace",
+    "meitner",
+    "newton",
+    "noether",
+    "pascal",
+    "ritchie",
+    "shannon",
+    "tesla",
+    "thompson",
+    "torvalds",
+    "turing",
+    "wozniak",
+    "yonath",
+];
+
+/// Docker's random `adjective_scientist` name (with a digit on retries).
+pub fn random_name(attempt: u32) -> String {
+    let id = new_id();
+    let a = usize::from_str_radix(&id[0..4], 16).unwrap_or(0);
+    let b = usize::from_str_radix(&id[4..8], 16).unwrap_or(0);
+    let base = format!("{}_{}", LEFT[a % LEFT.len()], RIGHT[b % RIGHT.len()]);
+    if attempt == 0 {
+        base
+    } else {
+        format!("{base}{}", b % 10)
+    }
+}
+
+/// Unix seconds of an RFC 3339 time (0 when unparsable).
+pub fn unix_secs(t: &str) -> i64 {
+    crate::logfile::rfc3339_nanos(t)
+        .map(|n| (n / 1_000_000_000) as i64)
+        .unwrap_or(0)
+}
+
+/// Docker's `Status` column text ("Up 3 seconds", "Exited (0) 5 minutes ago", "Created").
+pub fn status_text(state: &ContainerState) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    let ago = |t: &str| human_duration(now - unix_secs(t));
+    match state.status.as_str() {
+        "running" => format!("Up {}", ago(&state.started_at)),
+        "paused" => format!("Up {} (Paused)", ago(&state.started_at)),
+        "restarting" => format!(
+            "Restarting ({}) {} ago",
+            state.exit_code,
+            ago(&state.finished_at)
+        ),
+        "exited" => format!(
+            "Exited ({}) {} ago",
+            state.exit_code,
+            ago(&state.finished_at)
+        ),
+        "dead" => "Dead".into(),
+        _ => "Created".into(),
+    }
+}
+
+/// go-units HumanDuration.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        2..=59 => format!("{s} seconds"),
+        60..=119 => "About a minute".into(),
+        _ if s < 3600 => format!("{} minutes", s / 60),
+        _ if s < 2 * 3600 => "About an hour".into(),
+        _ if s < 48 * 3600 => format!("{} hours", s / 3600),
+        _ if s < 14 * 86400 => format!("{} days", s / 86400),
+        _ => format!("{} weeks", s / (7 * 86400)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_ids() {
+        assert!(valid_name("web"));
+        assert!(valid_name("/web-1.a_b"));
+        assert!(!valid_name("-web"));
+        assert!(!valid_name("a"));
+        assert!(!valid_name("we b"));
+        assert!(valid_name(&random_name(0)));
+        let id = new_id();
+        assert_eq!(id.len(), 64);
+        assert_ne!(id, new_id());
+    }
+}

@@ -1,0 +1,420 @@
+//! The OCI runtime spec (`config.json`) of a container, the way Docker builds it: default
+//! mounts, capabilities, masked/read-only paths, seccomp profile, user and environment.
+
+use std::path::Path;
+
+use berth_api_types::{ContainerConfig, HostConfig};
+use serde_json::{json, Value};
+
+/// Docker's default capability set.
+pub const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+const MASKED: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+const READONLY: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Docker's default PATH.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+const SECCOMP_PROFILE: &str = include_str!("../../assets/seccomp-default.json");
+
+/// Converts Docker's seccomp profile format (with `includes`/`excludes` by capability and
+/// architecture) into the OCI `linux.seccomp` section for `caps` on this machine.
+pub fn seccomp(caps: &[String]) -> Value {
+    let profile: Value = serde_json::from_str(SECCOMP_PROFILE).unwrap_or(Value::Null);
+    let native = match std::env::consts::ARCH {
+        "x86_64" => ("amd64", "SCMP_ARCH_X86_64"),
+        "aarch64" => ("arm64", "SCMP_ARCH_AARCH64"),
+        other => (other, ""),
+    };
+    let mut arches = Vec::new();
+    for m in profile["archMap"].as_array().into_iter().flatten() {
+        if m["architecture"] == native.1 {
+            arches.push(m["architecture"].clone());
+            arches.extend(
+                m["subArchitectures"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    let has_cap = |c: &Value| caps.iter().any(|x| Some(x.as_str()) == c.as_str());
+    let mut syscalls = Vec::new();
+    for s in profile["syscalls"].as_array().into_iter().flatten() {
+        let inc = &s["includes"];
+        let exc = &s["excludes"];
+        let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
+        if !list(&inc["caps"]).iter().all(has_cap) {
+            continue;
+        }
+        let inc_arches = list(&inc["arches"]);
+        if !inc_arches.is_empty() && !inc_arches.iter().any(|a| a == native.0) {
+            continue;
+        }
+        if list(&exc["caps"]).iter().any(has_cap) {
+            continue;
+        }
+        if list(&exc["arches"]).iter().any(|a| a == native.0) {
+            continue;
+        }
+        let mut rule = json!({"names": s["names"], "action": s["action"]});
+        if let Some(e) = s.get("errnoRet") {
+            rule["errnoRet"] = e.clone();
+        }
+        if let Some(a) = s.get("args").filter(|a| !a.is_null()) {
+            rule["args"] = a.clone();
+        }
+        syscalls.push(rule);
+    }
+    json!({
+        "defaultAction": profile["defaultAction"],
+        "defaultErrnoRet": profile["defaultErrnoRet"],
+        "architectures": arches,
+        "syscalls": syscalls,
+    })
+}
+
+/// uid, gid and additional gids of `user` (`name`, `uid`, `name:group`, `uid:gid`) looked up
+/// in the container's `/etc/passwd` and `/etc/group`.
+pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), String> {
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let entries = |text: &str| -> Vec<Vec<String>> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(':').map(str::to_string).collect())
+            .collect()
+    };
+    let users = entries(&passwd);
+    let groups = entries(&group);
+    let (uid, mut gid, name) = if u.is_empty() {
+        (0, 0, "root".to_string())
+    } else if let Some(e) = users
+        .iter()
+        .find(|e| e.len() > 3 && (e[0] == u || e[2] == u))
+    {
+        let uid = e[2].parse().map_err(|_| format!("bad uid for {u}"))?;
+        (uid, e[3].parse().unwrap_or(0), e[0].clone())
+    } else if let Ok(n) = u.parse::<u32>() {
+        (n, 0, String::new())
+    } else {
+        return Err(format!(
+            "unable to find user {u}: no matching entries in passwd file"
+        ));
+    };
+    if let Some(g) = g {
+        gid = if let Some(e) = groups
+            .iter()
+            .find(|e| e.len() > 2 && (e[0] == g || e[2] == g))
+        {
+            e[2].parse().unwrap_or(0)
+        } else if let Ok(n) = g.parse::<u32>() {
+            n
+        } else {
+            return Err(format!(
+                "unable to find group {g}: no matching entries in group file"
+            ));
+        };
+    }
+    let extra = groups
+        .iter()
+        .filter(|e| e.len() > 3 && !name.is_empty())
+        .filter(|e| e[3].split(',').any(|m| m == name))
+        .filter_map(|e| e[2].parse().ok())
+        .filter(|g: &u32| *g != gid)
+        .collect();
+    Ok((uid, gid, extra))
+}
+
+/// Inputs of [`build`].
+pub struct SpecInput<'a> {
+    /// Container id (hostname = first 12 characters).
+    pub id: &'a str,
+    /// Merged config.
+    pub config: &'a ContainerConfig,
+    /// Host config.
+    pub host: &'a HostConfig,
+    /// Process args (entrypoint + cmd).
+    pub args: &'a [String],
+    /// The mounted root filesystem.
+    pub rootfs: &'a Path,
+    /// Files to bind into /etc (hostname, hosts, resolv.conf).
+    pub etc_files: &'a [(String, String)],
+}
+
+/// Builds `config.json`.
+pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
+    let cfg = input.config;
+    let (uid, gid, extra) = resolve_user(input.rootfs, &cfg.user)?;
+    let mut env: Vec<String> = cfg.env.clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, format!("PATH={DEFAULT_PATH}"));
+    }
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.insert(1.min(env.len()), format!("HOSTNAME={}", hostname(input)));
+    }
+    if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    let mut caps: Vec<String> = DEFAULT_CAPS.iter().map(|s| s.to_string()).collect();
+    let privileged = input.host.privileged;
+    for c in input.host.cap_add.iter().flat_map(|s| s.0.iter()) {
+        let c = normalize_cap(c);
+        if c == "CAP_ALL" {
+            caps = berth_all_caps();
+        } else if !caps.contains(&c) {
+            caps.push(c);
+        }
+    }
+    for c in input.host.cap_drop.iter().flat_map(|s| s.0.iter()) {
+        let c = normalize_cap(c);
+        if c == "CAP_ALL" {
+            caps.clear();
+        } else {
+            caps.retain(|x| *x != c);
+        }
+    }
+    if privileged {
+        caps = berth_all_caps();
+    }
+    let cwd = if cfg.working_dir.is_empty() {
+        "/".to_string()
+    } else {
+        cfg.working_dir.clone()
+    };
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid","noexec","nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid","strictatime","mode=755","size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid","noexec","nodev","ro"]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro","nosuid","noexec","nodev"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid","noexec","nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid","noexec","nodev","mode=1777","size=67108864"]}),
+    ];
+    for (dest, src) in input.etc_files {
+        mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind","rprivate"]}));
+    }
+    for b in input.host.binds.iter().flatten() {
+        let parts: Vec<&str> = b.split(':').collect();
+        if parts.len() >= 2 && parts[0].starts_with('/') {
+            let ro = parts
+                .get(2)
+                .is_some_and(|o| o.split(',').any(|x| x == "ro"));
+            mounts.push(
+                json!({"destination": parts[1], "type": "bind", "source": parts[0],
+                "options": ["rbind", if ro {"ro"} else {"rw"}]}),
+            );
+        }
+    }
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
+    if input.host.network_mode != "host" {
+        namespaces.push(json!({"type": "network"}));
+    }
+    let mut linux = json!({
+        "namespaces": namespaces,
+        "maskedPaths": if privileged { vec![] } else { MASKED.to_vec() },
+        "readonlyPaths": if privileged { vec![] } else { READONLY.to_vec() },
+        "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+        "cgroupsPath": format!("/berth/{}", input.id),
+    });
+    let unconfined = input
+        .host
+        .security_opt
+        .iter()
+        .flatten()
+        .any(|o| o == "seccomp=unconfined" || o == "seccomp:unconfined");
+    if !privileged && !unconfined {
+        linux["seccomp"] = seccomp(&caps);
+    }
+    let mut process = json!({
+        "terminal": cfg.tty,
+        "user": {"uid": uid, "gid": gid, "additionalGids": extra},
+        "args": input.args,
+        "env": env,
+        "cwd": cwd,
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "noNewPrivileges": input.host.security_opt.iter().flatten().any(|o| o.starts_with("no-new-privileges")),
+        "oomScoreAdj": 0,
+    });
+    if extra_empty(&process) {
+        process["user"]
+            .as_object_mut()
+            .map(|o| o.remove("additionalGids"));
+    }
+    Ok(json!({
+        "ociVersion": "1.0.2",
+        "process": process,
+        "root": {"path": input.rootfs, "readonly": input.host.readonly_rootfs},
+        "hostname": hostname(input),
+        "mounts": mounts,
+        "linux": linux,
+    }))
+}
+
+fn extra_empty(p: &Value) -> bool {
+    p["user"]["additionalGids"]
+        .as_array()
+        .is_none_or(|a| a.is_empty())
+}
+
+fn hostname(input: &SpecInput<'_>) -> String {
+    if input.config.hostname.is_empty() {
+        input.id.chars().take(12).collect()
+    } else {
+        input.config.hostname.clone()
+    }
+}
+
+fn normalize_cap(c: &str) -> String {
+    let c = c.to_ascii_uppercase();
+    if c.starts_with("CAP_") {
+        c
+    } else {
+        format!("CAP_{c}")
+    }
+}
+
+fn berth_all_caps() -> Vec<String> {
+    [
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+    ]
+    .iter()
+    .map(|c| format!("CAP_{c}"))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seccomp_follows_caps() {
+        let base: Vec<String> = DEFAULT_CAPS.iter().map(|s| s.to_string()).collect();
+        let p = seccomp(&base);
+        assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
+        let names = |p: &Value| -> Vec<String> {
+            p["syscalls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|s| {
+                    s["names"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|n| n.as_str().unwrap().to_string())
+                })
+                .collect()
+        };
+        assert!(names(&p).contains(&"read".to_string()));
+        assert!(!names(&p).contains(&"mount".to_string()));
+        let mut admin = base.clone();
+        admin.push("CAP_SYS_ADMIN".into());
+        assert!(names(&seccomp(&admin)).contains(&"mount".to_string()));
+    }
+
+    #[test]
+    fn users_resolve_from_passwd() {
+        let dir = std::env::temp_dir().join(format!("berth-spec-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        std::fs::write(
+            dir.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\nwww:x:33:33::/:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("etc/group"),
+            "root:x:0:\nwww:x:33:\nextra:x:50:www\n",
+        )
+        .unwrap();
+        assert_eq!(resolve_user(&dir, "www").unwrap(), (33, 33, vec![50]));
+        assert_eq!(resolve_user(&dir, "").unwrap().0, 0);
+        assert_eq!(resolve_user(&dir, "1000:50").unwrap(), (1000, 50, vec![]));
+        assert!(resolve_user(&dir, "nobody").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,214 @@
+//! A running container's link to its shim: spawning the shim, the control connection, and
+//! the fan-out of its output to attached clients.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Mutex;
+
+use berth_api_server::StdStream;
+use bytes::Bytes;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::shim::{protocol, ExitRecord, ShimArgs};
+
+/// Output of a container as seen by attach sessions.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Bytes from stdout/stderr.
+    Data(StdStream, Bytes),
+    /// The container exited with this code.
+    Exit(i64),
+}
+
+/// Lifecycle signals for `wait`.
+#[derive(Debug, Clone, Copy)]
+pub enum Signal {
+    /// Exited with this code.
+    Exited(i64),
+    /// Removed (last exit code).
+    Removed(i64),
+}
+
+/// Per-container in-memory state (exists for every known container).
+#[derive(Debug)]
+pub struct Live {
+    /// Output fan-out.
+    pub output: broadcast::Sender<Output>,
+    /// Exit / removal notifications.
+    pub signals: broadcast::Sender<Signal>,
+    /// Frames to the shim, while connected.
+    pub ctl: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    /// Serialises lifecycle operations (start/stop/rm) on this container.
+    pub op: tokio::sync::Mutex<()>,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Live {
+            output: broadcast::channel(1024).0,
+            signals: broadcast::channel(16).0,
+            ctl: Mutex::new(None),
+            op: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl Live {
+    /// Sends a frame to the shim (ignored when not connected).
+    pub fn send(&self, kind: u8, payload: &[u8]) -> bool {
+        let guard = self.ctl.lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .as_ref()
+            .is_some_and(|tx| tx.send(protocol::encode(kind, payload)).is_ok())
+    }
+}
+
+/// What the shim reported after `runtime create`.
+#[derive(Debug)]
+pub enum Spawned {
+    /// Created; the container init has this pid and waits for `START`.
+    Created(i64),
+    /// Creation failed with the runtime's message.
+    Failed(String),
+}
+
+/// Starts `berth shim` for a container and reads its first line.
+pub async fn spawn_shim(args: &ShimArgs) -> std::io::Result<Spawned> {
+    let exe = std::env::current_exe()?;
+    let mut child = tokio::process::Command::new(exe)
+        .arg("shim")
+        .args(args.to_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(false)
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("no shim stdout"))?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).await?;
+    // Reap the shim whenever it ends (it lives as long as the container).
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    let line = line.trim_end();
+    if let Some(pid) = line.strip_prefix("ok ") {
+        Ok(Spawned::Created(pid.trim().parse().unwrap_or(0)))
+    } else if let Some(msg) = line.strip_prefix("err ") {
+        Ok(Spawned::Failed(msg.to_string()))
+    } else {
+        Ok(Spawned::Failed(format!("shim failed to start: {line:?}")))
+    }
+}
+
+/// Events from the reader task to the engine.
+#[derive(Debug)]
+pub enum ShimEvent {
+    /// The shim's `START` answer.
+    Started(Result<i64, String>),
+    /// The container exited (from the shim or its exit record).
+    Exited(ExitRecord),
+}
+
+/// Connects to the shim socket, installs the control sender in `live`, and spawns the reader
+/// that forwards output to `live.output` and lifecycle events to `events`.
+pub async fn connect(
+    state_dir: &Path,
+    live: std::sync::Arc<Live>,
+    started: Option<oneshot::Sender<Result<i64, String>>>,
+    on_exit: impl FnOnce(ExitRecord) + Send + 'static,
+) -> std::io::Result<()> {
+    let sock = crate::shim::socket_path(state_dir);
+    let stream = UnixStream::connect(&sock).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    *live.ctl.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+    tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if wr.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let state_dir: PathBuf = state_dir.to_path_buf();
+    tokio::spawn(async move {
+        let mut started = started;
+        let mut decoder = protocol::Decoder::default();
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut exit = None;
+        'read: loop {
+            let n = match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            decoder.push(&buf[..n]);
+            while let Some((kind, payload)) = decoder.next_frame() {
+                match kind {
+                    protocol::STDOUT | protocol::STDERR => {
+                        let s = if kind == protocol::STDOUT {
+                            StdStream::Stdout
+                        } else {
+                            StdStream::Stderr
+                        };
+                        let _ = live.output.send(Output::Data(s, Bytes::from(payload)));
+                    }
+                    protocol::STARTED => {
+                        let pid = String::from_utf8_lossy(&payload)
+                            .trim()
+                            .parse()
+                            .unwrap_or(0);
+                        if let Some(tx) = started.take() {
+                            let _ = tx.send(Ok(pid));
+                        }
+                    }
+                    protocol::START_FAILED => {
+                        if let Some(tx) = started.take() {
+                            let _ = tx.send(Err(String::from_utf8_lossy(&payload).into_owned()));
+                        }
+                    }
+                    protocol::EXITED => {
+                        exit = serde_json::from_slice::<ExitRecord>(&payload).ok();
+                        break 'read;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        *live.ctl.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Some(tx) = started.take() {
+            let _ = tx.send(Err("shim exited before starting the container".into()));
+        }
+        let exit = match exit {
+            Some(e) => e,
+            None => wait_exit_record(&state_dir).await,
+        };
+        let _ = live.output.send(Output::Exit(exit.exit_code));
+        on_exit(exit);
+    });
+    Ok(())
+}
+
+/// Reads the exit record, waiting briefly for the shim to write it; a shim that died
+/// without one yields 255.
+pub async fn wait_exit_record(state_dir: &Path) -> ExitRecord {
+    for _ in 0..50 {
+        if let Some(e) = read_exit_record(state_dir) {
+            return e;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    ExitRecord {
+        exit_code: 255,
+        finished_at: crate::logfile::now(),
+    }
+}
+
+/// The exit record, when the shim wrote one.
+pub fn read_exit_record(state_dir: &Path) -> Option<ExitRecord> {
+    let bytes = std::fs::read(crate::shim::exit_path(state_dir)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}

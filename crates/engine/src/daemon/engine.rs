@@ -1,0 +1,504 @@
+//! The [`Engine`] implementation: system endpoints here, containers in
+//! [`crate::containers`], images delegated to [`ImageService`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use berth_api_server::*;
+use berth_api_types::*;
+use tokio::sync::broadcast;
+
+use super::config::DaemonConfig;
+use super::events::{self, EventBus};
+use crate::containers::Containers;
+use crate::images::ImageService;
+
+/// The daemon's engine.
+pub struct Berth {
+    cfg: std::sync::RwLock<DaemonConfig>,
+    /// Containers.
+    pub containers: Arc<Containers>,
+    /// Images.
+    pub images: Arc<ImageService>,
+    /// Events.
+    pub events: Arc<EventBus>,
+}
+
+impl Berth {
+    /// Assembles the engine.
+    pub fn new(
+        cfg: DaemonConfig,
+        containers: Arc<Containers>,
+        images: Arc<ImageService>,
+        events: Arc<EventBus>,
+    ) -> Self {
+        Berth {
+            cfg: std::sync::RwLock::new(cfg),
+            containers,
+            images,
+            events,
+        }
+    }
+
+    /// SIGHUP: re-reads daemon.json's reloadable keys (debug, log options, registries).
+    pub fn reload(&self) {
+        let mut cfg = self.cfg.write().unwrap_or_else(|e| e.into_inner());
+        if let Ok(file) = super::config::read_file(&cfg.config_file) {
+            if let Some(d) = file.debug {
+                cfg.debug = d;
+            }
+            cfg.registry_mirrors = file.registry_mirrors;
+            cfg.insecure_registries = file.insecure_registries;
+            cfg.log_opts = file.log_opts;
+        }
+        self.events.publish(EventMessage {
+            kind: "daemon".into(),
+            action: "reload".into(),
+            ..Default::default()
+        });
+    }
+}
+
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[async_trait]
+impl Engine for Berth {
+    async fn version(&self, _ctx: &RequestContext) -> ApiResult<SystemVersion> {
+        let v = env!("CARGO_PKG_VERSION").to_string();
+        Ok(SystemVersion {
+            platform: PlatformName {
+                name: "berth".into(),
+            },
+            components: vec![ComponentVersion {
+                name: "Engine".into(),
+                version: v.clone(),
+                ..Default::default()
+            }],
+            version: v,
+            go_version: "rust".into(),
+            os: "linux".into(),
+            arch: match std::env::consts::ARCH {
+                "x86_64" => "amd64",
+                "aarch64" => "arm64",
+                a => a,
+            }
+            .into(),
+            kernel_version: kernel(),
+            ..Default::default()
+        })
+    }
+
+    async fn info(&self, _ctx: &RequestContext) -> ApiResult<SystemInfo> {
+        let all = self.containers.list(&ContainerListOptions {
+            all: true,
+            ..Default::default()
+        })?;
+        let count = |s: &str| all.iter().filter(|c| c.state == s).count() as i64;
+        let cfg = self.cfg.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let images = self
+            .images
+            .images()
+            .store
+            .list()
+            .map(|l| l.len())
+            .unwrap_or(0);
+        let info = SystemInfo {
+            id: "berth".into(),
+            containers: all.len() as i64,
+            containers_running: count("running"),
+            containers_paused: count("paused"),
+            containers_stopped: all.len() as i64 - count("running") - count("paused"),
+            images: images as i64,
+            driver: "overlay2".into(),
+            debug: cfg.debug,
+            logging_driver: cfg.log_driver.clone(),
+            cgroup_driver: "cgroupfs".into(),
+            cgroup_version: if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+                "2"
+            } else {
+                "1"
+            }
+            .into(),
+            kernel_version: kernel(),
+            operating_system: "berth".into(),
+            os_type: "linux".into(),
+            architecture: std::env::consts::ARCH.into(),
+            ncpu: std::thread::available_parallelism()
+                .map(|n| n.get() as i64)
+                .unwrap_or(1),
+            name: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+            server_version: env!("CARGO_PKG_VERSION").into(),
+            default_runtime: "berth".into(),
+            live_restore_enabled: true,
+            index_server_address: "https://index.docker.io/v1/".into(),
+            ..Default::default()
+        };
+        Ok(info)
+    }
+
+    async fn system_df(&self, ctx: &RequestContext, _types: Vec<String>) -> ApiResult<SystemDf> {
+        let images = self
+            .images
+            .image_list(
+                ctx,
+                ImageListOptions {
+                    all: true,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let containers = self.containers.list(&ContainerListOptions {
+            all: true,
+            size: true,
+            ..Default::default()
+        })?;
+        Ok(SystemDf {
+            layers_size: images.iter().map(|i| i.size).sum(),
+            images,
+            containers,
+            ..Default::default()
+        })
+    }
+
+    async fn events(
+        &self,
+        _ctx: &RequestContext,
+        opts: EventsOptions,
+    ) -> ApiResult<JsonStream<EventMessage>> {
+        let since = opts.since.as_deref().and_then(crate::logfile::parse_time);
+        let until = opts.until.as_deref().and_then(crate::logfile::parse_time);
+        let (replay, mut rx) = self.events.subscribe(since);
+        let (tx, out) = tokio::sync::mpsc::channel(256);
+        let filters = opts.filters.clone();
+        tokio::spawn(async move {
+            let past_until = |e: &EventMessage| until.is_some_and(|u| e.time_nano as i128 > u);
+            for e in replay {
+                if past_until(&e) {
+                    return;
+                }
+                if events::matches(&filters, &e) && tx.send(e).await.is_err() {
+                    return;
+                }
+            }
+            let deadline = until.map(|u| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos() as i128;
+                std::time::Duration::from_nanos((u - now).max(0) as u64)
+            });
+            let sleep = tokio::time::sleep(
+                deadline.unwrap_or(std::time::Duration::from_secs(u32::MAX as u64)),
+            );
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    _ = &mut sleep => return,
+                    _ = tx.closed() => return,
+                    m = rx.recv() => match m {
+                        Ok(e) => {
+                            if events::matches(&filters, &e) && tx.send(e).await.is_err() { return; }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => return,
+                    }
+                }
+            }
+        });
+        Ok(out)
+    }
+
+    async fn auth(&self, ctx: &RequestContext, auth: AuthConfig) -> ApiResult<AuthResponse> {
+        self.images.auth(ctx, auth).await
+    }
+
+    async fn container_list(
+        &self,
+        _ctx: &RequestContext,
+        opts: ContainerListOptions,
+    ) -> ApiResult<Vec<ContainerSummary>> {
+        self.containers.list(&opts)
+    }
+    async fn container_create(
+        &self,
+        _ctx: &RequestContext,
+        opts: ContainerCreateOptions,
+        body: ContainerCreateRequest,
+    ) -> ApiResult<ContainerCreateResponse> {
+        self.containers.create(opts, body).await
+    }
+    async fn container_inspect(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        _size: bool,
+    ) -> ApiResult<ContainerInspect> {
+        self.containers.inspect(id)
+    }
+    async fn container_top(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        ps_args: Option<String>,
+    ) -> ApiResult<ContainerTopResponse> {
+        self.containers.top(id, ps_args).await
+    }
+    async fn container_logs(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        opts: LogsOptions,
+    ) -> ApiResult<LogStream> {
+        self.containers.logs(id, opts).await
+    }
+    async fn container_changes(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+    ) -> ApiResult<Vec<FilesystemChange>> {
+        self.containers.changes(id)
+    }
+    async fn container_export(&self, _ctx: &RequestContext, id: &str) -> ApiResult<ByteStream> {
+        self.containers.export(id).await
+    }
+    async fn container_resize(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        h: u16,
+        w: u16,
+    ) -> ApiResult<()> {
+        self.containers.resize(id, h, w).await
+    }
+    async fn container_start(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        _detach_keys: Option<String>,
+    ) -> ApiResult<()> {
+        self.containers.start(id).await
+    }
+    async fn container_stop(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        opts: StopOptions,
+    ) -> ApiResult<()> {
+        self.containers.stop(id, opts.signal, opts.timeout).await
+    }
+    async fn container_restart(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        opts: StopOptions,
+    ) -> ApiResult<()> {
+        self.containers.restart(id, opts.signal, opts.timeout).await
+    }
+    async fn container_kill(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        signal: Option<String>,
+    ) -> ApiResult<()> {
+        self.containers.kill(id, signal).await
+    }
+    async fn container_update(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        update: UpdateConfig,
+    ) -> ApiResult<UpdateResponse> {
+        let mut rec = self.containers.lookup(id)?;
+        if !update.restart_policy.name.is_empty() {
+            rec.host_config.restart_policy = update.restart_policy.clone();
+        }
+        self.containers.save(&rec).await?;
+        Ok(UpdateResponse::default())
+    }
+    async fn container_rename(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        new_name: &str,
+    ) -> ApiResult<()> {
+        self.containers.rename(id, new_name).await
+    }
+    async fn container_pause(&self, _ctx: &RequestContext, id: &str) -> ApiResult<()> {
+        self.containers.pause(id, true).await
+    }
+    async fn container_unpause(&self, _ctx: &RequestContext, id: &str) -> ApiResult<()> {
+        self.containers.pause(id, false).await
+    }
+    async fn container_attach(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        opts: AttachOptions,
+    ) -> ApiResult<Hijack> {
+        self.containers.attach(id, opts).await
+    }
+    async fn container_wait(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        condition: WaitCondition,
+    ) -> ApiResult<WaitFuture> {
+        self.containers.wait(id, condition).await
+    }
+    async fn container_delete(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        opts: ContainerDeleteOptions,
+    ) -> ApiResult<()> {
+        self.containers.remove(id, opts.force).await
+    }
+    async fn container_archive_stat(
+        &self,
+        _ctx: &RequestContext,
+        _id: &str,
+        _path: &str,
+    ) -> ApiResult<ContainerPathStat> {
+        Err(ApiError::not_implemented("archive is not implemented yet"))
+    }
+    async fn container_archive_get(
+        &self,
+        _ctx: &RequestContext,
+        _id: &str,
+        _path: &str,
+    ) -> ApiResult<(ContainerPathStat, ByteStream)> {
+        Err(ApiError::not_implemented("archive is not implemented yet"))
+    }
+    async fn container_archive_put(
+        &self,
+        _ctx: &RequestContext,
+        _id: &str,
+        _opts: ArchivePutOptions,
+        _body: RequestBody,
+    ) -> ApiResult<()> {
+        Err(ApiError::not_implemented("archive is not implemented yet"))
+    }
+    async fn container_prune(
+        &self,
+        _ctx: &RequestContext,
+        filters: Filters,
+    ) -> ApiResult<ContainerPruneResponse> {
+        self.containers.prune(&filters).await
+    }
+    async fn exec_create(
+        &self,
+        _ctx: &RequestContext,
+        container: &str,
+        config: ExecConfig,
+    ) -> ApiResult<IdResponse> {
+        self.containers.exec_create(container, config).await
+    }
+    async fn exec_start(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        config: ExecStartConfig,
+    ) -> ApiResult<Option<Hijack>> {
+        self.containers.exec_start(id, config).await
+    }
+    async fn exec_resize(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        _h: u16,
+        _w: u16,
+    ) -> ApiResult<()> {
+        self.containers.exec_inspect(id).map(|_| ())
+    }
+    async fn exec_inspect(&self, _ctx: &RequestContext, id: &str) -> ApiResult<ExecInspect> {
+        self.containers.exec_inspect(id)
+    }
+
+    async fn image_list(
+        &self,
+        ctx: &RequestContext,
+        opts: ImageListOptions,
+    ) -> ApiResult<Vec<ImageSummary>> {
+        self.images.image_list(ctx, opts).await
+    }
+    async fn image_create(
+        &self,
+        ctx: &RequestContext,
+        opts: ImageCreateOptions,
+        body: RequestBody,
+    ) -> ApiResult<JsonStream<JsonMessage>> {
+        self.images.image_create(ctx, opts, body).await
+    }
+    async fn image_inspect(&self, ctx: &RequestContext, name: &str) -> ApiResult<ImageInspect> {
+        self.images.image_inspect(ctx, name).await
+    }
+    async fn image_history(&self, ctx: &RequestContext, name: &str) -> ApiResult<Vec<HistoryItem>> {
+        self.images.image_history(ctx, name).await
+    }
+    async fn image_push(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        tag: Option<String>,
+    ) -> ApiResult<JsonStream<JsonMessage>> {
+        self.images.image_push(ctx, name, tag).await
+    }
+    async fn image_tag(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        repo: &str,
+        tag: Option<String>,
+    ) -> ApiResult<()> {
+        self.images.image_tag(ctx, name, repo, tag).await
+    }
+    async fn image_delete(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        opts: ImageDeleteOptions,
+    ) -> ApiResult<Vec<ImageDeleteResponseItem>> {
+        self.images.image_delete(ctx, name, opts).await
+    }
+    async fn image_search(
+        &self,
+        ctx: &RequestContext,
+        opts: ImageSearchOptions,
+    ) -> ApiResult<Vec<ImageSearchResult>> {
+        self.images.image_search(ctx, opts).await
+    }
+    async fn image_prune(
+        &self,
+        ctx: &RequestContext,
+        filters: Filters,
+    ) -> ApiResult<ImagePruneResponse> {
+        self.images.image_prune(ctx, filters).await
+    }
+    async fn image_commit(
+        &self,
+        _ctx: &RequestContext,
+        opts: CommitOptions,
+        config: Option<ContainerConfig>,
+    ) -> ApiResult<IdResponse> {
+        self.containers.commit(&self.images, opts, config).await
+    }
+    async fn image_save(&self, ctx: &RequestContext, names: Vec<String>) -> ApiResult<ByteStream> {
+        self.images.image_save(ctx, names).await
+    }
+    async fn image_load(
+        &self,
+        ctx: &RequestContext,
+        quiet: bool,
+        body: RequestBody,
+    ) -> ApiResult<JsonStream<JsonMessage>> {
+        self.images.image_load(ctx, quiet, body).await
+    }
+}

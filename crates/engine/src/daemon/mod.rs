@@ -1,0 +1,165 @@
+//! `berth daemon`: flags and daemon.json, the tokio runtime, the API listeners, signals
+//! (SIGTERM/SIGINT stop cleanly and leave containers running; SIGHUP reloads daemon.json's
+//! reloadable keys), the pid file, and live restore of running containers.
+
+pub mod config;
+pub mod engine;
+pub mod events;
+
+use std::ffi::OsString;
+use std::sync::Arc;
+
+use berth_api_server::{bind_unix, ApiServer, ServerConfig};
+use clap::Parser;
+
+use crate::containers::Containers;
+use crate::images::ImageService;
+use config::Flags;
+use engine::Berth;
+
+/// Entry point of `berth daemon`.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let mut argv = vec![OsString::from("berth daemon")];
+    argv.extend(args);
+    let flags = match Flags::try_parse_from(argv) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 1 } else { 0 };
+        }
+    };
+    let cfg = match config::resolve(&flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("berth daemon: {e}");
+            return 1;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("berth daemon: tokio: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(run(cfg)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("berth daemon: {e}");
+            1
+        }
+    }
+}
+
+async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
+    for d in [&cfg.data_root, &cfg.exec_root] {
+        std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
+    }
+    std::fs::create_dir_all(cfg.exec_root.join("containers")).map_err(|e| e.to_string())?;
+    if let Some(p) = &cfg.pidfile {
+        if let Ok(old) = std::fs::read_to_string(p) {
+            if let Ok(pid) = old.trim().parse::<i32>() {
+                if std::path::Path::new(&format!("/proc/{pid}")).exists()
+                    && pid as u32 != std::process::id()
+                {
+                    return Err(format!(
+                        "pid file found, ensure berth daemon is not running or delete {}",
+                        p.display()
+                    ));
+                }
+            }
+        }
+        std::fs::write(p, format!("{}", std::process::id()))
+            .map_err(|e| format!("write {}: {e}", p.display()))?;
+    }
+    let store = Arc::new(
+        berth_metadata::Store::open(cfg.data_root.join("metadata")).map_err(|e| e.to_string())?,
+    );
+    let events = Arc::new(events::EventBus::default());
+    let ev2 = events.clone();
+    let registry = berth_registry::RegistryConfig {
+        insecure_registries: cfg.insecure_registries.clone(),
+        mirrors: cfg.registry_mirrors.clone(),
+        ..Default::default()
+    };
+    let images = Arc::new(
+        ImageService::new(&cfg.data_root, registry, Arc::new(move |e| ev2.publish(e)))
+            .map_err(|e| e.message)?,
+    );
+    let mut containers = Containers::new(
+        store,
+        images.clone(),
+        events.clone(),
+        cfg.exec_root.clone(),
+        cfg.data_root.clone(),
+    );
+    if let Some(c) = Arc::get_mut(&mut containers) {
+        c.log_opts = cfg.log_opts.clone();
+    }
+    let c2 = containers.clone();
+    images.set_in_use_checker(Arc::new(move |id| c2.image_in_use(id)));
+    containers.restore().await;
+    let berth = Arc::new(Berth::new(cfg.clone(), containers, images, events));
+    let server = ApiServer::new(berth.clone(), ServerConfig::default());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut serving = Vec::new();
+    for path in &cfg.sockets {
+        let listener =
+            bind_unix(path, 0o660).map_err(|e| format!("listen on {}: {e}", path.display()))?;
+        set_group(path);
+        let server = server.clone();
+        let mut rx = stop_rx.clone();
+        serving.push(tokio::spawn(async move {
+            let _ = server
+                .serve_unix(listener, async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                })
+                .await;
+        }));
+    }
+    if cfg.debug {
+        eprintln!("berth daemon: API listening on {:?}", cfg.sockets);
+    }
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => berth.reload(),
+        }
+    }
+    let _ = stop_tx.send(true);
+    for s in serving {
+        let _ = s.await;
+    }
+    for path in &cfg.sockets {
+        let _ = std::fs::remove_file(path);
+    }
+    if let Some(p) = &cfg.pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(())
+}
+
+/// Gives the socket to group `berth` when that group exists.
+fn set_group(path: &std::path::Path) {
+    let Ok(groups) = std::fs::read_to_string("/etc/group") else {
+        return;
+    };
+    let gid = groups.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[0] == "berth")
+            .then(|| f[2].parse::<u32>().ok())
+            .flatten()
+    });
+    if let Some(gid) = gid {
+        let _ = std::os::unix::fs::chown(path, None, Some(gid));
+    }
+}
