@@ -822,12 +822,24 @@ impl Containers {
                         match stdin.read(&mut buf).await {
                             Ok(0) | Err(_) => break,
                             Ok(n) => {
-                                live3.send(protocol::STDIN, &buf[..n]);
+                                let patience = Duration::from_secs(60);
+                                if !live3
+                                    .send_when_connected(protocol::STDIN, &buf[..n], patience)
+                                    .await
+                                {
+                                    break;
+                                }
                             }
                         }
                     }
                     if stdin_once {
-                        live3.send(protocol::CLOSE_STDIN, b"");
+                        live3
+                            .send_when_connected(
+                                protocol::CLOSE_STDIN,
+                                b"",
+                                Duration::from_secs(60),
+                            )
+                            .await;
                     }
                 });
             }

@@ -65,6 +65,28 @@ impl Live {
     }
 }
 
+impl Live {
+    /// Sends a frame once the shim is connected (attach may begin before start), giving up
+    /// after `patience`.
+    pub async fn send_when_connected(
+        &self,
+        kind: u8,
+        payload: &[u8],
+        patience: std::time::Duration,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            if self.send(kind, payload) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
 /// What the shim reported after `runtime create`.
 #[derive(Debug)]
 pub enum Spawned {
