@@ -414,7 +414,7 @@ impl Containers {
         Ok(())
     }
 
-    async fn start_failed(&self, mut rec: ContainerRecord, msg: String) -> ApiError {
+    async fn start_failed(self: &Arc<Self>, mut rec: ContainerRecord, msg: String) -> ApiError {
         let not_found = msg.contains("executable file not found") || msg.contains("no such file");
         let code = if not_found { 127 } else { 126 };
         let full = format!(
@@ -425,6 +425,16 @@ impl Containers {
         rec.state.running = false;
         let _ = self.save(&rec).await;
         self.unmount_rootfs(&rec.id);
+        let live = self.live(&rec.id);
+        let _ = live.output.send(Output::Exit(code));
+        if rec.host_config.auto_remove {
+            // Docker removes an AutoRemove container whose start failed.
+            let this = self.clone();
+            let rec2 = rec.clone();
+            tokio::spawn(async move {
+                let _ = this.remove_now(rec2, false).await;
+            });
+        }
         if not_found || msg.contains("permission denied") {
             ApiError::invalid(full)
         } else {

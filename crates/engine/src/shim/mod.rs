@@ -131,9 +131,26 @@ impl ShimArgs {
     }
 }
 
-/// Socket path of a shim in `state_dir`.
+/// Socket path of the shim whose state dir is `<exec-root>/containers/<id>`:
+/// `<exec-root>/s/<id[..12]>.sock`, short enough for `sun_path` (108 bytes) even under deep
+/// exec roots.
 pub fn socket_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("shim.sock")
+    short_path(state_dir, "sock")
+}
+
+fn short_path(state_dir: &Path, ext: &str) -> PathBuf {
+    let id = state_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let short: String = id.chars().take(12).collect();
+    let root = state_dir
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(state_dir);
+    let dir = root.join("s");
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join(format!("{short}.{ext}"))
 }
 
 /// Exit record path in `state_dir`.
@@ -242,7 +259,7 @@ impl Shim {
         let mut stdin = None;
         let mut console = None;
         if args.tty {
-            let csock = args.state_dir.join("console.sock");
+            let csock = short_path(&args.state_dir, "console");
             let _ = std::fs::remove_file(&csock);
             let l = UnixListener::bind(&csock).map_err(|e| format!("bind console socket: {e}"))?;
             cmd.arg("--console-socket").arg(&csock);

@@ -1,0 +1,158 @@
+//! End to end: a private `berth daemon` driven by the real docker CLI v28.
+
+mod daemon_support;
+
+use daemon_support::{stderr, stdout, Daemon};
+
+fn need() -> bool {
+    if !berth_testkit::is_root() {
+        berth_testkit::skip("daemon_docker_cli", "needs root");
+        return false;
+    }
+    if !std::path::Path::new("/usr/local/bin/docker").exists() {
+        berth_testkit::skip("daemon_docker_cli", "needs /usr/local/bin/docker");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn peer_run_exit_codes_and_lifecycle() {
+    if !need() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+
+    let o = d.docker(&["run", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!(stdout(&o), "hi\n", "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+
+    let o = d.docker(&["run", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(o.status.code(), Some(3));
+
+    let o = d.docker(&["run", "busybox", "nosuch"]);
+    assert_eq!(o.status.code(), Some(127));
+    assert!(
+        stderr(&o).contains("executable file not found"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = d.docker_stdin(&["run", "-i", "--rm", "busybox", "cat"], Some(b"piped\n"));
+    assert_eq!(stdout(&o), "piped\n");
+
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; while true; do sleep 1; done",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(stdout(&d.docker(&["logs", "web"])), "started\n");
+    assert_eq!(stdout(&d.docker(&["exec", "web", "echo", "x"])), "x\n");
+    assert_eq!(
+        d.docker(&["exec", "web", "sh", "-c", "exit 5"])
+            .status
+            .code(),
+        Some(5)
+    );
+    assert!(stdout(&d.docker(&["top", "web"])).contains("sleep"));
+    assert!(d
+        .docker(&["exec", "web", "touch", "/tmp/newfile"])
+        .status
+        .success());
+    assert!(stdout(&d.docker(&["diff", "web"])).contains("A /tmp/newfile"));
+    assert!(d.docker(&["pause", "web"]).status.success());
+    assert!(stdout(&d.docker(&["ps"])).contains("(Paused)"));
+    assert!(d.docker(&["unpause", "web"]).status.success());
+    assert_eq!(
+        stdout(&d.docker(&["inspect", "-f", "{{.State.Status}}", "web"])),
+        "running\n"
+    );
+    assert!(d.docker(&["kill", "web"]).status.success());
+    assert_eq!(
+        stdout(&d.docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "web"
+        ])),
+        "exited 137\n"
+    );
+    assert!(!stdout(&d.docker(&["ps"])).contains("web"));
+    assert!(stdout(&d.docker(&["ps", "-a"])).contains("web"));
+    let o = d.docker(&["export", "web"]);
+    assert!(o.stdout.windows(11).any(|w| w == b"bin/busybox"));
+    let o = d.docker(&["commit", "web", "committed:1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&d.docker(&["images"])).contains("committed"));
+    assert!(d.docker(&["restart", "web"]).status.success());
+    assert_eq!(
+        stdout(&d.docker(&["inspect", "-f", "{{.State.Running}}", "web"])),
+        "true\n"
+    );
+    assert!(d.docker(&["rm", "-f", "web"]).status.success());
+    assert!(!stdout(&d.docker(&["ps", "-a"])).contains("web"));
+}
+
+#[test]
+fn peer_bad_requests_create_nothing() {
+    if !need() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let o = d.docker(&["create", "--pull", "never", "nosuchimage"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("No such image"), "{}", stderr(&o));
+    let o = d.docker(&["create", "--name", "bad name!", "busybox"]);
+    assert!(
+        stderr(&o).contains("Invalid container name"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stdout(&d.docker(&["ps", "-aq"])), "");
+}
+
+#[test]
+fn peer_live_restore_after_kill9() {
+    if !need() {
+        return;
+    }
+    let mut d = Daemon::start();
+    d.load_busybox();
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "lr",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    d.kill9();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    d.spawn();
+    assert_eq!(
+        stdout(&d.docker(&["inspect", "-f", "{{.State.Running}}", "lr"])),
+        "true\n"
+    );
+    let before = stdout(&d.docker(&["logs", "lr"])).lines().count();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let after = stdout(&d.docker(&["logs", "lr"])).lines().count();
+    assert!(after > before, "logs keep flowing: {before} -> {after}");
+    assert!(d.docker(&["stop", "-t", "1", "lr"]).status.success());
+    assert_eq!(
+        stdout(&d.docker(&["inspect", "-f", "{{.State.Running}}", "lr"])),
+        "false\n"
+    );
+}

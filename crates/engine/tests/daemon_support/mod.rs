@@ -1,0 +1,184 @@
+//! A private `berth daemon` for end-to-end tests, driven with the real docker CLI.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use berth_testkit::TempDir;
+
+/// A daemon on a private socket, data root and exec root; killed (and its containers'
+/// mounts cleaned) on drop.
+pub struct Daemon {
+    pub dir: TempDir,
+    pub child: Option<Child>,
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        let dir = TempDir::new("berth-daemon");
+        let mut d = Daemon { dir, child: None };
+        d.spawn();
+        d
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn sock(&self) -> PathBuf {
+        self.root().join("b.sock")
+    }
+
+    pub fn spawn(&mut self) {
+        let r = self.root().to_path_buf();
+        let child = Command::new(berth_testkit::berth_bin())
+            .arg("daemon")
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock().display()))
+            .arg("--data-root")
+            .arg(r.join("data"))
+            .arg("--exec-root")
+            .arg(r.join("exec"))
+            .arg("--pidfile")
+            .arg(r.join("berth.pid"))
+            .arg("--config-file")
+            .arg(r.join("daemon.json"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn berth daemon");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if self.docker(&["version"]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("berth daemon did not come up");
+    }
+
+    /// kill -9 of the daemon (shims and containers keep running).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_stdin(args, None)
+    }
+
+    pub fn docker_stdin(&self, args: &[&str], input: Option<&[u8]>) -> Output {
+        let mut c = Command::new("/usr/local/bin/docker")
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock().display()))
+            .args(args)
+            .env("DOCKER_CONFIG", self.root().join("docker-config"))
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run docker");
+        if let Some(i) = input {
+            use std::io::Write;
+            let mut s = c.stdin.take().expect("stdin");
+            s.write_all(i).expect("write stdin");
+        }
+        c.wait_with_output().expect("docker output")
+    }
+
+    /// Loads a busybox image (`busybox:latest`) made from the host's static busybox.
+    pub fn load_busybox(&self) {
+        let tar = self.root().join("busybox.tar");
+        write_busybox_archive(&self.dir, &tar);
+        let out = self.docker(&["load", "-i", tar.to_str().expect("utf8")]);
+        assert!(
+            out.status.success(),
+            "load: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // Stop every container first (their shims outlive the daemon by design).
+        let _ = self.docker(&["rm", "-f", "lr", "web", "t1"]);
+        let out = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let root = self.root().display().to_string();
+        if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
+            let mut targets: Vec<&str> = info
+                .lines()
+                .filter_map(|l| l.split(' ').nth(4))
+                .filter(|t| t.starts_with(&root))
+                .collect();
+            targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
+            for t in targets {
+                let _ = Command::new("umount").arg("-l").arg(t).status();
+            }
+        }
+    }
+}
+
+/// A classic `docker save` archive of a one-layer busybox image tagged busybox:latest.
+pub fn write_busybox_archive(tmp: &TempDir, out: &Path) {
+    let rootfs = tmp.path().join("bb-rootfs");
+    berth_testkit::busybox::make_rootfs(&rootfs);
+    let mut layer = tar::Builder::new(Vec::new());
+    layer.follow_symlinks(false);
+    layer.append_dir_all(".", &rootfs).expect("layer tar");
+    let layer = layer.into_inner().expect("layer bytes");
+    let diff_id = berth_content::Digest::of(&layer);
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id.as_str()]},
+        "created": "2024-01-01T00:00:00Z",
+        "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "berth test"}],
+    });
+    let config = serde_json::to_vec(&config).expect("config");
+    let cid = berth_content::Digest::of(&config);
+    let manifest = serde_json::json!([{
+        "Config": format!("{}.json", cid.hex()),
+        "RepoTags": ["busybox:latest"],
+        "Layers": ["layer/layer.tar"],
+    }]);
+    let mut t = tar::Builder::new(std::fs::File::create(out).expect("archive"));
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, name, data).expect("append");
+    };
+    add(&format!("{}.json", cid.hex()), &config);
+    add("layer/layer.tar", &layer);
+    add(
+        "manifest.json",
+        &serde_json::to_vec(&manifest).expect("manifest"),
+    );
+    t.finish().expect("finish archive");
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
