@@ -193,57 +193,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-const SIGNALS: &[(&str, i32)] = &[
-    ("HUP", 1),
-    ("INT", 2),
-    ("QUIT", 3),
-    ("ILL", 4),
-    ("TRAP", 5),
-    ("ABRT", 6),
-    ("IOT", 6),
-    ("BUS", 7),
-    ("FPE", 8),
-    ("KILL", 9),
-    ("USR1", 10),
-    ("SEGV", 11),
-    ("USR2", 12),
-    ("PIPE", 13),
-    ("ALRM", 14),
-    ("TERM", 15),
-    ("STKFLT", 16),
-    ("CHLD", 17),
-    ("CONT", 18),
-    ("STOP", 19),
-    ("TSTP", 20),
-    ("TTIN", 21),
-    ("TTOU", 22),
-    ("URG", 23),
-    ("XCPU", 24),
-    ("XFSZ", 25),
-    ("VTALRM", 26),
-    ("PROF", 27),
-    ("WINCH", 28),
-    ("IO", 29),
-    ("POLL", 29),
-    ("PWR", 30),
-    ("SYS", 31),
-];
-
 /// Parses `9`, `KILL`, `SIGKILL` (any case).
 fn parse_signal(s: &str) -> Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-        bail!("invalid signal number {n}");
-    }
-    let up = s.to_ascii_uppercase();
-    let name = up.strip_prefix("SIG").unwrap_or(&up);
-    SIGNALS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| *v)
-        .ok_or_else(|| anyhow!("unknown signal {s:?}"))
+    berth_runtime::signal::parse(s).ok_or_else(|| anyhow!("unknown signal {s:?}"))
 }
 
 fn exec(rt: &Runtime, e: liboci_cli::Exec) -> Result<i32> {

@@ -23,6 +23,7 @@ pub mod rootfs;
 pub mod safe_path;
 pub mod sealed_exe;
 pub mod seccomp;
+pub mod signal;
 pub mod spec;
 pub mod state;
 

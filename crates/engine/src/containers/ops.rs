@@ -1,7 +1,6 @@
 //! Lifecycle actions: create, start, exit handling, stop, kill, pause, remove, wait, attach,
 //! logs, exec, rename, and live restore.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -1275,47 +1274,7 @@ pub fn parse_size(s: &str) -> u64 {
 
 /// Signal name or number → number.
 pub fn parse_signal(s: &str) -> Option<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return (1..=64).contains(&n).then_some(n);
-    }
-    let name = s.to_ascii_uppercase();
-    let name = name.strip_prefix("SIG").unwrap_or(&name);
-    let table: BTreeMap<&str, i32> = [
-        ("HUP", 1),
-        ("INT", 2),
-        ("QUIT", 3),
-        ("ILL", 4),
-        ("TRAP", 5),
-        ("ABRT", 6),
-        ("BUS", 7),
-        ("FPE", 8),
-        ("KILL", 9),
-        ("USR1", 10),
-        ("SEGV", 11),
-        ("USR2", 12),
-        ("PIPE", 13),
-        ("ALRM", 14),
-        ("TERM", 15),
-        ("STKFLT", 16),
-        ("CHLD", 17),
-        ("CONT", 18),
-        ("STOP", 19),
-        ("TSTP", 20),
-        ("TTIN", 21),
-        ("TTOU", 22),
-        ("URG", 23),
-        ("XCPU", 24),
-        ("XFSZ", 25),
-        ("VTALRM", 26),
-        ("PROF", 27),
-        ("WINCH", 28),
-        ("IO", 29),
-        ("PWR", 30),
-        ("SYS", 31),
-    ]
-    .into_iter()
-    .collect();
-    table.get(name).copied()
+    berth_runtime::signal::parse(s)
 }
 
 /// True when `path` is a mount point (its device differs from its parent's, or it is listed
