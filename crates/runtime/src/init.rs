@@ -221,7 +221,7 @@ fn setup(sock: &mut UnixStream, cfg: &InitConfig) -> Result<std::path::PathBuf> 
     let program = process_setup::resolve_program(process)?;
     channel::send(sock, &Msg::Ready)?;
     if let Some(fifo) = fifo {
-        wait_for_start(&fifo)?;
+        let started = wait_for_start(&fifo)?;
         if let Err(e) = crate::hooks::run(
             "startContainer",
             spec.hooks()
@@ -232,6 +232,8 @@ fn setup(sock: &mut UnixStream, cfg: &InitConfig) -> Result<std::path::PathBuf> 
             eprintln!("berth: {e}");
             berth_sys::process::exit_immediately(1);
         }
+        // Only now may `start` go on to the poststart hooks: the startContainer hooks ran.
+        rustix::io::write(&started, b"0").sys(|| "write exec fifo".into())?;
     }
     process_setup::drop_privileges(process, spec.linux().as_ref())?;
     // Nothing of ours may leak into the container: only stdio and the preserved fds stay.
@@ -240,15 +242,14 @@ fn setup(sock: &mut UnixStream, cfg: &InitConfig) -> Result<std::path::PathBuf> 
     Ok(program)
 }
 
-/// Blocks until `start` opens the fifo for reading, then writes one byte.
-fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+/// Blocks until `start` opens the fifo for reading; returns the write end. Writing one byte
+/// to it tells `start` that the container is about to exec its program.
+fn wait_for_start(fifo: &OwnedFd) -> Result<OwnedFd> {
     let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
-    let f = rustix::fs::open(
+    rustix::fs::open(
         path.as_str(),
         rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )
-    .sys(|| "open exec fifo".into())?;
-    rustix::io::write(&f, b"0").sys(|| "write exec fifo".into())?;
-    Ok(())
+    .sys(|| "open exec fifo".into())
 }
