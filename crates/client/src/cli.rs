@@ -112,6 +112,18 @@ pub struct CreateOpts {
     /// Connect a container to a network.
     #[arg(long, alias = "net")]
     pub network: Option<String>,
+    /// Add network-scoped alias for the container.
+    #[arg(long = "network-alias", alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104).
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Set custom DNS search domains.
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// Set DNS options.
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    pub dns_option: Vec<String>,
     /// Container host name.
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
@@ -628,6 +640,11 @@ pub enum Cmd {
         #[arg(long)]
         format: Option<String>,
     },
+    /// Manage networks.
+    Network {
+        #[command(subcommand)]
+        cmd: crate::commands::network::NetworkCmd,
+    },
     /// Manage berth (df, prune, info, events).
     System {
         #[command(subcommand)]
@@ -715,6 +732,7 @@ pub fn normalize(args: Vec<String>) -> Vec<String> {
         (Some("image"), Some("prune")) => Some(&["image-prune"]),
         (Some("image"), Some("inspect")) => Some(&["inspect", "--type", "image"]),
         (Some("image"), Some(s)) if !s.starts_with('-') => Some(&[]),
+        (Some("network"), Some("inspect")) => Some(&["inspect", "--type", "network"]),
         (Some("system"), Some("info")) => Some(&["info"]),
         (Some("system"), Some("events")) => Some(&["events"]),
         _ => None,

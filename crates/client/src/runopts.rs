@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use berth_api_types::{
-    ContainerConfig, ContainerCreateRequest, EmptyObject, HostConfig, Mount, PortBinding,
-    RestartPolicy, StrSlice,
+    ContainerConfig, ContainerCreateRequest, EmptyObject, EndpointIpamConfig, EndpointSettings,
+    HostConfig, Mount, NetworkingConfig, PortBinding, RestartPolicy, StrSlice,
 };
 
 use crate::cli::CreateOpts;
@@ -96,29 +96,68 @@ fn kv_map(items: &[String]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `-p [ip:][hostPort:]containerPort[/proto]` → exposed port key and binding.
-pub fn parse_publish(p: &str) -> CliResult<(String, PortBinding)> {
+fn port_range(s: &str, what: &str) -> CliResult<(u16, u16)> {
+    let bad = || CliError::msg(format!("invalid {what}: {s}"));
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let a: u16 = a.parse().map_err(|_| bad())?;
+    let b: u16 = b.parse().map_err(|_| bad())?;
+    if b < a {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+/// `-p [ip:][hostPort:]containerPort[/proto]` → (exposed port key, binding) pairs; ranges
+/// are expanded one container port at a time like docker's `nat.ParsePortSpecs`.
+pub fn parse_publish(p: &str) -> CliResult<Vec<(String, PortBinding)>> {
     let (spec, proto) = match p.rsplit_once('/') {
         Some((s, pr)) => (s, pr),
         None => (p, "tcp"),
     };
+    if !matches!(proto, "tcp" | "udp" | "sctp") {
+        return Err(CliError::msg(format!("invalid proto: {proto}")));
+    }
     let parts: Vec<&str> = spec.rsplitn(3, ':').collect();
     let (ip, host, container) = match parts.as_slice() {
         [c] => ("", "", *c),
         [c, h] => ("", *h, *c),
         [c, h, ip] => (*ip, *h, *c),
-        _ => unreachable!(),
+        _ => return Err(CliError::msg(format!("invalid port format: {p}"))),
     };
-    if container.is_empty() || container.split('-').any(|x| x.parse::<u16>().is_err()) {
-        return Err(CliError::msg(format!("invalid containerPort: {container}")));
+    if container.is_empty() {
+        return Err(CliError::msg(format!("no port specified: {p}<empty>")));
     }
-    Ok((
-        format!("{container}/{proto}"),
-        PortBinding {
-            host_ip: ip.trim_matches(['[', ']']).to_string(),
-            host_port: host.to_string(),
-        },
-    ))
+    let (c0, c1) = port_range(container, "containerPort")?;
+    let host_ip = ip.trim_matches(['[', ']']).to_string();
+    let count = c1 - c0 + 1;
+    let mut out = Vec::new();
+    let hosts = if host.is_empty() {
+        None
+    } else {
+        Some(port_range(host, "hostPort")?)
+    };
+    if let Some((h0, h1)) = hosts {
+        if count > 1 && h1 - h0 + 1 != count {
+            return Err(CliError::msg(format!(
+                "invalid ranges specified for container and host Ports: {container} and {host}"
+            )));
+        }
+    }
+    for i in 0..count {
+        let host_port = match hosts {
+            None => String::new(),
+            Some((h0, h1)) if count == 1 && h1 != h0 => format!("{h0}-{h1}"),
+            Some((h0, _)) => (h0 + i).to_string(),
+        };
+        out.push((
+            format!("{}/{proto}", c0 + i),
+            PortBinding {
+                host_ip: host_ip.clone(),
+                host_port,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// `--mount type=bind,source=/a,target=/b,readonly`.
@@ -198,13 +237,14 @@ pub fn build(o: &CreateOpts, attach_std: bool) -> CliResult<ContainerCreateReque
     }
     let mut exposed = BTreeMap::new();
     for p in &o.publish {
-        let (key, binding) = parse_publish(p)?;
-        exposed.insert(key.clone(), EmptyObject {});
-        hc.port_bindings
-            .entry(key)
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(binding);
+        for (key, binding) in parse_publish(p)? {
+            exposed.insert(key.clone(), EmptyObject {});
+            hc.port_bindings
+                .entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(binding);
+        }
     }
     for e in &o.expose {
         let key = if e.contains('/') {
@@ -241,6 +281,13 @@ pub fn build(o: &CreateOpts, attach_std: bool) -> CliResult<ContainerCreateReque
     if !o.dns.is_empty() {
         hc.dns = Some(o.dns.clone());
     }
+    if !o.dns_search.is_empty() {
+        hc.dns_search = Some(o.dns_search.clone());
+    }
+    if !o.dns_option.is_empty() {
+        hc.dns_options = Some(o.dns_option.clone());
+    }
+    let networking_config = networking(o);
     if let Some(d) = &o.log_driver {
         hc.log_config.kind = d.clone();
     }
@@ -288,7 +335,30 @@ pub fn build(o: &CreateOpts, attach_std: bool) -> CliResult<ContainerCreateReque
     Ok(ContainerCreateRequest {
         config,
         host_config: Some(hc),
-        networking_config: None,
+        networking_config,
+    })
+}
+
+/// `--network-alias` and `--ip` go to the endpoint of the `--network` network.
+fn networking(o: &CreateOpts) -> Option<NetworkingConfig> {
+    if o.network_alias.is_empty() && o.ip.is_none() {
+        return None;
+    }
+    let net = o
+        .network
+        .clone()
+        .filter(|n| !n.is_empty() && n != "default")
+        .unwrap_or_else(|| "bridge".into());
+    let es = EndpointSettings {
+        aliases: (!o.network_alias.is_empty()).then(|| o.network_alias.clone()),
+        ipam_config: o.ip.as_ref().map(|ip| EndpointIpamConfig {
+            ipv4_address: ip.clone(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Some(NetworkingConfig {
+        endpoints_config: [(net, es)].into_iter().collect(),
     })
 }
 
@@ -373,5 +443,20 @@ mod tests {
         assert_eq!(req.config.cmd.unwrap().0, ["-c", "true"]);
         assert_eq!(req.config.user, "1:2");
         assert!(req.config.attach_stdout && !req.config.attach_stdin);
+    }
+
+    #[test]
+    fn publish_ranges_expand() {
+        let v = parse_publish("8000-8002:80-82/udp").unwrap();
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[2].0, "82/udp");
+        assert_eq!(v[2].1.host_port, "8002");
+        let v = parse_publish("127.0.0.1:8000-8010:80").unwrap();
+        assert_eq!(v[0].1.host_port, "8000-8010");
+        assert_eq!(v[0].1.host_ip, "127.0.0.1");
+        assert_eq!(parse_publish("80").unwrap()[0].1.host_port, "");
+        assert!(parse_publish("8000-8001:80-82").is_err());
+        assert!(parse_publish("x:80").is_err());
+        assert!(parse_publish("80/bad").is_err());
     }
 }

@@ -4,7 +4,8 @@
 //! - [`containers`]: container records and lifecycle over shims;
 //! - [`shim`]: the per-container monitor process;
 //! - [`images`]: the image side of the API;
-//! - [`logfile`]: the json-file log format.
+//! - [`logfile`]: the json-file log format;
+//! - [`networks`]: networks and container networking.
 
 use std::ffi::OsString;
 
@@ -12,6 +13,7 @@ pub mod containers;
 pub mod daemon;
 pub mod images;
 pub mod logfile;
+pub mod networks;
 pub mod shim;
 
 /// `berth daemon …` (the full argv, `berth daemon` included): serves the Docker Engine API.

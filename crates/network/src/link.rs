@@ -339,12 +339,28 @@ pub fn set_sysctl(key: &str, value: &str) -> Result<()> {
     std::fs::write(&path, value).map_err(|e| NetworkError::io("write sysctl", path, e))
 }
 
-/// A random-looking host veth name: `veth` + 7 hex digits from `seed` (an endpoint id).
+/// A random-looking host veth name: `veth` + 7 hex digits of an FNV-1a hash of `seed` (an
+/// endpoint identity: network id + container id), so every endpoint gets its own name.
 pub fn host_veth_name(seed: &str) -> String {
-    let hex: String = seed
-        .chars()
-        .filter(|c| c.is_ascii_hexdigit())
-        .take(7)
-        .collect();
-    format!("veth{hex:0>7}")
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seed.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("veth{:07x}", (h ^ (h >> 32)) & 0x0fff_ffff)
+}
+
+#[cfg(test)]
+mod veth_name_tests {
+    use super::host_veth_name;
+
+    #[test]
+    fn distinct_endpoints_get_distinct_names() {
+        let a = host_veth_name("net1ctr1");
+        assert_eq!(a.len(), 11);
+        assert!(a.starts_with("veth"));
+        assert_ne!(a, host_veth_name("net1ctr2"));
+        assert_ne!(a, host_veth_name("net2ctr1"));
+        assert_eq!(a, host_veth_name("net1ctr1"));
+    }
 }

@@ -451,7 +451,7 @@ impl NetworkManager {
             )));
         }
         let ip = self.ipam.allocate(network_id, requested)?;
-        let host_ifname = link::host_veth_name(&format!("{:08x}{}", u32::from(ip), container_id));
+        let host_ifname = link::host_veth_name(&format!("{network_id}/{container_id}/{ip}"));
         let ep = Endpoint {
             network_id: network_id.into(),
             container_id: container_id.into(),
@@ -513,6 +513,11 @@ impl NetworkManager {
             .filter(|e| e.container_id == container_id)
             .cloned()
             .collect()
+    }
+
+    /// Every endpoint (network inspect's `Containers`).
+    pub async fn all_endpoints(&self) -> Vec<Endpoint> {
+        self.state.lock().await.endpoints.values().cloned().collect()
     }
 
     /// Publishes ports of a container at `container_ip`: all host ports are reserved (bind

@@ -4,6 +4,7 @@
 mod container;
 mod cp;
 mod image;
+pub mod network;
 mod run;
 mod system;
 
@@ -316,6 +317,7 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
                     filter,
                 },
         } => system::prune(&ctx, all, force, volumes, filter).await,
+        Cmd::Network { cmd } => network::run(&ctx, cmd).await,
         Cmd::ContainerPrune { force, filter } => container::prune(&ctx, force, filter).await,
         Cmd::ImagePrune { all, force, filter } => image::prune(&ctx, all, force, filter).await,
     }

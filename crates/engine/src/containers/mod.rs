@@ -35,6 +35,8 @@ pub struct Containers {
     pub data_root: PathBuf,
     /// Default log options (`log-opts` of daemon.json).
     pub log_opts: std::collections::BTreeMap<String, String>,
+    /// Networking (set once at daemon start).
+    pub networks: std::sync::OnceLock<Arc<crate::networks::Networks>>,
     live: Mutex<HashMap<String, Arc<Live>>>,
     execs: Mutex<HashMap<String, ops::ExecRecord>>,
 }
@@ -74,6 +76,7 @@ impl Containers {
             exec_root,
             data_root,
             log_opts: Default::default(),
+            networks: std::sync::OnceLock::new(),
             live: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
         })

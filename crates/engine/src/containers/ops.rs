@@ -162,6 +162,7 @@ impl Containers {
         if host.network_mode.is_empty() || host.network_mode == "default" {
             host.network_mode = "bridge".into();
         }
+        let endpoints_config = self.prepare_network_create(&mut host, body.networking_config)?;
         if host.log_config.kind.is_empty() {
             host.log_config.kind = "json-file".into();
         }
@@ -206,6 +207,7 @@ impl Containers {
                 .display()
                 .to_string(),
             manually_stopped: false,
+            endpoints_config,
         };
         let parent = image.top_chain_id().map(|d| d.as_str().to_string());
         let this = self.clone();
@@ -264,33 +266,6 @@ impl Containers {
         }
     }
 
-    fn write_etc_files(&self, rec: &ContainerRecord) -> ApiResult<Vec<(String, String)>> {
-        let dir = self.data_dir(&rec.id);
-        std::fs::create_dir_all(&dir).map_err(internal)?;
-        let host = if rec.config.hostname.is_empty() {
-            rec.id[..12].to_string()
-        } else {
-            rec.config.hostname.clone()
-        };
-        let mut files = Vec::new();
-        let hostname = dir.join("hostname");
-        std::fs::write(&hostname, format!("{host}\n")).map_err(internal)?;
-        files.push(("/etc/hostname".to_string(), hostname.display().to_string()));
-        let hosts = dir.join("hosts");
-        let hosts_text = if rec.host_config.network_mode == "host" {
-            std::fs::read_to_string("/etc/hosts").unwrap_or_default()
-        } else {
-            format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t{host}\n")
-        };
-        std::fs::write(&hosts, hosts_text).map_err(internal)?;
-        files.push(("/etc/hosts".to_string(), hosts.display().to_string()));
-        let resolv = dir.join("resolv.conf");
-        let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        std::fs::write(&resolv, text).map_err(internal)?;
-        files.push(("/etc/resolv.conf".to_string(), resolv.display().to_string()));
-        Ok(files)
-    }
-
     /// `POST /containers/{id}/start`.
     pub async fn start(self: &Arc<Self>, reference: &str) -> ApiResult<()> {
         let id = self.resolve(reference)?;
@@ -329,7 +304,13 @@ impl Containers {
             this.unmount_rootfs(&id);
             msg
         };
-        let etc = self.write_etc_files(&rec)?;
+        let etc = match self.write_network_files(&rec).await {
+            Ok(e) => e,
+            Err(e) => {
+                fail(self, String::new());
+                return Err(e);
+            }
+        };
         let mut argv = vec![rec.path.clone()];
         argv.extend(rec.args.clone());
         let spec = spec::build(&spec::SpecInput {
@@ -340,13 +321,17 @@ impl Containers {
             rootfs: &rootfs,
             etc_files: &etc,
         });
-        let spec = match spec {
+        let mut spec = match spec {
             Ok(s) => s,
             Err(m) => {
                 let m = fail(self, m);
                 return Err(ApiError::invalid(m));
             }
         };
+        if let Err(e) = self.adjust_network_spec(&rec, &mut spec) {
+            fail(self, String::new());
+            return Err(e);
+        }
         std::fs::write(
             state_dir.join("config.json"),
             serde_json::to_vec_pretty(&spec).unwrap_or_default(),
@@ -393,6 +378,13 @@ impl Containers {
         })
         .await
         .map_err(internal)?;
+        if let Err(e) = self.network_up(&rec, pid).await {
+            // Nothing of the network is left; end the created task (on_exit cleans up).
+            rec.state.error = e.message.clone();
+            let _ = self.save(&rec).await;
+            let _ = runtime(self, &["kill", &id, "SIGKILL"]).await;
+            return Err(e);
+        }
         live.send(protocol::START, b"");
         match rx.await {
             Ok(Ok(_)) => {}
@@ -423,6 +415,7 @@ impl Containers {
         rec.state.error = full.clone();
         rec.state.running = false;
         let _ = self.save(&rec).await;
+        self.network_down(&rec.id).await;
         self.unmount_rootfs(&rec.id);
         let live = self.live(&rec.id);
         let _ = live.output.send(Output::Exit(code));
@@ -451,6 +444,7 @@ impl Containers {
         rec.state.pid = 0;
         rec.state.exit_code = exit.exit_code;
         rec.state.finished_at = exit.finished_at.clone();
+        self.network_down(id).await;
         self.unmount_rootfs(id);
         let _ = self.save(&rec).await;
         self.event("die", &rec, &[("exitCode", exit.exit_code.to_string())]);
@@ -716,6 +710,7 @@ impl Containers {
 
     async fn remove_now(self: &Arc<Self>, rec: ContainerRecord, _locked: bool) -> ApiResult<()> {
         let id = rec.id.clone();
+        self.network_down(&id).await;
         self.unmount_rootfs(&id);
         let _ = runtime(self, &["delete", "--force", &id]).await;
         let this = self.clone();

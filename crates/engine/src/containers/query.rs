@@ -37,6 +37,7 @@ impl Containers {
             driver: "overlay2".into(),
             platform: "linux".into(),
             host_config: rec.host_config.clone(),
+            network_settings: self.network_settings(&rec),
             config,
             ..Default::default()
         })
@@ -45,7 +46,10 @@ impl Containers {
     fn summary(&self, rec: &ContainerRecord) -> ContainerSummary {
         let mut cmd = vec![rec.path.clone()];
         cmd.extend(rec.args.iter().cloned());
+        let (ports, network_settings) = self.network_summary(rec);
         ContainerSummary {
+            ports,
+            network_settings,
             id: rec.id.clone(),
             names: vec![rec.name.clone()],
             image: if rec.config.image.is_empty() {

@@ -34,6 +34,9 @@ pub struct ContainerRecord {
     /// Stopped by the user (unless-stopped / always do not restart it).
     #[serde(default)]
     pub manually_stopped: bool,
+    /// Networks to join and their endpoint settings (`NetworkingConfig`), by network name.
+    #[serde(default)]
+    pub endpoints_config: std::collections::BTreeMap<String, berth_api_types::EndpointSettings>,
 }
 
 /// Go's zero time as Docker prints it.

@@ -37,6 +37,21 @@ pub struct Flags {
     /// Insecure registries.
     #[arg(long = "insecure-registry")]
     pub insecure_registries: Vec<String>,
+    /// Attach containers to a network bridge (default berth0; "none" disables it).
+    #[arg(short = 'b', long = "bridge")]
+    pub bridge: Option<String>,
+    /// Network bridge IP (gateway/prefix, e.g. 172.17.0.1/16).
+    #[arg(long = "bip")]
+    pub bip: Option<String>,
+    /// MTU of container networks.
+    #[arg(long = "mtu")]
+    pub mtu: Option<u32>,
+    /// Default address pool for networks ("base=10.10.0.0/16,size=24").
+    #[arg(long = "default-address-pool")]
+    pub default_address_pools: Vec<String>,
+    /// The nftables table berth owns (default "berth").
+    #[arg(long = "nft-table")]
+    pub nft_table: Option<String>,
 }
 
 /// daemon.json.
@@ -67,6 +82,16 @@ pub struct FileConfig {
     pub debug: Option<bool>,
     /// pidfile.
     pub pidfile: Option<PathBuf>,
+    /// bridge.
+    pub bridge: Option<String>,
+    /// bip.
+    pub bip: Option<String>,
+    /// mtu.
+    pub mtu: Option<u32>,
+    /// default-address-pools.
+    pub default_address_pools: Vec<crate::networks::config::PoolEntry>,
+    /// nft-table (berth's own key).
+    pub nft_table: Option<String>,
 }
 
 /// The effective configuration.
@@ -92,6 +117,8 @@ pub struct DaemonConfig {
     pub log_opts: BTreeMap<String, String>,
     /// daemon.json path.
     pub config_file: PathBuf,
+    /// Network settings.
+    pub network: crate::networks::NetConfig,
 }
 
 /// Reads daemon.json (a missing file is an empty config).
@@ -128,7 +155,9 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
     mirrors.extend(flags.registry_mirrors.iter().cloned());
     let mut insecure = file.insecure_registries.clone();
     insecure.extend(flags.insecure_registries.iter().cloned());
+    let network = network_config(flags, &file)?;
     Ok(DaemonConfig {
+        network,
         sockets,
         data_root: flags
             .data_root
@@ -148,6 +177,38 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
         log_opts: file.log_opts,
         config_file: flags.config_file.clone(),
     })
+}
+
+fn network_config(flags: &Flags, file: &FileConfig) -> Result<crate::networks::NetConfig, String> {
+    let pools = if flags.default_address_pools.is_empty() {
+        file.default_address_pools.clone()
+    } else {
+        let mut v = Vec::new();
+        for p in &flags.default_address_pools {
+            let (mut base, mut size) = (None, None);
+            for kv in p.split(',') {
+                match kv.split_once('=') {
+                    Some(("base", b)) => base = Some(b.to_string()),
+                    Some(("size", s)) => size = s.parse().ok(),
+                    _ => return Err(format!("invalid default-address-pool {p:?}")),
+                }
+            }
+            match (base, size) {
+                (Some(base), Some(size)) => {
+                    v.push(crate::networks::config::PoolEntry { base, size })
+                }
+                _ => return Err(format!("invalid default-address-pool {p:?}")),
+            }
+        }
+        v
+    };
+    crate::networks::config::build(
+        flags.bridge.clone().or(file.bridge.clone()),
+        flags.bip.clone().or(file.bip.clone()),
+        flags.mtu.or(file.mtu),
+        &pools,
+        flags.nft_table.clone().or(file.nft_table.clone()),
+    )
 }
 
 #[cfg(test)]

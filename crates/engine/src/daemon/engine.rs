@@ -422,6 +422,46 @@ impl Engine for Berth {
         self.containers.exec_inspect(id)
     }
 
+    async fn network_list(&self, _ctx: &RequestContext, filters: Filters) -> ApiResult<Vec<Network>> {
+        self.containers.network_list(&filters).await
+    }
+    async fn network_create(
+        &self,
+        _ctx: &RequestContext,
+        req: NetworkCreateRequest,
+    ) -> ApiResult<NetworkCreateResponse> {
+        self.containers.net().create(req).await
+    }
+    async fn network_inspect(&self, _ctx: &RequestContext, id: &str) -> ApiResult<Network> {
+        self.containers.network_inspect(id).await
+    }
+    async fn network_delete(&self, _ctx: &RequestContext, id: &str) -> ApiResult<()> {
+        self.containers.network_remove(id).await
+    }
+    async fn network_connect(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        req: NetworkConnectRequest,
+    ) -> ApiResult<()> {
+        self.containers.network_connect(id, req).await
+    }
+    async fn network_disconnect(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        req: NetworkDisconnectRequest,
+    ) -> ApiResult<()> {
+        self.containers.network_disconnect(id, req).await
+    }
+    async fn network_prune(
+        &self,
+        _ctx: &RequestContext,
+        filters: Filters,
+    ) -> ApiResult<NetworkPruneResponse> {
+        self.containers.net().prune(&filters).await
+    }
+
     async fn image_list(
         &self,
         ctx: &RequestContext,

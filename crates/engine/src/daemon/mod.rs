@@ -100,9 +100,13 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
     if let Some(c) = Arc::get_mut(&mut containers) {
         c.log_opts = cfg.log_opts.clone();
     }
+    let networks = crate::networks::Networks::open(&cfg.data_root, cfg.network.clone(), containers.store.clone())
+        .await?;
+    let _ = containers.networks.set(networks);
     let c2 = containers.clone();
     images.set_in_use_checker(Arc::new(move |id| c2.image_in_use(id)));
     containers.restore().await;
+    containers.restore_networks().await;
     let berth = Arc::new(Berth::new(cfg.clone(), containers, images, events));
     let server = ApiServer::new(berth.clone(), ServerConfig::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

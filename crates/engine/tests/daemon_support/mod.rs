@@ -13,12 +13,78 @@ use berth_testkit::TempDir;
 pub struct Daemon {
     pub dir: TempDir,
     pub child: Option<Child>,
+    pub net: TestNet,
+}
+
+/// A daemon's private networking: its own default bridge, nftables table and address
+/// block (a /20 for the default bridge's /24 and user networks' /24s), so parallel test
+/// daemons never share `berth0`, the `berth` table or a subnet.
+#[derive(Debug, Clone)]
+pub struct TestNet {
+    pub bridge: String,
+    pub table: String,
+    /// `10.A.B.0/20`.
+    pub block: String,
+    /// `10.A.B.1/24`.
+    pub bip: String,
+    /// `10.A.B.0/24` (the default bridge's subnet).
+    pub bridge_subnet: String,
+    /// A free /24 of the block for user networks created with `--subnet`: `10.A.(B+n).0/24`.
+    pub prefix: (u8, u8),
+}
+
+impl TestNet {
+    pub fn pick() -> TestNet {
+        let tag = berth_testkit::unique_name("");
+        let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        let used: Vec<(u32, u32)> = routes
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let dst = u32::from_str_radix(f.get(1)?, 16).ok()?.swap_bytes();
+                let mask = u32::from_str_radix(f.get(7)?, 16).ok()?.swap_bytes();
+                (mask != 0).then_some((dst, mask))
+            })
+            .collect();
+        let seed = std::process::id() as usize * 31 + u32::from_str_radix(&tag, 16).unwrap_or(0) as usize;
+        for i in 0..2048 {
+            let slot = (seed + i * 97) % 2048;
+            let (a, b) = (64 + (slot / 16) as u8, ((slot % 16) * 16) as u8);
+            let net = u32::from_be_bytes([10, a, b, 0]);
+            let mask = 0xffff_f000u32;
+            if used
+                .iter()
+                .any(|(d, m)| (d & m & mask) == (net & m & mask))
+            {
+                continue;
+            }
+            return TestNet {
+                bridge: format!("bt{tag}"),
+                table: format!("berth_t{tag}"),
+                block: format!("10.{a}.{b}.0/20"),
+                bip: format!("10.{a}.{b}.1/24"),
+                bridge_subnet: format!("10.{a}.{b}.0/24"),
+                prefix: (a, b),
+            };
+        }
+        panic!("no free 10.x.y.0/20 for a test daemon");
+    }
+
+    /// The n-th (1..15) /24 of the block, for `network create --subnet`.
+    pub fn subnet(&self, n: u8) -> String {
+        format!("10.{}.{}.0/24", self.prefix.0, self.prefix.1 + n)
+    }
 }
 
 impl Daemon {
     pub fn start() -> Daemon {
         let dir = TempDir::new("berth-daemon");
-        let mut d = Daemon { dir, child: None };
+        let mut d = Daemon {
+            dir,
+            child: None,
+            net: TestNet::pick(),
+        };
         d.spawn();
         d
     }
@@ -45,6 +111,14 @@ impl Daemon {
             .arg(r.join("berth.pid"))
             .arg("--config-file")
             .arg(r.join("daemon.json"))
+            .arg("--bridge")
+            .arg(&self.net.bridge)
+            .arg("--bip")
+            .arg(&self.net.bip)
+            .arg("--nft-table")
+            .arg(&self.net.table)
+            .arg("--default-address-pool")
+            .arg(format!("base={},size=24", self.net.block))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -95,6 +169,18 @@ impl Daemon {
         c.wait_with_output().expect("docker output")
     }
 
+    /// The berth CLI against this daemon.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        Command::new(berth_testkit::berth_bin())
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock().display()))
+            .args(args)
+            .env("DOCKER_CONFIG", self.root().join("docker-config"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run berth")
+    }
+
     /// Loads a busybox image (`busybox:latest`) made from the host's static busybox.
     pub fn load_busybox(&self) {
         let tar = self.root().join("busybox.tar");
@@ -116,10 +202,21 @@ impl Drop for Daemon {
         for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
             let _ = self.docker(&["rm", "-f", id]);
         }
+        let _ = self.docker(&["network", "prune", "-f"]);
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // The default bridge and the table outlive a daemon by design (like docker0);
+        // a test daemon's are its own, so remove them.
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.net.bridge])
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("nft")
+            .args(["delete", "table", "inet", &self.net.table])
+            .stderr(Stdio::null())
+            .status();
         let root = self.root().display().to_string();
         if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
             let mut targets: Vec<&str> = info

@@ -1,0 +1,865 @@
+//! The container side of networking: endpoint settings at create, the network files
+//! (`/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`), connecting the container's netns
+//! between the shim's `Created` and `START` (veths, published ports, embedded DNS), teardown
+//! on exit and removal, `NetworkSettings` of inspect and ps, `network connect|disconnect`,
+//! network inspect's `Containers`, and live restore of DNS listeners.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_api_server::{ApiError, ApiResult};
+use berth_api_types::{
+    EndpointSettings, Filters, HostConfig, Network, NetworkConnectRequest,
+    NetworkDisconnectRequest, NetworkSettings, NetworkingConfig, Port, PortBinding, PortMap,
+    SummaryNetworkSettings,
+};
+use berth_network::files::{self, DnsSettings};
+use berth_network::ports::{self, PortMapping, Proto};
+use berth_network::{link, ConnectRequest, Endpoint, NetworkMode, PublishedPort};
+use serde_json::Value;
+
+use super::{endpoint_id, net_err, network_container, Attached, NetworkRecord, Networks};
+use crate::containers::record::ContainerRecord;
+use crate::containers::Containers;
+
+/// Name of the default bridge network.
+const BRIDGE: &str = "bridge";
+
+fn requested_ip(es: &EndpointSettings) -> ApiResult<Option<Ipv4Addr>> {
+    match es.ipam_config.as_ref().map(|c| c.ipv4_address.as_str()) {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::invalid(format!("invalid IPv4 address: {s}"))),
+    }
+}
+
+fn user_settings_check(net: &NetworkRecord, es: &EndpointSettings) -> ApiResult<()> {
+    requested_ip(es)?;
+    if net.name == BRIDGE {
+        if requested_ip(es)?.is_some() {
+            return Err(ApiError::invalid(
+                "user specified IP address is supported on user defined networks only",
+            ));
+        }
+        if es.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
+            return Err(ApiError::invalid(
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The published-port mappings of a container: `PortBindings`, plus every other EXPOSEd
+/// port on an ephemeral host port with `-P`.
+pub fn port_mappings(host: &HostConfig, exposed: &[String]) -> ApiResult<Vec<PortMapping>> {
+    let mut out = Vec::new();
+    for (key, bindings) in &host.port_bindings {
+        let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let default = vec![PortBinding::default()];
+        let list = match bindings {
+            Some(b) if !b.is_empty() => b,
+            _ => &default,
+        };
+        for b in list {
+            if b.host_ip.contains(':') {
+                // IPv6 host addresses (Docker CLI adds "::" itself only with IPv6 enabled).
+                continue;
+            }
+            let ip = if b.host_ip == "0.0.0.0" {
+                ""
+            } else {
+                &b.host_ip
+            };
+            let spec = match (ip.is_empty(), b.host_port.is_empty()) {
+                (true, true) => format!("{port}/{proto}"),
+                (true, false) => format!("{}:{port}/{proto}", b.host_port),
+                (false, _) => format!("{ip}:{}:{port}/{proto}", b.host_port),
+            };
+            out.extend(ports::parse_publish(&spec).map_err(net_err)?);
+        }
+    }
+    if host.publish_all_ports {
+        for key in exposed {
+            let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+            let proto = match proto {
+                "udp" => Proto::Udp,
+                "tcp" => Proto::Tcp,
+                _ => continue,
+            };
+            let Ok(p) = port.parse::<u16>() else { continue };
+            if !out
+                .iter()
+                .any(|m: &PortMapping| m.container_port == p && m.proto == proto)
+            {
+                out.push(PortMapping::ephemeral(p, proto));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn exposed_keys(rec: &ContainerRecord) -> Vec<String> {
+    let mut keys: Vec<String> = rec
+        .config
+        .exposed_ports
+        .iter()
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    for k in rec.host_config.port_bindings.keys() {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    keys
+}
+
+fn dns_settings(host: &HostConfig) -> ApiResult<DnsSettings> {
+    let servers = host
+        .dns
+        .iter()
+        .flatten()
+        .map(|s| {
+            s.parse::<IpAddr>()
+                .map_err(|_| ApiError::invalid(format!("invalid IP address in --dns: {s}")))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(DnsSettings {
+        servers,
+        search: host.dns_search.clone().unwrap_or_default(),
+        options: host.dns_options.clone().unwrap_or_default(),
+    })
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(12).collect()
+}
+
+impl Containers {
+    /// The network service (set at daemon start, before any container work).
+    pub fn net(&self) -> &Arc<Networks> {
+        self.networks
+            .get()
+            .expect("the daemon sets up networking before serving containers")
+    }
+
+    /// `POST /containers/create`: validates the network mode, endpoint settings, port
+    /// bindings and DNS/host options; returns the endpoints to store with the record.
+    /// Rewrites `container:<name>` to the full id like Docker.
+    pub fn prepare_network_create(
+        &self,
+        host: &mut HostConfig,
+        networking: Option<NetworkingConfig>,
+    ) -> ApiResult<BTreeMap<String, EndpointSettings>> {
+        let net = self.net();
+        let mut requested = networking.map(|n| n.endpoints_config).unwrap_or_default();
+        let mut out = BTreeMap::new();
+        match NetworkMode::parse(&host.network_mode) {
+            NetworkMode::Host => {
+                let rec = net.resolve("host")?;
+                out.insert(rec.name, EndpointSettings::default());
+            }
+            NetworkMode::None => {
+                let rec = net.resolve("none")?;
+                out.insert(rec.name, EndpointSettings::default());
+            }
+            NetworkMode::Container(c) => {
+                let id = self.resolve(&c)?;
+                host.network_mode = format!("container:{id}");
+            }
+            mode @ (NetworkMode::Bridge | NetworkMode::Named(_)) => {
+                let primary = match &mode {
+                    NetworkMode::Named(n) => n.clone(),
+                    _ => BRIDGE.to_string(),
+                };
+                if primary == BRIDGE && !net.config().default_bridge_enabled() {
+                    // `--bridge none`: containers get a namespace with only lo.
+                } else {
+                    let rec = net.resolve(&primary)?;
+                    if rec.driver == "host" {
+                        host.network_mode = "host".into();
+                        out.insert(rec.name, EndpointSettings::default());
+                        return Ok(out);
+                    }
+                    if rec.driver == "null" {
+                        host.network_mode = "none".into();
+                        out.insert(rec.name, EndpointSettings::default());
+                        return Ok(out);
+                    }
+                    let mut es = requested.remove(&primary);
+                    for alt in [rec.id.as_str(), "default"] {
+                        if let Some(e) = requested.remove(alt) {
+                            es.get_or_insert(e);
+                        }
+                    }
+                    let es = es.unwrap_or_default();
+                    user_settings_check(&rec, &es)?;
+                    out.insert(rec.name.clone(), es);
+                }
+                for (key, es) in requested {
+                    let rec = net.resolve(&key)?;
+                    if rec.driver != "bridge" {
+                        return Err(ApiError::invalid(format!(
+                            "container cannot be connected to network {} and {}",
+                            primary, rec.name
+                        )));
+                    }
+                    user_settings_check(&rec, &es)?;
+                    out.insert(rec.name.clone(), es);
+                }
+            }
+        }
+        let exposed: Vec<String> = Vec::new();
+        port_mappings(host, &exposed)?;
+        dns_settings(host)?;
+        for h in host.extra_hosts.iter().flatten() {
+            files::parse_add_host(h, Some(Ipv4Addr::LOCALHOST.into())).map_err(net_err)?;
+        }
+        Ok(out)
+    }
+
+    /// Network names of a record's endpoints, the primary (`NetworkMode`) first.
+    fn endpoint_order(&self, rec: &ContainerRecord) -> Vec<(String, EndpointSettings)> {
+        let primary = match NetworkMode::parse(&rec.host_config.network_mode) {
+            NetworkMode::Named(n) => n,
+            _ => BRIDGE.to_string(),
+        };
+        let mut out: Vec<(String, EndpointSettings)> = Vec::new();
+        let primary_rec = self.net().resolve(&primary).ok();
+        for (k, v) in &rec.endpoints_config {
+            let is_primary = *k == primary || primary_rec.as_ref().is_some_and(|r| r.name == *k);
+            if is_primary {
+                out.insert(0, (k.clone(), v.clone()));
+            } else {
+                out.push((k.clone(), v.clone()));
+            }
+        }
+        out
+    }
+
+    /// True when one of the container's networks is user-defined (embedded DNS is used).
+    fn uses_embedded_dns(&self, rec: &ContainerRecord) -> bool {
+        rec.endpoints_config.keys().any(|k| {
+            self.net()
+                .resolve(k)
+                .is_ok_and(|n| n.driver == "bridge" && n.name != BRIDGE)
+        })
+    }
+
+    async fn default_gateway(&self) -> Option<IpAddr> {
+        let net = self.net();
+        let rec = net.resolve(BRIDGE).ok()?;
+        net.info(&rec.id).await.map(|i| IpAddr::V4(i.gateway))
+    }
+
+    fn hostname_of(rec: &ContainerRecord) -> String {
+        if rec.config.hostname.is_empty() {
+            short(&rec.id)
+        } else {
+            rec.config.hostname.clone()
+        }
+    }
+
+    async fn extra_hosts(&self, rec: &ContainerRecord) -> ApiResult<Vec<(String, IpAddr)>> {
+        let gw = self.default_gateway().await;
+        rec.host_config
+            .extra_hosts
+            .iter()
+            .flatten()
+            .map(|h| files::parse_add_host(h, gw).map_err(net_err))
+            .collect()
+    }
+
+    /// Writes `hostname`, `hosts` and `resolv.conf` under the container's data dir and
+    /// returns the (destination, source) binds; `container:` mode shares the other
+    /// container's files, `host` mode gets the host's.
+    pub async fn write_network_files(
+        &self,
+        rec: &ContainerRecord,
+    ) -> ApiResult<Vec<(String, String)>> {
+        let internal = |e: std::io::Error| ApiError::internal(e.to_string());
+        let mode = NetworkMode::parse(&rec.host_config.network_mode);
+        let source_dir = match &mode {
+            NetworkMode::Container(other) => self.data_dir(&self.resolve(other)?),
+            _ => self.data_dir(&rec.id),
+        };
+        let binds = ["hostname", "hosts", "resolv.conf"]
+            .iter()
+            .map(|f| {
+                (
+                    format!("/etc/{f}"),
+                    source_dir.join(f).display().to_string(),
+                )
+            })
+            .collect();
+        if matches!(mode, NetworkMode::Container(_)) {
+            return Ok(binds);
+        }
+        let dir = self.data_dir(&rec.id);
+        std::fs::create_dir_all(&dir).map_err(internal)?;
+        let (hostname, hosts, resolv) = if mode == NetworkMode::Host {
+            let host_name = if rec.config.hostname.is_empty() {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            } else {
+                rec.config.hostname.clone()
+            };
+            (
+                host_name,
+                std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+                std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            )
+        } else {
+            let hostname = Self::hostname_of(rec);
+            let extra = self.extra_hosts(rec).await?;
+            let rc = files::container_resolv_conf(
+                &files::host_resolv_conf(),
+                &dns_settings(&rec.host_config)?,
+                self.uses_embedded_dns(rec),
+            );
+            (
+                hostname.clone(),
+                files::hosts_file(&hostname, &[], &extra),
+                rc.content,
+            )
+        };
+        std::fs::write(dir.join("hostname"), files::hostname_file(&hostname)).map_err(internal)?;
+        std::fs::write(dir.join("hosts"), hosts).map_err(internal)?;
+        std::fs::write(dir.join("resolv.conf"), resolv).map_err(internal)?;
+        Ok(binds)
+    }
+
+    /// Adjusts the OCI spec for the network mode: `container:` joins the other container's
+    /// netns (which must be running); `host` uses the host's hostname.
+    pub fn adjust_network_spec(&self, rec: &ContainerRecord, spec: &mut Value) -> ApiResult<()> {
+        match NetworkMode::parse(&rec.host_config.network_mode) {
+            NetworkMode::Container(other) => {
+                let target = self.lookup(&other)?;
+                if !target.state.running || target.state.pid <= 0 {
+                    return Err(ApiError::conflict(format!(
+                        "cannot join network namespace of a non running container: {}",
+                        target.id
+                    )));
+                }
+                let path = format!("/proc/{}/ns/net", target.state.pid);
+                if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
+                    for n in ns.iter_mut() {
+                        if n["type"] == "network" {
+                            n["path"] = Value::String(path.clone());
+                        }
+                    }
+                }
+                let name = std::fs::read_to_string(self.data_dir(&target.id).join("hostname"))
+                    .unwrap_or_default();
+                if !name.trim().is_empty() && rec.config.hostname.is_empty() {
+                    spec["hostname"] = Value::String(name.trim().to_string());
+                }
+            }
+            NetworkMode::Host if rec.config.hostname.is_empty() => {
+                let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+                spec["hostname"] = Value::String(name.trim().to_string());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Between the shim's `Created(pid)` and `START`: connects the container's netns to its
+    /// networks, publishes its ports, starts its embedded DNS and writes its own addresses
+    /// into `/etc/hosts`. On error everything done so far is undone.
+    pub async fn network_up(&self, rec: &ContainerRecord, pid: i64) -> ApiResult<()> {
+        let mode = NetworkMode::parse(&rec.host_config.network_mode);
+        if matches!(mode, NetworkMode::Host | NetworkMode::Container(_)) {
+            return Ok(());
+        }
+        let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
+        let res = self.network_up_inner(rec, &netns).await;
+        match res {
+            Ok(att) => {
+                self.net().with_attached(|m| m.insert(rec.id.clone(), att));
+                Ok(())
+            }
+            Err(e) => {
+                self.network_down(&rec.id).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn network_up_inner(&self, rec: &ContainerRecord, netns: &Path) -> ApiResult<Attached> {
+        let net = self.net();
+        link::loopback_up(netns).await.map_err(net_err)?;
+        let mut att = Attached::default();
+        let name = rec.name.trim_start_matches('/').to_string();
+        for (i, (key, es)) in self.endpoint_order(rec).into_iter().enumerate() {
+            let nrec = net.resolve(&key)?;
+            if nrec.driver != "bridge" {
+                continue;
+            }
+            let mut dns_names = vec![name.clone()];
+            dns_names.extend(es.aliases.clone().unwrap_or_default());
+            dns_names.push(short(&rec.id));
+            let ifname = format!("eth{i}");
+            let ep = net
+                .mgr
+                .connect(ConnectRequest {
+                    network_id: &nrec.id,
+                    container_id: &rec.id,
+                    netns,
+                    container_ifname: &ifname,
+                    requested: requested_ip(&es)?,
+                    dns_names,
+                    default_route: i == 0,
+                })
+                .await
+                .map_err(|e| {
+                    let status = e.http_status();
+                    let api = net_err(e);
+                    if status == 400 || status == 409 {
+                        ApiError::new(
+                            api.kind,
+                            format!(
+                                "invalid config for network {}: invalid endpoint settings:\n{}",
+                                nrec.name, api.message
+                            ),
+                        )
+                    } else {
+                        api
+                    }
+                })?;
+            att.endpoints.push(ep);
+        }
+        if let Some(primary) = att.endpoints.first() {
+            let mappings = port_mappings(&rec.host_config, &exposed_keys(rec))?;
+            if !mappings.is_empty() {
+                let ep_id = endpoint_id(primary);
+                att.ports = net
+                    .mgr
+                    .publish(&rec.id, primary.ip, &mappings)
+                    .await
+                    .map_err(|e| {
+                        let api = net_err(e);
+                        ApiError::new(
+                            api.kind,
+                            format!(
+                                "driver failed programming external connectivity on endpoint {name} ({ep_id}): {}",
+                                api.message
+                            ),
+                        )
+                    })?;
+            }
+        }
+        if self.uses_embedded_dns(rec) {
+            let rc = files::container_resolv_conf(
+                &files::host_resolv_conf(),
+                &dns_settings(&rec.host_config)?,
+                true,
+            );
+            att.dns = Some(
+                net.mgr
+                    .serve_dns(&rec.id, netns, rc.upstreams)
+                    .await
+                    .map_err(net_err)?,
+            );
+        }
+        if !att.endpoints.is_empty() {
+            let ips: Vec<Ipv4Addr> = att.endpoints.iter().map(|e| e.ip).collect();
+            let text = files::hosts_file(
+                &Self::hostname_of(rec),
+                &ips,
+                &self.extra_hosts(rec).await?,
+            );
+            // In place: the file is bind-mounted, a rename would not be seen inside.
+            std::fs::write(self.data_dir(&rec.id).join("hosts"), text)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+        }
+        Ok(att)
+    }
+
+    /// On exit, failed start and removal: stops the DNS listener, removes the port rules
+    /// and reservations, deletes the veths and releases the addresses. Idempotent.
+    pub async fn network_down(&self, id: &str) {
+        let Some(net) = self.networks.get() else {
+            return;
+        };
+        net.with_attached(|m| m.remove(id));
+        let _ = net.mgr.unpublish(id).await;
+        for ep in net.mgr.endpoints(id).await {
+            let _ = net.mgr.disconnect(&ep.network_id, id).await;
+        }
+    }
+
+    /// After live restore: rebuilds the attachments of running containers and restarts
+    /// their DNS listeners (ports and rules were restored by the manager).
+    pub async fn restore_networks(&self) {
+        let Ok(all) = self
+            .store
+            .list::<ContainerRecord>(crate::containers::record::KIND)
+        else {
+            return;
+        };
+        let net = self.net();
+        for (_, rec) in all {
+            let eps = net.mgr.endpoints(&rec.id).await;
+            if !rec.state.running || rec.state.pid <= 0 {
+                if !eps.is_empty() {
+                    self.network_down(&rec.id).await;
+                }
+                continue;
+            }
+            let netns = PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid));
+            let mut att = Attached {
+                endpoints: eps,
+                ports: net.mgr.published(&rec.id).await,
+                dns: None,
+            };
+            if self.uses_embedded_dns(&rec) && netns.exists() {
+                let rc = files::container_resolv_conf(
+                    &files::host_resolv_conf(),
+                    &dns_settings(&rec.host_config).unwrap_or_default(),
+                    true,
+                );
+                att.dns = net.mgr.serve_dns(&rec.id, &netns, rc.upstreams).await.ok();
+            }
+            net.with_attached(|m| m.insert(rec.id.clone(), att));
+        }
+    }
+
+    /// `NetworkSettings` of inspect.
+    pub fn network_settings(&self, rec: &ContainerRecord) -> NetworkSettings {
+        let net = self.net();
+        let (eps, published) = net.attached(&rec.id);
+        let mut ns = NetworkSettings::default();
+        for (key, es) in &rec.endpoints_config {
+            let nrec = net.resolve(key).ok();
+            let mut s = es.clone();
+            s.network_id = nrec.as_ref().map(|r| r.id.clone()).unwrap_or_default();
+            let is_user = nrec
+                .as_ref()
+                .is_some_and(|r| r.driver == "bridge" && r.name != BRIDGE);
+            if let Some(ep) = eps.iter().find(|e| e.network_id == s.network_id) {
+                s.endpoint_id = endpoint_id(ep);
+                s.gateway = ep.gateway.to_string();
+                s.ip_address = ep.ip.to_string();
+                s.ip_prefix_len = i64::from(ep.prefix);
+                s.mac_address = ep.mac.clone();
+                if is_user {
+                    s.dns_names = Some(ep.dns_names.clone());
+                }
+                if nrec.as_ref().is_some_and(|r| r.name == BRIDGE) {
+                    ns.endpoint_id = s.endpoint_id.clone();
+                    ns.gateway = s.gateway.clone();
+                    ns.ip_address = s.ip_address.clone();
+                    ns.ip_prefix_len = s.ip_prefix_len;
+                    ns.mac_address = s.mac_address.clone();
+                }
+            }
+            let name = nrec.map(|r| r.name).unwrap_or_else(|| key.clone());
+            ns.networks.insert(name, s);
+        }
+        if rec.state.running {
+            ns.sandbox_key = format!("/proc/{}/ns/net", rec.state.pid);
+            ns.ports = ports_map(&exposed_keys(rec), &published);
+        }
+        ns
+    }
+
+    /// `Ports` and `NetworkSettings` of a `docker ps` entry.
+    pub fn network_summary(&self, rec: &ContainerRecord) -> (Vec<Port>, SummaryNetworkSettings) {
+        let ns = self.network_settings(rec);
+        let mut ports = Vec::new();
+        if rec.state.running {
+            for (key, bindings) in &ns.ports {
+                let (p, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+                let private: u16 = p.parse().unwrap_or(0);
+                match bindings {
+                    Some(list) if !list.is_empty() => {
+                        for b in list {
+                            ports.push(Port {
+                                ip: b.host_ip.clone(),
+                                private_port: private,
+                                public_port: b.host_port.parse().unwrap_or(0),
+                                kind: proto.into(),
+                            });
+                        }
+                    }
+                    _ => ports.push(Port {
+                        private_port: private,
+                        kind: proto.into(),
+                        ..Default::default()
+                    }),
+                }
+            }
+        }
+        (
+            ports,
+            SummaryNetworkSettings {
+                networks: ns.networks,
+            },
+        )
+    }
+
+    /// `GET /networks`.
+    pub async fn network_list(&self, filters: &Filters) -> ApiResult<Vec<Network>> {
+        let net = self.net();
+        let used = net.in_use().await;
+        let mut out = Vec::new();
+        for rec in net.records() {
+            if net.matches(&rec, filters, &used)? {
+                out.push(self.network_view(&rec).await);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn network_view(&self, rec: &NetworkRecord) -> Network {
+        let net = self.net();
+        let mut n = net.to_api(rec).await;
+        for ep in net.all_attached() {
+            if ep.network_id != rec.id {
+                continue;
+            }
+            let name = self
+                .get(&ep.container_id)
+                .map(|c| c.name)
+                .unwrap_or_default();
+            n.containers
+                .insert(ep.container_id.clone(), network_container(&name, &ep));
+        }
+        n
+    }
+
+    /// `GET /networks/{id}`.
+    pub async fn network_inspect(&self, reference: &str) -> ApiResult<Network> {
+        let rec = self.net().resolve(reference)?;
+        Ok(self.network_view(&rec).await)
+    }
+
+    /// `DELETE /networks/{id}`: refused while running containers use it.
+    pub async fn network_remove(&self, reference: &str) -> ApiResult<()> {
+        let net = self.net();
+        let rec = net.resolve(reference)?;
+        let users: Vec<Endpoint> = net
+            .all_attached()
+            .into_iter()
+            .filter(|e| e.network_id == rec.id)
+            .collect();
+        if !users.is_empty() && !super::PREDEFINED.contains(&rec.name.as_str()) {
+            let list: Vec<String> = users
+                .iter()
+                .map(|e| {
+                    let name = self
+                        .get(&e.container_id)
+                        .map(|c| c.name.trim_start_matches('/').to_string())
+                        .unwrap_or_default();
+                    format!("name:{name:?} id:{:?}", short(&e.container_id))
+                })
+                .collect();
+            return Err(ApiError::forbidden(format!(
+                "error while removing network: network {} id {} has active endpoints ({})",
+                rec.name,
+                rec.id,
+                list.join(", ")
+            )));
+        }
+        net.remove(&rec).await
+    }
+
+    /// `POST /networks/{id}/connect`.
+    pub async fn network_connect(
+        &self,
+        reference: &str,
+        req: NetworkConnectRequest,
+    ) -> ApiResult<()> {
+        let net = self.net();
+        let nrec = net.resolve(reference)?;
+        let id = self.resolve(&req.container)?;
+        let live = self.live(&id);
+        let _op = live.op.lock().await;
+        let mut rec = self.get(&id)?;
+        let mode = NetworkMode::parse(&rec.host_config.network_mode);
+        if nrec.driver == "host" || mode == NetworkMode::Host {
+            return Err(ApiError::invalid(
+                "container cannot be disconnected from host network or connected to host network",
+            ));
+        }
+        if nrec.driver == "null"
+            || matches!(mode, NetworkMode::None | NetworkMode::Container(_))
+        {
+            return Err(ApiError::invalid(
+                "container sharing network namespace with another container or host cannot be connected to any other network",
+            ));
+        }
+        if rec
+            .endpoints_config
+            .keys()
+            .any(|k| *k == nrec.name || *k == nrec.id)
+        {
+            return Err(ApiError::forbidden(format!(
+                "endpoint with name {} already exists in network {}",
+                rec.name.trim_start_matches('/'),
+                nrec.name
+            )));
+        }
+        let es = req.endpoint_config.unwrap_or_default();
+        user_settings_check(&nrec, &es)?;
+        if rec.state.running && rec.state.pid > 0 {
+            let netns = PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid));
+            let (eps, _) = net.attached(&id);
+            let used: Vec<String> = eps.iter().map(|e| e.network_id.clone()).collect();
+            let ifname = format!("eth{}", eps.len().max(used.len()));
+            let mut dns_names = vec![rec.name.trim_start_matches('/').to_string()];
+            dns_names.extend(es.aliases.clone().unwrap_or_default());
+            dns_names.push(short(&id));
+            let ep = net
+                .mgr
+                .connect(ConnectRequest {
+                    network_id: &nrec.id,
+                    container_id: &id,
+                    netns: &netns,
+                    container_ifname: &ifname,
+                    requested: requested_ip(&es)?,
+                    dns_names,
+                    default_route: eps.is_empty(),
+                })
+                .await
+                .map_err(net_err)?;
+            let nets: Vec<String> = eps
+                .iter()
+                .map(|e| e.network_id.clone())
+                .chain(std::iter::once(ep.network_id.clone()))
+                .collect();
+            net.with_attached(|m| {
+                let a = m.entry(id.clone()).or_default();
+                a.endpoints.push(ep);
+                if let Some(d) = &a.dns {
+                    d.set_networks(nets);
+                }
+            });
+        }
+        rec.endpoints_config.insert(nrec.name.clone(), es);
+        self.save(&rec).await
+    }
+
+    /// `POST /networks/{id}/disconnect`.
+    pub async fn network_disconnect(
+        &self,
+        reference: &str,
+        req: NetworkDisconnectRequest,
+    ) -> ApiResult<()> {
+        let net = self.net();
+        let nrec = net.resolve(reference)?;
+        let id = self.resolve(&req.container)?;
+        let live = self.live(&id);
+        let _op = live.op.lock().await;
+        let mut rec = self.get(&id)?;
+        if nrec.driver == "host" {
+            return Err(ApiError::invalid(
+                "container cannot be disconnected from host network or connected to host network",
+            ));
+        }
+        let key = rec
+            .endpoints_config
+            .keys()
+            .find(|k| **k == nrec.name || **k == nrec.id)
+            .cloned();
+        let Some(key) = key else {
+            return Err(ApiError::forbidden(format!(
+                "container {} is not connected to network {}",
+                id, nrec.name
+            )));
+        };
+        net.mgr.disconnect(&nrec.id, &id).await.map_err(net_err)?;
+        net.with_attached(|m| {
+            if let Some(a) = m.get_mut(&id) {
+                a.endpoints.retain(|e| e.network_id != nrec.id);
+                let nets: Vec<String> = a.endpoints.iter().map(|e| e.network_id.clone()).collect();
+                if let Some(d) = &a.dns {
+                    d.set_networks(nets);
+                }
+            }
+        });
+        rec.endpoints_config.remove(&key);
+        self.save(&rec).await
+    }
+}
+
+fn ports_map(exposed: &[String], published: &[PublishedPort]) -> PortMap {
+    let mut map = PortMap::new();
+    for key in exposed {
+        map.insert(key.clone(), None);
+    }
+    for p in published {
+        let key = format!("{}/{}", p.mapping.container_port, p.mapping.proto);
+        let ip = p
+            .mapping
+            .host_ip
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "0.0.0.0".into());
+        map.entry(key)
+            .or_insert(None)
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: ip,
+                host_port: p.host_port.to_string(),
+            });
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_bindings_and_publish_all() {
+        let mut host = HostConfig::default();
+        host.port_bindings.insert(
+            "80/tcp".into(),
+            Some(vec![PortBinding {
+                host_ip: "127.0.0.1".into(),
+                host_port: "8080".into(),
+            }]),
+        );
+        host.port_bindings.insert(
+            "53/udp".into(),
+            Some(vec![PortBinding {
+                host_ip: String::new(),
+                host_port: String::new(),
+            }]),
+        );
+        host.publish_all_ports = true;
+        let m = port_mappings(&host, &["80/tcp".into(), "443/tcp".into()]).unwrap();
+        assert_eq!(m.len(), 3);
+        assert!(m
+            .iter()
+            .any(|x| x.container_port == 443 && x.host_port == ports::HostPort::Ephemeral));
+        assert!(m.iter().any(|x| x.container_port == 80
+            && x.host_ip == Some(Ipv4Addr::LOCALHOST)
+            && x.host_port == ports::HostPort::Fixed(8080)));
+        host.port_bindings.insert(
+            "x/tcp".into(),
+            Some(vec![PortBinding::default()]),
+        );
+        assert!(port_mappings(&host, &[]).is_err());
+    }
+
+    #[test]
+    fn ports_map_shows_exposed_and_published() {
+        let published = vec![PublishedPort {
+            mapping: ports::parse_publish("8080:80").unwrap()[0],
+            host_port: 8080,
+            container_ip: Ipv4Addr::new(10, 0, 0, 2),
+        }];
+        let m = ports_map(&["80/tcp".into(), "81/tcp".into()], &published);
+        assert_eq!(m["81/tcp"], None);
+        let b = m["80/tcp"].as_ref().unwrap();
+        assert_eq!((b[0].host_ip.as_str(), b[0].host_port.as_str()), ("0.0.0.0", "8080"));
+    }
+}

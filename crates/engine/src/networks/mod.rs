@@ -1,0 +1,526 @@
+//! Networks of the engine: the Docker network API (`/networks/...`) over
+//! [`berth_network::NetworkManager`], the predefined `bridge`, `host` and `none` networks,
+//! and (in [`container`]) what a container's start, exit, inspect and `network
+//! connect|disconnect` do with them. See `docs/network.md`.
+
+pub mod config;
+pub mod container;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use berth_api_server::{ApiError, ApiResult, ErrorKind};
+use berth_api_types::{
+    Filters, Ipam, IpamConfig, Network, NetworkContainer, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkPruneResponse,
+};
+use berth_metadata::Store;
+use berth_network::dns::ResolverListener;
+use berth_network::{
+    CreateNetwork, Endpoint, ManagerConfig, NetworkError, NetworkInfo, NetworkManager,
+    PublishedPort,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::containers::record::new_id;
+use crate::logfile;
+pub use config::NetConfig;
+
+/// Metadata kind of network records.
+pub const KIND: &str = "network";
+
+/// What the engine keeps about a network beyond the library's [`NetworkInfo`]
+/// (which holds the bridge, subnet and gateway of bridge networks).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkRecord {
+    /// 64 hex digits.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// "bridge", "host" or "null".
+    pub driver: String,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// `--internal`.
+    pub internal: bool,
+    /// `--attachable`.
+    pub attachable: bool,
+    /// `--label`.
+    pub labels: BTreeMap<String, String>,
+    /// `--opt`.
+    pub options: BTreeMap<String, String>,
+    /// `--ipam-opt`.
+    #[serde(default)]
+    pub ipam_options: BTreeMap<String, String>,
+    /// Whether the user gave `--subnet` (the IPAM config is then shown as given).
+    #[serde(default)]
+    pub predefined: bool,
+}
+
+/// A container's live attachments (the engine's synchronous view, for inspect and ps).
+#[derive(Debug, Default)]
+pub struct Attached {
+    /// Endpoints by network id, in attachment order.
+    pub endpoints: Vec<Endpoint>,
+    /// Published ports.
+    pub ports: Vec<PublishedPort>,
+    /// The embedded DNS listener (user networks only).
+    pub dns: Option<ResolverListener>,
+}
+
+/// The engine's network service.
+pub struct Networks {
+    /// The library handle (bridges, IPAM, firewall, ports, DNS).
+    pub mgr: NetworkManager,
+    store: Arc<Store>,
+    cfg: NetConfig,
+    attached: Mutex<HashMap<String, Attached>>,
+    /// Serialises create/remove/prune so name checks and creation are atomic.
+    admin: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Networks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Networks")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a library error to the API's (status from [`NetworkError::http_status`]).
+pub fn net_err(e: NetworkError) -> ApiError {
+    let status = e.http_status();
+    let msg = match e {
+        NetworkError::InvalidArgument(m) => m,
+        e => e.to_string(),
+    };
+    ApiError::new(ErrorKind::from_status(status), msg)
+}
+
+fn not_found(reference: &str) -> ApiError {
+    ApiError::not_found(format!("network {reference} not found"))
+}
+
+/// Names of the predefined networks.
+pub const PREDEFINED: &[&str] = &["bridge", "host", "none"];
+
+impl Networks {
+    /// Opens the network state under `<data-root>/network`, restores bridges, firewall and
+    /// port reservations, and makes sure the predefined networks exist.
+    pub async fn open(
+        data_root: &std::path::Path,
+        cfg: NetConfig,
+        store: Arc<Store>,
+    ) -> Result<Arc<Networks>, String> {
+        let mut mc = ManagerConfig::new(data_root.join("network"));
+        mc.table = cfg.nft_table.clone();
+        mc.default_bridge = cfg.bridge.clone();
+        mc.bip = cfg.bip.clone();
+        mc.mtu = cfg.mtu;
+        if !cfg.address_pools.is_empty() {
+            mc.address_pools = cfg.address_pools.clone();
+        }
+        let mgr = NetworkManager::open(mc).map_err(|e| format!("networking: {e}"))?;
+        mgr.restore()
+            .await
+            .map_err(|e| format!("networking: restore: {e}"))?;
+        let net = Arc::new(Networks {
+            mgr,
+            store,
+            cfg,
+            attached: Mutex::new(HashMap::new()),
+            admin: tokio::sync::Mutex::new(()),
+        });
+        net.ensure_predefined().await?;
+        Ok(net)
+    }
+
+    async fn ensure_predefined(&self) -> Result<(), String> {
+        let existing = self.records();
+        for (name, driver) in [("bridge", "bridge"), ("host", "host"), ("none", "null")] {
+            if name == "bridge" && !self.cfg.default_bridge_enabled() {
+                continue;
+            }
+            let rec = match existing.iter().find(|r| r.name == name) {
+                Some(r) => r.clone(),
+                None => {
+                    let mut options = BTreeMap::new();
+                    if name == "bridge" {
+                        for (k, v) in [
+                            ("com.docker.network.bridge.default_bridge", "true"),
+                            ("com.docker.network.bridge.enable_icc", "true"),
+                            ("com.docker.network.bridge.enable_ip_masquerade", "true"),
+                            ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
+                            ("com.docker.network.bridge.name", self.cfg.bridge.as_str()),
+                            ("com.docker.network.driver.mtu", &self.cfg.mtu.to_string()),
+                        ] {
+                            options.insert(k.to_string(), v.to_string());
+                        }
+                    }
+                    let r = NetworkRecord {
+                        id: new_id(),
+                        name: name.into(),
+                        driver: driver.into(),
+                        created: logfile::now(),
+                        options,
+                        ..Default::default()
+                    };
+                    self.store.put(KIND, &r.id, &r).map_err(|e| e.to_string())?;
+                    r
+                }
+            };
+            if name == "bridge" {
+                self.mgr
+                    .ensure_default_network(&rec.id)
+                    .await
+                    .map_err(|e| format!("default bridge {}: {e}", self.cfg.bridge))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The daemon's network settings.
+    pub fn config(&self) -> &NetConfig {
+        &self.cfg
+    }
+
+    /// Every network record.
+    pub fn records(&self) -> Vec<NetworkRecord> {
+        self.store
+            .list::<NetworkRecord>(KIND)
+            .map(|l| l.into_iter().map(|(_, r)| r).collect())
+            .unwrap_or_default()
+    }
+
+    /// Docker's lookup order: full id, exact name, unique id prefix.
+    pub fn resolve(&self, reference: &str) -> ApiResult<NetworkRecord> {
+        let all = self.records();
+        if let Some(r) = all.iter().find(|r| r.id == reference) {
+            return Ok(r.clone());
+        }
+        if let Some(r) = all.iter().find(|r| r.name == reference) {
+            return Ok(r.clone());
+        }
+        let matches: Vec<&NetworkRecord> = all
+            .iter()
+            .filter(|r| !reference.is_empty() && r.id.starts_with(reference))
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(not_found(reference)),
+            _ => Err(ApiError::invalid(format!(
+                "network {reference} is ambiguous ({} matches found based on ID prefix)",
+                matches.len()
+            ))),
+        }
+    }
+
+    /// The library view of a bridge network.
+    pub async fn info(&self, id: &str) -> Option<NetworkInfo> {
+        self.mgr.networks().await.into_iter().find(|n| n.id == id)
+    }
+
+    /// `GET /networks/{id}` without `Containers` (filled by the container side).
+    pub async fn to_api(&self, rec: &NetworkRecord) -> Network {
+        let info = self.info(&rec.id).await;
+        let config = info.as_ref().map(|i| {
+            vec![IpamConfig {
+                subnet: i.subnet.to_string(),
+                ip_range: i.ip_range.map(|r| r.to_string()).unwrap_or_default(),
+                gateway: i.gateway.to_string(),
+                auxiliary_addresses: None,
+            }]
+        });
+        Network {
+            name: rec.name.clone(),
+            id: rec.id.clone(),
+            created: rec.created.clone(),
+            scope: "local".into(),
+            driver: rec.driver.clone(),
+            enable_ipv4: true,
+            enable_ipv6: false,
+            ipam: Ipam {
+                driver: "default".into(),
+                config,
+                options: (rec.name != "bridge" && rec.driver == "bridge")
+                    .then(|| rec.ipam_options.clone()),
+            },
+            internal: rec.internal,
+            attachable: rec.attachable,
+            ingress: false,
+            config_only: false,
+            containers: BTreeMap::new(),
+            options: rec.options.clone(),
+            labels: rec.labels.clone(),
+        }
+    }
+
+    /// `POST /networks/create`.
+    pub async fn create(&self, req: NetworkCreateRequest) -> ApiResult<NetworkCreateResponse> {
+        let _g = self.admin.lock().await;
+        if req.name.is_empty() {
+            return Err(ApiError::invalid("network name cannot be empty"));
+        }
+        if !crate::containers::record::valid_name(&req.name) || req.name.starts_with('/') {
+            return Err(ApiError::invalid(format!(
+                "invalid network name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                req.name
+            )));
+        }
+        if PREDEFINED.contains(&req.name.as_str()) {
+            return Err(ApiError::forbidden(format!(
+                "operation is not permitted on predefined {} network ",
+                req.name
+            )));
+        }
+        match req.driver.as_str() {
+            "" | "bridge" => {}
+            d => {
+                return Err(ApiError::not_found(format!(
+                    "plugin \"{d}\" not found"
+                )))
+            }
+        }
+        if self.records().iter().any(|r| r.name == req.name) {
+            return Err(ApiError::conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
+        }
+        if req.enable_ipv6 == Some(true) {
+            return Err(ApiError::invalid(
+                "IPv6 networks are not supported by berth (IPv4 only)",
+            ));
+        }
+        let ipam = req.ipam.clone().unwrap_or_default();
+        if !matches!(ipam.driver.as_str(), "" | "default") {
+            return Err(ApiError::not_found(format!(
+                "plugin \"{}\" not found",
+                ipam.driver
+            )));
+        }
+        let pools = ipam.config.clone().unwrap_or_default();
+        if pools.len() > 1 {
+            return Err(ApiError::invalid(
+                "only one IPv4 pool per network is supported",
+            ));
+        }
+        let pool = pools.into_iter().next().unwrap_or_default();
+        if pool.subnet.is_empty() && (!pool.gateway.is_empty() || !pool.ip_range.is_empty()) {
+            return Err(ApiError::invalid(
+                "invalid network config: a gateway or ip-range needs a subnet",
+            ));
+        }
+        let id = new_id();
+        let info = self
+            .mgr
+            .create_network(CreateNetwork {
+                id: id.clone(),
+                name: req.name.clone(),
+                subnet: (!pool.subnet.is_empty()).then(|| pool.subnet.clone()),
+                gateway: (!pool.gateway.is_empty()).then(|| pool.gateway.clone()),
+                ip_range: (!pool.ip_range.is_empty()).then(|| pool.ip_range.clone()),
+                internal: req.internal,
+            })
+            .await
+            .map_err(|e| match e {
+                NetworkError::PoolOverlap { .. } => {
+                    ApiError::forbidden(format!("invalid pool request: {e}"))
+                }
+                e => net_err(e),
+            })?;
+        let rec = NetworkRecord {
+            id: id.clone(),
+            name: req.name.clone(),
+            driver: "bridge".into(),
+            created: logfile::now(),
+            internal: req.internal,
+            attachable: req.attachable,
+            labels: req.labels.clone().unwrap_or_default(),
+            options: req.options.clone().unwrap_or_default(),
+            ipam_options: ipam.options.clone().unwrap_or_default(),
+            predefined: !pool.subnet.is_empty(),
+        };
+        if let Err(e) = self.store.put(KIND, &id, &rec) {
+            let _ = self.mgr.remove_network(&info.id).await;
+            return Err(ApiError::internal(e.to_string()));
+        }
+        Ok(NetworkCreateResponse {
+            id,
+            warning: String::new(),
+        })
+    }
+
+    /// `DELETE /networks/{id}` (the caller checked that no container uses it).
+    pub async fn remove(&self, rec: &NetworkRecord) -> ApiResult<()> {
+        let _g = self.admin.lock().await;
+        if PREDEFINED.contains(&rec.name.as_str()) {
+            return Err(ApiError::forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                rec.name
+            )));
+        }
+        if self.info(&rec.id).await.is_some() {
+            self.mgr.remove_network(&rec.id).await.map_err(|e| match e {
+                NetworkError::InvalidArgument(m) if m.contains("active endpoints") => {
+                    ApiError::forbidden(m)
+                }
+                e => net_err(e),
+            })?;
+        }
+        self.store
+            .delete(KIND, &rec.id)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Networks with at least one endpoint (ids).
+    pub async fn in_use(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .mgr
+            .all_endpoints()
+            .await
+            .into_iter()
+            .map(|e| e.network_id)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Filters of `GET /networks` (`driver`, `id`, `label`, `name`, `scope`, `type`,
+    /// `dangling`).
+    pub fn matches(&self, rec: &NetworkRecord, f: &Filters, used: &[String]) -> ApiResult<bool> {
+        for k in f.keys() {
+            if ![
+                "driver", "id", "label", "name", "scope", "type", "dangling", "until",
+            ]
+            .contains(&k)
+            {
+                return Err(ApiError::invalid(format!("invalid filter '{k}'")));
+            }
+        }
+        let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
+            let vs = f.get(key);
+            vs.is_empty() || vs.iter().any(|v| pred(v))
+        };
+        for t in f.get("type") {
+            if t != "custom" && t != "builtin" {
+                return Err(ApiError::invalid(format!(
+                    "invalid filter: 'type'='{t}'"
+                )));
+            }
+        }
+        let builtin = PREDEFINED.contains(&rec.name.as_str());
+        let dangling_ok = match f.get("dangling").first().map(String::as_str) {
+            None => true,
+            Some("true") | Some("1") => !builtin && !used.contains(&rec.id),
+            Some("false") | Some("0") => builtin || used.contains(&rec.id),
+            Some(v) => {
+                return Err(ApiError::invalid(format!(
+                    "invalid filter 'dangling={v}'"
+                )))
+            }
+        };
+        Ok(dangling_ok
+            && any("driver", &|v| rec.driver == v)
+            && any("id", &|v| rec.id.starts_with(v))
+            && any("name", &|v| rec.name.contains(v))
+            && any("scope", &|v| v == "local")
+            && any("type", &|v| (v == "builtin") == builtin)
+            && label_match(&rec.labels, f.get("label"))
+            && f.get("until").iter().all(|u| until_ok(&rec.created, u)))
+    }
+
+    /// `POST /networks/prune`: removes unused user networks matching `label`/`until`.
+    pub async fn prune(&self, f: &Filters) -> ApiResult<NetworkPruneResponse> {
+        for k in f.keys() {
+            if !["label", "label!", "until"].contains(&k) {
+                return Err(ApiError::invalid(format!("invalid filter '{k}'")));
+            }
+        }
+        let used = self.in_use().await;
+        let mut deleted = Vec::new();
+        for rec in self.records() {
+            if PREDEFINED.contains(&rec.name.as_str()) || used.contains(&rec.id) {
+                continue;
+            }
+            if !label_match(&rec.labels, f.get("label"))
+                || f.get("label!")
+                    .iter()
+                    .any(|l| label_match(&rec.labels, std::slice::from_ref(l)))
+                || !f.get("until").iter().all(|u| until_ok(&rec.created, u))
+            {
+                continue;
+            }
+            if self.remove(&rec).await.is_ok() {
+                deleted.push(rec.name.clone());
+            }
+        }
+        Ok(NetworkPruneResponse {
+            networks_deleted: Some(deleted),
+        })
+    }
+
+    fn with_attached<T>(&self, f: impl FnOnce(&mut HashMap<String, Attached>) -> T) -> T {
+        f(&mut self.attached.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Endpoints and ports of a running container (empty otherwise).
+    pub fn attached(&self, container_id: &str) -> (Vec<Endpoint>, Vec<PublishedPort>) {
+        self.with_attached(|m| {
+            m.get(container_id)
+                .map(|a| (a.endpoints.clone(), a.ports.clone()))
+                .unwrap_or_default()
+        })
+    }
+
+    /// Every container's endpoints (network inspect).
+    pub fn all_attached(&self) -> Vec<Endpoint> {
+        self.with_attached(|m| {
+            m.values()
+                .flat_map(|a| a.endpoints.iter().cloned())
+                .collect()
+        })
+    }
+}
+
+fn label_match(labels: &BTreeMap<String, String>, wanted: &[String]) -> bool {
+    wanted.iter().all(|v| match v.split_once('=') {
+        Some((k, val)) => labels.get(k).map(String::as_str) == Some(val),
+        None => labels.contains_key(v.as_str()),
+    })
+}
+
+fn until_ok(created: &str, until: &str) -> bool {
+    let Some(limit) = logfile::parse_time(until) else {
+        return true;
+    };
+    logfile::rfc3339_nanos(created).is_none_or(|c| (c as i128) <= limit)
+}
+
+/// Docker's shape of a container in network inspect.
+pub fn network_container(name: &str, ep: &Endpoint) -> NetworkContainer {
+    NetworkContainer {
+        name: name.trim_start_matches('/').to_string(),
+        endpoint_id: endpoint_id(ep),
+        mac_address: ep.mac.clone(),
+        ipv4_address: format!("{}/{}", ep.ip, ep.prefix),
+        ipv6_address: String::new(),
+    }
+}
+
+/// A stable 64-hex endpoint id derived from network and container ids.
+pub fn endpoint_id(ep: &Endpoint) -> String {
+    let mut out = String::with_capacity(64);
+    let seed = format!("{}/{}", ep.network_id, ep.container_id);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for round in 0..4u8 {
+        for b in seed.bytes().chain(std::iter::once(round)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        out.push_str(&format!("{h:016x}"));
+    }
+    out
+}
