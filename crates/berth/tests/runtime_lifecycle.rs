@@ -200,3 +200,60 @@ fn runtime_exec_inline_and_detached() {
     assert!(pids.contains(&pid), "{pids:?} lacks {pid}");
     assert!(b.berth(&["delete", "--force", &id]).status.success());
 }
+
+/// The cgroup join avoids `cgroup.procs` writes (clone3 into the unified directory, `tasks`
+/// writes for v1): the container process and an exec'd process still end up in every
+/// directory of the container's cgroup.
+#[test]
+fn runtime_container_and_exec_join_every_cgroup_directory() {
+    require_root!();
+    let b = Bundle::new(&["sleep", "100"]);
+    let id = b.create();
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let out = b.berth(&["start", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid_file = b.path().join("exec.pid");
+    // The detached process keeps stdio: not pipes we would wait on.
+    let st = b
+        .cmd(&[
+            "exec",
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+            "sleep",
+            "100",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let exec_pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(b.state_root().join(&id).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    let cg = &record["cgroup"];
+    let dirs: Vec<&str> = cg["v1"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| d["path"].as_str().unwrap())
+        .chain(cg["unified"]["path"].as_str())
+        .collect();
+    assert!(!dirs.is_empty(), "no cgroup directories in {cg}");
+    for dir in dirs {
+        let procs = std::fs::read_to_string(format!("{dir}/cgroup.procs")).unwrap();
+        let procs: Vec<i64> = procs.lines().filter_map(|l| l.parse().ok()).collect();
+        for p in [pid, exec_pid] {
+            assert!(procs.contains(&p), "{p} not in {dir}: {procs:?}");
+        }
+    }
+    let out = b.berth(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
