@@ -257,3 +257,47 @@ fn runtime_container_and_exec_join_every_cgroup_directory() {
     let out = b.berth(&["delete", "--force", &id]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// The lean `berth-runtime` binary is the same runtime: a container runs to its exit code,
+/// and its init is not the host binary (CVE-2019-5736) but a read-only copy.
+#[test]
+fn runtime_lean_binary_runs_a_container() {
+    require_root!();
+    let lean = env!("CARGO_BIN_EXE_berth-runtime");
+    let b = Bundle::new(&["sleep", "100"]);
+    b.write();
+    let id = b.new_id();
+    let root = b.state_root();
+    let lean_cmd = |args: &[&str]| {
+        let mut c = std::process::Command::new(lean);
+        c.arg("--root").arg(&root).args(args);
+        c.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null());
+        c
+    };
+    let st = lean_cmd(&["create", "--bundle", b.path().to_str().unwrap(), &id])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let exe = format!("/proc/{pid}/exe");
+    assert!(std::fs::OpenOptions::new().write(true).open(&exe).is_err());
+    use std::os::unix::fs::MetadataExt;
+    let host = std::fs::metadata(lean).unwrap();
+    let init = std::fs::metadata(&exe).unwrap();
+    assert!((host.dev(), host.ino()) != (init.dev(), init.ino()));
+    let st = lean_cmd(&["delete", "--force", &id]).status().unwrap();
+    assert!(st.success());
+    assert!(!b.state_root().join(&id).exists());
+
+    let b = Bundle::new(&["sh", "-c", "exit 3"]);
+    b.write();
+    let id = b.new_id();
+    let out = std::process::Command::new(lean)
+        .arg("--root")
+        .arg(b.state_root())
+        .args(["run", "--bundle", b.path().to_str().unwrap(), &id])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
