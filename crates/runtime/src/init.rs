@@ -177,15 +177,19 @@ fn setup(sock: &mut UnixStream, cfg: &InitConfig) -> Result<std::path::PathBuf> 
         if has_mntns {
             crate::rootfs::mount_all(spec, &cfg.rootfs, &cfg.bundle, cfg.cgroup_v2)?;
         }
-        channel::send(sock, &Msg::BeforePivot)?;
-        hook_state = match channel::recv(sock)? {
-            Some(Msg::HookState(s)) => s,
-            other => {
-                return Err(Error::Other(format!(
-                    "init: expected hook state, got {other:?}"
-                )))
-            }
-        };
+        // The round trip to the runtime is only needed for hooks (the runtime runs
+        // prestart/createRuntime; createContainer/startContainer need the state document).
+        if has_pre_start_hooks(spec) {
+            channel::send(sock, &Msg::BeforePivot)?;
+            hook_state = match channel::recv(sock)? {
+                Some(Msg::HookState(s)) => s,
+                other => {
+                    return Err(Error::Other(format!(
+                        "init: expected hook state, got {other:?}"
+                    )))
+                }
+            };
+        }
         crate::hooks::run(
             "createContainer",
             spec.hooks()
@@ -244,6 +248,20 @@ fn setup(sock: &mut UnixStream, cfg: &InitConfig) -> Result<std::path::PathBuf> 
     berth_sys::process::cloexec_from(3 + cfg.preserve_fds).sys(|| "close_range".into())?;
     rustix::io::fcntl_setfd(sock.as_fd(), rustix::io::FdFlags::CLOEXEC).sys(|| "cloexec".into())?;
     Ok(program)
+}
+
+/// True when the spec has prestart, createRuntime, createContainer or startContainer hooks.
+fn has_pre_start_hooks(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        [
+            h.prestart(),
+            h.create_runtime(),
+            h.create_container(),
+            h.start_container(),
+        ]
+        .iter()
+        .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+    })
 }
 
 /// Blocks until `start` opens the fifo for reading; returns the write end. Writing one byte

@@ -16,8 +16,8 @@ use crate::error::{Context, Error, Result};
 
 /// Callbacks the launch needs from its caller.
 pub trait LaunchEvents {
-    /// The container process's pid is known.
-    fn container_pid(&mut self, pid: i32);
+    /// The container process's pid is known (it is still being set up).
+    fn container_pid(&mut self, pid: i32) -> Result<()>;
     /// Mounts are done: run prestart/createRuntime hooks; return the hook state document.
     fn before_pivot(&mut self) -> Result<String>;
 }
@@ -31,24 +31,37 @@ pub struct Launched {
 }
 
 /// Forks, execs the sealed init and sends it `cfg`; returns once the init reports Ready.
-///
-/// The init joins `cgroup` without a `cgroup.procs` write (each of which waits for an RCU
-/// grace period in the kernel): it is forked straight into the unified-tree directory
-/// (clone3 `CLONE_INTO_CGROUP`), and moves itself into the v1 directories by writing `0` to
-/// their `tasks` files, first thing after exec (see `Cgroup::join_v1_as_current_thread`).
-/// Where clone3 cannot do it, the unified directory is joined through `cgroup.procs`.
 pub fn launch(
-    mut cfg: InitConfig,
+    cfg: InitConfig,
     cgroup: &Cgroup,
     console: Option<&OwnedFd>,
     events: &mut dyn LaunchEvents,
 ) -> Result<Launched> {
+    spawn(cgroup, console)?.configure(cfg, events)
+}
+
+/// An init process that is starting (exec'ing the sealed binary) and waits for its config.
+/// Dropped without [`Spawned::configure`], it is killed and reaped.
+pub struct Spawned {
+    first: i32,
+    parent: UnixStream,
+    guard: ReapOnDrop,
+    console_fd: Option<i32>,
+    cgroup: Cgroup,
+}
+
+/// Forks and execs the sealed init in `cgroup` (whose directories must exist). The caller
+/// may prepare the config meanwhile: the init's exec and start-up overlap that work.
+///
+/// The init joins `cgroup` without a `cgroup.procs` write (each of which waits for an RCU
+/// grace period in the kernel): it is forked straight into the unified-tree directory
+/// (clone3 `CLONE_INTO_CGROUP`), and moves itself into the v1 directories by writing `0` to
+/// their `tasks` files, first thing after it gets its config (see
+/// `Cgroup::join_v1_as_current_thread`), so before it does anything else. Where clone3
+/// cannot do it, the unified directory is joined through `cgroup.procs`.
+pub fn spawn(cgroup: &Cgroup, console: Option<&OwnedFd>) -> Result<Spawned> {
     let exe = crate::sealed_exe::sealed_self()?;
-    let (mut parent, child) = UnixStream::pair().sys(|| "socketpair".into())?;
-    cfg.console_fd = console.map(|c| c.as_raw_fd());
-    cfg.cgroup = Some(cgroup.clone());
-    let uid_maps = mappings(&cfg.spec, true);
-    let gid_maps = mappings(&cfg.spec, false);
+    let (parent, child) = UnixStream::pair().sys(|| "socketpair".into())?;
     let unified = cgroup.unified_path().and_then(|p| {
         rustix::fs::open(
             p,
@@ -84,48 +97,71 @@ pub fn launch(
     drop(child);
     drop(exe);
     drop(unified);
-    let mut guard = ReapOnDrop(Some(first));
+    let spawned = Spawned {
+        first,
+        parent,
+        guard: ReapOnDrop(Some(first)),
+        console_fd: console.map(|c| c.as_raw_fd()),
+        cgroup: cgroup.clone(),
+    };
     if !in_unified {
         cgroup.add_process_unified(first)?;
     }
-    channel::send(&mut parent, &Msg::Config(Box::new(cfg)))?;
-    let mut pid = None;
-    loop {
-        match channel::recv(&mut parent)? {
-            Some(Msg::NeedIdMaps) => {
-                write_map(first, "uid_map", &uid_maps)?;
-                write_map(first, "gid_map", &gid_maps)?;
-                channel::send(&mut parent, &Msg::Continue)?;
-            }
-            Some(Msg::Pid(p)) => {
-                if p != first {
-                    // The first stage exits after forking the container process.
-                    let _ = rustix::process::waitpid(
-                        Some(rustix::process::Pid::from_raw(first).expect("pid > 0")),
-                        rustix::process::WaitOptions::empty(),
-                    );
-                    guard.0 = None;
+    Ok(spawned)
+}
+
+impl Spawned {
+    /// Sends the init its config and drives it until it reports Ready.
+    pub fn configure(self, mut cfg: InitConfig, events: &mut dyn LaunchEvents) -> Result<Launched> {
+        let Spawned {
+            first,
+            mut parent,
+            mut guard,
+            console_fd,
+            cgroup,
+        } = self;
+        cfg.console_fd = console_fd;
+        cfg.cgroup = Some(cgroup);
+        let uid_maps = mappings(&cfg.spec, true);
+        let gid_maps = mappings(&cfg.spec, false);
+        channel::send(&mut parent, &Msg::Config(Box::new(cfg)))?;
+        let mut pid = None;
+        loop {
+            match channel::recv(&mut parent)? {
+                Some(Msg::NeedIdMaps) => {
+                    write_map(first, "uid_map", &uid_maps)?;
+                    write_map(first, "gid_map", &gid_maps)?;
+                    channel::send(&mut parent, &Msg::Continue)?;
                 }
-                pid = Some(p);
-                events.container_pid(p);
-            }
-            Some(Msg::BeforePivot) => {
-                let state = events.before_pivot()?;
-                channel::send(&mut parent, &Msg::HookState(state))?;
-            }
-            Some(Msg::Ready) => break,
-            Some(Msg::Error(m)) => return Err(Error::Init(m)),
-            Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),
-            None => {
-                return Err(Error::Init(
-                    "init exited before the container was ready".into(),
-                ))
+                Some(Msg::Pid(p)) => {
+                    // The first stage exits after forking the container process; it is reaped
+                    // once the container is ready, so waiting for it is off the critical path.
+                    if p == first {
+                        guard.0 = None;
+                    }
+                    pid = Some(p);
+                    events.container_pid(p)?;
+                }
+                Some(Msg::BeforePivot) => {
+                    let state = events.before_pivot()?;
+                    channel::send(&mut parent, &Msg::HookState(state))?;
+                }
+                Some(Msg::Ready) => break,
+                Some(Msg::Error(m)) => return Err(Error::Init(m)),
+                Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),
+                None => {
+                    return Err(Error::Init(
+                        "init exited before the container was ready".into(),
+                    ))
+                }
             }
         }
+        if let Some(first) = guard.0.take().and_then(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::waitpid(Some(first), rustix::process::WaitOptions::empty());
+        }
+        let pid = pid.ok_or_else(|| Error::Init("init never reported the container pid".into()))?;
+        Ok(Launched { pid, sock: parent })
     }
-    guard.0 = None;
-    let pid = pid.ok_or_else(|| Error::Init("init never reported the container pid".into()))?;
-    Ok(Launched { pid, sock: parent })
 }
 
 /// Kills and reaps the first child if the launch fails before it exits on its own.
