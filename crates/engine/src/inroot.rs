@@ -644,13 +644,11 @@ fn entry_components(raw: &[u8]) -> Result<Vec<OsString>, InRootError> {
     for c in Path::new(OsStr::from_bytes(raw)).components() {
         match c {
             Component::Normal(n) => out.push(n.to_os_string()),
-            Component::ParentDir => {
-                if out.pop().is_none() {
-                    return Err(InRootError::Refused(format!(
-                        "invalid archive entry {:?}: it would be extracted outside the destination",
-                        String::from_utf8_lossy(raw)
-                    )));
-                }
+            Component::ParentDir if out.pop().is_none() => {
+                return Err(InRootError::Refused(format!(
+                    "invalid archive entry {:?}: it would be extracted outside the destination",
+                    String::from_utf8_lossy(raw)
+                )));
             }
             _ => {}
         }
