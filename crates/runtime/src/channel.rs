@@ -44,6 +44,9 @@ pub struct InitConfig {
     pub no_pivot: bool,
     /// cgroup v2 (unified) host: mount cgroup2 for "cgroup" mounts.
     pub cgroup_v2: bool,
+    /// The cgroup whose v1 directories the init joins first thing (set by `launch`).
+    #[serde(default)]
+    pub cgroup: Option<crate::cgroup::Cgroup>,
 }
 
 /// Messages on the channel.

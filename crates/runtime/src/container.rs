@@ -130,7 +130,6 @@ impl Drop for CreateGuard<'_> {
 }
 
 struct CreateEvents<'a> {
-    cgroup: &'a Cgroup,
     guard_pid: Option<i32>,
     spec: &'a Spec,
     id: &'a str,
@@ -139,9 +138,6 @@ struct CreateEvents<'a> {
 }
 
 impl LaunchEvents for CreateEvents<'_> {
-    fn child_started(&mut self, pid: i32) -> Result<()> {
-        Ok(self.cgroup.add_process(pid)?)
-    }
     fn container_pid(&mut self, pid: i32) {
         self.guard_pid = Some(pid);
     }
@@ -298,16 +294,16 @@ impl Runtime {
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
             cgroup_v2: crate::cgroup::is_v2(&cgroup),
+            cgroup: None,
         };
         let mut events = CreateEvents {
-            cgroup: &cgroup,
             guard_pid: None,
             spec: &spec,
             id,
             bundle: &bundle,
             rootfs: &rootfs,
         };
-        let launched = launch::launch(cfg, console.as_ref(), &mut events);
+        let launched = launch::launch(cfg, &cgroup, console.as_ref(), &mut events);
         guard.pid = events.guard_pid;
         let launched = launched?;
         let pid = launched.pid;
@@ -608,18 +604,16 @@ impl Runtime {
             preserve_fds: opts.preserve_fds,
             no_pivot: false,
             cgroup_v2: crate::cgroup::is_v2(&cg),
+            cgroup: None,
         };
-        struct ExecEvents<'a>(&'a Cgroup);
-        impl LaunchEvents for ExecEvents<'_> {
-            fn child_started(&mut self, pid: i32) -> Result<()> {
-                Ok(self.0.add_process(pid)?)
-            }
+        struct ExecEvents;
+        impl LaunchEvents for ExecEvents {
             fn container_pid(&mut self, _pid: i32) {}
             fn before_pivot(&mut self) -> Result<String> {
                 Ok(String::new())
             }
         }
-        let mut launched = launch::launch(cfg, console.as_ref(), &mut ExecEvents(&cg))?;
+        let mut launched = launch::launch(cfg, &cg, console.as_ref(), &mut ExecEvents)?;
         drop(console);
         // The init end is close-on-exec: EOF means the program was exec'd.
         match crate::channel::recv(&mut launched.sock)? {

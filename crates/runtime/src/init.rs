@@ -78,6 +78,10 @@ fn stage1(sock: &mut UnixStream) -> Result<Box<InitConfig>> {
             )))
         }
     };
+    // Before any namespace changes what /sys/fs/cgroup shows (we are single-threaded).
+    if let Some(cg) = &cfg.cgroup {
+        cg.join_v1_as_current_thread()?;
+    }
     let mut joined_user = false;
     for (flag, path) in &cfg.join {
         let f = File::open(path).sys(|| format!("open namespace {}", path.display()))?;

@@ -1,21 +1,21 @@
 //! Starting the init process from the sealed binary and driving it over the channel: the
 //! part of `create` and `exec` that runs in the runtime's own process.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
 use berth_sys::process::Forked;
 use oci_spec::runtime::{LinuxIdMapping, Spec};
+use rustix::fs::{Mode, OFlags};
 
+use crate::cgroup::Cgroup;
 use crate::channel::{self, InitConfig, Msg, INIT_FD_ENV};
 use crate::error::{Context, Error, Result};
 
 /// Callbacks the launch needs from its caller.
 pub trait LaunchEvents {
-    /// The init stage's pid is known (first child); put it in the cgroup.
-    fn child_started(&mut self, pid: i32) -> Result<()>;
     /// The container process's pid is known.
     fn container_pid(&mut self, pid: i32);
     /// Mounts are done: run prestart/createRuntime hooks; return the hook state document.
@@ -31,17 +31,40 @@ pub struct Launched {
 }
 
 /// Forks, execs the sealed init and sends it `cfg`; returns once the init reports Ready.
+///
+/// The init joins `cgroup` without a `cgroup.procs` write (each of which waits for an RCU
+/// grace period in the kernel): it is forked straight into the unified-tree directory
+/// (clone3 `CLONE_INTO_CGROUP`), and moves itself into the v1 directories by writing `0` to
+/// their `tasks` files, first thing after exec (see `Cgroup::join_v1_as_current_thread`).
+/// Where clone3 cannot do it, the unified directory is joined through `cgroup.procs`.
 pub fn launch(
     mut cfg: InitConfig,
+    cgroup: &Cgroup,
     console: Option<&OwnedFd>,
     events: &mut dyn LaunchEvents,
 ) -> Result<Launched> {
     let exe = crate::sealed_exe::sealed_self()?;
     let (mut parent, child) = UnixStream::pair().sys(|| "socketpair".into())?;
     cfg.console_fd = console.map(|c| c.as_raw_fd());
+    cfg.cgroup = Some(cgroup.clone());
     let uid_maps = mappings(&cfg.spec, true);
     let gid_maps = mappings(&cfg.spec, false);
-    let first = match berth_sys::process::fork().sys(|| "fork".into())? {
+    let unified = cgroup.unified_path().and_then(|p| {
+        rustix::fs::open(
+            p,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()
+    });
+    let (forked, in_unified) = match unified
+        .as_ref()
+        .map(|fd| berth_sys::process::fork_into_cgroup(fd.as_fd()))
+    {
+        Some(Ok(f)) => (f, true),
+        _ => (berth_sys::process::fork().sys(|| "fork".into())?, false),
+    };
+    let first = match forked {
         Forked::Child => {
             // Only these two descriptors survive the exec (everything of ours is CLOEXEC).
             let _ = rustix::io::fcntl_setfd(&child, rustix::io::FdFlags::empty());
@@ -60,8 +83,11 @@ pub fn launch(
     };
     drop(child);
     drop(exe);
+    drop(unified);
     let mut guard = ReapOnDrop(Some(first));
-    events.child_started(first)?;
+    if !in_unified {
+        cgroup.add_process_unified(first)?;
+    }
     channel::send(&mut parent, &Msg::Config(Box::new(cfg)))?;
     let mut pid = None;
     loop {
