@@ -127,6 +127,47 @@ fn peer_cp_both_ways_and_symlink_escapes() {
         stderr(&o)
     );
 
+    // Owners: kept from the archive by default, the container's user with -a.
+    let owned = host.join("owned.txt");
+    std::fs::write(&owned, "x").unwrap();
+    std::os::unix::fs::chown(&owned, Some(1234), Some(4321)).unwrap();
+    ok(d.docker(&["cp", &s(&owned), "cpt:/tmp/kept.txt"]));
+    assert_eq!(
+        stdout(&ok(d.docker(&[
+            "exec",
+            "cpt",
+            "stat",
+            "-c",
+            "%u:%g",
+            "/tmp/kept.txt"
+        ]))),
+        "1234:4321\n"
+    );
+    ok(d.docker(&["cp", "-a", &s(&owned), "cpt:/tmp/mapped.txt"]));
+    assert_eq!(
+        stdout(&ok(d.docker(&[
+            "exec",
+            "cpt",
+            "stat",
+            "-c",
+            "%u:%g",
+            "/tmp/mapped.txt"
+        ]))),
+        "0:0\n"
+    );
+    // A file never replaces a directory (docker sends noOverwriteDirNonDir).
+    let clash = host.join("clash");
+    std::fs::create_dir_all(&clash).unwrap();
+    std::fs::write(clash.join("newdir"), "file").unwrap();
+    let o = d.docker(&["cp", &s(&clash.join("newdir")), "cpt:/tmp/"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot overwrite directory"),
+        "{}",
+        stderr(&o)
+    );
+    ok(d.docker(&["exec", "cpt", "test", "-d", "/tmp/newdir"]));
+
     // Symlinks that point out of the root stay inside it, both ways.
     let marker = berth_testkit::unique_name("berth-escape-");
     std::fs::write(host.join(&marker), "inside\n").unwrap();
@@ -272,6 +313,64 @@ fn peer_health_checks() {
         stdout(&ev)
     );
 
+    // A probe that hangs: killed at the timeout (the probe itself, not just the exec).
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "hto",
+        "--health-cmd",
+        "sleep 5",
+        "--health-timeout",
+        "200ms",
+        "--health-interval",
+        "300ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "1000",
+    ]));
+    eventually("unhealthy after a timeout", || {
+        inspect(&d, "{{.State.Health.Status}}", "hto") == "unhealthy"
+    });
+    let first = inspect(&d, "{{json (index .State.Health.Log 0)}}", "hto");
+    assert!(
+        first.contains(r#""ExitCode":-1"#)
+            && first.contains("Health check exceeded timeout (200ms)"),
+        "{first}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let sleeping = proc_comms(&d, "hto")
+        .iter()
+        .filter(|(comm, state)| comm == "sleep" && *state != 'Z')
+        .count();
+    assert!(sleeping <= 2, "timed-out probes left running: {sleeping}");
+
+    // The image's HEALTHCHECK (set with commit --change) is inherited; --no-healthcheck drops it.
+    ok(d.docker(&[
+        "commit",
+        "--change",
+        "HEALTHCHECK --interval=100ms --retries=2 CMD [\"true\"]",
+        "hc",
+        "bbhc:1",
+    ]));
+    assert_eq!(
+        stdout(&ok(d.docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{json .Config.Healthcheck.Test}}",
+            "bbhc:1"
+        ])))
+        .trim(),
+        r#"["CMD","true"]"#
+    );
+    ok(d.docker(&["run", "-d", "--name", "fromimg", "bbhc:1", "sleep", "1000"]));
+    eventually("healthy from the image's check", || {
+        inspect(&d, "{{.State.Health.Status}}", "fromimg") == "healthy"
+    });
+
     // --no-healthcheck: Test NONE, no Health.
     ok(d.docker(&[
         "run",
@@ -309,6 +408,19 @@ fn peer_health_checks() {
     eventually("berth healthy", || {
         stdout(&berth(&d, &["ps", "--filter", "name=bhc"])).contains("(healthy)")
     });
+}
+
+/// `(comm, state)` of every process in the container, from /proc.
+fn proc_comms(d: &Daemon, c: &str) -> Vec<(String, char)> {
+    let o = d.docker(&["exec", c, "sh", "-c", "cat /proc/[0-9]*/stat 2>/dev/null"]);
+    stdout(&o)
+        .lines()
+        .filter_map(|l| {
+            let (head, tail) = l.rsplit_once(") ")?;
+            let comm = head.split_once(" (")?.1.to_string();
+            Some((comm, tail.chars().next()?))
+        })
+        .collect()
 }
 
 /// `(pid, state)` of every process in the container, from /proc.

@@ -88,14 +88,112 @@ fn or_default(nanos: i64, default: Duration) -> Duration {
     }
 }
 
-/// Go's `time.Duration` text of whole or fractional seconds ("30s", "1.5s").
-fn go_secs(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s.fract() == 0.0 {
-        format!("{}s", s as u64)
-    } else {
-        format!("{s}s")
+/// `v / unit` with Go's trimmed decimal fraction ("1.5", "200").
+fn frac(v: u128, unit: u128) -> String {
+    let (int, rest) = (v / unit, v % unit);
+    if rest == 0 {
+        return int.to_string();
     }
+    let width = unit.ilog10() as usize;
+    let digits = format!("{rest:0width$}");
+    format!("{int}.{}", digits.trim_end_matches('0'))
+}
+
+/// Go's `time.Duration.String()` ("200ms", "1.5s", "1m30s", "1h0m0s").
+pub fn go_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    match ns {
+        0 => "0s".into(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}µs", frac(n, 1_000)),
+        n if n < 1_000_000_000 => format!("{}ms", frac(n, 1_000_000)),
+        n => {
+            let (h, m) = (n / 3_600_000_000_000, n / 60_000_000_000 % 60);
+            let s = frac(n % 60_000_000_000, 1_000_000_000);
+            if h > 0 {
+                format!("{h}h{m}m{s}s")
+            } else if m > 0 {
+                format!("{m}m{s}s")
+            } else {
+                format!("{s}s")
+            }
+        }
+    }
+}
+
+/// Parses a Go duration ("30s", "1m30s", "500ms") into nanoseconds.
+pub fn parse_go_duration(s: &str) -> Option<i64> {
+    let mut rest = s.trim();
+    if rest == "0" {
+        return Some(0);
+    }
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let num: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        total += num
+            * match &rest[..u] {
+                "ns" => 1.0,
+                "us" | "µs" => 1e3,
+                "ms" => 1e6,
+                "s" => 1e9,
+                "m" => 60e9,
+                "h" => 3600e9,
+                _ => return None,
+            };
+        rest = &rest[u..];
+    }
+    Some(total as i64)
+}
+
+/// The Dockerfile `HEALTHCHECK` instruction (`docker commit --change`): `NONE`, or
+/// `[--interval=D] [--timeout=D] [--start-period=D] [--start-interval=D] [--retries=N] CMD …`
+/// (exec form `["a","b"]` → `CMD`, shell form → `CMD-SHELL`).
+pub fn parse_instruction(rest: &str) -> Option<berth_image::Healthcheck> {
+    let mut hc = berth_image::Healthcheck::default();
+    let mut rest = rest.trim();
+    if rest.eq_ignore_ascii_case("NONE") {
+        hc.test = Some(vec!["NONE".into()]);
+        return Some(hc);
+    }
+    while let Some(flag) = rest.strip_prefix("--") {
+        let (word, tail) = flag.split_once(char::is_whitespace)?;
+        let (key, value) = word.split_once('=')?;
+        match key {
+            "interval" => hc.interval = Some(parse_go_duration(value)?),
+            "timeout" => hc.timeout = Some(parse_go_duration(value)?),
+            "start-period" => hc.start_period = Some(parse_go_duration(value)?),
+            "start-interval" => hc.start_interval = Some(parse_go_duration(value)?),
+            "retries" => hc.retries = Some(value.parse().ok()?),
+            _ => return None,
+        }
+        rest = tail.trim_start();
+    }
+    let (word, cmd) = rest.split_once(char::is_whitespace)?;
+    if !word.eq_ignore_ascii_case("CMD") {
+        return None;
+    }
+    let cmd = cmd.trim();
+    let mut test = vec![];
+    match serde_json::from_str::<Vec<String>>(cmd) {
+        Ok(list) if cmd.starts_with('[') => {
+            test.push("CMD".to_string());
+            test.extend(list);
+        }
+        _ => {
+            test.push("CMD-SHELL".to_string());
+            test.push(cmd.to_string());
+        }
+    }
+    hc.test = Some(test);
+    Some(hc)
 }
 
 impl Containers {
@@ -224,6 +322,10 @@ impl Containers {
         for v in env {
             cmd.arg("--env").arg(v);
         }
+        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pid_file = self.state_dir(&rec.id).join(format!("health-{n}.pid"));
+        cmd.arg("--pid-file").arg(&pid_file);
         cmd.arg(&rec.id).args(argv);
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -232,10 +334,21 @@ impl Containers {
         let (exit_code, output) = match cmd.spawn() {
             Err(e) => (-1, format!("health check: {e}")),
             Ok(child) => match tokio::time::timeout(timeout, child.wait_with_output()).await {
-                Err(_) => (
-                    -1,
-                    format!("Health check exceeded timeout ({})", go_secs(timeout)),
-                ),
+                Err(_) => {
+                    // The probe itself, inside the container (killing only `runtime exec`
+                    // would leave it running).
+                    if let Some(pid) = std::fs::read_to_string(&pid_file)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<i32>().ok())
+                        .and_then(rustix::process::Pid::from_raw)
+                    {
+                        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                    }
+                    (
+                        -1,
+                        format!("Health check exceeded timeout ({})", go_duration(timeout)),
+                    )
+                }
                 Ok(Err(e)) => (-1, format!("health check: {e}")),
                 Ok(Ok(out)) => {
                     let mut text = out.stdout;
@@ -248,6 +361,7 @@ impl Containers {
                 }
             },
         };
+        let _ = std::fs::remove_file(&pid_file);
         HealthcheckResult {
             start,
             end: logfile::now(),
@@ -277,7 +391,28 @@ mod tests {
             probe_argv(&cfg(&["CMD-SHELL", "exit 1"])).unwrap(),
             vec!["/bin/sh", "-c", "exit 1"]
         );
-        assert_eq!(go_secs(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_secs(Duration::from_secs(30)), "30s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(go_duration(Duration::from_millis(200)), "200ms");
+        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(parse_go_duration("1m30s"), Some(90_000_000_000));
+        assert_eq!(parse_go_duration("5"), None);
+    }
+
+    #[test]
+    fn healthcheck_instructions() {
+        let hc = parse_instruction("--interval=5s --retries=2 CMD curl -f http://x/").unwrap();
+        assert_eq!(hc.interval, Some(5_000_000_000));
+        assert_eq!(hc.retries, Some(2));
+        assert_eq!(hc.test.unwrap(), vec!["CMD-SHELL", "curl -f http://x/"]);
+        let hc = parse_instruction(r#"CMD ["true", "x"]"#).unwrap();
+        assert_eq!(hc.test.unwrap(), vec!["CMD", "true", "x"]);
+        assert_eq!(
+            parse_instruction("NONE").unwrap().test.unwrap(),
+            vec!["NONE"]
+        );
+        assert!(parse_instruction("--bogus=1 CMD true").is_none());
+        assert!(parse_instruction("RUN true").is_none());
     }
 }

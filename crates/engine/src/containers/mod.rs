@@ -4,7 +4,7 @@
 //! *task* is a shim process (see [`crate::shim`]) reached over `<exec-root>/containers/<id>/shim.sock`.
 
 mod archive;
-mod health;
+pub mod health;
 pub mod init;
 mod ops;
 mod query;
