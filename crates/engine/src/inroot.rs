@@ -105,6 +105,24 @@ fn proc_fd(fd: BorrowedFd<'_>) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
+/// Kernel filesystems a running container has mounted (`/proc`, `/sys`, cgroups, `/dev/pts`,
+/// `/dev/mqueue`): not part of its files. Docker's copy sees the image's empty directories
+/// there, so their contents are neither archived nor found.
+fn is_pseudo_fs(fd: BorrowedFd<'_>) -> bool {
+    const SYSFS: u64 = 0x6265_6572;
+    const CGROUP: u64 = 0x0027_e0eb;
+    const CGROUP2: u64 = 0x6367_7270;
+    const DEVPTS: u64 = 0x1cd1;
+    const MQUEUE: u64 = 0x1980_0202;
+    const PROC: u64 = 0x9fa0;
+    rustix::fs::fstatfs(fd).is_ok_and(|st| {
+        matches!(
+            st.f_type as u64,
+            PROC | SYSFS | CGROUP | CGROUP2 | DEVPTS | MQUEUE
+        )
+    })
+}
+
 /// A path found inside the root: an `O_PATH` descriptor of the object itself (never followed
 /// when it is a symlink named without a trailing `/` or `/.`), its stat and Docker's names.
 pub struct Located {
@@ -150,6 +168,9 @@ pub fn locate(root: &OwnedFd, path: &str) -> Result<Located, InRootError> {
         }
     };
     let stat = rustix::fs::fstat(&fd).map_err(io_err(path))?;
+    if is_pseudo_fs(fd.as_fd()) && FileType::from_raw_mode(stat.st_mode) != FileType::Directory {
+        return Err(InRootError::NotFound(path.to_string()));
+    }
     let name = if comps.is_empty() {
         "/".to_string()
     } else if path.ends_with("/.") || path == "." {
@@ -287,13 +308,17 @@ pub fn path_stat(root: &OwnedFd, loc: &Located) -> ContainerPathStat {
     }
 }
 
-/// Writes a tar of `loc` (recursively for a directory) to `out`, entries named under
-/// `loc.name` (`name/…`, or bare names for `.`).
+/// Writes a tar of `loc` (recursively for a directory) to `out`, named as Docker's
+/// `TarResourceRebase` names them: `name/…` for a path, `./…` for `dir/.`, `/…` for the root.
 pub fn write_tar<W: Write>(loc: &Located, out: W) -> io::Result<()> {
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
     let mut links = HashMap::new();
-    let top = if loc.name == "/" { "." } else { &loc.name };
+    let top: &[u8] = if loc.name == "/" {
+        b""
+    } else {
+        loc.name.as_bytes()
+    };
     add_entry(&mut b, loc.fd.as_fd(), &loc.stat, top, &mut links)?;
     b.into_inner()?.flush()
 }
@@ -309,23 +334,65 @@ fn header_for(st: &Stat, kind: tar::EntryType) -> tar::Header {
     h
 }
 
+/// A GNU long-name (`L`) or long-link (`K`) record for `text`.
+fn long_record<W: Write>(b: &mut tar::Builder<W>, kind: u8, text: &[u8]) -> io::Result<()> {
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_entry_type(tar::EntryType::new(kind));
+    h.set_mode(0o644);
+    h.set_size(text.len() as u64 + 1);
+    h.set_cksum();
+    b.append(&h, text.chain(&[0u8][..]))
+}
+
+/// Appends an entry named exactly `name` (the tar crate's path setters would normalise the
+/// `./` and `/` prefixes Docker's clients rely on), with `link` as its link name.
+fn append_named<W: Write, R: Read>(
+    b: &mut tar::Builder<W>,
+    mut h: tar::Header,
+    name: &[u8],
+    link: Option<&[u8]>,
+    data: R,
+) -> io::Result<()> {
+    if name.len() > 100 {
+        long_record(b, b'L', name)?;
+    }
+    let n = name.len().min(100);
+    h.as_old_mut().name = [0; 100];
+    h.as_old_mut().name[..n].copy_from_slice(&name[..n]);
+    if let Some(link) = link {
+        if link.len() > 100 {
+            long_record(b, b'K', link)?;
+        }
+        let n = link.len().min(100);
+        h.as_old_mut().linkname = [0; 100];
+        h.as_old_mut().linkname[..n].copy_from_slice(&link[..n]);
+    }
+    h.set_cksum();
+    b.append(&h, data)
+}
+
+fn child_name(parent: &[u8], child: &[u8]) -> Vec<u8> {
+    let mut v = parent.to_vec();
+    v.push(b'/');
+    v.extend_from_slice(child);
+    v
+}
+
 fn add_entry<W: Write>(
     b: &mut tar::Builder<W>,
     fd: BorrowedFd<'_>,
     st: &Stat,
-    name: &str,
-    links: &mut HashMap<(u64, u64), String>,
+    name: &[u8],
+    links: &mut HashMap<(u64, u64), Vec<u8>>,
 ) -> io::Result<()> {
     match FileType::from_raw_mode(st.st_mode) {
         FileType::Directory => {
-            let mut h = header_for(st, tar::EntryType::Directory);
-            let dir_name = if name == "." {
-                "./".to_string()
-            } else {
-                format!("{name}/")
-            };
-            b.append_data(&mut h, &dir_name, io::empty())?;
-            let mut names: Vec<OsString> = Vec::new();
+            let h = header_for(st, tar::EntryType::Directory);
+            append_named(b, h, &child_name(name, b""), None, io::empty())?;
+            if is_pseudo_fs(fd) {
+                return Ok(());
+            }
             // A readable descriptor of the same directory ("." cannot be a symlink).
             let readable = rustix::fs::openat(
                 fd,
@@ -334,18 +401,19 @@ fn add_entry<W: Write>(
                 Mode::empty(),
             )?;
             let mut dir = rustix::fs::Dir::new(readable)?;
+            let mut names: Vec<Vec<u8>> = Vec::new();
             while let Some(e) = dir.read() {
                 let e = e?;
                 let n = e.file_name().to_bytes();
                 if n != b"." && n != b".." {
-                    names.push(OsStr::from_bytes(n).to_os_string());
+                    names.push(n.to_vec());
                 }
             }
             names.sort();
             for child in names {
                 let cfd = match rustix::fs::openat(
                     fd,
-                    child.as_os_str(),
+                    OsStr::from_bytes(&child),
                     OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                     Mode::empty(),
                 ) {
@@ -354,22 +422,17 @@ fn add_entry<W: Write>(
                     Err(e) => return Err(e.into()),
                 };
                 let cst = rustix::fs::fstat(&cfd)?;
-                let cname = if name == "." {
-                    child.to_string_lossy().into_owned()
-                } else {
-                    format!("{name}/{}", child.to_string_lossy())
-                };
-                add_entry(b, cfd.as_fd(), &cst, &cname, links)?;
+                add_entry(b, cfd.as_fd(), &cst, &child_name(name, &child), links)?;
             }
         }
         FileType::RegularFile => {
             if st.st_nlink > 1 {
                 let key = (st.st_dev, st.st_ino);
                 if let Some(first) = links.get(&key) {
-                    let mut h = header_for(st, tar::EntryType::Link);
-                    return b.append_link(&mut h, name, first);
+                    let h = header_for(st, tar::EntryType::Link);
+                    return append_named(b, h, name, Some(first), io::empty());
                 }
-                links.insert(key, name.to_string());
+                links.insert(key, name.to_vec());
             }
             // Re-open the inode already found (the magic link names it, no new lookup).
             let file = std::fs::File::open(proc_fd(fd))?;
@@ -378,12 +441,12 @@ fn add_entry<W: Write>(
             h.set_size(size);
             // Exactly `size` bytes even if the file changes while it is read.
             let data = file.take(size).chain(io::repeat(0)).take(size);
-            b.append_data(&mut h, name, data)?;
+            append_named(b, h, name, None, data)?;
         }
         FileType::Symlink => {
             let target = rustix::fs::readlinkat(fd, "", Vec::new())?;
-            let mut h = header_for(st, tar::EntryType::Symlink);
-            b.append_link(&mut h, name, OsStr::from_bytes(target.as_bytes()))?;
+            let h = header_for(st, tar::EntryType::Symlink);
+            append_named(b, h, name, Some(target.as_bytes()), io::empty())?;
         }
         t @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
             let kind = match t {
@@ -396,7 +459,7 @@ fn add_entry<W: Write>(
                 h.set_device_major(rustix::fs::major(st.st_rdev))?;
                 h.set_device_minor(rustix::fs::minor(st.st_rdev))?;
             }
-            b.append_data(&mut h, name, io::empty())?;
+            append_named(b, h, name, None, io::empty())?;
         }
         _ => {} // sockets are not archived (as Docker)
     }

@@ -118,6 +118,24 @@ fn peer_cp_both_ways_and_symlink_escapes() {
         .map(|e| e.unwrap().path().unwrap().display().to_string())
         .collect();
     assert_eq!(names, vec!["a.txt"]);
+    // The whole root: files, but not the kernel filesystems mounted in the container.
+    let o = ok(d.docker(&["cp", "cpt:/", "-"]));
+    let mut ar = tar::Archive::new(&o.stdout[..]);
+    let names: Vec<String> = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    // Named as docker names the root: "/", "/tmp/a.txt", …
+    assert!(names.iter().any(|n| n == "/tmp/a.txt"), "{names:?}");
+    assert!(names.iter().any(|n| n == "/bin/busybox"), "{names:?}");
+    assert!(names.iter().any(|n| n == "/proc/"), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| (n.starts_with("/proc/") || n.starts_with("/sys/")) && n.len() > 6),
+        "{names:?}"
+    );
     // Missing paths: docker's message and exit code 1.
     let o = d.docker(&["cp", "cpt:/nonexistent", &s(&host)]);
     assert_eq!(o.status.code(), Some(1));
@@ -238,6 +256,59 @@ fn peer_cp_both_ways_and_symlink_escapes() {
     );
     let o = berth(&d, &["cp", "cpt:/nonexistent", &s(&host)]);
     assert_eq!(o.status.code(), Some(1));
+
+    // docker's naming rules, the same with both CLIs: `dir/.` copies the contents, -L follows
+    // a link and keeps the link's name, the root comes out as a directory.
+    ok(d.docker(&["exec", "cpt", "ln", "-s", "/tmp/newdir", "/dirlink"]));
+    // Both CLIs refuse to create a link that points out of the destination.
+    for o in [
+        d.docker(&["cp", "cpt:/esc", &s(&host.join("esc-d"))]),
+        berth(&d, &["cp", "cpt:/esc", &s(&host.join("esc-b"))]),
+    ] {
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("invalid symlink"), "{}", stderr(&o));
+    }
+    ok(d.docker(&["exec", "cpt", "rm", "/esc"]));
+    for (i, cli) in ["docker", "berth"].iter().enumerate() {
+        let run = |args: &[&str]| {
+            if *cli == "docker" {
+                d.docker(args)
+            } else {
+                berth(&d, args)
+            }
+        };
+        let dot = host.join(format!("dot{i}"));
+        ok(run(&["cp", "cpt:/tmp/newdir/.", &s(&dot)]));
+        assert_eq!(
+            std::fs::read_to_string(dot.join("sub/b.txt")).unwrap(),
+            "deep\n"
+        );
+        let followed = host.join(format!("followed{i}"));
+        ok(run(&["cp", "-L", "cpt:/dirlink", &s(&followed)]));
+        assert_eq!(
+            std::fs::read_to_string(followed.join("sub/b.txt")).unwrap(),
+            "deep\n",
+            "{cli}"
+        );
+        let whole = host.join(format!("whole{i}"));
+        ok(run(&["cp", "cpt:/", &s(&whole)]));
+        assert_eq!(
+            std::fs::read_to_string(whole.join("tmp/a.txt")).unwrap(),
+            "hello\n"
+        );
+        ok(run(&[
+            "cp",
+            &format!("{}/.", s(&host.join("src"))),
+            &format!("cpt:/tmp/contents{i}"),
+        ]));
+        ok(d.docker(&[
+            "exec",
+            "cpt",
+            "test",
+            "-f",
+            &format!("/tmp/contents{i}/sub/b.txt"),
+        ]));
+    }
 }
 
 #[test]
