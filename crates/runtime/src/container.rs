@@ -260,7 +260,32 @@ impl Runtime {
         )?;
         // The init execs and starts up while the rest is prepared; it waits for its config
         // before it does anything (and joins the v1 cgroups then, after the limits are set).
-        let spawned = launch::spawn(&cgroup, console.as_ref())?;
+        let mut join: Vec<(LinuxNamespaceType, PathBuf)> = Vec::new();
+        let mut unshare = 0;
+        let mut new_userns = false;
+        let mut pidns = false;
+        for n in linux
+            .and_then(|l| l.namespaces().as_ref())
+            .into_iter()
+            .flatten()
+        {
+            if n.typ() == LinuxNamespaceType::Pid {
+                pidns = true;
+            }
+            match n.path() {
+                Some(p) => join.push((n.typ(), p.clone())),
+                None if n.typ() == LinuxNamespaceType::User => new_userns = true,
+                None => unshare |= ns_flag(n.typ()),
+            }
+        }
+        join.sort_by_key(|(t, _)| join_rank(*t));
+        // Without joins or a user namespace, the init is created in its namespaces.
+        let born_in = if join.is_empty() && !new_userns {
+            unshare
+        } else {
+            0
+        };
+        let spawned = launch::spawn(&cgroup, console.as_ref(), born_in)?;
 
         let fifo = dir.join(EXEC_FIFO);
         rustix::fs::mknodat(
@@ -282,25 +307,6 @@ impl Runtime {
         );
         cgroup.apply_resources(&resources)?;
 
-        let mut join: Vec<(LinuxNamespaceType, PathBuf)> = Vec::new();
-        let mut unshare = 0;
-        let mut new_userns = false;
-        let mut pidns = false;
-        for n in linux
-            .and_then(|l| l.namespaces().as_ref())
-            .into_iter()
-            .flatten()
-        {
-            if n.typ() == LinuxNamespaceType::Pid {
-                pidns = true;
-            }
-            match n.path() {
-                Some(p) => join.push((n.typ(), p.clone())),
-                None if n.typ() == LinuxNamespaceType::User => new_userns = true,
-                None => unshare |= ns_flag(n.typ()),
-            }
-        }
-        join.sort_by_key(|(t, _)| join_rank(*t));
         let cfg = InitConfig {
             exec: false,
             spec: spec.clone(),
@@ -317,6 +323,7 @@ impl Runtime {
             no_pivot: opts.no_pivot,
             cgroup_v2: crate::cgroup::is_v2(&cgroup),
             cgroup: None,
+            born_in: 0,
         };
         let mut events = CreateEvents {
             guard_pid: None,
@@ -614,6 +621,7 @@ impl Runtime {
             no_pivot: false,
             cgroup_v2: crate::cgroup::is_v2(&cg),
             cgroup: None,
+            born_in: 0,
         };
         struct ExecEvents;
         impl LaunchEvents for ExecEvents {

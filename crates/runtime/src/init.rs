@@ -82,6 +82,15 @@ fn stage1(sock: &mut UnixStream) -> Result<Box<InitConfig>> {
     if let Some(cg) = &cfg.cgroup {
         cg.join_v1_as_current_thread()?;
     }
+    if cfg.born_in != 0 {
+        // Created in its namespaces by the runtime's clone3 (no joins, no user namespace):
+        // only what clone3 left out remains (the cgroup namespace, rooted where we are now).
+        let rest = cfg.unshare & !cfg.born_in;
+        if rest != 0 {
+            berth_sys::process::unshare(rest).sys(|| "unshare namespaces".into())?;
+        }
+        return Ok(cfg);
+    }
     let mut joined_user = false;
     for (flag, path) in &cfg.join {
         let f = File::open(path).sys(|| format!("open namespace {}", path.display()))?;

@@ -37,7 +37,7 @@ pub fn launch(
     console: Option<&OwnedFd>,
     events: &mut dyn LaunchEvents,
 ) -> Result<Launched> {
-    spawn(cgroup, console)?.configure(cfg, events)
+    spawn(cgroup, console, 0)?.configure(cfg, events)
 }
 
 /// An init process that is starting (exec'ing the sealed binary) and waits for its config.
@@ -48,6 +48,8 @@ pub struct Spawned {
     guard: ReapOnDrop,
     console_fd: Option<i32>,
     cgroup: Cgroup,
+    /// CLONE_NEW* flags the init was created with (0: it makes its namespaces itself).
+    born_in: i32,
 }
 
 /// Forks and execs the sealed init in `cgroup` (whose directories must exist). The caller
@@ -59,7 +61,14 @@ pub struct Spawned {
 /// their `tasks` files, first thing after it gets its config (see
 /// `Cgroup::join_v1_as_current_thread`), so before it does anything else. Where clone3
 /// cannot do it, the unified directory is joined through `cgroup.procs`.
-pub fn spawn(cgroup: &Cgroup, console: Option<&OwnedFd>) -> Result<Spawned> {
+///
+/// `namespaces` (CLONE_NEW* flags, possibly 0) are created by the same clone3, so the init
+/// is the container process itself (pid 1 of a new pid namespace): no second fork. Only
+/// for containers that neither join namespaces nor make a user namespace (those need the
+/// init's ordered steps), and never with the cgroup namespace, whose root must be the
+/// container's cgroup (the init unshares it after joining). If clone3 refuses, the init is
+/// forked plainly and makes the namespaces itself.
+pub fn spawn(cgroup: &Cgroup, console: Option<&OwnedFd>, namespaces: i32) -> Result<Spawned> {
     let exe = crate::sealed_exe::sealed_self()?;
     let (parent, child) = UnixStream::pair().sys(|| "socketpair".into())?;
     let unified = cgroup.unified_path().and_then(|p| {
@@ -70,12 +79,11 @@ pub fn spawn(cgroup: &Cgroup, console: Option<&OwnedFd>) -> Result<Spawned> {
         )
         .ok()
     });
-    let (forked, in_unified) = match unified
-        .as_ref()
-        .map(|fd| berth_sys::process::fork_into_cgroup(fd.as_fd()))
-    {
-        Some(Ok(f)) => (f, true),
-        _ => (berth_sys::process::fork().sys(|| "fork".into())?, false),
+    let namespaces = namespaces & !crate::init::libc_flags::CLONE_NEWCGROUP;
+    let into = unified.as_ref().map(|fd| fd.as_fd());
+    let (forked, in_unified, born_in) = match berth_sys::process::fork_into(into, namespaces) {
+        Ok(f) => (f, into.is_some(), namespaces),
+        Err(_) => (berth_sys::process::fork().sys(|| "fork".into())?, false, 0),
     };
     let first = match forked {
         Forked::Child => {
@@ -103,6 +111,7 @@ pub fn spawn(cgroup: &Cgroup, console: Option<&OwnedFd>) -> Result<Spawned> {
         guard: ReapOnDrop(Some(first)),
         console_fd: console.map(|c| c.as_raw_fd()),
         cgroup: cgroup.clone(),
+        born_in,
     };
     if !in_unified {
         cgroup.add_process_unified(first)?;
@@ -119,13 +128,20 @@ impl Spawned {
             mut guard,
             console_fd,
             cgroup,
+            born_in,
         } = self;
         cfg.console_fd = console_fd;
         cfg.cgroup = Some(cgroup);
+        cfg.born_in = born_in;
         let uid_maps = mappings(&cfg.spec, true);
         let gid_maps = mappings(&cfg.spec, false);
         channel::send(&mut parent, &Msg::Config(Box::new(cfg)))?;
         let mut pid = None;
+        if born_in != 0 {
+            // The init is the container process; it sends no Pid.
+            pid = Some(first);
+            events.container_pid(first)?;
+        }
         loop {
             match channel::recv(&mut parent)? {
                 Some(Msg::NeedIdMaps) => {
@@ -155,6 +171,9 @@ impl Spawned {
                     ))
                 }
             }
+        }
+        if born_in != 0 {
+            guard.0 = None;
         }
         if let Some(first) = guard.0.take().and_then(rustix::process::Pid::from_raw) {
             let _ = rustix::process::waitpid(Some(first), rustix::process::WaitOptions::empty());
