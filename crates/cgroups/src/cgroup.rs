@@ -270,6 +270,12 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn remove_tree(dir: &Path) -> Result<()> {
+    // The usual case has no child cgroups: try the directory itself before listing it.
+    match std::fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     for child in subdirs(dir)? {
         remove_tree(&child)?;
     }

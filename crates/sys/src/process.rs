@@ -72,19 +72,23 @@ struct CloneArgs {
 /// clone3's flag that starts the child in the cgroup2 directory `cgroup` names (Linux 5.7).
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
-/// fork(2) that starts the child directly in the cgroup2 directory open as `cgroup_dir`
-/// (clone3 with `CLONE_INTO_CGROUP`). Unlike a later write to `cgroup.procs`, this does not
-/// take the global threadgroup lock for writing, so it never waits for an RCU grace period.
-/// Errors (old kernel: ENOSYS/E2BIG; not a cgroup2 directory: EBADF/EINVAL/EOPNOTSUPP) leave
-/// no child behind; the caller may fall back to [`fork`] and a `cgroup.procs` write.
-/// The caller must be single-threaded, as for [`fork`].
-pub fn fork_into_cgroup(cgroup_dir: BorrowedFd<'_>) -> io::Result<Forked> {
-    let args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
+/// fork(2) through clone3: the child starts directly in the cgroup2 directory open as
+/// `cgroup_dir` (`CLONE_INTO_CGROUP`), if given, and in new namespaces (`CLONE_NEW*` flags in
+/// `new_namespaces`). Unlike a later write to `cgroup.procs`, joining the cgroup this way does
+/// not take the global threadgroup lock for writing, so it never waits for an RCU grace
+/// period. Errors (old kernel: ENOSYS/E2BIG; not a cgroup2 directory: EBADF/EINVAL/
+/// EOPNOTSUPP) leave no child behind; the caller may fall back to [`fork`], `unshare` and a
+/// `cgroup.procs` write. The caller must be single-threaded, as for [`fork`].
+pub fn fork_into(cgroup_dir: Option<BorrowedFd<'_>>, new_namespaces: i32) -> io::Result<Forked> {
+    let mut args = CloneArgs {
+        flags: u64::from(new_namespaces as u32),
         exit_signal: libc::SIGCHLD as u64,
-        cgroup: cgroup_dir.as_raw_fd() as u64,
         ..CloneArgs::default()
     };
+    if let Some(fd) = cgroup_dir {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
     // SAFETY: with no stack given, clone3 behaves like fork (the child resumes here on a
     // copy-on-write copy of our address space and stack); `args` is a valid, initialised
     // clone_args of the size passed, living across the call; the caller is single-threaded.
@@ -140,9 +144,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fork_into_cgroup_refuses_a_directory_outside_cgroup2() {
+    fn fork_into_refuses_a_directory_outside_cgroup2() {
         let dir = std::fs::File::open("/").unwrap();
-        let err = fork_into_cgroup(std::os::fd::AsFd::as_fd(&dir)).unwrap_err();
+        let err = fork_into(Some(std::os::fd::AsFd::as_fd(&dir)), 0).unwrap_err();
         // EBADF (not a cgroup2 directory) or ENOSYS (no clone3): never a child.
         assert!(
             matches!(err.raw_os_error(), Some(libc::EBADF | libc::ENOSYS)),
