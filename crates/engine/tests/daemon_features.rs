@@ -442,6 +442,15 @@ fn peer_health_checks() {
         inspect(&d, "{{.State.Health.Status}}", "fromimg") == "healthy"
     });
 
+    // Live restore: after kill -9 of the daemon the monitor starts again with the container.
+    let mut d = d;
+    d.kill9();
+    d.spawn();
+    eventually("healthy after a daemon restart", || {
+        inspect(&d, "{{.State.Health.Status}}", "fromimg") == "healthy"
+            && inspect(&d, "{{.State.Health.Status}}", "hc") == "healthy"
+    });
+
     // --no-healthcheck: Test NONE, no Health.
     ok(d.docker(&[
         "run",
