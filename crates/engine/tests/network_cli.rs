@@ -87,7 +87,8 @@ fn links() -> Vec<String> {
     v
 }
 
-const HTTPD: &str = "mkdir -p /www && echo hello-from-berth > /www/index.html && exec httpd -f -p 80 -h /www";
+const HTTPD: &str =
+    "mkdir -p /www && echo hello-from-berth > /www/index.html && exec httpd -f -p 80 -h /www";
 
 #[test]
 fn peer_net_published_port_both_clis_and_live_restore() {
@@ -100,14 +101,32 @@ fn peer_net_published_port_both_clis_and_live_restore() {
     // docker CLI
     let port = free_port();
     let o = d.docker(&[
-        "run", "--pull", "never", "-d", "--name", "web", "-p", &format!("{port}:80"), "busybox", "sh", "-c", HTTPD,
+        "run",
+        "--pull",
+        "never",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        HTTPD,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(http_get(port).contains("hello-from-berth"));
-    assert_eq!(stdout(&d.docker(&["port", "web"])), format!("80/tcp -> 0.0.0.0:{port}\n"));
+    assert_eq!(
+        stdout(&d.docker(&["port", "web"])),
+        format!("80/tcp -> 0.0.0.0:{port}\n")
+    );
     assert!(stdout(&d.docker(&["ps"])).contains(&format!("0.0.0.0:{port}->80/tcp")));
     let ip = stdout(&d.docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]));
-    assert!(ip.trim().starts_with(&d.net.bridge_subnet[..d.net.bridge_subnet.len() - 4]), "{ip}");
+    assert!(
+        ip.trim()
+            .starts_with(&d.net.bridge_subnet[..d.net.bridge_subnet.len() - 4]),
+        "{ip}"
+    );
     assert_eq!(bridge_ports(&d.net.bridge).len(), 1);
     assert!(table(&d).contains(&format!("dport {port}")));
 
@@ -115,23 +134,45 @@ fn peer_net_published_port_both_clis_and_live_restore() {
     d.kill9();
     d.spawn();
     assert!(http_get(port).contains("hello-from-berth"));
-    assert_eq!(stdout(&d.docker(&["port", "web", "80"])), format!("0.0.0.0:{port}\n"));
+    assert_eq!(
+        stdout(&d.docker(&["port", "web", "80"])),
+        format!("0.0.0.0:{port}\n")
+    );
 
     assert!(d.docker(&["rm", "-f", "web"]).status.success());
     assert!(bridge_ports(&d.net.bridge).is_empty(), "veth left behind");
-    assert!(!table(&d).contains(&format!("dport {port}")), "rule left behind");
+    assert!(
+        !table(&d).contains(&format!("dport {port}")),
+        "rule left behind"
+    );
     TcpListener::bind(("0.0.0.0", port)).expect("host port released");
 
     // berth CLI, with -P on an EXPOSEd port range and a fixed port.
     let port = free_port();
     let o = d.berth(&[
-        "run", "--pull", "never", "-d", "--name", "web2", "-p", &format!("127.0.0.1:{port}:80"), "--expose", "81",
-        "-P", "busybox", "sh", "-c", HTTPD,
+        "run",
+        "--pull",
+        "never",
+        "-d",
+        "--name",
+        "web2",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "--expose",
+        "81",
+        "-P",
+        "busybox",
+        "sh",
+        "-c",
+        HTTPD,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(http_get(port).contains("hello-from-berth"));
     let ports = stdout(&d.berth(&["port", "web2"]));
-    assert!(ports.contains(&format!("80/tcp -> 127.0.0.1:{port}")), "{ports}");
+    assert!(
+        ports.contains(&format!("80/tcp -> 127.0.0.1:{port}")),
+        "{ports}"
+    );
     assert!(ports.contains("81/tcp -> 0.0.0.0:"), "{ports}");
     assert!(d.berth(&["rm", "-f", "web2"]).status.success());
     assert!(bridge_ports(&d.net.bridge).is_empty());
@@ -146,42 +187,138 @@ fn peer_net_user_networks_resolve_by_name_and_isolate() {
     d.load_busybox();
     let n1 = berth_testkit::unique_name("n1");
     let n2 = berth_testkit::unique_name("n2");
-    let o = d.docker(&["network", "create", "--subnet", &d.net.subnet(1), "--label", "t=1", &n1]);
+    let o = d.docker(&[
+        "network",
+        "create",
+        "--subnet",
+        &d.net.subnet(1),
+        "--label",
+        "t=1",
+        &n1,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).trim().len(), 64);
     let o = d.berth(&["network", "create", &n2]);
     assert!(o.status.success(), "{}", stderr(&o));
     let ls = stdout(&d.docker(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]));
-    for want in ["bridge bridge", "host host", "none null", &format!("{n1} bridge")] {
+    for want in [
+        "bridge bridge",
+        "host host",
+        "none null",
+        &format!("{n1} bridge"),
+    ] {
         assert!(ls.contains(want), "{ls}");
     }
     let ls = stdout(&d.berth(&["network", "ls", "-f", "label=t=1", "--format", "{{.Name}}"]));
     assert_eq!(ls, format!("{n1}\n"));
 
     let o = d.docker(&[
-        "run", "--pull", "never", "-d", "--name", "srv", "--network", &n1, "--network-alias", "db", "busybox",
-        "sleep", "300",
+        "run",
+        "--pull",
+        "never",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        &n1,
+        "--network-alias",
+        "db",
+        "busybox",
+        "sleep",
+        "300",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let srv_ip = stdout(&d.docker(&[
-        "inspect", "-f", &format!("{{{{(index .NetworkSettings.Networks \"{n1}\").IPAddress}}}}"),
+        "inspect",
+        "-f",
+        &format!("{{{{(index .NetworkSettings.Networks \"{n1}\").IPAddress}}}}"),
         "srv",
     ]));
     let srv_ip = srv_ip.trim().to_string();
     assert!(srv_ip.starts_with("10."), "{srv_ip}");
 
     // Same network: by name and by alias (docker CLI and berth CLI).
-    let o = d.docker(&["run", "--pull", "never", "--rm", "--network", &n1, "busybox", "ping", "-c", "1", "-W", "3", "srv"]);
+    let o = d.docker(&[
+        "run",
+        "--pull",
+        "never",
+        "--rm",
+        "--network",
+        &n1,
+        "busybox",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "3",
+        "srv",
+    ]);
     assert!(o.status.success(), "ping srv: {}{}", stdout(&o), stderr(&o));
-    let o = d.berth(&["run", "--pull", "never", "--rm", "--network", &n1, "busybox", "ping", "-c", "1", "-W", "3", "db"]);
+    let o = d.berth(&[
+        "run",
+        "--pull",
+        "never",
+        "--rm",
+        "--network",
+        &n1,
+        "busybox",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "3",
+        "db",
+    ]);
     assert!(o.status.success(), "ping db: {}{}", stdout(&o), stderr(&o));
-    let o = d.docker(&["run", "--pull", "never", "--rm", "--network", &n1, "busybox", "cat", "/etc/resolv.conf"]);
-    assert!(stdout(&o).starts_with("nameserver 127.0.0.11\n"), "{}", stdout(&o));
+    let o = d.docker(&[
+        "run",
+        "--pull",
+        "never",
+        "--rm",
+        "--network",
+        &n1,
+        "busybox",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert!(
+        stdout(&o).starts_with("nameserver 127.0.0.11\n"),
+        "{}",
+        stdout(&o)
+    );
 
     // Other network: the name does not resolve and the address is unreachable.
-    let o = d.docker(&["run", "--pull", "never", "--rm", "--network", &n2, "busybox", "nslookup", "srv"]);
-    assert!(!o.status.success() || !stdout(&o).contains(&srv_ip), "{}", stdout(&o));
-    let o = d.docker(&["run", "--pull", "never", "--rm", "--network", &n2, "busybox", "ping", "-c", "1", "-W", "1", &srv_ip]);
+    let o = d.docker(&[
+        "run",
+        "--pull",
+        "never",
+        "--rm",
+        "--network",
+        &n2,
+        "busybox",
+        "nslookup",
+        "srv",
+    ]);
+    assert!(
+        !o.status.success() || !stdout(&o).contains(&srv_ip),
+        "{}",
+        stdout(&o)
+    );
+    let o = d.docker(&[
+        "run",
+        "--pull",
+        "never",
+        "--rm",
+        "--network",
+        &n2,
+        "busybox",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "1",
+        &srv_ip,
+    ]);
     assert!(!o.status.success(), "crossed networks: {}", stdout(&o));
 
     // network inspect shows the container; connect/disconnect at runtime.
@@ -189,8 +326,27 @@ fn peer_net_user_networks_resolve_by_name_and_isolate() {
     assert!(inspect.contains("\"Name\": \"srv\""), "{inspect}");
     let o = d.docker(&["network", "connect", "--alias", "other", &n2, "srv"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = d.docker(&["run", "--pull", "never", "--rm", "--network", &n2, "busybox", "ping", "-c", "1", "-W", "3", "other"]);
-    assert!(o.status.success(), "after connect: {}{}", stdout(&o), stderr(&o));
+    let o = d.docker(&[
+        "run",
+        "--pull",
+        "never",
+        "--rm",
+        "--network",
+        &n2,
+        "busybox",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "3",
+        "other",
+    ]);
+    assert!(
+        o.status.success(),
+        "after connect: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
     let o = d.berth(&["network", "disconnect", &n2, "srv"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = d.docker(&["network", "rm", &n1]);
@@ -236,30 +392,98 @@ fn peer_net_bad_input_leaves_nothing() {
     assert_eq!(stdout(&d.docker(&["network", "ls", "-q"])), before_nets);
 
     // IP outside the subnet, unknown network.
-    let o = d.docker(&["run", "--pull", "never", "-d", "--name", "c1", "--network", &n1, "--ip", "10.9.9.9", "busybox", "sleep", "60"]);
+    let o = d.docker(&[
+        "run",
+        "--pull",
+        "never",
+        "-d",
+        "--name",
+        "c1",
+        "--network",
+        &n1,
+        "--ip",
+        "10.9.9.9",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("no configured subnet or ip-range contain the IP address 10.9.9.9"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no configured subnet or ip-range contain the IP address 10.9.9.9"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(links(), before_links, "veth left behind");
-    let o = d.docker(&["run", "--pull", "never", "--rm", "--network", "nosuchnet", "busybox", "true"]);
+    let o = d.docker(&[
+        "run",
+        "--pull",
+        "never",
+        "--rm",
+        "--network",
+        "nosuchnet",
+        "busybox",
+        "true",
+    ]);
     assert_eq!(o.status.code(), Some(125));
-    assert!(stderr(&o).contains("network nosuchnet not found"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("network nosuchnet not found"),
+        "{}",
+        stderr(&o)
+    );
     let o = d.docker(&["network", "inspect", "nosuchnet"]);
     assert!(!o.status.success());
 
     // A host port taken by another process.
     let holder = TcpListener::bind("0.0.0.0:0").expect("hold a port");
     let port = holder.local_addr().expect("addr").port();
-    let o = d.berth(&["run", "--pull", "never", "-d", "--name", "c2", "-p", &format!("{port}:80"), "busybox", "sleep", "60"]);
+    let o = d.berth(&[
+        "run",
+        "--pull",
+        "never",
+        "-d",
+        "--name",
+        "c2",
+        "-p",
+        &format!("{port}:80"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("address already in use"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("address already in use"),
+        "{}",
+        stderr(&o)
+    );
     assert!(bridge_ports(&d.net.bridge).is_empty(), "veth left behind");
-    assert!(!table(&d).contains(&format!("dport {port}")), "rule left behind");
+    assert!(
+        !table(&d).contains(&format!("dport {port}")),
+        "rule left behind"
+    );
     drop(holder);
 
     // The address the failed run asked for is free again.
-    let o = d.docker(&["run", "--pull", "never", "-d", "--name", "c3", "--network", &n1, "--ip", &d.net.subnet(2).replace(".0/24", ".9"), "busybox", "sleep", "60"]);
+    let o = d.docker(&[
+        "run",
+        "--pull",
+        "never",
+        "-d",
+        "--name",
+        "c3",
+        "--network",
+        &n1,
+        "--ip",
+        &d.net.subnet(2).replace(".0/24", ".9"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(d.docker(&["rm", "-f", "c1", "c2", "c3"]).status.code().is_some());
+    assert!(d
+        .docker(&["rm", "-f", "c1", "c2", "c3"])
+        .status
+        .code()
+        .is_some());
 }
 
 #[test]
@@ -269,28 +493,78 @@ fn peer_net_modes_and_network_files() {
     }
     let d = Daemon::start();
     d.load_busybox();
-    let o = d.docker(&["run", "--pull", "never", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net"]);
+    let o = d.docker(&[
+        "run",
+        "--pull",
+        "never",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "ls",
+        "/sys/class/net",
+    ]);
     assert_eq!(stdout(&o), "lo\n", "{}", stderr(&o));
-    let o = d.berth(&["run", "--pull", "never", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net"]);
+    let o = d.berth(&[
+        "run",
+        "--pull",
+        "never",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "ls",
+        "/sys/class/net",
+    ]);
     assert!(stdout(&o).contains(&d.net.bridge), "{}", stdout(&o));
     let o = d.docker(&[
-        "run", "--pull", "never", "--rm", "--hostname", "h1", "--add-host", "foo:192.0.2.7", "--add-host",
-        "gw:host-gateway", "--dns", "192.0.2.53", "--dns-search", "example.test", "busybox",
-        "sh", "-c", "cat /etc/hostname /etc/hosts /etc/resolv.conf; hostname",
+        "run",
+        "--pull",
+        "never",
+        "--rm",
+        "--hostname",
+        "h1",
+        "--add-host",
+        "foo:192.0.2.7",
+        "--add-host",
+        "gw:host-gateway",
+        "--dns",
+        "192.0.2.53",
+        "--dns-search",
+        "example.test",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/hostname /etc/hosts /etc/resolv.conf; hostname",
     ]);
     let text = stdout(&o);
     assert!(text.starts_with("h1\n"), "{text}");
     assert!(text.contains("192.0.2.7\tfoo\n"), "{text}");
-    assert!(text.contains(&format!("{}\tgw\n", d.net.bip.trim_end_matches("/24"))), "{text}");
+    assert!(
+        text.contains(&format!("{}\tgw\n", d.net.bip.trim_end_matches("/24"))),
+        "{text}"
+    );
     assert!(text.contains("\th1\n"), "{text}");
     assert!(text.contains("nameserver 192.0.2.53\n"), "{text}");
     assert!(text.contains("search example.test\n"), "{text}");
     assert!(text.ends_with("h1\n"), "{text}");
 
-    let o = d.docker(&["run", "--pull", "never", "-d", "--name", "base", "busybox", "sleep", "300"]);
+    let o = d.docker(&[
+        "run", "--pull", "never", "-d", "--name", "base", "busybox", "sleep", "300",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let mac = stdout(&d.docker(&["inspect", "-f", "{{.NetworkSettings.MacAddress}}", "base"]));
-    let o = d.docker(&["run", "--pull", "never", "--rm", "--network", "container:base", "busybox", "cat", "/sys/class/net/eth0/address"]);
+    let o = d.docker(&[
+        "run",
+        "--pull",
+        "never",
+        "--rm",
+        "--network",
+        "container:base",
+        "busybox",
+        "cat",
+        "/sys/class/net/eth0/address",
+    ]);
     assert_eq!(stdout(&o).trim(), mac.trim(), "{}", stderr(&o));
     assert!(d.docker(&["rm", "-f", "base"]).status.success());
     assert!(bridge_ports(&d.net.bridge).is_empty());

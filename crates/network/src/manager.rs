@@ -517,7 +517,13 @@ impl NetworkManager {
 
     /// Every endpoint (network inspect's `Containers`).
     pub async fn all_endpoints(&self) -> Vec<Endpoint> {
-        self.state.lock().await.endpoints.values().cloned().collect()
+        self.state
+            .lock()
+            .await
+            .endpoints
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Publishes ports of a container at `container_ip`: all host ports are reserved (bind

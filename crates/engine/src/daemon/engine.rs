@@ -422,7 +422,11 @@ impl Engine for Berth {
         self.containers.exec_inspect(id)
     }
 
-    async fn network_list(&self, _ctx: &RequestContext, filters: Filters) -> ApiResult<Vec<Network>> {
+    async fn network_list(
+        &self,
+        _ctx: &RequestContext,
+        filters: Filters,
+    ) -> ApiResult<Vec<Network>> {
         self.containers.network_list(&filters).await
     }
     async fn network_create(

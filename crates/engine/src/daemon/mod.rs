@@ -100,8 +100,12 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
     if let Some(c) = Arc::get_mut(&mut containers) {
         c.log_opts = cfg.log_opts.clone();
     }
-    let networks = crate::networks::Networks::open(&cfg.data_root, cfg.network.clone(), containers.store.clone())
-        .await?;
+    let networks = crate::networks::Networks::open(
+        &cfg.data_root,
+        cfg.network.clone(),
+        containers.store.clone(),
+    )
+    .await?;
     let _ = containers.networks.set(networks);
     let c2 = containers.clone();
     images.set_in_use_checker(Arc::new(move |id| c2.image_in_use(id)));

@@ -65,11 +65,13 @@ pub fn build(
         c.bridge = b;
     }
     if let Some(b) = bip.filter(|b| !b.is_empty()) {
-        let ok = b
-            .split_once('/')
-            .is_some_and(|(ip, p)| ip.parse::<std::net::Ipv4Addr>().is_ok() && p.parse::<u8>().is_ok_and(|p| p <= 30));
+        let ok = b.split_once('/').is_some_and(|(ip, p)| {
+            ip.parse::<std::net::Ipv4Addr>().is_ok() && p.parse::<u8>().is_ok_and(|p| p <= 30)
+        });
         if !ok {
-            return Err(format!("invalid bip {b:?}: expected an address with a prefix, e.g. 172.17.0.1/16"));
+            return Err(format!(
+                "invalid bip {b:?}: expected an address with a prefix, e.g. 172.17.0.1/16"
+            ));
         }
         c.bip = Some(b);
     }
@@ -94,7 +96,9 @@ pub fn build(
     }
     if let Some(t) = nft_table.filter(|t| !t.is_empty()) {
         if !t.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-            return Err(format!("invalid nft-table {t:?}: letters, digits and _ only"));
+            return Err(format!(
+                "invalid nft-table {t:?}: letters, digits and _ only"
+            ));
         }
         c.nft_table = t;
     }
@@ -122,7 +126,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.bridge, "bx0");
         assert_eq!(c.address_pools[0].size, 24);
-        assert!(build(Some("a-very-long-bridge-name".into()), None, None, &[], None).is_err());
+        assert!(build(
+            Some("a-very-long-bridge-name".into()),
+            None,
+            None,
+            &[],
+            None
+        )
+        .is_err());
         assert!(build(None, Some("10.1.2.1".into()), None, &[], None).is_err());
         assert!(build(None, None, None, &[], Some("bad table".into())).is_err());
         let bad_pool = [PoolEntry {

@@ -470,11 +470,8 @@ impl Containers {
         }
         if !att.endpoints.is_empty() {
             let ips: Vec<Ipv4Addr> = att.endpoints.iter().map(|e| e.ip).collect();
-            let text = files::hosts_file(
-                &Self::hostname_of(rec),
-                &ips,
-                &self.extra_hosts(rec).await?,
-            );
+            let text =
+                files::hosts_file(&Self::hostname_of(rec), &ips, &self.extra_hosts(rec).await?);
             // In place: the file is bind-mounted, a rename would not be seen inside.
             std::fs::write(self.data_dir(&rec.id).join("hosts"), text)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -689,9 +686,7 @@ impl Containers {
                 "container cannot be disconnected from host network or connected to host network",
             ));
         }
-        if nrec.driver == "null"
-            || matches!(mode, NetworkMode::None | NetworkMode::Container(_))
-        {
+        if nrec.driver == "null" || matches!(mode, NetworkMode::None | NetworkMode::Container(_)) {
             return Err(ApiError::invalid(
                 "container sharing network namespace with another container or host cannot be connected to any other network",
             ));
@@ -843,10 +838,8 @@ mod tests {
         assert!(m.iter().any(|x| x.container_port == 80
             && x.host_ip == Some(Ipv4Addr::LOCALHOST)
             && x.host_port == ports::HostPort::Fixed(8080)));
-        host.port_bindings.insert(
-            "x/tcp".into(),
-            Some(vec![PortBinding::default()]),
-        );
+        host.port_bindings
+            .insert("x/tcp".into(), Some(vec![PortBinding::default()]));
         assert!(port_mappings(&host, &[]).is_err());
     }
 
@@ -860,6 +853,9 @@ mod tests {
         let m = ports_map(&["80/tcp".into(), "81/tcp".into()], &published);
         assert_eq!(m["81/tcp"], None);
         let b = m["80/tcp"].as_ref().unwrap();
-        assert_eq!((b[0].host_ip.as_str(), b[0].host_port.as_str()), ("0.0.0.0", "8080"));
+        assert_eq!(
+            (b[0].host_ip.as_str(), b[0].host_port.as_str()),
+            ("0.0.0.0", "8080")
+        );
     }
 }

@@ -275,11 +275,7 @@ impl Networks {
         }
         match req.driver.as_str() {
             "" | "bridge" => {}
-            d => {
-                return Err(ApiError::not_found(format!(
-                    "plugin \"{d}\" not found"
-                )))
-            }
+            d => return Err(ApiError::not_found(format!("plugin \"{d}\" not found"))),
         }
         if self.records().iter().any(|r| r.name == req.name) {
             return Err(ApiError::conflict(format!(
@@ -361,12 +357,15 @@ impl Networks {
             )));
         }
         if self.info(&rec.id).await.is_some() {
-            self.mgr.remove_network(&rec.id).await.map_err(|e| match e {
-                NetworkError::InvalidArgument(m) if m.contains("active endpoints") => {
-                    ApiError::forbidden(m)
-                }
-                e => net_err(e),
-            })?;
+            self.mgr
+                .remove_network(&rec.id)
+                .await
+                .map_err(|e| match e {
+                    NetworkError::InvalidArgument(m) if m.contains("active endpoints") => {
+                        ApiError::forbidden(m)
+                    }
+                    e => net_err(e),
+                })?;
         }
         self.store
             .delete(KIND, &rec.id)
@@ -406,9 +405,7 @@ impl Networks {
         };
         for t in f.get("type") {
             if t != "custom" && t != "builtin" {
-                return Err(ApiError::invalid(format!(
-                    "invalid filter: 'type'='{t}'"
-                )));
+                return Err(ApiError::invalid(format!("invalid filter: 'type'='{t}'")));
             }
         }
         let builtin = PREDEFINED.contains(&rec.name.as_str());
@@ -416,11 +413,7 @@ impl Networks {
             None => true,
             Some("true") | Some("1") => !builtin && !used.contains(&rec.id),
             Some("false") | Some("0") => builtin || used.contains(&rec.id),
-            Some(v) => {
-                return Err(ApiError::invalid(format!(
-                    "invalid filter 'dangling={v}'"
-                )))
-            }
+            Some(v) => return Err(ApiError::invalid(format!("invalid filter 'dangling={v}'"))),
         };
         Ok(dangling_ok
             && any("driver", &|v| rec.driver == v)
@@ -496,7 +489,7 @@ fn until_ok(created: &str, until: &str) -> bool {
     let Some(limit) = logfile::parse_time(until) else {
         return true;
     };
-    logfile::rfc3339_nanos(created).is_none_or(|c| (c as i128) <= limit)
+    logfile::rfc3339_nanos(created).is_none_or(|c| c <= limit)
 }
 
 /// Docker's shape of a container in network inspect.

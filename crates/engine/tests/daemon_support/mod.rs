@@ -47,16 +47,14 @@ impl TestNet {
                 (mask != 0).then_some((dst, mask))
             })
             .collect();
-        let seed = std::process::id() as usize * 31 + u32::from_str_radix(&tag, 16).unwrap_or(0) as usize;
+        let seed =
+            std::process::id() as usize * 31 + u32::from_str_radix(&tag, 16).unwrap_or(0) as usize;
         for i in 0..2048 {
             let slot = (seed + i * 97) % 2048;
             let (a, b) = (64 + (slot / 16) as u8, ((slot % 16) * 16) as u8);
             let net = u32::from_be_bytes([10, a, b, 0]);
             let mask = 0xffff_f000u32;
-            if used
-                .iter()
-                .any(|(d, m)| (d & m & mask) == (net & m & mask))
-            {
+            if used.iter().any(|(d, m)| (d & m & mask) == (net & m & mask)) {
                 continue;
             }
             return TestNet {
