@@ -633,6 +633,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: SystemCmd,
     },
+    /// Manage volumes.
+    Volume {
+        #[command(subcommand)]
+        cmd: crate::commands::volume::VolumeCmd,
+    },
     /// Remove stopped containers (`container prune`).
     #[command(name = "container-prune", hide = true)]
     ContainerPrune {
@@ -715,6 +720,7 @@ pub fn normalize(args: Vec<String>) -> Vec<String> {
         (Some("image"), Some("prune")) => Some(&["image-prune"]),
         (Some("image"), Some("inspect")) => Some(&["inspect", "--type", "image"]),
         (Some("image"), Some(s)) if !s.starts_with('-') => Some(&[]),
+        (Some("volume"), Some("inspect")) => Some(&["inspect", "--type", "volume"]),
         (Some("system"), Some("info")) => Some(&["info"]),
         (Some("system"), Some("events")) => Some(&["events"]),
         _ => None,

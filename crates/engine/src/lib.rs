@@ -4,7 +4,8 @@
 //! - [`containers`]: container records and lifecycle over shims;
 //! - [`shim`]: the per-container monitor process;
 //! - [`images`]: the image side of the API;
-//! - [`logfile`]: the json-file log format.
+//! - [`logfile`]: the json-file log format;
+//! - [`volumes`]: volumes and the mounts of containers.
 
 use std::ffi::OsString;
 
@@ -13,6 +14,7 @@ pub mod daemon;
 pub mod images;
 pub mod logfile;
 pub mod shim;
+pub mod volumes;
 
 /// `berth daemon …` (the full argv, `berth daemon` included): serves the Docker Engine API.
 /// Returns the process exit code.

@@ -6,6 +6,7 @@ mod cp;
 mod image;
 mod run;
 mod system;
+pub mod volume;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -316,6 +317,7 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
                     filter,
                 },
         } => system::prune(&ctx, all, force, volumes, filter).await,
+        Cmd::Volume { cmd } => volume::run(&ctx, cmd).await,
         Cmd::ContainerPrune { force, filter } => container::prune(&ctx, force, filter).await,
         Cmd::ImagePrune { all, force, filter } => image::prune(&ctx, all, force, filter).await,
     }

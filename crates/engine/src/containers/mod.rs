@@ -35,6 +35,8 @@ pub struct Containers {
     pub data_root: PathBuf,
     /// Default log options (`log-opts` of daemon.json).
     pub log_opts: std::collections::BTreeMap<String, String>,
+    /// Volumes (and the mounts of containers).
+    pub volumes: Arc<crate::volumes::Volumes>,
     live: Mutex<HashMap<String, Arc<Live>>>,
     execs: Mutex<HashMap<String, ops::ExecRecord>>,
 }
@@ -70,6 +72,7 @@ impl Containers {
         Arc::new(Containers {
             store,
             images,
+            volumes: crate::volumes::Volumes::new(&data_root, events.clone()),
             events,
             exec_root,
             data_root,

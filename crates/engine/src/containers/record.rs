@@ -34,6 +34,9 @@ pub struct ContainerRecord {
     /// Stopped by the user (unless-stopped / always do not restart it).
     #[serde(default)]
     pub manually_stopped: bool,
+    /// Binds, volumes and tmpfs mounts decided at create (see `crate::volumes::mounts`).
+    #[serde(default)]
+    pub mounts: Vec<crate::volumes::mounts::ContainerMount>,
 }
 
 /// Go's zero time as Docker prints it.

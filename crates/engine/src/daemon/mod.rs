@@ -102,6 +102,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
     }
     let c2 = containers.clone();
     images.set_in_use_checker(Arc::new(move |id| c2.image_in_use(id)));
+    containers.rebuild_volume_refs();
     containers.restore().await;
     let berth = Arc::new(Berth::new(cfg.clone(), containers, images, events));
     let server = ApiServer::new(berth.clone(), ServerConfig::default());
