@@ -81,8 +81,13 @@ pub fn spawn(cgroup: &Cgroup, console: Option<&OwnedFd>, namespaces: i32) -> Res
     });
     let namespaces = namespaces & !crate::init::libc_flags::CLONE_NEWCGROUP;
     let into = unified.as_ref().map(|fd| fd.as_fd());
-    let (forked, in_unified, born_in) = match berth_sys::process::fork_into(into, namespaces) {
-        Ok(f) => (f, into.is_some(), namespaces),
+    // Namespaces clone3 may not create (e.g. time on older kernels): retry with the cgroup
+    // only, then plainly.
+    let cloned = berth_sys::process::fork_into(into, namespaces)
+        .map(|f| (f, namespaces))
+        .or_else(|_| berth_sys::process::fork_into(into, 0).map(|f| (f, 0)));
+    let (forked, in_unified, born_in) = match cloned {
+        Ok((f, ns)) => (f, into.is_some(), ns),
         Err(_) => (berth_sys::process::fork().sys(|| "fork".into())?, false, 0),
     };
     let first = match forked {
