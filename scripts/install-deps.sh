@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   pkg-config libseccomp-dev          # build: the seccomp filter compiler
   busybox-static                     # test images: a complete static userland
+  tini                               # `run --init`: tini-static bound at /sbin/docker-init
   python3                            # scripts: bundle config editing
   iproute2 nftables                  # networking
   runc containerd                    # peers: runc for the runtime bench, containerd drives berth-runtime

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_testkit::{berth_bin, image_tar, require_program, require_root, TempDir};
+use berth_testkit::{image_tar, require_program, require_root, TempDir};
 
 struct Daemon {
     child: Child,
@@ -60,8 +60,8 @@ fn peer_dockerd_runs_busybox_with_berth_runtime() {
     let tmp = TempDir::new("berth-dockerd-");
     let dir = tmp.path().to_path_buf();
     let sock = dir.join("d.sock");
-    let runtime = dir.join("berth-runtime");
-    std::os::unix::fs::symlink(berth_bin(), &runtime).unwrap();
+    // The lean runtime binary (containerd's test drives `berth` through an argv0 symlink).
+    let runtime = PathBuf::from(env!("CARGO_BIN_EXE_berth-runtime"));
     let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
     let child = Command::new(berth_testkit::which("dockerd").unwrap())
         .arg("-H")

@@ -200,3 +200,104 @@ fn runtime_exec_inline_and_detached() {
     assert!(pids.contains(&pid), "{pids:?} lacks {pid}");
     assert!(b.berth(&["delete", "--force", &id]).status.success());
 }
+
+/// The cgroup join avoids `cgroup.procs` writes (clone3 into the unified directory, `tasks`
+/// writes for v1): the container process and an exec'd process still end up in every
+/// directory of the container's cgroup.
+#[test]
+fn runtime_container_and_exec_join_every_cgroup_directory() {
+    require_root!();
+    let b = Bundle::new(&["sleep", "100"]);
+    let id = b.create();
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let out = b.berth(&["start", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid_file = b.path().join("exec.pid");
+    // The detached process keeps stdio: not pipes we would wait on.
+    let st = b
+        .cmd(&[
+            "exec",
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+            "sleep",
+            "100",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let exec_pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(b.state_root().join(&id).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    let cg = &record["cgroup"];
+    let dirs: Vec<&str> = cg["v1"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| d["path"].as_str().unwrap())
+        .chain(cg["unified"]["path"].as_str())
+        .collect();
+    assert!(!dirs.is_empty(), "no cgroup directories in {cg}");
+    for dir in dirs {
+        let procs = std::fs::read_to_string(format!("{dir}/cgroup.procs")).unwrap();
+        let procs: Vec<i64> = procs.lines().filter_map(|l| l.parse().ok()).collect();
+        for p in [pid, exec_pid] {
+            assert!(procs.contains(&p), "{p} not in {dir}: {procs:?}");
+        }
+    }
+    let out = b.berth(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// The lean `berth-runtime` binary is the same runtime: a container runs to its exit code,
+/// and its init is not the host binary (CVE-2019-5736) but a read-only copy.
+#[test]
+fn runtime_lean_binary_runs_a_container() {
+    require_root!();
+    let lean = env!("CARGO_BIN_EXE_berth-runtime");
+    let b = Bundle::new(&["sleep", "100"]);
+    b.write();
+    let id = b.new_id();
+    let root = b.state_root();
+    let lean_cmd = |args: &[&str]| {
+        let mut c = std::process::Command::new(lean);
+        c.arg("--root").arg(&root).args(args);
+        c.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null());
+        c
+    };
+    let st = lean_cmd(&["create", "--bundle", b.path().to_str().unwrap(), &id])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let exe = format!("/proc/{pid}/exe");
+    assert!(std::fs::OpenOptions::new().write(true).open(&exe).is_err());
+    use std::os::unix::fs::MetadataExt;
+    let host = std::fs::metadata(lean).unwrap();
+    let init = std::fs::metadata(&exe).unwrap();
+    assert!((host.dev(), host.ino()) != (init.dev(), init.ino()));
+    let st = lean_cmd(&["delete", "--force", &id]).status().unwrap();
+    assert!(st.success());
+    assert!(!b.state_root().join(&id).exists());
+
+    let b = Bundle::new(&["sh", "-c", "exit 3"]);
+    b.write();
+    let id = b.new_id();
+    let out = std::process::Command::new(lean)
+        .arg("--root")
+        .arg(b.state_root())
+        .args(["run", "--bundle", b.path().to_str().unwrap(), &id])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}

@@ -235,3 +235,33 @@ fn runtime_mount_target_symlink_cannot_escape_rootfs() {
         inside.display()
     );
 }
+
+/// Ambient capabilities reach a non-root process; one not also inheritable is skipped as
+/// runc does (`runc spec` lists ambient caps without inheritable ones), not an error.
+#[test]
+fn runtime_ambient_capabilities_like_runc() {
+    require_root!();
+    let mut b = Bundle::new(&["grep", "CapAmb", "/proc/self/status"]);
+    b.spec["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let caps = &mut b.spec["process"]["capabilities"];
+    for set in [
+        "bounding",
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+    ] {
+        caps[set] = json!(["CAP_CHOWN"]);
+    }
+    for set in ["bounding", "effective", "permitted", "ambient"] {
+        caps[set].as_array_mut().unwrap().push(json!("CAP_KILL"));
+    }
+    let (_, out) = b.run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // CAP_CHOWN is bit 0; CAP_KILL (bit 5) is not inheritable, so not ambient.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("CapAmb:\t0000000000000001"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

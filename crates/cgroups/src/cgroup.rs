@@ -146,6 +146,29 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Moves the calling thread into every v1 directory by writing `0` to its `tasks` file;
+    /// for a single-threaded process (the runtime's init) that is the whole process. Writing
+    /// a pid to `cgroup.procs` makes the kernel take the global threadgroup lock for writing,
+    /// which waits for an RCU grace period (10-20 ms on some hosts); moving only the caller's
+    /// own thread skips that lock on recent kernels (older ones are just slower). The unified
+    /// tree refuses thread moves across domains: join it with [`Cgroup::unified_path`] and
+    /// clone3(`CLONE_INTO_CGROUP`) or [`Cgroup::add_process_unified`].
+    pub fn join_v1_as_current_thread(&self) -> Result<()> {
+        let mut seen = BTreeSet::new();
+        for d in self.v1.iter().filter(|d| seen.insert(d.path.as_path())) {
+            fs::write(&d.path, "tasks", "0")?;
+        }
+        Ok(())
+    }
+
+    /// Moves process `pid` into the unified-tree directory only (no-op without one).
+    pub fn add_process_unified(&self, pid: i32) -> Result<()> {
+        match self.unified_path() {
+            Some(p) => fs::write(p, "cgroup.procs", pid.to_string()),
+            None => Ok(()),
+        }
+    }
+
     /// Applies `linux.resources` (also used for `runtime update`).
     pub fn apply_resources(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
         match self.version {
@@ -247,6 +270,12 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn remove_tree(dir: &Path) -> Result<()> {
+    // The usual case has no child cgroups: try the directory itself before listing it.
+    match std::fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     for child in subdirs(dir)? {
         remove_tree(&child)?;
     }

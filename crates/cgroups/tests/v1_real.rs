@@ -319,3 +319,17 @@ fn v1_default_path_hangs_below_the_own_cgroup() {
     let back: Cgroup = serde_json::from_str(&serde_json::to_string(&g.cg).unwrap()).unwrap();
     assert_eq!(back, g.cg);
 }
+
+/// destroy removes child cgroups (created inside the container, e.g. by systemd in it)
+/// before the container's own directories.
+#[test]
+fn destroy_removes_nested_child_cgroups() {
+    require_root!();
+    let g = new_guard("nest");
+    g.cg.create().unwrap();
+    for p in g.cg.paths() {
+        std::fs::create_dir_all(p.join("child/grandchild")).unwrap();
+    }
+    g.cg.destroy().unwrap();
+    assert!(!g.cg.exists());
+}

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod health_flags;
 pub mod host;
 pub mod jsonfmt;
 pub mod progress;

@@ -292,6 +292,7 @@ pub fn build(o: &CreateOpts, attach_std: bool) -> CliResult<ContainerCreateReque
         labels: Some(kv_map(&o.label)),
         stop_signal: o.stop_signal.clone(),
         stop_timeout: o.stop_timeout,
+        healthcheck: crate::health_flags::config(o)?,
         ..Default::default()
     };
     Ok(ContainerCreateRequest {

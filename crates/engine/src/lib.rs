@@ -4,6 +4,7 @@
 //! - [`containers`]: container records and lifecycle over shims;
 //! - [`shim`]: the per-container monitor process;
 //! - [`images`]: the image side of the API;
+//! - [`inroot`]: files inside a container's root through descriptors (`docker cp`);
 //! - [`logfile`]: the json-file log format;
 //! - [`volumes`]: volumes and the mounts of containers.
 
@@ -12,6 +13,7 @@ use std::ffi::OsString;
 pub mod containers;
 pub mod daemon;
 pub mod images;
+pub mod inroot;
 pub mod logfile;
 pub mod shim;
 pub mod volumes;

@@ -117,6 +117,19 @@ pub fn read_all(path: &Path) -> io::Result<Vec<LogEntry>> {
     Ok(out)
 }
 
+/// The entries of one open log file (from its start), e.g. a log already unlinked.
+pub fn read_open(mut file: &File) -> Vec<LogEntry> {
+    use std::io::Seek;
+    if file.seek(io::SeekFrom::Start(0)).is_err() {
+        return Vec::new();
+    }
+    BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<LogEntry>(&l).ok())
+        .collect()
+}
+
 /// Parses Docker's `since`/`until` (unix seconds with optional fraction, or RFC 3339) into
 /// nanoseconds since the epoch.
 pub fn parse_time(s: &str) -> Option<i128> {

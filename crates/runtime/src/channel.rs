@@ -44,6 +44,13 @@ pub struct InitConfig {
     pub no_pivot: bool,
     /// cgroup v2 (unified) host: mount cgroup2 for "cgroup" mounts.
     pub cgroup_v2: bool,
+    /// The cgroup whose v1 directories the init joins first thing (set by `launch`).
+    #[serde(default)]
+    pub cgroup: Option<crate::cgroup::Cgroup>,
+    /// CLONE_NEW* flags the init was created with (set by `launch`): it is then the
+    /// container process already and neither unshares those nor forks.
+    #[serde(default)]
+    pub born_in: i32,
 }
 
 /// Messages on the channel.

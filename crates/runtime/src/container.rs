@@ -130,20 +130,35 @@ impl Drop for CreateGuard<'_> {
 }
 
 struct CreateEvents<'a> {
-    cgroup: &'a Cgroup,
     guard_pid: Option<i32>,
     spec: &'a Spec,
     id: &'a str,
     bundle: &'a Path,
     rootfs: &'a Path,
+    root: &'a Path,
+    cgroup: &'a Cgroup,
 }
 
 impl LaunchEvents for CreateEvents<'_> {
-    fn child_started(&mut self, pid: i32) -> Result<()> {
-        Ok(self.cgroup.add_process(pid)?)
-    }
-    fn container_pid(&mut self, pid: i32) {
+    /// Saves the record while the container process builds its rootfs (off the critical
+    /// path); a failed create removes the whole state directory anyway.
+    fn container_pid(&mut self, pid: i32) -> Result<()> {
         self.guard_pid = Some(pid);
+        let start_time = crate::state::proc_stat(pid)
+            .map(|(_, t)| t)
+            .ok_or_else(|| Error::Init("container process vanished".into()))?;
+        let record = ContainerRecord {
+            id: self.id.to_string(),
+            pid,
+            start_time,
+            bundle: self.bundle.to_path_buf(),
+            rootfs: self.rootfs.to_path_buf(),
+            created: crate::state::now_rfc3339(),
+            owner: rustix::process::geteuid().as_raw(),
+            cgroup: serde_json::to_value(self.cgroup).map_err(|e| Error::Other(e.to_string()))?,
+            config: self.spec.clone(),
+        };
+        record.save(self.root)
     }
     fn before_pivot(&mut self) -> Result<String> {
         let state = hook_state(
@@ -231,19 +246,6 @@ impl Runtime {
             pid: None,
             armed: true,
         };
-        let fifo = dir.join(EXEC_FIFO);
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o622),
-            0,
-        )
-        .sys(|| format!("mkfifo {}", fifo.display()))?;
-        // Past the umask: the init may run as a mapped (non-root on the host) user.
-        rustix::fs::chmod(&fifo, rustix::fs::Mode::from_raw_mode(0o622))
-            .sys(|| format!("chmod {}", fifo.display()))?;
-
         let linux = spec.linux().as_ref();
         let cgroups_path = linux
             .and_then(|l| l.cgroups_path().as_ref())
@@ -251,14 +253,13 @@ impl Runtime {
         let cgroup = Cgroup::new(cgroups_path.as_deref(), id)?;
         cgroup.create()?;
         guard.cgroup = Some(cgroup.clone());
-        let resources = crate::devices::with_default_device_rules(
-            linux
-                .and_then(|l| l.resources().clone())
-                .unwrap_or_default(),
-            linux.and_then(|l| l.devices().as_ref()),
-        );
-        cgroup.apply_resources(&resources)?;
-
+        let process = spec.process().clone().unwrap_or_default();
+        let console = connect_console(
+            opts.console_socket.as_deref(),
+            process.terminal() == Some(true),
+        )?;
+        // The init execs and starts up while the rest is prepared; it waits for its config
+        // before it does anything (and joins the v1 cgroups then, after the limits are set).
         let mut join: Vec<(LinuxNamespaceType, PathBuf)> = Vec::new();
         let mut unshare = 0;
         let mut new_userns = false;
@@ -278,11 +279,34 @@ impl Runtime {
             }
         }
         join.sort_by_key(|(t, _)| join_rank(*t));
-        let process = spec.process().clone().unwrap_or_default();
-        let console = connect_console(
-            opts.console_socket.as_deref(),
-            process.terminal() == Some(true),
-        )?;
+        // Without joins or a user namespace, the init is created in its namespaces.
+        let born_in = if join.is_empty() && !new_userns {
+            unshare
+        } else {
+            0
+        };
+        let spawned = launch::spawn(&cgroup, console.as_ref(), born_in)?;
+
+        let fifo = dir.join(EXEC_FIFO);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o622),
+            0,
+        )
+        .sys(|| format!("mkfifo {}", fifo.display()))?;
+        // Past the umask: the init may run as a mapped (non-root on the host) user.
+        rustix::fs::chmod(&fifo, rustix::fs::Mode::from_raw_mode(0o622))
+            .sys(|| format!("chmod {}", fifo.display()))?;
+        let resources = crate::devices::with_default_device_rules(
+            linux
+                .and_then(|l| l.resources().clone())
+                .unwrap_or_default(),
+            linux.and_then(|l| l.devices().as_ref()),
+        );
+        cgroup.apply_resources(&resources)?;
+
         let cfg = InitConfig {
             exec: false,
             spec: spec.clone(),
@@ -298,34 +322,22 @@ impl Runtime {
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
             cgroup_v2: crate::cgroup::is_v2(&cgroup),
+            cgroup: None,
+            born_in: 0,
         };
         let mut events = CreateEvents {
-            cgroup: &cgroup,
             guard_pid: None,
             spec: &spec,
             id,
             bundle: &bundle,
             rootfs: &rootfs,
+            root: &self.root,
+            cgroup: &cgroup,
         };
-        let launched = launch::launch(cfg, console.as_ref(), &mut events);
+        let launched = spawned.configure(cfg, &mut events);
         guard.pid = events.guard_pid;
-        let launched = launched?;
-        let pid = launched.pid;
-        let start_time = crate::state::proc_stat(pid)
-            .map(|(_, t)| t)
-            .ok_or_else(|| Error::Init("container process vanished".into()))?;
-        let record = ContainerRecord {
-            id: id.to_string(),
-            pid,
-            start_time,
-            bundle,
-            rootfs,
-            created: crate::state::now_rfc3339(),
-            owner: rustix::process::geteuid().as_raw(),
-            cgroup: serde_json::to_value(&cgroup).map_err(|e| Error::Other(e.to_string()))?,
-            config: spec,
-        };
-        record.save(&self.root)?;
+        let pid = launched?.pid;
+        drop(console);
         write_pid_file(opts.pid_file.as_deref(), pid)?;
         guard.armed = false;
         Ok(pid)
@@ -608,18 +620,19 @@ impl Runtime {
             preserve_fds: opts.preserve_fds,
             no_pivot: false,
             cgroup_v2: crate::cgroup::is_v2(&cg),
+            cgroup: None,
+            born_in: 0,
         };
-        struct ExecEvents<'a>(&'a Cgroup);
-        impl LaunchEvents for ExecEvents<'_> {
-            fn child_started(&mut self, pid: i32) -> Result<()> {
-                Ok(self.0.add_process(pid)?)
+        struct ExecEvents;
+        impl LaunchEvents for ExecEvents {
+            fn container_pid(&mut self, _pid: i32) -> Result<()> {
+                Ok(())
             }
-            fn container_pid(&mut self, _pid: i32) {}
             fn before_pivot(&mut self) -> Result<String> {
                 Ok(String::new())
             }
         }
-        let mut launched = launch::launch(cfg, console.as_ref(), &mut ExecEvents(&cg))?;
+        let mut launched = launch::launch(cfg, &cg, console.as_ref(), &mut ExecEvents)?;
         drop(console);
         // The init end is close-on-exec: EOF means the program was exec'd.
         match crate::channel::recv(&mut launched.sock)? {

@@ -78,6 +78,19 @@ fn stage1(sock: &mut UnixStream) -> Result<Box<InitConfig>> {
             )))
         }
     };
+    // Before any namespace changes what /sys/fs/cgroup shows (we are single-threaded).
+    if let Some(cg) = &cfg.cgroup {
+        cg.join_v1_as_current_thread()?;
+    }
+    if cfg.born_in != 0 {
+        // Created in its namespaces by the runtime's clone3 (no joins, no user namespace):
+        // only what clone3 left out remains (the cgroup namespace, rooted where we are now).
+        let rest = cfg.unshare & !cfg.born_in;
+        if rest != 0 {
+            berth_sys::process::unshare(rest).sys(|| "unshare namespaces".into())?;
+        }
+        return Ok(cfg);
+    }
     let mut joined_user = false;
     for (flag, path) in &cfg.join {
         let f = File::open(path).sys(|| format!("open namespace {}", path.display()))?;
@@ -173,15 +186,19 @@ fn setup(sock: &mut UnixStream, cfg: &InitConfig) -> Result<std::path::PathBuf> 
         if has_mntns {
             crate::rootfs::mount_all(spec, &cfg.rootfs, &cfg.bundle, cfg.cgroup_v2)?;
         }
-        channel::send(sock, &Msg::BeforePivot)?;
-        hook_state = match channel::recv(sock)? {
-            Some(Msg::HookState(s)) => s,
-            other => {
-                return Err(Error::Other(format!(
-                    "init: expected hook state, got {other:?}"
-                )))
-            }
-        };
+        // The round trip to the runtime is only needed for hooks (the runtime runs
+        // prestart/createRuntime; createContainer/startContainer need the state document).
+        if has_pre_start_hooks(spec) {
+            channel::send(sock, &Msg::BeforePivot)?;
+            hook_state = match channel::recv(sock)? {
+                Some(Msg::HookState(s)) => s,
+                other => {
+                    return Err(Error::Other(format!(
+                        "init: expected hook state, got {other:?}"
+                    )))
+                }
+            };
+        }
         crate::hooks::run(
             "createContainer",
             spec.hooks()
@@ -240,6 +257,20 @@ fn setup(sock: &mut UnixStream, cfg: &InitConfig) -> Result<std::path::PathBuf> 
     berth_sys::process::cloexec_from(3 + cfg.preserve_fds).sys(|| "close_range".into())?;
     rustix::io::fcntl_setfd(sock.as_fd(), rustix::io::FdFlags::CLOEXEC).sys(|| "cloexec".into())?;
     Ok(program)
+}
+
+/// True when the spec has prestart, createRuntime, createContainer or startContainer hooks.
+fn has_pre_start_hooks(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        [
+            h.prestart(),
+            h.create_runtime(),
+            h.create_container(),
+            h.start_container(),
+        ]
+        .iter()
+        .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+    })
 }
 
 /// Blocks until `start` opens the fifo for reading; returns the write end. Writing one byte

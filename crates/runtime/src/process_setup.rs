@@ -154,8 +154,13 @@ pub fn drop_privileges(process: &Process, linux: Option<&Linux>) -> Result<()> {
     caps::set(None, CapSet::Effective, &effective).map_err(|e| capfail("effective", e))?;
     caps::set(None, CapSet::Permitted, &permitted).map_err(|e| capfail("permitted", e))?;
     caps::clear(None, CapSet::Ambient).map_err(|e| capfail("ambient", e))?;
+    // The kernel refuses an ambient capability that is not both permitted and inheritable;
+    // runc skips those (with a warning in its log), so a bundle from `runc spec` (ambient
+    // without inheritable) runs. Do the same.
     for cap in ambient {
-        caps::raise(None, CapSet::Ambient, cap).map_err(|e| capfail("ambient", e))?;
+        if permitted.contains(&cap) && inheritable.contains(&cap) {
+            caps::raise(None, CapSet::Ambient, cap).map_err(|e| capfail("ambient", e))?;
+        }
     }
     if let Some(mask) = user.umask() {
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));

@@ -208,8 +208,8 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
             dst,
             quiet,
             archive,
-            ..
-        } => cp::cp(&ctx, &src, &dst, quiet, archive).await,
+            follow_link,
+        } => cp::cp(&ctx, &src, &dst, quiet, archive, follow_link).await,
         Cmd::Export { output, container } => container::export(&ctx, output, &container).await,
         Cmd::Commit {
             message,

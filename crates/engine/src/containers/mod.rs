@@ -3,6 +3,9 @@
 //! A container *record* (config, image, snapshot) lives in `berth-metadata`; a running
 //! *task* is a shim process (see [`crate::shim`]) reached over `<exec-root>/containers/<id>/shim.sock`.
 
+mod archive;
+pub mod health;
+pub mod init;
 mod ops;
 mod query;
 pub mod record;
@@ -39,6 +42,7 @@ pub struct Containers {
     pub volumes: Arc<crate::volumes::Volumes>,
     live: Mutex<HashMap<String, Arc<Live>>>,
     execs: Mutex<HashMap<String, ops::ExecRecord>>,
+    health: health::HealthBoard,
 }
 
 impl std::fmt::Debug for Containers {
@@ -79,6 +83,7 @@ impl Containers {
             log_opts: Default::default(),
             live: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
+            health: Default::default(),
         })
     }
 

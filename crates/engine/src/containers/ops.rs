@@ -425,6 +425,7 @@ impl Containers {
         rec.manually_stopped = false;
         self.save(&rec).await?;
         self.event("start", &rec, &[]);
+        self.health_start(&rec);
         Ok(())
     }
 
@@ -543,6 +544,8 @@ impl Containers {
                 };
                 let _ = self.save(&r).await;
                 self.on_exit(&id, exit).await;
+            } else {
+                self.health_start(&rec);
             }
         }
     }
@@ -937,6 +940,9 @@ impl Containers {
         let tail: Option<usize> = opts.tail.as_deref().and_then(|t| t.parse().ok());
         let this = self.clone();
         let id = rec.id.clone();
+        // Held open so a follower still gets the tail when the container is removed meanwhile
+        // (docker-py's `run(remove=True)` reads the log stream after removing the container).
+        let held = std::fs::File::open(&path).ok();
         tokio::spawn(async move {
             let entries = logfile::read_all(&path).unwrap_or_default();
             let mut seen = entries.len();
@@ -961,7 +967,10 @@ impl Containers {
                     .get(&id)
                     .map(|r| r.state.running || r.state.restarting)
                     .unwrap_or(false);
-                let entries = logfile::read_all(&path).unwrap_or_default();
+                let mut entries = logfile::read_all(&path).unwrap_or_default();
+                if let (true, Some(f)) = (!path.exists(), &held) {
+                    entries = logfile::read_open(f);
+                }
                 if entries.len() < seen {
                     seen = 0; // rotated
                 }

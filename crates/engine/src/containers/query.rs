@@ -21,6 +21,7 @@ impl Containers {
         if st.status == "restarting" {
             st.restarting = true;
         }
+        st.health = self.health_of(&rec.id).or(st.health);
         Ok(ContainerInspect {
             id: rec.id.clone(),
             created: rec.created.clone(),
@@ -67,7 +68,11 @@ impl Containers {
             created: record::unix_secs(&rec.created),
             labels: rec.config.labels.clone().unwrap_or_default(),
             state: rec.state.status.clone(),
-            status: record::status_text(&rec.state),
+            status: record::status_text(&{
+                let mut st = rec.state.clone();
+                st.health = self.health_of(&rec.id).or(st.health);
+                st
+            }),
             host_config: SummaryHostConfig {
                 network_mode: rec.host_config.network_mode.clone(),
                 annotations: None,
@@ -147,6 +152,12 @@ impl Containers {
                 rec.mounts.iter().any(|m| {
                     m.destination == v || (if m.is_volume() { &m.name } else { &m.source }) == v
                 })
+            })
+            && any("health", &|v| {
+                v == self
+                    .health_of(&rec.id)
+                    .map(|h| h.status)
+                    .unwrap_or_else(|| "none".into())
             })
             && any("exited", &|v| {
                 rec.state.status == "exited" && v.parse::<i64>().ok() == Some(rec.state.exit_code)

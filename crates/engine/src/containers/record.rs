@@ -163,7 +163,15 @@ pub fn status_text(state: &ContainerState) -> String {
         .as_secs() as i64;
     let ago = |t: &str| human_duration(now - unix_secs(t));
     match state.status.as_str() {
-        "running" => format!("Up {}", ago(&state.started_at)),
+        "running" => {
+            let health = match state.health.as_ref().map(|h| h.status.as_str()) {
+                Some("starting") => " (health: starting)",
+                Some("healthy") => " (healthy)",
+                Some("unhealthy") => " (unhealthy)",
+                _ => "",
+            };
+            format!("Up {}{health}", ago(&state.started_at))
+        }
         "paused" => format!("Up {} (Paused)", ago(&state.started_at)),
         "restarting" => format!(
             "Restarting ({}) {} ago",

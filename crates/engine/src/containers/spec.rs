@@ -114,6 +114,11 @@ pub fn seccomp(caps: &[String]) -> Value {
 pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), String> {
     let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
     let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    parse_user(&passwd, &group, user)
+}
+
+/// [`resolve_user`] over the texts of `/etc/passwd` and `/etc/group`.
+pub fn parse_user(passwd: &str, group: &str, user: &str) -> Result<(u32, u32, Vec<u32>), String> {
     let (u, g) = match user.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (user, None),
@@ -124,8 +129,8 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), S
             .map(|l| l.split(':').map(str::to_string).collect())
             .collect()
     };
-    let users = entries(&passwd);
-    let groups = entries(&group);
+    let users = entries(passwd);
+    let groups = entries(group);
     let (uid, mut gid, name) = if u.is_empty() {
         (0, 0, "root".to_string())
     } else if let Some(e) = users
@@ -234,6 +239,11 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
         mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind","rprivate"]}));
     }
     // Binds, volumes and tmpfs mounts are added by `crate::volumes::mounts::apply`.
+    let args = if input.host.init == Some(true) {
+        super::init::apply(input.args, &mut mounts)?
+    } else {
+        input.args.to_vec()
+    };
     let mut namespaces = vec![
         json!({"type": "pid"}),
         json!({"type": "ipc"}),
@@ -262,7 +272,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
     let mut process = json!({
         "terminal": cfg.tty,
         "user": {"uid": uid, "gid": gid, "additionalGids": extra},
-        "args": input.args,
+        "args": args,
         "env": env,
         "cwd": cwd,
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},

@@ -365,27 +365,27 @@ impl Engine for Berth {
     async fn container_archive_stat(
         &self,
         _ctx: &RequestContext,
-        _id: &str,
-        _path: &str,
+        id: &str,
+        path: &str,
     ) -> ApiResult<ContainerPathStat> {
-        Err(ApiError::not_implemented("archive is not implemented yet"))
+        self.containers.archive_stat(id, path).await
     }
     async fn container_archive_get(
         &self,
         _ctx: &RequestContext,
-        _id: &str,
-        _path: &str,
+        id: &str,
+        path: &str,
     ) -> ApiResult<(ContainerPathStat, ByteStream)> {
-        Err(ApiError::not_implemented("archive is not implemented yet"))
+        self.containers.archive_get(id, path).await
     }
     async fn container_archive_put(
         &self,
         _ctx: &RequestContext,
-        _id: &str,
-        _opts: ArchivePutOptions,
-        _body: RequestBody,
+        id: &str,
+        opts: ArchivePutOptions,
+        body: RequestBody,
     ) -> ApiResult<()> {
-        Err(ApiError::not_implemented("archive is not implemented yet"))
+        self.containers.archive_put(id, opts, body).await
     }
     async fn container_prune(
         &self,

@@ -52,6 +52,11 @@ pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> ApiRes
                     vols.insert(v, Empty {});
                 }
             }
+            "HEALTHCHECK" => {
+                config.healthcheck = Some(
+                    crate::containers::health::parse_instruction(rest).ok_or_else(|| bad(line))?,
+                )
+            }
             "USER" => config.user = Some(rest.to_string()),
             "WORKDIR" => config.working_dir = Some(rest.to_string()),
             "STOPSIGNAL" => config.stop_signal = Some(rest.to_string()),

@@ -1,0 +1,325 @@
+//! `HEAD/GET/PUT /containers/{id}/archive` (`docker cp`): the container's files through
+//! [`crate::inroot`]. A running container is reached through `/proc/<pid>/root` (its own mount
+//! namespace, so binds and volumes are seen as the container sees them); a stopped one has its
+//! snapshot mounted on a private directory for the duration of the call. The container's
+//! lifecycle lock is held meanwhile, so it cannot start or be removed under the copy.
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use berth_api_server::{ApiError, ApiResult, ArchivePutOptions, ByteStream, RequestBody};
+use berth_api_types::ContainerPathStat;
+use bytes::Bytes;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{mpsc, oneshot};
+
+use super::record::{self, ContainerRecord};
+use super::{spec, Containers};
+use crate::inroot::{self, ExtractOptions, InRootError};
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+/// Docker's errors for an archive request on `path` of container `reference`.
+fn api_error(e: InRootError, path: &str, reference: &str) -> ApiError {
+    match e {
+        InRootError::NotFound(_) => ApiError::not_found(format!(
+            "Could not find the file {path} in container {reference}"
+        )),
+        InRootError::NotADirectory => ApiError::invalid("extraction point is not a directory"),
+        InRootError::Refused(m) => ApiError::invalid(m),
+        e @ InRootError::Io { .. } => internal(e),
+    }
+}
+
+impl Containers {
+    /// Runs `f` (off the async threads) with a descriptor of the container's `/`, holding the
+    /// container's lifecycle lock.
+    async fn in_root<T: Send + 'static>(
+        self: &Arc<Self>,
+        id: &str,
+        f: impl FnOnce(&OwnedFd, &ContainerRecord) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let live = self.live(id);
+        let _op = live.op.lock().await;
+        let rec = self.get(id)?;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            if rec.state.running {
+                let dir = PathBuf::from(format!("/proc/{}/root", rec.state.pid));
+                let root = inroot::open_root(&dir).map_err(internal)?;
+                return f(&root, &rec);
+            }
+            let mnt = this
+                .state_dir(&rec.id)
+                .join(format!("archive-{}", &record::new_id()[..16]));
+            std::fs::create_dir_all(&mnt).map_err(internal)?;
+            let mounted = this
+                .images
+                .images()
+                .snapshots
+                .mounts(&rec.id)
+                .map_err(internal)
+                .and_then(|m| berth_snapshot::mount(&m, &mnt).map_err(internal));
+            let res = mounted.and_then(|()| {
+                let root = inroot::open_root(&mnt).map_err(internal)?;
+                let mut binds = Vec::new();
+                let res = mount_binds(&root, &rec, &mut binds)
+                    .map_err(internal)
+                    .and_then(|()| f(&root, &rec));
+                for m in binds.iter().rev() {
+                    let _ = rustix::mount::unmount(
+                        berth_runtime::safe_path::proc_fd_path(m).as_str(),
+                        rustix::mount::UnmountFlags::DETACH,
+                    );
+                }
+                res
+            });
+            let _ = berth_snapshot::unmount(&mnt);
+            let _ = std::fs::remove_dir(&mnt);
+            res
+        })
+        .await
+        .map_err(internal)?
+    }
+
+    /// `HEAD /containers/{id}/archive`.
+    pub async fn archive_stat(
+        self: &Arc<Self>,
+        reference: &str,
+        path: &str,
+    ) -> ApiResult<ContainerPathStat> {
+        let id = self.resolve(reference)?;
+        let (p, r) = (path.to_string(), reference.to_string());
+        self.in_root(&id, move |root, _| {
+            let loc = inroot::locate(root, &p).map_err(|e| api_error(e, &p, &r))?;
+            Ok(inroot::path_stat(root, &loc))
+        })
+        .await
+    }
+
+    /// `GET /containers/{id}/archive`: the stat of `path` and a tar of it.
+    pub async fn archive_get(
+        self: &Arc<Self>,
+        reference: &str,
+        path: &str,
+    ) -> ApiResult<(ContainerPathStat, ByteStream)> {
+        let id = self.resolve(reference)?;
+        let (stat_tx, stat_rx) = oneshot::channel();
+        let (tx, rx) = mpsc::channel(16);
+        let (p, r) = (path.to_string(), reference.to_string());
+        let this = self.clone();
+        let stat_tx = Arc::new(std::sync::Mutex::new(Some(stat_tx)));
+        let take = |m: &std::sync::Mutex<Option<oneshot::Sender<ApiResult<ContainerPathStat>>>>| {
+            m.lock().unwrap_or_else(|e| e.into_inner()).take()
+        };
+        let stat_tx2 = stat_tx.clone();
+        tokio::spawn(async move {
+            let res = this
+                .in_root(&id, move |root, _| {
+                    let loc = inroot::locate(root, &p).map_err(|e| api_error(e, &p, &r))?;
+                    let stat = inroot::path_stat(root, &loc);
+                    if take(&stat_tx2).is_none_or(|s| s.send(Ok(stat)).is_err()) {
+                        return Ok(());
+                    }
+                    let w = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter(tx.clone()));
+                    if let Err(e) = inroot::write_tar(&loc, w) {
+                        let _ = tx.blocking_send(Err(e));
+                    }
+                    Ok(())
+                })
+                .await;
+            // Errors before the stream started become the response's status.
+            if let (Err(e), Some(s)) = (res, take(&stat_tx)) {
+                let _ = s.send(Err(e));
+            }
+        });
+        match stat_rx.await {
+            Ok(Ok(stat)) => {
+                if let Ok(rec) = self.get(&self.resolve(reference)?) {
+                    self.event("archive-path", &rec, &[]);
+                }
+                Ok((stat, rx))
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ApiError::internal("archive reader went away")),
+        }
+    }
+
+    /// `PUT /containers/{id}/archive`: extracts the tar body into the directory `opts.path`.
+    pub async fn archive_put(
+        self: &Arc<Self>,
+        reference: &str,
+        opts: ArchivePutOptions,
+        mut body: RequestBody,
+    ) -> ApiResult<()> {
+        let id = self.resolve(reference)?;
+        let rec = self.get(&id)?;
+        if rec.host_config.readonly_rootfs && !in_bind(&rec, &opts.path) {
+            return Err(ApiError::invalid("container rootfs is marked read-only"));
+        }
+        let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(8);
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match body.read(&mut buf).await {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        if tx
+                            .send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                }
+            }
+        });
+        let r = reference.to_string();
+        self.in_root(&id, move |root, rec| {
+            let p = &opts.path;
+            let mut reader = BodyReader {
+                rx,
+                cur: Bytes::new(),
+            };
+            let res = put_into(root, rec, &opts, &mut reader).map_err(|e| match e {
+                Ok(e) => api_error(e, p, &r),
+                Err(e) => e,
+            });
+            // Read the body to its end (the tar's trailing blocks, or what an error left) so
+            // the client sees the response instead of a broken pipe.
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+            res
+        })
+        .await?;
+        if let Ok(rec) = self.get(&id) {
+            self.event("extract-to-dir", &rec, &[]);
+        }
+        Ok(())
+    }
+}
+
+/// The extraction of a `PUT`: `Err(Ok(_))` for file errors, `Err(Err(_))` for others.
+fn put_into(
+    root: &OwnedFd,
+    rec: &ContainerRecord,
+    opts: &ArchivePutOptions,
+    reader: &mut BodyReader,
+) -> Result<(), Result<InRootError, ApiError>> {
+    let dest = inroot::extraction_dir(root, &opts.path).map_err(Ok)?;
+    let owner = if opts.copy_uid_gid {
+        let passwd = inroot::read_small(root, "/etc/passwd").unwrap_or_default();
+        let group = inroot::read_small(root, "/etc/group").unwrap_or_default();
+        let (uid, gid, _) = spec::parse_user(&passwd, &group, &rec.config.user)
+            .map_err(|m| Err(ApiError::invalid(m)))?;
+        Some((uid, gid))
+    } else {
+        None
+    };
+    let eo = ExtractOptions {
+        no_overwrite_dir_non_dir: opts.no_overwrite_dir_non_dir,
+        owner,
+    };
+    inroot::extract(root, &dest, reader, &eo).map_err(Ok)
+}
+
+/// The host-directory binds (`HostConfig.Binds` with an absolute source) of a stopped
+/// container, mounted on its root for the copy as Docker mounts a container's volumes; mount
+/// points are created inside the root through descriptors. `done` gets each mount made,
+/// outermost first (also when a later one fails).
+fn mount_binds(
+    root: &OwnedFd,
+    rec: &ContainerRecord,
+    done: &mut Vec<OwnedFd>,
+) -> std::io::Result<()> {
+    let mut binds: Vec<(String, String, bool)> = rec
+        .host_config
+        .binds
+        .iter()
+        .flatten()
+        .filter_map(|b| {
+            let mut parts = b.split(':');
+            let (src, dst) = (parts.next()?, parts.next()?);
+            let ro = parts
+                .next()
+                .is_some_and(|o| o.split(',').any(|x| x == "ro"));
+            src.starts_with('/')
+                .then(|| (src.to_string(), dst.to_string(), ro))
+        })
+        .collect();
+    binds.sort_by_key(|(_, dst, _)| inroot::clean(dst).len());
+    for (src, dst, ro) in binds {
+        let is_dir = std::fs::metadata(&src).map(|m| m.is_dir()).unwrap_or(true);
+        let target =
+            berth_runtime::safe_path::create_in_root(root, std::path::Path::new(&dst), is_dir)?;
+        rustix::mount::mount_bind_recursive(
+            src.as_str(),
+            berth_runtime::safe_path::proc_fd_path(&target).as_str(),
+        )?;
+        // The mount now on top of the mount point.
+        let mounted = berth_runtime::safe_path::open_in_root(root, std::path::Path::new(&dst))?;
+        done.push(mounted.try_clone()?);
+        if ro {
+            berth_runtime::rootfs::remount_fd(&mounted, rustix::mount::MountFlags::RDONLY)
+                .map_err(std::io::Error::other)?;
+        }
+    }
+    Ok(())
+}
+
+/// True when `path` lies in a bind mount of the container (writable despite a read-only root).
+fn in_bind(rec: &ContainerRecord, path: &str) -> bool {
+    let p = inroot::clean(path);
+    rec.host_config.binds.iter().flatten().any(|b| {
+        let mut parts = b.split(':');
+        let dest = parts.nth(1).unwrap_or("");
+        let ro = parts
+            .next()
+            .is_some_and(|o| o.split(',').any(|x| x == "ro"));
+        let d = inroot::clean(dest);
+        !ro && !d.is_empty() && p.starts_with(&d)
+    })
+}
+
+/// The request body as a blocking reader (fed by an async task).
+struct BodyReader {
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+    cur: Bytes,
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = self.cur.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
+        Ok(n)
+    }
+}
+
+struct ChannelWriter(mpsc::Sender<std::io::Result<Bytes>>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
