@@ -414,7 +414,7 @@ pub fn apply(spec: &mut Value, mut user: Vec<Value>) {
     if let Some(list) = spec["mounts"].as_array_mut() {
         list.retain(|m| {
             let d = m["destination"].as_str().unwrap_or("");
-            !dests.contains(d) && !(dev && d.starts_with("/dev/"))
+            !dests.contains(d) && (!dev || !d.starts_with("/dev/"))
         });
         list.extend(user);
     }
