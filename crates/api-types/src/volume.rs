@@ -16,34 +16,34 @@ pub struct VolumeUsageData {
     pub ref_count: i64,
 }
 
-/// A volume.
+/// A volume (fields in Docker's order, which is alphabetical).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Volume {
-    /// Name.
-    #[serde(rename = "Name")]
-    pub name: String,
-    /// Driver ("local").
-    #[serde(rename = "Driver")]
-    pub driver: String,
-    /// Host path.
-    #[serde(rename = "Mountpoint")]
-    pub mountpoint: String,
     /// Creation time.
     #[serde(rename = "CreatedAt", skip_serializing_if = "String::is_empty")]
     pub created_at: String,
-    /// Driver status.
-    #[serde(rename = "Status", skip_serializing_if = "Option::is_none")]
-    pub status: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Driver ("local").
+    #[serde(rename = "Driver")]
+    pub driver: String,
     /// Labels.
     #[serde(rename = "Labels", deserialize_with = "null_as_default")]
     pub labels: Labels,
-    /// "local".
-    #[serde(rename = "Scope")]
-    pub scope: String,
+    /// Host path.
+    #[serde(rename = "Mountpoint")]
+    pub mountpoint: String,
+    /// Name.
+    #[serde(rename = "Name")]
+    pub name: String,
     /// Driver options.
     #[serde(rename = "Options", deserialize_with = "null_as_default")]
     pub options: Labels,
+    /// "local".
+    #[serde(rename = "Scope")]
+    pub scope: String,
+    /// Driver status.
+    #[serde(rename = "Status", skip_serializing_if = "Option::is_none")]
+    pub status: Option<serde_json::Map<String, serde_json::Value>>,
     /// Usage (system df only).
     #[serde(rename = "UsageData", skip_serializing_if = "Option::is_none")]
     pub usage_data: Option<VolumeUsageData>,

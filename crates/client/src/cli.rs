@@ -671,6 +671,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: SystemCmd,
     },
+    /// Manage volumes.
+    Volume {
+        #[command(subcommand)]
+        cmd: crate::commands::volume::VolumeCmd,
+    },
     /// Remove stopped containers (`container prune`).
     #[command(name = "container-prune", hide = true)]
     ContainerPrune {
@@ -754,6 +759,7 @@ pub fn normalize(args: Vec<String>) -> Vec<String> {
         (Some("image"), Some("inspect")) => Some(&["inspect", "--type", "image"]),
         (Some("image"), Some(s)) if !s.starts_with('-') => Some(&[]),
         (Some("network"), Some("inspect")) => Some(&["inspect", "--type", "network"]),
+        (Some("volume"), Some("inspect")) => Some(&["inspect", "--type", "volume"]),
         (Some("system"), Some("info")) => Some(&["info"]),
         (Some("system"), Some("events")) => Some(&["events"]),
         _ => None,

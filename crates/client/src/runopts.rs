@@ -160,29 +160,37 @@ pub fn parse_publish(p: &str) -> CliResult<Vec<(String, PortBinding)>> {
     Ok(out)
 }
 
-/// `--mount type=bind,source=/a,target=/b,readonly`.
+/// `--mount type=bind,source=/a,target=/b,readonly` (the syntax, docker's CLI messages;
+/// the daemon checks the rest, e.g. that a bind source exists).
 pub fn parse_mount(spec: &str) -> CliResult<Mount> {
-    let mut m = Mount {
-        kind: "volume".into(),
-        ..Default::default()
+    let bad = |why: String| {
+        CliError::msg(format!(
+            "invalid argument \"{spec}\" for \"--mount\" flag: {why}"
+        ))
     };
-    for field in spec.split(',') {
-        let (k, v) = field.split_once('=').unwrap_or((field, "true"));
-        match k {
-            "type" => m.kind = v.into(),
-            "source" | "src" => m.source = v.into(),
-            "target" | "destination" | "dst" => m.target = v.into(),
-            "readonly" | "ro" => m.read_only = v != "false" && v != "0",
-            "consistency" => m.consistency = v.into(),
-            _ => {}
-        }
+    let has_target = spec.split(',').any(|f| {
+        matches!(
+            f.split_once('=')
+                .map(|(k, _)| k.trim().to_ascii_lowercase())
+                .as_deref(),
+            Some("target" | "destination" | "dst")
+        )
+    });
+    if !has_target {
+        return Err(bad("target is required".into()));
     }
-    if m.target.is_empty() {
-        return Err(CliError::msg(format!(
-            "invalid argument \"{spec}\" for \"--mount\" flag: target is required"
-        )));
+    berth_volume::parse_mount_flag(spec)
+        .map(|m| m.to_api())
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// `-v` values the CLI itself refuses (docker's compose-style parser: too many colons,
+/// empty); everything else is the daemon's to judge.
+fn check_volume_flag(v: &str) -> CliResult<()> {
+    match berth_volume::parse_volume_flag(v) {
+        Err(e) if e.to_string().starts_with("invalid spec: ") => Err(CliError::msg(e)),
+        _ => Ok(()),
     }
-    Ok(m)
 }
 
 /// Builds the create request from the flags.
@@ -203,6 +211,7 @@ pub fn build(o: &CreateOpts, attach_std: bool) -> CliResult<ContainerCreateReque
     let mut binds = Vec::new();
     let mut volumes = BTreeMap::new();
     for v in &o.volume {
+        check_volume_flag(v)?;
         // "/ctr" alone is an anonymous volume; "src:dst[:opts]" is a bind or named volume.
         if v.contains(':') {
             binds.push(v.clone());

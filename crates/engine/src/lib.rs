@@ -6,7 +6,8 @@
 //! - [`images`]: the image side of the API;
 //! - [`inroot`]: files inside a container's root through descriptors (`docker cp`);
 //! - [`logfile`]: the json-file log format;
-//! - [`networks`]: networks and container networking.
+//! - [`networks`]: networks and container networking;
+//! - [`volumes`]: volumes and the mounts of containers.
 
 use std::ffi::OsString;
 
@@ -17,6 +18,7 @@ pub mod inroot;
 pub mod logfile;
 pub mod networks;
 pub mod shim;
+pub mod volumes;
 
 /// `berth daemon …` (the full argv, `berth daemon` included): serves the Docker Engine API.
 /// Returns the process exit code.

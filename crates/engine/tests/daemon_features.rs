@@ -237,6 +237,34 @@ fn peer_cp_both_ways_and_symlink_escapes() {
     );
     assert_eq!(stdout(&ok(d.docker(&["start", "-a", "cps"]))), "hello\n");
 
+    // A stopped container's binds are mounted for the copy, as the container sees them.
+    let vol = host.join("vol");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("in-volume.txt"), "vol\n").unwrap();
+    ok(d.docker(&[
+        "create",
+        "--name",
+        "cpv",
+        "-v",
+        &format!("{}:/data", s(&vol)),
+        "busybox",
+        "true",
+    ]));
+    ok(d.docker(&["cp", &s(&host.join("a.txt")), "cpv:/data/"]));
+    assert_eq!(
+        std::fs::read_to_string(vol.join("a.txt")).unwrap(),
+        "hello\n"
+    );
+    ok(d.docker(&[
+        "cp",
+        "cpv:/data/in-volume.txt",
+        &s(&host.join("from-volume.txt")),
+    ]));
+    assert_eq!(
+        std::fs::read_to_string(host.join("from-volume.txt")).unwrap(),
+        "vol\n"
+    );
+
     // The berth CLI, both ways.
     ok(berth(
         &d,

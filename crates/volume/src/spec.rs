@@ -2,7 +2,6 @@
 //! error messages.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +21,8 @@ pub enum MountType {
 }
 
 impl MountType {
-    fn as_str(self) -> &'static str {
+    /// `bind`, `volume` or `tmpfs`.
+    pub fn as_str(self) -> &'static str {
         match self {
             MountType::Bind => "bind",
             MountType::Volume => "volume",
@@ -211,8 +211,8 @@ pub fn parse_size(s: &str) -> Option<u64> {
     num.parse::<u64>().ok()?.checked_mul(mult)
 }
 
-/// Parses `--mount type=…,source=…,target=…,…`. A bind source must exist on the host
-/// (checked here, as the daemon does).
+/// Parses `--mount type=…,source=…,target=…,…` (syntax only: that a bind source exists is
+/// the daemon's check, [`check_bind_source`]).
 pub fn parse_mount_flag(spec: &str) -> Result<MountSpec> {
     let mut kind = MountType::Volume;
     let mut fields: Vec<(String, Option<String>)> = Vec::new();
@@ -319,12 +319,6 @@ pub fn parse_mount_flag(spec: &str) -> Result<MountSpec> {
                     format!("invalid mount path: '{src}' mount path must be absolute"),
                 ));
             }
-            if !Path::new(src).exists() {
-                return Err(invalid(
-                    kind,
-                    format!("bind source path does not exist: {src}"),
-                ));
-            }
         }
         MountType::Volume => {
             if bind_only || tmpfs_only {
@@ -350,6 +344,193 @@ pub fn parse_mount_flag(spec: &str) -> Result<MountSpec> {
         }
     }
     Ok(m)
+}
+
+/// The daemon's check of a `--mount type=bind` source: it must exist (unless the request
+/// asked to create it).
+pub fn check_bind_source(m: &MountSpec) -> Result<()> {
+    if m.mount_type() != MountType::Bind || m.create_host_path {
+        return Ok(());
+    }
+    let src = m.source.as_deref().unwrap_or("");
+    match std::fs::metadata(src) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(invalid(
+            MountType::Bind,
+            format!("bind source path does not exist: {src}"),
+        )),
+        Err(e) => Err(invalid(MountType::Bind, e)),
+    }
+}
+
+impl MountSpec {
+    /// The API form (`HostConfig.Mounts` entry) the docker CLI sends for `--mount`.
+    pub fn to_api(&self) -> berth_api_types::Mount {
+        use berth_api_types::{BindOptions, DriverConfig, Mount, TmpfsOptions, VolumeOptions};
+        let kind = self.mount_type();
+        let mut m = Mount {
+            target: self.target.clone(),
+            source: self.source.clone().unwrap_or_default(),
+            kind: kind.as_str().to_string(),
+            read_only: self.read_only,
+            ..Default::default()
+        };
+        match kind {
+            MountType::Bind => {
+                if self.propagation.is_some() || self.create_host_path {
+                    m.bind_options = Some(BindOptions {
+                        propagation: self
+                            .propagation
+                            .map(|p| p.as_str().to_string())
+                            .unwrap_or_default(),
+                        create_mountpoint: self.create_host_path,
+                        ..Default::default()
+                    });
+                }
+            }
+            MountType::Volume => {
+                let driver = (self.volume_driver.is_some() || !self.volume_options.is_empty())
+                    .then(|| DriverConfig {
+                        name: self.volume_driver.clone().unwrap_or_default(),
+                        options: self.volume_options.clone(),
+                    });
+                if self.no_copy || !self.volume_labels.is_empty() || driver.is_some() {
+                    m.volume_options = Some(VolumeOptions {
+                        no_copy: self.no_copy,
+                        labels: (!self.volume_labels.is_empty())
+                            .then(|| self.volume_labels.clone()),
+                        driver_config: driver,
+                        ..Default::default()
+                    });
+                }
+            }
+            MountType::Tmpfs => {
+                if self.tmpfs_size.is_some() || self.tmpfs_mode.is_some() {
+                    m.tmpfs_options = Some(TmpfsOptions {
+                        size_bytes: self.tmpfs_size.unwrap_or(0) as i64,
+                        mode: self.tmpfs_mode.unwrap_or(0),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        m
+    }
+
+    /// A `HostConfig.Mounts` entry checked the way Docker's daemon checks it (messages
+    /// included), bind source existence too.
+    pub fn from_api(m: &berth_api_types::Mount) -> Result<MountSpec> {
+        let kind = match m.kind.as_str() {
+            "bind" => MountType::Bind,
+            "volume" => MountType::Volume,
+            "tmpfs" => MountType::Tmpfs,
+            other => {
+                return Err(VolumeError::InvalidArgument(format!(
+                    "invalid mount config for type \"{other}\": mount type unknown"
+                )))
+            }
+        };
+        check_target(kind, &m.target)?;
+        let extra = |f: &str| invalid(kind, format!("field {f} must not be specified"));
+        let mut spec = MountSpec {
+            kind: Some(kind),
+            source: Some(m.source.clone()).filter(|s| !s.is_empty()),
+            target: m.target.clone(),
+            read_only: m.read_only,
+            ..Default::default()
+        };
+        match kind {
+            MountType::Bind => {
+                if m.volume_options.is_some() {
+                    return Err(extra("VolumeOptions"));
+                }
+                if m.tmpfs_options.is_some() {
+                    return Err(extra("TmpfsOptions"));
+                }
+                let Some(src) = &spec.source else {
+                    return Err(invalid(kind, "field Source must not be empty"));
+                };
+                if !src.starts_with('/') {
+                    return Err(invalid(
+                        kind,
+                        format!("invalid mount path: '{src}' mount path must be absolute"),
+                    ));
+                }
+                if let Some(b) = &m.bind_options {
+                    if !b.propagation.is_empty() {
+                        spec.propagation =
+                            Some(Propagation::parse(&b.propagation).ok_or_else(|| {
+                                invalid(
+                                    kind,
+                                    format!("invalid propagation mode: {}", b.propagation),
+                                )
+                            })?);
+                    }
+                    spec.create_host_path = b.create_mountpoint;
+                }
+                check_bind_source(&spec)?;
+            }
+            MountType::Volume => {
+                if m.bind_options.is_some() {
+                    return Err(extra("BindOptions"));
+                }
+                if m.tmpfs_options.is_some() {
+                    return Err(extra("TmpfsOptions"));
+                }
+                match &spec.source {
+                    Some(src) => validate_name(src)?,
+                    None if m.read_only => {
+                        return Err(invalid(
+                            kind,
+                            "must not set ReadOnly mode when using anonymous volumes",
+                        ))
+                    }
+                    None => {}
+                }
+                if let Some(v) = &m.volume_options {
+                    spec.no_copy = v.no_copy;
+                    spec.volume_labels = v.labels.clone().unwrap_or_default();
+                    if let Some(d) = &v.driver_config {
+                        spec.volume_driver = Some(d.name.clone()).filter(|n| !n.is_empty());
+                        spec.volume_options = d.options.clone();
+                    }
+                }
+            }
+            MountType::Tmpfs => {
+                if m.bind_options.is_some() {
+                    return Err(extra("BindOptions"));
+                }
+                if m.volume_options.is_some() {
+                    return Err(extra("VolumeOptions"));
+                }
+                if spec.source.is_some() {
+                    return Err(extra("Source"));
+                }
+                if let Some(t) = &m.tmpfs_options {
+                    if t.size_bytes < 0 {
+                        return Err(invalid(kind, "invalid tmpfs size"));
+                    }
+                    spec.tmpfs_size = Some(t.size_bytes as u64).filter(|s| *s > 0);
+                    spec.tmpfs_mode = Some(t.mode).filter(|m| *m != 0);
+                }
+            }
+        }
+        Ok(spec)
+    }
+}
+
+impl Propagation {
+    /// Docker's name of the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Propagation::Private => "private",
+            Propagation::Rprivate => "rprivate",
+            Propagation::Shared => "shared",
+            Propagation::Rshared => "rshared",
+            Propagation::Slave => "slave",
+            Propagation::Rslave => "rslave",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -421,10 +602,15 @@ mod tests {
         let m = parse_mount_flag("target=/anon").unwrap();
         assert_eq!((m.mount_type(), m.source), (MountType::Volume, None));
         let e = |s: &str| parse_mount_flag(s).unwrap_err().to_string();
+        let missing =
+            parse_mount_flag("type=bind,source=/berth-does-not-exist-x,target=/x").unwrap();
         assert_eq!(
-            e("type=bind,source=/berth-does-not-exist-x,target=/x"),
+            MountSpec::from_api(&missing.to_api()).unwrap_err().to_string(),
             "invalid mount config for type \"bind\": bind source path does not exist: /berth-does-not-exist-x"
         );
+        let bind = parse_mount_flag("type=bind,src=/tmp,dst=/x,bind-propagation=rslave").unwrap();
+        let back = MountSpec::from_api(&bind.to_api()).unwrap();
+        assert_eq!(back.propagation, Some(Propagation::Rslave));
         assert_eq!(
             e("type=bind,target=/x"),
             "invalid mount config for type \"bind\": field Source must not be empty"

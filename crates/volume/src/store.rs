@@ -3,10 +3,14 @@
 //! leaves a half-made volume visible (a directory without `berth.json` is ignored and
 //! reclaimed by the next create of that name).
 //!
-//! Users (container ids) are counted in memory: the engine calls [`VolumeStore::acquire`]
-//! when a container starts using a volume (also again for every running container after a
-//! daemon restart) and [`VolumeStore::release`] when it stops using it. Volumes with
-//! `type`/`device` options are mounted on the first acquire and unmounted on the last release.
+//! Users are tracked in memory, in two sets per volume:
+//! - *references* ([`VolumeStore::add_ref`]/[`VolumeStore::remove_ref`]): containers whose
+//!   record names the volume, running or not (Docker refuses to remove those); the engine
+//!   rebuilds them from its container records at daemon start;
+//! - *mounts* ([`VolumeStore::mount`]/[`VolumeStore::unmount`]): running containers; a volume
+//!   with `type`/`device` options is mounted on the first and unmounted after the last.
+//!
+//! [`VolumeStore::acquire`]/[`VolumeStore::release`] do both at once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -33,11 +37,15 @@ struct Meta {
     anonymous: bool,
 }
 
+/// Label Docker puts on anonymous volumes (`volume prune` without `all` removes only these).
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+
 /// The local volume store.
 #[derive(Debug)]
 pub struct VolumeStore {
     dir: PathBuf,
     users: Mutex<HashMap<String, BTreeSet<String>>>,
+    mounted_by: Mutex<HashMap<String, BTreeSet<String>>>,
 }
 
 /// Formats Unix seconds as RFC 3339 UTC (`2024-01-02T03:04:05Z`).
@@ -63,14 +71,22 @@ pub fn rfc3339(secs: i64) -> String {
 }
 
 impl VolumeStore {
-    /// Opens the store under `<data_root>/volumes`.
+    /// Opens the store under `<data_root>/volumes`, creating the directory.
     pub fn open(data_root: &Path) -> Result<Self> {
-        let dir = data_root.join("volumes");
-        std::fs::create_dir_all(&dir).map_err(|e| VolumeError::io("create dir", &dir, e))?;
-        Ok(VolumeStore {
-            dir,
+        let store = Self::new(data_root);
+        std::fs::create_dir_all(&store.dir)
+            .map_err(|e| VolumeError::io("create dir", &store.dir, e))?;
+        Ok(store)
+    }
+
+    /// The store under `<data_root>/volumes` without touching the disk (the directory is
+    /// made by the first create; a missing one lists as empty).
+    pub fn new(data_root: &Path) -> Self {
+        VolumeStore {
+            dir: data_root.join("volumes"),
             users: Mutex::new(HashMap::new()),
-        })
+            mounted_by: Mutex::new(HashMap::new()),
+        }
     }
 
     fn vol_dir(&self, name: &str) -> PathBuf {
@@ -97,7 +113,6 @@ impl VolumeStore {
     }
 
     fn to_api(&self, m: &Meta) -> Volume {
-        let users = self.users(&m.name).len() as i64;
         Volume {
             name: m.name.clone(),
             driver: "local".into(),
@@ -107,10 +122,7 @@ impl VolumeStore {
             labels: m.labels.clone(),
             scope: "local".into(),
             options: m.options.clone(),
-            usage_data: Some(berth_api_types::volume::VolumeUsageData {
-                size: -1,
-                ref_count: users,
-            }),
+            usage_data: None,
         }
     }
 
@@ -123,19 +135,35 @@ impl VolumeStore {
         labels: Labels,
         options: Labels,
     ) -> Result<Volume> {
+        match name.filter(|n| !n.is_empty()) {
+            Some(n) => self.create_with(n, driver, labels, options, false),
+            None => self.create_with(&anonymous_name(), driver, labels, options, true),
+        }
+    }
+
+    /// Checks a create request without creating anything (driver, name, options).
+    pub fn check_create(name: &str, driver: &str, options: &Labels) -> Result<()> {
         if !driver.is_empty() && driver != "local" {
             return Err(VolumeError::InvalidArgument(format!(
                 "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
             )));
         }
-        let (name, anonymous) = match name.filter(|n| !n.is_empty()) {
-            Some(n) => {
-                validate_name(n)?;
-                (n.to_string(), false)
-            }
-            None => (anonymous_name(), true),
-        };
-        mountopts::validate(&options)?;
+        validate_name(name)?;
+        mountopts::validate(options)
+    }
+
+    /// Creates the volume `name` (an existing one is returned as is); `anonymous` marks it
+    /// for `rm -v` and the default `prune`.
+    pub fn create_with(
+        &self,
+        name: &str,
+        driver: &str,
+        labels: Labels,
+        options: Labels,
+        anonymous: bool,
+    ) -> Result<Volume> {
+        Self::check_create(name, driver, &options)?;
+        let name = name.to_string();
         if let Some(m) = self.read_meta(&name)? {
             return Ok(self.to_api(&m));
         }
@@ -146,6 +174,10 @@ impl VolumeStore {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
+        let mut labels = labels;
+        if anonymous {
+            labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
+        }
         let meta = Meta {
             name: name.clone(),
             labels,
@@ -187,8 +219,11 @@ impl VolumeStore {
 
     fn all(&self) -> Result<Vec<Meta>> {
         let mut out = Vec::new();
-        let entries =
-            std::fs::read_dir(&self.dir).map_err(|e| VolumeError::io("read dir", &self.dir, e))?;
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(VolumeError::io("read dir", &self.dir, e)),
+        };
         for e in entries.flatten() {
             if let Some(m) = self.read_meta(&e.file_name().to_string_lossy())? {
                 out.push(m);
@@ -253,6 +288,23 @@ impl VolumeStore {
         Ok(out)
     }
 
+    /// Every volume with `UsageData` (size of its data in bytes, number of referencing
+    /// containers), for `system df`.
+    pub fn usage(&self) -> Result<Vec<Volume>> {
+        Ok(self
+            .all()?
+            .iter()
+            .map(|m| {
+                let mut v = self.to_api(m);
+                v.usage_data = Some(berth_api_types::volume::VolumeUsageData {
+                    size: dir_size(&self.data_path(&m.name)) as i64,
+                    ref_count: self.users(&m.name).len() as i64,
+                });
+                v
+            })
+            .collect())
+    }
+
     /// Removes a volume; refused while containers use it (unless `force`, which still
     /// refuses in-use volumes like Docker but ignores a missing one).
     pub fn remove(&self, name: &str, force: bool) -> Result<()> {
@@ -315,37 +367,94 @@ impl VolumeStore {
             .unwrap_or_default()
     }
 
-    /// Records `container` as a user and returns the host path to mount; mounts the
-    /// volume's device first if it has `type`/`device` options and is not mounted yet.
-    pub fn acquire(&self, name: &str, container: &str) -> Result<PathBuf> {
+    /// Records `container` as referencing the volume (it then counts as in use).
+    pub fn add_ref(&self, name: &str, container: &str) -> Result<()> {
+        if self.read_meta(name)?.is_none() {
+            return Err(VolumeError::NotFound(name.to_string()));
+        }
+        self.users
+            .lock()
+            .expect("users lock")
+            .entry(name.to_string())
+            .or_default()
+            .insert(container.to_string());
+        Ok(())
+    }
+
+    /// Drops `container`'s reference.
+    pub fn remove_ref(&self, name: &str, container: &str) {
+        let mut users = self.users.lock().expect("users lock");
+        if let Some(set) = users.get_mut(name) {
+            set.remove(container);
+            if set.is_empty() {
+                users.remove(name);
+            }
+        }
+    }
+
+    /// A running `container` uses the volume: mounts its device first when it has
+    /// `type`/`device` options and is not mounted yet; returns the host path to bind.
+    pub fn mount(&self, name: &str, container: &str) -> Result<PathBuf> {
         let m = self
             .read_meta(name)?
             .ok_or_else(|| VolumeError::NotFound(name.to_string()))?;
         let data = self.data_path(name);
-        let mut users = self.users.lock().expect("users lock");
-        let set = users.entry(name.to_string()).or_default();
+        let mut active = self.mounted_by.lock().expect("mount lock");
+        let set = active.entry(name.to_string()).or_default();
         if set.is_empty() && mountopts::needs_mount(&m.options) && !mountopts::is_mounted(&data) {
-            mountopts::mount(&m.options, &data)?;
+            if let Err(e) = mountopts::mount(&m.options, &data) {
+                active.remove(name);
+                return Err(e);
+            }
         }
         set.insert(container.to_string());
         Ok(data)
     }
 
-    /// Drops `container` as a user; unmounts a device volume when its last user leaves.
-    pub fn release(&self, name: &str, container: &str) -> Result<()> {
-        let mut users = self.users.lock().expect("users lock");
-        let Some(set) = users.get_mut(name) else {
+    /// `container` stopped using the volume; unmounts a device volume after its last user.
+    pub fn unmount(&self, name: &str, container: &str) -> Result<()> {
+        let mut active = self.mounted_by.lock().expect("mount lock");
+        let Some(set) = active.get_mut(name) else {
             return Ok(());
         };
         set.remove(container);
         if set.is_empty() {
-            users.remove(name);
+            active.remove(name);
             let data = self.data_path(name);
             if mountopts::is_mounted(&data) {
                 mountopts::unmount(&data)?;
             }
         }
         Ok(())
+    }
+
+    /// `container` stopped: [`unmount`](Self::unmount) of every volume it had mounted.
+    pub fn unmount_container(&self, container: &str) {
+        let names: Vec<String> = self
+            .mounted_by
+            .lock()
+            .expect("mount lock")
+            .iter()
+            .filter(|(_, set)| set.contains(container))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in names {
+            let _ = self.unmount(&n, container);
+        }
+    }
+
+    /// [`add_ref`](Self::add_ref) and [`mount`](Self::mount) at once.
+    pub fn acquire(&self, name: &str, container: &str) -> Result<PathBuf> {
+        self.add_ref(name, container)?;
+        self.mount(name, container)
+            .inspect_err(|_| self.remove_ref(name, container))
+    }
+
+    /// [`unmount`](Self::unmount) and [`remove_ref`](Self::remove_ref) at once.
+    pub fn release(&self, name: &str, container: &str) -> Result<()> {
+        let res = self.unmount(name, container);
+        self.remove_ref(name, container);
+        res
     }
 
     /// Copies `image_dir` (the image's content at the mount target) into the volume if the

@@ -91,9 +91,13 @@ fn lifecycle_filters_in_use_and_restart() {
     std::fs::write(path.join("f"), "persist").unwrap();
     assert_eq!(
         store
-            .inspect("data1")
+            .usage()
+            .unwrap()
+            .iter()
+            .find(|v| v.name == "data1")
             .unwrap()
             .usage_data
+            .as_ref()
             .unwrap()
             .ref_count,
         1

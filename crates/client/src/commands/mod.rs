@@ -7,6 +7,7 @@ mod image;
 pub mod network;
 mod run;
 mod system;
+pub mod volume;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -318,6 +319,7 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
                 },
         } => system::prune(&ctx, all, force, volumes, filter).await,
         Cmd::Network { cmd } => network::run(&ctx, cmd).await,
+        Cmd::Volume { cmd } => volume::run(&ctx, cmd).await,
         Cmd::ContainerPrune { force, filter } => container::prune(&ctx, force, filter).await,
         Cmd::ImagePrune { all, force, filter } => image::prune(&ctx, all, force, filter).await,
     }

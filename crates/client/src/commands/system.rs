@@ -578,6 +578,22 @@ pub async fn df(ctx: &Ctx, _verbose: bool, format: Option<String>) -> CliResult<
                 .unwrap_or(0)
         })
         .sum();
+    let v_used = |x: &Value| {
+        x.pointer("/UsageData/RefCount")
+            .and_then(|n| n.as_i64())
+            .unwrap_or(0)
+            > 0
+    };
+    let v_active = volumes.iter().filter(|x| v_used(x)).count();
+    let v_reclaim: i64 = volumes
+        .iter()
+        .filter(|x| !v_used(x))
+        .map(|x| {
+            x.pointer("/UsageData/Size")
+                .and_then(|n| n.as_i64())
+                .unwrap_or(0)
+        })
+        .sum();
     let pct = |r: i64, t: i64| {
         if t > 0 {
             format!("{} ({}%)", docker_size(r), r * 100 / t)
@@ -588,7 +604,7 @@ pub async fn df(ctx: &Ctx, _verbose: bool, format: Option<String>) -> CliResult<
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len().to_string(), "Active": img_active.to_string(), "Size": docker_size(img_size), "Reclaimable": pct(img_reclaim, img_size)}),
         json!({"Type": "Containers", "TotalCount": containers.len().to_string(), "Active": c_active.to_string(), "Size": docker_size(c_size), "Reclaimable": pct(c_reclaim, c_size)}),
-        json!({"Type": "Local Volumes", "TotalCount": volumes.len().to_string(), "Active": "0", "Size": docker_size(v_size), "Reclaimable": pct(v_size, v_size)}),
+        json!({"Type": "Local Volumes", "TotalCount": volumes.len().to_string(), "Active": v_active.to_string(), "Size": docker_size(v_size), "Reclaimable": pct(v_reclaim, v_size)}),
         json!({"Type": "Build Cache", "TotalCount": cache.len().to_string(), "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
     ];
     let headers = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});

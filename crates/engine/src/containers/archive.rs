@@ -65,7 +65,17 @@ impl Containers {
                 .and_then(|m| berth_snapshot::mount(&m, &mnt).map_err(internal));
             let res = mounted.and_then(|()| {
                 let root = inroot::open_root(&mnt).map_err(internal)?;
-                f(&root, &rec)
+                let mut binds = Vec::new();
+                let res = mount_binds(&root, &rec, &mut binds)
+                    .map_err(internal)
+                    .and_then(|()| f(&root, &rec));
+                for m in binds.iter().rev() {
+                    let _ = rustix::mount::unmount(
+                        berth_runtime::safe_path::proc_fd_path(m).as_str(),
+                        rustix::mount::UnmountFlags::DETACH,
+                    );
+                }
+                res
             });
             let _ = berth_snapshot::unmount(&mnt);
             let _ = std::fs::remove_dir(&mnt);
@@ -218,6 +228,50 @@ fn put_into(
         owner,
     };
     inroot::extract(root, &dest, reader, &eo).map_err(Ok)
+}
+
+/// The host-directory binds (`HostConfig.Binds` with an absolute source) of a stopped
+/// container, mounted on its root for the copy as Docker mounts a container's volumes; mount
+/// points are created inside the root through descriptors. `done` gets each mount made,
+/// outermost first (also when a later one fails).
+fn mount_binds(
+    root: &OwnedFd,
+    rec: &ContainerRecord,
+    done: &mut Vec<OwnedFd>,
+) -> std::io::Result<()> {
+    let mut binds: Vec<(String, String, bool)> = rec
+        .host_config
+        .binds
+        .iter()
+        .flatten()
+        .filter_map(|b| {
+            let mut parts = b.split(':');
+            let (src, dst) = (parts.next()?, parts.next()?);
+            let ro = parts
+                .next()
+                .is_some_and(|o| o.split(',').any(|x| x == "ro"));
+            src.starts_with('/')
+                .then(|| (src.to_string(), dst.to_string(), ro))
+        })
+        .collect();
+    binds.sort_by_key(|(_, dst, _)| inroot::clean(dst).len());
+    for (src, dst, ro) in binds {
+        let is_dir = std::fs::metadata(&src).map(|m| m.is_dir()).unwrap_or(true);
+        let target =
+            berth_runtime::safe_path::create_in_root(root, std::path::Path::new(&dst), is_dir)?;
+        rustix::mount::mount_bind_recursive(
+            src.as_str(),
+            berth_runtime::safe_path::proc_fd_path(&target).as_str(),
+        )?;
+        // The mount now on top of the mount point.
+        let mounted = berth_runtime::safe_path::open_in_root(root, std::path::Path::new(&dst))?;
+        done.push(mounted.try_clone()?);
+        if ro {
+            berth_runtime::rootfs::remount_fd(&mounted, rustix::mount::MountFlags::RDONLY)
+                .map_err(std::io::Error::other)?;
+        }
+    }
+    Ok(())
 }
 
 /// True when `path` lies in a bind mount of the container (writable despite a read-only root).

@@ -40,6 +40,8 @@ pub struct Containers {
     pub log_opts: std::collections::BTreeMap<String, String>,
     /// Networking (set once at daemon start).
     pub networks: std::sync::OnceLock<Arc<crate::networks::Networks>>,
+    /// Volumes (and the mounts of containers).
+    pub volumes: Arc<crate::volumes::Volumes>,
     live: Mutex<HashMap<String, Arc<Live>>>,
     execs: Mutex<HashMap<String, ops::ExecRecord>>,
     health: health::HealthBoard,
@@ -76,6 +78,7 @@ impl Containers {
         Arc::new(Containers {
             store,
             images,
+            volumes: crate::volumes::Volumes::new(&data_root, events.clone()),
             events,
             exec_root,
             data_root,

@@ -166,6 +166,7 @@ impl Containers {
         if host.log_config.kind.is_empty() {
             host.log_config.kind = "json-file".into();
         }
+        let plan = crate::volumes::mounts::plan(self, &config, &host)?;
         let id = record::new_id();
         let name = match &opts.name {
             Some(n) => format!("/{}", n.trim_start_matches('/')),
@@ -208,14 +209,19 @@ impl Containers {
                 .to_string(),
             manually_stopped: false,
             endpoints_config,
+            mounts: plan.mounts.clone(),
         };
         let parent = image.top_chain_id().map(|d| d.as_str().to_string());
         let this = self.clone();
         let rec2 = rec.clone();
         tokio::task::spawn_blocking(move || -> ApiResult<()> {
             std::fs::create_dir_all(&data_dir).map_err(internal)?;
+            let vols = this.volumes.commit(&plan, &rec2.id).inspect_err(|_| {
+                let _ = std::fs::remove_dir_all(&data_dir);
+            })?;
             let snaps = &this.images.images().snapshots;
             if let Err(e) = snaps.prepare(&rec2.id, parent.as_deref()) {
+                this.volumes.rollback(&plan, &rec2.id, &vols);
                 let _ = std::fs::remove_dir_all(&data_dir);
                 return Err(internal(e));
             }
@@ -226,6 +232,7 @@ impl Containers {
                 .map(|_| ())
                 .and_then(|_| tx.commit().map(|_| ()));
             if let Err(e) = res {
+                this.volumes.rollback(&plan, &rec2.id, &vols);
                 let _ = snaps.remove(&rec2.id);
                 let _ = std::fs::remove_dir_all(&data_dir);
                 return Err(meta_err(e));
@@ -258,6 +265,7 @@ impl Containers {
     }
 
     fn unmount_rootfs(&self, id: &str) {
+        self.volumes.store.unmount_container(id);
         let target = self.rootfs(id);
         while is_mountpoint(&target) {
             if berth_snapshot::unmount(&target).is_err() {
@@ -331,6 +339,13 @@ impl Containers {
         if let Err(e) = self.adjust_network_spec(&rec, &mut spec) {
             fail(self, String::new());
             return Err(e);
+        }
+        match self.volumes.oci_mounts(&rec, &rootfs) {
+            Ok(user) => crate::volumes::mounts::apply(&mut spec, user),
+            Err(e) => {
+                self.unmount_rootfs(&id);
+                return Err(e);
+            }
         }
         std::fs::write(
             state_dir.join("config.json"),
@@ -425,7 +440,7 @@ impl Containers {
             let this = self.clone();
             let rec2 = rec.clone();
             tokio::spawn(async move {
-                let _ = this.remove_now(rec2, false).await;
+                let _ = this.remove_now(rec2, true).await;
             });
         }
         if not_found || msg.contains("permission denied") {
@@ -451,7 +466,7 @@ impl Containers {
         self.event("die", &rec, &[("exitCode", exit.exit_code.to_string())]);
         let _ = live.signals.send(Signal::Exited(exit.exit_code));
         if rec.host_config.auto_remove {
-            let _ = self.remove_now(rec, false).await;
+            let _ = self.remove_now(rec, true).await;
             return;
         }
         let policy = rec.host_config.restart_policy.name.clone();
@@ -672,8 +687,13 @@ impl Containers {
         Ok(())
     }
 
-    /// `DELETE /containers/{id}`.
-    pub async fn remove(self: &Arc<Self>, reference: &str, force: bool) -> ApiResult<()> {
+    /// `DELETE /containers/{id}` (`volumes`: also its anonymous volumes, `rm -v`).
+    pub async fn remove(
+        self: &Arc<Self>,
+        reference: &str,
+        force: bool,
+        volumes: bool,
+    ) -> ApiResult<()> {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
         let rec = self.get(&id)?;
@@ -708,10 +728,12 @@ impl Containers {
         }
         let _op = live.op.lock().await;
         let rec = self.get(&id)?;
-        self.remove_now(rec, true).await
+        self.remove_now(rec, volumes).await
     }
 
-    async fn remove_now(self: &Arc<Self>, rec: ContainerRecord, _locked: bool) -> ApiResult<()> {
+    /// Removes the record and what belongs to it; `volumes` also drops its anonymous
+    /// volumes (`rm -v`, and `--rm` containers as Docker does).
+    async fn remove_now(self: &Arc<Self>, rec: ContainerRecord, volumes: bool) -> ApiResult<()> {
         let id = rec.id.clone();
         self.network_down(&id).await;
         self.unmount_rootfs(&id);
@@ -723,6 +745,7 @@ impl Containers {
             tx.delete(KIND, &rec2.id).map_err(meta_err)?;
             tx.release_name(KIND, &rec2.name).map_err(meta_err)?;
             tx.commit().map_err(meta_err)?;
+            this.volumes.container_removed(&rec2, volumes);
             let _ = this.images.images().snapshots.remove(&rec2.id);
             let _ = std::fs::remove_dir_all(this.state_dir(&rec2.id));
             let _ = std::fs::remove_dir_all(this.data_dir(&rec2.id));

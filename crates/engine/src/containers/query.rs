@@ -39,9 +39,18 @@ impl Containers {
             platform: "linux".into(),
             host_config: rec.host_config.clone(),
             network_settings: self.network_settings(&rec),
+            mounts: self.mount_points(&rec),
             config,
             ..Default::default()
         })
+    }
+
+    /// `Mounts` of inspect and list.
+    fn mount_points(&self, rec: &ContainerRecord) -> Vec<MountPoint> {
+        rec.mounts
+            .iter()
+            .map(|m| m.to_api(&self.volumes.store))
+            .collect()
     }
 
     fn summary(&self, rec: &ContainerRecord) -> ContainerSummary {
@@ -72,6 +81,7 @@ impl Containers {
                 network_mode: rec.host_config.network_mode.clone(),
                 annotations: None,
             },
+            mounts: self.mount_points(rec),
             ..Default::default()
         }
     }
@@ -142,6 +152,11 @@ impl Containers {
         any("status", &|v| v == rec.state.status)
             && any("name", &|v| name.contains(v.trim_start_matches('/')))
             && any("id", &|v| rec.id.starts_with(v))
+            && any("volume", &|v| {
+                rec.mounts.iter().any(|m| {
+                    m.destination == v || (if m.is_volume() { &m.name } else { &m.source }) == v
+                })
+            })
             && any("health", &|v| {
                 v == self
                     .health_of(&rec.id)
@@ -318,7 +333,7 @@ impl Containers {
                 .ok()
                 .map(|a| dir_size(&a.upper))
                 .unwrap_or(0);
-            if self.remove(&rec.id, false).await.is_ok() {
+            if self.remove(&rec.id, false, false).await.is_ok() {
                 resp.containers_deleted
                     .get_or_insert_with(Vec::new)
                     .push(rec.id.clone());

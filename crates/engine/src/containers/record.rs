@@ -37,6 +37,9 @@ pub struct ContainerRecord {
     /// Networks to join and their endpoint settings (`NetworkingConfig`), by network name.
     #[serde(default)]
     pub endpoints_config: std::collections::BTreeMap<String, berth_api_types::EndpointSettings>,
+    /// Binds, volumes and tmpfs mounts decided at create (see `crate::volumes::mounts`).
+    #[serde(default)]
+    pub mounts: Vec<crate::volumes::mounts::ContainerMount>,
 }
 
 /// Go's zero time as Docker prints it.

@@ -238,18 +238,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
     for (dest, src) in input.etc_files {
         mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind","rprivate"]}));
     }
-    for b in input.host.binds.iter().flatten() {
-        let parts: Vec<&str> = b.split(':').collect();
-        if parts.len() >= 2 && parts[0].starts_with('/') {
-            let ro = parts
-                .get(2)
-                .is_some_and(|o| o.split(',').any(|x| x == "ro"));
-            mounts.push(
-                json!({"destination": parts[1], "type": "bind", "source": parts[0],
-                "options": ["rbind", if ro {"ro"} else {"rw"}]}),
-            );
-        }
-    }
+    // Binds, volumes and tmpfs mounts are added by `crate::volumes::mounts::apply`.
     let args = if input.host.init == Some(true) {
         super::init::apply(input.args, &mut mounts)?
     } else {

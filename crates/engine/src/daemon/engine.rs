@@ -164,6 +164,7 @@ impl Engine for Berth {
             layers_size: images.iter().map(|i| i.size).sum(),
             images,
             containers,
+            volumes: self.containers.volumes.usage().await?,
             ..Default::default()
         })
     }
@@ -359,7 +360,7 @@ impl Engine for Berth {
         id: &str,
         opts: ContainerDeleteOptions,
     ) -> ApiResult<()> {
-        self.containers.remove(id, opts.force).await
+        self.containers.remove(id, opts.force, opts.volumes).await
     }
     async fn container_archive_stat(
         &self,
@@ -464,6 +465,33 @@ impl Engine for Berth {
         filters: Filters,
     ) -> ApiResult<NetworkPruneResponse> {
         self.containers.net().prune(&filters).await
+    }
+    async fn volume_list(
+        &self,
+        _ctx: &RequestContext,
+        f: Filters,
+    ) -> ApiResult<VolumeListResponse> {
+        self.containers.volumes.list(&f)
+    }
+    async fn volume_create(
+        &self,
+        _ctx: &RequestContext,
+        opts: VolumeCreateOptions,
+    ) -> ApiResult<Volume> {
+        self.containers.volumes.create(opts)
+    }
+    async fn volume_inspect(&self, _ctx: &RequestContext, name: &str) -> ApiResult<Volume> {
+        self.containers.volumes.inspect(name)
+    }
+    async fn volume_delete(&self, _ctx: &RequestContext, name: &str, force: bool) -> ApiResult<()> {
+        self.containers.volumes.remove(name, force).await
+    }
+    async fn volume_prune(
+        &self,
+        _ctx: &RequestContext,
+        f: Filters,
+    ) -> ApiResult<VolumePruneResponse> {
+        self.containers.volumes.prune(f).await
     }
 
     async fn image_list(

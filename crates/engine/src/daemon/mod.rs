@@ -109,6 +109,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
     let _ = containers.networks.set(networks);
     let c2 = containers.clone();
     images.set_in_use_checker(Arc::new(move |id| c2.image_in_use(id)));
+    containers.rebuild_volume_refs();
     containers.restore().await;
     containers.restore_networks().await;
     let berth = Arc::new(Berth::new(cfg.clone(), containers, images, events));

@@ -1,0 +1,173 @@
+//! Volumes in the engine: the Engine API's `/volumes` endpoints over `berth-volume`'s local
+//! driver, and (in [`mounts`]) what containers mount: planned at create, bound at start,
+//! referenced until the container is removed.
+//!
+//! A volume is *in use* while a container record names it (running or not), as in Docker.
+//! Those references live in memory in the store and are rebuilt from the container records
+//! at daemon start ([`Volumes::rebuild`]).
+
+pub mod mounts;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use berth_api_server::{ApiError, ApiResult};
+use berth_api_types::volume::{
+    Volume, VolumeCreateOptions, VolumeListResponse, VolumePruneResponse,
+};
+use berth_api_types::{EventActor, EventMessage, Filters};
+use berth_volume::{VolumeError, VolumeStore};
+
+use crate::containers::record::ContainerRecord;
+use crate::daemon::events::EventBus;
+
+/// The engine's volume service.
+pub struct Volumes {
+    /// The local driver's store (`<data-root>/volumes`).
+    pub store: VolumeStore,
+    events: Arc<EventBus>,
+}
+
+impl std::fmt::Debug for Volumes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Volumes")
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+/// Maps a volume library error to the API's (400 / 404 / 409 / 500, Docker's texts).
+pub fn api_err(e: VolumeError) -> ApiError {
+    let msg = e.to_string();
+    match e.http_status() {
+        400 => ApiError::invalid(msg),
+        404 => ApiError::not_found(msg),
+        409 => ApiError::conflict(msg),
+        _ => ApiError::internal(msg),
+    }
+}
+
+fn blocking_err(e: tokio::task::JoinError) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+impl Volumes {
+    /// The service over `<data_root>/volumes` (created on first use).
+    pub fn new(data_root: &Path, events: Arc<EventBus>) -> Arc<Self> {
+        Arc::new(Volumes {
+            store: VolumeStore::new(data_root),
+            events,
+        })
+    }
+
+    /// Publishes a `volume` event (create, destroy, mount, unmount).
+    pub fn event(&self, action: &str, name: &str, extra: &[(&str, String)]) {
+        let mut attributes: berth_api_types::Labels =
+            [("driver".to_string(), "local".to_string())].into();
+        for (k, v) in extra {
+            attributes.insert(k.to_string(), v.clone());
+        }
+        self.events.publish(EventMessage {
+            kind: "volume".into(),
+            action: action.into(),
+            actor: EventActor {
+                id: name.into(),
+                attributes,
+            },
+            ..Default::default()
+        });
+    }
+
+    /// `POST /volumes/create`.
+    pub fn create(&self, opts: VolumeCreateOptions) -> ApiResult<Volume> {
+        let existed = !opts.name.is_empty() && self.store.inspect(&opts.name).is_ok();
+        let v = self
+            .store
+            .create(
+                Some(opts.name.as_str()),
+                &opts.driver,
+                opts.labels,
+                opts.driver_opts,
+            )
+            .map_err(api_err)?;
+        if !existed {
+            self.event("create", &v.name, &[]);
+        }
+        Ok(v)
+    }
+
+    /// `GET /volumes` (filters `name`, `label`, `label!`, `dangling`, `driver`).
+    pub fn list(&self, filters: &Filters) -> ApiResult<VolumeListResponse> {
+        Ok(VolumeListResponse {
+            volumes: self.store.list(filters).map_err(api_err)?,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// `GET /volumes/{name}`.
+    pub fn inspect(&self, name: &str) -> ApiResult<Volume> {
+        self.store.inspect(name).map_err(api_err)
+    }
+
+    /// `DELETE /volumes/{name}` (in use → 409 even with `force`).
+    pub async fn remove(self: &Arc<Self>, name: &str, force: bool) -> ApiResult<()> {
+        let this = self.clone();
+        let n = name.to_string();
+        let existed = self.store.inspect(name).is_ok();
+        tokio::task::spawn_blocking(move || this.store.remove(&n, force))
+            .await
+            .map_err(blocking_err)?
+            .map_err(api_err)?;
+        if existed {
+            self.event("destroy", name, &[]);
+        }
+        Ok(())
+    }
+
+    /// `POST /volumes/prune`: unused anonymous volumes, all unused ones with `all=true`.
+    pub async fn prune(self: &Arc<Self>, filters: Filters) -> ApiResult<VolumePruneResponse> {
+        let this = self.clone();
+        let resp = tokio::task::spawn_blocking(move || this.store.prune(&filters))
+            .await
+            .map_err(blocking_err)?
+            .map_err(api_err)?;
+        for n in resp.volumes_deleted.iter().flatten() {
+            self.event("destroy", n, &[]);
+        }
+        Ok(resp)
+    }
+
+    /// Volumes with `UsageData` for `GET /system/df`.
+    pub async fn usage(self: &Arc<Self>) -> ApiResult<Vec<Volume>> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.store.usage())
+            .await
+            .map_err(blocking_err)?
+            .map_err(api_err)
+    }
+
+    /// Daemon start: every container record references its volumes again; running ones
+    /// also count as mounting them (a device volume found mounted stays mounted).
+    pub fn rebuild(&self, records: &[ContainerRecord]) {
+        for rec in records {
+            for m in rec.mounts.iter().filter(|m| m.is_volume()) {
+                let _ = self.store.add_ref(&m.name, &rec.id);
+                if rec.state.running {
+                    let _ = self.store.mount(&m.name, &rec.id);
+                }
+            }
+        }
+    }
+}
+
+impl crate::containers::Containers {
+    /// Daemon start, before live restore: the volume references of every container record.
+    pub fn rebuild_volume_refs(&self) {
+        let records: Vec<ContainerRecord> = self
+            .store
+            .list::<ContainerRecord>(crate::containers::record::KIND)
+            .map(|l| l.into_iter().map(|(_, r)| r).collect())
+            .unwrap_or_default();
+        self.volumes.rebuild(&records);
+    }
+}

@@ -1,0 +1,616 @@
+//! What a container mounts, the way Docker decides it:
+//! 1. at create, [`plan`] turns `HostConfig.VolumesFrom`, `Binds`, `Mounts` and the
+//!    config's `Volumes` (the image's `VOLUME` plus `-v /path`) into [`ContainerMount`]s,
+//!    checking everything first; [`Volumes::commit`] then creates the missing volumes and
+//!    references them (undone by [`Volumes::rollback`] when the record cannot be written);
+//! 2. at start, [`Volumes::oci_mounts`] resolves host paths (a device volume is mounted,
+//!    an empty volume gets the image's content, a missing `-v` bind source directory is
+//!    created) and [`apply`] puts them into `config.json` over the default mounts;
+//! 3. at removal, [`Volumes::container_removed`] drops the references and, for `rm -v` and
+//!    `--rm`, the container's anonymous volumes.
+
+use std::collections::{BTreeMap, HashSet};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use berth_api_server::{ApiError, ApiResult};
+use berth_api_types::{ContainerConfig, HostConfig, Labels, MountPoint};
+use berth_volume::{anonymous_name, parse_volume_flag, MountSpec, MountType, VolumeStore};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{api_err, Volumes};
+use crate::containers::record::ContainerRecord;
+use crate::containers::Containers;
+
+/// One mount of a container as recorded at create (Docker's `MountPoint`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerMount {
+    /// `bind`, `volume` or `tmpfs`.
+    pub kind: String,
+    /// Volume name (volumes).
+    pub name: String,
+    /// Host path (binds).
+    pub source: String,
+    /// Path in the container.
+    pub destination: String,
+    /// Mode as given (`ro`, `z`, …; `z` for named volumes without one, like Docker).
+    pub mode: String,
+    /// Writable.
+    pub rw: bool,
+    /// Bind propagation (`rprivate` by default for binds).
+    pub propagation: String,
+    /// Copy the image's content into the volume when it is empty.
+    pub copy_data: bool,
+    /// Create a missing bind source directory at start (`-v`, not `--mount`).
+    pub create_host_path: bool,
+    /// tmpfs mount data (`size=…,mode=…`).
+    pub tmpfs_data: String,
+}
+
+impl ContainerMount {
+    /// True for volume mounts.
+    pub fn is_volume(&self) -> bool {
+        self.kind == "volume"
+    }
+
+    /// The `Mounts` entry of inspect and list.
+    pub fn to_api(&self, store: &VolumeStore) -> MountPoint {
+        let volume = self.is_volume();
+        MountPoint {
+            kind: self.kind.clone(),
+            name: self.name.clone(),
+            source: if volume {
+                store.data_path(&self.name).display().to_string()
+            } else {
+                self.source.clone()
+            },
+            destination: self.destination.clone(),
+            driver: if volume {
+                "local".into()
+            } else {
+                String::new()
+            },
+            mode: self.mode.clone(),
+            rw: self.rw,
+            propagation: self.propagation.clone(),
+        }
+    }
+}
+
+/// A volume [`plan`] needs that may not exist yet.
+#[derive(Debug, Clone)]
+struct NewVolume {
+    name: String,
+    labels: Labels,
+    options: Labels,
+    anonymous: bool,
+}
+
+/// The outcome of [`plan`]: the mounts to record and the volumes to make.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// In destination order.
+    pub mounts: Vec<ContainerMount>,
+    volumes: Vec<NewVolume>,
+}
+
+/// Docker's `path.Clean` of an absolute container path.
+pub fn clean(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+fn dup(dest: &str) -> ApiError {
+    ApiError::invalid(format!("Duplicate mount point: {dest}"))
+}
+
+fn check_driver(driver: &str) -> ApiResult<()> {
+    VolumeStore::check_create("check", driver, &Labels::new()).map_err(api_err)
+}
+
+/// Decides a new container's mounts; checks all of it and makes nothing.
+pub fn plan(c: &Containers, config: &ContainerConfig, host: &HostConfig) -> ApiResult<Plan> {
+    let mut plan = Plan::default();
+    let mut by_dest: BTreeMap<String, ContainerMount> = BTreeMap::new();
+    let mut wants: BTreeMap<String, NewVolume> = BTreeMap::new();
+    let driver = host.volume_driver.as_str();
+
+    for from in host.volumes_from.iter().flatten() {
+        let (reference, mode) = match from.split_once(':') {
+            Some((r, m)) => (r, m),
+            None => (from.as_str(), ""),
+        };
+        let ro = match mode {
+            "" | "rw" => false,
+            "ro" => true,
+            m if m.split(',').all(|o| matches!(o, "ro" | "rw" | "z" | "Z")) => {
+                m.split(',').any(|o| o == "ro")
+            }
+            m => return Err(ApiError::invalid(format!("invalid mode: {m}"))),
+        };
+        let src = c.lookup(reference)?;
+        for m in &src.mounts {
+            let mut m = m.clone();
+            m.rw = m.rw && !ro;
+            m.copy_data = false;
+            by_dest.insert(m.destination.clone(), m);
+        }
+    }
+
+    let mut explicit: HashSet<String> = HashSet::new();
+    for b in host.binds.iter().flatten() {
+        if let [_, mode] = b.split(':').collect::<Vec<_>>()[..] {
+            if is_mode(mode) {
+                // A destination with a mode but no source: Docker refuses it.
+                return Err(ApiError::invalid(format!(
+                    "invalid volume specification: '{b}'"
+                )));
+            }
+        }
+        let spec = parse_volume_flag(b).map_err(api_err)?;
+        let dest = clean(&spec.target);
+        if !explicit.insert(dest.clone()) {
+            return Err(dup(&dest));
+        }
+        let mode = b.splitn(3, ':').nth(2).unwrap_or("").to_string();
+        let m = match (spec.mount_type(), &spec.source) {
+            (MountType::Bind, Some(src)) => ContainerMount {
+                kind: "bind".into(),
+                source: clean(src),
+                destination: dest.clone(),
+                mode,
+                rw: !spec.read_only,
+                propagation: spec
+                    .propagation
+                    .map(|p| p.as_str())
+                    .unwrap_or("rprivate")
+                    .into(),
+                create_host_path: true,
+                ..Default::default()
+            },
+            (_, source) => {
+                check_driver(driver)?;
+                let (name, anonymous) = match source {
+                    Some(n) => (n.clone(), false),
+                    None => (anonymous_name(), true),
+                };
+                wants.entry(name.clone()).or_insert(NewVolume {
+                    name: name.clone(),
+                    labels: Labels::new(),
+                    options: Labels::new(),
+                    anonymous,
+                });
+                ContainerMount {
+                    kind: "volume".into(),
+                    name,
+                    destination: dest.clone(),
+                    mode: if mode.is_empty() { "z".into() } else { mode },
+                    rw: !spec.read_only,
+                    copy_data: !spec.no_copy,
+                    ..Default::default()
+                }
+            }
+        };
+        by_dest.insert(dest, m);
+    }
+
+    for api in host.mounts.iter().flatten() {
+        let spec = MountSpec::from_api(api).map_err(api_err)?;
+        let dest = clean(&spec.target);
+        if !explicit.insert(dest.clone()) {
+            return Err(dup(&dest));
+        }
+        let m = mount_from_spec(&spec, &dest, driver, &mut wants)?;
+        by_dest.insert(dest, m);
+    }
+
+    let tmpfs_dests: HashSet<String> = host.tmpfs.iter().flatten().map(|(d, _)| clean(d)).collect();
+    for (dest, opts) in host.tmpfs.iter().flatten() {
+        check_target(dest)?;
+        tmpfs_options(opts)?;
+    }
+    for dest in config.volumes.iter().flat_map(|v| v.keys()) {
+        check_target(dest)?;
+        let dest = clean(dest);
+        if by_dest.contains_key(&dest) || tmpfs_dests.contains(&dest) {
+            continue;
+        }
+        check_driver(driver)?;
+        let name = anonymous_name();
+        wants.insert(
+            name.clone(),
+            NewVolume {
+                name: name.clone(),
+                labels: Labels::new(),
+                options: Labels::new(),
+                anonymous: true,
+            },
+        );
+        by_dest.insert(
+            dest.clone(),
+            ContainerMount {
+                kind: "volume".into(),
+                name,
+                destination: dest,
+                rw: true,
+                copy_data: true,
+                ..Default::default()
+            },
+        );
+    }
+    for v in wants.values() {
+        VolumeStore::check_create(&v.name, driver, &v.options).map_err(api_err)?;
+    }
+    // Only volumes still mounted are made (a bind may have replaced a volumes-from one).
+    let used: HashSet<&str> = by_dest
+        .values()
+        .filter(|m| m.is_volume())
+        .map(|m| m.name.as_str())
+        .collect();
+    plan.volumes = wants
+        .into_values()
+        .filter(|v| used.contains(v.name.as_str()))
+        .collect();
+    plan.mounts = by_dest.into_values().collect();
+    Ok(plan)
+}
+
+fn is_mode(s: &str) -> bool {
+    s.split(',').all(|o| {
+        matches!(
+            o,
+            "ro" | "rw"
+                | "z"
+                | "Z"
+                | "nocopy"
+                | "private"
+                | "rprivate"
+                | "shared"
+                | "rshared"
+                | "slave"
+                | "rslave"
+        )
+    })
+}
+
+fn check_target(dest: &str) -> ApiResult<()> {
+    if !dest.starts_with('/') {
+        return Err(ApiError::invalid(format!(
+            "invalid mount path: '{dest}' mount path must be absolute"
+        )));
+    }
+    if clean(dest) == "/" {
+        return Err(ApiError::invalid(
+            "invalid specification: destination can't be '/'",
+        ));
+    }
+    Ok(())
+}
+
+fn mount_from_spec(
+    spec: &MountSpec,
+    dest: &str,
+    driver: &str,
+    wants: &mut BTreeMap<String, NewVolume>,
+) -> ApiResult<ContainerMount> {
+    Ok(match spec.mount_type() {
+        MountType::Bind => ContainerMount {
+            kind: "bind".into(),
+            source: clean(spec.source.as_deref().unwrap_or("")),
+            destination: dest.to_string(),
+            rw: !spec.read_only,
+            propagation: spec
+                .propagation
+                .map(|p| p.as_str())
+                .unwrap_or("rprivate")
+                .into(),
+            create_host_path: spec.create_host_path,
+            ..Default::default()
+        },
+        MountType::Volume => {
+            let drv = spec.volume_driver.as_deref().unwrap_or(driver);
+            check_driver(drv)?;
+            let (name, anonymous) = match &spec.source {
+                Some(n) => (n.clone(), false),
+                None => (anonymous_name(), true),
+            };
+            let entry = wants.entry(name.clone()).or_insert(NewVolume {
+                name: name.clone(),
+                labels: Labels::new(),
+                options: Labels::new(),
+                anonymous,
+            });
+            entry.labels.extend(spec.volume_labels.clone());
+            entry.options.extend(spec.volume_options.clone());
+            ContainerMount {
+                kind: "volume".into(),
+                name,
+                destination: dest.to_string(),
+                mode: "z".into(),
+                rw: !spec.read_only,
+                copy_data: !spec.no_copy,
+                ..Default::default()
+            }
+        }
+        MountType::Tmpfs => {
+            let mut data = Vec::new();
+            if let Some(s) = spec.tmpfs_size {
+                data.push(format!("size={s}"));
+            }
+            if let Some(m) = spec.tmpfs_mode {
+                data.push(format!("mode={m:o}"));
+            }
+            ContainerMount {
+                kind: "tmpfs".into(),
+                destination: dest.to_string(),
+                rw: !spec.read_only,
+                tmpfs_data: data.join(","),
+                ..Default::default()
+            }
+        }
+    })
+}
+
+const TMPFS_FLAGS: &[(&str, &str)] = &[
+    ("ro", "rw"),
+    ("exec", "noexec"),
+    ("suid", "nosuid"),
+    ("dev", "nodev"),
+    ("sync", "async"),
+    ("atime", "noatime"),
+    ("diratime", "nodiratime"),
+    ("relatime", "norelatime"),
+    ("strictatime", "nostrictatime"),
+    ("mand", "nomand"),
+    ("dirsync", ""),
+];
+
+/// Docker's tmpfs options: `noexec,nosuid,nodev` unless overridden, then the user's
+/// (`size=64m,mode=1777,exec,…`); an unknown flag is an error.
+pub fn tmpfs_options(user: &str) -> ApiResult<Vec<String>> {
+    let mut out: Vec<String> = ["noexec", "nosuid", "nodev"].map(String::from).to_vec();
+    for o in user.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        if let Some((k, _)) = o.split_once('=') {
+            out.retain(|x| !x.starts_with(&format!("{k}=")));
+            out.push(o.to_string());
+            continue;
+        }
+        let Some((a, b)) = TMPFS_FLAGS.iter().find(|(a, b)| *a == o || *b == o) else {
+            return Err(ApiError::invalid(format!("invalid tmpfs option [\"{o}\"]")));
+        };
+        out.retain(|x| x != a && x != b);
+        out.push(o.to_string());
+    }
+    Ok(out)
+}
+
+fn depth(dest: &str) -> usize {
+    dest.split('/').filter(|c| !c.is_empty()).count()
+}
+
+/// Puts the user's mounts into `config.json`: default mounts at the same destinations
+/// (and under `/dev/` when `/dev` itself is mounted) give way, parents before children.
+pub fn apply(spec: &mut Value, mut user: Vec<Value>) {
+    if user.is_empty() {
+        return;
+    }
+    let dests: HashSet<String> = user
+        .iter()
+        .filter_map(|m| m["destination"].as_str().map(String::from))
+        .collect();
+    let dev = dests.contains("/dev");
+    user.sort_by_key(|m| depth(m["destination"].as_str().unwrap_or("")));
+    if let Some(list) = spec["mounts"].as_array_mut() {
+        list.retain(|m| {
+            let d = m["destination"].as_str().unwrap_or("");
+            !dests.contains(d) && (!dev || !d.starts_with("/dev/"))
+        });
+        list.extend(user);
+    }
+}
+
+impl Volumes {
+    /// Creates the plan's missing volumes and references every volume the container mounts.
+    /// Returns the names it created (for [`rollback`](Self::rollback)).
+    pub fn commit(&self, plan: &Plan, container: &str) -> ApiResult<Vec<String>> {
+        let mut created = Vec::new();
+        let res = (|| -> ApiResult<()> {
+            for v in &plan.volumes {
+                if self.store.inspect(&v.name).is_ok() {
+                    continue;
+                }
+                self.store
+                    .create_with(
+                        &v.name,
+                        "local",
+                        v.labels.clone(),
+                        v.options.clone(),
+                        v.anonymous,
+                    )
+                    .map_err(api_err)?;
+                created.push(v.name.clone());
+            }
+            for m in plan.mounts.iter().filter(|m| m.is_volume()) {
+                self.store.add_ref(&m.name, container).map_err(api_err)?;
+            }
+            Ok(())
+        })();
+        match res {
+            Ok(()) => {
+                for n in &created {
+                    self.event("create", n, &[]);
+                }
+                Ok(created)
+            }
+            Err(e) => {
+                self.rollback(plan, container, &created);
+                Err(e)
+            }
+        }
+    }
+
+    /// Undoes [`commit`](Self::commit): drops the references and the volumes it created.
+    pub fn rollback(&self, plan: &Plan, container: &str, created: &[String]) {
+        for m in plan.mounts.iter().filter(|m| m.is_volume()) {
+            self.store.remove_ref(&m.name, container);
+        }
+        for n in created {
+            let _ = self.store.remove(n, true);
+        }
+    }
+
+    /// The container's mounts as `config.json` entries, with host paths ready: device
+    /// volumes mounted, empty volumes filled from the image (`rootfs`), `-v` bind sources
+    /// created. On error nothing stays mounted for it.
+    pub fn oci_mounts(&self, rec: &ContainerRecord, rootfs: &Path) -> ApiResult<Vec<Value>> {
+        let res = self.oci_mounts_inner(rec, rootfs);
+        if res.is_err() {
+            self.store.unmount_container(&rec.id);
+        }
+        res
+    }
+
+    fn oci_mounts_inner(&self, rec: &ContainerRecord, rootfs: &Path) -> ApiResult<Vec<Value>> {
+        let mut out = Vec::new();
+        let bind = |dest: &str, src: &Path, prop: &str, rw: bool| {
+            let prop = if prop.is_empty() { "rprivate" } else { prop };
+            json!({"destination": dest, "type": "bind", "source": src,
+                "options": ["rbind", prop, if rw { "rw" } else { "ro" }]})
+        };
+        for m in &rec.mounts {
+            match m.kind.as_str() {
+                "volume" => {
+                    let path = self.store.mount(&m.name, &rec.id).map_err(api_err)?;
+                    if m.copy_data {
+                        self.copy_up(&m.name, rootfs, &m.destination)?;
+                    }
+                    out.push(bind(&m.destination, &path, &m.propagation, m.rw));
+                }
+                "bind" => {
+                    let src = PathBuf::from(&m.source);
+                    if !src.exists() {
+                        if !m.create_host_path {
+                            return Err(ApiError::invalid(format!(
+                                "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                                m.source
+                            )));
+                        }
+                        std::fs::create_dir_all(&src).map_err(|e| {
+                            ApiError::internal(format!(
+                                "error while creating mount source path '{}': {e}",
+                                m.source
+                            ))
+                        })?;
+                    }
+                    out.push(bind(&m.destination, &src, &m.propagation, m.rw));
+                }
+                _ => {
+                    let mut opts = tmpfs_options(&m.tmpfs_data)?;
+                    if !m.rw {
+                        opts.push("ro".into());
+                    }
+                    out.push(json!({"destination": m.destination, "type": "tmpfs",
+                        "source": "tmpfs", "options": opts}));
+                }
+            }
+        }
+        let taken: HashSet<String> = rec.mounts.iter().map(|m| m.destination.clone()).collect();
+        for (dest, data) in rec.host_config.tmpfs.iter().flatten() {
+            let dest = clean(dest);
+            if taken.contains(&dest) {
+                continue;
+            }
+            out.push(
+                json!({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+                "options": tmpfs_options(data)?}),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Copies the image's directory at `dest` into the volume if the volume is empty. The
+    /// directory is looked up inside `rootfs` with `openat2(RESOLVE_IN_ROOT)`, so a symlink
+    /// in the image cannot make berth copy host files into the volume.
+    fn copy_up(&self, name: &str, rootfs: &Path, dest: &str) -> ApiResult<()> {
+        let root = std::fs::File::open(rootfs).map_err(|e| ApiError::internal(e.to_string()))?;
+        let Ok(dir) = berth_runtime::safe_path::open_in_root(&root, Path::new(dest)) else {
+            return Ok(()); // nothing at that path in the image
+        };
+        let via = PathBuf::from(format!("/proc/self/fd/{}/.", dir.as_raw_fd()));
+        self.store.copy_up(name, &via).map_err(api_err)?;
+        Ok(())
+    }
+
+    /// The container record is gone: drop its references; with `remove_anonymous`
+    /// (`rm -v`, `--rm`) also remove its anonymous volumes no other container uses.
+    pub fn container_removed(&self, rec: &ContainerRecord, remove_anonymous: bool) {
+        self.store.unmount_container(&rec.id);
+        for m in rec.mounts.iter().filter(|m| m.is_volume()) {
+            self.store.remove_ref(&m.name, &rec.id);
+        }
+        if !remove_anonymous {
+            return;
+        }
+        for m in rec.mounts.iter().filter(|m| m.is_volume()) {
+            if self.store.is_anonymous(&m.name).unwrap_or(false)
+                && self.store.remove(&m.name, false).is_ok()
+            {
+                self.event("destroy", &m.name, &[]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleans_paths_and_merges_tmpfs_options() {
+        assert_eq!(clean("/a//b/./c/"), "/a/b/c");
+        assert_eq!(clean("/a/../b"), "/b");
+        assert_eq!(clean("/"), "/");
+        assert_eq!(
+            tmpfs_options("size=64m,exec").unwrap(),
+            ["nosuid", "nodev", "size=64m", "exec"]
+        );
+        assert_eq!(tmpfs_options("").unwrap(), ["noexec", "nosuid", "nodev"]);
+        assert!(tmpfs_options("bogus").is_err());
+    }
+
+    #[test]
+    fn user_mounts_replace_defaults_parents_first() {
+        let mut spec = json!({"mounts": [
+            {"destination": "/proc"}, {"destination": "/dev/shm"}, {"destination": "/etc/hosts"}
+        ]});
+        apply(
+            &mut spec,
+            vec![
+                json!({"destination": "/data/sub"}),
+                json!({"destination": "/dev/shm"}),
+                json!({"destination": "/data"}),
+            ],
+        );
+        let dests: Vec<&str> = spec["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            dests,
+            ["/proc", "/etc/hosts", "/data", "/data/sub", "/dev/shm"]
+        );
+    }
+}
