@@ -1,14 +1,39 @@
 #!/usr/bin/env bash
-# Fresh Debian 12, as root: installs what berth needs, builds it, makes an OCI bundle from
-# Debian's busybox-static and runs it with berth's own OCI runtime.
+# Fresh Debian 12, as root: installs what berth needs, builds it, starts a private berth daemon,
+# makes an image from Debian's busybox-static with `berth import`, and runs a container from it
+# with `berth run --rm` (the same commands as docker's). Everything it made is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo build --release -p berth
-berth=target/release/berth
+berth=$(readlink -f target/release/berth)
 
-bundle=$(mktemp -d /tmp/berth-demo.XXXXXX)
-trap 'rm -rf "$bundle"' EXIT
-bash scripts/busybox-bundle.sh "$bundle"
-id="demo-$$"
-"$berth" runtime run --bundle "$bundle" "$id"
+work=$(mktemp -d /tmp/berth-demo.XXXXXX)
+sock="$work/berth.sock"
+daemon_pid=
+cleanup() {
+  if [ -n "$daemon_pid" ]; then
+    "$berth" -H "unix://$sock" rm -f demo >/dev/null 2>&1 || true
+    kill "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$berth" daemon -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" \
+  --pidfile "$work/berth.pid" --config-file "$work/daemon.json" 2>"$work/daemon.log" &
+daemon_pid=$!
+for _ in $(seq 100); do
+  "$berth" -H "unix://$sock" version >/dev/null 2>&1 && break
+  sleep 0.1
+done
+export DOCKER_HOST="unix://$sock"
+
+# An image berth builds itself: busybox-static's rootfs, imported as berth-demo/busybox.
+bash scripts/busybox-bundle.sh "$work/bundle" "$berth" >/dev/null
+tar -C "$work/bundle/rootfs" -c . | "$berth" import -c 'CMD ["sh"]' - berth-demo/busybox:latest
+"$berth" images berth-demo/busybox
+"$berth" run --rm --name demo --hostname berth-demo berth-demo/busybox \
+  sh -c 'echo hello from berth; echo "hostname: $(hostname)"; ps'
