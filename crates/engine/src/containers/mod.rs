@@ -8,6 +8,7 @@ pub mod health;
 pub mod init;
 mod ops;
 mod query;
+pub mod reconcile;
 pub mod record;
 pub mod spec;
 pub mod task;

@@ -3,6 +3,7 @@
 //! reloadable keys), the pid file, and live restore of running containers.
 
 pub mod config;
+pub mod crash;
 pub mod engine;
 pub mod events;
 
@@ -109,6 +110,19 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
     let _ = containers.networks.set(networks);
     let c2 = containers.clone();
     images.set_in_use_checker(Arc::new(move |id| c2.image_in_use(id)));
+    // Crash recovery before anything is served: containers first (their snapshots keep
+    // image layers alive), then the image stores.
+    let repaired = containers.reconcile().await;
+    if !repaired.is_empty() {
+        eprintln!("berth daemon: reconciled containers after an unclean stop: {repaired}");
+    }
+    let images2 = images.clone();
+    let recovered = tokio::task::spawn_blocking(move || images2.recover())
+        .await
+        .map_err(|e| e.to_string())?;
+    if !recovered.is_empty() {
+        eprintln!("berth daemon: recovered image stores after an unclean stop: {recovered}");
+    }
     containers.rebuild_volume_refs();
     containers.restore().await;
     containers.restore_networks().await;

@@ -20,6 +20,7 @@ mod meta;
 mod progress;
 mod pull;
 mod push;
+pub mod recover;
 mod remove;
 
 pub use changes::apply_changes;
