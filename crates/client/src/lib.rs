@@ -19,6 +19,7 @@ pub mod progress;
 pub mod runopts;
 pub mod stdcopy;
 pub mod terminal;
+pub mod tls;
 pub mod transport;
 
 use clap::Parser;

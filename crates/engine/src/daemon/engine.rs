@@ -40,22 +40,97 @@ impl Berth {
         }
     }
 
-    /// SIGHUP: re-reads daemon.json's reloadable keys (debug, log options, registries).
+    /// SIGHUP: re-reads daemon.json and applies its reloadable keys (`debug`,
+    /// `insecure-registries`, `registry-mirrors`; flags still win as at start). A file that
+    /// does not parse changes nothing. Publishes a `daemon reload` event on success.
     pub fn reload(&self) {
         let mut cfg = self.cfg.write().unwrap_or_else(|e| e.into_inner());
-        if let Ok(file) = super::config::read_file(&cfg.config_file) {
-            if let Some(d) = file.debug {
-                cfg.debug = d;
+        let fresh = match super::config::resolve(&cfg.flags) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("berth daemon: Error reloading configuration: {e}");
+                return;
             }
-            cfg.registry_mirrors = file.registry_mirrors;
-            cfg.insecure_registries = file.insecure_registries;
-            cfg.log_opts = file.log_opts;
-        }
+        };
+        cfg.debug = fresh.debug;
+        cfg.registry_mirrors = fresh.registry_mirrors;
+        cfg.insecure_registries = fresh.insecure_registries;
+        self.images
+            .set_registries(cfg.insecure_registries.clone(), cfg.registry_mirrors.clone());
+        let reloaded = serde_json::json!({
+            "debug": cfg.debug,
+            "insecure-registries": cfg.insecure_registries,
+            "registry-mirrors": cfg.registry_mirrors,
+        });
+        eprintln!("berth daemon: Reloaded configuration: {reloaded}");
+        let mut attributes = std::collections::BTreeMap::new();
+        attributes.insert("debug".to_string(), cfg.debug.to_string());
+        attributes.insert(
+            "insecure-registries".to_string(),
+            serde_json::to_string(&cfg.insecure_registries).unwrap_or_default(),
+        );
+        attributes.insert(
+            "registry-mirrors".to_string(),
+            serde_json::to_string(&cfg.registry_mirrors).unwrap_or_default(),
+        );
+        drop(cfg);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         self.events.publish(EventMessage {
             kind: "daemon".into(),
             action: "reload".into(),
+            actor: EventActor {
+                id: "berth".into(),
+                attributes,
+            },
+            scope: "local".into(),
+            time: now.as_secs() as i64,
+            time_nano: now.as_nanos() as i64,
             ..Default::default()
         });
+    }
+}
+
+/// `Info.RegistryConfig` as dockerd reports it: loopback and CIDR entries of
+/// `insecure-registries` as insecure CIDRs, host entries as insecure indexes, Docker Hub
+/// with the mirrors.
+pub fn registry_service_config(insecure: &[String], mirrors: &[String]) -> RegistryServiceConfig {
+    let mut cidrs = vec!["::1/128".to_string(), "127.0.0.0/8".to_string()];
+    let mut index_configs = std::collections::BTreeMap::new();
+    index_configs.insert(
+        "docker.io".to_string(),
+        IndexInfo {
+            name: "docker.io".into(),
+            mirrors: mirrors.to_vec(),
+            secure: true,
+            official: true,
+        },
+    );
+    for r in insecure {
+        let is_cidr = r
+            .split_once('/')
+            .is_some_and(|(ip, bits)| ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok());
+        if is_cidr {
+            if !cidrs.contains(r) {
+                cidrs.push(r.clone());
+            }
+        } else {
+            index_configs.insert(
+                r.clone(),
+                IndexInfo {
+                    name: r.clone(),
+                    mirrors: Vec::new(),
+                    secure: false,
+                    official: false,
+                },
+            );
+        }
+    }
+    RegistryServiceConfig {
+        insecure_registry_cidrs: cidrs,
+        index_configs,
+        mirrors: mirrors.to_vec(),
     }
 }
 
@@ -138,6 +213,10 @@ impl Engine for Berth {
             server_version: env!("CARGO_PKG_VERSION").into(),
             default_runtime: "berth".into(),
             live_restore_enabled: true,
+            registry_config: Some(registry_service_config(
+                &cfg.insecure_registries,
+                &cfg.registry_mirrors,
+            )),
             index_server_address: "https://index.docker.io/v1/".into(),
             ..Default::default()
         };

@@ -96,8 +96,14 @@ impl Daemon {
     }
 
     pub fn spawn(&mut self) {
+        self.spawn_env(&[]);
+    }
+
+    /// Starts the daemon with extra environment variables (e.g. `BERTH_TEST_CRASH_AT`).
+    pub fn spawn_env(&mut self, env: &[(&str, &str)]) {
         let r = self.root().to_path_buf();
         let child = Command::new(berth_testkit::berth_bin())
+            .envs(env.iter().copied())
             .arg("daemon")
             .arg("-H")
             .arg(format!("unix://{}", self.sock().display()))
@@ -138,6 +144,25 @@ impl Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Waits (up to 2 minutes) for a daemon that is expected to end by itself; returns how.
+    pub fn wait_gone(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("daemon running");
+        for _ in 0..1200 {
+            if let Some(st) = c.try_wait().expect("try_wait") {
+                return st;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        panic!("the daemon did not end by itself");
+    }
+
+    /// The daemon's pid, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn docker(&self, args: &[&str]) -> Output {
