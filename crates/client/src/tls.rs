@@ -79,7 +79,8 @@ pub fn settings(i: &TlsInputs) -> Option<TlsSettings> {
 }
 
 fn read_certs(path: &Path, what: &str) -> CliResult<Vec<CertificateDer<'static>>> {
-    let err = |e: String| CliError::msg(format!("could not read {what} \"{}\": {e}", path.display()));
+    let err =
+        |e: String| CliError::msg(format!("could not read {what} \"{}\": {e}", path.display()));
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| err(e.to_string()))?
         .collect::<Result<Vec<_>, _>>()
@@ -113,7 +114,10 @@ pub fn client_config(s: &TlsSettings) -> CliResult<Arc<rustls::ClientConfig>> {
         Some((cert, key)) => {
             let chain = read_certs(cert, "client certificate")?;
             let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                CliError::msg(format!("could not read client key \"{}\": {e}", key.display()))
+                CliError::msg(format!(
+                    "could not read client key \"{}\": {e}",
+                    key.display()
+                ))
             })?;
             builder
                 .with_client_auth_cert(chain, key)
@@ -202,7 +206,10 @@ mod tests {
         let s = settings(&i).unwrap();
         assert!(s.verify);
         assert_eq!(s.ca, dir.join("ca.pem"));
-        assert_eq!(s.client, None, "default client files that do not exist are skipped");
+        assert_eq!(
+            s.client, None,
+            "default client files that do not exist are skipped"
+        );
         std::fs::write(dir.join("cert.pem"), "x").unwrap();
         std::fs::write(dir.join("key.pem"), "x").unwrap();
         assert_eq!(

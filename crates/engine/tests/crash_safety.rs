@@ -132,7 +132,11 @@ fn assert_consistent(d: &Daemon, running: &[String]) {
     }
     for dir in [data(d).join("containers"), exec(d).join("containers")] {
         for id in names(&dir) {
-            assert!(all.contains(&id), "{} without a container", dir.join(&id).display());
+            assert!(
+                all.contains(&id),
+                "{} without a container",
+                dir.join(&id).display()
+            );
         }
     }
     // No partial downloads.
@@ -141,10 +145,7 @@ fn assert_consistent(d: &Daemon, running: &[String]) {
     for m in mounts_under(d.root()) {
         assert!(
             up.iter().any(|id| {
-                m.starts_with(&format!(
-                    "{}/containers/{id}/rootfs",
-                    exec(d).display()
-                ))
+                m.starts_with(&format!("{}/containers/{id}/rootfs", exec(d).display()))
             }),
             "mount {m} belongs to no running container"
         );
@@ -163,7 +164,9 @@ fn assert_consistent(d: &Daemon, running: &[String]) {
 }
 
 fn full_id(d: &Daemon, name: &str) -> String {
-    ok(d, &["inspect", "-f", "{{.Id}}", name]).trim().to_string()
+    ok(d, &["inspect", "-f", "{{.Id}}", name])
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -176,14 +179,18 @@ fn peer_crash_mid_create_then_create_again() {
     arm(&mut d, "create-before-commit");
     crash_and_restart(
         &mut d,
-        &["create", "--pull", "never", "--name", "c1", "busybox", "true"],
+        &[
+            "create", "--pull", "never", "--name", "c1", "busybox", "true",
+        ],
     );
     assert_consistent(&d, &[]);
     assert_eq!(ok(&d, &["ps", "-aq"]), "");
     // The name was never taken; the same create works now, and so does rm.
     ok(
         &d,
-        &["create", "--pull", "never", "--name", "c1", "busybox", "true"],
+        &[
+            "create", "--pull", "never", "--name", "c1", "busybox", "true",
+        ],
     );
     let o = ok(&d, &["start", "-a", "c1"]);
     assert_eq!(o, "");
@@ -200,7 +207,9 @@ fn peer_crash_mid_start_leaves_no_orphan() {
     d.load_busybox();
     ok(
         &d,
-        &["create", "--pull", "never", "--name", "s1", "busybox", "sleep", "1000"],
+        &[
+            "create", "--pull", "never", "--name", "s1", "busybox", "sleep", "1000",
+        ],
     );
     let id = full_id(&d, "s1");
     arm(&mut d, "start-before-save");
@@ -244,11 +253,15 @@ fn peer_crash_mid_rm_finishes_the_removal() {
     let keep = full_id(&d, "keep");
     ok(
         &d,
-        &["create", "--pull", "never", "--name", "stopped", "busybox", "true"],
+        &[
+            "create", "--pull", "never", "--name", "stopped", "busybox", "true",
+        ],
     );
     ok(
         &d,
-        &["run", "-d", "--pull", "never", "--name", "busy", "busybox", "sleep", "1000"],
+        &[
+            "run", "-d", "--pull", "never", "--name", "busy", "busybox", "sleep", "1000",
+        ],
     );
 
     // Cut right after the record is marked: nothing was torn down yet.
@@ -267,11 +280,15 @@ fn peer_crash_mid_rm_finishes_the_removal() {
     // The names are free again; rm works on the new containers.
     ok(
         &d,
-        &["create", "--pull", "never", "--name", "busy", "busybox", "true"],
+        &[
+            "create", "--pull", "never", "--name", "busy", "busybox", "true",
+        ],
     );
     ok(
         &d,
-        &["create", "--pull", "never", "--name", "stopped", "busybox", "true"],
+        &[
+            "create", "--pull", "never", "--name", "stopped", "busybox", "true",
+        ],
     );
     ok(&d, &["rm", "busy", "stopped"]);
 
@@ -327,7 +344,10 @@ fn peer_crash_mid_pull_then_pull_again() {
         // Pulling again works and the image runs.
         let o = ok(&d, &["pull", &repo]);
         assert!(o.contains("Downloaded newer image"), "{o}");
-        let o = ok(&d, &["run", "--rm", "--pull", "never", &repo, "echo", "pulled"]);
+        let o = ok(
+            &d,
+            &["run", "--rm", "--pull", "never", &repo, "echo", "pulled"],
+        );
         assert_eq!(o, "pulled\n");
         ok(&d, &["rmi", &repo]);
         assert_consistent(&d, &[]);
@@ -360,8 +380,6 @@ fn peer_sigterm_stops_cleanly_and_sighup_reloads() {
 
     // SIGHUP: daemon.json's reloadable keys take effect and a reload event is published.
     assert!(!ok(&d, &["info", "-f", "{{.Debug}}"]).contains("true"));
-    let since = ok(&d, &["version", "-f", "{{.Server.Version}}"]);
-    assert!(!since.is_empty());
     std::fs::write(
         d.root().join("daemon.json"),
         r#"{"debug": true, "insecure-registries": ["myregistry.test:5000"]}"#,
@@ -382,25 +400,29 @@ fn peer_sigterm_stops_cleanly_and_sighup_reloads() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(debug, "true\n");
-    let regs = ok(
-        &d,
-        &["info", "-f", "{{json .RegistryConfig.IndexConfigs}}"],
-    );
+    let regs = ok(&d, &["info", "-f", "{{json .RegistryConfig.IndexConfigs}}"]);
     assert!(regs.contains("myregistry.test:5000"), "{regs}");
-    let events = ok(
-        &d,
-        &[
-            "events",
-            "--since",
-            "0",
-            "--until",
-            "0s",
-            "--filter",
-            "type=daemon",
-            "--format",
-            "{{.Action}}",
-        ],
-    );
+    let mut events = String::new();
+    for _ in 0..50 {
+        events = ok(
+            &d,
+            &[
+                "events",
+                "--since",
+                "0",
+                "--until",
+                "0s",
+                "--filter",
+                "type=daemon",
+                "--format",
+                "{{.Action}}",
+            ],
+        );
+        if events.lines().any(|l| l == "reload") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert!(events.lines().any(|l| l == "reload"), "{events:?}");
     // A broken daemon.json is refused; the daemon keeps its configuration and serves on.
     std::fs::write(d.root().join("daemon.json"), "{not json").expect("daemon.json");
@@ -424,7 +446,10 @@ fn peer_sigterm_stops_cleanly_and_sighup_reloads() {
     assert!(!d.sock().exists(), "socket removed");
     assert!(!d.root().join("berth.pid").exists(), "pid file removed");
     let shims = processes_naming(&format!("{}/containers/{id}", exec(&d).display()));
-    assert!(!shims.is_empty(), "the container's shim outlives the daemon");
+    assert!(
+        !shims.is_empty(),
+        "the container's shim outlives the daemon"
+    );
 
     // Live restore across the clean restart: still running, logs keep flowing.
     d.spawn();

@@ -262,7 +262,10 @@ impl Containers {
                 .map(|r| r.id.clone()),
         );
         for id in leftovers.iter().filter(|id| !live.contains(*id)) {
-            if self.end_leftover(id, procs.get(id).map(Vec::as_slice).unwrap_or(&[])).await {
+            if self
+                .end_leftover(id, procs.get(id).map(Vec::as_slice).unwrap_or(&[]))
+                .await
+            {
                 report.stopped.push(id.clone());
             }
         }
@@ -294,7 +297,12 @@ impl Containers {
         let live_volumes: BTreeSet<String> = records
             .values()
             .filter(|r| live.contains(&r.id))
-            .flat_map(|r| r.mounts.iter().filter(|m| m.is_volume()).map(|m| m.name.clone()))
+            .flat_map(|r| {
+                r.mounts
+                    .iter()
+                    .filter(|m| m.is_volume())
+                    .map(|m| m.name.clone())
+            })
             .collect();
         let volumes_dir = self.data_root.join("volumes");
         let mut stale: Vec<PathBuf> = mount_points()

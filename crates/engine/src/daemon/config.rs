@@ -174,11 +174,7 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
     let mut tcp = Vec::new();
     for h in &hosts {
         if let Some(p) = h.strip_prefix("unix://") {
-            sockets.push(PathBuf::from(if p.is_empty() {
-                DEFAULT_SOCKET
-            } else {
-                p
-            }));
+            sockets.push(PathBuf::from(if p.is_empty() { DEFAULT_SOCKET } else { p }));
         } else if h.starts_with('/') {
             sockets.push(PathBuf::from(h));
         } else if let Some(rest) = h.strip_prefix("tcp://") {

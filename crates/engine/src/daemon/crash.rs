@@ -33,10 +33,7 @@ pub fn point(point: &str) {
         return;
     }
     eprintln!("berth daemon: {ENV}={point}: killing the daemon with SIGKILL");
-    let _ = rustix::process::kill_process(
-        rustix::process::getpid(),
-        rustix::process::Signal::KILL,
-    );
+    let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
     // Not reached; should the signal be refused, end as abruptly.
     std::process::abort();
 }

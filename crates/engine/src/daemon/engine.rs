@@ -55,8 +55,10 @@ impl Berth {
         cfg.debug = fresh.debug;
         cfg.registry_mirrors = fresh.registry_mirrors;
         cfg.insecure_registries = fresh.insecure_registries;
-        self.images
-            .set_registries(cfg.insecure_registries.clone(), cfg.registry_mirrors.clone());
+        self.images.set_registries(
+            cfg.insecure_registries.clone(),
+            cfg.registry_mirrors.clone(),
+        );
         let reloaded = serde_json::json!({
             "debug": cfg.debug,
             "insecure-registries": cfg.insecure_registries,
@@ -73,7 +75,7 @@ impl Berth {
             "registry-mirrors".to_string(),
             serde_json::to_string(&cfg.registry_mirrors).unwrap_or_default(),
         );
-        drop(cfg);
+        // Published under the lock: whoever sees the new settings can see the event.
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -108,9 +110,9 @@ pub fn registry_service_config(insecure: &[String], mirrors: &[String]) -> Regis
         },
     );
     for r in insecure {
-        let is_cidr = r
-            .split_once('/')
-            .is_some_and(|(ip, bits)| ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok());
+        let is_cidr = r.split_once('/').is_some_and(|(ip, bits)| {
+            ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok()
+        });
         if is_cidr {
             if !cidrs.contains(r) {
                 cidrs.push(r.clone());

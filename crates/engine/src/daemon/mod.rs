@@ -60,6 +60,12 @@ pub fn main(args: Vec<OsString>) -> i32 {
 }
 
 async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
+    // Bad certificates fail the start before anything else happens.
+    let tls_config = match (&cfg.tls, cfg.tcp.is_empty()) {
+        (Some(files), false) => Some(tls::server_config(files).map_err(|e| e.to_string())?),
+        (None, false) => return Err("tcp:// hosts need --tlsverify".into()),
+        _ => None,
+    };
     for d in [&cfg.data_root, &cfg.exec_root] {
         std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
     }
@@ -80,12 +86,6 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
         std::fs::write(p, format!("{}", std::process::id()))
             .map_err(|e| format!("write {}: {e}", p.display()))?;
     }
-    // Bad certificates fail the start before anything else happens.
-    let tls_config = match (&cfg.tls, cfg.tcp.is_empty()) {
-        (Some(files), false) => Some(tls::server_config(files).map_err(|e| e.to_string())?),
-        (None, false) => return Err("tcp:// hosts need --tlsverify".into()),
-        _ => None,
-    };
     let store = Arc::new(
         berth_metadata::Store::open(cfg.data_root.join("metadata")).map_err(|e| e.to_string())?,
     );

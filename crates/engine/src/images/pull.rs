@@ -73,7 +73,9 @@ impl ImageService {
                     LayerStatus::Downloading { current, .. } if current > 0 => {
                         crate::daemon::crash::point("pull-downloading")
                     }
-                    LayerStatus::PullComplete => crate::daemon::crash::point("pull-layer-committed"),
+                    LayerStatus::PullComplete => {
+                        crate::daemon::crash::point("pull-layer-committed")
+                    }
                     _ => {}
                 }
                 let _ = progress_tx.send(PullUpdate::Layer(ev.clone()));

@@ -77,13 +77,18 @@ impl TestNet {
 
 impl Daemon {
     pub fn start() -> Daemon {
+        Daemon::start_with(&[])
+    }
+
+    /// A daemon started with extra flags (they apply to this first start only).
+    pub fn start_with(args: &[&str]) -> Daemon {
         let dir = TempDir::new("berth-daemon");
         let mut d = Daemon {
             dir,
             child: None,
             net: TestNet::pick(),
         };
-        d.spawn();
+        d.spawn_with(&[], args);
         d
     }
 
@@ -101,10 +106,16 @@ impl Daemon {
 
     /// Starts the daemon with extra environment variables (e.g. `BERTH_TEST_CRASH_AT`).
     pub fn spawn_env(&mut self, env: &[(&str, &str)]) {
+        self.spawn_with(env, &[]);
+    }
+
+    /// Starts the daemon with extra environment variables and extra flags.
+    pub fn spawn_with(&mut self, env: &[(&str, &str)], args: &[&str]) {
         let r = self.root().to_path_buf();
         let child = Command::new(berth_testkit::berth_bin())
             .envs(env.iter().copied())
             .arg("daemon")
+            .args(args)
             .arg("-H")
             .arg(format!("unix://{}", self.sock().display()))
             .arg("--data-root")
