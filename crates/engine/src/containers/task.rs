@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::helpers::HelperCommand;
 use crate::shim::{protocol, ExitRecord, ShimArgs};
 
 /// Output of a container as seen by attach sessions.
@@ -96,11 +97,10 @@ pub enum Spawned {
     Failed(String),
 }
 
-/// Starts `berth shim` for a container and reads its first line.
-pub async fn spawn_shim(args: &ShimArgs) -> std::io::Result<Spawned> {
-    let exe = std::env::current_exe()?;
-    let mut child = tokio::process::Command::new(exe)
-        .arg("shim")
+/// Starts the shim (`berth-shim`, or `berth shim`) for a container and reads its first line.
+pub async fn spawn_shim(shim: &HelperCommand, args: &ShimArgs) -> std::io::Result<Spawned> {
+    let mut child = shim
+        .command()
         .args(args.to_args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
