@@ -97,6 +97,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
             0
         }
         Err(msg) => {
+            let _ = std::fs::remove_file(socket_path(&args.state_dir));
             println!("err {}", msg.replace('\n', " "));
             let _ = std::io::stdout().flush();
             1
