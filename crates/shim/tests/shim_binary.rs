@@ -15,7 +15,8 @@ const SHIM: &str = env!("CARGO_BIN_EXE_berth-shim");
 /// A shim's directories in a TempDir, laid out as the daemon does; on drop the shim is
 /// killed and the container force-deleted if a test failed half-way.
 struct Setup {
-    dir: TempDir,
+    /// Holds the bundle, state and log (removed on drop, after the container).
+    _dir: TempDir,
     args: ShimArgs,
     shim: Option<Child>,
 }
@@ -55,7 +56,7 @@ impl Setup {
             max_file,
         };
         Setup {
-            dir,
+            _dir: dir,
             args,
             shim: None,
         }
