@@ -137,7 +137,7 @@ pub enum ShimEvent {
 }
 
 /// Connects to the shim socket, installs the control sender in `live`, and spawns the reader
-/// that forwards output to `live.output` and lifecycle events to `events`.
+/// that forwards output to `live.output` and hands the exit to `on_exit`.
 pub async fn connect(
     state_dir: &Path,
     live: std::sync::Arc<Live>,
@@ -208,7 +208,8 @@ pub async fn connect(
             Some(e) => e,
             None => wait_exit_record(&state_dir).await,
         };
-        let _ = live.output.send(Output::Exit(exit.exit_code));
+        // `on_exit` ends the attach sessions (Output::Exit) once the exit is recorded, so a
+        // client that inspects the container when its attach stream ends sees it exited.
         on_exit(exit);
     });
     Ok(())
