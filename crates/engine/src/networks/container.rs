@@ -394,7 +394,6 @@ impl Containers {
 
     async fn network_up_inner(&self, rec: &ContainerRecord, netns: &Path) -> ApiResult<Attached> {
         let net = self.net();
-        link::loopback_up(netns).await.map_err(net_err)?;
         let mut att = Attached::default();
         let name = rec.name.trim_start_matches('/').to_string();
         for (i, (key, es)) in self.endpoint_order(rec).into_iter().enumerate() {
@@ -434,6 +433,11 @@ impl Containers {
                     }
                 })?;
             att.endpoints.push(ep);
+        }
+        if att.endpoints.is_empty() {
+            // Mode none (or no bridge network): only lo. Attaching a veth brings lo up on
+            // the same visit to the netns, so it is not done twice.
+            link::loopback_up(netns).await.map_err(net_err)?;
         }
         if let Some(primary) = att.endpoints.first() {
             let mappings = port_mappings(&rec.host_config, &exposed_keys(rec))?;
