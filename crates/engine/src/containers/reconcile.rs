@@ -396,9 +396,10 @@ impl Containers {
         if !had_state && pids.is_empty() {
             return false;
         }
-        let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
-        let _ = tokio::process::Command::new(exe)
-            .arg("runtime")
+        let _ = self
+            .helpers
+            .runtime
+            .command()
             .arg("--root")
             .arg(self.exec_root.join("runtime"))
             .args(["delete", "--force", id])
