@@ -453,7 +453,10 @@ impl Containers {
     /// The shim reported an exit: record it, clean up, notify, auto-remove or restart.
     pub async fn on_exit(self: &Arc<Self>, id: &str, exit: ExitRecord) {
         let live = self.live(id);
-        let Ok(mut rec) = self.get(id) else { return };
+        let Ok(mut rec) = self.get(id) else {
+            let _ = live.output.send(Output::Exit(exit.exit_code));
+            return;
+        };
         rec.state.status = "exited".into();
         rec.state.running = false;
         rec.state.paused = false;
@@ -463,6 +466,9 @@ impl Containers {
         self.network_down(id).await;
         self.unmount_rootfs(id);
         let _ = self.save(&rec).await;
+        // Attached streams end only now, so a client that inspects the container when its
+        // stream ends (docker attach, start -a) reads the exit code.
+        let _ = live.output.send(Output::Exit(exit.exit_code));
         self.event("die", &rec, &[("exitCode", exit.exit_code.to_string())]);
         let _ = live.signals.send(Signal::Exited(exit.exit_code));
         if rec.host_config.auto_remove {

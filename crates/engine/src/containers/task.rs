@@ -208,7 +208,7 @@ pub async fn connect(
             Some(e) => e,
             None => wait_exit_record(&state_dir).await,
         };
-        let _ = live.output.send(Output::Exit(exit.exit_code));
+        // on_exit ends the attached streams once the exit is recorded.
         on_exit(exit);
     });
     Ok(())
