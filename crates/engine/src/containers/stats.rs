@@ -34,8 +34,7 @@ impl Containers {
         tokio::spawn(async move {
             let mut previous = Sample::default();
             let mut first = true;
-            loop {
-                let Ok(rec) = this.get(&rec.id) else { break };
+            while let Ok(rec) = this.get(&rec.id) {
                 let now = tokio::task::spawn_blocking(move || Sample::read(&rec))
                     .await
                     .unwrap_or_default();
