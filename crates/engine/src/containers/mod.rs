@@ -12,6 +12,7 @@ mod query;
 pub mod reconcile;
 pub mod record;
 pub mod spec;
+pub mod stats;
 pub mod task;
 
 use std::collections::HashMap;
