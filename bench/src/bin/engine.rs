@@ -361,10 +361,7 @@ impl Net {
             let (a, b) = (192 + (slot / 16 % 48) as u8, ((slot % 16) * 16) as u8);
             let net = u32::from_be_bytes([10, a, b, 0]);
             let mask = 0xffff_f000u32;
-            if used
-                .iter()
-                .any(|(d, m)| (d & m & mask) == (net & m & mask))
-            {
+            if used.iter().any(|(d, m)| (d & m & mask) == (net & m & mask)) {
                 continue;
             }
             return Net {
@@ -549,7 +546,11 @@ fn processes() -> Vec<(i32, String, String)> {
         return out;
     };
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();

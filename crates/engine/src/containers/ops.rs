@@ -567,8 +567,7 @@ impl Containers {
         for e in entries.flatten() {
             let id = e.file_name().to_string_lossy().into_owned();
             let is_container_id = id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
-            if !is_container_id || known.contains(&id) || task::shim_alive(&self.state_dir(&id))
-            {
+            if !is_container_id || known.contains(&id) || task::shim_alive(&self.state_dir(&id)) {
                 continue;
             }
             let _ = runtime(self, &["delete", "--force", &id]).await;
