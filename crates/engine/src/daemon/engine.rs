@@ -94,48 +94,6 @@ impl Berth {
     }
 }
 
-/// `Info.RegistryConfig` as dockerd reports it: loopback and CIDR entries of
-/// `insecure-registries` as insecure CIDRs, host entries as insecure indexes, Docker Hub
-/// with the mirrors.
-pub fn registry_service_config(insecure: &[String], mirrors: &[String]) -> RegistryServiceConfig {
-    let mut cidrs = vec!["::1/128".to_string(), "127.0.0.0/8".to_string()];
-    let mut index_configs = std::collections::BTreeMap::new();
-    index_configs.insert(
-        "docker.io".to_string(),
-        IndexInfo {
-            name: "docker.io".into(),
-            mirrors: mirrors.to_vec(),
-            secure: true,
-            official: true,
-        },
-    );
-    for r in insecure {
-        let is_cidr = r.split_once('/').is_some_and(|(ip, bits)| {
-            ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok()
-        });
-        if is_cidr {
-            if !cidrs.contains(r) {
-                cidrs.push(r.clone());
-            }
-        } else {
-            index_configs.insert(
-                r.clone(),
-                IndexInfo {
-                    name: r.clone(),
-                    mirrors: Vec::new(),
-                    secure: false,
-                    official: false,
-                },
-            );
-        }
-    }
-    RegistryServiceConfig {
-        insecure_registry_cidrs: cidrs,
-        index_configs,
-        mirrors: mirrors.to_vec(),
-    }
-}
-
 fn kernel() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .unwrap_or_default()
@@ -216,10 +174,6 @@ impl Engine for Berth {
             server_version: env!("CARGO_PKG_VERSION").into(),
             default_runtime: "berth".into(),
             live_restore_enabled: true,
-            registry_config: Some(registry_service_config(
-                &cfg.insecure_registries,
-                &cfg.registry_mirrors,
-            )),
             index_server_address: "https://index.docker.io/v1/".into(),
             mem_total: mem_total(),
             docker_root_dir: cfg.data_root.display().to_string(),
