@@ -1,10 +1,11 @@
 //! Network benchmark: berth's daemon against Docker's own daemon (Debian docker.io's
 //! `dockerd`), both private to this run, driven by the same docker CLI, in one run:
 //!
-//! a) **network setup per container start**: the median time of the `POST
+//! a) **network setup per container start**: per round, the time of the `POST
 //!    /containers/{id}/start` API call for a created busybox `sleep` container on the default
-//!    bridge, minus the median for one with `--network none` (which still gets its own netns
-//!    with loopback up). The difference is what attaching the default bridge costs a start:
+//!    bridge, minus the same for one with `--network none` (which still gets its own netns
+//!    with loopback up) started in the same round; the median of these paired differences
+//!    (and its quartiles) is what attaching the default bridge costs a start:
 //!    veth pair, address, routes, `/etc/hosts`, and for Docker libnetwork's sandbox and its
 //!    `libnetwork-setkey` prestart hook. The call is made on a raw unix-socket connection
 //!    (already connected when the clock starts) so no CLI start-up is timed; create and rm
@@ -407,6 +408,13 @@ fn start_sink(engine: &Engine, mib: usize) -> (u16, u16) {
     (push_port, pull_port)
 }
 
+/// Median and quartiles of millisecond samples (nearest rank).
+fn quartiles_ms(samples: &mut [f64]) -> (f64, f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.25), at(0.75))
+}
+
 fn mib_per_s(mib: usize, d: Duration) -> f64 {
     mib as f64 / d.as_secs_f64()
 }
@@ -446,32 +454,41 @@ fn main() {
 
     // a) start latency, bridge vs none.
     start_round(&engines, usize::MAX / 2); // warm-up (page cache, cgroup parents, bridge)
-    let mut samples = vec![[Vec::new(), Vec::new()]; engines.len()];
+                                           // samples[engine][round] = [none, bridge]
+    let mut samples = vec![vec![[Duration::ZERO; 2]; rounds]; engines.len()];
     for round in 0..rounds {
         for (e, bridge, took) in start_round(&engines, round) {
-            samples[e][usize::from(bridge)].push(took);
+            samples[e][round][usize::from(bridge)] = took;
         }
     }
     let mut start_medians = Vec::new();
-    for (e, [none, bridge]) in samples.iter_mut().enumerate() {
-        let (mn, mb) = (median(none), median(bridge));
+    let mut setup_ms = Vec::new();
+    for (e, rounds_of_engine) in samples.iter().enumerate() {
+        let mut none: Vec<Duration> = rounds_of_engine.iter().map(|r| r[0]).collect();
+        let mut bridge: Vec<Duration> = rounds_of_engine.iter().map(|r| r[1]).collect();
+        // Paired: bridge minus none of the same round (same load), then the median.
+        let mut diffs: Vec<f64> = rounds_of_engine
+            .iter()
+            .map(|r| (r[1].as_secs_f64() - r[0].as_secs_f64()) * 1e3)
+            .collect();
+        let (mn, mb) = (median(&mut none), median(&mut bridge));
+        let (d, q1, q3) = quartiles_ms(&mut diffs);
         println!(
-            "{}: start --network none {:.2} ms, default bridge {:.2} ms",
+            "{}: start --network none {:.2} ms, default bridge {:.2} ms; \
+             bridge - none per round: median {d:.2} ms (quartiles {q1:.2} .. {q3:.2})",
             names[e],
             mn.as_secs_f64() * 1e3,
             mb.as_secs_f64() * 1e3
         );
         start_medians.push((mb, mn));
+        setup_ms.push(d);
     }
-    let setup: Vec<Duration> = start_medians
-        .iter()
-        .map(|(bridge, none)| bridge.saturating_sub(*none))
-        .collect();
-    report(
-        &format!("network setup per start (bridge - none, median of {rounds})"),
-        setup[0],
-        "docker",
-        setup[1],
+    println!(
+        "network setup per start (paired bridge - none, median of {rounds}): \
+         berth {:.2} ms, docker {:.2} ms, ratio berth/docker {:.3}",
+        setup_ms[0],
+        setup_ms[1],
+        setup_ms[0] / setup_ms[1]
     );
     report(
         "start on the default bridge",
