@@ -562,14 +562,25 @@ fn main() {
     let names: Vec<&str> = engines.iter().map(|e| e.name).collect();
 
     // a) start latency, bridge vs none.
-    start_round(&engines, usize::MAX / 2); // warm-up (page cache, cgroup parents, bridge)
-                                           // samples[engine][round] = [none, bridge]
-    let mut samples = vec![vec![[Duration::ZERO; 2]; rounds]; engines.len()];
-    for round in 0..rounds {
-        for (e, bridge, took) in start_round(&engines, round) {
-            samples[e][round][usize::from(bridge)] = took;
-        }
-    }
+    // Warm-up (page cache, cgroup parents, bridge).
+    start_round(&engines, usize::MAX / 2);
+    let per_round: Vec<Vec<(usize, bool, Duration)>> =
+        (0..rounds).map(|r| start_round(&engines, r)).collect();
+    // samples[engine][round] = [none, bridge]
+    let samples: Vec<Vec<[Duration; 2]>> = (0..engines.len())
+        .map(|e| {
+            per_round
+                .iter()
+                .map(|starts| {
+                    let mut pair = [Duration::ZERO; 2];
+                    for &(_, bridge, took) in starts.iter().filter(|s| s.0 == e) {
+                        pair[usize::from(bridge)] = took;
+                    }
+                    pair
+                })
+                .collect()
+        })
+        .collect();
     let mut start_medians = Vec::new();
     let mut setup_ms = Vec::new();
     for (e, rounds_of_engine) in samples.iter().enumerate() {
