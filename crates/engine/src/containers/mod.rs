@@ -11,6 +11,7 @@ mod ops;
 mod query;
 pub mod record;
 pub mod spec;
+pub mod stats;
 pub mod task;
 
 use std::collections::HashMap;
