@@ -477,6 +477,15 @@ pub fn read_small(root: &OwnedFd, path: &str) -> Option<String> {
     std::fs::read_to_string(proc_fd(fd.as_fd())).ok()
 }
 
+/// Creates the directory `path` and its missing parents inside the root (mode 0755, owned
+/// by root), following symlinks only inside it: Docker creates a missing working directory
+/// this way before it starts a container.
+pub fn make_dir_all(root: &OwnedFd, path: &str) -> io::Result<()> {
+    mkdir_all(root, &clean(path))
+        .map(drop)
+        .map_err(io::Error::from)
+}
+
 /// Options of [`extract`].
 #[derive(Debug, Clone, Default)]
 pub struct ExtractOptions {

@@ -350,6 +350,20 @@ fn containers_table(w: &Walk) {
     );
     assert_eq!(stdout(&o), "PIPED\n");
 
+    // -w: a missing working directory is created; one that cannot be (a file) fails the
+    // start with 125, and `run --rm` returns and removes the container
+    assert_eq!(
+        w.ok(&["run", "--rm", "-w", "/made/by/start", "busybox", "pwd"]),
+        "/made/by/start\n"
+    );
+    let before = w.ok(&["ps", "-aq"]);
+    let o = w.run(&["run", "--rm", "-w", "/bin/busybox", "busybox", "pwd"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(stderr(&o).contains("/bin/busybox"), "{}", stderr(&o));
+    w.eventually("removal of the failed --rm container", || {
+        w.ok(&["ps", "-aq"]) == before
+    });
+
     w.ok(&["rm", &ciao, &att, &wt]);
     w.ok(&["rmi", &img]);
 }

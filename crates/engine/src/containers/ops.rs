@@ -297,7 +297,27 @@ impl Containers {
         rec: ContainerRecord,
         live: &'a Arc<task::Live>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ApiResult<()>> + Send + 'a>> {
-        Box::pin(self.start_inner(rec, live))
+        Box::pin(async move {
+            let id = rec.id.clone();
+            let auto_remove = rec.host_config.auto_remove;
+            let started = self.start_inner(rec, live).await;
+            if started.is_err() {
+                // End the attach sessions waiting for this start (docker run attaches before
+                // it starts), whatever step failed.
+                let _ = live.output.send(Output::Exit(-1));
+                if auto_remove {
+                    // Docker removes an AutoRemove container whose start failed (`run --rm`
+                    // waits for the removal before it reports the error).
+                    let this = self.clone();
+                    tokio::spawn(async move {
+                        if let Ok(rec) = this.get(&id) {
+                            let _ = this.remove_now(rec, true).await;
+                        }
+                    });
+                }
+            }
+            started
+        })
     }
 
     async fn start_inner(
@@ -313,6 +333,18 @@ impl Containers {
             this.unmount_rootfs(&id);
             msg
         };
+        let workdir = rec.config.working_dir.clone();
+        if workdir.starts_with('/') {
+            // Docker creates a missing working directory in the container's layer.
+            let made = crate::inroot::open_root(&rootfs)
+                .and_then(|root| crate::inroot::make_dir_all(&root, &workdir));
+            if let Err(e) = made {
+                fail(self, String::new());
+                return Err(ApiError::internal(format!(
+                    "setting up the working directory {workdir}: {e}"
+                )));
+            }
+        }
         let etc = match self.write_network_files(&rec).await {
             Ok(e) => e,
             Err(e) => {
@@ -445,14 +477,6 @@ impl Containers {
         self.unmount_rootfs(&rec.id);
         let live = self.live(&rec.id);
         let _ = live.output.send(Output::Exit(code));
-        if rec.host_config.auto_remove {
-            // Docker removes an AutoRemove container whose start failed.
-            let this = self.clone();
-            let rec2 = rec.clone();
-            tokio::spawn(async move {
-                let _ = this.remove_now(rec2, true).await;
-            });
-        }
         if not_found || msg.contains("permission denied") {
             ApiError::invalid(full)
         } else {
