@@ -4,11 +4,13 @@
 //! *task* is a shim process (see [`crate::shim`]) reached over `<exec-root>/containers/<id>/shim.sock`.
 
 mod archive;
+mod exec;
 pub mod health;
 pub mod init;
 mod ops;
 mod query;
 pub mod record;
+pub mod resources;
 pub mod spec;
 pub mod task;
 
@@ -43,7 +45,7 @@ pub struct Containers {
     /// Volumes (and the mounts of containers).
     pub volumes: Arc<crate::volumes::Volumes>,
     live: Mutex<HashMap<String, Arc<Live>>>,
-    execs: Mutex<HashMap<String, ops::ExecRecord>>,
+    execs: Mutex<HashMap<String, exec::ExecRecord>>,
     health: health::HealthBoard,
 }
 
