@@ -1,7 +1,9 @@
 //! Shared pieces of berth's benchmarks: each `src/bin/*.rs` times berth and a peer in the same
 //! run and prints both medians and their ratio.
 
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 /// Median of a set of samples (the mean of the two middle ones for an even count).
 pub fn median(samples: &mut [Duration]) -> Duration {
@@ -23,6 +25,56 @@ pub fn report(name: &str, berth: Duration, peer_name: &str, peer: Duration) {
         berth.as_secs_f64() * 1e3,
         peer.as_secs_f64() * 1e3
     );
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (bound to :0 and released).
+pub fn free_loopback_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("ephemeral loopback port")
+        .port()
+}
+
+/// Polls `ready` every 100 ms for up to 60 s; panics naming `what` when it never holds.
+pub fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A peer daemon started by a bench: SIGTERM by PID on drop, SIGKILL after 20 s.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Lazily unmounts every mount point at or under `dir`, deepest first.
+pub fn unmount_under(dir: &Path) {
+    let prefix = dir.to_string_lossy().into_owned();
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
+        .filter(|p| p.starts_with(&prefix))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = Command::new("umount").args(["-l", &p]).status();
+    }
 }
 
 #[cfg(test)]

@@ -6,12 +6,13 @@
 //! Run as root: `cargo run --release -p berth-bench --bin pull` (BENCH_ROUNDS=n, default 3).
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use berth_bench::{free_loopback_port, unmount_under, wait_for, ChildGuard};
 use berth_content::{media_types as mt, Digest};
 use berth_image::oci_layout::OciLayoutWriter;
 use berth_image::{ContainerConfig, ImageConfig, Images, PullOptions, RootFs};
@@ -158,42 +159,8 @@ fn build_layout(dir: &Path) -> (u64, u64) {
     (raw, gz)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready() {
-        assert!(Instant::now() < deadline, "{what} did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A child process killed by PID on drop.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_registry(dir: &Path) -> (Peer, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
+fn start_registry(dir: &Path) -> (ChildGuard, String) {
+    let addr = format!("127.0.0.1:{}", free_loopback_port());
     let config = dir.join("registry.yml");
     std::fs::write(
         &config,
@@ -211,7 +178,7 @@ fn start_registry(dir: &Path) -> (Peer, String) {
         .spawn()
         .expect("docker-registry");
     wait_for("docker-registry", || TcpStream::connect(&addr).is_ok());
-    (Peer(child), addr)
+    (ChildGuard(child), addr)
 }
 
 fn run(cmd: &mut Command) {
@@ -221,20 +188,6 @@ fn run(cmd: &mut Command) {
         "{cmd:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn unmount_under(dir: &Path) {
-    let prefix = dir.to_string_lossy().into_owned();
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut points: Vec<String> = info
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
-        .filter(|p| p.starts_with(&prefix))
-        .collect();
-    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    for p in points {
-        let _ = Command::new("umount").args(["-l", &p]).status();
-    }
 }
 
 fn time_berth(tmp: &Path, addr: &str, rounds: usize) -> Vec<Duration> {
@@ -297,7 +250,7 @@ fn time_docker(tmp: &Path, addr: &str, rounds: usize) -> Vec<Duration> {
         .stderr(log)
         .spawn()
         .expect("dockerd");
-    let dockerd = Peer(child);
+    let dockerd = ChildGuard(child);
     let docker = || {
         let mut c = Command::new("docker");
         c.arg("-H").arg(&host);

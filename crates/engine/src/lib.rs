@@ -2,10 +2,11 @@
 //!
 //! - [`daemon`]: flags, daemon.json, listeners, signals, the [`Engine`](berth_api_server::Engine) impl, events;
 //! - [`containers`]: container records and lifecycle over shims;
-//! - [`shim`]: the per-container monitor process;
+//! - [`shim`]: the per-container monitor (crate `berth-shim`) and its protocol;
+//! - [`helpers`]: the helper binaries (`berth-shim`, `berth-runtime`) found at start;
 //! - [`images`]: the image side of the API;
 //! - [`inroot`]: files inside a container's root through descriptors (`docker cp`);
-//! - [`logfile`]: the json-file log format;
+//! - [`logfile`]: the json-file log format (shared with the shim);
 //! - [`networks`]: networks and container networking;
 //! - [`volumes`]: volumes and the mounts of containers.
 
@@ -13,12 +14,14 @@ use std::ffi::OsString;
 
 pub mod containers;
 pub mod daemon;
+pub mod helpers;
 pub mod images;
 pub mod inroot;
-pub mod logfile;
 pub mod networks;
-pub mod shim;
 pub mod volumes;
+
+pub use berth_shim as shim;
+pub use berth_shim::logfile;
 
 /// `berth daemon …` (the full argv, `berth daemon` included): serves the Docker Engine API.
 /// Returns the process exit code.
@@ -26,8 +29,8 @@ pub fn daemon_main(args: Vec<OsString>) -> i32 {
     daemon::main(args.into_iter().skip(2).collect())
 }
 
-/// `berth shim …` (the full argv): the small per-container monitor the daemon starts.
-/// Returns the exit code.
+/// `berth shim …` (the full argv): the per-container monitor, for when the lean
+/// `berth-shim` binary is not installed. Returns the exit code.
 pub fn shim_main(args: Vec<OsString>) -> i32 {
-    shim::main(args.into_iter().skip(2).collect())
+    berth_shim::main(args.into_iter().skip(2).collect())
 }

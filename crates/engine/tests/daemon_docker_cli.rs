@@ -156,3 +156,47 @@ fn peer_live_restore_after_kill9() {
         "false\n"
     );
 }
+
+/// The daemon runs the lean `berth-shim` per container (which runs `berth-runtime`), found
+/// once at start: replacing the binaries under a running daemon (a rebuild, an upgrade)
+/// leaves it working, since it never re-executes its own, now deleted, executable.
+#[test]
+fn peer_replaced_binaries_do_not_break_a_running_daemon() {
+    if !need() {
+        return;
+    }
+    let bins = berth_testkit::TempDir::new("berth-bins");
+    let names = ["berth", "berth-shim", "berth-runtime"];
+    for name in names {
+        let src = berth_testkit::berth_bin().with_file_name(name);
+        std::fs::copy(&src, bins.path().join(name)).expect("copy binary");
+    }
+    let d = Daemon::start_from(bins.path().join("berth"));
+    d.load_busybox();
+    let o = d.docker(&["run", "-d", "--name", "lr", "busybox", "sleep", "300"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pid = stdout(&d.docker(&["inspect", "-f", "{{.State.Pid}}", "lr"]));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    let ppid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let monitor = std::fs::read_link(format!("/proc/{ppid}/exe")).unwrap();
+    assert_eq!(monitor, bins.path().join("berth-shim"));
+    // Replace every binary by a new file at the same path, as cargo and package managers do.
+    for name in names {
+        let path = bins.path().join(name);
+        let new = bins.path().join(format!("{name}.new"));
+        std::fs::copy(&path, &new).unwrap();
+        std::fs::rename(&new, &path).unwrap();
+    }
+    let o = d.docker(&["run", "--rm", "busybox", "echo", "hi"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "hi\n");
+    let o = d.docker(&["exec", "lr", "echo", "in"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "in\n");
+    assert!(d.docker(&["rm", "-f", "lr"]).status.success());
+}

@@ -569,3 +569,153 @@ fn peer_net_modes_and_network_files() {
     assert!(d.docker(&["rm", "-f", "base"]).status.success());
     assert!(bridge_ports(&d.net.bridge).is_empty());
 }
+
+/// `docker run -d --name <name> [--network <net>] busybox sleep 600` through `cli`.
+fn run_sleeper(cli: &dyn Fn(&[&str]) -> std::process::Output, name: &str, net: Option<&str>) {
+    let mut args = vec!["run", "--pull", "never", "-d", "--name", name];
+    if let Some(n) = net {
+        args.extend(["--network", n]);
+    }
+    args.extend(["busybox", "sleep", "600"]);
+    let o = cli(&args);
+    assert!(o.status.success(), "run {name}: {}", stderr(&o));
+}
+
+/// The address of `container` on network `net` (inspect).
+fn ip_on(d: &Daemon, container: &str, net: &str) -> String {
+    let format = format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}");
+    let ip = stdout(&d.docker(&["inspect", "-f", &format, container]))
+        .trim()
+        .to_string();
+    assert!(ip.starts_with("10."), "{container} on {net}: {ip:?}");
+    ip
+}
+
+/// Polls `nslookup <name>` inside `from` (through `cli`) until it answers with `ip`.
+fn assert_resolves(
+    cli: &dyn Fn(&[&str]) -> std::process::Output,
+    from: &str,
+    name: &str,
+    ip: &str,
+) {
+    let mut last = String::new();
+    for _ in 0..50 {
+        let o = cli(&["exec", from, "nslookup", name]);
+        last = format!("{}{}", stdout(&o), stderr(&o));
+        if o.status.success() && stdout(&o).contains(ip) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{name} did not resolve to {ip} from {from}: {last}");
+}
+
+#[test]
+fn peer_net_connect_from_default_bridge_gets_dns() {
+    if !need() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let docker = |a: &[&str]| d.docker(a);
+    let berth = |a: &[&str]| d.berth(a);
+    let net = berth_testkit::unique_name("dn");
+    let o = d.docker(&["network", "create", "--subnet", &d.net.subnet(3), &net]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    run_sleeper(&docker, "na", Some(&net));
+
+    // docker CLI: `nb` starts on the default bridge (host resolvers, no embedded DNS)...
+    run_sleeper(&docker, "nb", None);
+    let rc = stdout(&d.docker(&["exec", "nb", "cat", "/etc/resolv.conf"]));
+    assert!(!rc.contains("127.0.0.11"), "{rc}");
+    // ...and after `network connect` resolves and is resolved on the user network.
+    let o = d.docker(&["network", "connect", &net, "nb"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (a_ip, b_ip) = (ip_on(&d, "na", &net), ip_on(&d, "nb", &net));
+    assert_resolves(&docker, "nb", "na", &a_ip);
+    assert_resolves(&docker, "na", "nb", &b_ip);
+    let rc = stdout(&d.docker(&["exec", "nb", "cat", "/etc/resolv.conf"]));
+    assert!(rc.starts_with("nameserver 127.0.0.11\n"), "{rc}");
+    let hosts = stdout(&d.docker(&["exec", "nb", "cat", "/etc/hosts"]));
+    assert!(hosts.contains(&b_ip), "{hosts}");
+    // Still on the default bridge too (both interfaces).
+    let bridge_ip = stdout(&d.docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "nb"]));
+    assert!(!bridge_ip.trim().is_empty(), "{bridge_ip}");
+
+    // berth CLI: the same for `nc`.
+    run_sleeper(&berth, "nc", None);
+    let o = d.berth(&["network", "connect", &net, "nc"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c_ip = ip_on(&d, "nc", &net);
+    assert_resolves(&berth, "nc", "na", &a_ip);
+    assert_resolves(&berth, "nc", "nb", &b_ip);
+    assert_resolves(&berth, "na", "nc", &c_ip);
+
+    // Disconnect: the name is gone from the network, the container keeps running.
+    let o = d.berth(&["network", "disconnect", &net, "nc"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d.docker(&["exec", "na", "nslookup", "nc"]);
+    assert!(
+        !o.status.success() || !stdout(&o).contains(&c_ip),
+        "{}",
+        stdout(&o)
+    );
+    let hosts = stdout(&d.berth(&["exec", "nc", "cat", "/etc/hosts"]));
+    assert!(!hosts.contains(&c_ip), "{hosts}");
+
+    let o = d.docker(&["rm", "-f", "na", "nb", "nc"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(d.docker(&["network", "rm", &net]).status.success());
+    assert!(bridge_ports(&d.net.bridge).is_empty(), "veth left behind");
+}
+
+#[test]
+fn peer_net_ipv6_host_addresses() {
+    if !need() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    // `[::]` is every address: without IPv6 that is every IPv4 address (Docker does the same
+    // when IPv6 is off), so 127.0.0.1 answers.
+    let port = free_port();
+    let o = d.docker(&[
+        "run",
+        "--pull",
+        "never",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("[::]:{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(http_get(port).contains("hello-from-berth"));
+    assert!(d.docker(&["rm", "-f", "web"]).status.success());
+
+    // A specific IPv6 host address is refused at create, clearly, with nothing left behind.
+    let spec = format!("[::1]:{port}:80");
+    let run = [
+        "run", "--pull", "never", "--name", "v6", "-p", &spec, "busybox", "true",
+    ];
+    for o in [d.docker(&run), d.berth(&run)] {
+        assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("IPv6 host address is not supported"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains(&format!("[::1]:{port}:80/tcp")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!stdout(&d.docker(&["ps", "-a"])).contains("v6"));
+    }
+    assert!(bridge_ports(&d.net.bridge).is_empty());
+    TcpListener::bind(("0.0.0.0", port)).expect("host port free");
+}

@@ -106,3 +106,17 @@ pub fn berth_bin() -> PathBuf {
     );
     bin
 }
+
+/// Path of a helper binary built next to `berth` (`berth-shim`, `berth-runtime`).
+///
+/// `cargo nextest run --workspace` builds every package's binaries before the tests run;
+/// with `-p <crate>` build them first (`cargo build --release -p berth -p berth-shim`).
+pub fn helper_bin(name: &str) -> PathBuf {
+    let bin = berth_bin().with_file_name(name);
+    assert!(
+        bin.is_file(),
+        "{} not built: cargo build --release -p berth -p berth-shim",
+        bin.display()
+    );
+    bin
+}

@@ -297,10 +297,8 @@ impl Containers {
         timeout: Duration,
     ) -> HealthcheckResult {
         let start = logfile::now();
-        let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
-        let mut cmd = tokio::process::Command::new(exe);
-        cmd.arg("runtime")
-            .arg("--root")
+        let mut cmd = self.helpers.runtime.command();
+        cmd.arg("--root")
             .arg(self.exec_root.join("runtime"))
             .arg("exec");
         // The user, read from the container's own files without leaving its root.

@@ -1,7 +1,8 @@
 //! Containers: records in the metadata store, lifecycle through per-container shims.
 //!
 //! A container *record* (config, image, snapshot) lives in `berth-metadata`; a running
-//! *task* is a shim process (see [`crate::shim`]) reached over `<exec-root>/containers/<id>/shim.sock`.
+//! *task* is a `berth-shim` process (see [`crate::shim`]) reached over its socket
+//! (`<exec-root>/s/<id[..12]>.sock`).
 
 mod archive;
 mod exec;
@@ -44,6 +45,8 @@ pub struct Containers {
     pub networks: std::sync::OnceLock<Arc<crate::networks::Networks>>,
     /// Volumes (and the mounts of containers).
     pub volumes: Arc<crate::volumes::Volumes>,
+    /// `berth-shim` and `berth-runtime`, found once at start.
+    pub helpers: crate::helpers::Helpers,
     live: Mutex<HashMap<String, Arc<Live>>>,
     execs: Mutex<HashMap<String, exec::ExecRecord>>,
     health: health::HealthBoard,
@@ -86,6 +89,7 @@ impl Containers {
             data_root,
             log_opts: Default::default(),
             networks: std::sync::OnceLock::new(),
+            helpers: crate::helpers::Helpers::from_current_exe(),
             live: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
             health: Default::default(),

@@ -30,9 +30,8 @@ fn runtime_root(c: &Containers) -> std::path::PathBuf {
 }
 
 pub(super) fn runtime_cmd(c: &Containers) -> tokio::process::Command {
-    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
-    let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg("runtime").arg("--root").arg(runtime_root(c));
+    let mut cmd = c.helpers.runtime.command();
+    cmd.arg("--root").arg(runtime_root(c));
     cmd
 }
 
@@ -349,6 +348,8 @@ impl Containers {
         let args = ShimArgs {
             id: id.clone(),
             bundle: state_dir.clone(),
+            runtime: self.helpers.runtime.program.clone(),
+            runtime_args: self.helpers.runtime.args.clone(),
             runtime_root: self.exec_root.join("runtime"),
             state_dir: state_dir.clone(),
             log: rec.log_path.clone().into(),
@@ -358,9 +359,14 @@ impl Containers {
             max_file: files,
         };
         let _ = std::fs::remove_file(crate::shim::exit_path(&state_dir));
-        // Clear a stale runtime state of a previous run with the same id.
-        let _ = runtime(self, &["delete", "--force", &id]).await;
-        let created = task::spawn_shim(&args).await.map_err(internal)?;
+        // Clear a stale runtime state of a previous run with the same id (a shim normally
+        // deletes it; only a shim killed before the container ended leaves it behind).
+        if runtime_root(self).join(&id).exists() {
+            let _ = runtime(self, &["delete", "--force", &id]).await;
+        }
+        let created = task::spawn_shim(&self.helpers.shim, &args)
+            .await
+            .map_err(internal)?;
         let pid = match created {
             Spawned::Created(pid) => pid,
             Spawned::Failed(msg) => {
@@ -436,7 +442,10 @@ impl Containers {
     /// The shim reported an exit: record it, clean up, notify, auto-remove or restart.
     pub async fn on_exit(self: &Arc<Self>, id: &str, exit: ExitRecord) {
         let live = self.live(id);
-        let Ok(mut rec) = self.get(id) else { return };
+        let Ok(mut rec) = self.get(id) else {
+            let _ = live.output.send(Output::Exit(exit.exit_code));
+            return;
+        };
         rec.state.status = "exited".into();
         rec.state.running = false;
         rec.state.paused = false;
@@ -446,6 +455,7 @@ impl Containers {
         self.network_down(id).await;
         self.unmount_rootfs(id);
         let _ = self.save(&rec).await;
+        let _ = live.output.send(Output::Exit(exit.exit_code));
         self.event("die", &rec, &[("exitCode", exit.exit_code.to_string())]);
         let _ = live.signals.send(Signal::Exited(exit.exit_code));
         if rec.host_config.auto_remove {

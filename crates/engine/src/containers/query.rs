@@ -198,9 +198,11 @@ impl Containers {
                 rec.id
             )));
         }
-        let exe = std::env::current_exe().map_err(|e| ApiError::internal(e.to_string()))?;
-        let out = tokio::process::Command::new(exe)
-            .args(["runtime", "--root"])
+        let out = self
+            .helpers
+            .runtime
+            .command()
+            .arg("--root")
             .arg(self.exec_root.join("runtime"))
             .args(["ps", "--format", "json", &rec.id])
             .output()

@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::helpers::HelperCommand;
 use crate::shim::{protocol, ExitRecord, ShimArgs};
 
 /// Output of a container as seen by attach sessions.
@@ -96,11 +97,10 @@ pub enum Spawned {
     Failed(String),
 }
 
-/// Starts `berth shim` for a container and reads its first line.
-pub async fn spawn_shim(args: &ShimArgs) -> std::io::Result<Spawned> {
-    let exe = std::env::current_exe()?;
-    let mut child = tokio::process::Command::new(exe)
-        .arg("shim")
+/// Starts the shim (`berth-shim`, or `berth shim`) for a container and reads its first line.
+pub async fn spawn_shim(shim: &HelperCommand, args: &ShimArgs) -> std::io::Result<Spawned> {
+    let mut child = shim
+        .command()
         .args(args.to_args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -137,7 +137,7 @@ pub enum ShimEvent {
 }
 
 /// Connects to the shim socket, installs the control sender in `live`, and spawns the reader
-/// that forwards output to `live.output` and lifecycle events to `events`.
+/// that forwards output to `live.output` and hands the exit to `on_exit`.
 pub async fn connect(
     state_dir: &Path,
     live: std::sync::Arc<Live>,
@@ -208,7 +208,8 @@ pub async fn connect(
             Some(e) => e,
             None => wait_exit_record(&state_dir).await,
         };
-        let _ = live.output.send(Output::Exit(exit.exit_code));
+        // `on_exit` ends the attach sessions (Output::Exit) once the exit is recorded, so a
+        // client that inspects the container when its attach stream ends sees it exited.
         on_exit(exit);
     });
     Ok(())

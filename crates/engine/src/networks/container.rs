@@ -17,7 +17,9 @@ use berth_api_types::{
 };
 use berth_network::files::{self, DnsSettings};
 use berth_network::ports::{self, PortMapping, Proto};
-use berth_network::{link, ConnectRequest, Endpoint, NetworkMode, PublishedPort};
+use berth_network::{
+    dns::ResolverListener, link, ConnectRequest, Endpoint, NetworkMode, PublishedPort,
+};
 use serde_json::Value;
 
 use super::{endpoint_id, net_err, network_container, Attached, NetworkRecord, Networks};
@@ -66,14 +68,19 @@ pub fn port_mappings(host: &HostConfig, exposed: &[String]) -> ApiResult<Vec<Por
             _ => &default,
         };
         for b in list {
-            if b.host_ip.contains(':') {
-                // IPv6 host addresses (Docker CLI adds "::" itself only with IPv6 enabled).
-                continue;
-            }
-            let ip = if b.host_ip == "0.0.0.0" {
-                ""
-            } else {
-                &b.host_ip
+            let ip = match b.host_ip.trim_matches(['[', ']']) {
+                // `[::]` means every address; without IPv6 that is every IPv4 address,
+                // which is what Docker binds when IPv6 is off.
+                "0.0.0.0" | "::" => "",
+                v6 if v6.contains(':') => {
+                    return Err(ApiError::invalid(format!(
+                        "invalid port binding [{v6}]:{}:{port}/{proto}: publishing on an IPv6 \
+                         host address is not supported (berth networks are IPv4 only); use \
+                         127.0.0.1, 0.0.0.0 or [::]",
+                        b.host_port
+                    )))
+                }
+                v4 => v4,
             };
             let spec = match (ip.is_empty(), b.host_port.is_empty()) {
                 (true, true) => format!("{port}/{proto}"),
@@ -133,6 +140,15 @@ fn dns_settings(host: &HostConfig) -> ApiResult<DnsSettings> {
         search: host.dns_search.clone().unwrap_or_default(),
         options: host.dns_options.clone().unwrap_or_default(),
     })
+}
+
+/// The resolv.conf of a container using the embedded DNS, with the upstreams it forwards to.
+fn embedded_resolv_conf(rec: &ContainerRecord) -> ApiResult<files::ContainerResolvConf> {
+    Ok(files::container_resolv_conf(
+        &files::host_resolv_conf(),
+        &dns_settings(&rec.host_config)?,
+        true,
+    ))
 }
 
 fn short(id: &str) -> String {
@@ -394,7 +410,6 @@ impl Containers {
 
     async fn network_up_inner(&self, rec: &ContainerRecord, netns: &Path) -> ApiResult<Attached> {
         let net = self.net();
-        link::loopback_up(netns).await.map_err(net_err)?;
         let mut att = Attached::default();
         let name = rec.name.trim_start_matches('/').to_string();
         for (i, (key, es)) in self.endpoint_order(rec).into_iter().enumerate() {
@@ -402,38 +417,16 @@ impl Containers {
             if nrec.driver != "bridge" {
                 continue;
             }
-            let mut dns_names = vec![name.clone()];
-            dns_names.extend(es.aliases.clone().unwrap_or_default());
-            dns_names.push(short(&rec.id));
             let ifname = format!("eth{i}");
-            let ep = net
-                .mgr
-                .connect(ConnectRequest {
-                    network_id: &nrec.id,
-                    container_id: &rec.id,
-                    netns,
-                    container_ifname: &ifname,
-                    requested: requested_ip(&es)?,
-                    dns_names,
-                    default_route: i == 0,
-                })
-                .await
-                .map_err(|e| {
-                    let status = e.http_status();
-                    let api = net_err(e);
-                    if status == 400 || status == 409 {
-                        ApiError::new(
-                            api.kind,
-                            format!(
-                                "invalid config for network {}: invalid endpoint settings:\n{}",
-                                nrec.name, api.message
-                            ),
-                        )
-                    } else {
-                        api
-                    }
-                })?;
+            let ep = self
+                .connect_endpoint(rec, &nrec, &es, netns, &ifname, i == 0)
+                .await?;
             att.endpoints.push(ep);
+        }
+        if att.endpoints.is_empty() {
+            // Mode none (or no bridge network): only lo. Attaching a veth brings lo up on
+            // the same visit to the netns, so it is not done twice.
+            link::loopback_up(netns).await.map_err(net_err)?;
         }
         if let Some(primary) = att.endpoints.first() {
             let mappings = port_mappings(&rec.host_config, &exposed_keys(rec))?;
@@ -456,11 +449,7 @@ impl Containers {
             }
         }
         if self.uses_embedded_dns(rec) {
-            let rc = files::container_resolv_conf(
-                &files::host_resolv_conf(),
-                &dns_settings(&rec.host_config)?,
-                true,
-            );
+            let rc = embedded_resolv_conf(rec)?;
             att.dns = Some(
                 net.mgr
                     .serve_dns(&rec.id, netns, rc.upstreams)
@@ -469,14 +458,87 @@ impl Containers {
             );
         }
         if !att.endpoints.is_empty() {
-            let ips: Vec<Ipv4Addr> = att.endpoints.iter().map(|e| e.ip).collect();
-            let text =
-                files::hosts_file(&Self::hostname_of(rec), &ips, &self.extra_hosts(rec).await?);
-            // In place: the file is bind-mounted, a rename would not be seen inside.
-            std::fs::write(self.data_dir(&rec.id).join("hosts"), text)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+            self.write_hosts(rec, &att.endpoints).await?;
         }
         Ok(att)
+    }
+
+    /// Connects a container's netns to one bridge network as `ifname`. Its DNS names there
+    /// are its name, the endpoint's aliases and its short id. Used at start for every
+    /// network and by `network connect` for a running container; on error nothing is left.
+    async fn connect_endpoint(
+        &self,
+        rec: &ContainerRecord,
+        nrec: &NetworkRecord,
+        es: &EndpointSettings,
+        netns: &Path,
+        ifname: &str,
+        default_route: bool,
+    ) -> ApiResult<Endpoint> {
+        let mut dns_names = vec![rec.name.trim_start_matches('/').to_string()];
+        dns_names.extend(es.aliases.clone().unwrap_or_default());
+        dns_names.push(short(&rec.id));
+        self.net()
+            .mgr
+            .connect(ConnectRequest {
+                network_id: &nrec.id,
+                container_id: &rec.id,
+                netns,
+                container_ifname: ifname,
+                requested: requested_ip(es)?,
+                dns_names,
+                default_route,
+            })
+            .await
+            .map_err(|e| {
+                let status = e.http_status();
+                let api = net_err(e);
+                if status == 400 || status == 409 {
+                    ApiError::new(
+                        api.kind,
+                        format!(
+                            "invalid config for network {}: invalid endpoint settings:\n{}",
+                            nrec.name, api.message
+                        ),
+                    )
+                } else {
+                    api
+                }
+            })
+    }
+
+    /// Rewrites the container's `/etc/hosts` with its addresses on `endpoints`, in place:
+    /// the file is bind-mounted, a rename would not be seen inside.
+    async fn write_hosts(&self, rec: &ContainerRecord, endpoints: &[Endpoint]) -> ApiResult<()> {
+        let ips: Vec<Ipv4Addr> = endpoints.iter().map(|e| e.ip).collect();
+        let text = files::hosts_file(&Self::hostname_of(rec), &ips, &self.extra_hosts(rec).await?);
+        std::fs::write(self.data_dir(&rec.id).join("hosts"), text)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    /// Changes the attachments of a running container (`create`: also when it has none
+    /// yet) and points its embedded DNS at the networks it is on afterwards. Returns them.
+    fn update_attached(
+        &self,
+        id: &str,
+        create: bool,
+        change: impl FnOnce(&mut Attached),
+    ) -> Vec<Endpoint> {
+        self.net().with_attached(|m| {
+            let att = if create {
+                Some(m.entry(id.to_string()).or_default())
+            } else {
+                m.get_mut(id)
+            };
+            let Some(att) = att else {
+                return Vec::new();
+            };
+            change(att);
+            if let Some(dns) = &att.dns {
+                dns.set_networks(att.endpoints.iter().map(|e| e.network_id.clone()).collect());
+            }
+            att.endpoints.clone()
+        })
     }
 
     /// On exit, failed start and removal: stops the DNS listener, removes the port rules
@@ -517,11 +579,13 @@ impl Containers {
                 dns: None,
             };
             if self.uses_embedded_dns(&rec) && netns.exists() {
-                let rc = files::container_resolv_conf(
-                    &files::host_resolv_conf(),
-                    &dns_settings(&rec.host_config).unwrap_or_default(),
-                    true,
-                );
+                let rc = embedded_resolv_conf(&rec).unwrap_or_else(|_| {
+                    files::container_resolv_conf(
+                        &files::host_resolv_conf(),
+                        &DnsSettings::default(),
+                        true,
+                    )
+                });
                 att.dns = net.mgr.serve_dns(&rec.id, &netns, rc.upstreams).await.ok();
             }
             net.with_attached(|m| m.insert(rec.id.clone(), att));
@@ -707,39 +771,53 @@ impl Containers {
         if rec.state.running && rec.state.pid > 0 {
             let netns = PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid));
             let (eps, _) = net.attached(&id);
-            let used: Vec<String> = eps.iter().map(|e| e.network_id.clone()).collect();
-            let ifname = format!("eth{}", eps.len().max(used.len()));
-            let mut dns_names = vec![rec.name.trim_start_matches('/').to_string()];
-            dns_names.extend(es.aliases.clone().unwrap_or_default());
-            dns_names.push(short(&id));
-            let ep = net
-                .mgr
-                .connect(ConnectRequest {
-                    network_id: &nrec.id,
-                    container_id: &id,
-                    netns: &netns,
-                    container_ifname: &ifname,
-                    requested: requested_ip(&es)?,
-                    dns_names,
-                    default_route: eps.is_empty(),
-                })
-                .await
-                .map_err(net_err)?;
-            let nets: Vec<String> = eps
-                .iter()
-                .map(|e| e.network_id.clone())
-                .chain(std::iter::once(ep.network_id.clone()))
-                .collect();
-            net.with_attached(|m| {
-                let a = m.entry(id.clone()).or_default();
-                a.endpoints.push(ep);
-                if let Some(d) = &a.dns {
-                    d.set_networks(nets);
+            let ifname = format!("eth{}", eps.len());
+            let ep = self
+                .connect_endpoint(&rec, &nrec, &es, &netns, &ifname, eps.is_empty())
+                .await?;
+            // A container that was only on the default bridge gets the embedded DNS now,
+            // like Docker: it answers the names of its user networks, forwards the rest to
+            // the servers its resolv.conf had, and resolv.conf points at it.
+            let has_dns = net.with_attached(|m| m.get(&id).is_some_and(|a| a.dns.is_some()));
+            let mut dns = None;
+            if nrec.name != BRIDGE && !has_dns {
+                match self.start_embedded_dns(&rec, &netns).await {
+                    Ok(listener) => dns = Some(listener),
+                    Err(e) => {
+                        let _ = net.mgr.disconnect(&nrec.id, &id).await;
+                        return Err(e);
+                    }
+                }
+            }
+            let endpoints = self.update_attached(&id, true, |att| {
+                att.endpoints.push(ep);
+                if dns.is_some() {
+                    att.dns = dns;
                 }
             });
+            self.write_hosts(&rec, &endpoints).await?;
         }
         rec.endpoints_config.insert(nrec.name.clone(), es);
         self.save(&rec).await
+    }
+
+    /// Starts the embedded DNS of a running container and points its resolv.conf at it.
+    async fn start_embedded_dns(
+        &self,
+        rec: &ContainerRecord,
+        netns: &Path,
+    ) -> ApiResult<ResolverListener> {
+        let rc = embedded_resolv_conf(rec)?;
+        let listener = self
+            .net()
+            .mgr
+            .serve_dns(&rec.id, netns, rc.upstreams)
+            .await
+            .map_err(net_err)?;
+        // In place, like /etc/hosts (bind-mounted).
+        std::fs::write(self.data_dir(&rec.id).join("resolv.conf"), rc.content)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(listener)
     }
 
     /// `POST /networks/{id}/disconnect`.
@@ -771,15 +849,12 @@ impl Containers {
             )));
         };
         net.mgr.disconnect(&nrec.id, &id).await.map_err(net_err)?;
-        net.with_attached(|m| {
-            if let Some(a) = m.get_mut(&id) {
-                a.endpoints.retain(|e| e.network_id != nrec.id);
-                let nets: Vec<String> = a.endpoints.iter().map(|e| e.network_id.clone()).collect();
-                if let Some(d) = &a.dns {
-                    d.set_networks(nets);
-                }
-            }
+        let endpoints = self.update_attached(&id, false, |att| {
+            att.endpoints.retain(|e| e.network_id != nrec.id);
         });
+        if rec.state.running {
+            self.write_hosts(&rec, &endpoints).await?;
+        }
         rec.endpoints_config.remove(&key);
         self.save(&rec).await
     }
@@ -841,6 +916,37 @@ mod tests {
         host.port_bindings
             .insert("x/tcp".into(), Some(vec![PortBinding::default()]));
         assert!(port_mappings(&host, &[]).is_err());
+    }
+
+    #[test]
+    fn ipv6_host_addresses_bind_all_or_error() {
+        let binding = |ip: &str| {
+            let mut host = HostConfig::default();
+            host.port_bindings.insert(
+                "80/tcp".into(),
+                Some(vec![PortBinding {
+                    host_ip: ip.into(),
+                    host_port: "8080".into(),
+                }]),
+            );
+            port_mappings(&host, &[])
+        };
+        for all in ["::", "[::]", "0.0.0.0", ""] {
+            let m = binding(all).unwrap();
+            assert_eq!(m.len(), 1, "{all}");
+            assert_eq!(m[0].host_ip, None, "{all}");
+            assert_eq!(m[0].host_port, ports::HostPort::Fixed(8080));
+        }
+        for v6 in ["::1", "[::1]", "fe80::1"] {
+            let err = binding(v6).unwrap_err();
+            assert_eq!(
+                err.kind,
+                berth_api_server::ErrorKind::InvalidArgument,
+                "{v6}"
+            );
+            assert!(err.message.contains("IPv6 host address"), "{}", err.message);
+            assert!(err.message.contains(":8080:80/tcp"), "{}", err.message);
+        }
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub struct Daemon {
     pub dir: TempDir,
     pub child: Option<Child>,
     pub net: TestNet,
+    /// The `berth` binary the daemon runs (its helpers `berth-shim`, `berth-runtime` sit
+    /// next to it).
+    pub bin: PathBuf,
 }
 
 /// A daemon's private networking: its own default bridge, nftables table and address
@@ -77,11 +80,27 @@ impl TestNet {
 
 impl Daemon {
     pub fn start() -> Daemon {
+        Daemon::start_from(berth_testkit::berth_bin())
+    }
+
+    /// A daemon running `bin` (a copy of the build's binaries, say).
+    pub fn start_from(bin: PathBuf) -> Daemon {
+        // The daemon runs its helpers from next to its binary: make sure the tests exercise
+        // the lean ones, not the `berth shim` / `berth runtime` fallback.
+        for helper in ["berth-shim", "berth-runtime"] {
+            let p = bin.with_file_name(helper);
+            assert!(
+                p.is_file(),
+                "{} not built: cargo build --release -p berth -p berth-shim",
+                p.display()
+            );
+        }
         let dir = TempDir::new("berth-daemon");
         let mut d = Daemon {
             dir,
             child: None,
             net: TestNet::pick(),
+            bin,
         };
         d.spawn();
         d
@@ -97,7 +116,7 @@ impl Daemon {
 
     pub fn spawn(&mut self) {
         let r = self.root().to_path_buf();
-        let child = Command::new(berth_testkit::berth_bin())
+        let child = Command::new(&self.bin)
             .arg("daemon")
             .arg("-H")
             .arg(format!("unix://{}", self.sock().display()))

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::time;
+
 /// One log line as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
@@ -181,7 +183,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// Now as RFC 3339 with nanoseconds.
 pub fn now() -> String {
-    berth_runtime::state::now_rfc3339()
+    time::now_rfc3339()
 }
 
 #[cfg(test)]

@@ -1,196 +1,20 @@
-//! `berth shim`: one small single-threaded monitor per running container.
-//!
-//! The daemon starts it with the container's bundle; it
-//! 1. becomes a session leader and child subreaper (it survives the daemon),
-//! 2. binds `<state>/shim.sock` (a path, never abstract),
-//! 3. runs `berth runtime create` with the container's stdio as pipes, or a pty received
-//!    through `--console-socket`, and prints `ok <pid>` or `err <message>` on stdout,
-//! 4. serves one daemon connection at a time: `START` runs `berth runtime start`; stdin,
-//!    resize and close-stdin frames go to the container; output frames and `EXITED` go out,
-//! 5. writes every output line to the json-file log, reaps the container (pidfd), records the
-//!    exit code in `<state>/exit.json`, deletes the runtime state and exits.
-//!
-//! No async runtime, no threads: `poll(2)` over a handful of descriptors.
+//! The monitor loop: create the container through the runtime, then serve the daemon and
+//! the container's stdio with `poll(2)` until the container exits.
 
-pub mod protocol;
-
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::process::{Pid, WaitOptions};
-use serde::{Deserialize, Serialize};
 
-use crate::logfile::{self, LogWriter};
+use crate::logfile::LogWriter;
+use crate::{exit_path, protocol, short_path, socket_path, time, ExitRecord, ShimArgs};
 
-/// What the shim records when the container exits (`<state>/exit.json`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExitRecord {
-    /// Exit status (128 + signal when killed).
-    pub exit_code: i64,
-    /// RFC 3339 time of the exit.
-    pub finished_at: String,
-}
-
-/// The shim's command line.
-#[derive(Debug, Clone, Default)]
-pub struct ShimArgs {
-    /// Container id.
-    pub id: String,
-    /// OCI bundle directory.
-    pub bundle: PathBuf,
-    /// `berth runtime --root`.
-    pub runtime_root: PathBuf,
-    /// Directory for the socket, pid file and exit record.
-    pub state_dir: PathBuf,
-    /// json-file log path.
-    pub log: PathBuf,
-    /// Allocate a pty.
-    pub tty: bool,
-    /// Keep a stdin pipe.
-    pub stdin: bool,
-    /// Log rotation size (0 = none).
-    pub max_size: u64,
-    /// Log files kept.
-    pub max_file: u32,
-}
-
-impl ShimArgs {
-    /// The argv (after `berth shim`) that parses back into `self`.
-    pub fn to_args(&self) -> Vec<OsString> {
-        let mut v: Vec<OsString> = vec![
-            "--id".into(),
-            self.id.clone().into(),
-            "--bundle".into(),
-            self.bundle.clone().into(),
-            "--runtime-root".into(),
-            self.runtime_root.clone().into(),
-            "--state-dir".into(),
-            self.state_dir.clone().into(),
-            "--log".into(),
-            self.log.clone().into(),
-            "--max-size".into(),
-            self.max_size.to_string().into(),
-            "--max-file".into(),
-            self.max_file.to_string().into(),
-        ];
-        if self.tty {
-            v.push("--tty".into());
-        }
-        if self.stdin {
-            v.push("--stdin".into());
-        }
-        v
-    }
-
-    fn parse(args: &[OsString]) -> Result<Self, String> {
-        let mut a = ShimArgs {
-            max_file: 1,
-            ..Default::default()
-        };
-        let mut it = args.iter();
-        while let Some(flag) = it.next() {
-            let flag = flag.to_string_lossy();
-            let mut value = || {
-                it.next()
-                    .cloned()
-                    .ok_or_else(|| format!("{flag} needs a value"))
-            };
-            match flag.as_ref() {
-                "--id" => a.id = value()?.to_string_lossy().into_owned(),
-                "--bundle" => a.bundle = value()?.into(),
-                "--runtime-root" => a.runtime_root = value()?.into(),
-                "--state-dir" => a.state_dir = value()?.into(),
-                "--log" => a.log = value()?.into(),
-                "--max-size" => {
-                    a.max_size = value()?
-                        .to_string_lossy()
-                        .parse()
-                        .map_err(|_| "bad --max-size")?
-                }
-                "--max-file" => {
-                    a.max_file = value()?
-                        .to_string_lossy()
-                        .parse()
-                        .map_err(|_| "bad --max-file")?
-                }
-                "--tty" => a.tty = true,
-                "--stdin" => a.stdin = true,
-                other => return Err(format!("unknown flag {other}")),
-            }
-        }
-        if a.id.is_empty() || a.state_dir.as_os_str().is_empty() {
-            return Err("--id and --state-dir are required".into());
-        }
-        Ok(a)
-    }
-}
-
-/// Socket path of the shim whose state dir is `<exec-root>/containers/<id>`:
-/// `<exec-root>/s/<id[..12]>.sock`, short enough for `sun_path` (108 bytes) even under deep
-/// exec roots.
-pub fn socket_path(state_dir: &Path) -> PathBuf {
-    short_path(state_dir, "sock")
-}
-
-fn short_path(state_dir: &Path, ext: &str) -> PathBuf {
-    let id = state_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let short: String = id.chars().take(12).collect();
-    let root = state_dir
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(state_dir);
-    let dir = root.join("s");
-    let _ = std::fs::create_dir_all(&dir);
-    dir.join(format!("{short}.{ext}"))
-}
-
-/// Exit record path in `state_dir`.
-pub fn exit_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("exit.json")
-}
-
-/// Entry point of `berth shim`.
-pub fn main(args: Vec<OsString>) -> i32 {
-    let args = match ShimArgs::parse(&args) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("berth shim: {e}");
-            return 2;
-        }
-    };
-    let _ = rustix::process::setsid();
-    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
-    match Shim::create(&args) {
-        Ok(shim) => {
-            println!("ok {}", shim.pid.as_raw_nonzero());
-            let _ = std::io::stdout().flush();
-            // Detach from the daemon's pipes so a dead daemon never blocks us.
-            if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
-                let _ = rustix::stdio::dup2_stdout(&null);
-                let _ = rustix::stdio::dup2_stderr(&null);
-                let _ = rustix::stdio::dup2_stdin(&null);
-            }
-            shim.run();
-            0
-        }
-        Err(msg) => {
-            println!("err {}", msg.replace('\n', " "));
-            let _ = std::io::stdout().flush();
-            1
-        }
-    }
-}
-
-struct Shim {
+pub(crate) struct Shim {
     args: ShimArgs,
     pid: Pid,
     pidfd: OwnedFd,
@@ -205,10 +29,16 @@ struct Shim {
     started: bool,
 }
 
+/// The runtime invocation every runtime call starts from (`--root`, json log in the state
+/// dir so that failures can be reported with the runtime's own message).
 fn runtime_cmd(args: &ShimArgs) -> Command {
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
-    let mut c = Command::new(exe);
-    c.arg("runtime")
+    let program = if args.runtime.as_os_str().is_empty() {
+        default_runtime()
+    } else {
+        args.runtime.clone()
+    };
+    let mut c = Command::new(program);
+    c.args(&args.runtime_args)
         .arg("--root")
         .arg(&args.runtime_root)
         .arg("--log")
@@ -216,6 +46,14 @@ fn runtime_cmd(args: &ShimArgs) -> Command {
         .arg("--log-format")
         .arg("json");
     c
+}
+
+/// `berth-runtime` next to the shim's own executable (how the daemon lays them out).
+fn default_runtime() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| Some(e.parent()?.join("berth-runtime")))
+        .unwrap_or_else(|| PathBuf::from("berth-runtime"))
 }
 
 /// The last error message the runtime logged, or `fallback`.
@@ -240,7 +78,12 @@ fn pipe() -> Result<(File, File), String> {
 }
 
 impl Shim {
-    fn create(args: &ShimArgs) -> Result<Shim, String> {
+    /// The container's init pid.
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid.as_raw_nonzero().get()
+    }
+
+    pub(crate) fn create(args: &ShimArgs) -> Result<Shim, String> {
         let sock = socket_path(&args.state_dir);
         let _ = std::fs::remove_file(&sock);
         let _ = std::fs::remove_file(exit_path(&args.state_dir));
@@ -337,7 +180,7 @@ impl Shim {
         })
     }
 
-    fn run(mut self) {
+    pub(crate) fn run(mut self) {
         let mut exited: Option<i64> = None;
         let mut buf = vec![0u8; 32 * 1024];
         loop {
@@ -451,7 +294,7 @@ impl Shim {
 
     fn log_line(&mut self, stream: &str, data: &[u8]) {
         if let Some(log) = &mut self.log {
-            let _ = log.write(stream, data, &logfile::now());
+            let _ = log.write(stream, data, &time::now_rfc3339());
         }
     }
 
@@ -552,7 +395,7 @@ impl Shim {
     fn finish(mut self, code: i64) {
         let record = ExitRecord {
             exit_code: code,
-            finished_at: logfile::now(),
+            finished_at: time::now_rfc3339(),
         };
         let json = serde_json::to_vec(&record).unwrap_or_default();
         let path = exit_path(&self.args.state_dir);

@@ -13,7 +13,7 @@ pub const STDERR: u8 = 2;
 pub const STARTED: u8 = 10;
 /// Starting failed; payload = message (shim → daemon).
 pub const START_FAILED: u8 = 11;
-/// The container exited; payload = JSON [`ExitRecord`](super::ExitRecord) (shim → daemon).
+/// The container exited; payload = JSON [`ExitRecord`](crate::ExitRecord) (shim → daemon).
 pub const EXITED: u8 = 12;
 /// Bytes for the container's stdin (daemon → shim).
 pub const STDIN: u8 = 20;
