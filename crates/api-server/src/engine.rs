@@ -128,6 +128,16 @@ pub struct AttachOptions {
     pub detach_keys: Option<String>,
 }
 
+/// Options of `GET /containers/{id}/stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsOptions {
+    /// Keep sending a sample every second (default true).
+    pub stream: bool,
+    /// With `stream=false`: answer at once, without waiting for a second sample to fill
+    /// `precpu_stats`.
+    pub one_shot: bool,
+}
+
 /// Query of `DELETE /containers/{id}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerDeleteOptions {
@@ -281,6 +291,16 @@ pub trait Engine: Send + Sync + 'static {
         id: &str,
         ps_args: Option<String>,
     ) -> ApiResult<ContainerTopResponse>;
+    /// `GET /containers/{id}/stats`: one sample (`stream=false`), or one per second until
+    /// the client goes away.
+    async fn container_stats(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        _opts: StatsOptions,
+    ) -> ApiResult<JsonStream<ContainerStats>> {
+        Err(ApiError::no_such_container(id))
+    }
     /// `GET /containers/{id}/logs`.
     async fn container_logs(
         &self,

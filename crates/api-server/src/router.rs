@@ -231,6 +231,19 @@ async fn containers(call: Call<'_>, segs: &[&str]) -> ApiResult<Response<ApiBody
         (&Method::GET, [id, "top"]) => {
             ok_json(&e.container_top(ctx, id, q.string("ps_args")).await?)
         }
+        (&Method::GET, [id, "stats"]) => {
+            let opts = StatsOptions {
+                stream: q.bool_or("stream", true),
+                one_shot: q.bool("one-shot"),
+            };
+            if opts.one_shot && opts.stream {
+                return Err(ApiError::invalid(
+                    "cannot have stream=true and one-shot=true",
+                ));
+            }
+            let rx = e.container_stats(ctx, id, opts).await?;
+            Ok(response::stream_json(rx))
+        }
         (&Method::GET, [id, "changes"]) => ok_json(&e.container_changes(ctx, id).await?),
         (&Method::GET, [id, "export"]) => {
             let rx = e.container_export(ctx, id).await?;

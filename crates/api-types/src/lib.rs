@@ -17,6 +17,7 @@ pub mod host_config;
 pub mod image;
 pub mod network;
 pub mod progress;
+pub mod stats;
 pub mod system;
 pub mod volume;
 
@@ -27,6 +28,10 @@ pub use host_config::*;
 pub use image::*;
 pub use network::*;
 pub use progress::*;
+pub use stats::{
+    BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
+    PidsStats, ThrottlingData,
+};
 pub use system::*;
 pub use volume::*;
 

@@ -419,6 +419,23 @@ pub enum Cmd {
         )]
         ps_args: Vec<String>,
     },
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats {
+        /// Show all containers (default shows just running).
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Disable streaming stats and only pull the first result.
+        #[arg(long = "no-stream")]
+        no_stream: bool,
+        /// Do not truncate output.
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+        /// Format output using a custom template ('table', 'table TEMPLATE', 'json', or a Go template).
+        #[arg(long)]
+        format: Option<String>,
+        /// CONTAINER...
+        containers: Vec<String>,
+    },
     /// Inspect changes to files or directories on a container's filesystem.
     Diff { container: String },
     /// Copy files/folders between a container and the local filesystem.

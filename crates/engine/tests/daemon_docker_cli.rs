@@ -200,3 +200,48 @@ fn peer_replaced_binaries_do_not_break_a_running_daemon() {
     assert_eq!(stdout(&o), "in\n");
     assert!(d.docker(&["rm", "-f", "lr"]).status.success());
 }
+
+/// The shim reports the exit before it deletes the runtime state: starting the container
+/// again at once waits for that shim, never racing its delete; and after `run --rm` the
+/// runtime state is gone (deleted by the shim, not left behind).
+#[test]
+fn peer_restart_right_after_exit_and_runtime_state_cleaned() {
+    if !need() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let o = d.docker(&["run", "--name", "again", "busybox", "echo", "run0"]);
+    assert_eq!(stdout(&o), "run0\n", "{}", stderr(&o));
+    for i in 1..=5 {
+        let o = d.docker(&["start", "-a", "again"]);
+        assert!(o.status.success(), "start {i}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "run0\n");
+    }
+    let o = d.docker(&[
+        "inspect",
+        "-f",
+        "{{.State.ExitCode}} {{.State.Running}}",
+        "again",
+    ]);
+    assert_eq!(stdout(&o), "0 false\n");
+    assert!(d.docker(&["rm", "again"]).status.success());
+    let o = d.docker(&["run", "--rm", "busybox", "sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let runtime_root = d.root().join("exec/runtime");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let left: Vec<_> = std::fs::read_dir(&runtime_root)
+            .map(|r| r.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "runtime state left behind: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(stdout(&d.docker(&["ps", "-aq"])), "");
+}

@@ -280,6 +280,22 @@ fn containers_table(w: &Walk) {
     assert!(id.trim().starts_with("sha256:"), "{id}");
     assert_eq!(w.ok(&["run", "--rm", &img, "cat", "/added.txt"]), "new\n");
 
+    // stats (beside the tables): one sample of the cgroup's and the netns's counters
+    let st = w.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}} {{.MemUsage}}",
+        &svc,
+    ]);
+    let f: Vec<&str> = st.split_whitespace().collect();
+    assert_eq!(f.first(), Some(&svc.as_str()), "{st}");
+    assert!(
+        f.get(1).and_then(|p| p.parse::<u32>().ok()).unwrap_or(0) >= 1,
+        "{st}"
+    );
+    assert!(st.contains(" / "), "{st}");
+
     // rm without -f refuses a running container; rm -f = kill + rm
     let o = w.run(&["rm", &svc]);
     assert!(!o.status.success());

@@ -10,8 +10,8 @@
 //! 4. serves one daemon connection at a time: `START` runs `berth-runtime start`; stdin,
 //!    resize and close-stdin frames go to the container; output frames and `EXITED` go out,
 //! 5. writes every output line to the json-file log (with max-size/max-file rotation), reaps
-//!    the container (pidfd), records the exit code in `<state>/exit.json`, deletes the
-//!    runtime state and exits.
+//!    the container (pidfd), records the exit code in `<state>/exit.json`, sends `EXITED`,
+//!    deletes the runtime state, removes its socket and exits.
 //!
 //! A restarted daemon reconnects to the socket (live restore); a shim that ended while the
 //! daemon was away left its exit record behind.

@@ -32,6 +32,17 @@ pub(crate) struct Shim {
 /// The runtime invocation every runtime call starts from (`--root`, json log in the state
 /// dir so that failures can be reported with the runtime's own message).
 fn runtime_cmd(args: &ShimArgs) -> Command {
+    let mut c = runtime_cmd_unlogged(args);
+    c.arg("--log")
+        .arg(args.state_dir.join("runtime.log"))
+        .arg("--log-format")
+        .arg("json");
+    c
+}
+
+/// The runtime invocation without the log in the state dir (for `delete`, which may run
+/// while the daemon removes that directory).
+fn runtime_cmd_unlogged(args: &ShimArgs) -> Command {
     let program = if args.runtime.as_os_str().is_empty() {
         default_runtime()
     } else {
@@ -40,11 +51,7 @@ fn runtime_cmd(args: &ShimArgs) -> Command {
     let mut c = Command::new(program);
     c.args(&args.runtime_args)
         .arg("--root")
-        .arg(&args.runtime_root)
-        .arg("--log")
-        .arg(args.state_dir.join("runtime.log"))
-        .arg("--log-format")
-        .arg("json");
+        .arg(&args.runtime_root);
     c
 }
 
@@ -404,7 +411,11 @@ impl Shim {
             let _ = File::open(&tmp).and_then(|f| f.sync_all());
             let _ = std::fs::rename(&tmp, &path);
         }
-        let _ = runtime_cmd(&self.args)
+        // The daemon learns of the exit first: deleting the runtime state is the shim's job
+        // and needs nobody to wait for it. The socket goes last, so a daemon starting the
+        // same container again waits for this shim to be done (`task::wait_shim_gone`).
+        self.send(protocol::EXITED, &json);
+        let _ = runtime_cmd_unlogged(&self.args)
             .arg("delete")
             .arg("--force")
             .arg(&self.args.id)
@@ -412,7 +423,6 @@ impl Shim {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        self.send(protocol::EXITED, &json);
         let _ = std::fs::remove_file(socket_path(&self.args.state_dir));
         if let Some(c) = self.conn.take() {
             let _ = c.shutdown(std::net::Shutdown::Write);

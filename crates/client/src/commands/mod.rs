@@ -6,6 +6,7 @@ mod cp;
 mod image;
 pub mod network;
 mod run;
+pub mod stats;
 mod system;
 pub mod volume;
 
@@ -202,6 +203,25 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
         Cmd::Top { mut ps_args } => {
             let c = ps_args.remove(0);
             container::top(&ctx, &c, ps_args).await
+        }
+        Cmd::Stats {
+            all,
+            no_stream,
+            no_trunc,
+            format,
+            containers,
+        } => {
+            stats::stats(
+                &ctx,
+                stats::StatsArgs {
+                    all,
+                    no_stream,
+                    no_trunc,
+                    format,
+                    containers,
+                },
+            )
+            .await
         }
         Cmd::Diff { container } => container::diff(&ctx, &container).await,
         Cmd::Cp {

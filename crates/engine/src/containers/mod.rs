@@ -13,6 +13,7 @@ mod query;
 pub mod record;
 pub mod resources;
 pub mod spec;
+pub mod stats;
 pub mod task;
 
 use std::collections::HashMap;

@@ -361,6 +361,7 @@ impl Containers {
         let _ = std::fs::remove_file(crate::shim::exit_path(&state_dir));
         // Clear a stale runtime state of a previous run with the same id (a shim normally
         // deletes it; only a shim killed before the container ended leaves it behind).
+        task::wait_shim_gone(&state_dir).await;
         if runtime_root(self).join(&id).exists() {
             let _ = runtime(self, &["delete", "--force", &id]).await;
         }
@@ -502,6 +503,9 @@ impl Containers {
         let Ok(all) = self.store.list::<ContainerRecord>(KIND) else {
             return;
         };
+        let known: std::collections::HashSet<String> =
+            all.iter().map(|(_, r)| r.id.clone()).collect();
+        self.delete_orphaned_runtime_state(&known).await;
         for (_, rec) in all {
             if !(rec.state.running || rec.state.restarting) {
                 continue;
@@ -534,6 +538,22 @@ impl Containers {
             } else {
                 self.health_start(&rec);
             }
+        }
+    }
+
+    /// Runtime state of containers that no longer exist, left by a shim that died between
+    /// reporting the exit and deleting it: deleted at daemon start.
+    async fn delete_orphaned_runtime_state(&self, known: &std::collections::HashSet<String>) {
+        let Ok(entries) = std::fs::read_dir(runtime_root(self)) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let is_container_id = id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+            if !is_container_id || known.contains(&id) || task::shim_alive(&self.state_dir(&id)) {
+                continue;
+            }
+            let _ = runtime(self, &["delete", "--force", &id]).await;
         }
     }
 
@@ -730,7 +750,14 @@ impl Containers {
         let id = rec.id.clone();
         self.network_down(&id).await;
         self.unmount_rootfs(&id);
-        let _ = runtime(self, &["delete", "--force", &id]).await;
+        // A shim that reported the exit deletes the runtime state itself, right after; only
+        // state without such a shim (never started, or its shim died) is ours to delete.
+        let state_dir = self.state_dir(&id);
+        let shim_finishing =
+            task::read_exit_record(&state_dir).is_some() && task::shim_alive(&state_dir);
+        if runtime_root(self).join(&id).exists() && !shim_finishing {
+            let _ = runtime(self, &["delete", "--force", &id]).await;
+        }
         let this = self.clone();
         let rec2 = rec.clone();
         tokio::task::spawn_blocking(move || -> ApiResult<()> {

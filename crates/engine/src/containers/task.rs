@@ -215,6 +215,21 @@ pub async fn connect(
     Ok(())
 }
 
+/// True while the shim of `state_dir` is alive: its socket exists and accepts connections.
+pub fn shim_alive(state_dir: &Path) -> bool {
+    let sock = crate::shim::socket_path(state_dir);
+    sock.exists() && std::os::unix::net::UnixStream::connect(&sock).is_ok()
+}
+
+/// Waits (up to 20 s) for the shim of a previous run to finish: after reporting the exit it
+/// still deletes the runtime state, which must not overlap a new `create` of the same id.
+pub async fn wait_shim_gone(state_dir: &Path) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while shim_alive(state_dir) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 /// Reads the exit record, waiting briefly for the shim to write it; a shim that died
 /// without one yields 255.
 pub async fn wait_exit_record(state_dir: &Path) -> ExitRecord {

@@ -252,6 +252,14 @@ impl Engine for Berth {
     ) -> ApiResult<ContainerTopResponse> {
         self.containers.top(id, ps_args).await
     }
+    async fn container_stats(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        opts: StatsOptions,
+    ) -> ApiResult<JsonStream<ContainerStats>> {
+        self.containers.stats(id, opts).await
+    }
     async fn container_logs(
         &self,
         _ctx: &RequestContext,

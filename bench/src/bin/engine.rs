@@ -1,0 +1,571 @@
+//! berth's engine against Docker's, in one run:
+//!
+//! 1. `run --rm busybox true` timed three ways, interleaved round by round: the berth CLI
+//!    against the berth daemon, the docker CLI against the berth daemon, and the docker CLI
+//!    against Docker's own daemon (Debian's `dockerd`, with a private `containerd`);
+//! 2. 100 idle containers (`sleep`) started on each engine in turn, and the memory they cost:
+//!    the monitor process per container (berth-shim / containerd-shim-runc-v2, PSS and RSS
+//!    from /proc/<pid>/smaps_rollup), the daemons' growth, and the machine's used-memory
+//!    growth (MemTotal − MemAvailable), each per container.
+//!
+//! Usage (as root): `cargo build --release -p berth -p berth-shim && cargo run --release -p
+//! berth-bench --bin engine [rounds] [idle-containers]` (defaults 20 and 100).
+//!
+//! Both engines run on private sockets, data roots and exec roots under one temporary
+//! directory: berth with its own bridge name, nftables table and address block; dockerd with
+//! `--bridge=none --iptables=false` and a containerd of its own (never the host's). Every
+//! container runs with `--network none` so both engines do the same work. Everything started
+//! is stopped by pid and unmounted at the end, also when the bench fails half-way.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_bench::{median, unmount_under, wait_for, ChildGuard};
+use berth_testkit::TempDir;
+
+/// The docker CLI used for both daemons.
+const DOCKER_CLI: &str = "/usr/local/bin/docker";
+
+fn main() {
+    let mut argv = std::env::args().skip(1);
+    let rounds: usize = argv.next().and_then(|a| a.parse().ok()).unwrap_or(20);
+    let idle: usize = argv.next().and_then(|a| a.parse().ok()).unwrap_or(100);
+    assert!(berth_testkit::is_root(), "the engine bench needs root");
+    let bin_dir = std::env::current_exe()
+        .expect("current_exe")
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    for name in ["berth", "berth-shim", "berth-runtime"] {
+        assert!(
+            bin_dir.join(name).is_file(),
+            "{} missing: cargo build --release -p berth -p berth-shim",
+            bin_dir.join(name).display()
+        );
+    }
+    for program in ["dockerd", "containerd", "containerd-shim-runc-v2", "runc"] {
+        assert!(
+            berth_testkit::which(program).is_some(),
+            "{program} not installed (apt-get install docker.io)"
+        );
+    }
+    let dir = TempDir::new("berth-bench-engine-");
+    let mut lab = Lab {
+        root: dir.path().to_path_buf(),
+        berth: None,
+        docker: None,
+        containerd: None,
+        net: Net::pick(),
+    };
+    lab.start(&bin_dir);
+    let archive = lab.root.join("busybox.tar");
+    berth_testkit::image_tar::busybox_archive(&archive, &["busybox:latest"]);
+    let archive = archive.to_str().expect("utf-8 path");
+    for target in [Target::DockerToBerth, Target::DockerToDocker] {
+        lab.ok(target, &["load", "-i", archive]);
+    }
+    let driver = lab.ok(Target::DockerToDocker, &["info", "--format", "{{.Driver}}"]);
+    println!(
+        "dockerd {}, storage driver {}; load average {}",
+        lab.ok(
+            Target::DockerToDocker,
+            &["version", "--format", "{{.Server.Version}}"]
+        )
+        .trim(),
+        driver.trim(),
+        load_average()
+    );
+
+    time_run_rm(&lab, rounds);
+    let berth_mem = idle_memory(&lab, Target::DockerToBerth, idle);
+    let docker_mem = idle_memory(&lab, Target::DockerToDocker, idle);
+    println!(
+        "idle total (machine used-memory growth per container): berth {:.2} MiB, docker {:.2} MiB, ratio berth/docker {:.3}",
+        berth_mem.machine,
+        docker_mem.machine,
+        berth_mem.machine / docker_mem.machine
+    );
+    println!(
+        "idle monitor PSS per container: berth-shim {:.2} MiB, containerd-shim {:.2} MiB, ratio {:.3}",
+        berth_mem.monitor_pss,
+        docker_mem.monitor_pss,
+        berth_mem.monitor_pss / docker_mem.monitor_pss
+    );
+    drop(lab);
+}
+
+/// Who talks to whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// berth CLI → berth daemon.
+    BerthToBerth,
+    /// docker CLI → berth daemon.
+    DockerToBerth,
+    /// docker CLI → dockerd.
+    DockerToDocker,
+}
+
+impl Target {
+    fn label(self) -> &'static str {
+        match self {
+            Target::BerthToBerth => "berth CLI -> berth daemon",
+            Target::DockerToBerth => "docker CLI -> berth daemon",
+            Target::DockerToDocker => "docker CLI -> dockerd",
+        }
+    }
+}
+
+/// The running engines and their private directories; stops and cleans everything on drop.
+struct Lab {
+    root: PathBuf,
+    berth: Option<ChildGuard>,
+    docker: Option<ChildGuard>,
+    containerd: Option<ChildGuard>,
+    net: Net,
+}
+
+impl Lab {
+    fn berth_sock(&self) -> PathBuf {
+        self.root.join("berth.sock")
+    }
+
+    fn docker_sock(&self) -> PathBuf {
+        self.root.join("docker.sock")
+    }
+
+    fn containerd_sock(&self) -> PathBuf {
+        self.root.join("ctrd.sock")
+    }
+
+    fn start(&mut self, bin_dir: &Path) {
+        let r = self.root.clone();
+        let log = |name: &str| std::fs::File::create(r.join(name)).expect("log file");
+        self.berth = Some(ChildGuard(
+            Command::new(bin_dir.join("berth"))
+                .arg("daemon")
+                .arg("-H")
+                .arg(format!("unix://{}", self.berth_sock().display()))
+                .arg("--data-root")
+                .arg(r.join("berth-data"))
+                .arg("--exec-root")
+                .arg(r.join("berth-exec"))
+                .arg("--pidfile")
+                .arg(r.join("berth.pid"))
+                .arg("--config-file")
+                .arg(r.join("berth-daemon.json"))
+                .arg("--bridge")
+                .arg(&self.net.bridge)
+                .arg("--bip")
+                .arg(&self.net.bip)
+                .arg("--nft-table")
+                .arg(&self.net.table)
+                .arg("--default-address-pool")
+                .arg(format!("base={},size=24", self.net.block))
+                .stdin(Stdio::null())
+                .stdout(log("berth.log"))
+                .stderr(log("berth.log"))
+                .spawn()
+                .expect("spawn berth daemon"),
+        ));
+        // containerd of our own: dockerd would otherwise use the host's when one runs.
+        let ctrd = r.join("ctrd");
+        std::fs::create_dir_all(&ctrd).expect("mkdir ctrd");
+        let config = format!(
+            "version = 2\nroot = \"{root}/root\"\nstate = \"{root}/state\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n\
+             [debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n",
+            root = ctrd.display(),
+            sock = self.containerd_sock().display()
+        );
+        std::fs::write(ctrd.join("config.toml"), config).expect("containerd config");
+        self.containerd = Some(ChildGuard(
+            Command::new("containerd")
+                .arg("--config")
+                .arg(ctrd.join("config.toml"))
+                .stdin(Stdio::null())
+                .stdout(log("containerd.log"))
+                .stderr(log("containerd.log"))
+                .spawn()
+                .expect("spawn containerd"),
+        ));
+        wait_for("containerd", || self.containerd_sock().exists());
+        std::fs::write(r.join("docker-daemon.json"), "{}").expect("daemon.json");
+        self.docker = Some(ChildGuard(
+            Command::new("dockerd")
+                .arg("--host")
+                .arg(format!("unix://{}", self.docker_sock().display()))
+                .arg("--containerd")
+                .arg(self.containerd_sock())
+                .arg("--data-root")
+                .arg(r.join("docker-data"))
+                .arg("--exec-root")
+                .arg(r.join("docker-exec"))
+                .arg("--pidfile")
+                .arg(r.join("docker.pid"))
+                .arg("--config-file")
+                .arg(r.join("docker-daemon.json"))
+                .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
+                .stdin(Stdio::null())
+                .stdout(log("dockerd.log"))
+                .stderr(log("dockerd.log"))
+                .spawn()
+                .expect("spawn dockerd"),
+        ));
+        for target in [Target::DockerToBerth, Target::DockerToDocker] {
+            wait_for(target.label(), || {
+                self.cmd(target, &["version"]).status.success()
+            });
+        }
+    }
+
+    fn command(&self, target: Target) -> Command {
+        let (program, sock) = match target {
+            Target::BerthToBerth => (
+                std::env::current_exe()
+                    .expect("current_exe")
+                    .with_file_name("berth"),
+                self.berth_sock(),
+            ),
+            Target::DockerToBerth => (PathBuf::from(DOCKER_CLI), self.berth_sock()),
+            Target::DockerToDocker => (PathBuf::from(DOCKER_CLI), self.docker_sock()),
+        };
+        let mut c = Command::new(program);
+        c.arg("-H")
+            .arg(format!("unix://{}", sock.display()))
+            .env("DOCKER_CONFIG", self.root.join("cli-config"))
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn cmd(&self, target: Target, args: &[&str]) -> Output {
+        self.command(target).args(args).output().expect("run CLI")
+    }
+
+    /// Runs a CLI command that must succeed; returns its stdout.
+    fn ok(&self, target: Target, args: &[&str]) -> String {
+        let o = self.cmd(target, args);
+        assert!(
+            o.status.success(),
+            "{} {args:?}: {}",
+            target.label(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn daemon_pids(&self, target: Target) -> Vec<i32> {
+        let pid = |c: &Option<ChildGuard>| c.as_ref().map(|c| c.0.id() as i32);
+        match target {
+            Target::DockerToDocker => [pid(&self.docker), pid(&self.containerd)]
+                .into_iter()
+                .flatten()
+                .collect(),
+            _ => pid(&self.berth).into_iter().collect(),
+        }
+    }
+
+    /// The per-container monitors this engine started: berth-shims under our exec root, or
+    /// containerd-shims of our containerd.
+    fn monitor_pids(&self, target: Target) -> Vec<i32> {
+        let marker = match target {
+            Target::DockerToDocker => self.containerd_sock().display().to_string(),
+            _ => self.root.join("berth-exec").display().to_string(),
+        };
+        let name = match target {
+            Target::DockerToDocker => "containerd-shim",
+            _ => "berth-shim",
+        };
+        processes()
+            .into_iter()
+            .filter(|(_, comm, cmdline)| comm.starts_with(name) && cmdline.contains(&marker))
+            .map(|(pid, _, _)| pid)
+            .collect()
+    }
+
+    fn remove_all(&self, target: Target) {
+        let ids = self.ok(target, &["ps", "-aq"]);
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        for chunk in ids.chunks(50) {
+            let mut args = vec!["rm", "-f"];
+            args.extend(chunk);
+            let _ = self.cmd(target, &args);
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for target in [Target::DockerToBerth, Target::DockerToDocker] {
+            if self.daemon_pids(target).is_empty() {
+                continue;
+            }
+            let ids = self.cmd(target, &["ps", "-aq"]);
+            let ids = String::from_utf8_lossy(&ids.stdout).into_owned();
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            if !ids.is_empty() {
+                let mut args = vec!["rm", "-f"];
+                args.extend(ids);
+                let _ = self.cmd(target, &args);
+            }
+        }
+        // dockerd first (it talks to containerd), then containerd, then berth; each by pid
+        // (SIGTERM, SIGKILL after 20 s).
+        self.docker = None;
+        self.containerd = None;
+        self.berth = None;
+        // Monitors that outlived their daemon (a failed run): ours by path, so kill by pid.
+        for target in [Target::DockerToBerth, Target::DockerToDocker] {
+            for pid in self.monitor_pids(target) {
+                if let Some(p) = rustix::process::Pid::from_raw(pid) {
+                    let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                }
+            }
+        }
+        unmount_under(&self.root);
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.net.bridge])
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("nft")
+            .args(["delete", "table", "inet", &self.net.table])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// berth's private networking: its own bridge, nftables table and a free 10.x.y.0/20.
+struct Net {
+    bridge: String,
+    table: String,
+    block: String,
+    bip: String,
+}
+
+impl Net {
+    fn pick() -> Net {
+        let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        let used: Vec<(u32, u32)> = routes
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let dst = u32::from_str_radix(f.get(1)?, 16).ok()?.swap_bytes();
+                let mask = u32::from_str_radix(f.get(7)?, 16).ok()?.swap_bytes();
+                (mask != 0).then_some((dst, mask))
+            })
+            .collect();
+        let tag = format!("{:x}", std::process::id());
+        for slot in (std::process::id() as usize % 1024)..2048 {
+            let (a, b) = (192 + (slot / 16 % 48) as u8, ((slot % 16) * 16) as u8);
+            let net = u32::from_be_bytes([10, a, b, 0]);
+            let mask = 0xffff_f000u32;
+            if used.iter().any(|(d, m)| (d & m & mask) == (net & m & mask)) {
+                continue;
+            }
+            return Net {
+                bridge: format!("bb{tag}"),
+                table: format!("berth_bench{tag}"),
+                block: format!("10.{a}.{b}.0/20"),
+                bip: format!("10.{a}.{b}.1/24"),
+            };
+        }
+        panic!("no free 10.x.y.0/20 for the bench's berth daemon");
+    }
+}
+
+/// Times `run --rm --network none busybox true` through the three paths, interleaved, with
+/// the order rotating every round.
+fn time_run_rm(lab: &Lab, rounds: usize) {
+    let targets = [
+        Target::BerthToBerth,
+        Target::DockerToBerth,
+        Target::DockerToDocker,
+    ];
+    let args = [
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ];
+    let once = |t: Target| {
+        let start = Instant::now();
+        let o = lab.cmd(t, &args);
+        let took = start.elapsed();
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            t.label(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        took
+    };
+    for t in targets {
+        once(t); // warm-up: page cache, image unpacked, cgroup parents
+    }
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); targets.len()];
+    for round in 0..rounds {
+        for k in 0..targets.len() {
+            let i = (round + k) % targets.len();
+            samples[i].push(once(targets[i]));
+        }
+    }
+    let medians: Vec<Duration> = samples.iter_mut().map(|s| median(s)).collect();
+    println!(
+        "run --rm busybox true, median of {rounds} rounds (load average {}):",
+        load_average()
+    );
+    for (t, m) in targets.iter().zip(&medians) {
+        println!("  {:<28} {:>8.1} ms", t.label(), m.as_secs_f64() * 1e3);
+    }
+    let docker = medians[2].as_secs_f64();
+    println!(
+        "  dockerd / berth daemon: {:.2}x with the berth CLI, {:.2}x with the docker CLI",
+        docker / medians[0].as_secs_f64(),
+        docker / medians[1].as_secs_f64()
+    );
+}
+
+/// Memory per idle container on one engine, in MiB.
+struct IdleMemory {
+    monitor_pss: f64,
+    machine: f64,
+}
+
+fn idle_memory(lab: &Lab, target: Target, n: usize) -> IdleMemory {
+    let engine = if target == Target::DockerToDocker {
+        "docker"
+    } else {
+        "berth"
+    };
+    lab.remove_all(target);
+    settle();
+    let daemons = lab.daemon_pids(target);
+    let daemon_before = sum_rollup(&daemons);
+    let used_before = machine_used_kib();
+    let start = Instant::now();
+    for i in 0..n {
+        lab.ok(
+            target,
+            &[
+                "run",
+                "-d",
+                "--pull",
+                "never",
+                "--network",
+                "none",
+                "--name",
+                &format!("idle{i}"),
+                "busybox",
+                "sleep",
+                "1000000",
+            ],
+        );
+    }
+    let started_in = start.elapsed();
+    settle();
+    let monitors = lab.monitor_pids(target);
+    assert_eq!(
+        monitors.len(),
+        n,
+        "{engine}: one monitor process per container"
+    );
+    let mon = sum_rollup(&monitors);
+    let daemon_after = sum_rollup(&daemons);
+    let used_after = machine_used_kib();
+    let per = |kib: i64| kib as f64 / 1024.0 / n as f64;
+    let mem = IdleMemory {
+        monitor_pss: per(mon.pss),
+        machine: per(used_after - used_before),
+    };
+    println!(
+        "{engine}: {n} idle containers started in {:.1} s; per container: monitor PSS {:.2} MiB, RSS {:.2} MiB; daemon growth PSS {:.2} MiB, RSS {:.2} MiB; machine used-memory growth {:.2} MiB",
+        started_in.as_secs_f64(),
+        mem.monitor_pss,
+        per(mon.rss),
+        per(daemon_after.pss - daemon_before.pss),
+        per(daemon_after.rss - daemon_before.rss),
+        mem.machine
+    );
+    lab.remove_all(target);
+    mem
+}
+
+/// Lets deferred work (page cache writeback, RCU frees) settle between measurements.
+fn settle() {
+    let _ = Command::new("sync").status();
+    std::thread::sleep(Duration::from_secs(2));
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Rollup {
+    rss: i64,
+    pss: i64,
+}
+
+/// Summed Rss and Pss (KiB) of `pids` from /proc/<pid>/smaps_rollup.
+fn sum_rollup(pids: &[i32]) -> Rollup {
+    let mut total = Rollup::default();
+    for pid in pids {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        for line in text.lines() {
+            let mut f = line.split_whitespace();
+            let (key, value) = (f.next(), f.next().and_then(|v| v.parse::<i64>().ok()));
+            match (key, value) {
+                (Some("Rss:"), Some(v)) => total.rss += v,
+                (Some("Pss:"), Some(v)) => total.pss += v,
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+/// MemTotal − MemAvailable in KiB.
+fn machine_used_kib() -> i64 {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    field("MemTotal:") - field("MemAvailable:")
+}
+
+/// (pid, comm, cmdline with spaces) of every process.
+fn processes() -> Vec<(i32, String, String)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        out.push((pid, comm.trim().to_string(), cmdline));
+    }
+    out
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
