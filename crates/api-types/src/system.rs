@@ -273,6 +273,9 @@ pub struct SystemInfo {
     /// Total memory in bytes.
     #[serde(rename = "MemTotal")]
     pub mem_total: i64,
+    /// The daemon's data root.
+    #[serde(rename = "DockerRootDir")]
+    pub docker_root_dir: String,
     /// Default registry ("https://index.docker.io/v1/").
     #[serde(rename = "IndexServerAddress")]
     pub index_server_address: String,

@@ -175,11 +175,13 @@ pub fn image_rows(img: &ImageSummary, now: SystemTime, trunc: bool) -> Vec<Value
     } else {
         -1
     };
+    // docker's imageContext prints SharedSize and UniqueSize with units.HumanSize (four
+    // significant digits), unlike Size.
     let size_or_na = |v: i64| {
         if v < 0 {
             "N/A".to_string()
         } else {
-            docker_size(v)
+            crate::units::human_size(v as f64)
         }
     };
     tags.into_iter()

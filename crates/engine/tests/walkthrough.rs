@@ -545,3 +545,70 @@ fn peer_walkthrough_course_tables_with_docker_cli() {
 fn peer_walkthrough_course_tables_with_berth_cli() {
     walk(Cli::Berth, "b");
 }
+
+/// `info` reports what Docker's does (swarm inactive, plugins, root dir, the host's OS) and
+/// `system df -v` prints the same tables from both CLIs.
+#[test]
+fn peer_info_and_verbose_df_like_docker() {
+    if !need() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let docker = Walk {
+        d: &d,
+        cli: Cli::Docker,
+        tag: "d",
+    };
+    let berth = Walk {
+        d: &d,
+        cli: Cli::Berth,
+        tag: "b",
+    };
+    docker.ok(&["volume", "create", "dfvol"]);
+    docker.ok(&["tag", "busybox", "walk/df:1"]);
+    docker.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dfc",
+        "-v",
+        "dfvol:/data",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let fields = "{{.Swarm.LocalNodeState}}|{{.DockerRootDir}}|{{json .Plugins.Volume}}|{{.InitBinary}}|{{.MemTotal}}";
+    let info = docker.ok(&["info", "--format", fields]);
+    let parts: Vec<&str> = info.trim().split('|').collect();
+    assert_eq!(parts[0], "inactive", "{info}");
+    assert_eq!(
+        parts[1],
+        d.root().join("data").display().to_string(),
+        "{info}"
+    );
+    assert_eq!(parts[2], "[\"local\"]", "{info}");
+    assert_eq!(parts[3], "docker-init", "{info}");
+    assert!(parts[4].parse::<u64>().unwrap_or(0) > 0, "{info}");
+    assert_eq!(berth.ok(&["info", "--format", fields]), info);
+    let mut same = false;
+    for _ in 0..3 {
+        // A "N seconds ago" column may tick between the two commands: retry.
+        let a = docker.ok(&["system", "df", "-v"]);
+        let b = berth.ok(&["system", "df", "-v"]);
+        if a == b {
+            assert!(a.contains("SHARED SIZE"), "{a}");
+            assert!(
+                a.lines()
+                    .any(|l| l.starts_with("dfvol ") && l.contains(" 1 ")),
+                "{a}"
+            );
+            same = true;
+            break;
+        }
+        eprintln!("docker:\n{a}\nberth:\n{b}");
+    }
+    assert!(same, "system df -v differs between docker and berth");
+    docker.ok(&["rm", "-f", "dfc"]);
+    docker.ok(&["volume", "rm", "dfvol"]);
+}

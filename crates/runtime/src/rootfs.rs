@@ -207,21 +207,39 @@ fn mount_cgroup(root: &OwnedFd, dest: &Path, opts: &MountOptions, v2: bool) -> R
         Some(c"mode=755"),
     )
     .sys(|| "mount tmpfs for cgroup v1".into())?;
+    let own = own_v1_cgroups();
     for (dir, data) in v1_hierarchies() {
         let sub = dest.join(&dir);
         let fd = create_in_root(root, &sub, true).sys(|| format!("mkdir {}", sub.display()))?;
-        let data = CString::new(data).unwrap_or_default();
-        // A hierarchy that cannot be mounted here (e.g. v1 inside a user namespace) is left
-        // out rather than failing the container.
-        if rustix::mount::mount(
-            "cgroup",
-            proc_fd_path(&fd).as_str(),
-            "cgroup",
-            opts.flags,
-            Some(data.as_c_str()),
-        )
-        .is_err()
-        {
+        // Without a cgroup namespace the container sees only its own cgroup, bound from the
+        // host's hierarchy (as runc does), so /sys/fs/cgroup/memory/memory.limit_in_bytes is
+        // its limit. In a cgroup namespace (own path "/") a fresh mount shows the namespace
+        // root. A hierarchy that cannot be mounted here (e.g. v1 inside a user namespace) is
+        // left out rather than failing the container.
+        let mounted = match own_path(&own, &data).filter(|p| p.as_str() != "/") {
+            Some(path) => {
+                let source = format!("/sys/fs/cgroup/{dir}{path}");
+                rustix::mount::mount_bind(source.as_str(), proc_fd_path(&fd).as_str()).is_ok()
+                    && remount_bind(
+                        root,
+                        &sub,
+                        opts.flags | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+                    )
+                    .is_ok()
+            }
+            None => {
+                let data = CString::new(data).unwrap_or_default();
+                rustix::mount::mount(
+                    "cgroup",
+                    proc_fd_path(&fd).as_str(),
+                    "cgroup",
+                    opts.flags,
+                    Some(data.as_c_str()),
+                )
+                .is_ok()
+            }
+        };
+        if !mounted {
             continue;
         }
         // cpu,cpuacct → also reachable as cpu and cpuacct.
@@ -236,6 +254,31 @@ fn mount_cgroup(root: &OwnedFd, dest: &Path, opts: &MountOptions, v2: bool) -> R
         remount_bind(root, dest, opts.flags)?;
     }
     Ok(())
+}
+
+/// This process's v1 cgroups: (controllers of the hierarchy, path), from /proc/self/cgroup.
+fn own_v1_cgroups() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    parse_proc_cgroup(&text)
+}
+
+/// Parses /proc/<pid>/cgroup lines `id:controllers:path` of v1 hierarchies.
+fn parse_proc_cgroup(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+            (!controllers.is_empty()).then(|| (controllers.to_string(), path.to_string()))
+        })
+        .collect()
+}
+
+/// The path of the hierarchy mounted with `data` (e.g. "cpu,cpuacct" or "xattr,name=systemd").
+fn own_path(own: &[(String, String)], data: &str) -> Option<String> {
+    let opts: Vec<&str> = data.split(',').collect();
+    own.iter()
+        .find(|(controllers, _)| controllers.split(',').all(|c| opts.contains(&c)))
+        .map(|(_, p)| p.clone())
 }
 
 /// The host's cgroup v1 hierarchies: (directory name under /sys/fs/cgroup, mount data).
@@ -391,4 +434,24 @@ pub fn bind_host_file(src: &Path, target: &impl AsFd) -> Result<()> {
     let t = target.as_fd().try_clone_to_owned().sys(|| "dup".into())?;
     rustix::mount::mount(src, proc_fd_path(&t).as_str(), "", MountFlags::BIND, None)
         .sys(|| format!("bind {}", src.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_v1_paths_match_their_hierarchy() {
+        let own = parse_proc_cgroup(
+            "12:memory:/berth/abc\n4:cpu,cpuacct:/berth/abc\n1:name=systemd:/init.scope\n0::/berth/abc\n",
+        );
+        assert_eq!(own.len(), 3, "{own:?}");
+        assert_eq!(own_path(&own, "memory").as_deref(), Some("/berth/abc"));
+        assert_eq!(own_path(&own, "cpu,cpuacct").as_deref(), Some("/berth/abc"));
+        assert_eq!(
+            own_path(&own, "xattr,name=systemd").as_deref(),
+            Some("/init.scope")
+        );
+        assert_eq!(own_path(&own, "pids"), None);
+    }
 }

@@ -3,6 +3,7 @@
 use std::io::{BufRead, Write};
 
 use berth_api_types::{SystemInfo, SystemVersion};
+use berth_cli_format::table::tabwrite;
 use berth_cli_format::units::docker_size;
 use berth_cli_format::{Format, Template};
 use hyper::Method;
@@ -540,8 +541,12 @@ fn event_line(v: &Value) -> String {
 }
 
 /// `system df`.
-pub async fn df(ctx: &Ctx, _verbose: bool, format: Option<String>) -> CliResult<i32> {
+pub async fn df(ctx: &Ctx, verbose: bool, format: Option<String>) -> CliResult<i32> {
     let v: Value = ctx.client.get_json("/system/df").await?;
+    if verbose && format.as_deref().is_none_or(str::is_empty) {
+        out(&df_verbose(&v)?);
+        return Ok(0);
+    }
     let arr = |k: &str| {
         v.get(k)
             .and_then(|a| a.as_array())
@@ -617,6 +622,74 @@ pub async fn df(ctx: &Ctx, _verbose: bool, format: Option<String>) -> CliResult<
         .render(&rows, &headers)
         .map_err(|e| CliError::msg(e.to_string()))?);
     Ok(0)
+}
+
+/// `system df -v`: one table per kind, as docker prints them.
+fn df_verbose(v: &Value) -> CliResult<String> {
+    use berth_api_types::{ContainerSummary, ImageSummary};
+    use berth_cli_format::rows::{container_row, image_rows, images_headers, ps_headers};
+    let now = std::time::SystemTime::now();
+    let list = |k: &str| {
+        v.get(k)
+            .and_then(|a| a.as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let render = |rows: &[Value], headers: &Value, table: &str| -> CliResult<String> {
+        Format::parse(table, table)
+            .and_then(|f| f.render(rows, headers))
+            .map_err(|e| CliError::msg(e.to_string()))
+    };
+    let mut text = String::from("Images space usage:\n\n");
+    let images: Vec<Value> = list("Images")
+        .into_iter()
+        .filter_map(|i| serde_json::from_value::<ImageSummary>(i).ok())
+        .filter_map(|i| image_rows(&i, now, true).into_iter().next())
+        .collect();
+    text.push_str(&render(
+        &images,
+        &images_headers(),
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}",
+    )?);
+    text.push_str("\nContainers space usage:\n\n");
+    let containers: Vec<Value> = list("Containers")
+        .into_iter()
+        .filter_map(|c| serde_json::from_value::<ContainerSummary>(c).ok())
+        .map(|c| {
+            let mut row = container_row(&c, now, true);
+            row["Size"] = json!(docker_size(c.size_rw.unwrap_or(0)));
+            row
+        })
+        .collect();
+    text.push_str(&render(
+        &containers,
+        &ps_headers(),
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
+    )?);
+    text.push_str("\nLocal Volumes space usage:\n\n");
+    let volumes: Vec<Value> = list("Volumes")
+        .iter()
+        .map(|x| {
+            let size = x.pointer("/UsageData/Size").and_then(|n| n.as_i64()).unwrap_or(-1);
+            json!({
+                "Name": x.get("Name").and_then(|n| n.as_str()).unwrap_or(""),
+                "Links": x.pointer("/UsageData/RefCount").and_then(|n| n.as_i64()).unwrap_or(0).to_string(),
+                "Size": if size < 0 { "N/A".to_string() } else { docker_size(size) },
+            })
+        })
+        .collect();
+    text.push_str(&render(
+        &volumes,
+        &json!({"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}),
+        "table {{.Name}}\t{{.Links}}\t{{.Size}}",
+    )?);
+    // berth has no build cache yet: docker prints the empty table.
+    text.push_str("\nBuild cache usage: 0B\n\n");
+    text.push_str(&tabwrite(
+        "CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED",
+    ));
+    text.push('\n');
+    Ok(text)
 }
 
 /// `system prune`.

@@ -253,6 +253,12 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
     if input.host.network_mode != "host" {
         namespaces.push(json!({"type": "network"}));
     }
+    // Docker's default cgroupns mode: private on a cgroup v2 host (the container sees its own
+    // cgroup as the root of /sys/fs/cgroup), host on v1 (the runtime binds the container's
+    // own cgroups there).
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
     let mut resources = super::resources::oci(&input.host.resources);
     resources.insert("devices".into(), json!([{"allow": false, "access": "rwm"}]));
     let mut linux = json!({

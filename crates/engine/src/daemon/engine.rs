@@ -125,7 +125,8 @@ impl Engine for Berth {
             }
             .into(),
             kernel_version: kernel(),
-            operating_system: "berth".into(),
+            operating_system: os_release("PRETTY_NAME").unwrap_or_else(|| "Linux".into()),
+            os_version: os_release("VERSION_ID").unwrap_or_default(),
             os_type: "linux".into(),
             architecture: std::env::consts::ARCH.into(),
             ncpu: std::thread::available_parallelism()
@@ -139,6 +140,39 @@ impl Engine for Berth {
             default_runtime: "berth".into(),
             live_restore_enabled: true,
             index_server_address: "https://index.docker.io/v1/".into(),
+            mem_total: mem_total(),
+            docker_root_dir: cfg.data_root.display().to_string(),
+            plugins: PluginsInfo {
+                volume: Some(vec!["local".into()]),
+                network: Some(vec!["bridge".into(), "host".into(), "null".into()]),
+                authorization: None,
+                log: Some(vec!["json-file".into()]),
+            },
+            swarm: SwarmInfo {
+                local_node_state: "inactive".into(),
+                ..Default::default()
+            },
+            runtimes: [(
+                "berth".to_string(),
+                RuntimeInfo {
+                    path: "berth-runtime".into(),
+                    runtime_args: None,
+                },
+            )]
+            .into(),
+            init_binary: "docker-init".into(),
+            registry_config: Some(registry_config(&cfg)),
+            security_options: vec!["name=seccomp,profile=builtin".into()],
+            memory_limit: true,
+            swap_limit: true,
+            cpu_cfs_period: true,
+            cpu_cfs_quota: true,
+            cpu_shares: true,
+            cpu_set: true,
+            pids_limit: true,
+            oom_kill_disable: true,
+            system_time: crate::logfile::now(),
+            nfd: std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as i64),
             ..Default::default()
         };
         Ok(info)
@@ -151,6 +185,7 @@ impl Engine for Berth {
                 ctx,
                 ImageListOptions {
                     all: true,
+                    shared_size: true,
                     ..Default::default()
                 },
             )
@@ -160,6 +195,13 @@ impl Engine for Berth {
             size: true,
             ..Default::default()
         })?;
+        let images = images
+            .into_iter()
+            .map(|mut i| {
+                i.containers = containers.iter().filter(|c| c.image_id == i.id).count() as i64;
+                i
+            })
+            .collect::<Vec<_>>();
         Ok(SystemDf {
             layers_size: images.iter().map(|i| i.size).sum(),
             images,
@@ -570,4 +612,61 @@ impl Engine for Berth {
     ) -> ApiResult<JsonStream<JsonMessage>> {
         self.images.image_load(ctx, quiet, body).await
     }
+}
+
+/// MemTotal of /proc/meminfo, in bytes.
+fn mem_total() -> i64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// `RegistryConfig` of /info: the insecure registries (CIDRs apart, as Docker lists them),
+/// the mirrors, and docker.io as the official index.
+fn registry_config(cfg: &DaemonConfig) -> RegistryServiceConfig {
+    let mut cidrs = vec!["127.0.0.0/8".to_string(), "::1/128".to_string()];
+    let mut index_configs = std::collections::BTreeMap::new();
+    index_configs.insert(
+        "docker.io".to_string(),
+        IndexInfo {
+            name: "docker.io".into(),
+            mirrors: cfg.registry_mirrors.clone(),
+            secure: true,
+            official: true,
+        },
+    );
+    for r in &cfg.insecure_registries {
+        if r.contains('/') {
+            cidrs.push(r.clone());
+        } else {
+            index_configs.insert(
+                r.clone(),
+                IndexInfo {
+                    name: r.clone(),
+                    mirrors: Vec::new(),
+                    secure: false,
+                    official: false,
+                },
+            );
+        }
+    }
+    RegistryServiceConfig {
+        insecure_registry_cidrs: cidrs,
+        index_configs,
+        mirrors: cfg.registry_mirrors.clone(),
+    }
+}
+
+/// A key of the host's /etc/os-release (Docker reports the host's distribution).
+fn os_release(key: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/os-release").ok()?;
+    text.lines().find_map(|l| {
+        let v = l.strip_prefix(key)?.strip_prefix('=')?;
+        Some(v.trim_matches('"').to_string())
+    })
 }

@@ -39,6 +39,15 @@ impl ImageService {
         let since = self.created_bound(f.get("since"))?;
         let records = self.images.store.list().map_err(internal)?;
         let refs = self.images.store.references().map_err(internal)?;
+        // SharedSize: the bytes of layers that more than one image stacks on.
+        let mut chain_users: std::collections::HashMap<String, usize> = Default::default();
+        if opts.shared_size {
+            for rec in &records {
+                for l in &rec.layers {
+                    *chain_users.entry(l.chain_id.to_string()).or_default() += 1;
+                }
+            }
+        }
         let mut out = Vec::new();
         for rec in records {
             let names: Vec<&String> = refs
@@ -78,7 +87,15 @@ impl ImageService {
                 parent_id: self.meta(&rec.id).parent.unwrap_or_default(),
                 repo_digests: rec.repo_digests.iter().map(|d| familiar(d)).collect(),
                 repo_tags: tags,
-                shared_size: -1,
+                shared_size: if opts.shared_size {
+                    rec.layers
+                        .iter()
+                        .filter(|l| chain_users.get(&l.chain_id.to_string()).copied() > Some(1))
+                        .map(|l| l.uncompressed_size as i64)
+                        .sum()
+                } else {
+                    -1
+                },
                 size: rec.size() as i64,
             });
         }
