@@ -9,7 +9,7 @@
 //!    growth (MemTotal − MemAvailable), each per container.
 //!
 //! Usage (as root): `cargo build --release -p berth -p berth-shim && cargo run --release -p
-//! berth-bench --bin engine [rounds] [idle-containers]` (defaults 20 and 100).
+//! berth-bench --bin engine [rounds] [idle-containers] [cycles]` (defaults 20, 100, 3).
 //!
 //! Both engines run on private sockets, data roots and exec roots under one temporary
 //! directory: berth with its own bridge name, nftables table and address block; dockerd with
@@ -31,6 +31,7 @@ fn main() {
     let mut argv = std::env::args().skip(1);
     let rounds: usize = argv.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let idle: usize = argv.next().and_then(|a| a.parse().ok()).unwrap_or(100);
+    let cycles: usize = argv.next().and_then(|a| a.parse().ok()).unwrap_or(3).max(1);
     assert!(berth_testkit::is_root(), "the engine bench needs root");
     let bin_dir = std::env::current_exe()
         .expect("current_exe")
@@ -78,13 +79,29 @@ fn main() {
     );
 
     time_run_rm(&lab, rounds);
-    let berth_mem = idle_memory(&lab, Target::DockerToBerth, idle);
-    let docker_mem = idle_memory(&lab, Target::DockerToDocker, idle);
+    // The machine's used memory moves with everything else running here: the engines
+    // alternate over several cycles and the medians are reported.
+    println!("{idle} idle containers (sleep), per container, {cycles} cycles per engine:");
+    let (mut berth_runs, mut docker_runs) = (Vec::new(), Vec::new());
+    for cycle in 1..=cycles {
+        berth_runs.push(idle_memory(&lab, Target::DockerToBerth, idle, cycle));
+        docker_runs.push(idle_memory(&lab, Target::DockerToDocker, idle, cycle));
+    }
+    let berth_mem = IdleMemory::median(&berth_runs);
+    let docker_mem = IdleMemory::median(&docker_runs);
+    berth_mem.print("berth", "median");
+    docker_mem.print("docker", "median");
     println!(
         "idle total (machine used-memory growth per container): berth {:.2} MiB, docker {:.2} MiB, ratio berth/docker {:.3}",
         berth_mem.machine,
         docker_mem.machine,
         berth_mem.machine / docker_mem.machine
+    );
+    println!(
+        "idle accounted (monitor + daemon growth + container PSS + kernel growth, per container): berth {:.2} MiB, docker {:.2} MiB, ratio berth/docker {:.3}",
+        berth_mem.accounted(),
+        docker_mem.accounted(),
+        berth_mem.accounted() / docker_mem.accounted()
     );
     println!(
         "idle monitor PSS per container: berth-shim {:.2} MiB, containerd-shim {:.2} MiB, ratio {:.3}",
@@ -432,12 +449,68 @@ fn time_run_rm(lab: &Lab, rounds: usize) {
 }
 
 /// Memory per idle container on one engine, in MiB.
+#[derive(Debug, Default, Clone, Copy)]
 struct IdleMemory {
     monitor_pss: f64,
+    monitor_rss: f64,
+    daemon_pss: f64,
+    daemon_rss: f64,
+    /// The containers' own processes (children of the monitors).
+    container_pss: f64,
+    /// Kernel memory growth: unreclaimable slab, kernel stacks, page tables.
+    kernel: f64,
     machine: f64,
 }
 
-fn idle_memory(lab: &Lab, target: Target, n: usize) -> IdleMemory {
+impl IdleMemory {
+    /// What the engine's processes and the kernel objects of its containers cost: less
+    /// exposed to the rest of the machine than `machine`.
+    fn accounted(&self) -> f64 {
+        self.monitor_pss + self.daemon_pss + self.container_pss + self.kernel
+    }
+}
+
+impl IdleMemory {
+    /// The field-wise median of several cycles.
+    fn median(samples: &[IdleMemory]) -> IdleMemory {
+        let m = |f: fn(&IdleMemory) -> f64| {
+            let mut v: Vec<f64> = samples.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            let n = v.len();
+            if n % 2 == 1 {
+                v[n / 2]
+            } else {
+                (v[n / 2 - 1] + v[n / 2]) / 2.0
+            }
+        };
+        IdleMemory {
+            monitor_pss: m(|s| s.monitor_pss),
+            monitor_rss: m(|s| s.monitor_rss),
+            daemon_pss: m(|s| s.daemon_pss),
+            daemon_rss: m(|s| s.daemon_rss),
+            container_pss: m(|s| s.container_pss),
+            kernel: m(|s| s.kernel),
+            machine: m(|s| s.machine),
+        }
+    }
+
+    fn print(&self, engine: &str, what: &str) {
+        println!(
+            "  {engine:<6} {what}: monitor PSS {:.2} MiB, RSS {:.2} MiB; daemon growth PSS {:.2} MiB, RSS {:.2} MiB; container PSS {:.2} MiB; kernel growth {:.2} MiB; accounted {:.2} MiB; machine used-memory growth {:.2} MiB",
+            self.monitor_pss,
+            self.monitor_rss,
+            self.daemon_pss,
+            self.daemon_rss,
+            self.container_pss,
+            self.kernel,
+            self.accounted(),
+            self.machine
+        );
+    }
+}
+
+/// Starts `n` idle containers on one engine, measures, removes them.
+fn idle_memory(lab: &Lab, target: Target, n: usize, cycle: usize) -> IdleMemory {
     let engine = if target == Target::DockerToDocker {
         "docker"
     } else {
@@ -448,6 +521,7 @@ fn idle_memory(lab: &Lab, target: Target, n: usize) -> IdleMemory {
     let daemons = lab.daemon_pids(target);
     let daemon_before = sum_rollup(&daemons);
     let used_before = machine_used_kib();
+    let kernel_before = kernel_kib();
     let start = Instant::now();
     for i in 0..n {
         lab.ok(
@@ -476,21 +550,31 @@ fn idle_memory(lab: &Lab, target: Target, n: usize) -> IdleMemory {
         "{engine}: one monitor process per container"
     );
     let mon = sum_rollup(&monitors);
+    let containers: Vec<i32> = processes()
+        .into_iter()
+        .filter(|p| monitors.contains(&parent_pid(p.0)))
+        .map(|p| p.0)
+        .collect();
+    let inits = sum_rollup(&containers);
     let daemon_after = sum_rollup(&daemons);
     let used_after = machine_used_kib();
+    let kernel_after = kernel_kib();
     let per = |kib: i64| kib as f64 / 1024.0 / n as f64;
     let mem = IdleMemory {
         monitor_pss: per(mon.pss),
+        monitor_rss: per(mon.rss),
+        daemon_pss: per(daemon_after.pss - daemon_before.pss),
+        daemon_rss: per(daemon_after.rss - daemon_before.rss),
+        container_pss: per(inits.pss),
+        kernel: per(kernel_after - kernel_before),
         machine: per(used_after - used_before),
     };
-    println!(
-        "{engine}: {n} idle containers started in {:.1} s; per container: monitor PSS {:.2} MiB, RSS {:.2} MiB; daemon growth PSS {:.2} MiB, RSS {:.2} MiB; machine used-memory growth {:.2} MiB",
-        started_in.as_secs_f64(),
-        mem.monitor_pss,
-        per(mon.rss),
-        per(daemon_after.pss - daemon_before.pss),
-        per(daemon_after.rss - daemon_before.rss),
-        mem.machine
+    mem.print(
+        engine,
+        &format!(
+            "cycle {cycle} ({n} started in {:.1} s)",
+            started_in.as_secs_f64()
+        ),
     );
     lab.remove_all(target);
     mem
@@ -524,6 +608,32 @@ fn sum_rollup(pids: &[i32]) -> Rollup {
         }
     }
     total
+}
+
+/// SUnreclaim + KernelStack + PageTables in KiB (the kernel memory namespaces, cgroups,
+/// mounts and processes pin).
+fn kernel_kib() -> i64 {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    ["SUnreclaim:", "KernelStack:", "PageTables:"]
+        .iter()
+        .map(|name| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// The parent of `pid` (0 when unknown).
+fn parent_pid(pid: i32) -> i32 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// MemTotal − MemAvailable in KiB.

@@ -1,10 +1,11 @@
 //! Network benchmark: berth's daemon against Docker's own daemon (Debian docker.io's
 //! `dockerd`), both private to this run, driven by the same docker CLI, in one run:
 //!
-//! a) **network setup per container start**: the median time of the `POST
+//! a) **network setup per container start**: per round, the time of the `POST
 //!    /containers/{id}/start` API call for a created busybox `sleep` container on the default
-//!    bridge, minus the median for one with `--network none` (which still gets its own netns
-//!    with loopback up). The difference is what attaching the default bridge costs a start:
+//!    bridge, minus the same for one with `--network none` (which still gets its own netns
+//!    with loopback up) started in the same round; the median of these paired differences
+//!    (and its quartiles) is what attaching the default bridge costs a start:
 //!    veth pair, address, routes, `/etc/hosts`, and for Docker libnetwork's sandbox and its
 //!    `libnetwork-setkey` prestart hook. The call is made on a raw unix-socket connection
 //!    (already connected when the clock starts) so no CLI start-up is timed; create and rm
@@ -407,6 +408,122 @@ fn start_sink(engine: &Engine, mib: usize) -> (u16, u16) {
     (push_port, pull_port)
 }
 
+/// The CPU time spent moving a throughput container's bytes: this process (the client),
+/// the container's cgroup (its `nc` and `dd`) and, for Docker, the daemon's `docker-proxy`
+/// children. Unlike wall time it does not depend on how much CPU the other tenants of a
+/// shared machine leave (softirq work deferred to ksoftirqd is not counted, for either).
+struct CpuMeter {
+    cgroup_usage: PathBuf,
+    proxy_parent: Option<u32>,
+}
+
+impl CpuMeter {
+    fn new(engine: &Engine, container: &str, docker_proxy: bool) -> CpuMeter {
+        let pid = engine.ok(&["inspect", "-f", "{{.State.Pid}}", container]);
+        CpuMeter {
+            cgroup_usage: cgroup_cpu_file(&pid),
+            proxy_parent: docker_proxy.then(|| engine.daemon.as_ref().expect("daemon").0.id()),
+        }
+    }
+
+    fn total(&self) -> Duration {
+        let mut sum = process_cpu("self") + cgroup_cpu(&self.cgroup_usage);
+        if let Some(parent) = self.proxy_parent {
+            for pid in children_named(parent, "docker-proxy") {
+                sum += process_cpu(&pid.to_string());
+            }
+        }
+        sum
+    }
+}
+
+/// user + system time of a process (all threads), from `/proc/<pid>/stat`.
+fn process_cpu(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .map(|f| f.parse().unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the comm), in
+    // USER_HZ ticks, which is 100 on Linux.
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// PIDs of the processes called `comm` whose parent is `parent`.
+fn children_named(parent: u32, comm: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let name = stat.split_once('(').and_then(|(_, r)| r.rsplit_once(')'));
+            name.is_some_and(|(n, rest)| {
+                n == comm && rest.split_whitespace().nth(1) == Some(&parent.to_string())
+            })
+        })
+        .collect()
+}
+
+/// The CPU usage file of the cgroup of `pid`: v1 `cpuacct.usage` or v2 `cpu.stat`.
+fn cgroup_cpu_file(pid: &str) -> PathBuf {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("container cgroup");
+    let root = Path::new("/sys/fs/cgroup");
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next(), parts.next(), parts.next());
+        let (Some(controllers), Some(path)) = (controllers, path) else {
+            continue;
+        };
+        let path = path.trim_start_matches('/');
+        if controllers.split(',').any(|c| c == "cpuacct") {
+            for dir in [controllers, "cpuacct", "cpu,cpuacct"] {
+                let file = root.join(dir).join(path).join("cpuacct.usage");
+                if file.is_file() {
+                    return file;
+                }
+            }
+        }
+        if controllers.is_empty() {
+            for base in [root.to_path_buf(), root.join("unified")] {
+                let file = base.join(path).join("cpu.stat");
+                if file.is_file() && !text.contains("cpuacct") {
+                    return file;
+                }
+            }
+        }
+    }
+    panic!("no CPU accounting file for the cgroup of pid {pid}: {text}");
+}
+
+fn cgroup_cpu(file: &Path) -> Duration {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    if file.ends_with("cpuacct.usage") {
+        Duration::from_nanos(text.trim().parse().unwrap_or(0))
+    } else {
+        let usec = text
+            .lines()
+            .find_map(|l| l.strip_prefix("usage_usec "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        Duration::from_micros(usec)
+    }
+}
+
+/// Median and quartiles of millisecond samples (nearest rank).
+fn quartiles_ms(samples: &mut [f64]) -> (f64, f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.25), at(0.75))
+}
+
 fn mib_per_s(mib: usize, d: Duration) -> f64 {
     mib as f64 / d.as_secs_f64()
 }
@@ -445,33 +562,53 @@ fn main() {
     let names: Vec<&str> = engines.iter().map(|e| e.name).collect();
 
     // a) start latency, bridge vs none.
-    start_round(&engines, usize::MAX / 2); // warm-up (page cache, cgroup parents, bridge)
-    let mut samples = vec![[Vec::new(), Vec::new()]; engines.len()];
-    for round in 0..rounds {
-        for (e, bridge, took) in start_round(&engines, round) {
-            samples[e][usize::from(bridge)].push(took);
-        }
-    }
+    // Warm-up (page cache, cgroup parents, bridge).
+    start_round(&engines, usize::MAX / 2);
+    let per_round: Vec<Vec<(usize, bool, Duration)>> =
+        (0..rounds).map(|r| start_round(&engines, r)).collect();
+    // samples[engine][round] = [none, bridge]
+    let samples: Vec<Vec<[Duration; 2]>> = (0..engines.len())
+        .map(|e| {
+            per_round
+                .iter()
+                .map(|starts| {
+                    let mut pair = [Duration::ZERO; 2];
+                    for &(_, bridge, took) in starts.iter().filter(|s| s.0 == e) {
+                        pair[usize::from(bridge)] = took;
+                    }
+                    pair
+                })
+                .collect()
+        })
+        .collect();
     let mut start_medians = Vec::new();
-    for (e, [none, bridge]) in samples.iter_mut().enumerate() {
-        let (mn, mb) = (median(none), median(bridge));
+    let mut setup_ms = Vec::new();
+    for (e, rounds_of_engine) in samples.iter().enumerate() {
+        let mut none: Vec<Duration> = rounds_of_engine.iter().map(|r| r[0]).collect();
+        let mut bridge: Vec<Duration> = rounds_of_engine.iter().map(|r| r[1]).collect();
+        // Paired: bridge minus none of the same round (same load), then the median.
+        let mut diffs: Vec<f64> = rounds_of_engine
+            .iter()
+            .map(|r| (r[1].as_secs_f64() - r[0].as_secs_f64()) * 1e3)
+            .collect();
+        let (mn, mb) = (median(&mut none), median(&mut bridge));
+        let (d, q1, q3) = quartiles_ms(&mut diffs);
         println!(
-            "{}: start --network none {:.2} ms, default bridge {:.2} ms",
+            "{}: start --network none {:.2} ms, default bridge {:.2} ms; \
+             bridge - none per round: median {d:.2} ms (quartiles {q1:.2} .. {q3:.2})",
             names[e],
             mn.as_secs_f64() * 1e3,
             mb.as_secs_f64() * 1e3
         );
         start_medians.push((mb, mn));
+        setup_ms.push(d);
     }
-    let setup: Vec<Duration> = start_medians
-        .iter()
-        .map(|(bridge, none)| bridge.saturating_sub(*none))
-        .collect();
-    report(
-        &format!("network setup per start (bridge - none, median of {rounds})"),
-        setup[0],
-        "docker",
-        setup[1],
+    println!(
+        "network setup per start (paired bridge - none, median of {rounds}): \
+         berth {:.2} ms, docker {:.2} ms, ratio berth/docker {:.3}",
+        setup_ms[0],
+        setup_ms[1],
+        setup_ms[0] / setup_ms[1]
     );
     report(
         "start on the default bridge",
@@ -482,30 +619,51 @@ fn main() {
 
     // b) published-port throughput over 127.0.0.1.
     let ports: Vec<(u16, u16)> = engines.iter().map(|e| start_sink(e, mib)).collect();
+    let meters: Vec<CpuMeter> = engines
+        .iter()
+        .map(|e| CpuMeter::new(e, "nb-throughput", e.name == "docker"))
+        .collect();
+    // [engine] → (wall, cpu) per transfer
     let mut pushes = vec![Vec::new(); engines.len()];
     let mut pulls = vec![Vec::new(); engines.len()];
     for round in 0..tp_rounds {
         for k in 0..engines.len() {
             let e = (k + round) % engines.len();
             let (push_port, pull_port) = ports[e];
-            pushes[e].push(push(push_port, mib).expect("push"));
+            let cpu0 = meters[e].total();
+            let took = push(push_port, mib).expect("push");
+            let cpu1 = meters[e].total();
+            pushes[e].push((took, cpu1.saturating_sub(cpu0)));
             let (took, n) = pull(pull_port).expect("pull");
             assert_eq!(n, mib * MIB, "{} pull got {n} bytes", names[e]);
-            pulls[e].push(took);
+            pulls[e].push((took, meters[e].total().saturating_sub(cpu1)));
         }
     }
-    for (what, samples) in [("push", &mut pushes), ("pull", &mut pulls)] {
-        let m: Vec<Duration> = samples.iter_mut().map(|s| median(s)).collect();
+    for (what, samples) in [("push", &pushes), ("pull", &pulls)] {
+        let wall: Vec<Duration> = samples
+            .iter()
+            .map(|s| median(&mut s.iter().map(|x| x.0).collect::<Vec<_>>()))
+            .collect();
+        let cpu: Vec<Duration> = samples
+            .iter()
+            .map(|s| median(&mut s.iter().map(|x| x.1).collect::<Vec<_>>()))
+            .collect();
         println!(
             "{what} {mib} MiB via 127.0.0.1 published port: berth {:.0} MiB/s, docker {:.0} MiB/s",
-            mib_per_s(mib, m[0]),
-            mib_per_s(mib, m[1])
+            mib_per_s(mib, wall[0]),
+            mib_per_s(mib, wall[1])
         );
         report(
-            &format!("{what} {mib} MiB (median of {tp_rounds})"),
-            m[0],
+            &format!("{what} {mib} MiB wall time (median of {tp_rounds})"),
+            wall[0],
             "docker",
-            m[1],
+            wall[1],
+        );
+        report(
+            &format!("{what} {mib} MiB CPU time, client + container + proxy (median)"),
+            cpu[0],
+            "docker",
+            cpu[1],
         );
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();

@@ -163,8 +163,12 @@ impl Netlink {
             .address(mac_for_ip(req.address).to_vec())
             .setns_by_fd(ns.as_raw_fd())
             .build();
+        // Enslaved and up in the creating request itself (like `ip link add … master … up`):
+        // two round trips fewer than create, look up, then set.
         let msg = LinkVeth::new(&req.host_ifname, "unused")
             .mtu(req.mtu)
+            .controller(bridge)
+            .up()
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
             .build();
         self.handle
@@ -173,35 +177,10 @@ impl Netlink {
             .execute()
             .await
             .map_err(|e| NetworkError::netlink(format!("create veth {}", req.host_ifname), e))?;
-        let res = async {
-            let host = self.link_index(&req.host_ifname).await?.ok_or_else(|| {
-                NetworkError::sys(
-                    format!("veth {} vanished", req.host_ifname),
-                    std::io::ErrorKind::NotFound.into(),
-                )
-            })?;
-            self.handle
-                .link()
-                .set(
-                    LinkUnspec::new_with_index(host)
-                        .controller(bridge)
-                        .up()
-                        .build(),
-                )
-                .execute()
-                .await
-                .map_err(|e| {
-                    NetworkError::netlink(
-                        format!("attach {} to {}", req.host_ifname, req.bridge),
-                        e,
-                    )
-                })?;
-            let inner = req.clone();
-            in_netns(&req.netns, move |h| async move {
-                configure_inside(&h, &inner).await
-            })
-            .await
-        }
+        let inner = req.clone();
+        let res = in_netns(&req.netns, move |h| async move {
+            configure_inside(&h, &inner).await
+        })
         .await;
         if let Err(e) = res {
             let _ = self.delete_link(&req.host_ifname).await;
@@ -253,10 +232,12 @@ async fn configure_inside(h: &Handle, req: &VethRequest) -> Result<()> {
     Ok(())
 }
 
+/// `lo` is ifindex 1 in every network namespace (the kernel's `LOOPBACK_IFINDEX`).
+const LOOPBACK_IFINDEX: u32 = 1;
+
 async fn loopback_up_with(h: &Handle) -> Result<()> {
     let nl = Netlink { handle: h.clone() };
-    let lo = nl.link_index("lo").await?.unwrap_or(1);
-    nl.set_up(lo, "lo").await
+    nl.set_up(LOOPBACK_IFINDEX, "lo").await
 }
 
 /// Brings `lo` up inside `netns` (network mode `none` needs only this).
