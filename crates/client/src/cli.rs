@@ -26,6 +26,21 @@ pub struct Cli {
     /// Set the logging level.
     #[arg(short = 'l', long = "log-level", global = true)]
     pub log_level: Option<String>,
+    /// Use TLS; implied by --tlsverify.
+    #[arg(long = "tls", global = true)]
+    pub tls: bool,
+    /// Use TLS and verify the remote.
+    #[arg(long = "tlsverify", global = true, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub tlsverify: Option<bool>,
+    /// Trust certs signed only by this CA.
+    #[arg(long = "tlscacert", global = true)]
+    pub tlscacert: Option<std::path::PathBuf>,
+    /// Path to TLS certificate file.
+    #[arg(long = "tlscert", global = true)]
+    pub tlscert: Option<std::path::PathBuf>,
+    /// Path to TLS key file.
+    #[arg(long = "tlskey", global = true)]
+    pub tlskey: Option<std::path::PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -784,7 +799,15 @@ pub fn normalize(args: Vec<String>) -> Vec<String> {
     while i < rest.len() && rest[i].starts_with('-') {
         let takes_value = matches!(
             rest[i].as_str(),
-            "-H" | "--host" | "-c" | "--context" | "--config" | "-l" | "--log-level"
+            "-H" | "--host"
+                | "-c"
+                | "--context"
+                | "--config"
+                | "-l"
+                | "--log-level"
+                | "--tlscacert"
+                | "--tlscert"
+                | "--tlskey"
         );
         i += if takes_value { 2 } else { 1 };
     }

@@ -20,6 +20,7 @@ pub mod runopts;
 pub mod session;
 pub mod stdcopy;
 pub mod terminal;
+pub mod tls;
 pub mod transport;
 
 use clap::Parser;

@@ -1,4 +1,4 @@
-//! HTTP/1.1 to the daemon over a unix socket (or plain TCP): JSON requests, streamed
+//! HTTP/1.1 to the daemon over a unix socket or TCP (with TLS, [`crate::tls`]): JSON requests, streamed
 //! responses, hijacked (upgraded) connections, and API version negotiation via `/_ping`.
 
 use std::pin::Pin;
@@ -40,20 +40,64 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 pub type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
 
 /// The API client: one endpoint, one negotiated version.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client {
     host: String,
     address: Address,
     version: String,
+    tls: Option<Tls>,
+}
+
+/// TLS to a `tcp://` daemon.
+#[derive(Clone)]
+struct Tls {
+    connector: tokio_rustls::TlsConnector,
+    server_name: rustls::pki_types::ServerName<'static>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("host", &self.host)
+            .field("version", &self.version)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 impl Client {
     /// A client for `host` (not yet negotiated: uses [`MAX_API_VERSION`]).
     pub fn new(host: &str) -> CliResult<Self> {
+        Client::with_tls(host, None)
+    }
+
+    /// A client for `host` speaking TLS as `tls` says (`tcp://` hosts only; a host without
+    /// a port then means Docker's TLS port 2376).
+    pub fn with_tls(host: &str, tls: Option<&crate::tls::TlsSettings>) -> CliResult<Self> {
+        let mut address = parse_host(host)?;
+        let tls = match (tls, &mut address) {
+            (Some(settings), Address::Tcp(addr)) => {
+                let given = host
+                    .split_once("://")
+                    .map_or(host, |(_, rest)| rest)
+                    .trim_end_matches('/');
+                if !given.contains(':') || given.ends_with(']') {
+                    *addr = format!("{given}:2376");
+                }
+                Some(Tls {
+                    connector: tokio_rustls::TlsConnector::from(crate::tls::client_config(
+                        settings,
+                    )?),
+                    server_name: crate::tls::server_name(addr)?,
+                })
+            }
+            _ => None,
+        };
         Ok(Client {
             host: host.to_string(),
-            address: parse_host(host)?,
+            address,
             version: MAX_API_VERSION.to_string(),
+            tls,
         })
     }
 
@@ -101,7 +145,18 @@ impl Client {
             Address::Unix(p) => {
                 Box::new(tokio::net::UnixStream::connect(p).await.map_err(conn_err)?)
             }
-            Address::Tcp(a) => Box::new(tokio::net::TcpStream::connect(a).await.map_err(conn_err)?),
+            Address::Tcp(a) => {
+                let tcp = tokio::net::TcpStream::connect(a).await.map_err(conn_err)?;
+                match &self.tls {
+                    Some(tls) => Box::new(
+                        tls.connector
+                            .connect(tls.server_name.clone(), tcp)
+                            .await
+                            .map_err(|e| CliError::Transport(e.to_string()))?,
+                    ),
+                    None => Box::new(tcp),
+                }
+            }
         })
     }
 

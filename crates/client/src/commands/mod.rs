@@ -83,7 +83,17 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
         config_dir: config_dir.clone(),
     };
     let endpoint = host::resolve(&inputs)?;
-    let mut client = Client::new(&endpoint.host)?;
+    let tls = crate::tls::settings(&crate::tls::TlsInputs {
+        tls: cli.tls,
+        tlsverify: cli.tlsverify,
+        ca: cli.tlscacert.clone(),
+        cert: cli.tlscert.clone(),
+        key: cli.tlskey.clone(),
+        env_tls_verify: std::env::var("DOCKER_TLS_VERIFY").ok(),
+        env_cert_path: std::env::var("DOCKER_CERT_PATH").ok(),
+        config_dir: config_dir.clone(),
+    });
+    let mut client = Client::with_tls(&endpoint.host, tls.as_ref())?;
     let ctx_for = |client: Client| Ctx {
         client,
         context: endpoint.context.clone(),

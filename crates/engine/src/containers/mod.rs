@@ -10,6 +10,7 @@ pub mod health;
 pub mod init;
 mod ops;
 mod query;
+pub mod reconcile;
 pub mod record;
 pub mod resources;
 pub mod spec;

@@ -195,6 +195,7 @@ impl Containers {
             manually_stopped: false,
             endpoints_config,
             mounts: plan.mounts.clone(),
+            removing: None,
         };
         let parent = image.top_chain_id().map(|d| d.as_str().to_string());
         let this = self.clone();
@@ -210,6 +211,7 @@ impl Containers {
                 let _ = std::fs::remove_dir_all(&data_dir);
                 return Err(internal(e));
             }
+            crate::daemon::crash::point("create-before-commit");
             let mut tx = this.store.transaction();
             let res = tx
                 .put(KIND, &rec2.id, &rec2)
@@ -396,6 +398,7 @@ impl Containers {
             Ok(Err(msg)) => return Err(self.start_failed(rec, msg).await),
             Err(_) => return Err(ApiError::internal("shim went away")),
         }
+        crate::daemon::crash::point("start-before-save");
         rec.state = ContainerState {
             status: "running".into(),
             running: true,
@@ -746,8 +749,19 @@ impl Containers {
 
     /// Removes the record and what belongs to it; `volumes` also drops its anonymous
     /// volumes (`rm -v`, and `--rm` containers as Docker does).
-    async fn remove_now(self: &Arc<Self>, rec: ContainerRecord, volumes: bool) -> ApiResult<()> {
+    ///
+    /// The record is marked `removing` first and deleted last: a crash in between leaves a
+    /// record the next daemon start finishes removing (`containers/reconcile.rs`).
+    pub(super) async fn remove_now(
+        self: &Arc<Self>,
+        mut rec: ContainerRecord,
+        volumes: bool,
+    ) -> ApiResult<()> {
         let id = rec.id.clone();
+        rec.removing = Some(record::Removal { volumes });
+        rec.state.status = "removing".into();
+        self.save(&rec).await?;
+        crate::daemon::crash::point("rm-after-mark");
         self.network_down(&id).await;
         self.unmount_rootfs(&id);
         // A shim that reported the exit deletes the runtime state itself, right after; only
@@ -761,14 +775,15 @@ impl Containers {
         let this = self.clone();
         let rec2 = rec.clone();
         tokio::task::spawn_blocking(move || -> ApiResult<()> {
-            let mut tx = this.store.transaction();
-            tx.delete(KIND, &rec2.id).map_err(meta_err)?;
-            tx.release_name(KIND, &rec2.name).map_err(meta_err)?;
-            tx.commit().map_err(meta_err)?;
             this.volumes.container_removed(&rec2, volumes);
             let _ = this.images.images().snapshots.remove(&rec2.id);
             let _ = std::fs::remove_dir_all(this.state_dir(&rec2.id));
             let _ = std::fs::remove_dir_all(this.data_dir(&rec2.id));
+            crate::daemon::crash::point("rm-after-snapshot");
+            let mut tx = this.store.transaction();
+            tx.delete(KIND, &rec2.id).map_err(meta_err)?;
+            tx.release_name(KIND, &rec2.name).map_err(meta_err)?;
+            tx.commit().map_err(meta_err)?;
             Ok(())
         })
         .await

@@ -40,6 +40,17 @@ pub struct ContainerRecord {
     /// Binds, volumes and tmpfs mounts decided at create (see `crate::volumes::mounts`).
     #[serde(default)]
     pub mounts: Vec<crate::volumes::mounts::ContainerMount>,
+    /// Set while the container is being removed (`rm`): a daemon that crashed meanwhile
+    /// finishes the removal at its next start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removing: Option<Removal>,
+}
+
+/// A removal in progress.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    /// Its anonymous volumes go too (`rm -v`, `--rm`).
+    pub volumes: bool,
 }
 
 /// Go's zero time as Docker prints it.
@@ -187,6 +198,7 @@ pub fn status_text(state: &ContainerState) -> String {
             ago(&state.finished_at)
         ),
         "dead" => "Dead".into(),
+        "removing" => "Removal In Progress".into(),
         _ => "Created".into(),
     }
 }

@@ -52,6 +52,21 @@ pub struct Flags {
     /// The nftables table berth owns (default "berth").
     #[arg(long = "nft-table")]
     pub nft_table: Option<String>,
+    /// Use TLS; implied by --tlsverify (berth needs --tlsverify for any tcp:// host).
+    #[arg(long = "tls", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub tls: Option<bool>,
+    /// Use TLS and require clients to present a certificate signed by --tlscacert.
+    #[arg(long = "tlsverify", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub tlsverify: Option<bool>,
+    /// Trust certs signed only by this CA (default $DOCKER_CERT_PATH/ca.pem or ~/.docker/ca.pem).
+    #[arg(long = "tlscacert")]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file (default …/cert.pem).
+    #[arg(long = "tlscert")]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file (default …/key.pem).
+    #[arg(long = "tlskey")]
+    pub tlskey: Option<PathBuf>,
 }
 
 /// daemon.json.
@@ -92,6 +107,16 @@ pub struct FileConfig {
     pub default_address_pools: Vec<crate::networks::config::PoolEntry>,
     /// nft-table (berth's own key).
     pub nft_table: Option<String>,
+    /// tls.
+    pub tls: Option<bool>,
+    /// tlsverify.
+    pub tlsverify: Option<bool>,
+    /// tlscacert.
+    pub tlscacert: Option<PathBuf>,
+    /// tlscert.
+    pub tlscert: Option<PathBuf>,
+    /// tlskey.
+    pub tlskey: Option<PathBuf>,
 }
 
 /// The effective configuration.
@@ -99,6 +124,10 @@ pub struct FileConfig {
 pub struct DaemonConfig {
     /// Unix socket paths.
     pub sockets: Vec<PathBuf>,
+    /// TCP addresses (`host:port`), served only with mutual TLS.
+    pub tcp: Vec<String>,
+    /// The certificates of `--tlsverify` (set whenever it is on).
+    pub tls: Option<super::tls::TlsFiles>,
     /// Data root.
     pub data_root: PathBuf,
     /// Exec root.
@@ -119,6 +148,9 @@ pub struct DaemonConfig {
     pub config_file: PathBuf,
     /// Network settings.
     pub network: crate::networks::NetConfig,
+    /// The command-line flags this was resolved from (SIGHUP resolves them again with the
+    /// re-read daemon.json).
+    pub flags: Flags,
 }
 
 /// Reads daemon.json (a missing file is an empty config).
@@ -139,18 +171,50 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
         file.hosts.clone()
     };
     let mut sockets = Vec::new();
+    let mut tcp = Vec::new();
     for h in &hosts {
         if let Some(p) = h.strip_prefix("unix://") {
-            sockets.push(PathBuf::from(p));
+            sockets.push(PathBuf::from(if p.is_empty() { DEFAULT_SOCKET } else { p }));
         } else if h.starts_with('/') {
             sockets.push(PathBuf::from(h));
+        } else if let Some(rest) = h.strip_prefix("tcp://") {
+            tcp.push(tcp_address(rest).ok_or_else(|| format!("invalid host {h:?}"))?);
         } else {
-            return Err(format!("unsupported host {h:?}: only unix:// sockets (TCP needs --tlsverify, not built yet)"));
+            return Err(format!(
+                "invalid host {h:?}: berth listens on unix:///path and tcp://host:port"
+            ));
         }
     }
-    if sockets.is_empty() {
-        sockets.push(PathBuf::from("/run/berth/berth.sock"));
+    if sockets.is_empty() && tcp.is_empty() {
+        sockets.push(PathBuf::from(DEFAULT_SOCKET));
     }
+    let tlsverify = flags.tlsverify.or(file.tlsverify).unwrap_or(false);
+    if !tcp.is_empty() && !tlsverify {
+        return Err(format!(
+            "refusing to listen on tcp://{}: berth serves the API over TCP only with mutual TLS; add --tlsverify with --tlscacert, --tlscert and --tlskey",
+            tcp[0]
+        ));
+    }
+    let tls = tlsverify.then(|| {
+        let dir = cert_dir();
+        super::tls::TlsFiles {
+            ca: flags
+                .tlscacert
+                .clone()
+                .or(file.tlscacert.clone())
+                .unwrap_or_else(|| dir.join("ca.pem")),
+            cert: flags
+                .tlscert
+                .clone()
+                .or(file.tlscert.clone())
+                .unwrap_or_else(|| dir.join("cert.pem")),
+            key: flags
+                .tlskey
+                .clone()
+                .or(file.tlskey.clone())
+                .unwrap_or_else(|| dir.join("key.pem")),
+        }
+    });
     let mut mirrors = file.registry_mirrors.clone();
     mirrors.extend(flags.registry_mirrors.iter().cloned());
     let mut insecure = file.insecure_registries.clone();
@@ -159,6 +223,8 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
     Ok(DaemonConfig {
         network,
         sockets,
+        tcp,
+        tls,
         data_root: flags
             .data_root
             .clone()
@@ -176,7 +242,36 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
         log_driver: file.log_driver.unwrap_or_else(|| "json-file".into()),
         log_opts: file.log_opts,
         config_file: flags.config_file.clone(),
+        flags: flags.clone(),
     })
+}
+
+/// The default API socket.
+pub const DEFAULT_SOCKET: &str = "/run/berth/berth.sock";
+
+/// `host:port` of a `tcp://` host: an empty host is every interface, the port defaults to
+/// 2376 (Docker's TLS port).
+fn tcp_address(rest: &str) -> Option<String> {
+    let rest = rest.trim_end_matches('/');
+    if rest.contains('/') {
+        return None;
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && !h.ends_with(':') => (h, p.parse::<u16>().ok()?),
+        Some((h, "")) => (h, 2376),
+        _ => (rest, 2376),
+    };
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Some(format!("{host}:{port}"))
+}
+
+/// Where the TLS files are by default: `$DOCKER_CERT_PATH`, else `~/.docker` (as dockerd).
+fn cert_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("DOCKER_CERT_PATH").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    Path::new(&home).join(".docker")
 }
 
 fn network_config(flags: &Flags, file: &FileConfig) -> Result<crate::networks::NetConfig, String> {
@@ -239,6 +334,69 @@ mod tests {
             "/nonexistent",
         ])
         .unwrap();
+        assert!(resolve(&f).unwrap_err().contains("only with mutual TLS"));
+    }
+
+    #[test]
+    fn tcp_needs_tlsverify_and_takes_the_files() {
+        let f = Flags::try_parse_from([
+            "berth daemon",
+            "-H",
+            "tcp://127.0.0.1:2399",
+            "-H",
+            "unix:///tmp/y.sock",
+            "--tlsverify",
+            "--tlscacert",
+            "/c/ca.pem",
+            "--tlscert",
+            "/c/cert.pem",
+            "--tlskey",
+            "/c/key.pem",
+            "--config-file",
+            "/nonexistent",
+        ])
+        .unwrap();
+        let c = resolve(&f).unwrap();
+        assert_eq!(c.tcp, vec!["127.0.0.1:2399".to_string()]);
+        assert_eq!(c.sockets, vec![PathBuf::from("/tmp/y.sock")]);
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.ca, PathBuf::from("/c/ca.pem"));
+        assert_eq!(tls.key, PathBuf::from("/c/key.pem"));
+        // --tls alone (no client verification) is not enough.
+        let f = Flags::try_parse_from([
+            "berth daemon",
+            "-H",
+            "tcp://127.0.0.1:2399",
+            "--tls",
+            "--config-file",
+            "/nonexistent",
+        ])
+        .unwrap();
         assert!(resolve(&f).is_err());
+        let f = Flags::try_parse_from([
+            "berth daemon",
+            "-H",
+            "tcp://127.0.0.1:2399",
+            "--tlsverify=false",
+            "--config-file",
+            "/nonexistent",
+        ])
+        .unwrap();
+        assert!(resolve(&f).is_err());
+        assert_eq!(tcp_address(":2376").as_deref(), Some("0.0.0.0:2376"));
+        assert_eq!(tcp_address("10.0.0.1").as_deref(), Some("10.0.0.1:2376"));
+        assert_eq!(tcp_address("[::1]:99").as_deref(), Some("[::1]:99"));
+        assert_eq!(tcp_address("h:x"), None);
+    }
+
+    #[test]
+    fn daemon_json_tls_keys() {
+        let c: FileConfig = serde_json::from_str(
+            r#"{"hosts":["tcp://127.0.0.1:2400"],"tls":true,"tlsverify":true,"tlscacert":"/a","tlscert":"/b","tlskey":"/k"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.tlsverify, Some(true));
+        assert_eq!(c.tlscacert, Some(PathBuf::from("/a")));
+        assert_eq!(c.tlskey, Some(PathBuf::from("/k")));
     }
 }

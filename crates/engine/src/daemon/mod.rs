@@ -1,10 +1,14 @@
-//! `berth daemon`: flags and daemon.json, the tokio runtime, the API listeners, signals
-//! (SIGTERM/SIGINT stop cleanly and leave containers running; SIGHUP reloads daemon.json's
-//! reloadable keys), the pid file, and live restore of running containers.
+//! `berth daemon`: flags and daemon.json, the tokio runtime, the API listeners (unix
+//! sockets; TCP only with mutual TLS, [`tls`]), signals (SIGTERM/SIGINT stop cleanly and
+//! leave containers running; SIGHUP reloads daemon.json's reloadable keys), the pid file,
+//! crash recovery ([`crate::containers::reconcile`], [`crate::images::recover`]) and live
+//! restore of running containers.
 
 pub mod config;
+pub mod crash;
 pub mod engine;
 pub mod events;
+pub mod tls;
 
 use std::ffi::OsString;
 use std::sync::Arc;
@@ -56,6 +60,12 @@ pub fn main(args: Vec<OsString>) -> i32 {
 }
 
 async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
+    // Bad certificates fail the start before anything else happens.
+    let tls_config = match (&cfg.tls, cfg.tcp.is_empty()) {
+        (Some(files), false) => Some(tls::server_config(files).map_err(|e| e.to_string())?),
+        (None, false) => return Err("tcp:// hosts need --tlsverify".into()),
+        _ => None,
+    };
     for d in [&cfg.data_root, &cfg.exec_root] {
         std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
     }
@@ -109,6 +119,19 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
     let _ = containers.networks.set(networks);
     let c2 = containers.clone();
     images.set_in_use_checker(Arc::new(move |id| c2.image_in_use(id)));
+    // Crash recovery before anything is served: containers first (their snapshots keep
+    // image layers alive), then the image stores.
+    let repaired = containers.reconcile().await;
+    if !repaired.is_empty() {
+        eprintln!("berth daemon: reconciled containers after an unclean stop: {repaired}");
+    }
+    let images2 = images.clone();
+    let recovered = tokio::task::spawn_blocking(move || images2.recover())
+        .await
+        .map_err(|e| e.to_string())?;
+    if !recovered.is_empty() {
+        eprintln!("berth daemon: recovered image stores after an unclean stop: {recovered}");
+    }
     containers.rebuild_volume_refs();
     containers.restore().await;
     containers.restore_networks().await;
@@ -130,8 +153,27 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
                 .await;
         }));
     }
+    if let Some(tls_config) = tls_config {
+        for addr in &cfg.tcp {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("listen on tcp://{addr}: {e}"))?;
+            let server = server.clone();
+            let mut rx = stop_rx.clone();
+            let (config, debug) = (tls_config.clone(), cfg.debug);
+            serving.push(tokio::spawn(async move {
+                tls::serve(server, listener, config, debug, async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                })
+                .await;
+            }));
+        }
+    }
     if cfg.debug {
-        eprintln!("berth daemon: API listening on {:?}", cfg.sockets);
+        eprintln!(
+            "berth daemon: API listening on {:?} and tcp {:?}",
+            cfg.sockets, cfg.tcp
+        );
     }
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;

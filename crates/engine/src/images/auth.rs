@@ -51,7 +51,7 @@ impl ImageService {
                 map.insert(server_host(a), c);
             }
         }
-        Client::with_credentials(self.registry.clone(), Arc::new(StaticCredentials(map)))
+        Client::with_credentials(self.registry_config(), Arc::new(StaticCredentials(map)))
             .map_err(registry_err)
     }
 
@@ -61,7 +61,7 @@ impl ImageService {
         let host = server_host(&auth);
         let creds = credentials(&auth)
             .ok_or_else(|| ApiError::invalid("username and password are required"))?;
-        let client = Client::new(self.registry.clone()).map_err(registry_err)?;
+        let client = Client::new(self.registry_config()).map_err(registry_err)?;
         client.login(&host, creds).await.map_err(|e| {
             if e.is_unauthorized() || matches!(&e, berth_registry::RegistryError::Status { status, .. } if *status == 401) {
                 ApiError::unauthorized(format!("login attempt to {host} failed: {e}"))

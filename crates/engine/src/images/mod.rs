@@ -20,6 +20,7 @@ mod meta;
 mod progress;
 mod pull;
 mod push;
+pub mod recover;
 mod remove;
 
 pub use changes::apply_changes;
@@ -57,7 +58,7 @@ pub type ImageUserFn = Arc<dyn Fn(&str) -> Option<ImageUser> + Send + Sync>;
 /// The image service: one per daemon.
 pub struct ImageService {
     images: Arc<Images>,
-    registry: RegistryConfig,
+    registry: RwLock<RegistryConfig>,
     events: EventFn,
     in_use: RwLock<Option<InUseFn>>,
     user_lookup: RwLock<Option<ImageUserFn>>,
@@ -88,7 +89,7 @@ impl ImageService {
         }
         Ok(ImageService {
             images: Arc::new(images),
-            registry,
+            registry: RwLock::new(registry),
             events,
             in_use: RwLock::new(None),
             user_lookup: RwLock::new(None),
@@ -96,6 +97,22 @@ impl ImageService {
             meta_dir,
             meta_lock: std::sync::Mutex::new(()),
         })
+    }
+
+    /// The registry settings pulls and pushes use now.
+    pub fn registry_config(&self) -> RegistryConfig {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the insecure registries and mirrors (SIGHUP reload of daemon.json); pulls
+    /// and pushes that start afterwards use them.
+    pub fn set_registries(&self, insecure: Vec<String>, mirrors: Vec<String>) {
+        let mut r = self.registry.write().unwrap_or_else(|e| e.into_inner());
+        r.insecure_registries = insecure;
+        r.mirrors = mirrors;
     }
 
     /// The stores (the engine prepares container snapshots from `images().snapshots`).

@@ -69,6 +69,15 @@ impl ImageService {
         let progress_tx = tx.clone();
         tokio::spawn(async move {
             let progress: berth_image::PullProgress = std::sync::Arc::new(move |ev: &PullEvent| {
+                match ev.status {
+                    LayerStatus::Downloading { current, .. } if current > 0 => {
+                        crate::daemon::crash::point("pull-downloading")
+                    }
+                    LayerStatus::PullComplete => {
+                        crate::daemon::crash::point("pull-layer-committed")
+                    }
+                    _ => {}
+                }
                 let _ = progress_tx.send(PullUpdate::Layer(ev.clone()));
             });
             let result = berth_image::pull(&images, &client, &r, &opts, Some(progress)).await;

@@ -83,8 +83,17 @@ impl Daemon {
         Daemon::start_from(berth_testkit::berth_bin())
     }
 
+    /// A daemon started with extra flags (they apply to this first start only).
+    pub fn start_with(args: &[&str]) -> Daemon {
+        Daemon::start_from_with(berth_testkit::berth_bin(), args)
+    }
+
     /// A daemon running `bin` (a copy of the build's binaries, say).
     pub fn start_from(bin: PathBuf) -> Daemon {
+        Daemon::start_from_with(bin, &[])
+    }
+
+    fn start_from_with(bin: PathBuf, args: &[&str]) -> Daemon {
         // The daemon runs its helpers from next to its binary: make sure the tests exercise
         // the lean ones, not the `berth shim` / `berth runtime` fallback.
         for helper in ["berth-shim", "berth-runtime"] {
@@ -102,7 +111,7 @@ impl Daemon {
             net: TestNet::pick(),
             bin,
         };
-        d.spawn();
+        d.spawn_with(&[], args);
         d
     }
 
@@ -115,9 +124,21 @@ impl Daemon {
     }
 
     pub fn spawn(&mut self) {
+        self.spawn_env(&[]);
+    }
+
+    /// Starts the daemon with extra environment variables (e.g. `BERTH_TEST_CRASH_AT`).
+    pub fn spawn_env(&mut self, env: &[(&str, &str)]) {
+        self.spawn_with(env, &[]);
+    }
+
+    /// Starts the daemon with extra environment variables and extra flags.
+    pub fn spawn_with(&mut self, env: &[(&str, &str)], args: &[&str]) {
         let r = self.root().to_path_buf();
         let child = Command::new(&self.bin)
+            .envs(env.iter().copied())
             .arg("daemon")
+            .args(args)
             .arg("-H")
             .arg(format!("unix://{}", self.sock().display()))
             .arg("--data-root")
@@ -157,6 +178,25 @@ impl Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Waits (up to 2 minutes) for a daemon that is expected to end by itself; returns how.
+    pub fn wait_gone(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("daemon running");
+        for _ in 0..1200 {
+            if let Some(st) = c.try_wait().expect("try_wait") {
+                return st;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        panic!("the daemon did not end by itself");
+    }
+
+    /// The daemon's pid, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn docker(&self, args: &[&str]) -> Output {
