@@ -11,6 +11,7 @@
 
 pub mod common;
 pub mod container;
+pub mod detach_keys;
 pub mod exec;
 pub mod host_config;
 pub mod image;

@@ -514,19 +514,46 @@ pub enum Cmd {
     Rename { container: String, new_name: String },
     /// Update configuration of one or more containers.
     Update {
-        /// Memory limit.
-        #[arg(short, long)]
-        memory: Option<String>,
+        /// Block IO (relative weight), between 10 and 1000, or 0 to disable.
+        #[arg(long = "blkio-weight")]
+        blkio_weight: Option<u16>,
+        /// Limit CPU CFS (Completely Fair Scheduler) period.
+        #[arg(long = "cpu-period")]
+        cpu_period: Option<i64>,
+        /// Limit CPU CFS (Completely Fair Scheduler) quota.
+        #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+        cpu_quota: Option<i64>,
+        /// Limit the CPU real-time period in microseconds.
+        #[arg(long = "cpu-rt-period")]
+        cpu_rt_period: Option<i64>,
+        /// Limit the CPU real-time runtime in microseconds.
+        #[arg(long = "cpu-rt-runtime")]
+        cpu_rt_runtime: Option<i64>,
+        /// CPU shares (relative weight).
+        #[arg(short = 'c', long = "cpu-shares")]
+        cpu_shares: Option<i64>,
         /// Number of CPUs.
         #[arg(long)]
         cpus: Option<String>,
-        /// CPU shares.
-        #[arg(short = 'c', long = "cpu-shares")]
-        cpu_shares: Option<i64>,
-        /// Tune container pids limit.
-        #[arg(long = "pids-limit")]
+        /// CPUs in which to allow execution (0-3, 0,1).
+        #[arg(long = "cpuset-cpus")]
+        cpuset_cpus: Option<String>,
+        /// MEMs in which to allow execution (0-3, 0,1).
+        #[arg(long = "cpuset-mems")]
+        cpuset_mems: Option<String>,
+        /// Memory limit.
+        #[arg(short, long)]
+        memory: Option<String>,
+        /// Memory soft limit.
+        #[arg(long = "memory-reservation")]
+        memory_reservation: Option<String>,
+        /// Swap limit equal to memory plus swap: -1 to enable unlimited swap.
+        #[arg(long = "memory-swap", allow_hyphen_values = true)]
+        memory_swap: Option<String>,
+        /// Tune container pids limit (set -1 for unlimited).
+        #[arg(long = "pids-limit", allow_hyphen_values = true)]
         pids_limit: Option<i64>,
-        /// Restart policy.
+        /// Restart policy to apply when a container exits.
         #[arg(long)]
         restart: Option<String>,
         #[arg(required = true)]

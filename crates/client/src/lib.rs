@@ -17,6 +17,7 @@ pub mod host;
 pub mod jsonfmt;
 pub mod progress;
 pub mod runopts;
+pub mod session;
 pub mod stdcopy;
 pub mod terminal;
 pub mod tls;

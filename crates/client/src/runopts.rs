@@ -193,6 +193,20 @@ fn check_volume_flag(v: &str) -> CliResult<()> {
     }
 }
 
+/// The streams a `run`/`create` attaches (docker's `parse`): `-a` names them, `-i` adds
+/// stdin; without `-a`, stdout and stderr.
+pub fn attached_streams(o: &CreateOpts, attach_std: bool) -> (bool, bool, bool) {
+    if !attach_std {
+        return (false, false, false);
+    }
+    let has = |s: &str| o.attach.iter().any(|a| a.eq_ignore_ascii_case(s));
+    if o.attach.is_empty() {
+        (o.interactive, true, true)
+    } else {
+        (has("stdin") || o.interactive, has("stdout"), has("stderr"))
+    }
+}
+
 /// Builds the create request from the flags.
 pub fn build(o: &CreateOpts, attach_std: bool) -> CliResult<ContainerCreateRequest> {
     let mut env = read_env_files(&o.env_file)?;
@@ -302,18 +316,14 @@ pub fn build(o: &CreateOpts, attach_std: bool) -> CliResult<ContainerCreateReque
     }
     hc.log_config.config = kv_map(&o.log_opt);
 
-    let attach: Vec<&str> = o.attach.iter().map(|s| s.as_str()).collect();
-    let (a_in, a_out, a_err) = if !attach.is_empty() {
-        (
-            attach.iter().any(|a| a.eq_ignore_ascii_case("stdin")),
-            attach.iter().any(|a| a.eq_ignore_ascii_case("stdout")),
-            attach.iter().any(|a| a.eq_ignore_ascii_case("stderr")),
-        )
-    } else if attach_std {
-        (o.interactive, true, true)
-    } else {
-        (false, false, false)
-    };
+    for a in &o.attach {
+        if !["stdin", "stdout", "stderr"].contains(&a.to_ascii_lowercase().as_str()) {
+            return Err(CliError::msg(format!(
+                "invalid argument \"{a}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+            )));
+        }
+    }
+    let (a_in, a_out, a_err) = attached_streams(o, attach_std);
     let config = ContainerConfig {
         hostname: o.hostname.clone().unwrap_or_default(),
         user: o.user.clone().unwrap_or_default(),

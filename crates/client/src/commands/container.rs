@@ -378,41 +378,105 @@ pub async fn rename(ctx: &Ctx, name: &str, new_name: &str) -> CliResult<i32> {
     Ok(0)
 }
 
-/// `update`.
-#[allow(clippy::too_many_arguments)]
-pub async fn update(
-    ctx: &Ctx,
-    memory: Option<String>,
-    cpus: Option<String>,
-    cpu_shares: Option<i64>,
-    pids_limit: Option<i64>,
-    restart: Option<String>,
-    names: Vec<String>,
-) -> CliResult<i32> {
+/// Flags of `update`.
+#[derive(Debug, Default)]
+pub struct UpdateArgs {
+    pub blkio_weight: Option<u16>,
+    pub cpu_period: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_rt_period: Option<i64>,
+    pub cpu_rt_runtime: Option<i64>,
+    pub cpu_shares: Option<i64>,
+    pub cpus: Option<String>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    pub memory: Option<String>,
+    pub memory_reservation: Option<String>,
+    pub memory_swap: Option<String>,
+    pub pids_limit: Option<i64>,
+    pub restart: Option<String>,
+}
+
+/// `--memory-swap` and friends: bytes with docker's units, `-1` for unlimited.
+fn bytes_or_unlimited(s: &str) -> CliResult<i64> {
+    if s.trim() == "-1" {
+        Ok(-1)
+    } else {
+        crate::runopts::parse_bytes(s)
+    }
+}
+
+/// `update`: docker's request (unset flags stay zero), names printed as given, warnings
+/// after them, errors joined at the end.
+pub async fn update(ctx: &Ctx, a: UpdateArgs, names: Vec<String>) -> CliResult<i32> {
+    let given = a.blkio_weight.is_some()
+        || a.cpu_period.is_some()
+        || a.cpu_quota.is_some()
+        || a.cpu_rt_period.is_some()
+        || a.cpu_rt_runtime.is_some()
+        || a.cpu_shares.is_some()
+        || a.cpus.is_some()
+        || a.cpuset_cpus.is_some()
+        || a.cpuset_mems.is_some()
+        || a.memory.is_some()
+        || a.memory_reservation.is_some()
+        || a.memory_swap.is_some()
+        || a.pids_limit.is_some()
+        || a.restart.is_some();
+    if !given {
+        return Err(CliError::msg(
+            "you must provide one or more flags when using this command",
+        ));
+    }
     let mut u = UpdateConfig::default();
-    if let Some(m) = memory {
-        u.resources.memory = crate::runopts::parse_bytes(&m)?;
+    let r = &mut u.resources;
+    r.blkio_weight = a.blkio_weight.unwrap_or(0);
+    r.cpu_period = a.cpu_period.unwrap_or(0);
+    r.cpu_quota = a.cpu_quota.unwrap_or(0);
+    r.cpu_realtime_period = a.cpu_rt_period.unwrap_or(0);
+    r.cpu_realtime_runtime = a.cpu_rt_runtime.unwrap_or(0);
+    r.cpu_shares = a.cpu_shares.unwrap_or(0);
+    if let Some(c) = &a.cpus {
+        r.nano_cpus = crate::runopts::parse_cpus(c)?;
     }
-    if let Some(c) = cpus {
-        u.resources.nano_cpus = crate::runopts::parse_cpus(&c)?;
+    r.cpuset_cpus = a.cpuset_cpus.clone().unwrap_or_default();
+    r.cpuset_mems = a.cpuset_mems.clone().unwrap_or_default();
+    if let Some(m) = &a.memory {
+        r.memory = crate::runopts::parse_bytes(m)?;
     }
-    if let Some(s) = cpu_shares {
-        u.resources.cpu_shares = s;
+    if let Some(m) = &a.memory_reservation {
+        r.memory_reservation = crate::runopts::parse_bytes(m)?;
     }
-    u.resources.pids_limit = pids_limit;
-    if let Some(r) = restart {
-        u.restart_policy = crate::runopts::parse_restart(&r)?;
+    if let Some(m) = &a.memory_swap {
+        r.memory_swap = bytes_or_unlimited(m)?;
     }
-    let u = &u;
-    for_each(&names, |n| async move {
-        let _: serde_json::Value = ctx
+    r.pids_limit = a.pids_limit.filter(|p| *p != 0);
+    if let Some(p) = &a.restart {
+        u.restart_policy = crate::runopts::parse_restart(p)?;
+    }
+    let mut warnings = Vec::new();
+    let mut errors = Vec::new();
+    for n in &names {
+        let resp: CliResult<berth_api_types::UpdateResponse> = ctx
             .client
-            .post_json(&format!("/containers/{}/update", seg(&n)), u)
-            .await?;
-        out(&format!("{n}\n"));
-        Ok(())
-    })
-    .await
+            .post_json(&format!("/containers/{}/update", seg(n)), &u)
+            .await;
+        match resp {
+            Ok(r) => {
+                out(&format!("{n}\n"));
+                warnings.extend(r.warnings.unwrap_or_default());
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if !warnings.is_empty() {
+        out(&format!("{}\n", warnings.join("\n")));
+    }
+    if errors.is_empty() {
+        Ok(0)
+    } else {
+        Err(CliError::msg(errors.join("\n")))
+    }
 }
 
 /// `port`.

@@ -121,11 +121,11 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
         Cmd::Run {
             detach,
             rm,
-            sig_proxy: _,
+            sig_proxy,
             mut opts,
         } => {
             opts.split_args();
-            run::run(&ctx, opts, detach, rm).await
+            run::run(&ctx, opts, detach, rm, sig_proxy).await
         }
         Cmd::Create { mut opts } => {
             opts.split_args();
@@ -139,10 +139,10 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
         } => run::start(&ctx, attach, interactive, detach_keys, containers).await,
         Cmd::Attach {
             no_stdin,
+            sig_proxy,
             detach_keys,
             container,
-            ..
-        } => run::attach(&ctx, &container, !no_stdin, detach_keys).await,
+        } => run::attach(&ctx, &container, !no_stdin, sig_proxy, detach_keys).await,
         Cmd::Exec {
             detach,
             interactive,
@@ -262,17 +262,39 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
             new_name,
         } => container::rename(&ctx, &container, &new_name).await,
         Cmd::Update {
-            memory,
-            cpus,
+            blkio_weight,
+            cpu_period,
+            cpu_quota,
+            cpu_rt_period,
+            cpu_rt_runtime,
             cpu_shares,
+            cpus,
+            cpuset_cpus,
+            cpuset_mems,
+            memory,
+            memory_reservation,
+            memory_swap,
             pids_limit,
             restart,
             containers,
         } => {
-            container::update(
-                &ctx, memory, cpus, cpu_shares, pids_limit, restart, containers,
-            )
-            .await
+            let args = container::UpdateArgs {
+                blkio_weight,
+                cpu_period,
+                cpu_quota,
+                cpu_rt_period,
+                cpu_rt_runtime,
+                cpu_shares,
+                cpus,
+                cpuset_cpus,
+                cpuset_mems,
+                memory,
+                memory_reservation,
+                memory_swap,
+                pids_limit,
+                restart,
+            };
+            container::update(&ctx, args, containers).await
         }
         Cmd::Port { container, port } => container::port(&ctx, &container, port).await,
         Cmd::Pull {

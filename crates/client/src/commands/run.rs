@@ -3,14 +3,14 @@
 use berth_api_types::{ContainerCreateResponse, ContainerInspect, ExecInspect};
 use hyper::Method;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{out, Ctx};
 use crate::cli::CreateOpts;
 use crate::error::{CliError, CliResult};
 use crate::runopts;
+use crate::session::{self, Ended};
 use crate::terminal;
-use crate::transport::{query, read_all, seg, Upgraded};
+use crate::transport::{query, read_all, seg};
 
 /// docker's exit status for a failed `run`/`create`, derived from the error text.
 pub fn run_error_status(message: &str) -> i32 {
@@ -125,63 +125,6 @@ fn attach_path(
     format!("/containers/{}/attach{}", seg(id), query(&q))
 }
 
-/// Pumps a hijacked session: stdin → connection (half-close at EOF), connection → stdout/stderr.
-async fn pump(conn: Upgraded, tty: bool, stdin: bool) -> CliResult<()> {
-    let _raw = if tty && stdin && terminal::stdin_is_tty() {
-        terminal::RawMode::enable()
-    } else {
-        None
-    };
-    let (mut rd, mut wr) = tokio::io::split(conn);
-    if stdin {
-        tokio::spawn(async move {
-            let mut input = tokio::io::stdin();
-            let mut buf = vec![0u8; 32 * 1024];
-            loop {
-                match input.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if wr.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            let _ = wr.shutdown().await;
-        });
-    }
-    let mut o = std::io::stdout();
-    let mut e = std::io::stderr();
-    let output = crate::stdcopy::demux(&mut rd, tty, &mut o, &mut e).await;
-    output.map_err(|e| CliError::msg(e.to_string()))
-}
-
-/// Sends the terminal size now and on every SIGWINCH.
-fn watch_resize(ctx: &Ctx, path_prefix: String) {
-    let client = ctx.client.clone();
-    tokio::spawn(async move {
-        let resize = |client: crate::transport::Client, prefix: String| async move {
-            if let Some((h, w)) = terminal::size() {
-                let _ = client
-                    .post(&format!(
-                        "{prefix}/resize{}",
-                        query(&[("h", h.to_string()), ("w", w.to_string())])
-                    ))
-                    .await;
-            }
-        };
-        resize(client.clone(), path_prefix.clone()).await;
-        let Ok(mut sig) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
-        else {
-            return;
-        };
-        while sig.recv().await.is_some() {
-            resize(client.clone(), path_prefix.clone()).await;
-        }
-    });
-}
-
 /// Registers a wait (the response headers arrive at once) and returns the exit code later.
 async fn start_wait(
     ctx: &Ctx,
@@ -218,7 +161,13 @@ async fn start_wait(
 }
 
 /// `run`.
-pub async fn run(ctx: &Ctx, opts: CreateOpts, detach: bool, rm: bool) -> CliResult<i32> {
+pub async fn run(
+    ctx: &Ctx,
+    opts: CreateOpts,
+    detach: bool,
+    rm: bool,
+    sig_proxy: bool,
+) -> CliResult<i32> {
     if detach && !opts.attach.is_empty() {
         return Err(status_error(
             "run",
@@ -226,12 +175,14 @@ pub async fn run(ctx: &Ctx, opts: CreateOpts, detach: bool, rm: bool) -> CliResu
         ));
     }
     let tty = opts.tty;
-    if tty && opts.interactive && !terminal::stdin_is_tty() {
+    if tty && opts.interactive && !detach && !terminal::stdin_is_tty() {
         return Err(status_error(
             "run",
             CliError::msg("the input device is not a TTY"),
         ));
     }
+    let keys =
+        session::detach_keys(ctx, opts.detach_keys.clone()).map_err(|e| status_error("run", e))?;
     let id = create(ctx, &opts, !detach, rm)
         .await
         .map_err(|e| status_error("run", e))?;
@@ -243,19 +194,14 @@ pub async fn run(ctx: &Ctx, opts: CreateOpts, detach: bool, rm: bool) -> CliResu
         out(&format!("{id}\n"));
         return Ok(0);
     }
-    let (a_in, a_out, a_err) = if opts.attach.is_empty() {
-        (opts.interactive, true, true)
-    } else {
-        let has = |s: &str| opts.attach.iter().any(|a| a.eq_ignore_ascii_case(s));
-        (has("stdin"), has("stdout"), has("stderr"))
-    };
+    if sig_proxy {
+        session::proxy_signals(ctx, &id);
+    }
+    let (a_in, a_out, a_err) = runopts::attached_streams(&opts, true);
     let conn = if a_in || a_out || a_err {
         Some(
             ctx.client
-                .hijack(
-                    &attach_path(&id, a_in, a_out, a_err, false, &opts.detach_keys),
-                    None,
-                )
+                .hijack(&attach_path(&id, a_in, a_out, a_err, false, &keys), None)
                 .await
                 .map_err(|e| status_error("run", e))?,
         )
@@ -273,10 +219,12 @@ pub async fn run(ctx: &Ctx, opts: CreateOpts, detach: bool, rm: bool) -> CliResu
         return Err(status_error("run", e));
     }
     if tty && terminal::stdout_is_tty() {
-        watch_resize(ctx, format!("/containers/{}", seg(&id)));
+        session::watch_resize(ctx, format!("/containers/{}", seg(&id)));
     }
     if let Some(conn) = conn {
-        pump(conn, tty, a_in).await?;
+        if session::pump(conn, tty, a_in, keys.as_deref()).await? == Ended::Detached {
+            return Ok(0);
+        }
     }
     match waiter.await {
         Ok(Ok(code)) => Ok(code),
@@ -293,6 +241,7 @@ pub async fn start(
     detach_keys: Option<String>,
     names: Vec<String>,
 ) -> CliResult<i32> {
+    let keys = session::detach_keys(ctx, detach_keys)?;
     if attach || interactive {
         if names.len() > 1 {
             return Err(CliError::msg(
@@ -305,22 +254,29 @@ pub async fn start(
             .get_json(&format!("/containers/{}/json", seg(name)))
             .await?;
         let tty = c.config.tty;
+        if !tty {
+            session::proxy_signals(ctx, &c.id);
+        }
         let stdin = interactive && c.config.open_stdin;
         let conn = ctx
             .client
-            .hijack(
-                &attach_path(&c.id, stdin, true, true, false, &detach_keys),
-                None,
-            )
+            .hijack(&attach_path(&c.id, stdin, true, true, false, &keys), None)
             .await?;
-        let waiter = start_wait(ctx, &c.id, "next-exit").await?;
+        let condition = if c.host_config.auto_remove {
+            "removed"
+        } else {
+            "next-exit"
+        };
+        let waiter = start_wait(ctx, &c.id, condition).await?;
         ctx.client
             .post(&format!("/containers/{}/start", seg(&c.id)))
             .await?;
         if tty && terminal::stdout_is_tty() {
-            watch_resize(ctx, format!("/containers/{}", seg(&c.id)));
+            session::watch_resize(ctx, format!("/containers/{}", seg(&c.id)));
         }
-        pump(conn, tty, stdin).await?;
+        if session::pump(conn, tty, stdin, keys.as_deref()).await? == Ended::Detached {
+            return Ok(0);
+        }
         return match waiter.await {
             Ok(r) => r,
             Err(_) => Ok(1),
@@ -342,8 +298,10 @@ pub async fn attach(
     ctx: &Ctx,
     name: &str,
     stdin: bool,
+    sig_proxy: bool,
     detach_keys: Option<String>,
 ) -> CliResult<i32> {
+    let keys = session::detach_keys(ctx, detach_keys)?;
     let c: ContainerInspect = ctx
         .client
         .get_json(&format!("/containers/{}/json", seg(name)))
@@ -358,27 +316,30 @@ pub async fn attach(
             "You cannot attach to a paused container, unpause it first",
         ));
     }
+    if stdin && c.config.tty && !terminal::stdin_is_tty() {
+        return Err(CliError::msg("the input device is not a TTY"));
+    }
+    // Registered before attaching, so a quick exit is not missed (docker waits on
+    // "not-running" the same way).
+    let waiter = start_wait(ctx, &c.id, "not-running").await?;
+    if sig_proxy && !c.config.tty {
+        session::proxy_signals(ctx, &c.id);
+    }
     let stdin = stdin && c.config.open_stdin;
     let conn = ctx
         .client
-        .hijack(
-            &attach_path(&c.id, stdin, true, true, false, &detach_keys),
-            None,
-        )
+        .hijack(&attach_path(&c.id, stdin, true, true, false, &keys), None)
         .await?;
     if c.config.tty && terminal::stdout_is_tty() {
-        watch_resize(ctx, format!("/containers/{}", seg(&c.id)));
+        session::watch_resize(ctx, format!("/containers/{}", seg(&c.id)));
     }
-    pump(conn, c.config.tty, stdin).await?;
-    let after: ContainerInspect = ctx
-        .client
-        .get_json(&format!("/containers/{}/json", seg(&c.id)))
-        .await?;
-    Ok(if after.state.running {
-        0
-    } else {
-        after.state.exit_code as i32
-    })
+    if session::pump(conn, c.config.tty, stdin, keys.as_deref()).await? == Ended::Detached {
+        return Err(CliError::msg(session::ESCAPE_MESSAGE));
+    }
+    match waiter.await {
+        Ok(r) => r,
+        Err(_) => Ok(1),
+    }
 }
 
 /// Flags of `exec`.
@@ -415,13 +376,20 @@ pub async fn exec(ctx: &Ctx, a: ExecArgs) -> CliResult<i32> {
     if let Some(u) = &a.user {
         config["User"] = json!(u);
     }
-    if let Some(k) = &a.detach_keys {
+    let keys = session::detach_keys(ctx, a.detach_keys.clone())?;
+    if let Some(k) = &keys {
         config["DetachKeys"] = json!(k);
     }
-    if a.tty {
-        if let Some((h, w)) = terminal::size() {
-            config["ConsoleSize"] = json!([h, w]);
-        }
+    let _: ContainerInspect = ctx
+        .client
+        .get_json(&format!("/containers/{}/json", seg(&a.container)))
+        .await?;
+    if !a.detach && a.tty && a.interactive && !terminal::stdin_is_tty() {
+        return Err(CliError::msg("the input device is not a TTY"));
+    }
+    let console_size = if a.tty { terminal::size() } else { None };
+    if let Some((h, w)) = console_size {
+        config["ConsoleSize"] = json!([h, w]);
     }
     let created: serde_json::Value = ctx
         .client
@@ -432,7 +400,10 @@ pub async fn exec(ctx: &Ctx, a: ExecArgs) -> CliResult<i32> {
         .and_then(|i| i.as_str())
         .unwrap_or_default()
         .to_string();
-    let start = json!({"Detach": a.detach, "Tty": a.tty});
+    let mut start = json!({"Detach": a.detach, "Tty": a.tty});
+    if let Some((h, w)) = console_size {
+        start["ConsoleSize"] = json!([h, w]);
+    }
     if a.detach {
         ctx.client
             .call(Method::POST, &format!("/exec/{id}/start"), Some(&start))
@@ -443,10 +414,12 @@ pub async fn exec(ctx: &Ctx, a: ExecArgs) -> CliResult<i32> {
         .client
         .hijack(&format!("/exec/{id}/start"), Some(&start))
         .await?;
-    if a.tty && terminal::stdout_is_tty() {
-        watch_resize(ctx, format!("/exec/{id}"));
+    if a.tty && terminal::stdin_is_tty() {
+        session::watch_resize(ctx, format!("/exec/{id}"));
     }
-    pump(conn, a.tty, a.interactive).await?;
+    if session::pump(conn, a.tty, a.interactive, keys.as_deref()).await? == Ended::Detached {
+        return Err(CliError::msg(session::ESCAPE_MESSAGE));
+    }
     let info: ExecInspect = ctx.client.get_json(&format!("/exec/{id}/json")).await?;
     Ok(info.exit_code.unwrap_or(0) as i32)
 }

@@ -5,12 +5,14 @@
 //! (`<exec-root>/s/<id[..12]>.sock`).
 
 mod archive;
+mod exec;
 pub mod health;
 pub mod init;
 mod ops;
 mod query;
 pub mod reconcile;
 pub mod record;
+pub mod resources;
 pub mod spec;
 pub mod stats;
 pub mod task;
@@ -48,7 +50,7 @@ pub struct Containers {
     /// `berth-shim` and `berth-runtime`, found once at start.
     pub helpers: crate::helpers::Helpers,
     live: Mutex<HashMap<String, Arc<Live>>>,
-    execs: Mutex<HashMap<String, ops::ExecRecord>>,
+    execs: Mutex<HashMap<String, exec::ExecRecord>>,
     health: health::HealthBoard,
 }
 

@@ -8,6 +8,7 @@ use berth_api_server::{
     ApiError, ApiResult, AttachOptions, ContainerCreateOptions, Hijack, LogChunk, LogStream,
     LogsOptions, StdStream, WaitCondition, WaitFuture,
 };
+use berth_api_types::detach_keys::{self, EscapeScanner, Scan};
 use berth_api_types::*;
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
@@ -20,24 +21,7 @@ use super::{meta_err, Containers};
 use crate::logfile;
 use crate::shim::{protocol, ExitRecord, ShimArgs};
 
-/// An exec instance (kept in memory).
-#[derive(Debug, Clone)]
-pub struct ExecRecord {
-    /// Exec id.
-    pub id: String,
-    /// Container id.
-    pub container: String,
-    /// Config.
-    pub config: ExecConfig,
-    /// Running now.
-    pub running: bool,
-    /// Exit code when done.
-    pub exit_code: Option<i64>,
-    /// Host pid.
-    pub pid: i64,
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
 }
 
@@ -45,7 +29,7 @@ fn runtime_root(c: &Containers) -> std::path::PathBuf {
     c.exec_root.join("runtime")
 }
 
-fn runtime_cmd(c: &Containers) -> tokio::process::Command {
+pub(super) fn runtime_cmd(c: &Containers) -> tokio::process::Command {
     let mut cmd = c.helpers.runtime.command();
     cmd.arg("--root").arg(runtime_root(c));
     cmd
@@ -148,6 +132,8 @@ impl Containers {
                 "can't create 'AutoRemove' container with restart policy",
             ));
         }
+        let warnings = super::resources::validate(&host.resources, false)?;
+        super::resources::adapt_on_create(&mut host);
         let image = self.images.resolve(&config.image)?;
         merge_config(
             &mut config,
@@ -243,10 +229,7 @@ impl Containers {
         .await
         .map_err(internal)??;
         self.event("create", &rec, &[]);
-        Ok(ContainerCreateResponse {
-            id,
-            warnings: Vec::new(),
-        })
+        Ok(ContainerCreateResponse { id, warnings })
     }
 
     fn mount_rootfs(&self, id: &str) -> ApiResult<std::path::PathBuf> {
@@ -891,6 +874,11 @@ impl Containers {
         opts: AttachOptions,
     ) -> ApiResult<Hijack> {
         let rec = self.lookup(reference)?;
+        let keys = match opts.detach_keys.as_deref() {
+            Some(k) if !k.is_empty() => detach_keys::parse(k)
+                .map_err(|_| ApiError::invalid(format!("Invalid detach keys ({k}) provided")))?,
+            _ => detach_keys::DEFAULT.to_vec(),
+        };
         let live = self.live(&rec.id);
         let mut out = live.output.subscribe();
         let mut sig = live.signals.subscribe();
@@ -905,6 +893,8 @@ impl Containers {
         let want_stdin = opts.stdin && rec.config.open_stdin;
         let (want_out, want_err) = (opts.stdout, opts.stderr);
         let stream = opts.stream;
+        let this = self.clone();
+        let cid = rec.id.clone();
         Ok(Hijack::new(tty, move |mut s| async move {
             for e in replay {
                 let st = if e.stream == "stderr" {
@@ -919,24 +909,41 @@ impl Containers {
             if !stream {
                 return;
             }
+            // With a tty (Docker's `copyEscapable`) the detach keys, or the end of the
+            // client's input, end the session; the container keeps running.
+            let (end_tx, mut end_rx) = oneshot::channel::<bool>();
             if want_stdin {
                 let mut stdin = s.stdin;
                 let live3 = live2.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 16 * 1024];
+                    let mut scanner = EscapeScanner::new(if tty { keys } else { Vec::new() });
                     loop {
                         match stdin.read(&mut buf).await {
                             Ok(0) | Err(_) => break,
                             Ok(n) => {
+                                let (pass, detach) = match scanner.feed(&buf[..n]) {
+                                    Scan::Pass(p) => (p, false),
+                                    Scan::Detach(p) => (p, true),
+                                };
                                 let patience = Duration::from_secs(60);
-                                if !live3
-                                    .send_when_connected(protocol::STDIN, &buf[..n], patience)
-                                    .await
+                                if !pass.is_empty()
+                                    && !live3
+                                        .send_when_connected(protocol::STDIN, &pass, patience)
+                                        .await
                                 {
                                     break;
                                 }
+                                if detach {
+                                    let _ = end_tx.send(true);
+                                    return;
+                                }
                             }
                         }
+                    }
+                    if tty {
+                        let _ = end_tx.send(false);
+                        return;
                     }
                     if stdin_once {
                         live3
@@ -949,6 +956,7 @@ impl Containers {
                     }
                 });
             }
+            let mut input_done = false;
             loop {
                 tokio::select! {
                     m = out.recv() => match m {
@@ -963,6 +971,16 @@ impl Containers {
                     g = sig.recv() => match g {
                         Ok(Signal::Removed(_)) | Err(broadcast::error::RecvError::Closed) => break,
                         _ => {}
+                    },
+                    e = &mut end_rx, if want_stdin && !input_done => {
+                        input_done = true;
+                        // The keys, or the client leaving (Docker logs both as a detach).
+                        if e.is_ok() {
+                            if let Ok(rec) = this.get(&cid) {
+                                this.event("detach", &rec, &[]);
+                            }
+                            break;
+                        }
                     }
                 }
             }
@@ -1093,240 +1111,6 @@ impl Containers {
         .map_err(internal)??;
         self.event("rename", &rec, &[]);
         Ok(())
-    }
-
-    /// `POST /containers/{id}/exec`.
-    pub async fn exec_create(&self, reference: &str, config: ExecConfig) -> ApiResult<IdResponse> {
-        let rec = self.lookup(reference)?;
-        if !rec.state.running {
-            return Err(ApiError::conflict(format!(
-                "container {} is not running",
-                rec.id
-            )));
-        }
-        if rec.state.paused {
-            return Err(ApiError::conflict(format!(
-                "container {} is paused, unpause the container before exec",
-                rec.id
-            )));
-        }
-        if config.cmd.as_ref().is_none_or(|c| c.0.is_empty()) {
-            return Err(ApiError::invalid("No exec command specified"));
-        }
-        let id = record::new_id();
-        self.execs.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            id.clone(),
-            ExecRecord {
-                id: id.clone(),
-                container: rec.id.clone(),
-                config,
-                running: false,
-                exit_code: None,
-                pid: 0,
-            },
-        );
-        Ok(IdResponse { id })
-    }
-
-    /// `GET /exec/{id}/json`.
-    pub fn exec_inspect(&self, id: &str) -> ApiResult<ExecInspect> {
-        let e = self
-            .execs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
-            .ok_or_else(|| ApiError::no_such_exec(id))?;
-        let cmd = e.config.cmd.clone().map(|c| c.0).unwrap_or_default();
-        Ok(ExecInspect {
-            id: e.id,
-            running: e.running,
-            exit_code: e.exit_code,
-            process_config: ProcessConfig {
-                privileged: e.config.privileged,
-                user: e.config.user.clone(),
-                tty: e.config.tty,
-                entrypoint: cmd.first().cloned().unwrap_or_default(),
-                arguments: cmd.iter().skip(1).cloned().collect(),
-            },
-            open_stdin: e.config.attach_stdin,
-            open_stderr: e.config.attach_stderr,
-            open_stdout: e.config.attach_stdout,
-            can_remove: false,
-            container_id: e.container,
-            detach_keys: e.config.detach_keys,
-            pid: e.pid,
-        })
-    }
-
-    /// `POST /exec/{id}/start`: runs `berth runtime exec` with piped stdio.
-    pub async fn exec_start(
-        self: &Arc<Self>,
-        id: &str,
-        start: ExecStartConfig,
-    ) -> ApiResult<Option<Hijack>> {
-        let e = self
-            .execs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
-            .ok_or_else(|| ApiError::no_such_exec(id))?;
-        if e.running || e.exit_code.is_some() {
-            return Err(ApiError::conflict(format!(
-                "Error: Exec command {id} has already run"
-            )));
-        }
-        let rec = self.get(&e.container)?;
-        if !rec.state.running {
-            return Err(ApiError::conflict(format!(
-                "container {} is not running",
-                rec.id
-            )));
-        }
-        let mut cmd = runtime_cmd(self);
-        cmd.arg("exec");
-        let user = if e.config.user.is_empty() {
-            rec.config.user.clone()
-        } else {
-            e.config.user.clone()
-        };
-        if let Ok((uid, gid, _)) = spec::resolve_user(&self.rootfs(&rec.id), &user) {
-            cmd.arg("--user").arg(format!("{uid}:{gid}"));
-        }
-        let cwd = if e.config.working_dir.is_empty() {
-            rec.config.working_dir.clone()
-        } else {
-            e.config.working_dir.clone()
-        };
-        if !cwd.is_empty() {
-            cmd.arg("--cwd").arg(cwd);
-        }
-        let mut env = rec.config.env.clone().unwrap_or_default();
-        env.extend(e.config.env.clone().unwrap_or_default());
-        if !env.iter().any(|v| v.starts_with("PATH=")) {
-            env.push(format!("PATH={}", spec::DEFAULT_PATH));
-        }
-        for v in env {
-            cmd.arg("--env").arg(v);
-        }
-        if e.config.privileged {
-            for c in spec::DEFAULT_CAPS {
-                cmd.arg("--cap").arg(c);
-            }
-        }
-        cmd.arg(&rec.id)
-            .args(e.config.cmd.clone().map(|c| c.0).unwrap_or_default());
-        cmd.stdin(if e.config.attach_stdin {
-            std::process::Stdio::piped()
-        } else {
-            std::process::Stdio::null()
-        });
-        cmd.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().map_err(internal)?;
-        let this = self.clone();
-        let eid = id.to_string();
-        self.set_exec(&eid, |x| {
-            x.running = true;
-            x.pid = child.id().unwrap_or(0) as i64;
-        });
-        self.event(
-            &format!(
-                "exec_start: {}",
-                e.config
-                    .cmd
-                    .clone()
-                    .map(|c| c.0.join(" "))
-                    .unwrap_or_default()
-            ),
-            &rec,
-            &[("execID", eid.clone())],
-        );
-        let stdout = child.stdout.take();
-        let stderr = child.stderr.take();
-        let stdin = child.stdin.take();
-        let finish = move |code: i64| {
-            this.set_exec(&eid, |x| {
-                x.running = false;
-                x.exit_code = Some(code);
-            });
-        };
-        if start.detach {
-            tokio::spawn(async move {
-                let st = child
-                    .wait()
-                    .await
-                    .ok()
-                    .and_then(|s| s.code())
-                    .unwrap_or(126) as i64;
-                drop((stdout, stderr, stdin));
-                finish(st);
-            });
-            return Ok(None);
-        }
-        let tty = e.config.tty || start.tty;
-        Ok(Some(Hijack::new(tty, move |mut s| async move {
-            if let Some(mut w) = stdin {
-                let mut r = s.stdin;
-                tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut r, &mut w).await;
-                });
-            }
-            let (tx, mut rx) = mpsc::channel::<(StdStream, Bytes)>(64);
-            for (pipe, st) in [
-                (
-                    stdout.map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-                    StdStream::Stdout,
-                ),
-                (
-                    stderr.map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-                    StdStream::Stderr,
-                ),
-            ] {
-                if let Some(mut p) = pipe {
-                    let tx = tx.clone();
-                    tokio::spawn(async move {
-                        let mut buf = vec![0u8; 16 * 1024];
-                        while let Ok(n) = p.read(&mut buf).await {
-                            if n == 0
-                                || tx
-                                    .send((st, Bytes::copy_from_slice(&buf[..n])))
-                                    .await
-                                    .is_err()
-                            {
-                                break;
-                            }
-                        }
-                    });
-                }
-            }
-            drop(tx);
-            while let Some((st, data)) = rx.recv().await {
-                if s.output.write(st, &data).await.is_err() {
-                    break;
-                }
-            }
-            let code = child
-                .wait()
-                .await
-                .ok()
-                .and_then(|s| s.code())
-                .unwrap_or(126) as i64;
-            finish(code);
-            let _ = s.output.shutdown().await;
-        })))
-    }
-
-    fn set_exec(&self, id: &str, f: impl FnOnce(&mut ExecRecord)) {
-        if let Some(x) = self
-            .execs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(id)
-        {
-            f(x);
-        }
     }
 }
 

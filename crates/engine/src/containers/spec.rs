@@ -259,12 +259,14 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
     if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
         namespaces.push(json!({"type": "cgroup"}));
     }
+    let mut resources = super::resources::oci(&input.host.resources);
+    resources.insert("devices".into(), json!([{"allow": false, "access": "rwm"}]));
     let mut linux = json!({
         "namespaces": namespaces,
         "maskedPaths": if privileged { vec![] } else { MASKED.to_vec() },
         "readonlyPaths": if privileged { vec![] } else { READONLY.to_vec() },
-        "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-        "cgroupsPath": format!("/berth/{}", input.id),
+        "resources": resources,
+        "cgroupsPath": super::resources::cgroups_path(input.id),
     });
     let unconfined = input
         .host

@@ -402,12 +402,7 @@ impl Engine for Berth {
         id: &str,
         update: UpdateConfig,
     ) -> ApiResult<UpdateResponse> {
-        let mut rec = self.containers.lookup(id)?;
-        if !update.restart_policy.name.is_empty() {
-            rec.host_config.restart_policy = update.restart_policy.clone();
-        }
-        self.containers.save(&rec).await?;
-        Ok(UpdateResponse::default())
+        self.containers.update(id, update).await
     }
     async fn container_rename(
         &self,
@@ -495,14 +490,8 @@ impl Engine for Berth {
     ) -> ApiResult<Option<Hijack>> {
         self.containers.exec_start(id, config).await
     }
-    async fn exec_resize(
-        &self,
-        _ctx: &RequestContext,
-        id: &str,
-        _h: u16,
-        _w: u16,
-    ) -> ApiResult<()> {
-        self.containers.exec_inspect(id).map(|_| ())
+    async fn exec_resize(&self, _ctx: &RequestContext, id: &str, h: u16, w: u16) -> ApiResult<()> {
+        self.containers.exec_resize(id, h.into(), w.into()).await
     }
     async fn exec_inspect(&self, _ctx: &RequestContext, id: &str) -> ApiResult<ExecInspect> {
         self.containers.exec_inspect(id)

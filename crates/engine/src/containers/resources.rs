@@ -1,0 +1,446 @@
+//! A container's resource limits (`HostConfig` resources): Docker's validation, the OCI
+//! `linux.resources` they become at start, and `POST /containers/{id}/update` (merged into the
+//! record as Docker's `UpdateContainer` does, then written to the live cgroup, v1 or v2).
+
+use std::sync::Arc;
+
+use berth_api_server::{ApiError, ApiResult};
+use berth_api_types::{HostConfig, Resources, UpdateConfig, UpdateResponse};
+use berth_cgroups::{Cgroup, Layout, Version};
+use serde_json::{json, Map, Value};
+
+use super::Containers;
+
+/// Docker's smallest memory limit and reservation (6 MiB).
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+/// The CFS period Docker uses for `NanoCpus`.
+const NANO_CPU_PERIOD: i64 = 100_000;
+
+/// `linux.cgroupsPath` of a container.
+pub fn cgroups_path(id: &str) -> String {
+    format!("/berth/{id}")
+}
+
+/// True when the host accounts swap (v1 `memory.memsw.*`; always on v2).
+fn swap_accounting() -> bool {
+    match Layout::host() {
+        Ok(l) if l.version == Version::V1 => {
+            l.v1.iter()
+                .filter(|m| m.controllers.iter().any(|c| c == "memory"))
+                .any(|m| m.mount_point.join("memory.memsw.limit_in_bytes").exists())
+        }
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
+/// The host's CPUs (`0-1`), from the root cpuset (v1) or `cpuset.cpus.effective` (v2).
+fn available_cpus() -> Option<String> {
+    for p in [
+        "/sys/fs/cgroup/cpuset/cpuset.cpus",
+        "/sys/fs/cgroup/cpuset.cpus.effective",
+        "/sys/devices/system/cpu/online",
+    ] {
+        if let Ok(s) = std::fs::read_to_string(p) {
+            let s = s.trim();
+            if !s.is_empty() {
+                return Some(s.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Parses a cpuset list (`0-2,4`); `None` when malformed.
+fn parse_list(s: &str) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let part = part.trim();
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+                if a > b {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+/// Docker's `verifyPlatformContainerResources`: the errors (400) and warnings for `r`.
+pub fn validate(r: &Resources, update: bool) -> ApiResult<Vec<String>> {
+    let bad = |m: String| Err(ApiError::invalid(m));
+    if r.memory != 0 && r.memory < MIN_MEMORY {
+        return bad("Minimum memory limit allowed is 6MB".into());
+    }
+    if r.memory > 0 && r.memory_swap > 0 && r.memory_swap < r.memory {
+        return bad(
+            "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+        );
+    }
+    if r.memory == 0 && r.memory_swap > 0 && !update {
+        return bad(
+            "You should always set the Memory limit when using Memoryswap limit, see usage".into(),
+        );
+    }
+    if let Some(s) = r.memory_swappiness.filter(|s| *s != -1) {
+        if !(0..=100).contains(&s) {
+            return bad(format!(
+                "Invalid value: {s}, valid memory swappiness range is 0-100"
+            ));
+        }
+    }
+    if r.memory_reservation > 0 && r.memory_reservation < MIN_MEMORY {
+        return bad("Minimum memory reservation allowed is 6MB".into());
+    }
+    if r.memory > 0 && r.memory_reservation > 0 && r.memory < r.memory_reservation {
+        return bad(
+            "Minimum memory limit can not be less than memory reservation limit, see usage".into(),
+        );
+    }
+    if r.nano_cpus > 0 && r.cpu_period > 0 {
+        return bad("Conflicting options: Nano CPUs and CPU Period cannot both be set".into());
+    }
+    if r.nano_cpus > 0 && r.cpu_quota > 0 {
+        return bad("Conflicting options: Nano CPUs and CPU Quota cannot both be set".into());
+    }
+    if r.nano_cpus != 0 {
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get() as i64)
+            .unwrap_or(1);
+        if r.nano_cpus < 0 || r.nano_cpus > n * 1_000_000_000 {
+            return bad(format!(
+                "range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available"
+            ));
+        }
+    }
+    if r.cpu_period != 0 && !(1000..=1_000_000).contains(&r.cpu_period) {
+        return bad(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+                .into(),
+        );
+    }
+    if r.cpu_quota > 0 && r.cpu_quota < 1000 {
+        return bad("CPU cfs quota can not be less than 1ms (i.e. 1000)".into());
+    }
+    if !r.cpuset_cpus.is_empty() {
+        let Some(want) = parse_list(&r.cpuset_cpus) else {
+            return bad(format!("Invalid value {} for cpuset cpus", r.cpuset_cpus));
+        };
+        if let Some(avail) = available_cpus() {
+            let have = parse_list(&avail).unwrap_or_default();
+            if want.iter().any(|c| !have.contains(c)) {
+                return bad(format!(
+                    "Requested CPUs are not available - requested {}, available: {avail}",
+                    r.cpuset_cpus
+                ));
+            }
+        }
+    }
+    if r.blkio_weight > 0 && !(10..=1000).contains(&r.blkio_weight) {
+        return bad("Range of blkio weight is from 10 to 1000".into());
+    }
+    if r.io_maximum_bandwidth != 0 || r.io_maximum_iops != 0 {
+        return bad(
+            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps"
+                .into(),
+        );
+    }
+    let mut warnings = Vec::new();
+    if r.memory > 0 && r.memory_swap != -1 && !swap_accounting() {
+        warnings.push(
+            "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap."
+                .to_string(),
+        );
+    }
+    Ok(warnings)
+}
+
+/// Docker's create-time defaults: a memory limit without a swap limit gets swap = 2 × memory.
+pub fn adapt_on_create(host: &mut HostConfig) {
+    let r = &mut host.resources;
+    if r.memory > 0 && r.memory_swap == 0 {
+        r.memory_swap = r.memory * 2;
+    }
+    if r.memory_swappiness == Some(-1) {
+        r.memory_swappiness = None;
+    }
+}
+
+/// The OCI `linux.resources` for `r`: only what is set (zero means unset, as for runc).
+/// `devices` is left to the caller.
+pub fn oci(r: &Resources) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut memory = Map::new();
+    if r.memory > 0 {
+        memory.insert("limit".into(), json!(r.memory));
+    }
+    if r.memory_swap != 0 && swap_accounting() {
+        memory.insert("swap".into(), json!(r.memory_swap));
+    }
+    if r.memory_reservation > 0 {
+        memory.insert("reservation".into(), json!(r.memory_reservation));
+    }
+    if let Some(s) = r.memory_swappiness.filter(|s| (0..=100).contains(s)) {
+        memory.insert("swappiness".into(), json!(s));
+    }
+    if r.oom_kill_disable == Some(true) {
+        memory.insert("disableOOMKiller".into(), json!(true));
+    }
+    if !memory.is_empty() {
+        out.insert("memory".into(), Value::Object(memory));
+    }
+    let mut cpu = Map::new();
+    if r.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(r.cpu_shares));
+    }
+    if r.nano_cpus > 0 {
+        cpu.insert("period".into(), json!(NANO_CPU_PERIOD));
+        cpu.insert(
+            "quota".into(),
+            json!(r.nano_cpus * NANO_CPU_PERIOD / 1_000_000_000),
+        );
+    } else {
+        if r.cpu_period != 0 {
+            cpu.insert("period".into(), json!(r.cpu_period));
+        }
+        if r.cpu_quota != 0 {
+            cpu.insert("quota".into(), json!(r.cpu_quota));
+        }
+    }
+    if !r.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(r.cpuset_cpus));
+    }
+    if !r.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), json!(r.cpuset_mems));
+    }
+    if !cpu.is_empty() {
+        out.insert("cpu".into(), Value::Object(cpu));
+    }
+    if let Some(l) = r.pids_limit.filter(|l| *l != 0) {
+        out.insert("pids".into(), json!({"limit": if l < 0 { -1 } else { l }}));
+    }
+    if r.blkio_weight > 0 {
+        out.insert("blockIO".into(), json!({"weight": r.blkio_weight}));
+    }
+    out
+}
+
+/// Docker's `UpdateContainer`: merges the set fields of `u` into `host`.
+pub fn merge_update(host: &mut HostConfig, u: &UpdateConfig) -> ApiResult<()> {
+    let conflict = |m: &str| Err(ApiError::invalid(m.to_string()));
+    let (r, c) = (&u.resources, &mut host.resources);
+    if r.nano_cpus > 0 && c.cpu_period > 0 {
+        return conflict(
+            "Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set",
+        );
+    }
+    if r.nano_cpus > 0 && c.cpu_quota > 0 {
+        return conflict(
+            "Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set",
+        );
+    }
+    if r.cpu_period > 0 && c.nano_cpus > 0 {
+        return conflict(
+            "Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set",
+        );
+    }
+    if r.cpu_quota > 0 && c.nano_cpus > 0 {
+        return conflict(
+            "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set",
+        );
+    }
+    if r.blkio_weight != 0 {
+        c.blkio_weight = r.blkio_weight;
+    }
+    if r.cpu_shares != 0 {
+        c.cpu_shares = r.cpu_shares;
+    }
+    if r.nano_cpus != 0 {
+        c.nano_cpus = r.nano_cpus;
+    }
+    if r.cpu_period != 0 {
+        c.cpu_period = r.cpu_period;
+    }
+    if r.cpu_quota != 0 {
+        c.cpu_quota = r.cpu_quota;
+    }
+    if !r.cpuset_cpus.is_empty() {
+        c.cpuset_cpus = r.cpuset_cpus.clone();
+    }
+    if !r.cpuset_mems.is_empty() {
+        c.cpuset_mems = r.cpuset_mems.clone();
+    }
+    if r.memory != 0 {
+        if r.memory > c.memory_swap && r.memory_swap == 0 {
+            return conflict("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time");
+        }
+        c.memory = r.memory;
+    }
+    if r.memory_swap != 0 {
+        c.memory_swap = r.memory_swap;
+    }
+    if r.memory_reservation != 0 {
+        c.memory_reservation = r.memory_reservation;
+    }
+    if r.pids_limit.is_some() {
+        c.pids_limit = r.pids_limit;
+    }
+    if !u.restart_policy.name.is_empty() {
+        if host.auto_remove && !matches!(u.restart_policy.name.as_str(), "no") {
+            return conflict(
+                "Restart policy cannot be updated because AutoRemove is enabled for the container",
+            );
+        }
+        host.restart_policy = u.restart_policy.clone();
+    }
+    Ok(())
+}
+
+/// Writes the set fields of `r` to the running container's cgroup.
+pub fn apply_live(id: &str, r: &Resources) -> Result<(), String> {
+    let oci = oci(r);
+    if oci.is_empty() {
+        return Ok(());
+    }
+    let res: oci_spec::runtime::LinuxResources =
+        serde_json::from_value(Value::Object(oci)).map_err(|e| e.to_string())?;
+    let cg = Cgroup::new(Some(&cgroups_path(id)), id).map_err(|e| e.to_string())?;
+    cg.apply_resources(&res).map_err(|e| e.to_string())
+}
+
+impl Containers {
+    /// `POST /containers/{id}/update`: validates, merges into the record (persisted), then
+    /// writes the new limits to the running container's cgroup; a failure there puts the
+    /// record back as it was.
+    pub async fn update(
+        self: &Arc<Self>,
+        reference: &str,
+        update: UpdateConfig,
+    ) -> ApiResult<UpdateResponse> {
+        let warnings = validate(&update.resources, true)?;
+        let id = self.resolve(reference)?;
+        let live = self.live(&id);
+        let _op = live.op.lock().await;
+        let mut rec = self.get(&id)?;
+        if rec.state.status == "removing" || rec.state.dead {
+            return Err(ApiError::invalid(format!(
+                "Cannot update container {id}: container is marked for removal and cannot be \"update\""
+            )));
+        }
+        let before = rec.clone();
+        merge_update(&mut rec.host_config, &update)
+            .map_err(|e| ApiError::invalid(format!("Cannot update container {id}: {e}")))?;
+        self.save(&rec).await?;
+        if rec.state.running && !rec.state.restarting {
+            let resources = update.resources.clone();
+            let cid = id.clone();
+            let applied = tokio::task::spawn_blocking(move || apply_live(&cid, &resources))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            if let Err(e) = applied {
+                let mut back = self.get(&id)?;
+                back.host_config = before.host_config;
+                self.save(&back).await?;
+                return Err(ApiError::internal(format!(
+                    "Cannot update container {id}: {e}"
+                )));
+            }
+        }
+        self.event("update", &rec, &[]);
+        Ok(UpdateResponse {
+            warnings: (!warnings.is_empty()).then_some(warnings),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_validation_messages() {
+        let r = Resources {
+            memory: 1024,
+            ..Default::default()
+        };
+        assert_eq!(
+            validate(&r, false).unwrap_err().to_string(),
+            "Minimum memory limit allowed is 6MB"
+        );
+        let r = Resources {
+            memory: 64 << 20,
+            memory_swap: 32 << 20,
+            ..Default::default()
+        };
+        assert!(validate(&r, true)
+            .unwrap_err()
+            .to_string()
+            .contains("memoryswap limit should be larger"));
+        let r = Resources {
+            blkio_weight: 5,
+            ..Default::default()
+        };
+        assert_eq!(
+            validate(&r, true).unwrap_err().to_string(),
+            "Range of blkio weight is from 10 to 1000"
+        );
+        let r = Resources {
+            cpuset_cpus: "0-x".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate(&r, true).unwrap_err().to_string(),
+            "Invalid value 0-x for cpuset cpus"
+        );
+        assert_eq!(parse_list("0-2,4"), Some(vec![0, 1, 2, 4]));
+    }
+
+    #[test]
+    fn update_merges_like_docker() {
+        let mut host = HostConfig::default();
+        let mut u = UpdateConfig::default();
+        u.resources.memory = 64 << 20;
+        // No swap limit yet (0) and none given: Docker refuses.
+        assert!(merge_update(&mut host, &u)
+            .unwrap_err()
+            .to_string()
+            .contains("update the memoryswap at the same time"));
+        u.resources.memory_swap = -1;
+        u.resources.cpu_shares = 512;
+        u.resources.pids_limit = Some(50);
+        merge_update(&mut host, &u).unwrap();
+        assert_eq!(host.resources.memory, 64 << 20);
+        assert_eq!(host.resources.memory_swap, -1);
+        assert_eq!(host.resources.cpu_shares, 512);
+        assert_eq!(host.resources.pids_limit, Some(50));
+        let mut u = UpdateConfig::default();
+        u.resources.cpu_quota = 50_000;
+        host.resources.nano_cpus = 1_000_000_000;
+        assert!(merge_update(&mut host, &u).is_err());
+    }
+
+    #[test]
+    fn oci_resources_only_carry_what_is_set() {
+        assert!(oci(&Resources::default()).is_empty());
+        let r = Resources {
+            nano_cpus: 1_500_000_000,
+            cpu_shares: 512,
+            pids_limit: Some(-1),
+            blkio_weight: 300,
+            cpuset_cpus: "0".into(),
+            ..Default::default()
+        };
+        let v = Value::Object(oci(&r));
+        assert_eq!(v["cpu"]["quota"], 150_000);
+        assert_eq!(v["cpu"]["period"], 100_000);
+        assert_eq!(v["cpu"]["shares"], 512);
+        assert_eq!(v["cpu"]["cpus"], "0");
+        assert_eq!(v["pids"]["limit"], -1);
+        assert_eq!(v["blockIO"]["weight"], 300);
+        let _: oci_spec::runtime::LinuxResources = serde_json::from_value(v).unwrap();
+    }
+}
