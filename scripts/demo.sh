@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-cargo build --release -p berth
+cargo build --release -p berth -p berth-shim
 berth=$(readlink -f target/release/berth)
 
 work=$(mktemp -d /tmp/berth-demo.XXXXXX)
