@@ -204,8 +204,11 @@ fn run_it_detach_reattach(d: &Daemon, runner: &std::path::Path, attacher: &std::
         24,
         80,
     );
+    // Type only once the shell prompts (input typed earlier raced the shell's start-up:
+    // `stty: standard input: No child processes`, seen once on a loaded machine).
+    let at = s.wait_for("# ", 0);
     s.send(b"tty; stty size\n");
-    let at = s.wait_for("/dev/pts/", 0);
+    let at = s.wait_for("/dev/pts/", at);
     s.wait_for("24 80", at);
     s.resize(40, 120);
     s.ask_until(b"stty size\n", "40 120");
@@ -236,8 +239,9 @@ fn exec_it(d: &Daemon, cli: &std::path::Path) {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let mut s = PtySession::spawn(cli, d, &["exec", "-it", &name, "sh"], 30, 100);
+    let at = s.wait_for("# ", 0);
     s.send(b"tty; stty size\n");
-    let at = s.wait_for("/dev/pts/", 0);
+    let at = s.wait_for("/dev/pts/", at);
     s.wait_for("30 100", at);
     s.resize(50, 132);
     s.ask_until(b"stty size\n", "50 132");
