@@ -9,6 +9,10 @@ cargo build --release -p berth -p berth-shim
 berth=$(readlink -f target/release/berth)
 
 work=$(mktemp -d /tmp/berth-demo.XXXXXX)
+# The daemon makes its default bridge and nftables table (like docker0) when missing; the demo
+# removes them again unless they were there before it.
+had_bridge=0; ip link show berth0 >/dev/null 2>&1 && had_bridge=1
+had_table=0; nft list table inet berth >/dev/null 2>&1 && had_table=1
 sock="$work/berth.sock"
 daemon_pid=
 cleanup() {
@@ -19,6 +23,8 @@ cleanup() {
   fi
   grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
+  [ "$had_bridge" = 1 ] || ip link del berth0 2>/dev/null || true
+  [ "$had_table" = 1 ] || nft delete table inet berth 2>/dev/null || true
 }
 trap cleanup EXIT
 
