@@ -140,32 +140,6 @@ fn remove_cgroup_dirs(parent: &str) {
     }
 }
 
-/// A /20 `10.a.b.0/20` that no host route touches.
-fn free_block() -> (u8, u8) {
-    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-    let used: Vec<(u32, u32)> = routes
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let dst = u32::from_str_radix(f.get(1)?, 16).ok()?.swap_bytes();
-            let mask = u32::from_str_radix(f.get(7)?, 16).ok()?.swap_bytes();
-            (mask != 0).then_some((dst, mask))
-        })
-        .collect();
-    let seed = std::process::id() as usize * 31;
-    for i in 0..2048 {
-        let slot = (seed + i * 97) % 2048;
-        let (a, b) = (64 + (slot / 16) as u8, ((slot % 16) * 16) as u8);
-        let net = u32::from_be_bytes([10, a, b, 0]);
-        let mask = 0xffff_f000u32;
-        if !used.iter().any(|(d, m)| (d & m & mask) == (net & m & mask)) {
-            return (a, b);
-        }
-    }
-    panic!("no free 10.x.y.0/20 for the bench");
-}
-
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("ip");
     assert!(
@@ -550,7 +524,8 @@ fn main() {
     std::fs::create_dir_all(&base).expect("mkdir bench dir");
     let _base = RemoveOnDrop(base.clone());
     let tag = berth_testkit::unique_name("");
-    let block = free_block();
+    let block = berth_testkit::subnet::free_block_20(std::process::id() as usize * 31)
+        .expect("no free 10.x.y.0/20 for the bench");
     // Declared in this order so that they drop (and clean up) even when a later step panics.
     let engines = [
         start_berth(&base, &tag, block),

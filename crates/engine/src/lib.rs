@@ -15,6 +15,7 @@ use std::ffi::OsString;
 pub mod containers;
 pub mod daemon;
 pub mod helpers;
+pub mod hostinfo;
 pub mod images;
 pub mod inroot;
 pub mod networks;

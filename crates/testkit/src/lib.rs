@@ -11,6 +11,7 @@ pub mod busybox;
 pub mod image_tar;
 pub mod netns;
 pub mod registry;
+pub mod subnet;
 pub mod tempdir;
 
 pub use tempdir::TempDir;

@@ -424,7 +424,8 @@ impl Containers {
 
 /// Kills what is left in the cgroup `/berth/<id>` and removes it; true when it existed.
 fn remove_cgroup(id: &str) -> bool {
-    let Ok(cg) = berth_runtime::cgroup::Cgroup::new(Some(&format!("/berth/{id}")), id) else {
+    let Ok(cg) = berth_runtime::cgroup::Cgroup::new(Some(&super::resources::cgroups_path(id)), id)
+    else {
         return false;
     };
     if !cg.exists() {

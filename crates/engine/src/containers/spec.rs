@@ -256,7 +256,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
     // Docker's default cgroupns mode: private on a cgroup v2 host (the container sees its own
     // cgroup as the root of /sys/fs/cgroup), host on v1 (the runtime binds the container's
     // own cgroups there).
-    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+    if crate::hostinfo::cgroup_v2() {
         namespaces.push(json!({"type": "cgroup"}));
     }
     let mut resources = super::resources::oci(&input.host.resources);

@@ -31,13 +31,19 @@ impl Containers {
         let rec = self.lookup(reference)?;
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let this = self.clone();
+        // Resolved once per stream: the host's cgroup layout does not change between samples.
+        let cgroup =
+            Arc::new(Cgroup::new(Some(&super::resources::cgroups_path(&rec.id)), &rec.id).ok());
         tokio::spawn(async move {
             let mut previous = Sample::default();
             let mut first = true;
             while let Ok(rec) = this.get(&rec.id) {
-                let now = tokio::task::spawn_blocking(move || Sample::read(&rec))
-                    .await
-                    .unwrap_or_default();
+                let cgroup = cgroup.clone();
+                let now = tokio::task::spawn_blocking(move || {
+                    Sample::read(&rec, cgroup.as_ref().as_ref())
+                })
+                .await
+                .unwrap_or_default();
                 let skip = first && !opts.stream && !opts.one_shot && now.running;
                 let out = now.to_api(&previous);
                 previous = now;
@@ -67,6 +73,8 @@ struct Sample {
     running: bool,
     read: String,
     cgroup: Option<berth_cgroups::Stats>,
+    /// The cgroup's interface (blkio op names differ: "read" on v2, "Read" on v1).
+    v2: bool,
     system_cpu_ns: u64,
     online_cpus: u32,
     host_memory: u64,
@@ -74,7 +82,7 @@ struct Sample {
 }
 
 impl Sample {
-    fn read(rec: &ContainerRecord) -> Sample {
+    fn read(rec: &ContainerRecord, cgroup: Option<&Cgroup>) -> Sample {
         let mut s = Sample {
             id: rec.id.clone(),
             name: rec.name.clone(),
@@ -85,14 +93,13 @@ impl Sample {
         }
         s.running = true;
         s.read = crate::logfile::now();
-        s.cgroup = Cgroup::new(Some(&format!("/berth/{}", rec.id)), &rec.id)
-            .and_then(|c| c.stats())
-            .ok();
+        s.cgroup = cgroup.and_then(|c| c.stats().ok());
+        s.v2 = cgroup.is_some_and(|c| c.version == berth_cgroups::Version::V2);
         s.system_cpu_ns = system_cpu_ns().unwrap_or(0);
         s.online_cpus = std::thread::available_parallelism()
             .map(|n| n.get() as u32)
             .unwrap_or(1);
-        s.host_memory = host_memory().unwrap_or(0);
+        s.host_memory = crate::hostinfo::mem_total();
         if rec.host_config.network_mode != "host" {
             s.networks = net_dev(rec.state.pid);
         }
@@ -168,8 +175,7 @@ impl Sample {
             };
         }
         if let Some(b) = &cg.blkio {
-            let v2 = cg.cpu.as_ref().is_some_and(|c| c.per_cpu_ns.is_empty());
-            let (read, write) = if v2 {
+            let (read, write) = if self.v2 {
                 ("read", "write")
             } else {
                 ("Read", "Write")
@@ -211,20 +217,6 @@ fn system_cpu_ns() -> Option<u64> {
         .sum();
     // USER_HZ is 100 on every Linux ABI berth runs on.
     Some(ticks * (1_000_000_000 / 100))
-}
-
-/// MemTotal in bytes (Docker reports it as the limit of an unlimited container).
-fn host_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kb: u64 = info
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
 }
 
 /// Interface counters of the container's network namespace, without `lo`
@@ -271,7 +263,7 @@ mod tests {
     #[test]
     fn host_counters_read() {
         assert!(system_cpu_ns().unwrap_or(0) > 0);
-        assert!(host_memory().unwrap_or(0) > 0);
+        assert!(crate::hostinfo::mem_total() > 0);
         let own = net_dev(std::process::id() as i64).expect("own net/dev");
         assert!(!own.contains_key("lo"));
     }

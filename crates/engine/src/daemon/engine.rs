@@ -153,15 +153,16 @@ impl Engine for Berth {
             debug: cfg.debug,
             logging_driver: cfg.log_driver.clone(),
             cgroup_driver: "cgroupfs".into(),
-            cgroup_version: if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            cgroup_version: if crate::hostinfo::cgroup_v2() {
                 "2"
             } else {
                 "1"
             }
             .into(),
             kernel_version: kernel(),
-            operating_system: os_release("PRETTY_NAME").unwrap_or_else(|| "Linux".into()),
-            os_version: os_release("VERSION_ID").unwrap_or_default(),
+            operating_system: crate::hostinfo::os_release("PRETTY_NAME")
+                .unwrap_or_else(|| "Linux".into()),
+            os_version: crate::hostinfo::os_release("VERSION_ID").unwrap_or_default(),
             os_type: "linux".into(),
             architecture: std::env::consts::ARCH.into(),
             ncpu: std::thread::available_parallelism()
@@ -175,7 +176,7 @@ impl Engine for Berth {
             default_runtime: "berth".into(),
             live_restore_enabled: true,
             index_server_address: "https://index.docker.io/v1/".into(),
-            mem_total: mem_total(),
+            mem_total: crate::hostinfo::mem_total() as i64,
             docker_root_dir: cfg.data_root.display().to_string(),
             plugins: PluginsInfo {
                 volume: Some(vec!["local".into()]),
@@ -649,18 +650,6 @@ impl Engine for Berth {
     }
 }
 
-/// MemTotal of /proc/meminfo, in bytes.
-fn mem_total() -> i64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// `RegistryConfig` of /info: the insecure registries (CIDRs apart, as Docker lists them),
 /// the mirrors, and docker.io as the official index.
 fn registry_config(cfg: &DaemonConfig) -> RegistryServiceConfig {
@@ -695,13 +684,4 @@ fn registry_config(cfg: &DaemonConfig) -> RegistryServiceConfig {
         index_configs,
         mirrors: cfg.registry_mirrors.clone(),
     }
-}
-
-/// A key of the host's /etc/os-release (Docker reports the host's distribution).
-fn os_release(key: &str) -> Option<String> {
-    let text = std::fs::read_to_string("/etc/os-release").ok()?;
-    text.lines().find_map(|l| {
-        let v = l.strip_prefix(key)?.strip_prefix('=')?;
-        Some(v.trim_matches('"').to_string())
-    })
 }

@@ -39,37 +39,18 @@ pub struct TestNet {
 impl TestNet {
     pub fn pick() -> TestNet {
         let tag = berth_testkit::unique_name("");
-        let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-        let used: Vec<(u32, u32)> = routes
-            .lines()
-            .skip(1)
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                let dst = u32::from_str_radix(f.get(1)?, 16).ok()?.swap_bytes();
-                let mask = u32::from_str_radix(f.get(7)?, 16).ok()?.swap_bytes();
-                (mask != 0).then_some((dst, mask))
-            })
-            .collect();
         let seed =
             std::process::id() as usize * 31 + u32::from_str_radix(&tag, 16).unwrap_or(0) as usize;
-        for i in 0..2048 {
-            let slot = (seed + i * 97) % 2048;
-            let (a, b) = (64 + (slot / 16) as u8, ((slot % 16) * 16) as u8);
-            let net = u32::from_be_bytes([10, a, b, 0]);
-            let mask = 0xffff_f000u32;
-            if used.iter().any(|(d, m)| (d & m & mask) == (net & m & mask)) {
-                continue;
-            }
-            return TestNet {
-                bridge: format!("bt{tag}"),
-                table: format!("berth_t{tag}"),
-                block: format!("10.{a}.{b}.0/20"),
-                bip: format!("10.{a}.{b}.1/24"),
-                bridge_subnet: format!("10.{a}.{b}.0/24"),
-                prefix: (a, b),
-            };
+        let (a, b) = berth_testkit::subnet::free_block_20(seed)
+            .expect("no free 10.x.y.0/20 for a test daemon");
+        TestNet {
+            bridge: format!("bt{tag}"),
+            table: format!("berth_t{tag}"),
+            block: format!("10.{a}.{b}.0/20"),
+            bip: format!("10.{a}.{b}.1/24"),
+            bridge_subnet: format!("10.{a}.{b}.0/24"),
+            prefix: (a, b),
         }
-        panic!("no free 10.x.y.0/20 for a test daemon");
     }
 
     /// The n-th (1..15) /24 of the block, for `network create --subnet`.
