@@ -15,15 +15,7 @@ use daemon_support::{stderr, stdout, Daemon};
 const CRASH_ENV: &str = "BERTH_TEST_CRASH_AT";
 
 fn need() -> bool {
-    if !berth_testkit::is_root() {
-        berth_testkit::skip("crash_safety", "needs root");
-        return false;
-    }
-    if !Path::new("/usr/local/bin/docker").exists() {
-        berth_testkit::skip("crash_safety", "needs /usr/local/bin/docker");
-        return false;
-    }
-    true
+    daemon_support::need("crash_safety", &[])
 }
 
 fn ok(d: &Daemon, args: &[&str]) -> String {

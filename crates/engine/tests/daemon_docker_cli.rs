@@ -5,15 +5,7 @@ mod daemon_support;
 use daemon_support::{stderr, stdout, Daemon};
 
 fn need() -> bool {
-    if !berth_testkit::is_root() {
-        berth_testkit::skip("daemon_docker_cli", "needs root");
-        return false;
-    }
-    if !std::path::Path::new("/usr/local/bin/docker").exists() {
-        berth_testkit::skip("daemon_docker_cli", "needs /usr/local/bin/docker");
-        return false;
-    }
-    true
+    daemon_support::need("daemon_docker_cli", &[])
 }
 
 #[test]

@@ -11,15 +11,7 @@ use std::time::Duration;
 use daemon_support::{stderr, stdout, Daemon};
 
 fn need() -> bool {
-    if !berth_testkit::is_root() {
-        berth_testkit::skip("daemon_features", "needs root");
-        return false;
-    }
-    if !Path::new("/usr/local/bin/docker").exists() {
-        berth_testkit::skip("daemon_features", "needs /usr/local/bin/docker");
-        return false;
-    }
-    true
+    daemon_support::need("daemon_features", &[])
 }
 
 fn berth(d: &Daemon, args: &[&str]) -> Output {

@@ -14,19 +14,7 @@ use berth_testkit::TempDir;
 use daemon_support::{stderr, stdout, Daemon};
 
 fn need() -> bool {
-    if !berth_testkit::is_root() {
-        berth_testkit::skip("daemon_tls", "needs root");
-        return false;
-    }
-    if !Path::new("/usr/local/bin/docker").exists() {
-        berth_testkit::skip("daemon_tls", "needs /usr/local/bin/docker");
-        return false;
-    }
-    if berth_testkit::which("openssl").is_none() {
-        berth_testkit::skip("daemon_tls", "needs openssl");
-        return false;
-    }
-    true
+    daemon_support::need("daemon_tls", &["openssl"])
 }
 
 fn openssl(dir: &Path, args: &[&str]) {

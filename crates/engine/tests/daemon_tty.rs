@@ -15,15 +15,7 @@ use std::time::{Duration, Instant};
 use daemon_support::{stderr, stdout, Daemon};
 
 fn need() -> bool {
-    if !berth_testkit::is_root() {
-        berth_testkit::skip("daemon_tty", "needs root");
-        return false;
-    }
-    if !std::path::Path::new("/usr/local/bin/docker").exists() {
-        berth_testkit::skip("daemon_tty", "needs /usr/local/bin/docker");
-        return false;
-    }
-    true
+    daemon_support::need("daemon_tty", &[])
 }
 
 /// Generous: the machine is shared and loaded.

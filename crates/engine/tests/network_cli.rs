@@ -12,17 +12,7 @@ use std::time::Duration;
 use daemon_support::{stderr, stdout, Daemon};
 
 fn need() -> bool {
-    if !berth_testkit::is_root() {
-        berth_testkit::skip("network_cli", "needs root");
-        return false;
-    }
-    for p in ["/usr/local/bin/docker", "/usr/sbin/nft"] {
-        if !std::path::Path::new(p).exists() {
-            berth_testkit::skip("network_cli", &format!("needs {p}"));
-            return false;
-        }
-    }
-    true
+    daemon_support::need("network_cli", &["/usr/sbin/nft"])
 }
 
 /// A port that is free on the host right now.

@@ -9,15 +9,7 @@ use std::process::{Command, Output};
 use daemon_support::{stderr, stdout, Daemon};
 
 fn need() -> bool {
-    if !berth_testkit::is_root() {
-        berth_testkit::skip("volumes_cli", "needs root");
-        return false;
-    }
-    if !std::path::Path::new("/usr/local/bin/docker").exists() {
-        berth_testkit::skip("volumes_cli", "needs /usr/local/bin/docker");
-        return false;
-    }
-    true
+    daemon_support::need("volumes_cli", &[])
 }
 
 /// The berth CLI against the test daemon.

@@ -105,17 +105,7 @@ impl Walk<'_> {
 }
 
 fn need() -> bool {
-    if !berth_testkit::is_root() {
-        berth_testkit::skip("walkthrough", "needs root");
-        return false;
-    }
-    for p in ["/usr/local/bin/docker"] {
-        if !std::path::Path::new(p).exists() {
-            berth_testkit::skip("walkthrough", "needs /usr/local/bin/docker");
-            return false;
-        }
-    }
-    true
+    daemon_support::need("walkthrough", &[])
 }
 
 /// "conteneurs": create/run, start -a, stop/kill/restart, pause/unpause, rm -f, ps, logs,

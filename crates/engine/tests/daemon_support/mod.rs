@@ -317,3 +317,25 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Whether an end-to-end daemon test can run here: root, the docker CLI v28 at
+/// /usr/local/bin/docker, and `extra` programs (paths, or names looked up in PATH). Otherwise
+/// reports the skip (which fails under CI) and returns false.
+pub fn need(test: &str, extra: &[&str]) -> bool {
+    if !berth_testkit::is_root() {
+        berth_testkit::skip(test, "needs root");
+        return false;
+    }
+    for p in std::iter::once(&"/usr/local/bin/docker").chain(extra) {
+        let found = if p.contains('/') {
+            Path::new(p).exists()
+        } else {
+            berth_testkit::which(p).is_some()
+        };
+        if !found {
+            berth_testkit::skip(test, &format!("needs {p}"));
+            return false;
+        }
+    }
+    true
+}
