@@ -21,6 +21,7 @@ mod copy_step;
 mod error;
 pub mod glob;
 pub mod graph;
+mod plan;
 pub mod progress;
 mod request;
 mod run_step;
