@@ -23,6 +23,8 @@ fn temp_name(stage_dir: &std::path::Path, what: &str) -> PathBuf {
 pub(crate) struct SourceSet {
     ctx: Context,
     sources: Vec<String>,
+    /// ADD extracts local archives from this set (not downloads, not other stages).
+    extract: bool,
 }
 
 pub(crate) struct CopyStep {
@@ -83,10 +85,13 @@ pub(crate) async fn plan<B: Backend>(
                 "COPY failed: source can't be a URL for COPY: {u}"
             )));
         }
-        return Err(BuildError::Source(format!(
-            "ADD failed: remote sources ({u}) are not supported by this builder yet; download the file into the build context and ADD it from there"
-        )));
+        if is_git(u) {
+            return Err(BuildError::Source(format!(
+                "ADD failed: git sources ({u}) are not supported by berth's builder yet; clone into the build context and COPY from there"
+            )));
+        }
     }
+    let (urls, sources): (Vec<String>, Vec<String>) = sources.into_iter().partition(|s| is_url(s));
     let owner = match &chown {
         Some(spec) if !needs_lookup(spec) => {
             resolve_chown(spec, None, None).map_err(BuildError::Invalid)?
@@ -150,6 +155,7 @@ pub(crate) async fn plan<B: Backend>(
                 sets.push(SourceSet {
                     ctx,
                     sources: vec![source],
+                    extract: false,
                 });
             }
         }
@@ -158,9 +164,31 @@ pub(crate) async fn plan<B: Backend>(
                 sets.push(SourceSet {
                     ctx: stage.shared.prepared.context.clone(),
                     sources,
+                    extract: add,
                 });
             }
         }
+    }
+    for url in &urls {
+        let file = temp_name(&work, "download");
+        let dl = crate::remote::download(url, &file, c.checksum.as_deref()).await?;
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o600);
+        h.set_size(dl.size);
+        h.set_mtime(0);
+        let data = std::fs::File::open(&file).ctx(|| format!("open {}", file.display()))?;
+        builder
+            .append_data(&mut h, &dl.name, data)
+            .ctx(|| "download".into())?;
+        let _ = std::fs::remove_file(&file);
+        let bytes = builder.into_inner().ctx(|| "download".into())?;
+        let ctx = Context::from_tar(bytes.as_slice(), &temp_name(&work, "download-index"))?;
+        sets.push(SourceSet {
+            ctx,
+            sources: vec![dl.name],
+            extract: false,
+        });
     }
     if !c.inline.is_empty() {
         let mut builder = tar::Builder::new(Vec::new());
@@ -185,18 +213,15 @@ pub(crate) async fn plan<B: Backend>(
         sets.push(SourceSet {
             ctx,
             sources: names,
+            extract: false,
         });
     }
     let total: usize = sets.iter().map(|s| s.sources.len()).sum();
     let mut hashes = Vec::new();
     for set in &sets {
-        let p = plan_copy(&set.ctx, &set.sources, &dest, false, &{
-            let mut o = opts.clone();
-            if total > 1 && !dest.ends_with('/') {
-                o.keyword = keyword;
-            }
-            o
-        })?;
+        let mut o = opts.clone();
+        o.extract_archives = set.extract;
+        let p = plan_copy(&set.ctx, &set.sources, &dest, false, &o)?;
         hashes.push(p.content_hash);
     }
     if total > 1 && !dest.ends_with('/') {
@@ -276,7 +301,9 @@ async fn fill<B: Backend>(stage: &StageBuild<B>, root: &B::Root, step: CopyStep)
             .map_err(BuildError::Backend)?
     };
     for set in &step.sets {
-        let plan: CopyPlan = plan_copy(&set.ctx, &set.sources, &step.dest, dest_is_dir, &opts)?;
+        let mut o = opts.clone();
+        o.extract_archives = set.extract;
+        let plan: CopyPlan = plan_copy(&set.ctx, &set.sources, &step.dest, dest_is_dir, &o)?;
         for group in &plan.groups {
             let tar = temp_name(&stage.shared.work_dir, "copy");
             let written = write_group_tar(&set.ctx, group, &tar);

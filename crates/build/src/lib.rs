@@ -23,6 +23,7 @@ pub mod glob;
 pub mod graph;
 mod plan;
 pub mod progress;
+pub mod remote;
 mod request;
 mod run_step;
 pub mod scope;

@@ -584,3 +584,102 @@ async fn unused_build_args_are_reported_and_labels_added() {
         "{text}"
     );
 }
+
+/// A one-shot-per-connection HTTP server on 127.0.0.1: `/file.txt` → 200, `/moved` → 302 to
+/// it, anything else → 404. Stops when the test ends (the thread is detached and idle).
+fn serve_http(body: &'static str) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(16) {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            loop {
+                let mut l = String::new();
+                if reader.read_line(&mut l).unwrap() == 0 || l == "\r\n" {
+                    break;
+                }
+            }
+            let path = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .to_string();
+            let response = match path.as_str() {
+                "/file.txt" => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                ),
+                "/moved" => "HTTP/1.1 302 Found\r\nLocation: /file.txt\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+                _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+            };
+            let _ = conn.write_all(response.as_bytes());
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_from_a_url_with_checksum() {
+    let env = Env::new();
+    let port = serve_http("remote content\n");
+    let good = "sha256:".to_string()
+        + &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"remote content\n"));
+    let df = format!("FROM base\nADD --checksum={good} http://127.0.0.1:{port}/file.txt /dl/\n");
+    let (r, _, text) = env
+        .build_with(&[("Dockerfile", &df, 0o644)], BuildRequest::default())
+        .await;
+    let r = r.unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let tree = env.fake.tree(&r.state);
+    assert_eq!(
+        std::fs::read_to_string(tree.join("dl/file.txt")).unwrap(),
+        "remote content\n"
+    );
+    let extracted = env.fake.extracted.lock().unwrap().clone();
+    let e = extracted.iter().find(|e| e.0 == "/dl/file.txt").unwrap();
+    assert_eq!(e.3 & 0o7777, 0o600);
+    // Redirects are followed; the file is named after the URL asked for.
+    let df = format!("FROM base\nADD http://127.0.0.1:{port}/moved /m\n");
+    let (r, _, _) = env
+        .build_with(&[("Dockerfile", &df, 0o644)], BuildRequest::default())
+        .await;
+    let tree = env.fake.tree(&r.unwrap().state);
+    assert_eq!(
+        std::fs::read_to_string(tree.join("m")).unwrap(),
+        "remote content\n"
+    );
+    let bad = format!("sha256:{}", "0".repeat(64));
+    let df = format!("FROM base\nADD --checksum={bad} http://127.0.0.1:{port}/file.txt /dl/\n");
+    let (r, _, _) = env
+        .build_with(&[("Dockerfile", &df, 0o644)], BuildRequest::default())
+        .await;
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        format!("digest mismatch {bad}: {good}")
+    );
+    let df = format!("FROM base\nADD http://127.0.0.1:{port}/missing /x\n");
+    let (r, _, _) = env
+        .build_with(&[("Dockerfile", &df, 0o644)], BuildRequest::default())
+        .await;
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        format!("failed to GET http://127.0.0.1:{port}/missing with status 404 Not Found")
+    );
+    let (r, _, _) = env
+        .build_with(
+            &[(
+                "Dockerfile",
+                "FROM base\nCOPY http://127.0.0.1:1/x /x\n",
+                0o644,
+            )],
+            BuildRequest::default(),
+        )
+        .await;
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "COPY failed: source can't be a URL for COPY: http://127.0.0.1:1/x"
+    );
+}
