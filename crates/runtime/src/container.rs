@@ -383,6 +383,11 @@ impl Runtime {
         .sys(|| format!("open {}", fifo.display()))?;
         let started = wait_started(&rec, &f);
         let _ = std::fs::remove_file(&fifo);
+        if started.is_err() {
+            // The init reported its error and is exiting: make sure it is gone before we
+            // say so, so `state` shows it stopped from now on.
+            stop_and_wait(&rec);
+        }
         started?;
         let state = serde_json::to_string(&rec.output("running")).unwrap_or_default();
         if let Err(e) = crate::hooks::run(
@@ -671,6 +676,19 @@ fn wait_started(rec: &ContainerRecord, fifo: &OwnedFd) -> Result<()> {
         Some([]) => Ok(()),
         Some(msg) => Err(Error::Init(String::from_utf8_lossy(msg).into_owned())),
         None => Err(Error::Init("container process exited before start".into())),
+    }
+}
+
+/// Kills the init if it is still there and waits (bounded) until it is gone.
+fn stop_and_wait(rec: &ContainerRecord) {
+    if rec.alive() {
+        if let Some(pid) = rustix::process::Pid::from_raw(rec.pid) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rec.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
     }
 }
 
