@@ -2,15 +2,13 @@
 //! bridge, user-network bridges and the nft table it made, unless running containers (live
 //! restore) still use them; the next start brings them back.
 
-mod daemon_support;
-
 use std::path::Path;
 use std::process::Command;
 
-use daemon_support::{stderr, Daemon};
+use berth_testkit::daemon::{self, stderr, Daemon};
 
 fn need() -> bool {
-    daemon_support::need("network_daemon", &["/usr/sbin/nft"])
+    daemon::need("network_daemon", &["/usr/sbin/nft"])
 }
 
 fn link_exists(name: &str) -> bool {
