@@ -284,14 +284,8 @@ fn stage2(link: &mut Link, stage: Stage) -> Error {
             Err(e) => return e,
         };
         drop(fifo);
-        // The first byte tells `start` we are past the fifo; anything after it is an error
-        // message, and EOF (the descriptor is close-on-exec) means the program runs.
-        if let Err(e) = write_all(&started, b"0") {
-            return Error::Sys {
-                what: "write exec fifo".into(),
-                source: e.into(),
-            };
-        }
+        // `start` now waits for this descriptor's close (it is close-on-exec: the program
+        // runs) or, before that, an error message written to it (see `Link::report`).
         link.started = Some(started);
         if let Err(e) = crate::hooks::run(
             "startContainer",
