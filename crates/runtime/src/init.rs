@@ -84,9 +84,11 @@ impl Link {
     }
 
     /// Reports a failure to whoever waits for this process: `start` (after the exec fifo
-    /// was opened), else `create`/`exec` over the socket, else stderr.
+    /// was opened; the container's stderr gets it too, where runc writes it), else
+    /// `create`/`exec` over the socket, else stderr.
     fn report(&mut self, msg: &str) {
         if let Some(fifo) = &self.started {
+            eprintln!("berth init: {msg}");
             if write_all(fifo, msg.as_bytes()).is_ok() {
                 return;
             }
