@@ -21,9 +21,10 @@ impl Duration {
         if let Ok(n) = s.parse::<i64>() {
             return Ok(Duration(n.saturating_mul(1_000_000_000)));
         }
+        // compose-go reports Go's message without its `time: ` prefix.
         berth_units::parse_go_duration(s)
             .map(Duration)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string().trim_start_matches("time: ").to_string())
     }
 }
 
