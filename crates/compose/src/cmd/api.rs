@@ -88,11 +88,19 @@ impl Api {
 
     /// `DELETE`.
     pub async fn delete(&self, path: &str) -> ApiResult<()> {
-        self.client.call(Method::DELETE, path, None).await.map(|_| ())
+        self.client
+            .call(Method::DELETE, path, None)
+            .await
+            .map(|_| ())
     }
 
     /// Containers of a project (all states), optionally only one-off ones or not.
-    pub async fn containers(&self, project: &str, oneoff: Option<bool>, all: bool) -> ApiResult<Vec<Value>> {
+    pub async fn containers(
+        &self,
+        project: &str,
+        oneoff: Option<bool>,
+        all: bool,
+    ) -> ApiResult<Vec<Value>> {
         let mut labels = vec![format!("{PROJECT}={project}")];
         match oneoff {
             Some(true) => labels.push(format!("{ONEOFF}=True")),
@@ -113,7 +121,9 @@ impl Api {
     /// Networks with a label filter.
     pub async fn networks(&self, label: &str) -> ApiResult<Vec<Value>> {
         let filters = json!({ "label": [label] }).to_string();
-        let v = self.get(&format!("/networks{}", query(&[("filters", filters)]))).await?;
+        let v = self
+            .get(&format!("/networks{}", query(&[("filters", filters)])))
+            .await?;
         Ok(v.as_array().cloned().unwrap_or_default())
     }
 
@@ -138,8 +148,13 @@ impl Api {
     /// Volumes with a label filter.
     pub async fn volumes(&self, label: &str) -> ApiResult<Vec<Value>> {
         let filters = json!({ "label": [label] }).to_string();
-        let v = self.get(&format!("/volumes{}", query(&[("filters", filters)]))).await?;
-        Ok(v.get("Volumes").and_then(Value::as_array).cloned().unwrap_or_default())
+        let v = self
+            .get(&format!("/volumes{}", query(&[("filters", filters)])))
+            .await?;
+        Ok(v.get("Volumes")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// `GET /images/{name}/json`, None when missing.
@@ -165,7 +180,13 @@ impl Api {
         )];
         let resp = self
             .client
-            .request(Method::POST, &format!("/images/create{}", query(&q)), None, false, &headers)
+            .request(
+                Method::POST,
+                &format!("/images/create{}", query(&q)),
+                None,
+                false,
+                &headers,
+            )
             .await?;
         let body = berth_client::transport::read_all(resp).await?;
         for line in body.split(|b| *b == b'\n') {

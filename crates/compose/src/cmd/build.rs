@@ -47,12 +47,20 @@ fn context_tar(dir: &Path) -> Result<Vec<u8>, Failure> {
         .collect();
     let mut b = tar::Builder::new(Vec::new());
     b.follow_symlinks(false);
-    fn walk(b: &mut tar::Builder<Vec<u8>>, root: &Path, rel: &Path, ignore: &[String]) -> std::io::Result<()> {
+    fn walk(
+        b: &mut tar::Builder<Vec<u8>>,
+        root: &Path,
+        rel: &Path,
+        ignore: &[String],
+    ) -> std::io::Result<()> {
         for e in std::fs::read_dir(root.join(rel))? {
             let e = e?;
             let r = rel.join(e.file_name());
             let rs = r.to_string_lossy();
-            if ignore.iter().any(|i| rs == *i || rs.starts_with(&format!("{i}/"))) {
+            if ignore
+                .iter()
+                .any(|i| rs == *i || rs.starts_with(&format!("{i}/")))
+            {
                 continue;
             }
             let ft = e.file_type()?;
@@ -65,13 +73,23 @@ fn context_tar(dir: &Path) -> Result<Vec<u8>, Failure> {
         }
         Ok(())
     }
-    walk(&mut b, dir, Path::new(""), &ignore).map_err(|e| Failure::msg(format!("reading build context {}: {e}", dir.display())))?;
+    walk(&mut b, dir, Path::new(""), &ignore)
+        .map_err(|e| Failure::msg(format!("reading build context {}: {e}", dir.display())))?;
     b.into_inner().map_err(Failure::msg)
 }
 
 /// Builds one service's image.
-pub async fn build_service(r: &Runner, svc: &Service, extra_args: &[String], no_cache: bool, pull: bool, progress: &Progress) -> Result<(), Failure> {
-    let Some(build) = &svc.build else { return Ok(()) };
+pub async fn build_service(
+    r: &Runner,
+    svc: &Service,
+    extra_args: &[String],
+    no_cache: bool,
+    pull: bool,
+    progress: &Progress,
+) -> Result<(), Failure> {
+    let Some(build) = &svc.build else {
+        return Ok(());
+    };
     let image = image_name(r.name(), svc);
     let id = format!("Image {image}");
     progress.event(&id, Status::Working, "Building");
@@ -112,14 +130,28 @@ pub async fn build_service(r: &Runner, svc: &Service, extra_args: &[String], no_
         q.push(("shmsize", build.shm_size.0.to_string()));
     }
     if !build.extra_hosts.is_empty() {
-        q.push(("extrahosts", build.extra_hosts.iter().map(|h| h.replacen('=', ":", 1)).collect::<Vec<_>>().join(",")));
+        q.push((
+            "extrahosts",
+            build
+                .extra_hosts
+                .iter()
+                .map(|h| h.replacen('=', ":", 1))
+                .collect::<Vec<_>>()
+                .join(","),
+        ));
     }
     let tags = build.tags.clone();
     let ctx = context_tar(Path::new(&build.context))?;
     let resp = r
         .api
         .client
-        .request(Method::POST, &format!("/build{}", query(&q)), Some(full(ctx)), false, &[("Content-Type", "application/x-tar".to_string())])
+        .request(
+            Method::POST,
+            &format!("/build{}", query(&q)),
+            Some(full(ctx)),
+            false,
+            &[("Content-Type", "application/x-tar".to_string())],
+        )
         .await
         .map_err(|e| {
             progress.event_detail(&id, Status::Error, "Error", &e.to_string());
@@ -141,7 +173,11 @@ pub async fn build_service(r: &Runner, svc: &Service, extra_args: &[String], no_
     for t in tags {
         let (repo, tag) = super::api::split_tag(&t);
         r.api
-            .post_empty(&format!("/images/{}/tag{}", berth_client::transport::seg(&image), query(&[("repo", repo.to_string()), ("tag", tag.to_string())])))
+            .post_empty(&format!(
+                "/images/{}/tag{}",
+                berth_client::transport::seg(&image),
+                query(&[("repo", repo.to_string()), ("tag", tag.to_string())])
+            ))
             .await?;
     }
     progress.event(&id, Status::Done, "Built");
@@ -150,7 +186,13 @@ pub async fn build_service(r: &Runner, svc: &Service, extra_args: &[String], no_
 
 /// Builds what `up` needs: with `--build` every service that has `build:`, else those whose
 /// image is missing (unless `--no-build`, or the pull policy says to pull it).
-pub async fn ensure_images(r: &Runner, services: &BTreeSet<String>, force: bool, no_build: bool, progress: &Progress) -> Result<(), Failure> {
+pub async fn ensure_images(
+    r: &Runner,
+    services: &BTreeSet<String>,
+    force: bool,
+    no_build: bool,
+    progress: &Progress,
+) -> Result<(), Failure> {
     if no_build {
         return Ok(());
     }
@@ -168,7 +210,12 @@ pub async fn ensure_images(r: &Runner, services: &BTreeSet<String>, force: bool,
             todo.push(svc);
         }
     }
-    for res in join_all(todo.into_iter().map(|s| build_service(r, s, &[], false, false, progress))).await {
+    for res in join_all(
+        todo.into_iter()
+            .map(|s| build_service(r, s, &[], false, false, progress)),
+    )
+    .await
+    {
         res?;
     }
     Ok(())

@@ -50,7 +50,13 @@ pub fn networks_by_priority(svc: &Service) -> Vec<String> {
 }
 
 /// The labels Compose puts on a service's container.
-pub fn labels(p: &Project, svc: &Service, number: u32, oneoff: bool, ctx: &CreateContext) -> Map<String, Value> {
+pub fn labels(
+    p: &Project,
+    svc: &Service,
+    number: u32,
+    oneoff: bool,
+    ctx: &CreateContext,
+) -> Map<String, Value> {
     let mut l = Map::new();
     for (k, v) in &svc.labels {
         l.insert(k.clone(), v.clone().into());
@@ -155,7 +161,11 @@ pub fn create_body(
                         opts.push(b.propagation.clone());
                     }
                 }
-                let suffix = if opts.is_empty() { String::new() } else { format!(":{}", opts.join(",")) };
+                let suffix = if opts.is_empty() {
+                    String::new()
+                } else {
+                    format!(":{}", opts.join(","))
+                };
                 binds.push(format!("{}:{}{suffix}", v.source, v.target).into());
             }
             "bind" => {
@@ -199,7 +209,9 @@ pub fn create_body(
         (&svc.configs, &p.configs, "/"),
     ] {
         for r in refs.iter() {
-            let Some(def) = defs.get(&r.source) else { continue };
+            let Some(def) = defs.get(&r.source) else {
+                continue;
+            };
             if def.file.is_empty() {
                 continue;
             }
@@ -210,7 +222,9 @@ pub fn create_body(
             } else {
                 format!("{default_dir}{}", r.target)
             };
-            mounts.push(json!({"Type": "bind", "Source": def.file, "Target": target, "ReadOnly": true}));
+            mounts.push(
+                json!({"Type": "bind", "Source": def.file, "Target": target, "ReadOnly": true}),
+            );
         }
     }
     let mut port_bindings = Map::new();
@@ -238,20 +252,40 @@ pub fn create_body(
             None => m.to_string(),
         },
     };
-    let limits = svc.deploy.as_ref().and_then(|d| d.resources.limits.clone()).unwrap_or_default();
+    let limits = svc
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.limits.clone())
+        .unwrap_or_default();
     let reservations = svc
         .deploy
         .as_ref()
         .and_then(|d| d.resources.reservations.clone())
         .unwrap_or_default();
-    let memory = if svc.mem_limit.0 != 0 { svc.mem_limit.0 } else { limits.memory.0 };
-    let cpus = if svc.cpus != 0.0 { svc.cpus } else { limits.cpus };
-    let pids = if svc.pids_limit != 0 { svc.pids_limit } else { limits.pids };
+    let memory = if svc.mem_limit.0 != 0 {
+        svc.mem_limit.0
+    } else {
+        limits.memory.0
+    };
+    let cpus = if svc.cpus != 0.0 {
+        svc.cpus
+    } else {
+        limits.cpus
+    };
+    let pids = if svc.pids_limit != 0 {
+        svc.pids_limit
+    } else {
+        limits.pids
+    };
     let ulimits: Vec<Value> = svc
         .ulimits
         .iter()
         .map(|(k, u)| {
-            let (soft, hard) = if u.single != 0 { (u.single, u.single) } else { (u.soft, u.hard) };
+            let (soft, hard) = if u.single != 0 {
+                (u.single, u.single)
+            } else {
+                (u.soft, u.hard)
+            };
             json!({"Name": k, "Soft": soft, "Hard": hard})
         })
         .collect();
@@ -394,7 +428,23 @@ pub fn create_body(
     if let Some(g) = svc.stop_grace_period {
         config["StopTimeout"] = (g.0 / 1_000_000_000).into();
     }
+    strip_nulls(&mut config);
     config
+}
+
+/// Drops `null` members (an unset field is left to the daemon's default, as Go's
+/// `omitempty` does, and strict daemons refuse `null` for numbers).
+pub fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            for x in m.values_mut() {
+                strip_nulls(x);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }
 
 /// The endpoint settings on network `key` (aliases, static addresses).

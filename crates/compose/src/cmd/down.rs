@@ -32,16 +32,29 @@ pub struct DownArgs {
     pub services: Vec<String>,
 }
 
-async fn stop_remove(r: &Runner, c: &Container, timeout: Option<i64>, volumes: bool, progress: &Progress) -> Result<(), Failure> {
+async fn stop_remove(
+    r: &Runner,
+    c: &Container,
+    timeout: Option<i64>,
+    volumes: bool,
+    progress: &Progress,
+) -> Result<(), Failure> {
     let id = format!("Container {}", c.name);
     if c.is_running() {
         progress.event(&id, Status::Working, "Stopping");
         let t = timeout.map(|t| format!("?t={t}")).unwrap_or_default();
-        let _ = r.api.post_empty(&format!("/containers/{}/stop{t}", c.id)).await;
+        let _ = r
+            .api
+            .post_empty(&format!("/containers/{}/stop{t}", c.id))
+            .await;
         progress.event(&id, Status::Done, "Stopped");
     }
     progress.event(&id, Status::Working, "Removing");
-    match r.api.delete(&format!("/containers/{}?force=true&v={volumes}", c.id)).await {
+    match r
+        .api
+        .delete(&format!("/containers/{}?force=true&v={volumes}", c.id))
+        .await
+    {
         Ok(()) => {
             progress.event(&id, Status::Done, "Removed");
             Ok(())
@@ -63,7 +76,12 @@ pub async fn down(r: &Runner, args: &DownArgs, mode: Mode) -> Result<i32, Failur
     let progress = Progress::new(mode, "Running");
     let all = r.containers(None).await?;
     let only: BTreeSet<String> = args.services.iter().cloned().collect();
-    let known: BTreeSet<String> = p.services.keys().chain(r.loaded.disabled.keys()).cloned().collect();
+    let known: BTreeSet<String> = p
+        .services
+        .keys()
+        .chain(r.loaded.disabled.keys())
+        .cloned()
+        .collect();
     // services in reverse dependency order; orphans and unknown services last-but-first
     let order = state::levels(p, &p.services.keys().cloned().collect(), true);
     let orphans: Vec<&Container> = all.iter().filter(|c| !known.contains(&c.service)).collect();
@@ -75,7 +93,13 @@ pub async fn down(r: &Runner, args: &DownArgs, mode: Mode) -> Result<i32, Failur
         );
     }
     if args.remove_orphans {
-        for res in join_all(orphans.iter().map(|c| stop_remove(r, c, args.timeout, args.volumes, &progress))).await {
+        for res in join_all(
+            orphans
+                .iter()
+                .map(|c| stop_remove(r, c, args.timeout, args.volumes, &progress)),
+        )
+        .await
+        {
             res?;
         }
     }
@@ -88,7 +112,13 @@ pub async fn down(r: &Runner, args: &DownArgs, mode: Mode) -> Result<i32, Failur
             .filter(|c| level.contains(&c.service))
             .filter(|c| only.is_empty() || only.contains(&c.service))
             .collect();
-        for res in join_all(targets.iter().map(|c| stop_remove(r, c, args.timeout, args.volumes, &progress))).await {
+        for res in join_all(
+            targets
+                .iter()
+                .map(|c| stop_remove(r, c, args.timeout, args.volumes, &progress)),
+        )
+        .await
+        {
             res?;
         }
     }
@@ -99,7 +129,9 @@ pub async fn down(r: &Runner, args: &DownArgs, mode: Mode) -> Result<i32, Failur
         if n.external {
             continue;
         }
-        let Some(info) = r.api.network(&n.name).await? else { continue };
+        let Some(info) = r.api.network(&n.name).await? else {
+            continue;
+        };
         let ours = info
             .get("Labels")
             .and_then(|l| l.get(PROJECT))
@@ -110,7 +142,14 @@ pub async fn down(r: &Runner, args: &DownArgs, mode: Mode) -> Result<i32, Failur
         }
         let id = format!("Network {}", n.name);
         progress.event(&id, Status::Working, "Removing");
-        match r.api.delete(&format!("/networks/{}", berth_client::transport::seg(&n.name))).await {
+        match r
+            .api
+            .delete(&format!(
+                "/networks/{}",
+                berth_client::transport::seg(&n.name)
+            ))
+            .await
+        {
             Ok(()) => progress.event(&id, Status::Done, "Removed"),
             Err(e) => {
                 progress.event_detail(&id, Status::Error, "Error", &e.to_string());
@@ -120,14 +159,22 @@ pub async fn down(r: &Runner, args: &DownArgs, mode: Mode) -> Result<i32, Failur
     }
     if args.volumes {
         for v in r.api.volumes(&format!("{PROJECT}={}", p.name)).await? {
-            let name = v.get("Name").and_then(Value::as_str).unwrap_or_default().to_string();
+            let name = v
+                .get("Name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let external = p.volumes.values().any(|pv| pv.external && pv.name == name);
             if external {
                 continue;
             }
             let id = format!("Volume {name}");
             progress.event(&id, Status::Working, "Removing");
-            match r.api.delete(&format!("/volumes/{}", berth_client::transport::seg(&name))).await {
+            match r
+                .api
+                .delete(&format!("/volumes/{}", berth_client::transport::seg(&name)))
+                .await
+            {
                 Ok(()) => progress.event(&id, Status::Done, "Removed"),
                 Err(e) => {
                     progress.event_detail(&id, Status::Error, "Error", &e.to_string());
@@ -138,7 +185,9 @@ pub async fn down(r: &Runner, args: &DownArgs, mode: Mode) -> Result<i32, Failur
     }
     if let Some(rmi) = &args.rmi {
         if rmi != "local" && rmi != "all" {
-            return Err(Failure::msg(format!("invalid --rmi value {rmi:?}: expected \"local\" or \"all\"")));
+            return Err(Failure::msg(format!(
+                "invalid --rmi value {rmi:?}: expected \"local\" or \"all\""
+            )));
         }
         let mut images = BTreeSet::new();
         for s in p.services.values() {
@@ -148,7 +197,11 @@ pub async fn down(r: &Runner, args: &DownArgs, mode: Mode) -> Result<i32, Failur
         }
         for img in images {
             let id = format!("Image {img}");
-            match r.api.delete(&format!("/images/{}", berth_client::transport::seg(&img))).await {
+            match r
+                .api
+                .delete(&format!("/images/{}", berth_client::transport::seg(&img)))
+                .await
+            {
                 Ok(()) => progress.event(&id, Status::Done, "Removed"),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => eprintln!("WARN[0000] {e}"),

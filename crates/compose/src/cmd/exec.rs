@@ -130,16 +130,27 @@ pub async fn exec(r: &Runner, args: &ExecArgs) -> Result<i32, Failure> {
         "User": args.user.clone().unwrap_or_default(), "Privileged": args.privileged,
         "WorkingDir": args.workdir.clone().unwrap_or_default(),
     });
-    let created = r.api.post(&format!("/containers/{}/exec", c.id), &body).await?;
+    let created = r
+        .api
+        .post(&format!("/containers/{}/exec", c.id), &body)
+        .await?;
     let id = created["Id"].as_str().unwrap_or_default().to_string();
     if args.detach {
-        r.api.post(&format!("/exec/{id}/start"), &json!({"Detach": true, "Tty": tty})).await?;
+        r.api
+            .post(
+                &format!("/exec/{id}/start"),
+                &json!({"Detach": true, "Tty": tty}),
+            )
+            .await?;
         return Ok(0);
     }
     let conn = r
         .api
         .client
-        .hijack(&format!("/exec/{id}/start"), Some(&json!({"Detach": false, "Tty": tty})))
+        .hijack(
+            &format!("/exec/{id}/start"),
+            Some(&json!({"Detach": false, "Tty": tty})),
+        )
         .await?;
     pump(conn, tty, true, None).await?;
     let info = r.api.get(&format!("/exec/{id}/json")).await?;
@@ -152,7 +163,12 @@ pub async fn run(r: &Runner, args: &RunArgs, mode: super::progress::Mode) -> Res
     let Some(svc) = p.services.get(&args.service) else {
         return Err(Failure::msg(format!("no such service: {}", args.service)));
     };
-    let deps: Vec<String> = svc.depends_on.keys().filter(|d| p.services.contains_key(*d)).cloned().collect();
+    let deps: Vec<String> = svc
+        .depends_on
+        .keys()
+        .filter(|d| p.services.contains_key(*d))
+        .cloned()
+        .collect();
     if !args.no_deps && !deps.is_empty() {
         let up = UpArgs {
             detach: true,
@@ -180,14 +196,15 @@ pub async fn run(r: &Runner, args: &RunArgs, mode: super::progress::Mode) -> Res
     }
     for spec in &args.publish {
         let parsed = crate::file::ports::parse(spec).map_err(Failure::msg)?;
-        svc.ports.extend(parsed.into_iter().map(|s| crate::file::model::Port {
-            mode: "ingress".into(),
-            host_ip: s.host_ip,
-            target: s.target,
-            published: s.published,
-            protocol: s.protocol,
-            ..Default::default()
-        }));
+        svc.ports
+            .extend(parsed.into_iter().map(|s| crate::file::model::Port {
+                mode: "ingress".into(),
+                host_ip: s.host_ip,
+                target: s.target,
+                published: s.published,
+                protocol: s.protocol,
+                ..Default::default()
+            }));
     }
     for e in env_list(&args.env) {
         if let Some((k, v)) = e.split_once('=') {
@@ -207,11 +224,19 @@ pub async fn run(r: &Runner, args: &RunArgs, mode: super::progress::Mode) -> Res
     for v in &args.volume {
         let s = crate::file::volumes::parse(v).map_err(Failure::msg)?;
         svc.volumes.push(crate::file::model::VolumeMount {
-            kind: if crate::file::volumes::is_path(&s.source) { "bind" } else { "volume" }.into(),
+            kind: if crate::file::volumes::is_path(&s.source) {
+                "bind"
+            } else {
+                "volume"
+            }
+            .into(),
             source: s.source,
             target: s.target,
             read_only: s.read_only,
-            bind: Some(crate::file::model::BindOptions { create_host_path: true, ..Default::default() }),
+            bind: Some(crate::file::model::BindOptions {
+                create_host_path: true,
+                ..Default::default()
+            }),
             ..Default::default()
         });
     }
@@ -221,14 +246,27 @@ pub async fn run(r: &Runner, args: &RunArgs, mode: super::progress::Mode) -> Res
     svc.restart.clear();
     svc.container_name.clear();
     let suffix: String = {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        format!("{:012x}", (t.as_nanos() as u64 ^ (std::process::id() as u64) << 32) & 0xffff_ffff_ffff)
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        format!(
+            "{:012x}",
+            (t.as_nanos() as u64 ^ (std::process::id() as u64) << 32) & 0xffff_ffff_ffff
+        )
     };
-    let name = args.name.clone().unwrap_or_else(|| format!("{}-{}-run-{suffix}", p.name, svc.name));
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}-run-{suffix}", p.name, svc.name));
     let rm = args.rm;
+    let detach = args.detach;
+    // attached, `--rm` removes after the wait (so the exit code is always read); detached,
+    // the daemon does (AutoRemove)
     let id = r
         .create_container(&svc, 1, &name, true, &|b: &mut Value| {
-            b["HostConfig"]["AutoRemove"] = Value::Bool(rm && false);
+            if rm && detach {
+                b["HostConfig"]["AutoRemove"] = Value::Bool(true);
+            }
             b["AttachStdin"] = Value::Bool(true);
             b["StdinOnce"] = Value::Bool(true);
         })
@@ -242,7 +280,15 @@ pub async fn run(r: &Runner, args: &RunArgs, mode: super::progress::Mode) -> Res
         .api
         .client
         .hijack(
-            &format!("/containers/{id}/attach{}", query(&[("stream", "1".into()), ("stdin", "1".into()), ("stdout", "1".into()), ("stderr", "1".into())])),
+            &format!(
+                "/containers/{id}/attach{}",
+                query(&[
+                    ("stream", "1".into()),
+                    ("stdin", "1".into()),
+                    ("stdout", "1".into()),
+                    ("stderr", "1".into())
+                ])
+            ),
             None,
         )
         .await?;
@@ -251,10 +297,16 @@ pub async fn run(r: &Runner, args: &RunArgs, mode: super::progress::Mode) -> Res
         return Err(Failure::msg(e));
     }
     pump(conn, tty, args.interactive, None).await?;
-    let waited = r.api.post(&format!("/containers/{id}/wait"), &Value::Null).await?;
+    let waited = r
+        .api
+        .post(&format!("/containers/{id}/wait"), &Value::Null)
+        .await?;
     let code = waited["StatusCode"].as_i64().unwrap_or(0) as i32;
     if rm {
-        let _ = r.api.delete(&format!("/containers/{id}?force=true&v=true")).await;
+        let _ = r
+            .api
+            .delete(&format!("/containers/{id}?force=true&v=true"))
+            .await;
     }
     Ok(code)
 }

@@ -17,7 +17,9 @@ use super::state::Container;
 use super::up::UpArgs;
 use super::Failure;
 
-const RAINBOW: [&str; 10] = ["36", "33", "32", "35", "34", "36;1", "33;1", "32;1", "35;1", "34;1"];
+const RAINBOW: [&str; 10] = [
+    "36", "33", "32", "35", "34", "36;1", "33;1", "32;1", "35;1", "34;1",
+];
 
 /// `logs` flags.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -102,13 +104,28 @@ impl Printer {
 }
 
 /// Streams one container's logs as lines until the stream ends.
-pub async fn stream(r: &Runner, c: &Container, q: &[(&str, String)], p: &Printer, color: &str) -> Result<(), Failure> {
+pub async fn stream(
+    r: &Runner,
+    c: &Container,
+    q: &[(&str, String)],
+    p: &Printer,
+    color: &str,
+) -> Result<(), Failure> {
     let info = r.api.inspect(&c.id).await?;
-    let tty = info.pointer("/Config/Tty").and_then(Value::as_bool).unwrap_or(false);
+    let tty = info
+        .pointer("/Config/Tty")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let resp = r
         .api
         .client
-        .request(Method::GET, &format!("/containers/{}/logs{}", c.id, query(q)), None, false, &[])
+        .request(
+            Method::GET,
+            &format!("/containers/{}/logs{}", c.id, query(q)),
+            None,
+            false,
+            &[],
+        )
         .await?;
     let mut body = resp.into_body();
     let mut raw: Vec<u8> = Vec::new();
@@ -161,7 +178,10 @@ pub async fn logs(r: &Runner, args: &LogsArgs) -> Result<i32, Failure> {
         ("stderr", "1".to_string()),
         ("tail", args.tail.clone()),
         ("follow", if args.follow { "1" } else { "0" }.to_string()),
-        ("timestamps", if args.timestamps { "1" } else { "0" }.to_string()),
+        (
+            "timestamps",
+            if args.timestamps { "1" } else { "0" }.to_string(),
+        ),
     ];
     if let Some(s) = &args.since {
         q.push(("since", s.clone()));
@@ -181,14 +201,22 @@ pub async fn logs(r: &Runner, args: &LogsArgs) -> Result<i32, Failure> {
 
 /// The attached part of `up`: logs of `attach` services until their containers exit (or
 /// Ctrl-C, which stops the project: "Gracefully stopping...").
-pub async fn attached(r: &Runner, services: &BTreeSet<String>, attach: &BTreeSet<String>, args: &UpArgs) -> Result<i32, Failure> {
+pub async fn attached(
+    r: &Runner,
+    services: &BTreeSet<String>,
+    attach: &BTreeSet<String>,
+    args: &UpArgs,
+) -> Result<i32, Failure> {
     let containers: Vec<Container> = r
         .containers(Some(false))
         .await?
         .into_iter()
         .filter(|c| services.contains(&c.service))
         .collect();
-    let shown: Vec<&Container> = containers.iter().filter(|c| attach.contains(&c.service)).collect();
+    let shown: Vec<&Container> = containers
+        .iter()
+        .filter(|c| attach.contains(&c.service))
+        .collect();
     let names: Vec<String> = shown.iter().map(|c| c.name.clone()).collect();
     println!("Attaching to {}", names.join(", "));
     let printer = Printer::new(&names, args.no_color, !args.no_log_prefix);
@@ -217,12 +245,18 @@ pub async fn attached(r: &Runner, services: &BTreeSet<String>, attach: &BTreeSet
     });
     let mut pending: Vec<_> = streams.collect();
     let stop_all = || async {
-        let progress = Progress::new(Mode::choose(None, "auto").unwrap_or(Mode::Plain), "Stopping");
+        let progress = Progress::new(
+            Mode::choose(None, "auto").unwrap_or(Mode::Plain),
+            "Stopping",
+        );
         for c in &containers {
             let id = format!("Container {}", c.name);
             progress.event(&id, Status::Working, "Stopping");
             let t = args.timeout.map(|t| format!("?t={t}")).unwrap_or_default();
-            let _ = r.api.post_empty(&format!("/containers/{}/stop{t}", c.id)).await;
+            let _ = r
+                .api
+                .post_empty(&format!("/containers/{}/stop{t}", c.id))
+                .await;
             progress.event(&id, Status::Done, "Stopped");
         }
     };

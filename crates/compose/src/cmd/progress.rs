@@ -23,7 +23,10 @@ impl Mode {
     /// From `--progress` / `COMPOSE_PROGRESS` (`auto`: a terminal on stderr means tty).
     pub fn choose(flag: Option<&str>, ansi: &str) -> Result<Mode, String> {
         let env = std::env::var("COMPOSE_PROGRESS").ok();
-        let value = flag.map(str::to_string).or(env).unwrap_or_else(|| "auto".into());
+        let value = flag
+            .map(str::to_string)
+            .or(env)
+            .unwrap_or_else(|| "auto".into());
         Ok(match value.as_str() {
             "auto" => {
                 if std::io::stderr().is_terminal() && ansi != "never" {
@@ -180,7 +183,10 @@ fn render(title: &str, lines: &[Line]) -> String {
         let left = format!(" {spinner} {txt}{} {}", " ".repeat(pad), l.detail);
         let visible = 3 + txt.chars().count() + pad + 1 + l.detail.chars().count();
         let gap = cols.saturating_sub(visible + timer.len()).max(1);
-        out.push_str(&format!("\x1b[2K{left}{}\x1b[34m{timer}\x1b[0m\n", " ".repeat(gap)));
+        out.push_str(&format!(
+            "\x1b[2K{left}{}\x1b[34m{timer}\x1b[0m\n",
+            " ".repeat(gap)
+        ));
     }
     out
 }

@@ -160,14 +160,22 @@ fn exit_code_of(status: &str) -> i64 {
 }
 
 /// `ls`: projects on the daemon, from the labels of their containers.
-pub async fn ls(api: &super::api::Api, all: bool, quiet: bool, format: &str) -> Result<i32, Failure> {
+pub async fn ls(
+    api: &super::api::Api,
+    all: bool,
+    quiet: bool,
+    format: &str,
+) -> Result<i32, Failure> {
     let filters = json!({ "label": [PROJECT] }).to_string();
     let q = berth_client::transport::query(&[("all", "true".into()), ("filters", filters)]);
     let list = api.get(&format!("/containers/json{q}")).await?;
-    let mut projects: BTreeMap<String, (BTreeMap<String, usize>, BTreeSet<String>)> = BTreeMap::new();
+    let mut projects: BTreeMap<String, (BTreeMap<String, usize>, BTreeSet<String>)> =
+        BTreeMap::new();
     for c in list.as_array().cloned().unwrap_or_default() {
         let c = Container::from_summary(&c);
-        let Some(p) = c.labels.get(PROJECT) else { continue };
+        let Some(p) = c.labels.get(PROJECT) else {
+            continue;
+        };
         let entry = projects.entry(p.clone()).or_default();
         *entry.0.entry(c.state.clone()).or_default() += 1;
         if let Some(f) = c.labels.get(CONFIG_FILES) {
@@ -183,7 +191,11 @@ pub async fn ls(api: &super::api::Api, all: bool, quiet: bool, format: &str) -> 
                 .map(|(s, n)| format!("{s}({n})"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            (name, status, files.into_iter().collect::<Vec<_>>().join(","))
+            (
+                name,
+                status,
+                files.into_iter().collect::<Vec<_>>().join(","),
+            )
         })
         .collect();
     if quiet {
@@ -221,7 +233,11 @@ pub async fn images(r: &Runner, quiet: bool, services: &[String]) -> Result<i32,
     for c in &containers {
         let img = r.api.image(&c.image).await?.unwrap_or(json!({}));
         let id = img.get("Id").and_then(Value::as_str).unwrap_or_default();
-        let short = id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+        let short = id
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect::<String>();
         if quiet {
             println!("{id}");
             continue;
@@ -250,10 +266,22 @@ pub async fn top(r: &Runner, services: &[String]) -> Result<i32, Failure> {
         let t = r.api.get(&format!("/containers/{}/top", c.id)).await?;
         println!("{}", c.name);
         let mut text = String::new();
-        let titles: Vec<String> = t["Titles"].as_array().cloned().unwrap_or_default().iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect();
+        let titles: Vec<String> = t["Titles"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect();
         text.push_str(&titles.join("\t"));
         for p in t["Processes"].as_array().cloned().unwrap_or_default() {
-            let cells: Vec<String> = p.as_array().cloned().unwrap_or_default().iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect();
+            let cells: Vec<String> = p
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|v| v.as_str().unwrap_or_default().to_string())
+                .collect();
             text.push('\n');
             text.push_str(&cells.join("\t"));
         }
@@ -264,7 +292,13 @@ pub async fn top(r: &Runner, services: &[String]) -> Result<i32, Failure> {
 }
 
 /// `port SERVICE PRIVATE_PORT`.
-pub async fn port(r: &Runner, service: &str, private: &str, protocol: &str, index: u32) -> Result<i32, Failure> {
+pub async fn port(
+    r: &Runner,
+    service: &str,
+    private: &str,
+    protocol: &str,
+    index: u32,
+) -> Result<i32, Failure> {
     let c = r
         .containers(Some(false))
         .await?
@@ -287,6 +321,9 @@ pub async fn port(r: &Runner, service: &str, private: &str, protocol: &str, inde
             );
             Ok(0)
         }
-        None => Err(Failure::msg(format!("no port {key} for container {}", c.name))),
+        None => Err(Failure::msg(format!(
+            "no port {key} for container {}",
+            c.name
+        ))),
     }
 }

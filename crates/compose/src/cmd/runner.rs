@@ -143,10 +143,7 @@ impl Runner {
                 continue;
             }
             if v.external {
-                return Err(fail(format!(
-                    "external volume \"{}\" not found",
-                    v.name
-                )));
+                return Err(fail(format!("external volume \"{}\" not found", v.name)));
             }
             let id = format!("Volume \"{}\"", v.name);
             progress.event(&id, Status::Working, "Creating");
@@ -175,7 +172,12 @@ impl Runner {
     }
 
     /// Pulls images that are missing (or always, per policy), in parallel.
-    pub async fn pull_missing(&self, services: &BTreeSet<String>, policy: &str, progress: &Progress) -> Result<(), Failure> {
+    pub async fn pull_missing(
+        &self,
+        services: &BTreeSet<String>,
+        policy: &str,
+        progress: &Progress,
+    ) -> Result<(), Failure> {
         let p = &self.loaded.project;
         let mut jobs = Vec::new();
         let mut seen = BTreeSet::new();
@@ -184,8 +186,20 @@ impl Runner {
             if s.image.is_empty() || !seen.insert(s.image.clone()) {
                 continue;
             }
-            let pol = if policy.is_empty() { s.pull_policy.as_str() } else { policy };
-            let pol = if pol.is_empty() { if s.build.is_some() { "build" } else { "missing" } } else { pol };
+            let pol = if policy.is_empty() {
+                s.pull_policy.as_str()
+            } else {
+                policy
+            };
+            let pol = if pol.is_empty() {
+                if s.build.is_some() {
+                    "build"
+                } else {
+                    "missing"
+                }
+            } else {
+                pol
+            };
             jobs.push(async move {
                 let present = self.api.image(&s.image).await?.is_some();
                 let must = match pol {
@@ -223,7 +237,10 @@ impl Runner {
         let mut containers_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for c in containers {
             if c.labels.get(ONEOFF).map(String::as_str) != Some("True") {
-                containers_of.entry(c.service.clone()).or_default().push(c.name.clone());
+                containers_of
+                    .entry(c.service.clone())
+                    .or_default()
+                    .push(c.name.clone());
             }
         }
         let env_file = self.loaded.working_dir.join(".env");
@@ -236,7 +253,11 @@ impl Runner {
                 .map(|f| f.display().to_string())
                 .collect::<Vec<_>>()
                 .join(","),
-            env_files: if env_file.is_file() { env_file.display().to_string() } else { String::new() },
+            env_files: if env_file.is_file() {
+                env_file.display().to_string()
+            } else {
+                String::new()
+            },
             containers_of,
             image_id,
         }
@@ -265,15 +286,29 @@ impl Runner {
         tweak(&mut body);
         let resp = self
             .api
-            .post(&format!("/containers/create{}", query(&[("name", name.to_string())])), &body)
+            .post(
+                &format!("/containers/create{}", query(&[("name", name.to_string())])),
+                &body,
+            )
             .await?;
-        let id = resp.get("Id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let id = resp
+            .get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         if svc.network_mode.is_empty() {
             for key in convert::networks_by_priority(svc).iter().skip(1) {
                 let net = &p.networks[key].name;
                 let body = json!({"Container": id, "EndpointConfig": convert::endpoint(svc, key, name, oneoff)});
-                if let Err(e) = self.api.post(&format!("/networks/{}/connect", seg(net)), &body).await {
-                    let _ = self.api.delete(&format!("/containers/{id}?force=true&v=true")).await;
+                if let Err(e) = self
+                    .api
+                    .post(&format!("/networks/{}/connect", seg(net)), &body)
+                    .await
+                {
+                    let _ = self
+                        .api
+                        .delete(&format!("/containers/{id}?force=true&v=true"))
+                        .await;
                     return Err(fail(e));
                 }
             }
@@ -315,15 +350,28 @@ impl Runner {
             .network_mode
             .strip_prefix("service:")
             .into_iter()
-            .chain(svc.volumes_from.iter().map(|v| v.split(':').next().unwrap_or(v)))
+            .chain(
+                svc.volumes_from
+                    .iter()
+                    .map(|v| v.split(':').next().unwrap_or(v)),
+            )
             .any(|d| recreated.contains(d));
         // excess containers, highest numbers first
-        for c in mine.iter().rev().filter(|c| c.number > want || c.number == 0) {
+        for c in mine
+            .iter()
+            .rev()
+            .filter(|c| c.number > want || c.number == 0)
+        {
             let id = format!("Container {}", c.name);
             progress.event(&id, Status::Working, "Stopping");
-            let _ = self.api.post_empty(&format!("/containers/{}/stop", c.id)).await;
+            let _ = self
+                .api
+                .post_empty(&format!("/containers/{}/stop", c.id))
+                .await;
             progress.event(&id, Status::Working, "Removing");
-            self.api.delete(&format!("/containers/{}?v=false&force=true", c.id)).await?;
+            self.api
+                .delete(&format!("/containers/{}?v=false&force=true", c.id))
+                .await?;
             progress.event(&id, Status::Done, "Removed");
         }
         let mut have: BTreeSet<u32> = BTreeSet::new();
@@ -338,18 +386,29 @@ impl Runner {
             let id = format!("Container {cname}");
             progress.event(&id, Status::Working, "Recreate");
             let tmp = format!("{}_{cname}", &c.id[..12.min(c.id.len())]);
-            let new_id = self.create_container(svc, c.number, &tmp, false, &|_| {}).await?;
+            let new_id = self
+                .create_container(svc, c.number, &tmp, false, &|_| {})
+                .await?;
             let t = opts
                 .timeout
                 .or(svc.stop_grace_period.map(|d| d.0 / 1_000_000_000))
                 .map(|t| format!("?t={t}"))
                 .unwrap_or_default();
-            let _ = self.api.post_empty(&format!("/containers/{}/stop{t}", c.id)).await;
+            let _ = self
+                .api
+                .post_empty(&format!("/containers/{}/stop{t}", c.id))
+                .await;
             self.api
-                .delete(&format!("/containers/{}?v={}&force=true", c.id, opts.renew_anon_volumes))
+                .delete(&format!(
+                    "/containers/{}?v={}&force=true",
+                    c.id, opts.renew_anon_volumes
+                ))
                 .await?;
             self.api
-                .post_empty(&format!("/containers/{new_id}/rename{}", query(&[("name", cname.clone())])))
+                .post_empty(&format!(
+                    "/containers/{new_id}/rename{}",
+                    query(&[("name", cname.clone())])
+                ))
                 .await?;
             progress.event(&id, Status::Done, "Recreated");
             changed = true;
@@ -375,7 +434,12 @@ impl Runner {
 
     /// Waits for a dependency's condition (`service_started`, `service_healthy`,
     /// `service_completed_successfully`), printing Compose's Waiting/Healthy/Exited events.
-    pub async fn wait_dependency(&self, dep: &str, condition: &str, progress: &Progress) -> Result<(), Failure> {
+    pub async fn wait_dependency(
+        &self,
+        dep: &str,
+        condition: &str,
+        progress: &Progress,
+    ) -> Result<(), Failure> {
         if condition == "service_started" || condition.is_empty() {
             return Ok(());
         }
@@ -400,7 +464,10 @@ impl Runner {
                             }
                             Some("unhealthy") => {
                                 progress.event(&id, Status::Error, "Error");
-                                return Err(fail(format!("dependency failed to start: container {} is unhealthy", c.name)));
+                                return Err(fail(format!(
+                                    "dependency failed to start: container {} is unhealthy",
+                                    c.name
+                                )));
                             }
                             None => {
                                 return Err(fail(format!("dependency failed to start: container {} has no healthcheck configured", c.name)));
@@ -409,7 +476,10 @@ impl Runner {
                         }
                         if st["Running"] != Value::Bool(true) {
                             progress.event(&id, Status::Error, "Error");
-                            return Err(fail(format!("dependency failed to start: container {} exited ({})", c.name, st["ExitCode"])));
+                            return Err(fail(format!(
+                                "dependency failed to start: container {} exited ({})",
+                                c.name, st["ExitCode"]
+                            )));
                         }
                     }
                     _ => {
@@ -420,7 +490,9 @@ impl Runner {
                                 break;
                             }
                             progress.event(&id, Status::Error, "Error");
-                            return Err(fail(format!("service \"{dep}\" didn't complete successfully: exit {code}")));
+                            return Err(fail(format!(
+                                "service \"{dep}\" didn't complete successfully: exit {code}"
+                            )));
                         }
                     }
                 }
@@ -431,7 +503,12 @@ impl Runner {
     }
 
     /// Starts a service's stopped containers after its dependencies' conditions hold.
-    pub async fn start_service(&self, name: &str, services: &BTreeSet<String>, progress: &Progress) -> Result<(), Failure> {
+    pub async fn start_service(
+        &self,
+        name: &str,
+        services: &BTreeSet<String>,
+        progress: &Progress,
+    ) -> Result<(), Failure> {
         let svc = &self.loaded.project.services[name];
         for (dep, d) in &svc.depends_on {
             if services.contains(dep) {
@@ -450,7 +527,11 @@ impl Runner {
             }
             let id = format!("Container {}", c.name);
             progress.event(&id, Status::Working, "Starting");
-            match self.api.post_empty(&format!("/containers/{}/start", c.id)).await {
+            match self
+                .api
+                .post_empty(&format!("/containers/{}/start", c.id))
+                .await
+            {
                 Ok(()) => progress.event(&id, Status::Done, "Started"),
                 Err(e) => {
                     progress.event_detail(&id, Status::Error, "Error", &e.to_string());
@@ -463,7 +544,12 @@ impl Runner {
 
     /// `--wait`: every container running (and healthy when it has a healthcheck), or
     /// completed successfully when a dependent asks for that; fails on an exit.
-    pub async fn wait_running(&self, services: &BTreeSet<String>, timeout: Option<Duration>, progress: &Progress) -> Result<(), Failure> {
+    pub async fn wait_running(
+        &self,
+        services: &BTreeSet<String>,
+        timeout: Option<Duration>,
+        progress: &Progress,
+    ) -> Result<(), Failure> {
         let started = Instant::now();
         let p = &self.loaded.project;
         let completes: BTreeSet<String> = p
@@ -526,7 +612,10 @@ impl Runner {
             .containers(Some(false))
             .await?
             .into_iter()
-            .filter(|c| !p.services.contains_key(&c.service) && !self.loaded.disabled.contains_key(&c.service))
+            .filter(|c| {
+                !p.services.contains_key(&c.service)
+                    && !self.loaded.disabled.contains_key(&c.service)
+            })
             .collect())
     }
 }

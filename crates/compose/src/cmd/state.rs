@@ -46,7 +46,12 @@ impl Container {
                     .collect()
             })
             .unwrap_or_default();
-        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let s = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         Container {
             id: s("Id"),
             name: v
@@ -115,7 +120,12 @@ pub fn with_dependencies(p: &Project, names: &[String], deps: bool) -> BTreeSet<
             continue;
         }
         if let Some(s) = p.services.get(&n) {
-            todo.extend(s.depends_on.keys().filter(|d| p.services.contains_key(*d)).cloned());
+            todo.extend(
+                s.depends_on
+                    .keys()
+                    .filter(|d| p.services.contains_key(*d))
+                    .cloned(),
+            );
         }
     }
     out

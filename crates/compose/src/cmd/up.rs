@@ -110,7 +110,9 @@ pub async fn create_and_start(
         return Err(Failure::msg("--build and --no-build are incompatible"));
     }
     if args.force_recreate && args.no_recreate {
-        return Err(Failure::msg("--force-recreate and --no-recreate are incompatible"));
+        return Err(Failure::msg(
+            "--force-recreate and --no-recreate are incompatible",
+        ));
     }
     let services = state::with_dependencies(p, &args.services, !args.no_deps);
     let scale = parse_scale(&args.scale)?;
@@ -194,7 +196,16 @@ pub async fn create_and_start(
     if let Err(e) = result {
         if !existed_before {
             // leave nothing behind: a project that failed to come up is taken down again
-            let _ = super::down::down(r, &super::down::DownArgs { volumes: true, remove_orphans: true, ..Default::default() }, Mode::Quiet).await;
+            let _ = super::down::down(
+                r,
+                &super::down::DownArgs {
+                    volumes: true,
+                    remove_orphans: true,
+                    ..Default::default()
+                },
+                Mode::Quiet,
+            )
+            .await;
         }
         return Err(e);
     }
@@ -208,7 +219,9 @@ pub async fn up(r: &Runner, args: &UpArgs, mode: Mode) -> Result<i32, Failure> {
         args.abort_on_container_exit = true;
     }
     if args.detach && args.abort_on_container_exit {
-        return Err(Failure::msg("--abort-on-container-exit and --detach are incompatible"));
+        return Err(Failure::msg(
+            "--abort-on-container-exit and --detach are incompatible",
+        ));
     }
     if args.wait {
         args.detach = true;
