@@ -42,6 +42,8 @@ pub struct ResolveOptions {
     pub platform: Option<String>,
     /// Base64 `X-Registry-Config` (registry → credentials), passed through to pulls.
     pub registry_config: Option<String>,
+    /// Only look in the local store, never pull (`--cache-from` images).
+    pub local_only: bool,
 }
 
 /// A mount of a RUN step, already resolved by the builder.
@@ -138,6 +140,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Commits the root's changes as a layer on top of `parent`; `None` when nothing changed.
     /// The root is gone afterwards.
     async fn commit(&self, root: Self::Root, parent: &[Layer]) -> Result<Option<Layer>, String>;
+
+    /// A layer with `diff`'s content (a layer committed on an empty root) on top of `parent`:
+    /// the same diff id, the chain id of `parent` plus it (`COPY --link`). With no parent it
+    /// is `diff` itself.
+    async fn stack(&self, parent: &[Layer], diff: &Layer) -> Result<Layer, String>;
 
     /// Drops a root without committing.
     async fn release(&self, root: Self::Root);

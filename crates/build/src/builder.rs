@@ -41,6 +41,8 @@ pub(crate) struct Shared<B: Backend> {
     pub total: usize,
     pub results: Vec<watch::Receiver<Option<Arc<StageResult>>>>,
     pub bases: Vec<Source>,
+    /// `--cache-from` images found locally.
+    pub cache_from: Vec<ImageState>,
 }
 
 impl<B: Backend> Shared<B> {
@@ -149,6 +151,18 @@ pub async fn build<B: Backend>(
         senders.push(tx);
         receivers.push(rx);
     }
+    let mut cache_from = Vec::new();
+    for name in &prepared.request.cache_from {
+        let opts = crate::backend::ResolveOptions {
+            local_only: true,
+            platform: prepared.request.platform.clone(),
+            ..Default::default()
+        };
+        // As Docker: an image that is not there is skipped.
+        if let Ok(image) = backend.resolve_image(name, &opts, &|_| {}).await {
+            cache_from.push(image.state);
+        }
+    }
     std::fs::create_dir_all(&work_dir).map_err(|e| BuildError::Io {
         context: format!("create {}", work_dir.display()),
         source: e,
@@ -165,6 +179,7 @@ pub async fn build<B: Backend>(
         total,
         results: receivers,
         bases,
+        cache_from,
     });
     let mut tasks = JoinSet::new();
     for &i in &needed {

@@ -63,16 +63,19 @@ pub struct PruneReport {
     pub reclaimed: u64,
 }
 
-/// Which records to prune.
+/// Which records to prune (BuildKit's semantics, which `docker builder prune` has).
 #[derive(Debug, Clone, Default)]
 pub struct PruneOptions {
-    /// Remove everything (`--all`).
+    /// Also records whose layer an image uses (`--all`); without it only dangling records
+    /// go.
     pub all: bool,
-    /// Remove records not used for this long (seconds; `--filter until=`).
+    /// Keep records used more recently than this many seconds (`--filter until=`).
     pub older_than: Option<u64>,
-    /// Then remove least recently used records until at most this many bytes stay
-    /// (`--keep-storage`).
+    /// Remove candidates, least recently used first, only until at most this many bytes
+    /// stay (`--keep-storage`).
     pub keep_storage: Option<u64>,
+    /// Only records whose key starts with one of these (`--filter id=`).
+    pub ids: Vec<String>,
 }
 
 /// The persistent cache.
@@ -156,8 +159,9 @@ impl Cache {
         self.records().iter().map(|r| r.size).sum()
     }
 
-    /// Garbage collection by age and size.
-    pub fn prune(&self, opts: &PruneOptions) -> PruneReport {
+    /// Garbage collection by age and size. `shared(record)`: an image uses the record's
+    /// layer (such records are kept unless `all`).
+    pub fn prune(&self, opts: &PruneOptions, shared: &dyn Fn(&CacheRecord) -> bool) -> PruneReport {
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut records = self.records();
         records.sort_by_key(|r| (r.last_used, r.created));
@@ -165,14 +169,17 @@ impl Cache {
         let mut report = PruneReport::default();
         let mut total: u64 = records.iter().map(|r| r.size).sum();
         for rec in records {
-            let old = opts
+            if opts.keep_storage.is_some_and(|keep| total <= keep) {
+                break;
+            }
+            let recent = opts
                 .older_than
-                .is_some_and(|age| now.saturating_sub(rec.last_used) >= age);
-            let over = opts.keep_storage.is_some_and(|keep| total > keep);
-            let plain = opts.older_than.is_none() && opts.keep_storage.is_none();
-            if (opts.all || old || over || plain)
-                && std::fs::remove_file(self.path(&rec.key)).is_ok()
-            {
+                .is_some_and(|age| now.saturating_sub(rec.last_used) < age);
+            let chosen = opts.ids.is_empty() || opts.ids.iter().any(|i| rec.key.starts_with(i));
+            if recent || !chosen || (!opts.all && shared(&rec)) {
+                continue;
+            }
+            if std::fs::remove_file(self.path(&rec.key)).is_ok() {
                 total -= rec.size;
                 report.reclaimed += rec.size;
                 report.removed.push(rec);
@@ -215,30 +222,45 @@ mod tests {
     }
 
     #[test]
-    fn prune_by_size_age_and_all() {
+    fn prune_by_size_age_sharing_and_all() {
         let dir = berth_testkit::TempDir::new("berth-cache-");
         let cache = Cache::open(dir.path()).unwrap();
         let t = now();
         cache.put(&rec("old", 100, t - 10_000)).unwrap();
         cache.put(&rec("mid", 100, t - 100)).unwrap();
         cache.put(&rec("new", 100, t)).unwrap();
-        assert_eq!(cache.size(), 300);
-        let r = cache.prune(&PruneOptions {
-            older_than: Some(5_000),
-            ..Default::default()
-        });
-        assert_eq!(r.removed.len(), 1);
-        assert_eq!(r.removed[0].key, "old");
-        let r = cache.prune(&PruneOptions {
-            keep_storage: Some(150),
-            ..Default::default()
-        });
+        cache.put(&rec("img", 100, t - 20_000)).unwrap();
+        assert_eq!(cache.size(), 400);
+        let shared = |r: &CacheRecord| r.key == "img";
+        let r = cache.prune(
+            &PruneOptions {
+                older_than: Some(5_000),
+                ..Default::default()
+            },
+            &shared,
+        );
+        let keys: Vec<&str> = r.removed.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["old"], "the image's record is not dangling");
+        let r = cache.prune(
+            &PruneOptions {
+                keep_storage: Some(250),
+                ..Default::default()
+            },
+            &shared,
+        );
         assert_eq!(r.removed[0].key, "mid");
         assert!(cache.get("new").is_some());
-        let r = cache.prune(&PruneOptions {
-            all: true,
-            ..Default::default()
-        });
+        // Without options, every dangling record goes; the image's stays.
+        let r = cache.prune(&PruneOptions::default(), &shared);
+        assert_eq!(r.removed.len(), 1);
+        assert_eq!(cache.records().len(), 1);
+        let r = cache.prune(
+            &PruneOptions {
+                all: true,
+                ..Default::default()
+            },
+            &shared,
+        );
         assert_eq!(r.reclaimed, 100);
         assert!(cache.records().is_empty());
     }

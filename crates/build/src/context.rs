@@ -90,24 +90,9 @@ fn parent_of(path: &str) -> &str {
 }
 
 impl Context {
-    /// Spools `input` (a tar, optionally gzip- or zstd-compressed) to `spool` and indexes it.
-    pub fn from_tar(input: impl Read, spool: &Path) -> Result<Self> {
-        let mut input = BufReader::with_capacity(256 * 1024, input);
-        let mut magic = [0u8; 6];
-        let n = read_up_to(&mut input, &mut magic).ctx(|| "read build context".into())?;
-        let head = io::Cursor::new(magic[..n].to_vec()).chain(input);
-        let mut reader: Box<dyn Read> = match &magic[..n] {
-            [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(head)),
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(
-                zstd::stream::read::Decoder::new(head).ctx(|| "zstd build context".into())?,
-            ),
-            [b'B', b'Z', b'h', ..] | [0xfd, b'7', b'z', b'X', b'Z', 0] => {
-                return Err(BuildError::Context(
-                    "build context: bzip2 and xz contexts are not supported; send a plain or gzip'd tar".into(),
-                ))
-            }
-            _ => Box::new(head),
-        };
+    /// Spools `input` (a tar, optionally gzip-, bzip2-, xz- or zstd-compressed) to `spool` and indexes it.
+    pub fn from_tar(input: impl Read + Send, spool: &Path) -> Result<Self> {
+        let mut reader = crate::compress::decompress(input).ctx(|| "read build context".into())?;
         let mut file = File::options()
             .read(true)
             .write(true)
@@ -318,17 +303,6 @@ impl Context {
 
 fn split_rev(path: &str) -> Vec<String> {
     path.split('/').rev().map(str::to_string).collect()
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 struct SpoolReader<'a> {

@@ -32,6 +32,8 @@ pub(crate) struct CopyStep {
     dest: String,
     chown: Option<String>,
     opts: CopyOptions,
+    /// `--link`: the cache key of the layer alone (no parent in it).
+    link: Option<String>,
 }
 
 fn is_url(s: &str) -> bool {
@@ -39,9 +41,7 @@ fn is_url(s: &str) -> bool {
 }
 
 fn is_git(s: &str) -> bool {
-    s.starts_with("git@")
-        || s.starts_with("git://")
-        || (is_url(s) && s.split('#').next().is_some_and(|u| u.ends_with(".git")))
+    crate::git::parse(s).is_some()
 }
 
 pub(crate) async fn plan<B: Backend>(
@@ -85,12 +85,8 @@ pub(crate) async fn plan<B: Backend>(
                 "COPY failed: source can't be a URL for COPY: {u}"
             )));
         }
-        if is_git(u) {
-            return Err(BuildError::Source(format!(
-                "ADD failed: git sources ({u}) are not supported by berth's builder yet; clone into the build context and COPY from there"
-            )));
-        }
     }
+    let (gits, sources): (Vec<String>, Vec<String>) = sources.into_iter().partition(|s| is_git(s));
     let (urls, sources): (Vec<String>, Vec<String>) = sources.into_iter().partition(|s| is_url(s));
     let owner = match &chown {
         Some(spec) if !needs_lookup(spec) => {
@@ -190,6 +186,21 @@ pub(crate) async fn plan<B: Backend>(
             extract: false,
         });
     }
+    for url in &gits {
+        let r = crate::git::parse(url).expect("partitioned as git");
+        let checkout = crate::git::checkout(
+            &r,
+            temp_name(&work, "git"),
+            c.keep_git_dir,
+            c.checksum.clone(),
+        )
+        .await?;
+        sets.push(SourceSet {
+            ctx: checkout.context,
+            sources: vec![".".into()],
+            extract: false,
+        });
+    }
     if !c.inline.is_empty() {
         let mut builder = tar::Builder::new(Vec::new());
         let mut names = Vec::new();
@@ -230,28 +241,34 @@ pub(crate) async fn plan<B: Backend>(
         )));
     }
     let text = format!(
-        "{keyword} from={} chown={} chmod={} parents={} link={} exclude={:?} dest={dest}",
+        "{keyword} from={} chown={} chmod={} parents={} link={} keep-git-dir={} exclude={:?} dest={dest}",
         from.clone().unwrap_or_default(),
         chown.clone().unwrap_or_default(),
         chmod.clone().unwrap_or_default(),
         c.parents,
         c.link,
+        c.keep_git_dir,
         opts.exclude,
     );
     let created_by = format!(
         "/bin/sh -c #(nop) {keyword} {} in {dest} ",
         hashes.join(",")
     );
+    let content = hashes.join(",");
+    let link = c
+        .link
+        .then(|| crate::cache::step_key("link", &text, &used, Some(&content)));
     Ok(Planned {
         created_by,
         text,
         used,
-        content: Some(hashes.join(",")),
+        content: Some(content),
         action: Action::Copy(Box::new(CopyStep {
             sets,
             dest,
             chown,
             opts,
+            link,
         })),
     })
 }
@@ -260,13 +277,25 @@ pub(crate) async fn run<B: Backend>(
     stage: &mut StageBuild<B>,
     step: CopyStep,
 ) -> Result<(ImageState, Option<Layer>)> {
+    if step.link.is_some() {
+        return run_linked(stage, step).await;
+    }
     let backend = stage.shared.backend.clone();
     let root = backend
         .prepare(&stage.state.layers)
         .await
         .map_err(BuildError::Backend)?;
-    let result = fill(stage, &root, step).await;
-    if let Err(e) = result {
+    let filled = async {
+        let opts = owner_from(stage, &root, &step).await?;
+        let dest_is_dir = step.dest.ends_with('/')
+            || backend
+                .is_dir(&root, &step.dest)
+                .await
+                .map_err(BuildError::Backend)?;
+        fill(stage, &root, &step, &opts, dest_is_dir).await
+    }
+    .await;
+    if let Err(e) = filled {
         backend.release(root).await;
         return Err(e);
     }
@@ -277,7 +306,89 @@ pub(crate) async fn run<B: Backend>(
     Ok((stage.state.clone(), layer))
 }
 
-async fn fill<B: Backend>(stage: &StageBuild<B>, root: &B::Root, step: CopyStep) -> Result<()> {
+/// `COPY --link`: the files go into an empty root, committed as a layer of their own (cached
+/// by a key without the parent, so a changed base reuses it), then stacked on the parent.
+/// The destination is never looked up in the parent (a path without a trailing `/` is a
+/// file name), as BuildKit does.
+async fn run_linked<B: Backend>(
+    stage: &mut StageBuild<B>,
+    step: CopyStep,
+) -> Result<(ImageState, Option<Layer>)> {
+    let backend = stage.shared.backend.clone();
+    let cache = stage.shared.cache.clone();
+    let key = step.link.clone().expect("a linked step");
+    let mut diff = None;
+    let mut cached = false;
+    if !stage.shared.prepared.request.no_cache {
+        if let Some(rec) = cache.get(&key) {
+            if backend.has_layers(&rec.state.layers).await {
+                diff = rec.state.layers.first().cloned();
+                cached = true;
+            }
+        }
+    }
+    if !cached {
+        let opts = if step.chown.as_deref().is_some_and(needs_lookup) {
+            let base = backend
+                .prepare(&stage.state.layers)
+                .await
+                .map_err(BuildError::Backend)?;
+            let opts = owner_from(stage, &base, &step).await;
+            backend.release(base).await;
+            opts?
+        } else {
+            step.opts.clone()
+        };
+        let root = backend.prepare(&[]).await.map_err(BuildError::Backend)?;
+        let dest_is_dir = step.dest.ends_with('/');
+        if let Err(e) = fill(stage, &root, &step, &opts, dest_is_dir).await {
+            backend.release(root).await;
+            return Err(e);
+        }
+        diff = backend
+            .commit(root, &[])
+            .await
+            .map_err(BuildError::Backend)?;
+        let t = crate::cache::now();
+        let rec = crate::cache::CacheRecord {
+            key: key.clone(),
+            parent: String::new(),
+            description: format!("{} --link (layer)", step.opts.keyword),
+            state: ImageState {
+                config: Default::default(),
+                layers: diff.iter().cloned().collect(),
+            },
+            size: diff.as_ref().map_or(0, |l| l.size),
+            created: t,
+            last_used: t,
+            usage_count: 0,
+        };
+        if let Err(e) = cache.put(&rec) {
+            stage
+                .shared
+                .progress
+                .event(crate::progress::Event::Warning(format!("build cache: {e}")));
+        }
+    }
+    let layer = match diff {
+        Some(d) => Some(
+            backend
+                .stack(&stage.state.layers, &d)
+                .await
+                .map_err(BuildError::Backend)?,
+        ),
+        None => None,
+    };
+    Ok((stage.state.clone(), layer))
+}
+
+/// The copy options with `--chown=name` resolved from the root's `/etc/passwd` and
+/// `/etc/group`.
+async fn owner_from<B: Backend>(
+    stage: &StageBuild<B>,
+    root: &B::Root,
+    step: &CopyStep,
+) -> Result<CopyOptions> {
     let backend = &stage.shared.backend;
     let mut opts = step.opts.clone();
     if let Some(spec) = step.chown.as_deref().filter(|s| needs_lookup(s)) {
@@ -292,14 +403,17 @@ async fn fill<B: Backend>(stage: &StageBuild<B>, root: &B::Root, step: CopyStep)
         opts.owner = resolve_chown(spec, passwd.as_deref(), group.as_deref())
             .map_err(BuildError::Invalid)?;
     }
-    let dest_is_dir = if step.dest.ends_with('/') {
-        true
-    } else {
-        backend
-            .is_dir(root, &step.dest)
-            .await
-            .map_err(BuildError::Backend)?
-    };
+    Ok(opts)
+}
+
+async fn fill<B: Backend>(
+    stage: &StageBuild<B>,
+    root: &B::Root,
+    step: &CopyStep,
+    opts: &CopyOptions,
+    dest_is_dir: bool,
+) -> Result<()> {
+    let backend = &stage.shared.backend;
     for set in &step.sets {
         let mut o = opts.clone();
         o.extract_archives = set.extract;

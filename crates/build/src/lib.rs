@@ -13,12 +13,14 @@
 mod backend;
 mod builder;
 pub mod cache;
+pub mod cache_from;
 pub mod classic;
 mod compress;
 mod config;
 pub mod context;
 mod copy_step;
 mod error;
+pub mod git;
 pub mod glob;
 pub mod graph;
 mod plan;

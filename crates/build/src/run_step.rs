@@ -205,7 +205,12 @@ pub(crate) async fn layers_of<B: Backend>(stage: &StageBuild<B>, from: &str) -> 
         Source::Stage(i) => Ok(stage.shared.stage_result(i).await?.state.layers.clone()),
         Source::Scratch => Ok(Vec::new()),
         Source::Image(name) => {
-            let opts = crate::backend::ResolveOptions::default();
+            let req = &stage.shared.prepared.request;
+            let opts = crate::backend::ResolveOptions {
+                platform: req.platform.clone(),
+                registry_config: req.registry_config.clone(),
+                ..Default::default()
+            };
             let image = stage
                 .shared
                 .backend

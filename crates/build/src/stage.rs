@@ -184,6 +184,7 @@ impl<B: Backend> StageBuild<B> {
                     always_pull: req.pull,
                     platform: req.platform.clone(),
                     registry_config: req.registry_config.clone(),
+                    local_only: false,
                 };
                 let index = self.index;
                 let progress = self.shared.progress.clone();
@@ -244,10 +245,22 @@ impl<B: Backend> StageBuild<B> {
                 }
             }
         }
+        let mut from_source = None;
+        if !cached && !self.shared.prepared.request.no_cache {
+            from_source =
+                crate::cache_from::probe(&self.state, &self.shared.cache_from, &planned.created_by);
+        }
         if cached {
             self.emit(Event::Cached { stage: self.index });
         } else {
-            let (state, size) = self.execute(planned.action, &planned.created_by).await?;
+            let (state, size) = match from_source {
+                Some(hit) => {
+                    self.emit(Event::Cached { stage: self.index });
+                    cached = true;
+                    self.apply_source_hit(&planned.action, hit)?
+                }
+                None => self.execute(planned.action, &planned.created_by).await?,
+            };
             self.state = state;
             let t = now();
             let rec = CacheRecord {
@@ -318,6 +331,39 @@ impl<B: Backend> StageBuild<B> {
             comment: None,
             empty_layer: empty,
         });
+        Ok((state, size))
+    }
+
+    /// The state a `--cache-from` hit gives: the step's config (what it would have made),
+    /// the source's history entry and layer.
+    fn apply_source_hit(
+        &self,
+        action: &Action,
+        hit: crate::cache_from::Hit,
+    ) -> Result<(ImageState, u64)> {
+        let mut state = self.state.clone();
+        match action {
+            Action::Config(c) => state.config = (**c).clone(),
+            Action::Workdir(path) => {
+                state
+                    .config
+                    .config
+                    .get_or_insert_with(Default::default)
+                    .working_dir = Some(path.clone());
+            }
+            Action::Run(_) | Action::Copy(_) => {}
+        }
+        let size = hit.layer.as_ref().map_or(0, |l| l.size);
+        if let Some(l) = hit.layer {
+            state.config.rootfs.diff_ids.push(
+                l.diff_id
+                    .parse()
+                    .map_err(|_| BuildError::Backend(format!("bad diff id {}", l.diff_id)))?,
+            );
+            state.layers.push(l);
+        }
+        state.config.created = hit.history.created.clone();
+        state.config.history.push(hit.history);
         Ok((state, size))
     }
 

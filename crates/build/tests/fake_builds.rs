@@ -4,100 +4,10 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use berth_build::{
-    build, prepare, reporting_stages, BuildError, BuildRequest, BuildResult, Cache, Context, Event,
-};
-use berth_testkit::TempDir;
-use support::{context_tar, Fake};
-
-struct Env {
-    fake: Arc<Fake>,
-    cache: Arc<Cache>,
-    work: TempDir,
-}
-
-const PASSWD: &str =
-    "root:x:0:0:root:/root:/bin/sh\nredis:x:100:101::/var/lib/redis:/sbin/nologin\n";
-const GROUP: &str = "root:x:0:\nredis:x:101:redis\n";
-
-impl Env {
-    fn new() -> Self {
-        let fake = Fake::new();
-        fake.add_image(
-            "base",
-            &[
-                ("/etc/passwd", PASSWD),
-                ("/etc/group", GROUP),
-                ("/bin/sh", "#!"),
-            ],
-            &["PATH=/usr/bin:/bin"],
-        );
-        let cache = Arc::new(Cache::open(fake.dir.path().join("cache")).unwrap());
-        Self {
-            fake,
-            cache,
-            work: TempDir::new("berth-build-work-"),
-        }
-    }
-
-    async fn build_with(
-        &self,
-        files: &[(&str, &str, u32)],
-        req: BuildRequest,
-    ) -> (Result<BuildResult, BuildError>, Vec<Event>, String) {
-        let tar = context_tar(files);
-        let spool = self
-            .work
-            .path()
-            .join(format!("ctx-{}", berth_testkit::unique_name("")));
-        let ctx = Context::from_tar(tar.as_slice(), &spool).unwrap();
-        let prepared = match prepare(ctx, req) {
-            Ok(p) => p,
-            Err(e) => return (Err(e), Vec::new(), String::new()),
-        };
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let text = Arc::new(Mutex::new(String::new()));
-        let t = text.clone();
-        let stream = Arc::new(berth_build::classic::ClassicStream::new(
-            reporting_stages(&prepared).unwrap(),
-            false,
-            move |s| t.lock().unwrap().push_str(&s),
-        ));
-        let ev = events.clone();
-        let s2 = stream.clone();
-        let progress = Arc::new(move |e: Event| {
-            ev.lock().unwrap().push(e.clone());
-            s2.event(e);
-        });
-        let r = build(
-            self.fake.clone(),
-            self.cache.clone(),
-            prepared,
-            self.work.path().join("steps"),
-            progress,
-        )
-        .await;
-        stream.flush();
-        let events = events.lock().unwrap().clone();
-        let text = text.lock().unwrap().clone();
-        (r, events, text)
-    }
-
-    async fn build(&self, files: &[(&str, &str, u32)]) -> (BuildResult, Vec<Event>, String) {
-        let (r, e, t) = self
-            .build_with(
-                files,
-                BuildRequest {
-                    tags: vec!["app:latest".into()],
-                    ..BuildRequest::default()
-                },
-            )
-            .await;
-        (r.unwrap_or_else(|e| panic!("build failed: {e}\n{t}")), e, t)
-    }
-}
+use berth_build::{build, prepare, BuildRequest, Context, Event};
+use support::env::Env;
 
 fn cached_steps(events: &[Event]) -> usize {
     events

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod env;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -308,6 +310,23 @@ impl Backend for Fake {
         }))
     }
 
+    async fn stack(&self, parent: &[Layer], diff: &Layer) -> Result<Layer, String> {
+        let Some(p) = parent.last() else {
+            return Ok(diff.clone());
+        };
+        let chain = format!("sha256:{}", sh(&format!("{} {}", p.chain_id, diff.diff_id)));
+        let dst = self.layer_dir(&chain);
+        if !dst.exists() {
+            copy_tree(&self.layer_dir(&p.chain_id), &dst);
+            copy_tree(&self.layer_dir(&diff.chain_id), &dst);
+        }
+        Ok(Layer {
+            diff_id: diff.diff_id.clone(),
+            chain_id: chain,
+            size: diff.size,
+        })
+    }
+
     async fn release(&self, root: Root) {
         self.live_roots.lock().unwrap().remove(&root.0);
         let _ = std::fs::remove_dir_all(&root.0);
@@ -333,6 +352,19 @@ impl Backend for Fake {
             .insert(reference.to_string(), image_id.to_string());
         Ok(())
     }
+}
+
+/// A context tar from (path, bytes, mode) files.
+pub fn context_tar_bytes(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, content, mode) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(*mode);
+        h.set_size(content.len() as u64);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, path, *content).unwrap();
+    }
+    b.into_inner().unwrap()
 }
 
 /// A context tar from (path, content, mode) files.
