@@ -61,7 +61,7 @@ impl Lock {
             .write(true)
             .open(path)
             .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-        f.lock()
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
             .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
         Lock(f)
     }
@@ -69,7 +69,7 @@ impl Lock {
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        let _ = self.0.unlock();
+        let _ = rustix::fs::flock(&self.0, rustix::fs::FlockOperation::Unlock);
     }
 }
 
