@@ -152,7 +152,7 @@ impl LaunchEvents for CreateEvents<'_> {
             start_time,
             bundle: self.bundle.to_path_buf(),
             rootfs: self.rootfs.to_path_buf(),
-            created: crate::state::now_rfc3339(),
+            created: berth_units::time::now_rfc3339_nanos(),
             owner: rustix::process::geteuid().as_raw(),
             cgroup: serde_json::to_value(self.cgroup).map_err(|e| Error::Other(e.to_string()))?,
             config: self.spec.clone(),
