@@ -742,6 +742,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::commands::volume::VolumeCmd,
     },
+    /// Manage contexts (docker's store in ~/.docker/contexts, shared with the docker CLI).
+    Context {
+        #[command(subcommand)]
+        cmd: crate::commands::context::ContextCmd,
+    },
     /// Remove stopped containers (`container prune`).
     #[command(name = "container-prune", hide = true)]
     ContainerPrune {
