@@ -250,7 +250,8 @@ impl Store {
         } else {
             obj.insert("currentContext".into(), name.into());
         }
-        obj.entry("auths").or_insert_with(|| Value::Object(Default::default()));
+        obj.entry("auths")
+            .or_insert_with(|| Value::Object(Default::default()));
         mkdir(&self.config_dir, 0o700)?;
         let text = serde_json::to_string(&v).map_err(|e| CliError::msg(e.to_string()))?;
         let text = crate::jsonfmt::indent(&text, "\t");
@@ -312,7 +313,8 @@ pub fn export(meta: &ContextMeta, tls: &TlsMaterial) -> CliResult<Vec<u8>> {
     b.append_data(&mut h, "meta.json", body.as_slice())
         .map_err(err)?;
     let mut h = entry(tar::EntryType::Directory, 0, 0o700);
-    b.append_data(&mut h, "tls", std::io::empty()).map_err(err)?;
+    b.append_data(&mut h, "tls", std::io::empty())
+        .map_err(err)?;
     if !tls.is_empty() {
         let mut h = entry(tar::EntryType::Directory, 0, 0o700);
         b.append_data(&mut h, "tls/docker", std::io::empty())

@@ -142,7 +142,9 @@ fn docker_endpoint(values: &[String]) -> CliResult<(DockerEndpoint, TlsMaterial)
                 }
                 "skip-tls-verify" => {
                     ep.skip_tls_verify = parse_bool(val).ok_or_else(|| {
-                        fail(format!("strconv.ParseBool: parsing {val:?}: invalid syntax"))
+                        fail(format!(
+                            "strconv.ParseBool: parsing {val:?}: invalid syntax"
+                        ))
                     })?;
                     continue;
                 }
@@ -151,8 +153,8 @@ fn docker_endpoint(values: &[String]) -> CliResult<(DockerEndpoint, TlsMaterial)
                 "key" => "key.pem",
                 other => return Err(fail(format!("unrecognized config key: {other}"))),
             };
-            let data = std::fs::read(val)
-                .map_err(|e| fail(format!("open {val}: {}", go_io_error(&e))))?;
+            let data =
+                std::fs::read(val).map_err(|e| fail(format!("open {val}: {}", go_io_error(&e))))?;
             tls.insert(file.to_string(), data);
         }
     }
@@ -270,7 +272,13 @@ fn use_context(env: &ContextEnv, name: &str) -> CliResult<i32> {
     env.store.set_current(name)?;
     out(&format!("{name}\n"));
     eprintln!("Current context is now {name:?}");
-    if name != DEFAULT && env.inputs.env_host.as_deref().is_some_and(|h| !h.is_empty()) {
+    if name != DEFAULT
+        && env
+            .inputs
+            .env_host
+            .as_deref()
+            .is_some_and(|h| !h.is_empty())
+    {
         eprintln!(
             "Warning: DOCKER_HOST environment variable overrides the active context. To use {name:?}, either set the global --context flag, or unset DOCKER_HOST environment variable."
         );
@@ -301,8 +309,9 @@ fn inspect(env: &ContextEnv, format: Option<String>, names: Vec<String>) -> CliR
                 .map_err(|e| CliError::msg(format!("template parsing error: {e}")))?;
             let mut s = String::new();
             for d in &docs {
+                let d = serde_json::to_value(d).map_err(|e| CliError::msg(e.to_string()))?;
                 s.push_str(
-                    &t.render(d)
+                    &t.render(&d)
                         .map_err(|e| CliError::msg(format!("template: {e}")))?,
                 );
                 s.push('\n');
@@ -322,24 +331,31 @@ fn inspect(env: &ContextEnv, format: Option<String>, names: Vec<String>) -> CliR
 }
 
 /// docker's inspect document (keys in docker's order).
-fn inspect_doc(env: &ContextEnv, meta: &ContextMeta, tls: &TlsMaterial) -> Value {
-    let mut doc = serde_json::Map::new();
-    doc.insert("Name".into(), meta.name.clone().into());
-    doc.insert("Metadata".into(), Value::Object(meta.metadata.clone()));
-    doc.insert(
-        "Endpoints".into(),
-        serde_json::to_value(&meta.endpoints).unwrap_or(Value::Null),
-    );
-    let files: Vec<&String> = tls.keys().collect();
-    doc.insert(
-        "TLSMaterial".into(),
-        if files.is_empty() {
-            json!({})
-        } else {
-            json!({ "docker": files })
-        },
-    );
-    let (m, t) = if meta.name == DEFAULT {
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectDoc {
+    name: String,
+    metadata: serde_json::Map<String, Value>,
+    endpoints: std::collections::BTreeMap<String, Value>,
+    #[serde(rename = "TLSMaterial")]
+    tls_material: std::collections::BTreeMap<&'static str, Vec<String>>,
+    storage: Storage,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Storage {
+    metadata_path: String,
+    #[serde(rename = "TLSPath")]
+    tls_path: String,
+}
+
+fn inspect_doc(env: &ContextEnv, meta: &ContextMeta, tls: &TlsMaterial) -> InspectDoc {
+    let mut tls_material = std::collections::BTreeMap::new();
+    if !tls.is_empty() {
+        tls_material.insert("docker", tls.keys().cloned().collect());
+    }
+    let (metadata_path, tls_path) = if meta.name == DEFAULT {
         ("<IN MEMORY>".to_string(), "<IN MEMORY>".to_string())
     } else {
         (
@@ -347,8 +363,20 @@ fn inspect_doc(env: &ContextEnv, meta: &ContextMeta, tls: &TlsMaterial) -> Value
             env.store.tls_dir(&meta.name).display().to_string(),
         )
     };
-    doc.insert("Storage".into(), json!({ "MetadataPath": m, "TLSPath": t }));
-    Value::Object(doc)
+    InspectDoc {
+        name: meta.name.clone(),
+        // docker shows (and exports) the default context without its description.
+        metadata: match meta.name == DEFAULT {
+            true => Default::default(),
+            false => meta.metadata.clone(),
+        },
+        endpoints: meta.endpoints.clone(),
+        tls_material,
+        storage: Storage {
+            metadata_path,
+            tls_path,
+        },
+    }
 }
 
 fn rm(env: &ContextEnv, force: bool, names: &[String]) -> CliResult<i32> {
@@ -384,7 +412,10 @@ fn rm(env: &ContextEnv, force: bool, names: &[String]) -> CliResult<i32> {
 }
 
 fn export(env: &ContextEnv, name: &str, file: Option<String>) -> CliResult<i32> {
-    let (meta, tls) = env.load(name)?;
+    let (mut meta, tls) = env.load(name)?;
+    if name == DEFAULT {
+        meta.metadata.clear();
+    }
     let archive = context_store::export(&meta, &tls)?;
     let file = file.unwrap_or_else(|| format!("{name}.dockercontext"));
     if file == "-" {
