@@ -80,7 +80,7 @@ fn registry_auth(headers: &hyper::HeaderMap) -> Option<AuthConfig> {
         .decode(trimmed)
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed))
         .ok()?;
-    serde_json::from_slice(&bytes).ok()
+    berth_api_types::json::from_slice(&bytes).ok()
 }
 
 fn percent_decode(s: &str) -> String {

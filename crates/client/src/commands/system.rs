@@ -201,7 +201,7 @@ pub async fn info(ctx: &Ctx, format: Option<String>) -> CliResult<i32> {
         return Ok(0);
     }
     let i: SystemInfo =
-        serde_json::from_value(raw).map_err(|e| CliError::Transport(e.to_string()))?;
+        berth_api_types::json::from_value(raw).map_err(|e| CliError::Transport(e.to_string()))?;
     let mut s = format!(
         "Client:\n Version:    {}\n Context:    {}\n Debug Mode: false\n\nServer:\n",
         env!("CARGO_PKG_VERSION"),
@@ -643,7 +643,7 @@ fn df_verbose(v: &Value) -> CliResult<String> {
     let mut text = String::from("Images space usage:\n\n");
     let images: Vec<Value> = list("Images")
         .into_iter()
-        .filter_map(|i| serde_json::from_value::<ImageSummary>(i).ok())
+        .filter_map(|i| berth_api_types::json::from_value::<ImageSummary>(i).ok())
         .filter_map(|i| image_rows(&i, now, true).into_iter().next())
         .collect();
     text.push_str(&render(
@@ -654,7 +654,7 @@ fn df_verbose(v: &Value) -> CliResult<String> {
     text.push_str("\nContainers space usage:\n\n");
     let containers: Vec<Value> = list("Containers")
         .into_iter()
-        .filter_map(|c| serde_json::from_value::<ContainerSummary>(c).ok())
+        .filter_map(|c| berth_api_types::json::from_value::<ContainerSummary>(c).ok())
         .map(|c| {
             let mut row = container_row(&c, now, true);
             row["Size"] = json!(docker_size(c.size_rw.unwrap_or(0)));
