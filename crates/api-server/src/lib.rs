@@ -9,6 +9,7 @@
 //! See `docs/api.md` for the full picture.
 
 pub mod body;
+pub mod compat;
 pub mod engine;
 pub mod error;
 pub mod hijack;
@@ -17,6 +18,8 @@ pub mod response;
 mod router;
 mod server;
 pub mod stream;
+mod swarm;
+mod system;
 pub mod version;
 
 pub use body::{ApiBody, RequestBody};

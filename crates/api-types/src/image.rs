@@ -36,6 +36,9 @@ pub struct ImageSummary {
     /// Total size.
     #[serde(rename = "Size")]
     pub size: i64,
+    /// `Size` again, below API 1.44 (set by the server for old clients).
+    #[serde(rename = "VirtualSize", skip_serializing_if = "Option::is_none")]
+    pub virtual_size: Option<i64>,
 }
 
 /// `RootFS` of an image.
@@ -78,9 +81,16 @@ pub struct ImageInspect {
     /// Commit message.
     #[serde(rename = "Comment")]
     pub comment: String,
-    /// Creation time (RFC 3339).
-    #[serde(rename = "Created")]
+    /// Creation time (RFC 3339); omitted when the image config has none.
+    #[serde(rename = "Created", skip_serializing_if = "String::is_empty")]
     pub created: String,
+    /// Id of the container committed into this image (the config's `container`); the server
+    /// shows it below API 1.45 only.
+    #[serde(rename = "Container", skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// That container's config (the image config's `container_config`); below API 1.45 only.
+    #[serde(rename = "ContainerConfig", skip_serializing_if = "Option::is_none")]
+    pub container_config: Option<ContainerConfig>,
     /// Builder version.
     #[serde(rename = "DockerVersion")]
     pub docker_version: String,
@@ -105,6 +115,9 @@ pub struct ImageInspect {
     /// Size in bytes.
     #[serde(rename = "Size")]
     pub size: i64,
+    /// `Size` again, below API 1.44 (set by the server for old clients).
+    #[serde(rename = "VirtualSize", skip_serializing_if = "Option::is_none")]
+    pub virtual_size: Option<i64>,
     /// Storage driver data.
     #[serde(rename = "GraphDriver")]
     pub graph_driver: DriverData,

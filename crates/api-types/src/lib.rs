@@ -12,6 +12,7 @@
 //! [`common`] helpers
 //! ([`common::StrSlice`], [`common::Filters`], [`common::ErrorResponse`]).
 
+pub mod build_info;
 pub mod common;
 pub mod container;
 pub mod detach_keys;

@@ -124,6 +124,18 @@ pub struct RegistryServiceConfig {
     /// Mirrors.
     #[serde(rename = "Mirrors")]
     pub mirrors: Vec<String>,
+    /// Deprecated; shown (empty) below API 1.47 only.
+    #[serde(
+        rename = "AllowNondistributableArtifactsCIDRs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allow_nondistributable_artifacts_cidrs: Option<Vec<String>>,
+    /// Deprecated; shown (empty) below API 1.47 only.
+    #[serde(
+        rename = "AllowNondistributableArtifactsHostnames",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allow_nondistributable_artifacts_hostnames: Option<Vec<String>>,
 }
 
 /// An OCI runtime (`Info.Runtimes`).

@@ -53,16 +53,17 @@ pub async fn version(ctx: &Ctx, format: Option<&str>, reachable: bool) -> CliRes
     } else {
         None
     };
+    let build = berth_api_types::build_info::get();
     let client = json!({
         "Platform": {"Name": ""},
         "Version": env!("CARGO_PKG_VERSION"),
         "ApiVersion": ctx.client.version(),
         "DefaultAPIVersion": MAX_API_VERSION,
-        "GitCommit": "",
-        "GoVersion": "",
+        "GitCommit": build.git_commit,
+        "GoVersion": build.rustc,
         "Os": std::env::consts::OS,
         "Arch": go_arch(),
-        "BuildTime": "",
+        "BuildTime": build.build_time,
         "Context": ctx.context,
     });
     if let Some(f) = format.filter(|f| !f.is_empty()) {
@@ -105,9 +106,9 @@ pub async fn version(ctx: &Ctx, format: Option<&str>, reachable: bool) -> CliRes
     s.push_str(&kv_block(&[
         (" Version:".into(), env!("CARGO_PKG_VERSION").into()),
         (" API version:".into(), api),
-        (" Go version:".into(), "n/a (rust)".into()),
-        (" Git commit:".into(), "".into()),
-        (" Built:".into(), "".into()),
+        (" Go version:".into(), build.rustc.into()),
+        (" Git commit:".into(), build.git_commit.into()),
+        (" Built:".into(), ansic(build.build_time)),
         (
             " OS/Arch:".into(),
             format!("{}/{}", std::env::consts::OS, go_arch()),
