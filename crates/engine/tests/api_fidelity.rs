@@ -3,16 +3,14 @@
 //! on a private socket), expecting the same answers: null request fields, case-insensitive
 //! keys, version-gated response fields, swarm endpoints outside a swarm, `docker version`.
 
-mod daemon_support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
+use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 use berth_testkit::dockerd::Dockerd;
-use daemon_support::{stderr, stdout, Daemon};
 
 fn need(test: &str) -> bool {
-    if !daemon_support::need(test, &["dockerd", "python3"]) {
+    if !daemon::need(test, &["dockerd", "python3"]) {
         return false;
     }
     let docker_py = Command::new("python3")
@@ -40,7 +38,7 @@ fn docker_py_case(case: &str, berth: &Daemon, docker: &Dockerd) {
     let o = Command::new("python3")
         .arg(&script)
         .arg(case)
-        .arg(format!("unix://{}", berth.sock().display()))
+        .arg(berth.host())
         .arg(docker.host())
         .env("BERTH_TEST_PREFIX", berth_testkit::unique_name("fid"))
         .output()

@@ -94,7 +94,8 @@ impl Dockerd {
 
     /// The docker CLI against this daemon.
     pub fn docker(&self, args: &[&str]) -> Output {
-        Command::new(docker_cli())
+        // The v28 CLI, not Debian's 20.10 client that comes with dockerd.
+        Command::new(crate::daemon::DOCKER_CLI)
             .arg("-H")
             .arg(self.host())
             .args(args)
@@ -114,17 +115,6 @@ impl Dockerd {
             "dockerd load: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-}
-
-/// The docker CLI v28 (`/usr/local/bin/docker`, from scripts/install-deps.sh), not Debian's
-/// 20.10 client that comes with dockerd at /usr/bin/docker.
-pub fn docker_cli() -> PathBuf {
-    let v28 = PathBuf::from("/usr/local/bin/docker");
-    if v28.is_file() {
-        v28
-    } else {
-        crate::which("docker").unwrap_or(v28)
     }
 }
 
@@ -154,16 +144,6 @@ impl Drop for Dockerd {
                 let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
             }
         }
-        let prefix = self.root().display().to_string();
-        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut points: Vec<&str> = info
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|p| p.starts_with(&prefix))
-            .collect();
-        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        for p in points {
-            let _ = Command::new("umount").arg("-l").arg(p).status();
-        }
+        crate::daemon::unmount_under(self.root());
     }
 }
