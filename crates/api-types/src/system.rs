@@ -391,7 +391,7 @@ pub struct BuildCache {
 #[serde(default)]
 pub struct BuildCachePruneResponse {
     /// Ids of the removed records.
-    #[serde(rename = "CachesDeleted", deserialize_with = "null_as_default")]
+    #[serde(rename = "CachesDeleted")]
     pub caches_deleted: Vec<String>,
     /// Bytes freed.
     #[serde(rename = "SpaceReclaimed")]
