@@ -16,6 +16,7 @@ PACKAGES=(
   hyperfine                          # benchmarks
   openssl                            # registry token-auth test: a self-signed signing certificate
   git bzip2 xz-utils zstd            # builder: ADD of git repositories (tests run git daemon), archive tests
+  debootstrap                        # tests: a real Debian image (berth_testkit::debian, cached in /var/cache/berth-test)
 )
 
 missing=()

@@ -70,9 +70,9 @@ enum Cmd {
 /// Runs the runtime command line; returns the process exit code.
 pub fn main(args: Vec<OsString>) -> i32 {
     if args.get(1).is_some_and(|a| a == "init")
-        && std::env::var_os(berth_runtime::channel::INIT_FD_ENV).is_some()
+        && std::env::var_os(berth_runtime::INIT_FD_ENV).is_some()
     {
-        berth_runtime::init::main();
+        berth_runtime::init_main();
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,

@@ -111,6 +111,28 @@ impl<B: Backend> StageBuild<B> {
             .unwrap_or_else(|| "/".into())
     }
 
+    /// BuildKit's name of the stage's step `i` (0 = FROM): `[name i+1/n]`, the name only
+    /// when the Dockerfile has several stages (`stage-N` for an unnamed one).
+    fn label(&self, i: usize) -> String {
+        let df = self.shared.df();
+        let Some(stage) = df.stages.get(self.index) else {
+            return "[labels]".into();
+        };
+        let n = stage.instructions.len() + 1;
+        let prefix = if df.stages.len() > 1 {
+            format!(
+                "{} ",
+                stage
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("stage-{}", self.index))
+            )
+        } else {
+            String::new()
+        };
+        format!("[{prefix}{}/{n}]", i + 1)
+    }
+
     fn emit(&self, e: Event) {
         self.shared.progress.event(e)
     }
@@ -123,6 +145,7 @@ impl<B: Backend> StageBuild<B> {
             number: self.number,
             total: shared.total,
             text: stage.original.clone(),
+            label: self.label(0),
         });
         self.number += 1;
         let started = Instant::now();
@@ -218,11 +241,13 @@ impl<B: Backend> StageBuild<B> {
     /// run inside the FROM step).
     pub async fn instruction(&mut self, inst: &Instruction, numbered: bool) -> Result<()> {
         if numbered {
+            let first = self.shared.numbering.get(&self.index).copied().unwrap_or(0);
             self.emit(Event::Step {
                 stage: self.index,
                 number: self.number,
                 total: self.shared.total,
                 text: inst.original.clone(),
+                label: self.label(self.number.saturating_sub(first)),
             });
             self.number += 1;
         }

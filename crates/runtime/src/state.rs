@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Context, Error, Result};
 
 /// Name of the record file in a container's state directory.
-pub const STATE_FILE: &str = "state.json";
+pub(crate) const STATE_FILE: &str = "state.json";
 /// Name of the exec fifo: present while the container is created but not started.
-pub const EXEC_FIFO: &str = "exec.fifo";
+pub(crate) const EXEC_FIFO: &str = "exec.fifo";
 
 /// What the runtime remembers about a container between invocations.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,7 +97,7 @@ pub struct StateOutput {
 }
 
 /// Reads `state` char and start time of `pid` from /proc; None if there is no such process.
-pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+pub(crate) fn proc_stat(pid: i32) -> Option<(char, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
@@ -109,12 +109,12 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
 
 impl ContainerRecord {
     /// The record's directory.
-    pub fn dir(root: &Path, id: &str) -> PathBuf {
+    pub(crate) fn dir(root: &Path, id: &str) -> PathBuf {
         root.join(id)
     }
 
     /// Loads the record of `id`.
-    pub fn load(root: &Path, id: &str) -> Result<ContainerRecord> {
+    pub(crate) fn load(root: &Path, id: &str) -> Result<ContainerRecord> {
         crate::spec::validate_id(id)?;
         let path = Self::dir(root, id).join(STATE_FILE);
         let bytes = match std::fs::read(&path) {
@@ -129,7 +129,7 @@ impl ContainerRecord {
     }
 
     /// Writes the record atomically (temp file + rename).
-    pub fn save(&self, root: &Path) -> Result<()> {
+    pub(crate) fn save(&self, root: &Path) -> Result<()> {
         let dir = Self::dir(root, &self.id);
         let tmp = dir.join(".state.json.tmp");
         let data = serde_json::to_vec(self).map_err(|e| Error::Other(e.to_string()))?;
@@ -145,7 +145,7 @@ impl ContainerRecord {
     }
 
     /// The container's current status.
-    pub fn status(&self, root: &Path, frozen: impl FnOnce() -> bool) -> Status {
+    pub(crate) fn status(&self, root: &Path, frozen: impl FnOnce() -> bool) -> Status {
         if !self.alive() {
             return Status::Stopped;
         }
