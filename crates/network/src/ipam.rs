@@ -33,7 +33,7 @@ impl<N: IpPrefix> PoolConfig<N> {
     pub fn parse(subnet: &str, gateway: Option<&str>, ip_range: Option<&str>) -> Result<Self> {
         let subnet: N = subnet.parse()?;
         let max = if N::HAS_BROADCAST { 30 } else { 126 };
-        if subnet.len() > max {
+        if subnet.prefix_len() > max {
             return Err(NetworkError::InvalidArgument(format!(
                 "subnet {subnet} is too small: at least a /{max} is needed for a gateway and a container"
             )));

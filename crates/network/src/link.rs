@@ -257,7 +257,7 @@ impl RtNetlink {
                     true,
                 )]))
                 .build();
-            if let Err(e) = self.handle.link().set(msg).execute().await {
+            if let Err(e) = self.handle.link().set_port(msg).execute().await {
                 let _ = self.delete_link(&req.host_ifname).await;
                 return Err(NetworkError::netlink(
                     format!("isolate bridge port {}", req.host_ifname),

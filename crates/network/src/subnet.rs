@@ -252,7 +252,7 @@ pub trait IpPrefix:
     /// The network address.
     fn network(&self) -> Self::Addr;
     /// The prefix length.
-    fn len(&self) -> u8;
+    fn prefix_len(&self) -> u8;
     /// The last address.
     fn last_addr(&self) -> Self::Addr;
     /// Number of addresses (saturated).
@@ -276,7 +276,7 @@ impl IpPrefix for Ipv4Net {
     fn network(&self) -> Ipv4Addr {
         self.addr
     }
-    fn len(&self) -> u8 {
+    fn prefix_len(&self) -> u8 {
         self.prefix
     }
     fn last_addr(&self) -> Ipv4Addr {
@@ -309,7 +309,7 @@ impl IpPrefix for Ipv6Net {
     fn network(&self) -> Ipv6Addr {
         self.addr
     }
-    fn len(&self) -> u8 {
+    fn prefix_len(&self) -> u8 {
         self.prefix
     }
     fn last_addr(&self) -> Ipv6Addr {

@@ -92,9 +92,11 @@ pub fn build(raw: RawNetConfig) -> Result<NetConfig, String> {
         fixed_cidr_v6,
         icc,
     } = raw;
-    let mut c = NetConfig::default();
-    c.ipv6 = ipv6.unwrap_or(false);
-    c.icc = icc.unwrap_or(true);
+    let mut c = NetConfig {
+        ipv6: ipv6.unwrap_or(false),
+        icc: icc.unwrap_or(true),
+        ..Default::default()
+    };
     if let Some(cidr) = fixed_cidr_v6.filter(|s| !s.is_empty()) {
         let net: Ipv6Net = cidr
             .parse()
