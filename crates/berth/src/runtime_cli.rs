@@ -108,7 +108,7 @@ impl Logger {
     fn error(&self, msg: &str) {
         eprintln!("berth-runtime: {msg}");
         let Some(path) = &self.file else { return };
-        let time = berth_runtime::state::now_rfc3339();
+        let time = berth_units::time::now_rfc3339_nanos();
         let line = if self.json {
             serde_json::json!({"level": "error", "msg": msg, "time": time}).to_string()
         } else {

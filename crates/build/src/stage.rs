@@ -34,7 +34,8 @@ pub fn state_id(state: &ImageState) -> String {
 }
 
 pub(crate) fn rfc3339_now() -> String {
-    berth_image::archive::rfc3339(now())
+    berth_units::Timestamp::new(i64::try_from(now()).unwrap_or(i64::MAX), 0)
+        .to_rfc3339(berth_units::SubSeconds::Omit)
 }
 
 /// What a step will do once its key missed the cache.

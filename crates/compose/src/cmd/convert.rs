@@ -105,7 +105,6 @@ fn restart_policy(svc: &Service) -> Value {
         Some((n, c)) => (n, c.parse::<i64>().unwrap_or(0)),
         None => (svc.restart.as_str(), 0),
     };
-    let name = if name.is_empty() { "no" } else { name };
     json!({"Name": name, "MaximumRetryCount": count})
 }
 

@@ -89,6 +89,10 @@ impl Runner {
             }
             labels.insert(PROJECT.into(), p.name.clone().into());
             labels.insert(NETWORK.into(), key.clone().into());
+            labels.insert(
+                RESOURCE_HASH.into(),
+                crate::file::output::network_hash(n).into(),
+            );
             labels.insert(VERSION.into(), COMPOSE_VERSION.into());
             let config: Vec<Value> = n
                 .ipam
@@ -153,6 +157,10 @@ impl Runner {
             }
             labels.insert(PROJECT.into(), p.name.clone().into());
             labels.insert(VOLUME.into(), key.clone().into());
+            labels.insert(
+                RESOURCE_HASH.into(),
+                crate::file::output::volume_hash(v).into(),
+            );
             labels.insert(VERSION.into(), COMPOSE_VERSION.into());
             let body = json!({
                 "Name": v.name,
