@@ -425,7 +425,10 @@ impl Containers {
         if att.endpoints.is_empty() {
             // Mode none (or no bridge network): only lo. Attaching a veth brings lo up on
             // the same visit to the netns, so it is not done twice.
-            net.mgr.loopback_up(netns).await.map_err(EngineError::from)?;
+            net.mgr
+                .loopback_up(netns)
+                .await
+                .map_err(EngineError::from)?;
         }
         if let Some(primary) = att.endpoints.first() {
             let mappings = port_mappings(&rec.host_config, &exposed_keys(rec))?;
