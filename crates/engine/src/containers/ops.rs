@@ -373,7 +373,8 @@ impl Containers {
         let size = opts
             .get("max-size")
             .or(self.log_opts.get("max-size"))
-            .map(|s| parse_size(s))
+            .and_then(|s| berth_units::from_human_size(s).ok())
+            .and_then(|n| u64::try_from(n).ok())
             .unwrap_or(0);
         let files = opts
             .get("max-file")
@@ -1142,18 +1143,6 @@ async fn send_entry(
     })
     .await
     .map_err(|_| ())
-}
-
-/// "10m", "1k", "512" → bytes.
-pub fn parse_size(s: &str) -> u64 {
-    let s = s.trim().to_ascii_lowercase();
-    let (num, mult) = match s.chars().last() {
-        Some('k') => (&s[..s.len() - 1], 1024),
-        Some('m') => (&s[..s.len() - 1], 1024 * 1024),
-        Some('g') => (&s[..s.len() - 1], 1024 * 1024 * 1024),
-        _ => (&s[..], 1),
-    };
-    num.parse::<u64>().map(|n| n * mult).unwrap_or(0)
 }
 
 /// Signal name or number → number.
