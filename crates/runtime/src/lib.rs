@@ -34,8 +34,7 @@ pub mod cgroup;
 pub mod rootfs;
 /// engine: in-root lookups (moving to the shared in-root filesystem crate).
 pub mod safe_path;
-/// engine: `rfc3339` (moving to the shared time crate); the CLI: `now_rfc3339` for its log.
-pub mod state;
+mod state;
 
 pub use channel::INIT_FD_ENV;
 pub use container::{CreateOptions, ExecOptions, Runtime};
