@@ -4,11 +4,11 @@
 
 use std::net::IpAddr;
 
-use berth_api_server::{ApiError, ApiResult};
+use crate::error::{EngineError, Result};
 use berth_api_types::{IpamConfig, NetworkCreateRequest, NetworkCreateResponse};
 use berth_network::{CreateNetwork, Ipv6Request, NetworkError, NetworkInfo};
 
-use super::{net_err, NetworkRecord, Networks, ICC_OPTION, KIND, PREDEFINED};
+use super::{NetworkRecord, Networks, ICC_OPTION, KIND, PREDEFINED};
 use crate::containers::record::new_id;
 use crate::logfile;
 
@@ -24,7 +24,7 @@ fn some(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
-fn split_pools(configs: &[IpamConfig]) -> ApiResult<Pools> {
+fn split_pools(configs: &[IpamConfig]) -> Result<Pools> {
     let mut pools = Pools::default();
     for c in configs {
         let aux: Vec<IpAddr> = c
@@ -33,18 +33,20 @@ fn split_pools(configs: &[IpamConfig]) -> ApiResult<Pools> {
             .flatten()
             .map(|(_, ip)| {
                 ip.parse().map_err(|_| {
-                    ApiError::invalid(format!("invalid auxiliary address {ip}: not an IP address"))
+                    EngineError::invalid(format!(
+                        "invalid auxiliary address {ip}: not an IP address"
+                    ))
                 })
             })
-            .collect::<ApiResult<_>>()?;
+            .collect::<Result<_>>()?;
         if c.subnet.is_empty() {
             if let Some(ip) = aux.first() {
-                return Err(ApiError::forbidden(format!(
+                return Err(EngineError::forbidden(format!(
                     "no matching subnet for aux-address {ip}"
                 )));
             }
             if !c.gateway.is_empty() || !c.ip_range.is_empty() {
-                return Err(ApiError::invalid(
+                return Err(EngineError::invalid(
                     "invalid network config: a gateway or ip-range needs a subnet",
                 ));
             }
@@ -56,7 +58,7 @@ fn split_pools(configs: &[IpamConfig]) -> ApiResult<Pools> {
             &mut pools.v4
         };
         if slot.is_some() {
-            return Err(ApiError::forbidden(
+            return Err(EngineError::forbidden(
                 "bridge driver doesn't support multiple subnets",
             ));
         }
@@ -95,30 +97,30 @@ pub(super) fn ipam_view(rec: &NetworkRecord, info: &NetworkInfo) -> Vec<IpamConf
 
 impl Networks {
     /// `POST /networks/create`.
-    pub async fn create(&self, req: NetworkCreateRequest) -> ApiResult<NetworkCreateResponse> {
+    pub async fn create(&self, req: NetworkCreateRequest) -> Result<NetworkCreateResponse> {
         let _g = self.admin.lock().await;
         if req.name.trim().is_empty() {
-            return Err(ApiError::invalid("network name cannot be empty"));
+            return Err(EngineError::invalid("network name cannot be empty"));
         }
         if PREDEFINED.contains(&req.name.as_str()) {
-            return Err(ApiError::forbidden(format!(
+            return Err(EngineError::forbidden(format!(
                 "operation is not permitted on predefined {} network ",
                 req.name
             )));
         }
         match req.driver.as_str() {
             "" | "bridge" => {}
-            d => return Err(ApiError::not_found(format!("plugin \"{d}\" not found"))),
+            d => return Err(EngineError::not_found(format!("plugin \"{d}\" not found"))),
         }
         if self.records().iter().any(|r| r.name == req.name) {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "network with name {} already exists",
                 req.name
             )));
         }
         let ipam = req.ipam.clone().unwrap_or_default();
         if !matches!(ipam.driver.as_str(), "" | "default") {
-            return Err(ApiError::not_found(format!(
+            return Err(EngineError::not_found(format!(
                 "plugin \"{}\" not found",
                 ipam.driver
             )));
@@ -130,7 +132,7 @@ impl Networks {
             None | Some("true") | Some("1") => false,
             Some("false") | Some("0") => true,
             Some(v) => {
-                return Err(ApiError::invalid(format!(
+                return Err(EngineError::invalid(format!(
                     "invalid value {v:?} for option {ICC_OPTION}: true or false"
                 )))
             }
@@ -159,10 +161,10 @@ impl Networks {
             .await
             .map_err(|e| match e {
                 NetworkError::PoolOverlap { .. } => {
-                    ApiError::forbidden(format!("invalid pool request: {e}"))
+                    EngineError::forbidden(format!("invalid pool request: {e}"))
                 }
-                NetworkError::NoFreePool(_) => ApiError::not_found(e.to_string()),
-                e => net_err(e),
+                NetworkError::NoFreePool(_) => EngineError::not_found(e.to_string()),
+                e => EngineError::from(e),
             })?;
         let rec = NetworkRecord {
             id: id.clone(),
@@ -183,7 +185,7 @@ impl Networks {
         };
         if let Err(e) = self.store.put(KIND, &id, &rec) {
             let _ = self.mgr.remove_network(&info.id).await;
-            return Err(ApiError::internal(e.to_string()));
+            return Err(EngineError::internal(e.to_string()));
         }
         Ok(NetworkCreateResponse {
             id,
@@ -220,9 +222,12 @@ mod tests {
         assert_eq!(p.v6.unwrap().subnet, "fd00:1::/64");
         assert_eq!(p.aux.len(), 2);
         let e = split_pools(&[cfg("10.1.0.0/24", &[]), cfg("10.2.0.0/24", &[])]).unwrap_err();
-        assert_eq!(e.message, "bridge driver doesn't support multiple subnets");
+        assert_eq!(
+            e.to_string(),
+            "bridge driver doesn't support multiple subnets"
+        );
         let e = split_pools(&[cfg("", &[("a", "10.9.0.5")])]).unwrap_err();
-        assert_eq!(e.message, "no matching subnet for aux-address 10.9.0.5");
+        assert_eq!(e.to_string(), "no matching subnet for aux-address 10.9.0.5");
         assert!(split_pools(&[cfg("10.1.0.0/24", &[("a", "nope")])]).is_err());
         let empty = split_pools(&[IpamConfig::default()]).unwrap();
         assert!(empty.v4.is_none() && empty.v6.is_none());

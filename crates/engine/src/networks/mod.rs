@@ -10,7 +10,7 @@ mod create;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use berth_api_server::{ApiError, ApiResult, ErrorKind};
+use crate::error::{EngineError, Result};
 use berth_api_types::{Filters, Ipam, IpamConfig, Network, NetworkContainer, NetworkPruneResponse};
 use berth_metadata::Store;
 use berth_network::dns::ResolverListener;
@@ -91,18 +91,8 @@ impl std::fmt::Debug for Networks {
     }
 }
 
-/// Maps a library error to the API's (status from [`NetworkError::http_status`]).
-pub fn net_err(e: NetworkError) -> ApiError {
-    let status = e.http_status();
-    let msg = match e {
-        NetworkError::InvalidArgument(m) => m,
-        e => e.to_string(),
-    };
-    ApiError::new(ErrorKind::from_status(status), msg)
-}
-
-fn not_found(reference: &str) -> ApiError {
-    ApiError::not_found(format!("network {reference} not found"))
+fn not_found(reference: &str) -> EngineError {
+    EngineError::not_found(format!("network {reference} not found"))
 }
 
 /// Names of the predefined networks.
@@ -212,7 +202,7 @@ impl Networks {
     }
 
     /// Docker's lookup order: full id, exact name, unique id prefix.
-    pub fn resolve(&self, reference: &str) -> ApiResult<NetworkRecord> {
+    pub fn resolve(&self, reference: &str) -> Result<NetworkRecord> {
         let all = self.records();
         if let Some(r) = all.iter().find(|r| r.id == reference) {
             return Ok(r.clone());
@@ -227,7 +217,7 @@ impl Networks {
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(not_found(reference)),
-            _ => Err(ApiError::invalid(format!(
+            _ => Err(EngineError::invalid(format!(
                 "network {reference} is ambiguous ({} matches found based on ID prefix)",
                 matches.len()
             ))),
@@ -267,10 +257,10 @@ impl Networks {
     }
 
     /// `DELETE /networks/{id}` (the caller checked that no container uses it).
-    pub async fn remove(&self, rec: &NetworkRecord) -> ApiResult<()> {
+    pub async fn remove(&self, rec: &NetworkRecord) -> Result<()> {
         let _g = self.admin.lock().await;
         if PREDEFINED.contains(&rec.name.as_str()) {
-            return Err(ApiError::forbidden(format!(
+            return Err(EngineError::forbidden(format!(
                 "{} is a pre-defined network and cannot be removed",
                 rec.name
             )));
@@ -281,14 +271,14 @@ impl Networks {
                 .await
                 .map_err(|e| match e {
                     NetworkError::InvalidArgument(m) if m.contains("active endpoints") => {
-                        ApiError::forbidden(m)
+                        EngineError::forbidden(m)
                     }
-                    e => net_err(e),
+                    e => EngineError::from(e),
                 })?;
         }
         self.store
             .delete(KIND, &rec.id)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| EngineError::internal(e.to_string()))?;
         Ok(())
     }
 
@@ -308,14 +298,14 @@ impl Networks {
 
     /// Filters of `GET /networks` (`driver`, `id`, `label`, `name`, `scope`, `type`,
     /// `dangling`).
-    pub fn matches(&self, rec: &NetworkRecord, f: &Filters, used: &[String]) -> ApiResult<bool> {
+    pub fn matches(&self, rec: &NetworkRecord, f: &Filters, used: &[String]) -> Result<bool> {
         for k in f.keys() {
             if ![
                 "driver", "id", "label", "name", "scope", "type", "dangling", "until",
             ]
             .contains(&k)
             {
-                return Err(ApiError::invalid(format!("invalid filter '{k}'")));
+                return Err(EngineError::invalid(format!("invalid filter '{k}'")));
             }
         }
         let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
@@ -324,7 +314,9 @@ impl Networks {
         };
         for t in f.get("type") {
             if t != "custom" && t != "builtin" {
-                return Err(ApiError::invalid(format!("invalid filter: 'type'='{t}'")));
+                return Err(EngineError::invalid(format!(
+                    "invalid filter: 'type'='{t}'"
+                )));
             }
         }
         let builtin = PREDEFINED.contains(&rec.name.as_str());
@@ -332,7 +324,11 @@ impl Networks {
             None => true,
             Some("true") | Some("1") => !builtin && !used.contains(&rec.id),
             Some("false") | Some("0") => builtin || used.contains(&rec.id),
-            Some(v) => return Err(ApiError::invalid(format!("invalid filter 'dangling={v}'"))),
+            Some(v) => {
+                return Err(EngineError::invalid(format!(
+                    "invalid filter 'dangling={v}'"
+                )))
+            }
         };
         Ok(dangling_ok
             && any("driver", &|v| rec.driver == v)
@@ -345,10 +341,10 @@ impl Networks {
     }
 
     /// `POST /networks/prune`: removes unused user networks matching `label`/`until`.
-    pub async fn prune(&self, f: &Filters) -> ApiResult<NetworkPruneResponse> {
+    pub async fn prune(&self, f: &Filters) -> Result<NetworkPruneResponse> {
         for k in f.keys() {
             if !["label", "label!", "until"].contains(&k) {
-                return Err(ApiError::invalid(format!("invalid filter '{k}'")));
+                return Err(EngineError::invalid(format!("invalid filter '{k}'")));
             }
         }
         let used = self.in_use().await;
