@@ -111,6 +111,10 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
     };
     // Commands that work without a daemon.
     match &cli.cmd {
+        // Listed in `--help`; the `berth` binary runs them before the client sees them.
+        Cmd::Daemon { .. } | Cmd::Runtime { .. } => return Err(CliError::msg(
+            "the daemon and the runtime are run by the berth binary: berth daemon, berth runtime",
+        )),
         Cmd::Logout { server } => return system::logout(&ctx_for(client), server.as_deref()),
         Cmd::Version { format } => {
             let pinned = std::env::var("DOCKER_API_VERSION").ok();
@@ -363,7 +367,11 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
             password_stdin,
             server,
         } => system::login(&ctx, username, password, password_stdin, server).await,
-        Cmd::Logout { .. } | Cmd::Version { .. } | Cmd::Context { .. } => {
+        Cmd::Logout { .. }
+        | Cmd::Version { .. }
+        | Cmd::Context { .. }
+        | Cmd::Daemon { .. }
+        | Cmd::Runtime { .. } => {
             unreachable!("handled above")
         }
         Cmd::Search {

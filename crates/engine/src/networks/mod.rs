@@ -5,20 +5,17 @@
 
 pub mod config;
 pub mod container;
+mod create;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use berth_api_server::{ApiError, ApiResult, ErrorKind};
-use berth_api_types::{
-    Filters, Ipam, IpamConfig, Network, NetworkContainer, NetworkCreateRequest,
-    NetworkCreateResponse, NetworkPruneResponse,
-};
+use crate::error::{EngineError, Result};
+use berth_api_types::{Filters, Ipam, IpamConfig, Network, NetworkContainer, NetworkPruneResponse};
 use berth_metadata::Store;
 use berth_network::dns::ResolverListener;
 use berth_network::{
-    CreateNetwork, Endpoint, ManagerConfig, NetworkError, NetworkInfo, NetworkManager,
-    PublishedPort,
+    Endpoint, ManagerConfig, NetworkError, NetworkInfo, NetworkManager, PublishedPort,
 };
 use serde::{Deserialize, Serialize};
 
@@ -49,12 +46,19 @@ pub struct NetworkRecord {
     pub labels: BTreeMap<String, String>,
     /// `--opt`.
     pub options: BTreeMap<String, String>,
-    /// `--ipam-opt`.
+    /// `--ipam-opt` (`None`: not given, shown as `null` like Docker).
     #[serde(default)]
-    pub ipam_options: BTreeMap<String, String>,
-    /// Whether the user gave `--subnet` (the IPAM config is then shown as given).
+    pub ipam_options: Option<BTreeMap<String, String>>,
+    /// Whether the user gave `--subnet`.
     #[serde(default)]
     pub predefined: bool,
+    /// The IPAM configs as given (Docker shows them so; an IPv4 pool picked from the
+    /// defaults is shown with its subnet and gateway).
+    #[serde(default)]
+    pub ipam_config: Vec<IpamConfig>,
+    /// `EnableIPv6`.
+    #[serde(default)]
+    pub enable_ipv6: bool,
 }
 
 /// A container's live attachments (the engine's synchronous view, for inspect and ps).
@@ -87,22 +91,15 @@ impl std::fmt::Debug for Networks {
     }
 }
 
-/// Maps a library error to the API's (status from [`NetworkError::http_status`]).
-pub fn net_err(e: NetworkError) -> ApiError {
-    let status = e.http_status();
-    let msg = match e {
-        NetworkError::InvalidArgument(m) => m,
-        e => e.to_string(),
-    };
-    ApiError::new(ErrorKind::from_status(status), msg)
-}
-
-fn not_found(reference: &str) -> ApiError {
-    ApiError::not_found(format!("network {reference} not found"))
+fn not_found(reference: &str) -> EngineError {
+    EngineError::not_found(format!("network {reference} not found"))
 }
 
 /// Names of the predefined networks.
 pub const PREDEFINED: &[&str] = &["bridge", "host", "none"];
+
+/// The bridge driver option of `icc`.
+const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
 
 impl Networks {
     /// Opens the network state under `<data-root>/network`, restores bridges, firewall and
@@ -117,6 +114,9 @@ impl Networks {
         mc.default_bridge = cfg.bridge.clone();
         mc.bip = cfg.bip.clone();
         mc.mtu = cfg.mtu;
+        mc.ipv6 = cfg.ipv6;
+        mc.fixed_cidr_v6 = cfg.fixed_cidr_v6.clone();
+        mc.icc = cfg.icc;
         if !cfg.address_pools.is_empty() {
             mc.address_pools = cfg.address_pools.clone();
         }
@@ -141,22 +141,31 @@ impl Networks {
             if name == "bridge" && !self.cfg.default_bridge_enabled() {
                 continue;
             }
+            let mut options = BTreeMap::new();
+            if name == "bridge" {
+                for (k, v) in [
+                    ("com.docker.network.bridge.default_bridge", "true"),
+                    (ICC_OPTION, if self.cfg.icc { "true" } else { "false" }),
+                    ("com.docker.network.bridge.enable_ip_masquerade", "true"),
+                    ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
+                    ("com.docker.network.bridge.name", self.cfg.bridge.as_str()),
+                    ("com.docker.network.driver.mtu", &self.cfg.mtu.to_string()),
+                ] {
+                    options.insert(k.to_string(), v.to_string());
+                }
+            }
             let rec = match existing.iter().find(|r| r.name == name) {
+                // The default bridge's options follow the daemon's settings.
+                Some(r) if r.options != options => {
+                    let r = NetworkRecord {
+                        options,
+                        ..r.clone()
+                    };
+                    self.store.put(KIND, &r.id, &r).map_err(|e| e.to_string())?;
+                    r
+                }
                 Some(r) => r.clone(),
                 None => {
-                    let mut options = BTreeMap::new();
-                    if name == "bridge" {
-                        for (k, v) in [
-                            ("com.docker.network.bridge.default_bridge", "true"),
-                            ("com.docker.network.bridge.enable_icc", "true"),
-                            ("com.docker.network.bridge.enable_ip_masquerade", "true"),
-                            ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
-                            ("com.docker.network.bridge.name", self.cfg.bridge.as_str()),
-                            ("com.docker.network.driver.mtu", &self.cfg.mtu.to_string()),
-                        ] {
-                            options.insert(k.to_string(), v.to_string());
-                        }
-                    }
                     let r = NetworkRecord {
                         id: new_id(),
                         name: name.into(),
@@ -193,7 +202,7 @@ impl Networks {
     }
 
     /// Docker's lookup order: full id, exact name, unique id prefix.
-    pub fn resolve(&self, reference: &str) -> ApiResult<NetworkRecord> {
+    pub fn resolve(&self, reference: &str) -> Result<NetworkRecord> {
         let all = self.records();
         if let Some(r) = all.iter().find(|r| r.id == reference) {
             return Ok(r.clone());
@@ -208,7 +217,7 @@ impl Networks {
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(not_found(reference)),
-            _ => Err(ApiError::invalid(format!(
+            _ => Err(EngineError::invalid(format!(
                 "network {reference} is ambiguous ({} matches found based on ID prefix)",
                 matches.len()
             ))),
@@ -223,14 +232,7 @@ impl Networks {
     /// `GET /networks/{id}` without `Containers` (filled by the container side).
     pub async fn to_api(&self, rec: &NetworkRecord) -> Network {
         let info = self.info(&rec.id).await;
-        let config = info.as_ref().map(|i| {
-            vec![IpamConfig {
-                subnet: i.subnet.to_string(),
-                ip_range: i.ip_range.map(|r| r.to_string()).unwrap_or_default(),
-                gateway: i.gateway.to_string(),
-                auxiliary_addresses: None,
-            }]
-        });
+        let config = info.as_ref().map(|i| create::ipam_view(rec, i));
         Network {
             name: rec.name.clone(),
             id: rec.id.clone(),
@@ -238,12 +240,11 @@ impl Networks {
             scope: "local".into(),
             driver: rec.driver.clone(),
             enable_ipv4: true,
-            enable_ipv6: false,
+            enable_ipv6: info.as_ref().is_some_and(|i| i.enable_ipv6),
             ipam: Ipam {
                 driver: "default".into(),
                 config,
-                options: (rec.name != "bridge" && rec.driver == "bridge")
-                    .then(|| rec.ipam_options.clone()),
+                options: rec.ipam_options.clone(),
             },
             internal: rec.internal,
             attachable: rec.attachable,
@@ -255,103 +256,11 @@ impl Networks {
         }
     }
 
-    /// `POST /networks/create`.
-    pub async fn create(&self, req: NetworkCreateRequest) -> ApiResult<NetworkCreateResponse> {
-        let _g = self.admin.lock().await;
-        if req.name.is_empty() {
-            return Err(ApiError::invalid("network name cannot be empty"));
-        }
-        if !crate::containers::record::valid_name(&req.name) || req.name.starts_with('/') {
-            return Err(ApiError::invalid(format!(
-                "invalid network name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
-                req.name
-            )));
-        }
-        if PREDEFINED.contains(&req.name.as_str()) {
-            return Err(ApiError::forbidden(format!(
-                "operation is not permitted on predefined {} network ",
-                req.name
-            )));
-        }
-        match req.driver.as_str() {
-            "" | "bridge" => {}
-            d => return Err(ApiError::not_found(format!("plugin \"{d}\" not found"))),
-        }
-        if self.records().iter().any(|r| r.name == req.name) {
-            return Err(ApiError::conflict(format!(
-                "network with name {} already exists",
-                req.name
-            )));
-        }
-        if req.enable_ipv6 == Some(true) {
-            return Err(ApiError::invalid(
-                "IPv6 networks are not supported by berth (IPv4 only)",
-            ));
-        }
-        let ipam = req.ipam.clone().unwrap_or_default();
-        if !matches!(ipam.driver.as_str(), "" | "default") {
-            return Err(ApiError::not_found(format!(
-                "plugin \"{}\" not found",
-                ipam.driver
-            )));
-        }
-        let pools = ipam.config.clone().unwrap_or_default();
-        if pools.len() > 1 {
-            return Err(ApiError::invalid(
-                "only one IPv4 pool per network is supported",
-            ));
-        }
-        let pool = pools.into_iter().next().unwrap_or_default();
-        if pool.subnet.is_empty() && (!pool.gateway.is_empty() || !pool.ip_range.is_empty()) {
-            return Err(ApiError::invalid(
-                "invalid network config: a gateway or ip-range needs a subnet",
-            ));
-        }
-        let id = new_id();
-        let info = self
-            .mgr
-            .create_network(CreateNetwork {
-                id: id.clone(),
-                name: req.name.clone(),
-                subnet: (!pool.subnet.is_empty()).then(|| pool.subnet.clone()),
-                gateway: (!pool.gateway.is_empty()).then(|| pool.gateway.clone()),
-                ip_range: (!pool.ip_range.is_empty()).then(|| pool.ip_range.clone()),
-                internal: req.internal,
-            })
-            .await
-            .map_err(|e| match e {
-                NetworkError::PoolOverlap { .. } => {
-                    ApiError::forbidden(format!("invalid pool request: {e}"))
-                }
-                e => net_err(e),
-            })?;
-        let rec = NetworkRecord {
-            id: id.clone(),
-            name: req.name.clone(),
-            driver: "bridge".into(),
-            created: logfile::now(),
-            internal: req.internal,
-            attachable: req.attachable,
-            labels: req.labels.clone().unwrap_or_default(),
-            options: req.options.clone().unwrap_or_default(),
-            ipam_options: ipam.options.clone().unwrap_or_default(),
-            predefined: !pool.subnet.is_empty(),
-        };
-        if let Err(e) = self.store.put(KIND, &id, &rec) {
-            let _ = self.mgr.remove_network(&info.id).await;
-            return Err(ApiError::internal(e.to_string()));
-        }
-        Ok(NetworkCreateResponse {
-            id,
-            warning: String::new(),
-        })
-    }
-
     /// `DELETE /networks/{id}` (the caller checked that no container uses it).
-    pub async fn remove(&self, rec: &NetworkRecord) -> ApiResult<()> {
+    pub async fn remove(&self, rec: &NetworkRecord) -> Result<()> {
         let _g = self.admin.lock().await;
         if PREDEFINED.contains(&rec.name.as_str()) {
-            return Err(ApiError::forbidden(format!(
+            return Err(EngineError::forbidden(format!(
                 "{} is a pre-defined network and cannot be removed",
                 rec.name
             )));
@@ -362,14 +271,14 @@ impl Networks {
                 .await
                 .map_err(|e| match e {
                     NetworkError::InvalidArgument(m) if m.contains("active endpoints") => {
-                        ApiError::forbidden(m)
+                        EngineError::forbidden(m)
                     }
-                    e => net_err(e),
+                    e => EngineError::from(e),
                 })?;
         }
         self.store
             .delete(KIND, &rec.id)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| EngineError::internal(e.to_string()))?;
         Ok(())
     }
 
@@ -389,14 +298,14 @@ impl Networks {
 
     /// Filters of `GET /networks` (`driver`, `id`, `label`, `name`, `scope`, `type`,
     /// `dangling`).
-    pub fn matches(&self, rec: &NetworkRecord, f: &Filters, used: &[String]) -> ApiResult<bool> {
+    pub fn matches(&self, rec: &NetworkRecord, f: &Filters, used: &[String]) -> Result<bool> {
         for k in f.keys() {
             if ![
                 "driver", "id", "label", "name", "scope", "type", "dangling", "until",
             ]
             .contains(&k)
             {
-                return Err(ApiError::invalid(format!("invalid filter '{k}'")));
+                return Err(EngineError::invalid(format!("invalid filter '{k}'")));
             }
         }
         let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
@@ -405,7 +314,9 @@ impl Networks {
         };
         for t in f.get("type") {
             if t != "custom" && t != "builtin" {
-                return Err(ApiError::invalid(format!("invalid filter: 'type'='{t}'")));
+                return Err(EngineError::invalid(format!(
+                    "invalid filter: 'type'='{t}'"
+                )));
             }
         }
         let builtin = PREDEFINED.contains(&rec.name.as_str());
@@ -413,7 +324,11 @@ impl Networks {
             None => true,
             Some("true") | Some("1") => !builtin && !used.contains(&rec.id),
             Some("false") | Some("0") => builtin || used.contains(&rec.id),
-            Some(v) => return Err(ApiError::invalid(format!("invalid filter 'dangling={v}'"))),
+            Some(v) => {
+                return Err(EngineError::invalid(format!(
+                    "invalid filter 'dangling={v}'"
+                )))
+            }
         };
         Ok(dangling_ok
             && any("driver", &|v| rec.driver == v)
@@ -426,10 +341,10 @@ impl Networks {
     }
 
     /// `POST /networks/prune`: removes unused user networks matching `label`/`until`.
-    pub async fn prune(&self, f: &Filters) -> ApiResult<NetworkPruneResponse> {
+    pub async fn prune(&self, f: &Filters) -> Result<NetworkPruneResponse> {
         for k in f.keys() {
             if !["label", "label!", "until"].contains(&k) {
-                return Err(ApiError::invalid(format!("invalid filter '{k}'")));
+                return Err(EngineError::invalid(format!("invalid filter '{k}'")));
             }
         }
         let used = self.in_use().await;
@@ -499,7 +414,10 @@ pub fn network_container(name: &str, ep: &Endpoint) -> NetworkContainer {
         endpoint_id: endpoint_id(ep),
         mac_address: ep.mac.clone(),
         ipv4_address: format!("{}/{}", ep.ip, ep.prefix),
-        ipv6_address: String::new(),
+        ipv6_address: ep
+            .ip6
+            .map(|ip| format!("{ip}/{}", ep.prefix6))
+            .unwrap_or_default(),
     }
 }
 
