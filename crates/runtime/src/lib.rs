@@ -27,15 +27,12 @@ mod sealed_exe;
 pub mod seccomp;
 pub mod signal;
 mod spec;
+mod state;
 
 /// engine: `Cgroup` for reconcile (until the engine takes it from berth-cgroups itself).
 pub mod cgroup;
 /// engine: `remount_fd` for read-only `cp` targets (until the in-root crate lands).
 pub mod rootfs;
-/// engine: in-root lookups (moving to the shared in-root filesystem crate).
-pub mod safe_path;
-/// engine: `rfc3339` (moving to the shared time crate); the CLI: `now_rfc3339` for its log.
-pub mod state;
 
 pub use channel::INIT_FD_ENV;
 pub use container::{CreateOptions, ExecOptions, Runtime};

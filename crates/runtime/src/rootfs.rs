@@ -11,7 +11,7 @@ use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 
 use crate::error::{invalid, Context, Error, Result};
 use crate::mount_options::{self, MountOptions};
-use crate::safe_path::{create_in_root, open_in_root, proc_fd_path};
+use berth_inroot::{create_in_root, open_in_root, proc_fd_path};
 
 /// The spec's `linux.rootfsPropagation`, if any.
 pub(crate) fn requested_propagation(spec: &Spec) -> Result<Option<MountPropagationFlags>> {
