@@ -10,6 +10,7 @@
 //! already found (`/proc/self/fd/<n>`), never through a second lookup by path.
 //!
 //! - [`Root`]: open, create, `mkdir -p`, read small files inside a root;
+//! - [`remount_bind`]: read-only (or other flags) on a bind mount found inside a root;
 //!   [`open_in_root`] / [`create_in_root`] for callers holding any descriptor (the runtime);
 //! - [`locate`] / [`PathStat`]: Docker's `ResolvePath` and `ContainerPathStat` (`docker cp`);
 //! - [`write_tar`]: a tar of a located path, named as Docker names it;
@@ -22,6 +23,7 @@ mod error;
 #[cfg(feature = "archive")]
 mod extract;
 mod locate;
+mod mount;
 mod path;
 mod root;
 #[cfg(feature = "archive")]
@@ -33,6 +35,7 @@ pub use extract::{
     check_extraction_point, extract, ExtractOptions, Whiteouts, OVERLAY_OPAQUE_XATTR,
 };
 pub use locate::{go_file_mode, locate, path_stat, Located, PathStat};
+pub use mount::remount_bind;
 pub use path::{clean, relative};
 pub use root::{create_in_root, open_in_root, proc_fd_path, remove_all_at, Resolve, Root};
 #[cfg(feature = "archive")]

@@ -260,8 +260,7 @@ fn mount_binds(root: &Root, rec: &ContainerRecord, done: &mut Vec<OwnedFd>) -> s
         let mounted = inroot::open_in_root(root, std::path::Path::new(&dst))?;
         done.push(mounted.try_clone()?);
         if ro {
-            berth_runtime::rootfs::remount_fd(&mounted, rustix::mount::MountFlags::RDONLY)
-                .map_err(std::io::Error::other)?;
+            inroot::remount_bind(&mounted, rustix::mount::MountFlags::RDONLY)?;
         }
     }
     Ok(())

@@ -1150,7 +1150,7 @@ async fn send_entry(
 
 /// Signal name or number → number.
 pub fn parse_signal(s: &str) -> Option<i32> {
-    berth_runtime::signal::parse(s)
+    berth_units::signal::parse(s)
 }
 
 /// True when `path` is a mount point (its device differs from its parent's, or it is listed
