@@ -484,7 +484,7 @@ impl Extractor<'_> {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Err(io::Error::new(e.kind(), format!("reading archive: {e}"))),
             };
             let chunk = &self.buf[..n];
             if sparse && chunk.iter().all(|b| *b == 0) {
