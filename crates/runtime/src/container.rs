@@ -635,47 +635,55 @@ impl Runtime {
     }
 }
 
-/// Follows the container's init past the exec fifo. The init writes one byte once it has
-/// opened the fifo (`start` opened it for reading), then, only if something fails before its
-/// program runs (startContainer hooks, the last seccomp filter, execve), the error; EOF comes
-/// when the program was exec'd (the descriptor is close-on-exec) or the init died.
+/// Follows the container's init past the exec fifo. The init opens the fifo for writing as
+/// soon as we opened it for reading; only if something fails before its program runs
+/// (startContainer hooks, the last seccomp filter, execve) does it write, the error. Its
+/// close, at execve (the descriptor is close-on-exec) or at its exit, shows as POLLHUP,
+/// which Linux reports to a reader only once a writer has come and gone: until the init
+/// has opened the fifo we see nothing, and check that it is still alive.
 fn wait_started(rec: &ContainerRecord, fifo: &OwnedFd) -> Result<()> {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
     let mut got: Vec<u8> = Vec::new();
     let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match rustix::io::read(fifo, &mut buf) {
-            // No writer yet: the init opens the fifo as soon as we did, unless it died.
-            Ok(0) if got.is_empty() => {
+    let tick = Timespec {
+        tv_sec: 0,
+        tv_nsec: 10_000_000,
+    };
+    'wait: loop {
+        let mut fds = [PollFd::new(fifo, PollFlags::IN)];
+        match poll(&mut fds, Some(&tick)) {
+            Ok(0) => {
+                // Still there (startContainer hooks may take their time), or gone without
+                // ever opening the fifo.
                 if !rec.alive() {
                     return Err(Error::Init("container process exited before start".into()));
                 }
-                if Instant::now() > deadline {
-                    return Err(Error::Other(
-                        "timed out waiting for the container to start".into(),
-                    ));
+                continue;
+            }
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e).sys(|| "poll exec fifo".into()),
+        }
+        let events = fds[0].revents();
+        if events.contains(PollFlags::IN) {
+            loop {
+                match rustix::io::read(fifo, &mut buf) {
+                    // Data came first, so a writer was there: this is its close.
+                    Ok(0) => break 'wait,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(rustix::io::Errno::AGAIN) => break,
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(e).sys(|| "read exec fifo".into()),
                 }
-                let tick = Timespec {
-                    tv_sec: 0,
-                    tv_nsec: 10_000_000,
-                };
-                let _ = poll(&mut [PollFd::new(fifo, PollFlags::IN)], Some(&tick));
             }
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            // The writer is there and has more to do: wait for data or its close.
-            Err(rustix::io::Errno::AGAIN) => {
-                let _ = poll(&mut [PollFd::new(fifo, PollFlags::IN)], None);
-            }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e).sys(|| "read exec fifo".into()),
+        } else if events.intersects(PollFlags::HUP | PollFlags::ERR) {
+            break;
         }
     }
-    match got.get(1..) {
-        Some([]) => Ok(()),
-        Some(msg) => Err(Error::Init(String::from_utf8_lossy(msg).into_owned())),
-        None => Err(Error::Init("container process exited before start".into())),
+    if got.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Init(String::from_utf8_lossy(&got).into_owned()))
     }
 }
 

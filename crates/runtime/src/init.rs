@@ -84,9 +84,11 @@ impl Link {
     }
 
     /// Reports a failure to whoever waits for this process: `start` (after the exec fifo
-    /// was opened), else `create`/`exec` over the socket, else stderr.
+    /// was opened; the container's stderr gets it too, where runc writes it), else
+    /// `create`/`exec` over the socket, else stderr.
     fn report(&mut self, msg: &str) {
         if let Some(fifo) = &self.started {
+            eprintln!("berth init: {msg}");
             if write_all(fifo, msg.as_bytes()).is_ok() {
                 return;
             }
@@ -284,14 +286,8 @@ fn stage2(link: &mut Link, stage: Stage) -> Error {
             Err(e) => return e,
         };
         drop(fifo);
-        // The first byte tells `start` we are past the fifo; anything after it is an error
-        // message, and EOF (the descriptor is close-on-exec) means the program runs.
-        if let Err(e) = write_all(&started, b"0") {
-            return Error::Sys {
-                what: "write exec fifo".into(),
-                source: e.into(),
-            };
-        }
+        // `start` now waits for this descriptor's close (it is close-on-exec: the program
+        // runs) or, before that, an error message written to it (see `Link::report`).
         link.started = Some(started);
         if let Err(e) = crate::hooks::run(
             "startContainer",
