@@ -154,9 +154,7 @@ impl Containers {
                 .map_err(crate::error::EngineError::from)?;
         }
         let endpoints_config = self.prepare_network_create(&mut host, body.networking_config)?;
-        if host.log_config.kind.is_empty() {
-            host.log_config.kind = "json-file".into();
-        }
+        super::options::check_create_options(&mut host)?;
         let plan = crate::volumes::mounts::plan(self, &config, &host)?;
         let id = record::new_id();
         let name = match &opts.name {
@@ -750,10 +748,18 @@ impl Containers {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
         let rec = self.get(&id)?;
+        if rec.state.restarting && !rec.state.running && !force {
+            return Err(EngineError::conflict(format!(
+                "cannot remove container \"{}\": container is restarting: stop the container before removing or force remove",
+                rec.name
+            )));
+        }
         if rec.state.running {
             if !force {
                 let what = if rec.state.paused {
                     "paused"
+                } else if rec.state.restarting {
+                    "restarting"
                 } else {
                     "running"
                 };
