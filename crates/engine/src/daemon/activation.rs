@@ -42,7 +42,7 @@ pub fn listeners(hosts: &[FdHost]) -> Result<Vec<UnixListener>, String> {
     for var in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"] {
         std::env::remove_var(var);
     }
-    if fds.is_empty() {
+    if fds.len() == 0 {
         return Err(
             "no sockets found via socket activation: make sure the service was started by systemd"
                 .into(),
