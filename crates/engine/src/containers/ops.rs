@@ -323,8 +323,8 @@ impl Containers {
         let workdir = rec.config.working_dir.clone();
         if workdir.starts_with('/') {
             // Docker creates a missing working directory in the container's layer.
-            let made = crate::inroot::open_root(&rootfs)
-                .and_then(|root| crate::inroot::make_dir_all(&root, &workdir));
+            let made = berth_inroot::Root::open(&rootfs)
+                .and_then(|root| root.mkdir_all(&workdir, 0o755, None));
             if let Err(e) = made {
                 fail(self, String::new());
                 return Err(EngineError::internal(format!(
@@ -1160,7 +1160,7 @@ async fn send_entry(
 
 /// Signal name or number → number.
 pub fn parse_signal(s: &str) -> Option<i32> {
-    berth_runtime::signal::parse(s)
+    berth_units::signal::parse(s)
 }
 
 /// True when `path` is a mount point (its device differs from its parent's, or it is listed
