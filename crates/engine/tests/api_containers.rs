@@ -346,3 +346,69 @@ fn volume_subpath_mounts_a_directory_of_the_volume() {
     let o = berth.docker(&["ps", "-aq"]);
     assert_eq!(stdout(&o), "");
 }
+
+/// Every file under `dir` (recursively).
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn peer_refused_image_loads_report_in_the_stream_and_leave_nothing_as_docker() {
+    if !need("peer_refused_image_loads_report_in_the_stream_and_leave_nothing_as_docker") {
+        return;
+    }
+    let (berth, docker) = daemons();
+    let tar = std::fs::read(berth.root().join("busybox.tar")).expect("busybox.tar");
+    let dir = berth_testkit::TempDir::new("bad-loads");
+    let truncated = dir.path().join("truncated.tar");
+    std::fs::write(&truncated, &tar[..tar.len() * 2 / 3]).unwrap();
+    let garbage = dir.path().join("garbage.tar");
+    std::fs::write(&garbage, b"this is not an image archive\n".repeat(100)).unwrap();
+    let content = berth.root().join("data/content");
+    let before = files_under(&content);
+    let images = |o: Output| stdout(&o);
+    let (bi, di) = (
+        images(berth.docker(&["images", "-q"])),
+        images(docker.docker(&["images", "-q"])),
+    );
+    for bad in [&truncated, &garbage] {
+        let (b, d) = both(&berth, &docker, &["load", "-i", bad.to_str().unwrap()]);
+        assert_eq!(b.status.code(), d.status.code(), "{}", stderr(&b));
+        assert!(!b.status.success());
+        // docker-py's load raises ImageLoadError from the stream on both.
+        let script = format!(
+            "import docker,sys\nfor h in sys.argv[1:]:\n  c=docker.DockerClient(base_url=h, version='1.41')\n  try:\n    c.images.load(open({:?},'rb').read())\n    print('loaded')\n  except docker.errors.ImageLoadError as e:\n    print('ImageLoadError')\n",
+            bad.to_str().unwrap()
+        );
+        let o = Command::new("python3")
+            .args(["-c", &script, &berth.host(), &docker.host()])
+            .output()
+            .expect("python3");
+        assert_eq!(
+            stdout(&o),
+            "ImageLoadError\nImageLoadError\n",
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(images(berth.docker(&["images", "-q"])), bi);
+    assert_eq!(images(docker.docker(&["images", "-q"])), di);
+    let after: Vec<_> = files_under(&content)
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert!(after.is_empty(), "left in the content store: {after:?}");
+}
