@@ -104,7 +104,11 @@ fn scale_events_cp_attach_stats_commit_export() {
         "{err}"
     );
     assert_eq!(
-        ok(compose(&d, &p, &["exec", "-T", "web", "cat", "/tmp/copied.txt"])),
+        ok(compose(
+            &d,
+            &p,
+            &["exec", "-T", "web", "cat", "/tmp/copied.txt"]
+        )),
         "from the host\n"
     );
     ok(compose(&d, &p, &["cp", "web:/greeting", "./greeting.txt"]));
@@ -120,7 +124,15 @@ fn scale_events_cp_attach_stats_commit_export() {
     );
 
     // stats of the project's containers only
-    let other = d.docker(&["run", "-d", "--name", "not-in-project", "busybox", "sleep", "60"]);
+    let other = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "not-in-project",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
     ok(other);
     assert_eq!(
         ok(compose(
@@ -137,11 +149,17 @@ fn scale_events_cp_attach_stats_commit_export() {
         &p,
         &["commit", "web", "committed:v1"],
     )));
-    assert!(err.contains(" cmds-web-1 Commit cmds-web-1 Committed as sha256:"), "{err}");
+    assert!(
+        err.contains(" cmds-web-1 Commit cmds-web-1 Committed as sha256:"),
+        "{err}"
+    );
     ok(d.docker(&["image", "inspect", "committed:v1"]));
     ok(compose(&d, &p, &["export", "web", "-o", "web.tar"]));
     let tar = std::fs::read(p.join("web.tar")).unwrap();
-    assert!(tar.windows(8).any(|w| w == b"greeting"), "the export has /greeting");
+    assert!(
+        tar.windows(8).any(|w| w == b"greeting"),
+        "the export has /greeting"
+    );
     let out = compose(&d, &p, &["export", "--index", "2", "web"]);
     assert!(
         stderr(&out).contains("service \"web\" is not running container #2"),
@@ -165,7 +183,12 @@ fn scale_events_cp_attach_stats_commit_export() {
     ok(compose(&d, &p, &["down"]));
     let _ = events.kill();
     let mut text = String::new();
-    events.stdout.take().unwrap().read_to_string(&mut text).unwrap();
+    events
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
     let _ = events.wait();
     let lines: Vec<serde_json::Value> = text
         .lines()
