@@ -135,6 +135,14 @@ pub struct Located {
     parent: Vec<OsString>,
 }
 
+impl Located {
+    /// The descriptor's number (for `/proc/self/fd/<n>`, e.g. as a bind mount's source);
+    /// valid while `self` lives.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
 /// Finds `path` inside `root` the way Docker's `ResolvePath` does: parents are resolved
 /// (symlinks followed, inside the root), the last element is not followed unless the path ends
 /// with `/` or `/.`.

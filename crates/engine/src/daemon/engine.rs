@@ -23,6 +23,8 @@ pub struct Berth {
     pub images: Arc<ImageService>,
     /// Events.
     pub events: Arc<EventBus>,
+    /// Image builds (set once at start).
+    pub builds: std::sync::OnceLock<Arc<crate::build::BuildService>>,
 }
 
 impl Berth {
@@ -38,6 +40,7 @@ impl Berth {
             containers,
             images,
             events,
+            builds: std::sync::OnceLock::new(),
         }
     }
 
@@ -260,6 +263,7 @@ impl Engine for Berth {
             images,
             containers,
             volumes: self.containers.volumes.usage().await?,
+            build_cache: self.builds.get().map(|b| b.df()).unwrap_or_default(),
             ..Default::default()
         })
     }
@@ -680,6 +684,29 @@ impl Engine for Berth {
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>> {
         Ok(self.images.image_load(quiet, body).await?)
+    }
+
+    async fn build(
+        &self,
+        _ctx: &RequestContext,
+        opts: BuildOptions,
+        body: RequestBody,
+    ) -> ApiResult<JsonStream<JsonMessage>> {
+        match self.builds.get() {
+            Some(b) => Ok(b.build(opts, body).await?),
+            None => Err(ApiError::internal("the builder is not running")),
+        }
+    }
+
+    async fn build_prune(
+        &self,
+        _ctx: &RequestContext,
+        opts: BuildPruneOptions,
+    ) -> ApiResult<BuildCachePruneResponse> {
+        match self.builds.get() {
+            Some(b) => Ok(b.prune(opts).await?),
+            None => Err(ApiError::internal("the builder is not running")),
+        }
     }
 }
 

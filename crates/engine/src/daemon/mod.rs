@@ -119,6 +119,15 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
     let _ = containers.networks.set(networks.clone());
     let c2 = containers.clone();
     images.set_in_use_checker(Arc::new(move |id| c2.image_in_use(id)));
+    // Build steps left by a daemon that died mid-build go before the container reconcile
+    // (their snapshots have no container record).
+    let builds = crate::build::BuildService::open(
+        &cfg.data_root,
+        &cfg.exec_root,
+        images.clone(),
+        networks.clone(),
+        containers.helpers.clone(),
+    )?;
     // Crash recovery before anything is served: containers first (their snapshots keep
     // image layers alive), then the image stores.
     let repaired = containers.reconcile().await;
@@ -136,6 +145,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
     containers.restore().await;
     containers.restore_networks().await;
     let berth = Arc::new(Berth::new(cfg.clone(), containers, images, events));
+    let _ = berth.builds.set(builds);
     let server = ApiServer::new(berth.clone(), ServerConfig::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut serving = Vec::new();
