@@ -150,7 +150,10 @@ fn peer_build_course_redis_with_docker_cli() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(pong.trim(), "PONG");
-    let v = ok("cat", d.docker(&["exec", "course-r", "cat", "/redis-version"]));
+    let v = ok(
+        "cat",
+        d.docker(&["exec", "course-r", "cat", "/redis-version"]),
+    );
     assert!(stdout(&v).starts_with("Redis server v="), "{}", stdout(&v));
     ok("rm", d.docker(&["rm", "-f", "course-r"]));
 }
