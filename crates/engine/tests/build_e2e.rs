@@ -252,7 +252,8 @@ fn peer_build_course_web_server_and_run_it_published() {
 }
 
 /// A failing RUN: the CLI exits non-zero with the step's code, no image is tagged, and no
-/// container, mount, snapshot or bundle is left; the steps before it stay cached.
+/// container, mount, snapshot or bundle is left; the steps before it stay cached, also
+/// across a daemon restart.
 #[test]
 fn peer_build_failing_run_leaves_nothing() {
     if !need("peer_build_failing_run_leaves_nothing") {
@@ -293,5 +294,26 @@ fn peer_build_failing_run_leaves_nothing() {
         err.contains("did not complete successfully: exit code: 3"),
         "{err}"
     );
+    assert_no_build_leftovers(&d);
+    // The cache survives a restart (here an unclean one): the step that succeeded is
+    // reused although no image holds its layer.
+    let mut d = d;
+    d.kill9();
+    d.spawn();
+    write(
+        &ctx,
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo first > /first\nRUN echo fixed > /partial\n",
+        )],
+    );
+    let fixed = ok("rebuild", docker_build(&d, &ctx, &["-t", "fixed"]));
+    let out = stdout(&fixed);
+    assert_eq!(out.matches(" ---> Using cache").count(), 1, "{out}");
+    let files = ok(
+        "run",
+        d.docker(&["run", "--rm", "fixed", "cat", "/first", "/partial"]),
+    );
+    assert_eq!(stdout(&files), "first\nfixed\n");
     assert_no_build_leftovers(&d);
 }

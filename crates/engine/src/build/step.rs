@@ -354,6 +354,7 @@ async fn run_container(
                 netns: &netns,
                 container_ifname: "eth0",
                 requested: None,
+                requested6: None,
                 requested_mac: None,
                 dns_names: Vec::new(),
                 default_route: true,
@@ -367,7 +368,13 @@ async fn run_container(
                     .collect();
                 let _ = std::fs::write(
                     root.dir.join("hosts"),
-                    files::hosts_file(hostname, &[ep.ip], &extra),
+                    files::hosts_file(
+                        hostname,
+                        &std::iter::once(IpAddr::V4(ep.ip))
+                            .chain(ep.ip6.map(IpAddr::V6))
+                            .collect::<Vec<_>>(),
+                        &extra,
+                    ),
                 );
             })
             .map_err(|e| e.to_string()),

@@ -264,7 +264,6 @@ impl Engine for Berth {
             containers,
             volumes: self.containers.volumes.usage().await?,
             build_cache: self.builds.get().map(|b| b.df()).unwrap_or_default(),
-            ..Default::default()
         })
     }
 

@@ -128,6 +128,8 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
         networks.clone(),
         containers.helpers.clone(),
     )?;
+    let b2 = builds.clone();
+    images.set_build_roots(Arc::new(move || b2.cache_roots()));
     // Crash recovery before anything is served: containers first (their snapshots keep
     // image layers alive), then the image stores.
     let repaired = containers.reconcile().await;
