@@ -6,7 +6,6 @@
 //! - [`shim`]: the per-container monitor (crate `berth-shim`) and its protocol;
 //! - [`helpers`]: the helper binaries (`berth-shim`, `berth-runtime`) found at start;
 //! - [`images`]: the image side of the API;
-//! - [`inroot`]: files inside a container's root through descriptors (`docker cp`);
 //! - [`logfile`]: the json-file log format (shared with the shim);
 //! - [`networks`]: networks and container networking;
 //! - [`volumes`]: volumes and the mounts of containers.
@@ -20,7 +19,6 @@ pub mod error;
 pub mod helpers;
 pub mod hostinfo;
 pub mod images;
-pub mod inroot;
 pub mod networks;
 pub mod volumes;
 

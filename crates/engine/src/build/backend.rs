@@ -148,15 +148,15 @@ impl Backend for EngineBackend {
         let dest = dest.to_string();
         let tar = tar.to_path_buf();
         tokio::task::spawn_blocking(move || {
-            let fd = crate::inroot::open_root(&rootfs).map_err(|e| e.to_string())?;
-            crate::inroot::make_dir_all(&fd, &dest).map_err(|e| format!("mkdir {dest}: {e}"))?;
-            let dir = crate::inroot::extraction_dir(&fd, &dest).map_err(|e| e.to_string())?;
+            let fs = berth_inroot::Root::open(&rootfs).map_err(|e| e.to_string())?;
+            fs.mkdir_all(&dest, 0o755, Some((0, 0)))
+                .map_err(|e| format!("mkdir {dest}: {e}"))?;
             let file = std::fs::File::open(&tar).map_err(|e| e.to_string())?;
-            crate::inroot::extract(
-                &fd,
-                &dir,
+            berth_inroot::extract(
+                &fs,
+                &dest,
                 std::io::BufReader::with_capacity(1 << 20, file),
-                &crate::inroot::ExtractOptions::default(),
+                &berth_inroot::ExtractOptions::default(),
             )
             .map_err(|e| e.to_string())
         })
@@ -164,23 +164,21 @@ impl Backend for EngineBackend {
         .map_err(blocking_err)?
     }
 
-    async fn mkdir(&self, root: &Root, path: &str, _uid: u32, _gid: u32) -> Result<(), String> {
-        // Owned by root, as the classic builder creates WORKDIR (the builder passes 0:0).
-        let fd = crate::inroot::open_root(&root.rootfs()).map_err(|e| e.to_string())?;
-        crate::inroot::make_dir_all(&fd, path).map_err(|e| format!("mkdir {path}: {e}"))
+    async fn mkdir(&self, root: &Root, path: &str, uid: u32, gid: u32) -> Result<(), String> {
+        let fs = berth_inroot::Root::open(&root.rootfs()).map_err(|e| e.to_string())?;
+        fs.mkdir_all(path, 0o755, Some((uid, gid)))
+            .map(drop)
+            .map_err(|e| format!("mkdir {path}: {e}"))
     }
 
     async fn is_dir(&self, root: &Root, path: &str) -> Result<bool, String> {
-        let fd = crate::inroot::open_root(&root.rootfs()).map_err(|e| e.to_string())?;
-        let p = format!("{}/", path.trim_end_matches('/'));
-        Ok(crate::inroot::locate(&fd, &p).is_ok_and(|l| {
-            rustix::fs::FileType::from_raw_mode(l.stat.st_mode) == rustix::fs::FileType::Directory
-        }))
+        let fs = berth_inroot::Root::open(&root.rootfs()).map_err(|e| e.to_string())?;
+        fs.is_dir(path).map_err(|e| format!("{path}: {e}"))
     }
 
     async fn read_file(&self, root: &Root, path: &str) -> Result<Option<Vec<u8>>, String> {
-        let fd = crate::inroot::open_root(&root.rootfs()).map_err(|e| e.to_string())?;
-        Ok(crate::inroot::read_small(&fd, path).map(String::into_bytes))
+        let fs = berth_inroot::Root::open(&root.rootfs()).map_err(|e| e.to_string())?;
+        Ok(fs.read_small(path, 16 << 20))
     }
 
     async fn export(&self, layers: &[Layer], path: &str, out: &Path) -> Result<bool, String> {
@@ -193,22 +191,22 @@ impl Backend for EngineBackend {
                 .build_dir
                 .join(format!("export-{}", super::random_hex()));
             let view = View::mount(&env, &layers, &target)?;
-            let fd = crate::inroot::open_root(view.path()).map_err(|e| e.to_string())?;
-            let loc = match crate::inroot::locate(&fd, &path) {
+            let fs = berth_inroot::Root::open(view.path()).map_err(|e| e.to_string())?;
+            let loc = match berth_inroot::locate(&fs, &path) {
                 Ok(l) => l,
-                Err(crate::inroot::InRootError::NotFound(_)) => return Ok(false),
+                Err(berth_inroot::InRootError::NotFound(_)) => return Ok(false),
                 Err(e) => return Err(e.to_string()),
             };
             let is_dir = rustix::fs::FileType::from_raw_mode(loc.stat.st_mode)
                 == rustix::fs::FileType::Directory;
             let loc = if is_dir {
-                crate::inroot::locate(&fd, &format!("{}/.", path.trim_end_matches('/')))
+                berth_inroot::locate(&fs, &format!("{}/.", path.trim_end_matches('/')))
                     .map_err(|e| e.to_string())?
             } else {
                 loc
             };
             let file = std::fs::File::create(&out).map_err(|e| e.to_string())?;
-            crate::inroot::write_tar(&loc, std::io::BufWriter::with_capacity(1 << 20, file))
+            berth_inroot::write_tar(&loc, std::io::BufWriter::with_capacity(1 << 20, file))
                 .map_err(|e| e.to_string())?;
             Ok(true)
         })
@@ -226,13 +224,16 @@ impl Backend for EngineBackend {
                 return Ok(None);
             }
             let mut w = images.content.writer(None).map_err(|e| e.to_string())?;
-            images
-                .snapshots
-                .write_diff(
-                    &root.key,
-                    std::io::BufWriter::with_capacity(1 << 20, &mut w),
-                )
-                .map_err(|e| format!("write the step's layer: {e}"))?;
+            {
+                use std::io::Write as _;
+                let mut buf = std::io::BufWriter::with_capacity(1 << 20, &mut w);
+                images
+                    .snapshots
+                    .write_diff(&root.key, &mut buf)
+                    .map_err(|e| format!("write the step's layer: {e}"))?;
+                buf.flush()
+                    .map_err(|e| format!("write the step's layer: {e}"))?;
+            }
             let diff = w.commit().map_err(|e| e.to_string())?;
             let size = images.content.size(&diff).unwrap_or(0);
             let chain = chain_of(&parent, diff.as_str())?;

@@ -51,8 +51,8 @@ fn resolve_net(env: &BuildEnv, name: &str) -> Result<StepNet, String> {
 }
 
 /// Whether an in-root path exists (no symlink of the last element followed).
-fn exists_in_root(root: &std::os::fd::OwnedFd, path: &str) -> bool {
-    crate::inroot::locate(root, path).is_ok()
+fn exists_in_root(root: &berth_inroot::Root, path: &str) -> bool {
+    berth_inroot::locate(root, path).is_ok()
 }
 
 /// Writes the bundle's files and `config.json`; returns the binds of `/etc` files.
@@ -64,7 +64,7 @@ fn write_bundle(
 ) -> Result<Value, String> {
     let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
     let rootfs = root.rootfs();
-    let fd = crate::inroot::open_root(&rootfs).map_err(|e| io("open the step's root", e))?;
+    let fd = berth_inroot::Root::open(&rootfs).map_err(|e| io("open the step's root", e))?;
     // Mount points the runtime will have to create: remembered, removed before the commit.
     let mut targets: Vec<String> = RUNTIME_TARGETS.iter().map(|s| s.to_string()).collect();
     targets.extend(spec_in.mounts.iter().map(|m| m.target.clone()));
@@ -72,7 +72,7 @@ fn write_bundle(
     {
         let mut created = root.created.lock().unwrap_or_else(|e| e.into_inner());
         for t in targets {
-            let rel = crate::inroot::clean(&t)
+            let rel = berth_inroot::clean(&t)
                 .iter()
                 .map(|c| c.to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
@@ -133,8 +133,8 @@ fn write_bundle(
         ..Default::default()
     };
     // The user is looked up in the image's files, through the root descriptor.
-    let passwd = crate::inroot::read_small(&fd, "/etc/passwd").unwrap_or_default();
-    let group = crate::inroot::read_small(&fd, "/etc/group").unwrap_or_default();
+    let passwd = fd.read_text("/etc/passwd").unwrap_or_default();
+    let group = fd.read_text("/etc/group").unwrap_or_default();
     let user = spec::parse_user(&passwd, &group, &spec_in.user)?;
     let mut oci = spec::build(&spec::SpecInput {
         id: &root.key,

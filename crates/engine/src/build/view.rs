@@ -42,19 +42,18 @@ impl View {
     /// in-root lookup found (`/proc/self/fd/N`), never a host path built from the view's
     /// names, so a symlink in the image cannot point the bind at the host.
     pub(super) fn bind_to(&self, path: &str, target: &Path) -> Result<(), String> {
-        let root = crate::inroot::open_root(&self.target).map_err(|e| e.to_string())?;
-        let loc = crate::inroot::locate(&root, &format!("{}/.", path.trim_end_matches('/')))
-            .or_else(|_| crate::inroot::locate(&root, path))
-            .map_err(|e| e.to_string())?;
-        let is_dir = rustix::fs::FileType::from_raw_mode(loc.stat.st_mode)
-            == rustix::fs::FileType::Directory;
+        let root = berth_inroot::Root::open(&self.target).map_err(|e| e.to_string())?;
+        let fd = root.open_path(path).map_err(|e| format!("{path}: {e}"))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| e.to_string())?;
+        let is_dir =
+            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory;
         if is_dir {
             std::fs::create_dir_all(target)
         } else {
             std::fs::write(target, b"")
         }
         .map_err(|e| format!("create {}: {e}", target.display()))?;
-        let source = format!("/proc/self/fd/{}", loc.raw_fd());
+        let source = berth_inroot::proc_fd_path(&fd);
         rustix::mount::mount_bind_recursive(source.as_str(), target)
             .map_err(|e| format!("bind {path}: {e}"))
     }

@@ -9,6 +9,7 @@ mod exec;
 pub mod health;
 pub mod init;
 mod ops;
+mod options;
 mod query;
 pub mod reconcile;
 pub mod record;

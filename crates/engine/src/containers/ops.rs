@@ -154,9 +154,7 @@ impl Containers {
                 .map_err(crate::error::EngineError::from)?;
         }
         let endpoints_config = self.prepare_network_create(&mut host, body.networking_config)?;
-        if host.log_config.kind.is_empty() {
-            host.log_config.kind = "json-file".into();
-        }
+        super::options::check_create_options(&mut host)?;
         let plan = crate::volumes::mounts::plan(self, &config, &host)?;
         let id = record::new_id();
         let name = match &opts.name {
@@ -325,8 +323,8 @@ impl Containers {
         let workdir = rec.config.working_dir.clone();
         if workdir.starts_with('/') {
             // Docker creates a missing working directory in the container's layer.
-            let made = crate::inroot::open_root(&rootfs)
-                .and_then(|root| crate::inroot::make_dir_all(&root, &workdir));
+            let made = berth_inroot::Root::open(&rootfs)
+                .and_then(|root| root.mkdir_all(&workdir, 0o755, None));
             if let Err(e) = made {
                 fail(self, String::new());
                 return Err(EngineError::internal(format!(
@@ -750,10 +748,18 @@ impl Containers {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
         let rec = self.get(&id)?;
+        if rec.state.restarting && !rec.state.running && !force {
+            return Err(EngineError::conflict(format!(
+                "cannot remove container \"{}\": container is restarting: stop the container before removing or force remove",
+                rec.name
+            )));
+        }
         if rec.state.running {
             if !force {
                 let what = if rec.state.paused {
                     "paused"
+                } else if rec.state.restarting {
+                    "restarting"
                 } else {
                     "running"
                 };
@@ -1154,7 +1160,7 @@ async fn send_entry(
 
 /// Signal name or number → number.
 pub fn parse_signal(s: &str) -> Option<i32> {
-    berth_runtime::signal::parse(s)
+    berth_units::signal::parse(s)
 }
 
 /// True when `path` is a mount point (its device differs from its parent's, or it is listed
