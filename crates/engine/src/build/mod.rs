@@ -67,7 +67,7 @@ impl std::fmt::Debug for BuildService {
 
 /// 64 random hex digits.
 pub(crate) fn random_hex() -> String {
-    crate::containers::record::new_id()
+    crate::record::new_id()
 }
 
 /// sha256 of `bytes`, in hex.

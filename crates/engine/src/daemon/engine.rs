@@ -9,9 +9,10 @@ use berth_api_types::*;
 use tokio::sync::broadcast;
 
 use super::config::DaemonConfig;
-use super::events::{self, EventBus};
+use super::services::Services;
 use crate::containers::Containers;
 use crate::error::{EngineError, ErrorKind as EngineErrorKind};
+use crate::events::{self, EventBus};
 use crate::images::ImageService;
 
 /// The daemon's engine.
@@ -23,24 +24,19 @@ pub struct Berth {
     pub images: Arc<ImageService>,
     /// Events.
     pub events: Arc<EventBus>,
-    /// Image builds (set once at start).
-    pub builds: std::sync::OnceLock<Arc<crate::build::BuildService>>,
+    /// Image builds.
+    pub builds: Arc<crate::build::BuildService>,
 }
 
 impl Berth {
-    /// Assembles the engine.
-    pub fn new(
-        cfg: DaemonConfig,
-        containers: Arc<Containers>,
-        images: Arc<ImageService>,
-        events: Arc<EventBus>,
-    ) -> Self {
+    /// The engine over the services built by [`Services::build`].
+    pub fn new(cfg: DaemonConfig, services: Services) -> Self {
         Berth {
             cfg: std::sync::RwLock::new(cfg),
-            containers,
-            images,
-            events,
-            builds: std::sync::OnceLock::new(),
+            containers: services.containers,
+            images: services.images,
+            events: services.events,
+            builds: services.builds,
         }
     }
 
@@ -263,7 +259,7 @@ impl Engine for Berth {
             images,
             containers,
             volumes: self.containers.volumes.usage().await?,
-            build_cache: self.builds.get().map(|b| b.df()).unwrap_or_default(),
+            build_cache: self.builds.df(),
         })
     }
 
@@ -526,20 +522,20 @@ impl Engine for Berth {
         _ctx: &RequestContext,
         filters: Filters,
     ) -> ApiResult<Vec<Network>> {
-        Ok(self.containers.network_list(&filters).await?)
+        Ok(self.containers.networks.network_list(&filters).await?)
     }
     async fn network_create(
         &self,
         _ctx: &RequestContext,
         req: NetworkCreateRequest,
     ) -> ApiResult<NetworkCreateResponse> {
-        Ok(self.containers.net().create(req).await?)
+        Ok(self.containers.networks.create(req).await?)
     }
     async fn network_inspect(&self, _ctx: &RequestContext, id: &str) -> ApiResult<Network> {
-        Ok(self.containers.network_inspect(id).await?)
+        Ok(self.containers.networks.network_inspect(id).await?)
     }
     async fn network_delete(&self, _ctx: &RequestContext, id: &str) -> ApiResult<()> {
-        Ok(self.containers.network_remove(id).await?)
+        Ok(self.containers.networks.network_remove(id).await?)
     }
     async fn network_connect(
         &self,
@@ -562,7 +558,7 @@ impl Engine for Berth {
         _ctx: &RequestContext,
         filters: Filters,
     ) -> ApiResult<NetworkPruneResponse> {
-        Ok(self.containers.net().prune(&filters).await?)
+        Ok(self.containers.networks.prune(&filters).await?)
     }
     async fn volume_list(
         &self,
@@ -691,10 +687,7 @@ impl Engine for Berth {
         opts: BuildOptions,
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>> {
-        match self.builds.get() {
-            Some(b) => Ok(b.build(opts, body).await?),
-            None => Err(ApiError::internal("the builder is not running")),
-        }
+        Ok(self.builds.build(opts, body).await?)
     }
 
     async fn build_prune(
@@ -702,10 +695,7 @@ impl Engine for Berth {
         _ctx: &RequestContext,
         opts: BuildPruneOptions,
     ) -> ApiResult<BuildCachePruneResponse> {
-        match self.builds.get() {
-            Some(b) => Ok(b.prune(opts).await?),
-            None => Err(ApiError::internal("the builder is not running")),
-        }
+        Ok(self.builds.prune(opts).await?)
     }
 }
 
