@@ -12,6 +12,10 @@ pub mod stats;
 pub(crate) mod system;
 pub mod volume;
 
+pub use container::export;
+pub use cp::cp;
+pub use run::attach;
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -243,6 +247,7 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
                     no_trunc,
                     format,
                     containers,
+                    labels: Vec::new(),
                 },
             )
             .await
