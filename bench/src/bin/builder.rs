@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! cargo build --release -p berth -p berth-shim
-//! cargo run --release -p berth-bench --bin build [rounds=5]   # as root
+//! cargo run --release -p berth-bench --bin builder [rounds=5]   # as root
 //! ```
 
 use std::path::Path;
@@ -73,7 +73,11 @@ fn main() {
     let mut edited = [Vec::new(), Vec::new()];
     for round in 0..rounds {
         // Interleaved, the order rotating each round.
-        let order: Vec<usize> = if round % 2 == 0 { vec![0, 1] } else { vec![1, 0] };
+        let order: Vec<usize> = if round % 2 == 0 {
+            vec![0, 1]
+        } else {
+            vec![1, 0]
+        };
         for &i in &order {
             cold[i].push(build(&hosts[i].1, &ctx, &["--no-cache"]));
         }
@@ -95,9 +99,6 @@ fn main() {
         let [b, d] = samples;
         let (b, d) = (median(b), median(d));
         report(name, b, "dockerd", d);
-        println!(
-            "  dockerd/berth: {:.2}x",
-            d.as_secs_f64() / b.as_secs_f64()
-        );
+        println!("  dockerd/berth: {:.2}x", d.as_secs_f64() / b.as_secs_f64());
     }
 }
