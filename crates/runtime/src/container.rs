@@ -231,9 +231,16 @@ impl Runtime {
         let rootfs =
             std::fs::canonicalize(&rootfs).sys(|| format!("resolve {}", rootfs.display()))?;
 
-        std::fs::create_dir_all(&self.root).sys(|| format!("mkdir {}", self.root.display()))?;
+        // runc's modes: the state root is root's alone (state.json holds the whole spec,
+        // environment included); a container's directory can be traversed, not listed.
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.root)
+            .sys(|| format!("mkdir {}", self.root.display()))?;
         let dir = ContainerRecord::dir(&self.root, id);
-        match std::fs::create_dir(&dir) {
+        match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(Error::Exists(id.to_string()))

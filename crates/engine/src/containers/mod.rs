@@ -13,9 +13,11 @@ mod query;
 pub mod reconcile;
 pub mod record;
 pub mod resources;
+pub mod seccomp;
 pub mod spec;
 pub mod stats;
 pub mod task;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -41,6 +43,8 @@ pub struct Containers {
     pub exec_root: PathBuf,
     /// `<data-root>`.
     pub data_root: PathBuf,
+    /// The roots' modes, for the per-container directories.
+    pub layout: crate::layout::Layout,
     /// Default log options (`log-opts` of daemon.json).
     pub log_opts: std::collections::BTreeMap<String, String>,
     /// Networking (set once at daemon start).
@@ -87,6 +91,11 @@ impl Containers {
             images,
             volumes: crate::volumes::Volumes::new(&data_root, events.clone()),
             events,
+            layout: crate::layout::Layout {
+                data_root: data_root.clone(),
+                exec_root: exec_root.clone(),
+                gid: None,
+            },
             exec_root,
             data_root,
             log_opts: Default::default(),

@@ -117,6 +117,7 @@ impl Containers {
         if config.image.is_empty() {
             return Err(ApiError::invalid("No image specified"));
         }
+        super::validate::create(&config, &host).map_err(ApiError::invalid)?;
         let rp = &host.restart_policy;
         if !matches!(
             rp.name.as_str(),
@@ -201,7 +202,7 @@ impl Containers {
         let this = self.clone();
         let rec2 = rec.clone();
         tokio::task::spawn_blocking(move || -> ApiResult<()> {
-            std::fs::create_dir_all(&data_dir).map_err(internal)?;
+            this.layout.container_dir(&data_dir).map_err(internal)?;
             let vols = this.volumes.commit(&plan, &rec2.id).inspect_err(|_| {
                 let _ = std::fs::remove_dir_all(&data_dir);
             })?;
@@ -310,7 +311,7 @@ impl Containers {
     ) -> ApiResult<()> {
         let id = rec.id.clone();
         let state_dir = self.state_dir(&id);
-        std::fs::create_dir_all(&state_dir).map_err(internal)?;
+        self.layout.container_dir(&state_dir).map_err(internal)?;
         let rootfs = self.mount_rootfs(&id)?;
         let fail = |this: &Self, msg: String| {
             this.unmount_rootfs(&id);
@@ -363,16 +364,16 @@ impl Containers {
                 return Err(e);
             }
         }
-        std::fs::write(
-            state_dir.join("config.json"),
-            serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+        crate::layout::write_private(
+            &state_dir.join("config.json"),
+            &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
         )
         .map_err(internal)?;
         let opts = &rec.host_config.log_config.config;
         let size = opts
             .get("max-size")
             .or(self.log_opts.get("max-size"))
-            .map(|s| parse_size(s))
+            .and_then(|s| super::validate::log_size(s).ok())
             .unwrap_or(0);
         let files = opts
             .get("max-file")
@@ -736,7 +737,14 @@ impl Containers {
     ) -> ApiResult<()> {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
-        let rec = self.get(&id)?;
+        let rec = match self.store.get::<ContainerRecord>(KIND, &id) {
+            Ok(Some(rec)) => rec,
+            Ok(None) => return Err(ApiError::no_such_container(reference)),
+            // A record this berth cannot read (another version's, damaged): `rm -f` still
+            // removes it and whatever its id names.
+            Err(_) if force => return self.remove_unreadable(&id).await,
+            Err(e) => return Err(meta_err(e)),
+        };
         if rec.state.running {
             if !force {
                 let what = if rec.state.paused {
@@ -804,11 +812,7 @@ impl Containers {
             let _ = std::fs::remove_dir_all(this.state_dir(&rec2.id));
             let _ = std::fs::remove_dir_all(this.data_dir(&rec2.id));
             crate::daemon::crash::point("rm-after-snapshot");
-            let mut tx = this.store.transaction();
-            tx.delete(KIND, &rec2.id).map_err(meta_err)?;
-            tx.release_name(KIND, &rec2.name).map_err(meta_err)?;
-            tx.commit().map_err(meta_err)?;
-            Ok(())
+            this.delete_record(&rec2.id)
         })
         .await
         .map_err(internal)??;
@@ -816,6 +820,44 @@ impl Containers {
         let live = self.live(&id);
         let _ = live.signals.send(Signal::Removed(rec.state.exit_code));
         self.forget(&id);
+        Ok(())
+    }
+
+    /// Deletes the record of `id` and every name the index gives it, in one transaction; a
+    /// name another container owns stays that container's.
+    fn delete_record(&self, id: &str) -> ApiResult<()> {
+        let mut tx = self.store.transaction();
+        tx.delete(KIND, id).map_err(meta_err)?;
+        for (name, owner) in self.store.names(KIND) {
+            if owner == id {
+                tx.release_name(KIND, &name).map_err(meta_err)?;
+            }
+        }
+        tx.commit().map_err(meta_err)?;
+        Ok(())
+    }
+
+    /// `rm -f` of a record that does not decode: ends its task, removes its mounts,
+    /// snapshot and directories by id, then the record and its names.
+    async fn remove_unreadable(self: &Arc<Self>, id: &str) -> ApiResult<()> {
+        let live = self.live(id);
+        let _op = live.op.lock().await;
+        self.network_down(id).await;
+        if runtime_root(self).join(id).exists() {
+            let _ = runtime(self, &["delete", "--force", id]).await;
+        }
+        self.unmount_rootfs(id);
+        let this = self.clone();
+        let id2 = id.to_string();
+        tokio::task::spawn_blocking(move || -> ApiResult<()> {
+            let _ = this.images.images().snapshots.remove(&id2);
+            let _ = std::fs::remove_dir_all(this.state_dir(&id2));
+            let _ = std::fs::remove_dir_all(this.data_dir(&id2));
+            this.delete_record(&id2)
+        })
+        .await
+        .map_err(internal)??;
+        self.forget(id);
         Ok(())
     }
 
@@ -1145,18 +1187,6 @@ async fn send_entry(
     })
     .await
     .map_err(|_| ())
-}
-
-/// "10m", "1k", "512" → bytes.
-pub fn parse_size(s: &str) -> u64 {
-    let s = s.trim().to_ascii_lowercase();
-    let (num, mult) = match s.chars().last() {
-        Some('k') => (&s[..s.len() - 1], 1024),
-        Some('m') => (&s[..s.len() - 1], 1024 * 1024),
-        Some('g') => (&s[..s.len() - 1], 1024 * 1024 * 1024),
-        _ => (&s[..], 1),
-    };
-    num.parse::<u64>().map(|n| n * mult).unwrap_or(0)
 }
 
 /// Signal name or number → number.

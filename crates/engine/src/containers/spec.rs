@@ -205,7 +205,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
     for c in input.host.cap_add.iter().flat_map(|s| s.0.iter()) {
         let c = normalize_cap(c);
         if c == "CAP_ALL" {
-            caps = berth_all_caps();
+            caps = all_caps();
         } else if !caps.contains(&c) {
             caps.push(c);
         }
@@ -219,7 +219,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
         }
     }
     if privileged {
-        caps = berth_all_caps();
+        caps = all_caps();
     }
     let cwd = if cfg.working_dir.is_empty() {
         "/".to_string()
@@ -325,7 +325,8 @@ fn normalize_cap(c: &str) -> String {
     }
 }
 
-fn berth_all_caps() -> Vec<String> {
+/// Every capability of the kernels berth supports (Docker's `GetAllCapabilities`).
+pub fn all_caps() -> Vec<String> {
     [
         "CHOWN",
         "DAC_OVERRIDE",

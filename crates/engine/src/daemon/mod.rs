@@ -66,10 +66,17 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
         (None, false) => return Err("tcp:// hosts need --tlsverify".into()),
         _ => None,
     };
-    for d in [&cfg.data_root, &cfg.exec_root] {
-        std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
-    }
-    std::fs::create_dir_all(cfg.exec_root.join("containers")).map_err(|e| e.to_string())?;
+    // As dockerd: files the daemon creates get 0644/0755 unless they say otherwise.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    let layout = crate::layout::Layout {
+        data_root: cfg.data_root.clone(),
+        exec_root: cfg.exec_root.clone(),
+        gid: None,
+    };
+    layout.secure().map_err(|e| e.to_string())?;
+    layout
+        .container_dir(&cfg.exec_root.join("containers"))
+        .map_err(|e| e.to_string())?;
     if let Some(p) = &cfg.pidfile {
         if let Ok(old) = std::fs::read_to_string(p) {
             if let Ok(pid) = old.trim().parse::<i32>() {
@@ -132,6 +139,8 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
     if !recovered.is_empty() {
         eprintln!("berth daemon: recovered image stores after an unclean stop: {recovered}");
     }
+    // The stores made their directories: give the new ones the table's modes too.
+    layout.secure().map_err(|e| e.to_string())?;
     containers.rebuild_volume_refs();
     containers.restore().await;
     containers.restore_networks().await;

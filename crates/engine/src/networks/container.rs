@@ -316,7 +316,7 @@ impl Containers {
             return Ok(binds);
         }
         let dir = self.data_dir(&rec.id);
-        std::fs::create_dir_all(&dir).map_err(internal)?;
+        self.layout.container_dir(&dir).map_err(internal)?;
         let (hostname, hosts, resolv) = if mode == NetworkMode::Host {
             let host_name = if rec.config.hostname.is_empty() {
                 std::fs::read_to_string("/proc/sys/kernel/hostname")
