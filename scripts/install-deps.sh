@@ -15,6 +15,7 @@ PACKAGES=(
   docker-compose python3-docker      # real clients of the Engine API
   hyperfine                          # benchmarks
   openssl                            # registry token-auth test: a self-signed signing certificate
+  git bzip2 xz-utils zstd            # builder: ADD of git repositories (tests run git daemon), archive tests
 )
 
 missing=()

@@ -1,7 +1,6 @@
 //! Shared pieces of berth's benchmarks: each `src/bin/*.rs` times berth and a peer in the same
 //! run and prints both medians and their ratio.
 
-use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -62,20 +61,7 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Lazily unmounts every mount point at or under `dir`, deepest first.
-pub fn unmount_under(dir: &Path) {
-    let prefix = dir.to_string_lossy().into_owned();
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut points: Vec<String> = info
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
-        .filter(|p| p.starts_with(&prefix))
-        .collect();
-    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    for p in points {
-        let _ = Command::new("umount").args(["-l", &p]).status();
-    }
-}
+pub use berth_testkit::daemon::unmount_under;
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_bench::{median, unmount_under, wait_for, ChildGuard};
+use berth_bench::{median, wait_for, ChildGuard};
+use berth_testkit::daemon::{unmount_under, Daemon, DaemonOptions};
 use berth_testkit::TempDir;
 
 /// The docker CLI used for both daemons.
@@ -57,7 +58,6 @@ fn main() {
         berth: None,
         docker: None,
         containerd: None,
-        net: Net::pick(),
     };
     lab.start(&bin_dir);
     let archive = lab.root.join("busybox.tar");
@@ -136,15 +136,15 @@ impl Target {
 /// The running engines and their private directories; stops and cleans everything on drop.
 struct Lab {
     root: PathBuf,
-    berth: Option<ChildGuard>,
+    /// berth's daemon, with its own bridge, nftables table and address block.
+    berth: Option<Daemon>,
     docker: Option<ChildGuard>,
     containerd: Option<ChildGuard>,
-    net: Net,
 }
 
 impl Lab {
-    fn berth_sock(&self) -> PathBuf {
-        self.root.join("berth.sock")
+    fn berth(&self) -> &Daemon {
+        self.berth.as_ref().expect("berth daemon started")
     }
 
     fn docker_sock(&self) -> PathBuf {
@@ -158,33 +158,13 @@ impl Lab {
     fn start(&mut self, bin_dir: &Path) {
         let r = self.root.clone();
         let log = |name: &str| std::fs::File::create(r.join(name)).expect("log file");
-        self.berth = Some(ChildGuard(
-            Command::new(bin_dir.join("berth"))
-                .arg("daemon")
-                .arg("-H")
-                .arg(format!("unix://{}", self.berth_sock().display()))
-                .arg("--data-root")
-                .arg(r.join("berth-data"))
-                .arg("--exec-root")
-                .arg(r.join("berth-exec"))
-                .arg("--pidfile")
-                .arg(r.join("berth.pid"))
-                .arg("--config-file")
-                .arg(r.join("berth-daemon.json"))
-                .arg("--bridge")
-                .arg(&self.net.bridge)
-                .arg("--bip")
-                .arg(&self.net.bip)
-                .arg("--nft-table")
-                .arg(&self.net.table)
-                .arg("--default-address-pool")
-                .arg(format!("base={},size=24", self.net.block))
-                .stdin(Stdio::null())
-                .stdout(log("berth.log"))
-                .stderr(log("berth.log"))
-                .spawn()
-                .expect("spawn berth daemon"),
-        ));
+        self.berth = Some(
+            DaemonOptions::new()
+                .bin(bin_dir.join("berth"))
+                .temp_base(&r)
+                .log(r.join("berth.log"))
+                .start(),
+        );
         // containerd of our own: dockerd would otherwise use the host's when one runs.
         let ctrd = r.join("ctrd");
         std::fs::create_dir_all(&ctrd).expect("mkdir ctrd");
@@ -239,13 +219,8 @@ impl Lab {
 
     fn command(&self, target: Target) -> Command {
         let (program, sock) = match target {
-            Target::BerthToBerth => (
-                std::env::current_exe()
-                    .expect("current_exe")
-                    .with_file_name("berth"),
-                self.berth_sock(),
-            ),
-            Target::DockerToBerth => (PathBuf::from(DOCKER_CLI), self.berth_sock()),
+            Target::BerthToBerth => (self.berth().bin.clone(), self.berth().sock()),
+            Target::DockerToBerth => (PathBuf::from(DOCKER_CLI), self.berth().sock()),
             Target::DockerToDocker => (PathBuf::from(DOCKER_CLI), self.docker_sock()),
         };
         let mut c = Command::new(program);
@@ -279,7 +254,13 @@ impl Lab {
                 .into_iter()
                 .flatten()
                 .collect(),
-            _ => pid(&self.berth).into_iter().collect(),
+            _ => self
+                .berth
+                .as_ref()
+                .and_then(Daemon::pid)
+                .map(|p| p as i32)
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -288,7 +269,10 @@ impl Lab {
     fn monitor_pids(&self, target: Target) -> Vec<i32> {
         let marker = match target {
             Target::DockerToDocker => self.containerd_sock().display().to_string(),
-            _ => self.root.join("berth-exec").display().to_string(),
+            _ => match &self.berth {
+                Some(d) => d.root().join("exec").display().to_string(),
+                None => return Vec::new(),
+            },
         };
         let name = match target {
             Target::DockerToDocker => "containerd-shim",
@@ -327,68 +311,20 @@ impl Drop for Lab {
                 let _ = self.cmd(target, &args);
             }
         }
-        // dockerd first (it talks to containerd), then containerd, then berth; each by pid
-        // (SIGTERM, SIGKILL after 20 s).
+        // dockerd first (it talks to containerd), then containerd, each by pid (SIGTERM,
+        // SIGKILL after 20 s); then berth (its drop also removes its bridge and nft table).
         self.docker = None;
         self.containerd = None;
-        self.berth = None;
         // Monitors that outlived their daemon (a failed run): ours by path, so kill by pid.
-        for target in [Target::DockerToBerth, Target::DockerToDocker] {
-            for pid in self.monitor_pids(target) {
-                if let Some(p) = rustix::process::Pid::from_raw(pid) {
-                    let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
-                }
+        let mut monitors = self.monitor_pids(Target::DockerToBerth);
+        self.berth = None;
+        monitors.extend(self.monitor_pids(Target::DockerToDocker));
+        for pid in monitors {
+            if let Some(p) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
             }
         }
         unmount_under(&self.root);
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.net.bridge])
-            .stderr(Stdio::null())
-            .status();
-        let _ = Command::new("nft")
-            .args(["delete", "table", "inet", &self.net.table])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-/// berth's private networking: its own bridge, nftables table and a free 10.x.y.0/20.
-struct Net {
-    bridge: String,
-    table: String,
-    block: String,
-    bip: String,
-}
-
-impl Net {
-    fn pick() -> Net {
-        let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-        let used: Vec<(u32, u32)> = routes
-            .lines()
-            .skip(1)
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                let dst = u32::from_str_radix(f.get(1)?, 16).ok()?.swap_bytes();
-                let mask = u32::from_str_radix(f.get(7)?, 16).ok()?.swap_bytes();
-                (mask != 0).then_some((dst, mask))
-            })
-            .collect();
-        let tag = format!("{:x}", std::process::id());
-        for slot in (std::process::id() as usize % 1024)..2048 {
-            let (a, b) = (192 + (slot / 16 % 48) as u8, ((slot % 16) * 16) as u8);
-            let net = u32::from_be_bytes([10, a, b, 0]);
-            let mask = 0xffff_f000u32;
-            if used.iter().any(|(d, m)| (d & m & mask) == (net & m & mask)) {
-                continue;
-            }
-            return Net {
-                bridge: format!("bb{tag}"),
-                table: format!("berth_bench{tag}"),
-                block: format!("10.{a}.{b}.0/20"),
-                bip: format!("10.{a}.{b}.1/24"),
-            };
-        }
-        panic!("no free 10.x.y.0/20 for the bench's berth daemon");
     }
 }
 

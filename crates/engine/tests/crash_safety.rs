@@ -4,18 +4,16 @@
 //! roots belongs to anything but a running container, no process of a dead container is
 //! left, and the interrupted operation can be done again.
 
-mod daemon_support;
-
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 
+use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 use berth_testkit::registry::{DockerRegistry, RegistryOptions, REGISTRY_BIN};
-use daemon_support::{stderr, stdout, Daemon};
 
 const CRASH_ENV: &str = "BERTH_TEST_CRASH_AT";
 
 fn need() -> bool {
-    daemon_support::need("crash_safety", &[])
+    daemon::need("crash_safety", &[])
 }
 
 fn ok(d: &Daemon, args: &[&str]) -> String {

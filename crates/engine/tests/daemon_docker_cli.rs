@@ -1,11 +1,9 @@
 //! End to end: a private `berth daemon` driven by the real docker CLI v28.
 
-mod daemon_support;
-
-use daemon_support::{stderr, stdout, Daemon};
+use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 
 fn need() -> bool {
-    daemon_support::need("daemon_docker_cli", &[])
+    daemon::need("daemon_docker_cli", &[])
 }
 
 #[test]

@@ -2,16 +2,14 @@
 //! archive endpoints (both ways, directories, stopped containers, symlink escapes), health
 //! checks, `--init`, and a docker-py module.
 
-mod daemon_support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use daemon_support::{stderr, stdout, Daemon};
+use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 
 fn need() -> bool {
-    daemon_support::need("daemon_features", &[])
+    daemon::need("daemon_features", &[])
 }
 
 fn berth(d: &Daemon, args: &[&str]) -> Output {

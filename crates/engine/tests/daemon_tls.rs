@@ -4,17 +4,15 @@
 //! connection fails; plain TCP and bad certificate files are refused at daemon start.
 //! Certificates are made with openssl in a temp dir; only 127.0.0.1 on a free port.
 
-mod daemon_support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 use berth_testkit::registry::free_port;
 use berth_testkit::TempDir;
-use daemon_support::{stderr, stdout, Daemon};
 
 fn need() -> bool {
-    daemon_support::need("daemon_tls", &["openssl"])
+    daemon::need("daemon_tls", &["openssl"])
 }
 
 fn openssl(dir: &Path, args: &[&str]) {

@@ -3,8 +3,6 @@
 //! keys (the container keeps running, re-attach works), `update` reaching the cgroup, and the
 //! signal proxy of a non-tty `run`.
 
-mod daemon_support;
-
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
@@ -12,10 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use daemon_support::{stderr, stdout, Daemon};
+use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 
 fn need() -> bool {
-    daemon_support::need("daemon_tty", &[])
+    daemon::need("daemon_tty", &[])
 }
 
 /// Generous: the machine is shared and loaded.

@@ -3,16 +3,14 @@
 //! 127.0.0.1, names resolved on user networks, isolation between networks, network modes and
 //! files, bad input leaving nothing behind, live restore of ports and DNS.
 
-mod daemon_support;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use daemon_support::{stderr, stdout, Daemon};
+use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 
 fn need() -> bool {
-    daemon_support::need("network_cli", &["/usr/sbin/nft"])
+    daemon::need("network_cli", &["/usr/sbin/nft"])
 }
 
 /// A port that is free on the host right now.

@@ -2,14 +2,12 @@
 //! the berth CLI (named, anonymous, bind, tmpfs, --volumes-from, copy-up, rm -v, prune,
 //! in-use refusal, daemon restart, bad input leaving nothing behind).
 
-mod daemon_support;
-
 use std::process::{Command, Output};
 
-use daemon_support::{stderr, stdout, Daemon};
+use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 
 fn need() -> bool {
-    daemon_support::need("volumes_cli", &[])
+    daemon::need("volumes_cli", &[])
 }
 
 /// The berth CLI against the test daemon.

@@ -3,15 +3,13 @@
 //! CLI v28 and once with `berth`. Every row of the tables is exercised with the output a user
 //! of the course would look at.
 
-mod daemon_support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 use berth_testkit::registry::{DockerRegistry, RegistryOptions, REGISTRY_BIN};
-use daemon_support::{stderr, stdout, Daemon};
 
 /// Which command-line client walks the tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +103,7 @@ impl Walk<'_> {
 }
 
 fn need() -> bool {
-    daemon_support::need("walkthrough", &[])
+    daemon::need("walkthrough", &[])
 }
 
 /// "conteneurs": create/run, start -a, stop/kill/restart, pause/unpause, rm -f, ps, logs,
@@ -373,7 +371,7 @@ fn images_table(w: &Walk) {
     );
     let history = w.ok(&["history", "busybox"]);
     assert!(history.starts_with("IMAGE"), "{history}");
-    assert!(history.contains("berth test"), "{history}");
+    assert!(history.contains("berth-testkit"), "{history}");
     let v: serde_json::Value =
         serde_json::from_str(&w.ok(&["image", "inspect", "busybox"])).expect("image JSON");
     assert_eq!(v[0]["RepoTags"][0], "busybox:latest");

@@ -5,7 +5,7 @@
 //! just-released address is not immediately reused.
 
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{NetworkError, Result};
 use crate::statefile;
-use crate::subnet::Ipv4Net;
+use crate::subnet::{Ipv4Net, Ipv6Net};
 
 /// What a network asks of IPAM.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,6 +294,33 @@ pub fn parse_proc_net_route(text: &str) -> Vec<Ipv4Net> {
         .collect()
 }
 
+/// IPv6 routes of the host from `/proc/net/ipv6_route` (missing when IPv6 is off: none).
+pub fn host_routes_v6() -> Result<Vec<Ipv6Net>> {
+    let path = Path::new("/proc/net/ipv6_route");
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(parse_proc_net_ipv6_route(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(NetworkError::io("read", path, e)),
+    }
+}
+
+/// Parses the text of `/proc/net/ipv6_route` (32 hex digits of destination, hex prefix
+/// length, ...); loopback, link-local and multicast routes are left out.
+pub fn parse_proc_net_ipv6_route(text: &str) -> Vec<Ipv6Net> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let dest = u128::from_str_radix(f.first()?, 16).ok()?;
+            let prefix = u8::from_str_radix(f.get(1)?, 16).ok()?;
+            let net = Ipv6Net::new_masked(Ipv6Addr::from(dest), prefix);
+            let a = net.addr();
+            let special =
+                a.is_loopback() || a.is_multicast() || (a.segments()[0] & 0xffc0) == 0xfe80;
+            (!special).then_some(net)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,6 +479,17 @@ eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
         assert_eq!(
             parse_proc_net_route(text),
             vec![net("0.0.0.0/0"), net("192.0.2.0/24")]
+        );
+    }
+
+    #[test]
+    fn parses_proc_net_ipv6_route() {
+        let text = "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n\
+fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n\
+00000000000000000000000000000001 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000002 00000000 80200001       lo\n";
+        assert_eq!(
+            parse_proc_net_ipv6_route(text),
+            vec!["fd00::/64".parse::<Ipv6Net>().unwrap()]
         );
     }
 }

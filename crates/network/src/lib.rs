@@ -1,10 +1,14 @@
 //! berth networking: IPAM ([`ipam`]), links over rtnetlink ([`link`]), berth's own nftables
-//! table ([`nft`]), published ports ([`ports`]), the embedded DNS server ([`dns`]), the
+//! table ([`nft`]) — the two behind the [`backend`] traits, with in-memory fakes in `fake`
+//! (feature `testing`) — published ports ([`ports`]), the embedded DNS server ([`dns`]), the
 //! container's network files ([`files`]), network modes ([`mode`]) and the
 //! [`NetworkManager`] that ties them together for the engine. See `docs/network.md`.
 
+pub mod backend;
 pub mod dns;
 pub mod error;
+#[cfg(any(test, feature = "testing"))]
+pub mod fake;
 pub mod files;
 pub mod ipam;
 pub mod link;
@@ -21,4 +25,4 @@ pub use manager::{
     PublishedPort,
 };
 pub use mode::NetworkMode;
-pub use subnet::Ipv4Net;
+pub use subnet::{Ipv4Net, Ipv6Net};

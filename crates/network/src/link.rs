@@ -1,28 +1,46 @@
-//! Links over rtnetlink: bridges, veth pairs into container network namespaces, addresses,
-//! routes, loopback. Work inside a container's netns happens on a dedicated thread that
-//! `setns`es into it (only that thread moves) and opens its own netlink socket there.
+//! Links over rtnetlink ([`RtNetlink`], the production [`Netlink`]): bridges, veth pairs
+//! into container network namespaces, addresses, routes, loopback. Work inside a container's
+//! netns happens on a dedicated thread that `setns`es into it (only that thread moves) and
+//! opens its own netlink socket there. IPv6 addresses are added with `nodad` (as Docker
+//! does): they are usable at once instead of after duplicate address detection.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
 use futures_util::TryStreamExt;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{InfoData, InfoVeth};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
 
+use crate::backend::{BoxFuture, Netlink};
 use crate::error::{NetworkError, Result};
+use crate::subnet::{Ipv4Net, Ipv6Net};
 
 /// A netlink connection in the current network namespace (the daemon's).
 #[derive(Clone, Debug)]
-pub struct Netlink {
+pub struct RtNetlink {
     handle: Handle,
 }
 
+/// What [`Netlink::ensure_bridge`] creates: a bridge with its gateway addresses, up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgeRequest {
+    /// Interface name.
+    pub name: String,
+    /// IPv4 gateway address and prefix length.
+    pub ipv4: (Ipv4Addr, u8),
+    /// IPv6 addresses (gateway, `fe80::1/64`) of an IPv6 network.
+    pub ipv6: Vec<(Ipv6Addr, u8)>,
+    /// MTU.
+    pub mtu: u32,
+}
+
 /// What [`Netlink::attach_veth`] creates: a veth whose host end is enslaved to `bridge` and
-/// whose other end becomes `container_ifname` inside `netns` with an address and a route.
-#[derive(Clone, Debug)]
+/// whose other end becomes `container_ifname` inside `netns` with addresses and routes.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VethRequest {
     /// Bridge to attach the host end to.
     pub bridge: String,
@@ -32,12 +50,18 @@ pub struct VethRequest {
     pub netns: PathBuf,
     /// Interface name inside the container (`eth0`, `eth1`, ...).
     pub container_ifname: String,
-    /// The container's address and prefix length.
+    /// MAC address of the container end.
+    pub mac: [u8; 6],
+    /// The container's IPv4 address.
     pub address: Ipv4Addr,
     /// Prefix length of the network.
     pub prefix: u8,
     /// Default route via this gateway (`None` for internal networks or second interfaces).
     pub gateway: Option<Ipv4Addr>,
+    /// The container's IPv6 address and prefix length (IPv6 networks).
+    pub address6: Option<(Ipv6Addr, u8)>,
+    /// IPv6 default route via this gateway.
+    pub gateway6: Option<Ipv6Addr>,
     /// MTU of both ends.
     pub mtu: u32,
 }
@@ -48,6 +72,37 @@ pub fn mac_for_ip(ip: Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, o[0], o[1], o[2], o[3]]
 }
 
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn format_mac(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff` (or `-` separated); refuses multicast addresses, which an
+/// interface cannot have.
+pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
+    let bad = || NetworkError::InvalidArgument(format!("{s} is not a valid mac address"));
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return Err(bad());
+    }
+    let mut mac = [0u8; 6];
+    for (b, p) in mac.iter_mut().zip(&parts) {
+        if p.len() != 2 {
+            return Err(bad());
+        }
+        *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+    }
+    if mac[0] & 1 == 1 {
+        return Err(NetworkError::InvalidArgument(format!(
+            "{s} is a multicast address, not usable for an interface"
+        )));
+    }
+    Ok(mac)
+}
+
 fn is_errno(e: &rtnetlink::Error, errno: i32) -> bool {
     matches!(e, rtnetlink::Error::NetlinkError(m) if m.raw_code().abs() == errno)
 }
@@ -55,14 +110,27 @@ fn is_errno(e: &rtnetlink::Error, errno: i32) -> bool {
 const ENODEV: i32 = 19;
 const EEXIST: i32 = 17;
 
-impl Netlink {
+/// Adds `addr/prefix` to link `index` (replacing an equal one; IPv6 without DAD).
+async fn add_address(h: &Handle, index: u32, addr: IpAddr, prefix: u8, what: &str) -> Result<()> {
+    let mut req = h.address().add(index, addr, prefix).replace();
+    if addr.is_ipv6() {
+        req.message_mut()
+            .attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
+    req.execute()
+        .await
+        .map_err(|e| NetworkError::netlink(format!("add {addr}/{prefix} to {what}"), e))
+}
+
+impl RtNetlink {
     /// Opens a netlink socket in the current netns; its connection task is spawned on the
     /// current tokio runtime.
     pub fn connect() -> Result<Self> {
         let (conn, handle, _) =
             rtnetlink::new_connection().map_err(|e| NetworkError::sys("open netlink socket", e))?;
         tokio::spawn(conn);
-        Ok(Netlink { handle })
+        Ok(RtNetlink { handle })
     }
 
     /// Index of the link called `name`, if it exists.
@@ -81,19 +149,15 @@ impl Netlink {
         }
     }
 
-    /// Creates (or reuses, after a daemon restart) bridge `name` with `gateway/prefix`, brings
-    /// it up and enables `route_localnet` on it (needed for 127.0.0.1 published ports).
-    pub async fn ensure_bridge(
-        &self,
-        name: &str,
-        gateway: Ipv4Addr,
-        prefix: u8,
-        mtu: u32,
-    ) -> Result<u32> {
-        let index = match self.link_index(name).await? {
-            Some(i) => i,
+    /// Creates (or reuses, after a daemon restart) the bridge of `req`, adds its addresses,
+    /// brings it up and enables `route_localnet` on it (needed for 127.0.0.1 published
+    /// ports). A bridge this call created is deleted again when a later step fails.
+    pub async fn ensure_bridge(&self, req: &BridgeRequest) -> Result<u32> {
+        let name = req.name.as_str();
+        let (index, created) = match self.link_index(name).await? {
+            Some(i) => (i, false),
             None => {
-                let msg = LinkBridge::new(name).mtu(mtu).build();
+                let msg = LinkBridge::new(name).mtu(req.mtu).build();
                 match self.handle.link().add(msg).execute().await {
                     Ok(()) => {}
                     Err(e) if is_errno(&e, EEXIST) => {}
@@ -101,30 +165,32 @@ impl Netlink {
                         return Err(NetworkError::netlink(format!("create bridge {name}"), e))
                     }
                 }
-                self.link_index(name).await?.ok_or_else(|| {
+                let index = self.link_index(name).await?.ok_or_else(|| {
                     NetworkError::sys(
                         format!("bridge {name} vanished"),
                         std::io::ErrorKind::NotFound.into(),
                     )
-                })?
+                })?;
+                (index, true)
             }
         };
         let res = async {
-            self.handle
-                .address()
-                .add(index, gateway.into(), prefix)
-                .replace()
-                .execute()
-                .await
-                .map_err(|e| {
-                    NetworkError::netlink(format!("add {gateway}/{prefix} to {name}"), e)
-                })?;
+            let (gw, prefix) = req.ipv4;
+            add_address(&self.handle, index, gw.into(), prefix, name).await?;
             set_sysctl(&format!("net/ipv4/conf/{name}/route_localnet"), "1")?;
+            if !req.ipv6.is_empty() {
+                set_sysctl(&format!("net/ipv6/conf/{name}/disable_ipv6"), "0")?;
+            }
+            for (addr, prefix) in &req.ipv6 {
+                add_address(&self.handle, index, (*addr).into(), *prefix, name).await?;
+            }
             self.set_up(index, name).await
         }
         .await;
         if let Err(e) = res {
-            let _ = self.delete_link(name).await;
+            if created {
+                let _ = self.delete_link(name).await;
+            }
             return Err(e);
         }
         Ok(index)
@@ -160,7 +226,7 @@ impl Netlink {
         let peer = LinkMessageBuilder::<LinkUnspec>::default()
             .name(req.container_ifname.clone())
             .mtu(req.mtu)
-            .address(mac_for_ip(req.address).to_vec())
+            .address(req.mac.to_vec())
             .setns_by_fd(ns.as_raw_fd())
             .build();
         // Enslaved and up in the creating request itself (like `ip link add … master … up`):
@@ -190,9 +256,30 @@ impl Netlink {
     }
 }
 
+impl Netlink for RtNetlink {
+    fn ensure_bridge<'a>(&'a self, req: &'a BridgeRequest) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { RtNetlink::ensure_bridge(self, req).await.map(|_| ()) })
+    }
+    fn delete_link<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(RtNetlink::delete_link(self, name))
+    }
+    fn attach_veth<'a>(&'a self, req: &'a VethRequest) -> BoxFuture<'a, Result<()>> {
+        Box::pin(RtNetlink::attach_veth(self, req))
+    }
+    fn loopback_up<'a>(&'a self, netns: &'a Path) -> BoxFuture<'a, Result<()>> {
+        Box::pin(loopback_up(netns))
+    }
+    fn host_routes(&self) -> Result<Vec<Ipv4Net>> {
+        crate::ipam::host_routes()
+    }
+    fn host_routes_v6(&self) -> Result<Vec<Ipv6Net>> {
+        crate::ipam::host_routes_v6()
+    }
+}
+
 async fn configure_inside(h: &Handle, req: &VethRequest) -> Result<()> {
     loopback_up_with(h).await?;
-    let nl = Netlink { handle: h.clone() };
+    let nl = RtNetlink { handle: h.clone() };
     let idx = nl.link_index(&req.container_ifname).await?.ok_or_else(|| {
         NetworkError::sys(
             format!(
@@ -203,20 +290,32 @@ async fn configure_inside(h: &Handle, req: &VethRequest) -> Result<()> {
             std::io::ErrorKind::NotFound.into(),
         )
     })?;
-    h.address()
-        .add(idx, req.address.into(), req.prefix)
-        .replace()
-        .execute()
-        .await
-        .map_err(|e| {
-            NetworkError::netlink(
-                format!("add {}/{} in container", req.address, req.prefix),
-                e,
-            )
-        })?;
+    add_address(h, idx, req.address.into(), req.prefix, "container").await?;
+    if let Some((addr, prefix)) = req.address6 {
+        // A new namespace may inherit disable_ipv6=1 from the host's defaults.
+        set_sysctl(
+            &format!("net/ipv6/conf/{}/disable_ipv6", req.container_ifname),
+            "0",
+        )?;
+        add_address(h, idx, addr.into(), prefix, "container").await?;
+    }
     nl.set_up(idx, &req.container_ifname).await?;
     if let Some(gw) = req.gateway {
         let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .gateway(gw)
+            .output_interface(idx)
+            .build();
+        h.route()
+            .add(route)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| {
+                NetworkError::netlink(format!("default route via {gw} in container"), e)
+            })?;
+    }
+    if let Some(gw) = req.gateway6 {
+        let route = RouteMessageBuilder::<Ipv6Addr>::new()
             .gateway(gw)
             .output_interface(idx)
             .build();
@@ -236,7 +335,7 @@ async fn configure_inside(h: &Handle, req: &VethRequest) -> Result<()> {
 const LOOPBACK_IFINDEX: u32 = 1;
 
 async fn loopback_up_with(h: &Handle) -> Result<()> {
-    let nl = Netlink { handle: h.clone() };
+    let nl = RtNetlink { handle: h.clone() };
     nl.set_up(LOOPBACK_IFINDEX, "lo").await
 }
 

@@ -12,6 +12,7 @@ use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 
+use crate::backend::Firewall;
 use crate::error::{NetworkError, Result};
 use crate::ports::Proto;
 use crate::subnet::Ipv4Net;
@@ -51,9 +52,10 @@ pub struct Ruleset {
     pub ports: Vec<PortRule>,
 }
 
-/// Handle on one `inet` table (`berth` in production; tests use unique names).
+/// Handle on one `inet` table (`berth` in production; tests use unique names): the
+/// production [`Firewall`].
 #[derive(Clone, Debug)]
-pub struct Firewall {
+pub struct Nftables {
     table: String,
 }
 
@@ -61,10 +63,10 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', ""))
 }
 
-impl Firewall {
+impl Nftables {
     /// The firewall writing `table inet <table>`.
     pub fn new(table: impl Into<String>) -> Self {
-        Firewall {
+        Nftables {
             table: table.into(),
         }
     }
@@ -180,13 +182,22 @@ impl Firewall {
     }
 }
 
+impl Firewall for Nftables {
+    fn apply(&self, rs: &Ruleset) -> Result<()> {
+        Nftables::apply(self, rs)
+    }
+    fn delete(&self) -> Result<()> {
+        Nftables::delete(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn renders_nat_isolation_and_ports() {
-        let fw = Firewall::new("berth");
+        let fw = Nftables::new("berth");
         let rs = Ruleset {
             bridges: vec![
                 BridgeRules {

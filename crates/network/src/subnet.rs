@@ -1,7 +1,8 @@
-//! IPv4 prefixes (`10.1.0.0/24`): parsing with clear errors, containment and overlap.
+//! IPv4 and IPv6 prefixes (`10.1.0.0/24`, `fd00:1::/64`): parsing with clear errors,
+//! containment and overlap.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -112,6 +113,113 @@ impl From<Ipv4Net> for String {
     }
 }
 
+/// An IPv6 network prefix whose host bits are zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Ipv6Net {
+    addr: Ipv6Addr,
+    prefix: u8,
+}
+
+fn mask6(prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    }
+}
+
+impl Ipv6Net {
+    /// Builds a prefix, masking away host bits.
+    pub fn new_masked(addr: Ipv6Addr, prefix: u8) -> Self {
+        let prefix = prefix.min(128);
+        Ipv6Net {
+            addr: Ipv6Addr::from(u128::from(addr) & mask6(prefix)),
+            prefix,
+        }
+    }
+    /// The network address.
+    pub fn addr(&self) -> Ipv6Addr {
+        self.addr
+    }
+    /// The prefix length.
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+    /// The last address of the prefix.
+    pub fn last(&self) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.addr) | !mask6(self.prefix))
+    }
+    /// Number of addresses, saturated at `u128::MAX` for `::/0`.
+    pub fn size(&self) -> u128 {
+        match self.prefix {
+            0 => u128::MAX,
+            p => 1u128 << (128 - u32::from(p)),
+        }
+    }
+    /// True when `ip` is inside the prefix.
+    pub fn contains(&self, ip: Ipv6Addr) -> bool {
+        u128::from(ip) & mask6(self.prefix) == u128::from(self.addr)
+    }
+    /// True when the two prefixes share at least one address.
+    pub fn overlaps(&self, other: &Ipv6Net) -> bool {
+        self.contains(other.addr) || other.contains(self.addr)
+    }
+    /// True when `other` lies entirely inside `self`.
+    pub fn contains_net(&self, other: &Ipv6Net) -> bool {
+        other.prefix >= self.prefix && self.contains(other.addr)
+    }
+    /// The address at `offset` from the network address.
+    pub fn nth(&self, offset: u128) -> Option<Ipv6Addr> {
+        (offset < self.size()).then(|| Ipv6Addr::from(u128::from(self.addr) + offset))
+    }
+    /// Offset of `ip` from the network address (`ip` must be inside).
+    pub fn offset_of(&self, ip: Ipv6Addr) -> u128 {
+        u128::from(ip) - u128::from(self.addr)
+    }
+}
+
+impl FromStr for Ipv6Net {
+    type Err = NetworkError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| NetworkError::InvalidArgument(format!("invalid subnet {s:?}: {why}"));
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| bad("expected ADDRESS/PREFIX"))?;
+        let addr: Ipv6Addr = a.parse().map_err(|_| bad("not an IPv6 address"))?;
+        let prefix: u8 = p
+            .parse()
+            .map_err(|_| bad("prefix length is not a number"))?;
+        if prefix > 128 {
+            return Err(bad("prefix length must be at most 128"));
+        }
+        let net = Ipv6Net::new_masked(addr, prefix);
+        if net.addr != addr {
+            return Err(bad(&format!("host bits are set (did you mean {net}?)")));
+        }
+        Ok(net)
+    }
+}
+
+impl fmt::Display for Ipv6Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl TryFrom<String> for Ipv6Net {
+    type Error = NetworkError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Ipv6Net> for String {
+    fn from(n: Ipv6Net) -> String {
+        n.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +249,27 @@ mod tests {
         assert!(a.contains_net(&b) && !b.contains_net(&a));
         let all: Ipv4Net = "0.0.0.0/0".parse().unwrap();
         assert!(all.overlaps(&a));
+    }
+
+    #[test]
+    fn ipv6_prefixes() {
+        let n: Ipv6Net = "fd12:3456:789a::/48".parse().unwrap();
+        assert_eq!(n.to_string(), "fd12:3456:789a::/48");
+        assert!(n.contains("fd12:3456:789a:1::5".parse().unwrap()));
+        assert!(!n.contains("fd12:3456:789b::5".parse().unwrap()));
+        let sub: Ipv6Net = "fd12:3456:789a:1::/64".parse().unwrap();
+        assert!(n.contains_net(&sub) && n.overlaps(&sub) && !sub.contains_net(&n));
+        assert_eq!(sub.nth(2).unwrap().to_string(), "fd12:3456:789a:1::2");
+        assert_eq!(
+            sub.last().to_string(),
+            "fd12:3456:789a:1:ffff:ffff:ffff:ffff"
+        );
+        assert_eq!(sub.size(), 1u128 << 64);
+        let e = "fd00::1/64".parse::<Ipv6Net>().unwrap_err().to_string();
+        assert!(e.contains("did you mean fd00::/64"), "{e}");
+        for bad in ["fd00::", "fd00::/129", "10.0.0.0/8", "fd00::/x"] {
+            assert!(bad.parse::<Ipv6Net>().is_err(), "{bad}");
+        }
+        assert_eq!("::/0".parse::<Ipv6Net>().unwrap().size(), u128::MAX);
     }
 }

@@ -7,8 +7,8 @@ use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
 use berth_network::dns::{DnsRecords, DnsServer};
-use berth_network::link::{self, Netlink, VethRequest};
-use berth_network::nft::{BridgeRules, Firewall, PortRule, Ruleset};
+use berth_network::link::{self, BridgeRequest, RtNetlink, VethRequest};
+use berth_network::nft::{BridgeRules, Nftables, PortRule, Ruleset};
 use berth_network::ports::{self, PortMapping, Proto};
 use berth_network::NetworkError;
 use berth_testkit::netns::{KillOnDrop, LinkGuard, NetNs, NftTableGuard};
@@ -26,7 +26,7 @@ fn ip(third: u8, last: u8) -> Ipv4Addr {
     Ipv4Addr::new(10, 213, third, last)
 }
 
-async fn attach(nl: &Netlink, bridge: &str, ns: &NetNs, addr: Ipv4Addr) -> LinkGuard {
+async fn attach(nl: &RtNetlink, bridge: &str, ns: &NetNs, addr: Ipv4Addr) -> LinkGuard {
     let host = unique_name("vt");
     let o = addr.octets();
     nl.attach_veth(&VethRequest {
@@ -34,14 +34,26 @@ async fn attach(nl: &Netlink, bridge: &str, ns: &NetNs, addr: Ipv4Addr) -> LinkG
         host_ifname: host.clone(),
         netns: ns.path(),
         container_ifname: "eth0".into(),
+        mac: link::mac_for_ip(addr),
         address: addr,
         prefix: 24,
         gateway: Some(Ipv4Addr::new(o[0], o[1], o[2], 1)),
+        address6: None,
+        gateway6: None,
         mtu: 1500,
     })
     .await
     .unwrap();
     LinkGuard(host)
+}
+
+fn bridge_req(name: &str, third: u8) -> BridgeRequest {
+    BridgeRequest {
+        name: name.into(),
+        ipv4: (ip(third, 1), 24),
+        ipv6: Vec::new(),
+        mtu: 1500,
+    }
 }
 
 fn ping(ns: &NetNs, to: Ipv4Addr) -> bool {
@@ -55,12 +67,12 @@ async fn bridge_veth_ping_and_removal() {
     require_root!();
     require_program!("busybox");
     assert!(subnet_free(1), "10.213.1.0/24 is routed on this host");
-    let nl = Netlink::connect().unwrap();
+    let nl = RtNetlink::connect().unwrap();
     let br = unique_name("bt");
     let _brg = LinkGuard(br.clone());
-    nl.ensure_bridge(&br, ip(1, 1), 24, 1500).await.unwrap();
+    nl.ensure_bridge(&bridge_req(&br, 1)).await.unwrap();
     // Idempotent (daemon restart path).
-    nl.ensure_bridge(&br, ip(1, 1), 24, 1500).await.unwrap();
+    nl.ensure_bridge(&bridge_req(&br, 1)).await.unwrap();
     let (a, b) = (
         NetNs::new(&unique_name("nsa")),
         NetNs::new(&unique_name("nsb")),
@@ -92,10 +104,10 @@ async fn bridge_veth_ping_and_removal() {
 #[tokio::test]
 async fn veth_into_missing_netns_leaves_nothing() {
     require_root!();
-    let nl = Netlink::connect().unwrap();
+    let nl = RtNetlink::connect().unwrap();
     let br = unique_name("bt");
     let _g = LinkGuard(br.clone());
-    nl.ensure_bridge(&br, ip(5, 1), 24, 1500).await.unwrap();
+    nl.ensure_bridge(&bridge_req(&br, 5)).await.unwrap();
     let host = unique_name("vt");
     let e = nl
         .attach_veth(&VethRequest {
@@ -103,9 +115,12 @@ async fn veth_into_missing_netns_leaves_nothing() {
             host_ifname: host.clone(),
             netns: "/run/netns/does-not-exist-berth".into(),
             container_ifname: "eth0".into(),
+            mac: link::mac_for_ip(ip(5, 2)),
             address: ip(5, 2),
             prefix: 24,
             gateway: None,
+            address6: None,
+            gateway6: None,
             mtu: 1500,
         })
         .await
@@ -120,12 +135,12 @@ async fn different_bridges_are_isolated() {
     require_program!("busybox");
     require_program!("nft");
     assert!(subnet_free(2) && subnet_free(3));
-    let nl = Netlink::connect().unwrap();
+    let nl = RtNetlink::connect().unwrap();
     let (b1, b2) = (unique_name("bt"), unique_name("bt"));
     let _g1 = LinkGuard(b1.clone());
     let _g2 = LinkGuard(b2.clone());
-    nl.ensure_bridge(&b1, ip(2, 1), 24, 1500).await.unwrap();
-    nl.ensure_bridge(&b2, ip(3, 1), 24, 1500).await.unwrap();
+    nl.ensure_bridge(&bridge_req(&b1, 2)).await.unwrap();
+    nl.ensure_bridge(&bridge_req(&b2, 3)).await.unwrap();
     let (a, b) = (
         NetNs::new(&unique_name("nsa")),
         NetNs::new(&unique_name("nsb")),
@@ -144,7 +159,7 @@ async fn different_bridges_are_isolated() {
     }
     let table = unique_name("berth_t");
     let _tg = NftTableGuard(table.clone());
-    let fw = Firewall::new(&table);
+    let fw = Nftables::new(&table);
     let rs = Ruleset {
         bridges: vec![
             BridgeRules {
@@ -239,10 +254,10 @@ async fn published_port_reaches_container_from_loopback() {
     require_program!("busybox");
     require_program!("nft");
     assert!(subnet_free(4));
-    let nl = Netlink::connect().unwrap();
+    let nl = RtNetlink::connect().unwrap();
     let br = unique_name("bt");
     let _bg = LinkGuard(br.clone());
-    nl.ensure_bridge(&br, ip(4, 1), 24, 1500).await.unwrap();
+    nl.ensure_bridge(&bridge_req(&br, 4)).await.unwrap();
     let ns = NetNs::new(&unique_name("nsp"));
     let _v = attach(&nl, &br, &ns, ip(4, 2)).await;
     let www = TempDir::new("www");
@@ -267,7 +282,7 @@ async fn published_port_reaches_container_from_loopback() {
     let host_port = reserved[0].host_port;
     let table = unique_name("berth_t");
     let _tg = NftTableGuard(table.clone());
-    let fw = Firewall::new(&table);
+    let fw = Nftables::new(&table);
     let rs = Ruleset {
         bridges: vec![BridgeRules {
             bridge: br.clone(),

@@ -29,6 +29,7 @@ async fn connect7(
         netns,
         container_ifname,
         requested,
+        requested_mac: None,
         dns_names,
         default_route,
     })
@@ -243,7 +244,11 @@ async fn manager_end_to_end() {
     assert!(matches!(e, NetworkError::PortInUse { .. }), "{e}");
     assert!(mgr.published("ctrb").await.is_empty());
     assert!(
-        !mgr.firewall().list().unwrap().unwrap().contains("dnat"),
+        !berth_network::nft::Nftables::new(&table)
+            .list()
+            .unwrap()
+            .unwrap()
+            .contains("dnat"),
         "no rule left behind"
     );
     let p = mgr
@@ -278,7 +283,11 @@ async fn manager_end_to_end() {
     assert!(!std::path::Path::new(&format!("/sys/class/net/{}", ea.host_ifname)).exists());
     mgr.remove_network(&uid).await.unwrap();
     mgr.remove_network(&def.id).await.unwrap();
-    assert_eq!(mgr.firewall().list().unwrap(), None, "table gone");
+    assert_eq!(
+        berth_network::nft::Nftables::new(&table).list().unwrap(),
+        None,
+        "table gone"
+    );
     assert!(!std::path::Path::new(&format!("/sys/class/net/br-{}", &uid[..12])).exists());
     assert!(!std::path::Path::new(&format!("/sys/class/net/{}", cfg.default_bridge)).exists());
     assert_eq!(mgr.records().network_count(), 0);

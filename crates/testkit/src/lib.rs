@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub mod busybox;
+pub mod daemon;
 pub mod image_tar;
 pub mod netns;
 pub mod registry;

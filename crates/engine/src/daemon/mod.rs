@@ -123,7 +123,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
         containers.store.clone(),
     )
     .await?;
-    let _ = containers.networks.set(networks);
+    let _ = containers.networks.set(networks.clone());
     let c2 = containers.clone();
     images.set_in_use_checker(Arc::new(move |id| c2.image_in_use(id)));
     // Crash recovery before anything is served: containers first (their snapshots keep
@@ -201,6 +201,11 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
     }
     for path in &cfg.sockets {
         let _ = std::fs::remove_file(path);
+    }
+    // Bridges and the nft table go with a clean stop, unless running containers (live
+    // restore) still use them; the next start recreates them from the network state.
+    if let Err(e) = networks.mgr.shutdown().await {
+        eprintln!("berth daemon: removing bridges and firewall table: {e}");
     }
     if let Some(p) = &cfg.pidfile {
         let _ = std::fs::remove_file(p);

@@ -17,9 +17,7 @@ use berth_api_types::{
 };
 use berth_network::files::{self, DnsSettings};
 use berth_network::ports::{self, PortMapping, Proto};
-use berth_network::{
-    dns::ResolverListener, link, ConnectRequest, Endpoint, NetworkMode, PublishedPort,
-};
+use berth_network::{dns::ResolverListener, ConnectRequest, Endpoint, NetworkMode, PublishedPort};
 use serde_json::Value;
 
 use super::{endpoint_id, net_err, network_container, Attached, NetworkRecord, Networks};
@@ -426,7 +424,7 @@ impl Containers {
         if att.endpoints.is_empty() {
             // Mode none (or no bridge network): only lo. Attaching a veth brings lo up on
             // the same visit to the netns, so it is not done twice.
-            link::loopback_up(netns).await.map_err(net_err)?;
+            net.mgr.loopback_up(netns).await.map_err(net_err)?;
         }
         if let Some(primary) = att.endpoints.first() {
             let mappings = port_mappings(&rec.host_config, &exposed_keys(rec))?;
@@ -486,6 +484,7 @@ impl Containers {
                 netns,
                 container_ifname: ifname,
                 requested: requested_ip(es)?,
+                requested_mac: None,
                 dns_names,
                 default_route,
             })

@@ -1,0 +1,63 @@
+//! What a build reports while it runs. Stages that run in parallel report interleaved; each
+//! event names its stage, and [`crate::classic::ClassicStream`] puts them back in order for
+//! Docker's classic stream.
+
+/// One thing that happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A step starts: `Step 2/5 : RUN make`.
+    Step {
+        stage: usize,
+        number: usize,
+        total: usize,
+        text: String,
+    },
+    /// The step's result is in the cache.
+    Cached { stage: usize },
+    /// A RUN container starts (its short id).
+    Running { stage: usize, container: String },
+    /// Output of a RUN (or of a pull).
+    Output { stage: usize, data: Vec<u8> },
+    /// The step is done; the id of the image state it produced.
+    StepDone {
+        stage: usize,
+        id: String,
+        millis: u64,
+        cached: bool,
+    },
+    /// The stage has no more events.
+    StageDone { stage: usize },
+    /// Something worth telling (unused build args).
+    Warning(String),
+}
+
+impl Event {
+    pub fn stage(&self) -> Option<usize> {
+        match self {
+            Event::Step { stage, .. }
+            | Event::Cached { stage }
+            | Event::Running { stage, .. }
+            | Event::Output { stage, .. }
+            | Event::StepDone { stage, .. }
+            | Event::StageDone { stage } => Some(*stage),
+            Event::Warning(_) => None,
+        }
+    }
+}
+
+/// Receives events (must not block for long).
+pub trait Progress: Send + Sync {
+    fn event(&self, event: Event);
+}
+
+impl<F: Fn(Event) + Send + Sync> Progress for F {
+    fn event(&self, event: Event) {
+        self(event)
+    }
+}
+
+/// The first 12 hex digits of an id (`sha256:` dropped), as Docker prints ids.
+pub fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}

@@ -1,0 +1,5 @@
+# About my dockerfile
+# escape=`
+FROM ImageName
+RUN echo a \
+  b
