@@ -2,14 +2,12 @@
 //! a bad value leaves no record, directory or snapshot; daemon.json with a key berth does not
 //! know refuses the start; any name Docker takes works, and `rm -f` removes any record.
 
-mod daemon_support;
-
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use daemon_support::{stderr, stdout, Daemon};
+use berth_testkit::daemon::{self as daemon_support, stderr, stdout, Daemon};
 
 /// One HTTP/1.0 request on the daemon's socket: (status, body).
 fn request(sock: &Path, method: &str, path: &str, body: &str) -> (u16, String) {

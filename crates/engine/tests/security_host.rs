@@ -2,14 +2,12 @@
 //! container layer, no mounted rootfs and no file carrying a container's secrets, also after
 //! an older berth left the directories 0755.
 
-mod daemon_support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use daemon_support::{stderr, stdout, Daemon};
+use berth_testkit::daemon::{self as daemon_support, stderr, stdout, Daemon};
 
 const SECRET: &str = "hunter2-not-for-nobody";
 
