@@ -82,11 +82,11 @@ fn runtime_state_shape_and_lifecycle() {
     let pid = st["pid"].as_i64().unwrap();
     assert!(pid > 0);
     assert_eq!(st["bundle"], b.path().to_str().unwrap());
-    // runc's modes: the state root is root's alone; state.json (the spec, environment
-    // included) is 0600; the container's directory can be traversed, not listed.
+    // Nothing can be listed by other users; state.json (the spec, environment included) is
+    // 0600; a user-namespaced init traverses to its exec fifo.
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
-    assert_eq!(mode(&b.state_root()), 0o700);
+    assert_eq!(mode(&b.state_root()), 0o711);
     assert_eq!(mode(&b.state_root().join(&id)), 0o711);
     assert_eq!(mode(&b.state_root().join(&id).join("state.json")), 0o600);
 

@@ -9,12 +9,12 @@
 //! |---|---|
 //! | data root | 0710 |
 //! | exec root | 0711 (the API socket may live in it; nothing in it can be listed) |
-//! | `containers/` under either root, and each `containers/<id>/` | 0710 |
+//! | `containers/` and `volumes/` (data root), `containers/` and `runtime/` (exec root), and each `containers/<id>/` | 0710 |
 //! | every other directory directly under a root | 0700 |
 //!
 //! The group of the 0710 directories is root's, or the remapped root's group with
 //! `userns-remap`: a user-namespaced container's root must traverse them to its rootfs,
-//! bundle, `/etc/hosts` and volumes, and no one else may. The daemon applies the table when
+//! bundle, exec fifo, `/etc/hosts` and volumes, and no one else may. The daemon applies the table when
 //! it starts (before and after opening its stores), so directories made 0755 by an older
 //! berth are fixed; each store creates what it adds later with its own private mode.
 //! Directories that are content (a layer's `diff/`, a volume's `_data/`, a mounted rootfs)
@@ -34,7 +34,7 @@ pub const TRAVERSE_MODE: u32 = 0o710;
 pub const PRIVATE_MODE: u32 = 0o700;
 
 /// Directories under either root that a user-namespaced container's root must traverse.
-const TRAVERSED: &[&str] = &["containers", "volumes"];
+const TRAVERSED: &[&str] = &["containers", "volumes", "runtime"];
 
 /// The daemon's two roots and the group allowed to traverse them.
 #[derive(Debug, Clone)]
@@ -95,8 +95,9 @@ impl Layout {
         Ok(())
     }
 
-    /// Creates `<root>/containers/<id>` (and `containers/`) with the traversable mode.
-    pub fn container_dir(&self, dir: &Path) -> io::Result<()> {
+    /// Creates a directory a user-namespaced container's root traverses (`containers/`,
+    /// `containers/<id>`, the runtime's root) with the traversable mode and group.
+    pub fn traversable_dir(&self, dir: &Path) -> io::Result<()> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(TRAVERSE_MODE)
@@ -199,7 +200,7 @@ mod tests {
         assert_eq!(mode(&data.join("volumes")), 0o710);
         assert_eq!(mode(&exec.join("containers")), 0o710);
         assert_eq!(mode(&exec.join("containers/abc")), 0o710);
-        assert_eq!(mode(&exec.join("runtime")), 0o700);
+        assert_eq!(mode(&exec.join("runtime")), 0o710);
         // Content keeps its mode; a symlink's target is never touched.
         assert_eq!(mode(&data.join("snapshots/active/x/diff")), 0o755);
         assert_eq!(mode(&data.join("volumes/v/_data")), 0o755);
@@ -214,7 +215,7 @@ mod tests {
         fresh.secure().unwrap();
         assert_eq!(mode(&fresh.data_root), 0o710);
         fresh
-            .container_dir(&fresh.exec_root.join("containers/id1"))
+            .traversable_dir(&fresh.exec_root.join("containers/id1"))
             .unwrap();
         assert_eq!(mode(&fresh.exec_root.join("containers")), 0o710);
         assert_eq!(mode(&fresh.exec_root.join("containers/id1")), 0o710);

@@ -113,6 +113,38 @@ fn peer_host_users_reach_no_layer_rootfs_or_secret() {
     assert!(found.is_empty(), "{found:#?}");
     assert_dockers_modes(&d.root().join("data"), &d.root().join("exec"));
 
+    // A running exec: no process's command line shows the environment to other users.
+    let out = d.docker(&["exec", "-d", "-e", "EXEC_TOKEN=exec-secret-1", "suid", "sleep", "30"]);
+    assert!(out.status.success(), "exec: {}", stderr(&out));
+    let mut running = false;
+    for _ in 0..400 {
+        let out = d.docker(&["top", "suid"]);
+        if stdout(&out).contains("sleep 30") {
+            running = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(running, "the exec did not start");
+    let out = as_nobody(&["/bin/sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"]);
+    let cmdlines = stdout(&out);
+    assert!(cmdlines.contains("sleep"), "{}", stderr(&out));
+    for secret in [SECRET, "exec-secret-1"] {
+        assert!(
+            !cmdlines.contains(secret),
+            "a command line shows {secret} to other users"
+        );
+    }
+    let exec_files: Vec<_> = std::fs::read_dir(d.root().join(format!("exec/containers/{id}")))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("exec-"))
+        .map(|e| e.path())
+        .collect();
+    for f in &exec_files {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+
     // Directories an older berth made 0755 are fixed when the daemon starts.
     d.kill9();
     for p in [

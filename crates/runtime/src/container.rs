@@ -231,12 +231,13 @@ impl Runtime {
         let rootfs =
             std::fs::canonicalize(&rootfs).sys(|| format!("resolve {}", rootfs.display()))?;
 
-        // runc's modes: the state root is root's alone (state.json holds the whole spec,
-        // environment included); a container's directory can be traversed, not listed.
+        // Nothing here can be listed by other users, and state.json (the whole spec,
+        // environment included) is root's alone; the root and a container's directory can
+        // be traversed, since a user-namespaced init opens its exec fifo by path.
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o700)
+            .mode(0o711)
             .create(&self.root)
             .sys(|| format!("mkdir {}", self.root.display()))?;
         let dir = ContainerRecord::dir(&self.root, id);

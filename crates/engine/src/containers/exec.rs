@@ -231,17 +231,11 @@ impl Containers {
         } else {
             e.config.user.clone()
         };
-        if let Ok((uid, gid, _)) = spec::resolve_user(&self.rootfs(&rec.id), &user) {
-            cmd.arg("--user").arg(format!("{uid}:{gid}"));
-        }
         let cwd = if e.config.working_dir.is_empty() {
             rec.config.working_dir.clone()
         } else {
             e.config.working_dir.clone()
         };
-        if !cwd.is_empty() {
-            cmd.arg("--cwd").arg(cwd);
-        }
         let mut env = rec.config.env.clone().unwrap_or_default();
         if tty && !env.iter().any(|v| v.starts_with("TERM=")) {
             env.push("TERM=xterm".into());
@@ -250,14 +244,20 @@ impl Containers {
         if !env.iter().any(|v| v.starts_with("PATH=")) {
             env.push(format!("PATH={}", spec::DEFAULT_PATH));
         }
-        for v in env {
-            cmd.arg("--env").arg(v);
-        }
-        if e.config.privileged {
-            for c in spec::DEFAULT_CAPS {
-                cmd.arg("--cap").arg(c);
-            }
-        }
+        let process = super::exec_process::ExecProcess {
+            args: e.config.cmd.clone().map(|c| c.0).unwrap_or_default(),
+            env,
+            cwd: (!cwd.is_empty()).then_some(cwd),
+            user: spec::resolve_user(&self.rootfs(&rec.id), &user).ok(),
+            tty,
+            privileged: e.config.privileged,
+        };
+        let process_file =
+            super::exec_process::write(&self.state_dir(&rec.id), id, &process).map_err(|err| {
+                self.set_exec(id, |x| x.exit_code = Some(126));
+                internal(err)
+            })?;
+        cmd.arg("--process").arg(&process_file.0);
         let console = if tty {
             let dir = self.exec_root.join("s");
             std::fs::create_dir_all(&dir).map_err(internal)?;
@@ -269,8 +269,7 @@ impl Containers {
         } else {
             None
         };
-        cmd.arg(&rec.id)
-            .args(e.config.cmd.clone().map(|c| c.0).unwrap_or_default());
+        cmd.arg(&rec.id);
         if tty {
             cmd.stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null());
@@ -368,6 +367,7 @@ impl Containers {
                     .ok()
                     .and_then(|s| s.code())
                     .unwrap_or(126) as i64;
+                drop(process_file);
                 this.set_exec(&eid, |x| {
                     x.running = false;
                     x.exit_code = Some(code);

@@ -6,6 +6,7 @@
 
 mod archive;
 mod exec;
+mod exec_process;
 pub mod health;
 pub mod init;
 mod ops;

@@ -202,7 +202,7 @@ impl Containers {
         let this = self.clone();
         let rec2 = rec.clone();
         tokio::task::spawn_blocking(move || -> ApiResult<()> {
-            this.layout.container_dir(&data_dir).map_err(internal)?;
+            this.layout.traversable_dir(&data_dir).map_err(internal)?;
             let vols = this.volumes.commit(&plan, &rec2.id).inspect_err(|_| {
                 let _ = std::fs::remove_dir_all(&data_dir);
             })?;
@@ -311,7 +311,7 @@ impl Containers {
     ) -> ApiResult<()> {
         let id = rec.id.clone();
         let state_dir = self.state_dir(&id);
-        self.layout.container_dir(&state_dir).map_err(internal)?;
+        self.layout.traversable_dir(&state_dir).map_err(internal)?;
         let rootfs = self.mount_rootfs(&id)?;
         let fail = |this: &Self, msg: String| {
             this.unmount_rootfs(&id);

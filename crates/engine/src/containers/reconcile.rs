@@ -382,7 +382,7 @@ impl Containers {
         }
         // A record's data dir holds its log and /etc files; recreate a lost one.
         for rec in records.values() {
-            let _ = self.layout.container_dir(&self.data_dir(&rec.id));
+            let _ = self.layout.traversable_dir(&self.data_dir(&rec.id));
         }
         report
     }

@@ -23,7 +23,7 @@ pub struct Profile {
     /// Architectures by native architecture.
     pub arch_map: Option<Vec<ArchMap>>,
     /// Rules.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub syscalls: Vec<Syscall>,
     /// Filter flags (`SECCOMP_FILTER_FLAG_*`).
     pub flags: Option<Vec<String>>,
@@ -40,7 +40,7 @@ pub struct ArchMap {
     /// `SCMP_ARCH_X86_64`, …
     pub architecture: String,
     /// Also allowed (e.g. `SCMP_ARCH_X86`, `SCMP_ARCH_X32`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub sub_architectures: Vec<String>,
 }
 
@@ -59,10 +59,10 @@ pub struct Syscall {
     /// Argument conditions.
     pub args: Option<Vec<Arg>>,
     /// Applies only with these capabilities / architectures / kernels.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub includes: Filter,
     /// Applies except with these.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub excludes: Filter,
 }
 
@@ -71,10 +71,10 @@ pub struct Syscall {
 #[serde(rename_all = "camelCase")]
 pub struct Filter {
     /// Capabilities (`CAP_SYS_ADMIN`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub caps: Vec<String>,
     /// Docker architecture names (`amd64`, `arm64`, …).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub arches: Vec<String>,
     /// Minimum kernel version (`4.8`).
     pub min_kernel: Option<String>,
@@ -93,6 +93,15 @@ pub struct Arg {
     pub value_two: u64,
     /// `SCMP_CMP_EQ`, …
     pub op: String,
+}
+
+/// `null` reads as empty, as Go's JSON does for slices and structs.
+fn null_as_empty<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Parses a profile, with Docker's message: `Decoding seccomp profile failed: …`.
@@ -241,6 +250,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
+        check_profile(DEFAULT_PROFILE).unwrap();
         let p = default_for(&base);
         assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(p["defaultErrnoRet"], 1);

@@ -74,9 +74,11 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
         gid: None,
     };
     layout.secure().map_err(|e| e.to_string())?;
-    layout
-        .container_dir(&cfg.exec_root.join("containers"))
-        .map_err(|e| e.to_string())?;
+    for dir in ["containers", "runtime"] {
+        layout
+            .traversable_dir(&cfg.exec_root.join(dir))
+            .map_err(|e| e.to_string())?;
+    }
     if let Some(p) = &cfg.pidfile {
         if let Ok(old) = std::fs::read_to_string(p) {
             if let Ok(pid) = old.trim().parse::<i32>() {

@@ -314,7 +314,7 @@ impl Containers {
             return Ok(binds);
         }
         let dir = self.data_dir(&rec.id);
-        self.layout.container_dir(&dir).map_err(internal)?;
+        self.layout.traversable_dir(&dir).map_err(internal)?;
         let (hostname, hosts, resolv) = if mode == NetworkMode::Host {
             let host_name = if rec.config.hostname.is_empty() {
                 std::fs::read_to_string("/proc/sys/kernel/hostname")
