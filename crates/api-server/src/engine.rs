@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use berth_api_types::*;
 
 use crate::body::RequestBody;
+use crate::build::{BuildOptions, BuildPruneOptions};
 use crate::error::{ApiError, ApiResult};
 use crate::hijack::Hijack;
 use crate::stream::{ByteStream, JsonStream, LogStream};
@@ -516,6 +517,27 @@ pub trait Engine: Send + Sync + 'static {
         quiet: bool,
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>>;
+
+    // ---- builds (issue 13) ----
+    /// `POST /build`: the body is the context tar (unless `remote`). Errors known before
+    /// any step (a Dockerfile that does not parse, a bad option) are HTTP errors; a failed
+    /// step is a final [`JsonMessage`] with `errorDetail` (code = the step's exit code).
+    async fn build(
+        &self,
+        _ctx: &RequestContext,
+        _opts: BuildOptions,
+        _body: RequestBody,
+    ) -> ApiResult<JsonStream<JsonMessage>> {
+        Err(ApiError::not_found("page not found"))
+    }
+    /// `POST /build/prune`.
+    async fn build_prune(
+        &self,
+        _ctx: &RequestContext,
+        _opts: BuildPruneOptions,
+    ) -> ApiResult<BuildCachePruneResponse> {
+        Err(ApiError::not_found("page not found"))
+    }
 
     // ---- volumes (issue 5) ----
     /// `GET /volumes`.

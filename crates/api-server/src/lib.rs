@@ -9,6 +9,7 @@
 //! See `docs/api.md` for the full picture.
 
 pub mod body;
+pub mod build;
 pub mod engine;
 pub mod error;
 pub mod hijack;
@@ -20,6 +21,7 @@ pub mod stream;
 pub mod version;
 
 pub use body::{ApiBody, RequestBody};
+pub use build::{BuildOptions, BuildPruneOptions};
 pub use engine::*;
 pub use error::{ApiError, ApiResult, ErrorKind};
 pub use hijack::{Hijack, HijackedStreams};

@@ -126,6 +126,16 @@ async fn route(call: Call<'_>, path: &str, config: &ServerConfig) -> ApiResult<R
             ok_json(&call.engine.auth(&call.ctx, auth).await?)
         }
         (Method::POST, ["commit"]) => commit(call).await,
+        (Method::POST, ["build"]) => {
+            let opts = crate::build::BuildOptions::parse(&call.query, call.req.headers())?;
+            let body = RequestBody::new(call.req.into_body());
+            let rx = call.engine.build(&call.ctx, opts, body).await?;
+            Ok(response::stream_json(rx))
+        }
+        (Method::POST, ["build", "prune"]) => {
+            let opts = crate::build::BuildPruneOptions::parse(&call.query)?;
+            ok_json(&call.engine.build_prune(&call.ctx, opts).await?)
+        }
         (_, ["containers", ..]) => containers(call, &segs[1..]).await,
         (_, ["exec", id, action]) => exec(call, id, action).await,
         (_, ["volumes", ..]) => volumes(call, &segs[1..]).await,

@@ -374,6 +374,18 @@ pub struct BuildCache {
     pub usage_count: i64,
 }
 
+/// Response of `POST /build/prune`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BuildCachePruneResponse {
+    /// Ids of the removed records.
+    #[serde(rename = "CachesDeleted", deserialize_with = "null_as_default")]
+    pub caches_deleted: Vec<String>,
+    /// Bytes freed.
+    #[serde(rename = "SpaceReclaimed")]
+    pub space_reclaimed: u64,
+}
+
 /// Response of `GET /system/df`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

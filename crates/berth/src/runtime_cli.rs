@@ -70,9 +70,9 @@ enum Cmd {
 /// Runs the runtime command line; returns the process exit code.
 pub fn main(args: Vec<OsString>) -> i32 {
     if args.get(1).is_some_and(|a| a == "init")
-        && std::env::var_os(berth_runtime::channel::INIT_FD_ENV).is_some()
+        && std::env::var_os(berth_runtime::INIT_FD_ENV).is_some()
     {
-        berth_runtime::init::main();
+        berth_runtime::init_main();
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
@@ -108,7 +108,7 @@ impl Logger {
     fn error(&self, msg: &str) {
         eprintln!("berth-runtime: {msg}");
         let Some(path) = &self.file else { return };
-        let time = berth_runtime::state::now_rfc3339();
+        let time = berth_units::time::now_rfc3339_nanos();
         let line = if self.json {
             serde_json::json!({"level": "error", "msg": msg, "time": time}).to_string()
         } else {

@@ -308,3 +308,45 @@ fn runtime_lean_binary_runs_a_container() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
+
+/// Issue 12: `exec` failed now and then with "init never reported the container pid" while
+/// the container kept the CPUs busy scanning /proc. The exec'd process (forked by the
+/// first stage into the container's pid namespace) could report Ready before the first
+/// stage had reported its pid. Now it waits for the first stage to be gone. Many execs at
+/// once, against a container that scans /proc in three loops: every one succeeds.
+#[test]
+fn runtime_exec_under_load_always_reports_the_pid() {
+    require_root!();
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "for i in 1 2 3; do (while true; do ls -R /proc >/dev/null 2>&1; done) & done; sleep 1000",
+    ]);
+    let id = b.create();
+    assert!(b.berth(&["start", &id]).status.success());
+    let mut failures = Vec::new();
+    for _ in 0..30 {
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                b.cmd(&["exec", &id, "true"])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            if !out.status.success() {
+                failures.push(stderr(&out));
+            }
+        }
+    }
+    assert!(b.berth(&["delete", "--force", &id]).status.success());
+    assert!(
+        failures.is_empty(),
+        "{} of 120 execs failed: {failures:?}",
+        failures.len()
+    );
+}

@@ -123,7 +123,7 @@ fn runtime_docker_default_seccomp_profile_loads_and_denies() {
     require_root!();
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/spec/seccomp-default.json"
+        "/../engine/assets/seccomp-default.json"
     );
     let profile: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("docker seccomp profile"))
@@ -264,4 +264,29 @@ fn runtime_ambient_capabilities_like_runc() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// Issue 12: the runtime creates nothing outside its own root (the sealed binary's overlay
+/// needed an empty directory, once /run/berth/empty). Run with /run a fresh tmpfs in a
+/// private mount namespace: a whole lifecycle leaves it empty.
+#[test]
+fn runtime_creates_nothing_outside_its_root() {
+    require_root!();
+    berth_testkit::require_program!("unshare");
+    let b = Bundle::new(&["true"]);
+    b.write();
+    let id = b.new_id();
+    let script = format!(
+        "mount -t tmpfs berth-test-run /run && {} runtime --root {} run --bundle {} {id} && ls -A /run",
+        berth_testkit::berth_bin().display(),
+        b.state_root().display(),
+        b.path().display(),
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "created under /run");
 }

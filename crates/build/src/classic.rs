@@ -122,6 +122,7 @@ mod tests {
             number,
             total: 2,
             text: format!("s{stage}"),
+            label: String::new(),
         };
         s.event(step(1, 2));
         s.event(Event::StageDone { stage: 1 });

@@ -239,6 +239,11 @@ impl IgnoreRules {
         self.rules.is_empty()
     }
 
+    /// Whether some rule re-includes (`!`): an excluded directory must then still be walked.
+    pub fn has_exceptions(&self) -> bool {
+        self.rules.iter().any(|(_, exception)| *exception)
+    }
+
     /// Whether `path` (relative, `/`-separated) is excluded.
     pub fn excludes(&self, path: &str) -> bool {
         let parents: Vec<&str> = path.split('/').collect();

@@ -2,22 +2,31 @@
 //! event names its stage, and [`crate::classic::ClassicStream`] puts them back in order for
 //! Docker's classic stream.
 
-/// One thing that happened.
-#[derive(Debug, Clone, PartialEq)]
+/// One thing that happened. Serialized (berth's `berth.build.event` stream lines) with a
+/// `type` tag; output bytes travel as (lossy) text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    /// A step starts: `Step 2/5 : RUN make`.
+    /// A step starts: `Step 2/5 : RUN make`. `label` is BuildKit's name for it
+    /// (`[build 2/3]`, `[2/3]` in a one-stage Dockerfile).
     Step {
         stage: usize,
         number: usize,
         total: usize,
         text: String,
+        #[serde(default)]
+        label: String,
     },
     /// The step's result is in the cache.
     Cached { stage: usize },
     /// A RUN container starts (its short id).
     Running { stage: usize, container: String },
     /// Output of a RUN (or of a pull).
-    Output { stage: usize, data: Vec<u8> },
+    Output {
+        stage: usize,
+        #[serde(with = "lossy_text")]
+        data: Vec<u8>,
+    },
     /// The step is done; the id of the image state it produced.
     StepDone {
         stage: usize,
@@ -60,4 +69,16 @@ impl<F: Fn(Event) + Send + Sync> Progress for F {
 pub fn short_id(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &hex[..hex.len().min(12)]
+}
+
+mod lossy_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&String::from_utf8_lossy(data))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        Ok(String::deserialize(d)?.into_bytes())
+    }
 }

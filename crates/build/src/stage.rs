@@ -34,7 +34,8 @@ pub fn state_id(state: &ImageState) -> String {
 }
 
 pub(crate) fn rfc3339_now() -> String {
-    berth_image::archive::rfc3339(now())
+    berth_units::Timestamp::new(i64::try_from(now()).unwrap_or(i64::MAX), 0)
+        .to_rfc3339(berth_units::SubSeconds::Omit)
 }
 
 /// What a step will do once its key missed the cache.
@@ -111,6 +112,28 @@ impl<B: Backend> StageBuild<B> {
             .unwrap_or_else(|| "/".into())
     }
 
+    /// BuildKit's name of the stage's step `i` (0 = FROM): `[name i+1/n]`, the name only
+    /// when the Dockerfile has several stages (`stage-N` for an unnamed one).
+    fn label(&self, i: usize) -> String {
+        let df = self.shared.df();
+        let Some(stage) = df.stages.get(self.index) else {
+            return "[labels]".into();
+        };
+        let n = stage.instructions.len() + 1;
+        let prefix = if df.stages.len() > 1 {
+            format!(
+                "{} ",
+                stage
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("stage-{}", self.index))
+            )
+        } else {
+            String::new()
+        };
+        format!("[{prefix}{}/{n}]", i + 1)
+    }
+
     fn emit(&self, e: Event) {
         self.shared.progress.event(e)
     }
@@ -123,6 +146,7 @@ impl<B: Backend> StageBuild<B> {
             number: self.number,
             total: shared.total,
             text: stage.original.clone(),
+            label: self.label(0),
         });
         self.number += 1;
         let started = Instant::now();
@@ -218,11 +242,13 @@ impl<B: Backend> StageBuild<B> {
     /// run inside the FROM step).
     pub async fn instruction(&mut self, inst: &Instruction, numbered: bool) -> Result<()> {
         if numbered {
+            let first = self.shared.numbering.get(&self.index).copied().unwrap_or(0);
             self.emit(Event::Step {
                 stage: self.index,
                 number: self.number,
                 total: self.shared.total,
                 text: inst.original.clone(),
+                label: self.label(self.number.saturating_sub(first)),
             });
             self.number += 1;
         }

@@ -3,87 +3,19 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_api_types::ContainerState;
+use berth_units::{SubSeconds, Timestamp};
 
 use crate::units::human_duration;
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-/// Parses `2006-01-02T15:04:05.999999999Z07:00`; `None` for malformed input and for Go's
-/// zero time (`0001-01-01T00:00:00Z`, "never").
+/// Parses `2006-01-02T15:04:05.999999999Z07:00`; `None` for malformed input and for times
+/// before the epoch (Go's zero time `0001-01-01T00:00:00Z` is docker's "never").
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if y <= 1 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos = 0u32;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let frac = &s[start..i];
-        let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
-        nanos = digits.parse().ok()?;
-    }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' => 0,
-        b'+' | b'-' => {
-            let sign = if b[i] == b'-' { -1 } else { 1 };
-            let oh = num(i + 1..i + 3)?;
-            let om = num(i + 4..i + 6)?;
-            sign * (oh * 3600 + om * 60)
-        }
-        _ => return None,
-    };
-    let secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
-    if secs < 0 {
-        return None;
-    }
-    Some(UNIX_EPOCH + Duration::new(secs as u64, nanos))
+    berth_units::parse_rfc3339(s)?.to_system_time()
 }
 
-/// Formats a time as RFC 3339 with nanoseconds in UTC, like the API does.
+/// Formats a time as RFC 3339 with nanoseconds (trailing zeros trimmed) in UTC, like the API.
 pub fn format_rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    let mut out = format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
-    if d.subsec_nanos() != 0 {
-        let frac = format!("{:09}", d.subsec_nanos());
-        out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    Timestamp::from_system_time(t).to_rfc3339(SubSeconds::Trimmed)
 }
 
 /// Time elapsed from `then` to `now` (zero when `then` is in the future).

@@ -113,6 +113,24 @@ pub fn lookup(dir: &Path, server: &str) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
+/// Every stored credential, as `X-Registry-Config` carries them (registry → auth).
+pub fn all_auths(dir: &Path) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Ok(v) = load(dir) {
+        if let Some(auths) = v.get("auths").and_then(|a| a.as_object()) {
+            for server in auths.keys() {
+                if let Some((u, p)) = lookup(dir, server) {
+                    out.insert(
+                        server.clone(),
+                        json!({"username": u, "password": p, "serveraddress": server}),
+                    );
+                }
+            }
+        }
+    }
+    Value::Object(out)
+}
+
 /// `X-Registry-Auth` for pulling/pushing `image` (base64url JSON; `{}` when anonymous).
 pub fn registry_auth_header(dir: &Path, image: &str) -> String {
     let server = registry_of(image);

@@ -725,6 +725,13 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::commands::network::NetworkCmd,
     },
+    /// Build an image from a Dockerfile (docker buildx's flags).
+    Build(crate::commands::build::BuildArgs),
+    /// Manage builds (prune the build cache).
+    Builder {
+        #[command(subcommand)]
+        cmd: BuilderCmd,
+    },
     /// Manage berth (df, prune, info, events).
     System {
         #[command(subcommand)]
@@ -755,6 +762,26 @@ pub enum Cmd {
         force: bool,
         #[arg(long = "filter")]
         filter: Vec<String>,
+    },
+}
+
+/// `builder` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BuilderCmd {
+    /// Remove build cache.
+    Prune {
+        /// Remove all unused build cache, not just dangling ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+        /// Provide filter values (e.g. "until=24h").
+        #[arg(long = "filter")]
+        filter: Vec<String>,
+        /// Amount of disk space to keep for cache.
+        #[arg(long = "keep-storage")]
+        keep_storage: Option<String>,
     },
 }
 
@@ -828,6 +855,8 @@ pub fn normalize(args: Vec<String>) -> Vec<String> {
         (Some("network"), Some("inspect")) => Some(&["inspect", "--type", "network"]),
         (Some("volume"), Some("inspect")) => Some(&["inspect", "--type", "volume"]),
         (Some("system"), Some("info")) => Some(&["info"]),
+        (Some("buildx"), Some("build" | "b")) => Some(&["build"]),
+        (Some("buildx"), Some("prune")) => Some(&["builder", "prune"]),
         (Some("system"), Some("events")) => Some(&["events"]),
         _ => None,
     };

@@ -8,41 +8,7 @@ use crate::error::{CliError, CliResult};
 
 /// Parses a Go duration ("30s", "1m30s", "500ms", "1h", "0") into nanoseconds.
 pub fn parse_duration(s: &str) -> CliResult<i64> {
-    let bad = || CliError::msg(format!("time: invalid duration \"{s}\""));
-    let t = s.trim();
-    if t == "0" {
-        return Ok(0);
-    }
-    let (neg, mut rest) = match t.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
-    };
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let num: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += num * mult;
-    }
-    Ok(if neg { -(total as i64) } else { total as i64 })
+    berth_units::parse_go_duration(s).map_err(CliError::msg)
 }
 
 /// The health check the flags ask for (None: keep the image's).
@@ -102,7 +68,10 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), 500_000_000);
         assert_eq!(parse_duration("1.5s").unwrap(), 1_500_000_000);
         assert_eq!(parse_duration("0").unwrap(), 0);
-        assert!(parse_duration("5").is_err());
+        assert_eq!(
+            parse_duration("5").unwrap_err().to_string(),
+            "time: missing unit in duration \"5\""
+        );
         assert!(parse_duration("abc").is_err());
     }
 }

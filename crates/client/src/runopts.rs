@@ -12,19 +12,7 @@ use crate::error::{CliError, CliResult};
 
 /// Parses a size like docker's `RAMInBytes` ("512m", "1g", "1024").
 pub fn parse_bytes(s: &str) -> CliResult<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.trim_end_matches('b');
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| CliError::msg(format!("invalid size: '{s}'")))?;
-    Ok((n * mult as f64) as i64)
+    berth_units::ram_in_bytes(s).map_err(CliError::msg)
 }
 
 /// Parses `--cpus` into NanoCpus.

@@ -4,7 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::cmd::build::BuildArgs;
 use crate::cmd::config::ConfigArgs;
+use crate::cmd::down::DownArgs;
+use crate::cmd::exec::{ExecArgs, RunArgs};
+use crate::cmd::logs::LogsArgs;
+use crate::cmd::ps::PsArgs;
+use crate::cmd::up::UpArgs;
 
 /// The version of Compose v2 whose behaviour berth follows (labels, hashes, output).
 pub const COMPOSE_VERSION: &str = "2.40.3";
@@ -57,6 +63,149 @@ pub struct Cli {
 pub enum Cmd {
     /// Parse, resolve and render compose file in canonical format
     Config(ConfigArgs),
+    /// Create and start containers
+    Up(UpArgs),
+    /// Creates containers for a service
+    Create(UpArgs),
+    /// Stop and remove containers, networks
+    Down(DownArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// View output from containers
+    Logs(LogsArgs),
+    /// Build or rebuild services
+    Build(BuildArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Run a one-off command on a service
+    Run(RunArgs),
+    /// Start services
+    Start {
+        /// Services
+        services: Vec<String>,
+    },
+    /// Stop services
+    Stop {
+        /// Specify a shutdown timeout in seconds
+        #[arg(short, long)]
+        timeout: Option<i64>,
+        /// Services
+        services: Vec<String>,
+    },
+    /// Restart service containers
+    Restart {
+        /// Specify a shutdown timeout in seconds
+        #[arg(short, long)]
+        timeout: Option<i64>,
+        /// Don't restart dependent services (accepted)
+        #[arg(long)]
+        no_deps: bool,
+        /// Services
+        services: Vec<String>,
+    },
+    /// Force stop service containers
+    Kill {
+        /// SIGNAL to send to the container
+        #[arg(short, long, default_value = "SIGKILL")]
+        signal: String,
+        /// Remove containers for services not defined in the Compose file (accepted)
+        #[arg(long)]
+        remove_orphans: bool,
+        /// Services
+        services: Vec<String>,
+    },
+    /// Removes stopped service containers
+    Rm {
+        /// Don't ask to confirm removal
+        #[arg(short, long)]
+        force: bool,
+        /// Stop the containers, if required, before removing
+        #[arg(short, long)]
+        stop: bool,
+        /// Remove any anonymous volumes attached to containers
+        #[arg(short, long)]
+        volumes: bool,
+        /// Services
+        services: Vec<String>,
+    },
+    /// Pause services
+    Pause {
+        /// Services
+        services: Vec<String>,
+    },
+    /// Unpause services
+    Unpause {
+        /// Services
+        services: Vec<String>,
+    },
+    /// Pull service images
+    Pull {
+        /// Pull what it can and ignores images with pull failures
+        #[arg(long)]
+        ignore_pull_failures: bool,
+        /// Pull without printing progress information
+        #[arg(short, long)]
+        quiet: bool,
+        /// Services
+        services: Vec<String>,
+    },
+    /// Push service images
+    Push {
+        /// Push what it can and ignores images with push failures (accepted)
+        #[arg(long)]
+        ignore_push_failures: bool,
+        /// Push without printing progress information
+        #[arg(short, long)]
+        quiet: bool,
+        /// Services
+        services: Vec<String>,
+    },
+    /// List images used by the created containers
+    Images {
+        /// Only display IDs
+        #[arg(short, long)]
+        quiet: bool,
+        /// Services
+        services: Vec<String>,
+    },
+    /// Display the running processes
+    Top {
+        /// Services
+        services: Vec<String>,
+    },
+    /// Print the public port for a port binding
+    Port {
+        /// index of the container if service has multiple replicas
+        #[arg(long, default_value_t = 1)]
+        index: u32,
+        /// tcp or udp
+        #[arg(long, default_value = "tcp")]
+        protocol: String,
+        /// The service
+        service: String,
+        /// The private port
+        private_port: String,
+    },
+    /// List running compose projects
+    Ls {
+        /// Show all stopped Compose projects
+        #[arg(short, long)]
+        all: bool,
+        /// Only display project names
+        #[arg(short, long)]
+        quiet: bool,
+        /// Format the output. Values: [table | json]
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// Block until containers of all (or specified) services stop.
+    Wait {
+        /// Drops project when the first container stops
+        #[arg(long)]
+        down_project: bool,
+        /// Services
+        services: Vec<String>,
+    },
     /// Show the Docker Compose version information
     Version {
         /// Format the output. Values: [pretty | json]

@@ -5,6 +5,8 @@
 //! The commands ([`cmd`]) talk to any Docker-API daemon through berth's API client
 //! (`berth-client`), so the layers stay compose → client → api-types.
 
+#![recursion_limit = "256"]
+
 pub mod cli;
 pub mod cmd;
 pub mod file;

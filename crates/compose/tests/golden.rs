@@ -11,12 +11,35 @@ use berth_compose::cmd::config::{render, ConfigArgs};
 use berth_compose::file::{self, Options};
 use clap::Parser;
 
+/// Where the cases run from: `config --hash` hashes absolute paths (build contexts, binds),
+/// so the expected hashes hold only at the fixed place regen.sh ran Compose v2 from.
+const GOLDEN_ROOT: &str = "/tmp/berth-compose-golden";
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
 fn cases() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
+        .map(|src| {
+            let case = Path::new(GOLDEN_ROOT).join(src.file_name().unwrap());
+            let _ = std::fs::remove_dir_all(&case);
+            copy_tree(&src, &case);
+            case
+        })
         .collect();
     v.sort();
     v

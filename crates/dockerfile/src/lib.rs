@@ -9,7 +9,6 @@
 //! ```
 
 mod directives;
-mod duration;
 mod error;
 mod flags;
 mod heredoc;
@@ -22,9 +21,8 @@ pub mod shell;
 mod words;
 
 pub use directives::{CheckDirective, Directives};
-pub use duration::{format_go_duration, parse_go_duration};
 pub use error::{ExpandError, ParseError};
 pub use heredoc::{chomp, parse_heredoc, Heredoc};
 pub use instruction::*;
-pub use mount::{parse_mount, ram_in_bytes, Mount, MountType, NetworkMode, Sharing};
+pub use mount::{parse_mount, Mount, MountType, NetworkMode, Sharing};
 pub use parse::parse;

@@ -119,26 +119,6 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, String> {
     }
 }
 
-/// Docker's `units.RAMInBytes`: `64m`, `1g`, `512k`, `100` (bytes), binary units.
-pub fn ram_in_bytes(v: &str) -> Option<u64> {
-    let v = v.trim();
-    let split = v
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(v.len());
-    let (num, unit) = v.split_at(split);
-    let num: f64 = num.parse().ok()?;
-    let mult: u64 = match unit.to_ascii_lowercase().trim_end_matches(['b', 'i']) {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        "p" => 1 << 50,
-        _ => return None,
-    };
-    (num >= 0.0).then_some((num * mult as f64) as u64)
-}
-
 /// Parses one `--mount` value; `expand` substitutes variables in each value.
 pub fn parse_mount(
     spec: &str,
@@ -225,7 +205,9 @@ pub fn parse_mount(
             }
             "size" if m.kind == MountType::Tmpfs => {
                 m.size = Some(
-                    ram_in_bytes(&value)
+                    berth_units::ram_in_bytes(value.trim())
+                        .ok()
+                        .and_then(|n| u64::try_from(n).ok())
                         .ok_or_else(|| format!("invalid value for {key}: {value}"))?,
                 )
             }

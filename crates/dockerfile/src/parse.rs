@@ -1,6 +1,7 @@
 //! Second pass: nodes -> typed instructions, with BuildKit's checks and messages.
 
-use crate::duration::{format_go_duration, parse_go_duration};
+use berth_units::{format_go_duration, parse_go_duration};
+
 use crate::error::ParseError;
 use crate::flags::{Flags, Kind};
 use crate::heredoc::parse_heredoc;
@@ -467,7 +468,7 @@ fn parse_healthcheck(node: &Node) -> Result<Command, String> {
         let Some(v) = flags.string(name).filter(|v| !v.is_empty()) else {
             return Ok(0);
         };
-        let d = parse_go_duration(&v)?;
+        let d = parse_go_duration(&v).map_err(|e| e.to_string())?;
         const MIN: i64 = 1_000_000;
         if d != 0 && d < MIN {
             return Err(format!(

@@ -222,16 +222,7 @@ pub fn go_file_mode(st_mode: u32) -> u32 {
 
 /// RFC 3339 with nanoseconds, trailing zeros trimmed (Go's `time.Time` JSON).
 fn go_time(secs: i64, nanos: u32) -> String {
-    let s = berth_runtime::state::rfc3339(secs, nanos);
-    let Some((head, frac)) = s.strip_suffix('Z').and_then(|x| x.split_once('.')) else {
-        return s;
-    };
-    let frac = frac.trim_end_matches('0');
-    if frac.is_empty() {
-        format!("{head}Z")
-    } else {
-        format!("{head}.{frac}Z")
-    }
+    berth_units::Timestamp::new(secs, nanos).to_rfc3339(berth_units::SubSeconds::Trimmed)
 }
 
 /// The in-container path a symlink finally points at (resolved inside the root), for `linkTarget`.

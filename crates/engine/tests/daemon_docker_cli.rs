@@ -221,8 +221,15 @@ fn peer_restart_right_after_exit_and_runtime_state_cleaned() {
     let runtime_root = d.root().join("exec/runtime");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
+        // Container state directories; the runtime's own `.empty` (its sealed binary's
+        // overlay layer) stays.
         let left: Vec<_> = std::fs::read_dir(&runtime_root)
-            .map(|r| r.flatten().map(|e| e.file_name()).collect())
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name())
+                    .filter(|n| n != ".empty")
+                    .collect()
+            })
             .unwrap_or_default();
         if left.is_empty() {
             break;
@@ -234,4 +241,42 @@ fn peer_restart_right_after_exit_and_runtime_state_cleaned() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(stdout(&d.docker(&["ps", "-aq"])), "");
+}
+
+fn host_dev_null_ctime() -> (i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata("/dev/null").unwrap();
+    (m.ctime(), m.ctime_nsec())
+}
+
+/// Issue 12: the shim hands `create` and the engine hands `exec` the host's /dev/null as
+/// stdin; container root could chmod or chown the host's node through /proc/self/fd/0. The
+/// runtime reopens it on the container's own /dev/null: the host node's ctime stays. (The
+/// container sets the mode and owner the node already has, so a failure harms no one.)
+#[test]
+fn peer_run_and_exec_never_reach_the_hosts_dev_null() {
+    if !need() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let touch = "chmod 666 /proc/self/fd/0 && chown 0:0 /proc/self/fd/0 && echo touched";
+    let before = host_dev_null_ctime();
+    let o = d.docker(&["run", "--rm", "busybox", "sh", "-c", touch]);
+    assert_eq!(stdout(&o), "touched\n", "{}", stderr(&o));
+    assert_eq!(
+        host_dev_null_ctime(),
+        before,
+        "docker run reached the host's /dev/null"
+    );
+    let o = d.docker(&["run", "-d", "--name", "devnull", "busybox", "sleep", "100"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d.docker(&["exec", "devnull", "sh", "-c", touch]);
+    assert_eq!(stdout(&o), "touched\n", "{}", stderr(&o));
+    assert_eq!(
+        host_dev_null_ctime(),
+        before,
+        "docker exec reached the host's /dev/null"
+    );
+    assert!(d.docker(&["rm", "-f", "devnull"]).status.success());
 }

@@ -433,12 +433,7 @@ pub fn import(images: &Images, src: impl Read, opts: &ImportOptions) -> Result<I
         .snapshots
         .commit_pending(pending, unpacked.diff_id.as_str(), None)?;
     let platform = opts.platform.clone().unwrap_or_default();
-    let now = rfc3339(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    );
+    let now = berth_units::Timestamp::now().to_rfc3339(berth_units::SubSeconds::Omit);
     let config = ImageConfig {
         created: Some(now.clone()),
         architecture: platform.architecture.clone(),
@@ -479,35 +474,4 @@ pub fn import(images: &Images, src: impl Read, opts: &ImportOptions) -> Result<I
 /// (`docker export`).
 pub fn export(root: &Path, out: impl Write) -> Result<()> {
     Ok(berth_snapshot::write_layer_tar(root, out)?)
-}
-
-/// Formats seconds since the epoch as RFC 3339 UTC (`2024-01-02T03:04:05Z`).
-pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil-from-days (proleptic Gregorian), after Howard Hinnant's algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn formats_rfc3339() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-    }
 }

@@ -4,6 +4,6 @@
 pub use berth_cgroups::{Cgroup, Version};
 
 /// True when the controllers live on the unified (v2) hierarchy.
-pub fn is_v2(cg: &Cgroup) -> bool {
+pub(crate) fn is_v2(cg: &Cgroup) -> bool {
     cg.version == Version::V2
 }

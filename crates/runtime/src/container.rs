@@ -11,7 +11,6 @@ use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use crate::cgroup::Cgroup;
 use crate::channel::InitConfig;
 use crate::error::{invalid, Context, Error, Result};
-use crate::init::libc_flags as ns;
 use crate::launch::{self, LaunchEvents};
 use crate::state::{ContainerRecord, StateOutput, Status, EXEC_FIFO};
 
@@ -153,7 +152,7 @@ impl LaunchEvents for CreateEvents<'_> {
             start_time,
             bundle: self.bundle.to_path_buf(),
             rootfs: self.rootfs.to_path_buf(),
-            created: crate::state::now_rfc3339(),
+            created: berth_units::time::now_rfc3339_nanos(),
             owner: rustix::process::geteuid().as_raw(),
             cgroup: serde_json::to_value(self.cgroup).map_err(|e| Error::Other(e.to_string()))?,
             config: self.spec.clone(),
@@ -227,6 +226,7 @@ impl Runtime {
             .map_err(|e| invalid("--bundle", format!("{}: {e}", opts.bundle.display())))?;
         let spec = crate::spec::load(&bundle)?;
         crate::spec::validate(&spec, true)?;
+        crate::lsm::check(spec.process().as_ref(), spec.linux().as_ref())?;
         let rootfs = crate::spec::rootfs(&spec, &bundle)?;
         let rootfs =
             std::fs::canonicalize(&rootfs).sys(|| format!("resolve {}", rootfs.display()))?;
@@ -293,7 +293,7 @@ impl Runtime {
         } else {
             0
         };
-        let spawned = launch::spawn(&cgroup, console.as_ref(), born_in)?;
+        let spawned = launch::spawn(&self.root, &cgroup, console.as_ref(), born_in)?;
 
         let fifo = dir.join(EXEC_FIFO);
         rustix::fs::mknodat(
@@ -389,31 +389,14 @@ impl Runtime {
             rustix::fs::Mode::empty(),
         )
         .sys(|| format!("open {}", fifo.display()))?;
-        let mut byte = [0u8; 1];
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match rustix::io::read(&f, &mut byte) {
-                Ok(1) => break,
-                Ok(_) | Err(rustix::io::Errno::AGAIN) => {
-                    if !rec.alive() {
-                        return Err(Error::Init("container process exited before start".into()));
-                    }
-                    if Instant::now() > deadline {
-                        return Err(Error::Other(
-                            "timed out waiting for the container to start".into(),
-                        ));
-                    }
-                    let mut pfd = [rustix::event::PollFd::new(&f, rustix::event::PollFlags::IN)];
-                    let timeout = rustix::event::Timespec {
-                        tv_sec: 0,
-                        tv_nsec: 10_000_000,
-                    };
-                    let _ = rustix::event::poll(&mut pfd, Some(&timeout));
-                }
-                Err(e) => return Err(e).sys(|| "read exec fifo".into()),
-            }
-        }
+        let started = wait_started(&rec, &f);
         let _ = std::fs::remove_file(&fifo);
+        if started.is_err() {
+            // The init reported its error and is exiting: make sure it is gone before we
+            // say so, so `state` shows it stopped from now on.
+            stop_and_wait(&rec);
+        }
+        started?;
         let state = serde_json::to_string(&rec.output("running")).unwrap_or_default();
         if let Err(e) = crate::hooks::run(
             "poststart",
@@ -588,6 +571,7 @@ impl Runtime {
                 message: "exec needs a running container".into(),
             });
         }
+        crate::lsm::check(Some(&process), None)?;
         let cg = Self::cgroup_of(&rec)?;
         let mut spec = rec.config.clone();
         let console = connect_console(
@@ -640,7 +624,7 @@ impl Runtime {
                 Ok(String::new())
             }
         }
-        let mut launched = launch::launch(cfg, &cg, console.as_ref(), &mut ExecEvents)?;
+        let mut launched = launch::launch(&self.root, cfg, &cg, console.as_ref(), &mut ExecEvents)?;
         drop(console);
         // The init end is close-on-exec: EOF means the program was exec'd.
         match crate::channel::recv(&mut launched.sock)? {
@@ -659,6 +643,71 @@ impl Runtime {
     }
 }
 
+/// Follows the container's init past the exec fifo. The init opens the fifo for writing as
+/// soon as we opened it for reading; only if something fails before its program runs
+/// (startContainer hooks, the last seccomp filter, execve) does it write, the error. Its
+/// close, at execve (the descriptor is close-on-exec) or at its exit, shows as POLLHUP,
+/// which Linux reports to a reader only once a writer has come and gone: until the init
+/// has opened the fifo we see nothing, and check that it is still alive.
+fn wait_started(rec: &ContainerRecord, fifo: &OwnedFd) -> Result<()> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut got: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    let tick = Timespec {
+        tv_sec: 0,
+        tv_nsec: 10_000_000,
+    };
+    'wait: loop {
+        let mut fds = [PollFd::new(fifo, PollFlags::IN)];
+        match poll(&mut fds, Some(&tick)) {
+            Ok(0) => {
+                // Still there (startContainer hooks may take their time), or gone without
+                // ever opening the fifo.
+                if !rec.alive() {
+                    return Err(Error::Init("container process exited before start".into()));
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e).sys(|| "poll exec fifo".into()),
+        }
+        let events = fds[0].revents();
+        if events.contains(PollFlags::IN) {
+            loop {
+                match rustix::io::read(fifo, &mut buf) {
+                    // Data came first, so a writer was there: this is its close.
+                    Ok(0) => break 'wait,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(rustix::io::Errno::AGAIN) => break,
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(e).sys(|| "read exec fifo".into()),
+                }
+            }
+        } else if events.intersects(PollFlags::HUP | PollFlags::ERR) {
+            break;
+        }
+    }
+    if got.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Init(String::from_utf8_lossy(&got).into_owned()))
+    }
+}
+
+/// Kills the init if it is still there and waits (bounded) until it is gone.
+fn stop_and_wait(rec: &ContainerRecord) {
+    if rec.alive() {
+        if let Some(pid) = rustix::process::Pid::from_raw(rec.pid) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rec.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
 /// Waits (bounded) until the init process and the cgroup's processes are gone.
 fn wait_gone(rec: &ContainerRecord, cg: &Cgroup) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -666,13 +715,5 @@ fn wait_gone(rec: &ContainerRecord, cg: &Cgroup) {
     while (rec.alive() || !cg.pids().unwrap_or_default().is_empty()) && Instant::now() < deadline {
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(5));
-    }
-}
-
-/// CLONE_NEW* flag of a namespace type (re-exported for callers that build configs).
-pub fn namespace_flag(t: LinuxNamespaceType) -> i32 {
-    match t {
-        LinuxNamespaceType::User => ns::CLONE_NEWUSER,
-        other => ns_flag(other),
     }
 }

@@ -32,12 +32,13 @@ pub struct Launched {
 
 /// Forks, execs the sealed init and sends it `cfg`; returns once the init reports Ready.
 pub fn launch(
+    root: &Path,
     cfg: InitConfig,
     cgroup: &Cgroup,
     console: Option<&OwnedFd>,
     events: &mut dyn LaunchEvents,
 ) -> Result<Launched> {
-    spawn(cgroup, console, 0)?.configure(cfg, events)
+    spawn(root, cgroup, console, 0)?.configure(cfg, events)
 }
 
 /// An init process that is starting (exec'ing the sealed binary) and waits for its config.
@@ -68,8 +69,16 @@ pub struct Spawned {
 /// init's ordered steps), and never with the cgroup namespace, whose root must be the
 /// container's cgroup (the init unshares it after joining). If clone3 refuses, the init is
 /// forked plainly and makes the namespaces itself.
-pub fn spawn(cgroup: &Cgroup, console: Option<&OwnedFd>, namespaces: i32) -> Result<Spawned> {
-    let exe = crate::sealed_exe::sealed_self()?;
+///
+/// `root` is the runtime's state root (`--root`): the sealed binary's mount needs an empty
+/// directory, kept there.
+pub fn spawn(
+    root: &Path,
+    cgroup: &Cgroup,
+    console: Option<&OwnedFd>,
+    namespaces: i32,
+) -> Result<Spawned> {
+    let exe = crate::sealed_exe::sealed_self(root)?;
     let (parent, child) = UnixStream::pair().sys(|| "socketpair".into())?;
     let unified = cgroup.unified_path().and_then(|p| {
         rustix::fs::open(
@@ -250,9 +259,4 @@ pub fn wait_exit_code(pid: i32) -> Result<i32> {
             Err(e) => return Err(e).sys(|| format!("wait for {pid}")),
         }
     }
-}
-
-/// True if `path` exists (namespace files are checked before launching).
-pub fn exists(path: &Path) -> bool {
-    path.exists()
 }

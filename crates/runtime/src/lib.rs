@@ -2,31 +2,42 @@
 //! runc's lifecycle (create, start, state, kill, delete, exec, pause, resume).
 //!
 //! Process structure of `create`: the runtime forks a child that immediately execs a sealed,
-//! read-only copy of the berth binary ([`sealed_exe`]) as the init ([`init`]); the two talk
-//! over a socketpair ([`channel`]). The init joins/unshares namespaces, forks the container
-//! process into the new pid namespace as the runtime's direct child, builds the rootfs
-//! ([`rootfs`]) and waits on the exec fifo until `start`.
+//! read-only copy of the berth binary (`sealed_exe`) as the init ([`init_main`]); the two
+//! talk over a socketpair (`channel`). The init joins/unshares namespaces, forks the
+//! container process into the new pid namespace as the runtime's direct child, builds the
+//! rootfs (`rootfs`) and waits on the exec fifo until `start`.
+//!
+//! The API is [`Runtime`] and its options, records and errors, the `features`/`spec`
+//! documents, [`seccomp::from_docker_profile`] and [`signal::parse`]. Modules marked
+//! "engine" below are still linked by berth-engine and go private once it stops.
 
-pub mod cgroup;
-pub mod channel;
-pub mod console;
-pub mod container;
-pub mod devices;
-pub mod error;
+mod channel;
+mod console;
+mod container;
+mod devices;
+mod error;
 pub mod features;
-pub mod hooks;
-pub mod init;
-pub mod launch;
-pub mod mount_options;
-pub mod process_setup;
-pub mod rootfs;
-pub mod safe_path;
-pub mod sealed_exe;
+mod hooks;
+mod init;
+mod launch;
+mod lsm;
+mod mount_options;
+mod process_setup;
+mod sealed_exe;
 pub mod seccomp;
 pub mod signal;
-pub mod spec;
-pub mod state;
+mod spec;
 
+/// engine: `Cgroup` for reconcile (until the engine takes it from berth-cgroups itself).
+pub mod cgroup;
+/// engine: `remount_fd` for read-only `cp` targets (until the in-root crate lands).
+pub mod rootfs;
+/// engine: in-root lookups (moving to the shared in-root filesystem crate).
+pub mod safe_path;
+mod state;
+
+pub use channel::INIT_FD_ENV;
 pub use container::{CreateOptions, ExecOptions, Runtime};
 pub use error::{Error, Result};
-pub use state::{StateOutput, Status};
+pub use init::main as init_main;
+pub use state::{ContainerRecord, StateOutput, Status};

@@ -1,10 +1,11 @@
-//! The last steps before the container's program runs: rlimits, oom_score_adj, user and
-//! groups, the five capability sets, no_new_privileges, seccomp, cwd, env and execve.
+//! The last steps before the container's program runs: stdio, rlimits, oom_score_adj, user
+//! and groups, the five capability sets, no_new_privileges, seccomp, cwd, env and execve.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 use caps::{CapSet, Capability, CapsHashSet};
+use libseccomp::ScmpFilterContext;
 use oci_spec::runtime::{Capabilities, Linux, PosixRlimitType, Process};
 use rustix::process::{Resource, Rlimit};
 
@@ -98,8 +99,12 @@ fn to_caps(set: &Option<Capabilities>, field: &str) -> Result<CapsHashSet> {
 }
 
 /// Switches to the process's user and capabilities, sets no_new_privs and loads seccomp,
-/// in the order that keeps each step permitted.
-pub fn drop_privileges(process: &Process, linux: Option<&Linux>) -> Result<()> {
+/// in the order that keeps each step permitted. With no_new_privs the filter is returned
+/// instead of loaded: the caller loads it as late as possible, right before execve.
+pub fn drop_privileges(
+    process: &Process,
+    linux: Option<&Linux>,
+) -> Result<Option<ScmpFilterContext>> {
     let user = process.user();
     let caps_spec = process.capabilities().clone().unwrap_or_default();
     let bounding = to_caps(caps_spec.bounding(), "process.capabilities.bounding")?;
@@ -167,11 +172,54 @@ pub fn drop_privileges(process: &Process, linux: Option<&Linux>) -> Result<()> {
     }
     if nnp {
         rustix::thread::set_no_new_privs(true).sys(|| "no_new_privs".into())?;
-        if let Some(f) = &filter {
-            f.load().map_err(|e| Error::Seccomp(format!("load: {e}")))?;
-        }
+        return Ok(filter);
+    }
+    Ok(None)
+}
+
+/// Reopens stdin, stdout and stderr that are a `/dev/null` (any node of that device, such
+/// as the host's, which the runtime's caller passed) on the container's own /dev/null, as
+/// runc does: container root could otherwise chmod or chown the host's node through
+/// /proc/self/fd/0. Must run after the root switch (or after joining the container's mount
+/// namespace, for exec).
+pub fn reopen_dev_null() -> Result<()> {
+    let null = match rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        // A container without /dev/null: nothing to reopen onto (and nothing of ours to hide).
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e).sys(|| "open /dev/null in the container".into()),
+    };
+    let null_rdev = rustix::fs::fstat(&null)
+        .sys(|| "stat /dev/null".into())?
+        .st_rdev;
+    let is_null = |st: rustix::fs::Stat| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::CharacterDevice
+            && st.st_rdev == null_rdev
+    };
+    if rustix::fs::fstat(std::io::stdin()).is_ok_and(is_null) {
+        rustix::stdio::dup2_stdin(&null).sys(|| "reopen stdin on /dev/null".into())?;
+    }
+    if rustix::fs::fstat(std::io::stdout()).is_ok_and(is_null) {
+        rustix::stdio::dup2_stdout(&null).sys(|| "reopen stdout on /dev/null".into())?;
+    }
+    if rustix::fs::fstat(std::io::stderr()).is_ok_and(is_null) {
+        rustix::stdio::dup2_stderr(&null).sys(|| "reopen stderr on /dev/null".into())?;
     }
     Ok(())
+}
+
+/// chdir to process.cwd (after the user switch, so the user's permissions apply).
+pub fn chdir(process: &Process) -> Result<()> {
+    rustix::process::chdir(process.cwd()).map_err(|e| {
+        invalid(
+            "process.cwd",
+            format!("chdir {}: {e}", process.cwd().display()),
+        )
+    })
 }
 
 /// The environment as a list of (key, value).
@@ -228,15 +276,9 @@ pub fn resolve_program(process: &Process) -> Result<PathBuf> {
     ))
 }
 
-/// chdir to the process cwd, then execve the program with exactly the spec's environment.
+/// execve the program with exactly the spec's environment (the cwd is set already).
 /// Only returns on failure.
 pub fn exec(process: &Process, program: &Path) -> Error {
-    if let Err(e) = rustix::process::chdir(process.cwd()) {
-        return invalid(
-            "process.cwd",
-            format!("chdir {}: {e}", process.cwd().display()),
-        );
-    }
     let args = process.args().clone().unwrap_or_default();
     let err = std::process::Command::new(program)
         .arg0(&args[0])

@@ -13,19 +13,32 @@ use crate::error::{invalid, Context, Error, Result};
 use crate::mount_options::{self, MountOptions};
 use crate::safe_path::{create_in_root, open_in_root, proc_fd_path};
 
-/// Mounts everything the spec lists onto `rootfs`, in order, plus the default devices.
-pub fn mount_all(spec: &Spec, rootfs: &Path, bundle: &Path, cgroup_v2: bool) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        None | Some("") => MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+/// The spec's `linux.rootfsPropagation`, if any.
+pub(crate) fn requested_propagation(spec: &Spec) -> Result<Option<MountPropagationFlags>> {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
+        None | Some("") => Ok(None),
         Some(p) => mount_options::propagation(p)
-            .ok_or_else(|| invalid("linux.rootfsPropagation", format!("unknown value {p:?}")))?,
-    };
-    // Never let our mounts propagate back to the host.
-    let base = if prop.contains(MountPropagationFlags::SHARED) {
-        MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC
-    } else {
-        prop
+            .map(Some)
+            .ok_or_else(|| invalid("linux.rootfsPropagation", format!("unknown value {p:?}"))),
+    }
+}
+
+/// Mounts everything the spec lists onto `rootfs`, in order, plus the default devices and
+/// the process's cwd.
+///
+/// Propagation first, as runc does: every mount of the namespace becomes a slave (mounts
+/// never propagate back to the host, and nothing is shared, which pivot_root refuses), or
+/// private when the spec asks for it; the requested rootfs propagation is applied to the
+/// new root after the switch ([`switch_root`]).
+pub(crate) fn mount_all(spec: &Spec, rootfs: &Path, bundle: &Path, cgroup_v2: bool) -> Result<()> {
+    let slave = MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC;
+    let base = match requested_propagation(spec)? {
+        Some(p) if p.contains(MountPropagationFlags::PRIVATE) => p | MountPropagationFlags::REC,
+        _ => slave,
     };
     rustix::mount::mount_change("/", base).sys(|| "make / a slave mount".into())?;
     // The rootfs must be a mount point for pivot_root.
@@ -37,9 +50,10 @@ pub fn mount_all(spec: &Spec, rootfs: &Path, bundle: &Path, cgroup_v2: bool) -> 
         Mode::empty(),
     )
     .sys(|| format!("open rootfs {}", rootfs.display()))?;
+    let label = spec.linux().as_ref().and_then(|l| l.mount_label().clone());
     let mut dev_bound = false;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mount_one(&root, m, bundle, cgroup_v2).map_err(|e| {
+        mount_one(&root, m, bundle, cgroup_v2, label.as_deref()).map_err(|e| {
             prefix_field(e, &format!("mounts[{i}] ({})", m.destination().display()))
         })?;
         if m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("bind") {
@@ -49,8 +63,10 @@ pub fn mount_all(spec: &Spec, rootfs: &Path, bundle: &Path, cgroup_v2: bool) -> 
     if !dev_bound {
         crate::devices::create_devices(&root, spec)?;
     }
-    if prop.contains(MountPropagationFlags::SHARED) {
-        rustix::mount::mount_change(rootfs, prop).sys(|| "set rootfs propagation".into())?;
+    // runc creates a missing working directory; so do we (inside the root, after mounts).
+    if let Some(p) = spec.process() {
+        create_in_root(&root, p.cwd(), true)
+            .map_err(|e| invalid("process.cwd", format!("create in rootfs: {e}")))?;
     }
     Ok(())
 }
@@ -62,8 +78,14 @@ fn prefix_field(e: Error, field: &str) -> Error {
     }
 }
 
-fn mount_one(root: &OwnedFd, m: &Mount, bundle: &Path, cgroup_v2: bool) -> Result<()> {
-    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+fn mount_one(
+    root: &OwnedFd,
+    m: &Mount,
+    bundle: &Path,
+    cgroup_v2: bool,
+    label: Option<&str>,
+) -> Result<()> {
+    let mut opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
     let typ = m.typ().as_deref().unwrap_or("");
     let dest = m.destination();
     if typ == "bind" || opts.bind {
@@ -71,6 +93,15 @@ fn mount_one(root: &OwnedFd, m: &Mount, bundle: &Path, cgroup_v2: bool) -> Resul
     }
     if typ == "cgroup" || typ == "cgroup2" {
         return mount_cgroup(root, dest, &opts, cgroup_v2);
+    }
+    if let Some(label) = label.filter(|_| matches!(typ, "tmpfs" | "devpts" | "mqueue")) {
+        // SELinux: the filesystems runc labels get the spec's mount label.
+        let ctx = format!("context=\"{label}\"");
+        opts.data = if opts.data.is_empty() {
+            ctx
+        } else {
+            format!("{},{ctx}", opts.data)
+        };
     }
     let target = create_in_root(root, dest, true).sys(|| "create mount point".into())?;
     let source = m
@@ -309,8 +340,9 @@ fn v1_hierarchies() -> Vec<(String, String)> {
     out
 }
 
-/// Switches the root to `rootfs` (pivot_root, or MS_MOVE + chroot with `no_pivot`).
-pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
+/// Switches the root to `rootfs` (pivot_root, or MS_MOVE + chroot with `no_pivot`), then
+/// gives the new root the spec's rootfs propagation.
+pub(crate) fn switch_root(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<()> {
     rustix::process::chdir(rootfs).sys(|| format!("chdir {}", rootfs.display()))?;
     if no_pivot {
         rustix::mount::mount_move(".", "/").sys(|| "move rootfs to /".into())?;
@@ -325,11 +357,18 @@ pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
         .sys(|| "make old root a slave".into())?;
         rustix::mount::unmount(".", UnmountFlags::DETACH).sys(|| "detach old root".into())?;
     }
-    rustix::process::chdir("/").sys(|| "chdir /".into())
+    rustix::process::chdir("/").sys(|| "chdir /".into())?;
+    // Only now, on the container's own root mount: a shared root gets a peer group of its
+    // own, never the host's.
+    if let Some(p) = requested_propagation(spec)? {
+        rustix::mount::mount_change("/", p)
+            .map_err(|e| invalid("linux.rootfsPropagation", format!("apply to /: {e}")))?;
+    }
+    Ok(())
 }
 
 /// After the switch: masked paths, read-only paths, and a read-only root when asked.
-pub fn finish(spec: &Spec) -> Result<()> {
+pub(crate) fn finish(spec: &Spec) -> Result<()> {
     let root = rustix::fs::open(
         "/",
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -403,7 +442,7 @@ fn mask_path(root: &OwnedFd, path: &Path) -> Result<()> {
 }
 
 /// Writes each `linux.sysctl` entry under /proc/sys (after /proc is the container's).
-pub fn apply_sysctl(spec: &Spec) -> Result<()> {
+pub(crate) fn apply_sysctl(spec: &Spec) -> Result<()> {
     let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
         return Ok(());
     };
@@ -420,7 +459,7 @@ pub fn apply_sysctl(spec: &Spec) -> Result<()> {
 }
 
 /// The device type letter for mknod.
-pub fn device_file_type(t: LinuxDeviceType) -> Option<FileType> {
+pub(crate) fn device_file_type(t: LinuxDeviceType) -> Option<FileType> {
     match t {
         LinuxDeviceType::C | LinuxDeviceType::U => Some(FileType::CharacterDevice),
         LinuxDeviceType::B => Some(FileType::BlockDevice),
@@ -430,7 +469,7 @@ pub fn device_file_type(t: LinuxDeviceType) -> Option<FileType> {
 }
 
 /// Helper for [`crate::devices`]: binds host `src` onto `target` (for user namespaces).
-pub fn bind_host_file(src: &Path, target: &impl AsFd) -> Result<()> {
+pub(crate) fn bind_host_file(src: &Path, target: &impl AsFd) -> Result<()> {
     let t = target.as_fd().try_clone_to_owned().sys(|| "dup".into())?;
     rustix::mount::mount(src, proc_fd_path(&t).as_str(), "", MountFlags::BIND, None)
         .sys(|| format!("bind {}", src.display()))

@@ -47,7 +47,7 @@ fn compare(op: LinuxSeccompOperator, value: u64, value_two: Option<u64>) -> (Scm
 }
 
 /// Compiles the spec's seccomp section into a filter (not loaded yet).
-pub fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
+pub(crate) fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     let err =
         |what: &str, e: libseccomp::error::SeccompError| Error::Seccomp(format!("{what}: {e}"));
     let default = action(s.default_action(), s.default_errno_ret())?;
@@ -104,13 +104,6 @@ pub fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
         }
     }
     Ok(ctx)
-}
-
-/// Compiles and loads the filter into the calling thread.
-pub fn load(s: &LinuxSeccomp) -> Result<()> {
-    compile(s)?
-        .load()
-        .map_err(|e| Error::Seccomp(format!("load: {e}")))
 }
 
 /// Converts a Docker-format profile (with `archMap` and per-rule `includes`/`excludes`) to

@@ -115,6 +115,14 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
             }
         }
     }
+    // Without one, the rootfs would be set up in (and pivot_root would change) the caller's
+    // mount namespace: refuse, with the field to fix.
+    if need_process && !seen.contains(&LinuxNamespaceType::Mount) {
+        return Err(invalid(
+            "linux.namespaces",
+            "a container needs a mount namespace: add {\"type\": \"mount\"} (or join one by path)",
+        ));
+    }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
         && !seen.contains(&LinuxNamespaceType::Uts)
     {

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Context, Error, Result};
 
 /// Name of the record file in a container's state directory.
-pub const STATE_FILE: &str = "state.json";
+pub(crate) const STATE_FILE: &str = "state.json";
 /// Name of the exec fifo: present while the container is created but not started.
-pub const EXEC_FIFO: &str = "exec.fifo";
+pub(crate) const EXEC_FIFO: &str = "exec.fifo";
 
 /// What the runtime remembers about a container between invocations.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,7 +97,7 @@ pub struct StateOutput {
 }
 
 /// Reads `state` char and start time of `pid` from /proc; None if there is no such process.
-pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+pub(crate) fn proc_stat(pid: i32) -> Option<(char, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
@@ -109,12 +109,12 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
 
 impl ContainerRecord {
     /// The record's directory.
-    pub fn dir(root: &Path, id: &str) -> PathBuf {
+    pub(crate) fn dir(root: &Path, id: &str) -> PathBuf {
         root.join(id)
     }
 
     /// Loads the record of `id`.
-    pub fn load(root: &Path, id: &str) -> Result<ContainerRecord> {
+    pub(crate) fn load(root: &Path, id: &str) -> Result<ContainerRecord> {
         crate::spec::validate_id(id)?;
         let path = Self::dir(root, id).join(STATE_FILE);
         let bytes = match std::fs::read(&path) {
@@ -129,7 +129,7 @@ impl ContainerRecord {
     }
 
     /// Writes the record atomically (temp file + rename).
-    pub fn save(&self, root: &Path) -> Result<()> {
+    pub(crate) fn save(&self, root: &Path) -> Result<()> {
         let dir = Self::dir(root, &self.id);
         let tmp = dir.join(".state.json.tmp");
         let data = serde_json::to_vec(self).map_err(|e| Error::Other(e.to_string()))?;
@@ -153,7 +153,7 @@ impl ContainerRecord {
     }
 
     /// The container's current status.
-    pub fn status(&self, root: &Path, frozen: impl FnOnce() -> bool) -> Status {
+    pub(crate) fn status(&self, root: &Path, frozen: impl FnOnce() -> bool) -> Status {
         if !self.alive() {
             return Status::Stopped;
         }
@@ -183,46 +183,9 @@ impl ContainerRecord {
     }
 }
 
-/// Now as RFC 3339 UTC with nanoseconds (`2024-05-01T12:00:00.123456789Z`).
-pub fn now_rfc3339() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    rfc3339(d.as_secs() as i64, d.subsec_nanos())
-}
-
-/// Formats seconds since the epoch (UTC) as RFC 3339 with nanoseconds.
-pub fn rfc3339(secs: i64, nanos: u32) -> String {
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil-from-days (proleptic Gregorian), H. Hinnant's algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
-        assert_eq!(rfc3339(1_700_000_000, 0), "2023-11-14T22:13:20.000000000Z");
-    }
 
     #[test]
     fn proc_stat_of_self() {

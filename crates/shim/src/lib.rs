@@ -21,7 +21,6 @@
 
 pub mod logfile;
 pub mod protocol;
-pub mod time;
 
 mod args;
 mod monitor;

@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::time;
-
 /// One log line as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
@@ -149,49 +147,14 @@ pub fn parse_time(s: &str) -> Option<i128> {
     rfc3339_nanos(s)
 }
 
-/// Nanoseconds since the epoch of an RFC 3339 UTC time (`…Z` or `±hh:mm`).
+/// Nanoseconds since the epoch of an RFC 3339 time (`…Z` or `±hh:mm`).
 pub fn rfc3339_nanos(s: &str) -> Option<i128> {
-    let b = s.as_bytes();
-    if b.len() < 20 {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    let mut nanos: i128 = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits: String = frac.chars().take_while(|c| c.is_ascii_digit()).collect();
-        rest = &frac[digits.len()..];
-        let padded = format!("{digits:0<9}");
-        nanos = padded[..9].parse().ok()?;
-    }
-    let offset: i64 = match rest {
-        "Z" | "z" => 0,
-        o if o.len() == 6 => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset;
-    Some(secs as i128 * 1_000_000_000 + nanos)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    berth_units::parse_rfc3339(s).map(berth_units::Timestamp::as_nanos)
 }
 
 /// Now as RFC 3339 with nanoseconds.
 pub fn now() -> String {
-    time::now_rfc3339()
+    berth_units::time::now_rfc3339_nanos()
 }
 
 #[cfg(test)]

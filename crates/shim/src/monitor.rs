@@ -12,7 +12,7 @@ use rustix::event::{poll, PollFd, PollFlags};
 use rustix::process::{Pid, WaitOptions};
 
 use crate::logfile::LogWriter;
-use crate::{exit_path, protocol, short_path, socket_path, time, ExitRecord, ShimArgs};
+use crate::{exit_path, protocol, short_path, socket_path, ExitRecord, ShimArgs};
 
 pub(crate) struct Shim {
     args: ShimArgs,
@@ -301,7 +301,7 @@ impl Shim {
 
     fn log_line(&mut self, stream: &str, data: &[u8]) {
         if let Some(log) = &mut self.log {
-            let _ = log.write(stream, data, &time::now_rfc3339());
+            let _ = log.write(stream, data, &berth_units::time::now_rfc3339_nanos());
         }
     }
 
@@ -402,7 +402,7 @@ impl Shim {
     fn finish(mut self, code: i64) {
         let record = ExitRecord {
             exit_code: code,
-            finished_at: time::now_rfc3339(),
+            finished_at: berth_units::time::now_rfc3339_nanos(),
         };
         let json = serde_json::to_vec(&record).unwrap_or_default();
         let path = exit_path(&self.args.state_dir);

@@ -13,4 +13,4 @@ pub use copyup::copy_tree;
 pub use error::{Result, VolumeError};
 pub use name::{anonymous_name, is_anonymous_name, validate_name};
 pub use spec::{parse_mount_flag, parse_volume_flag, MountSpec, MountType, Propagation};
-pub use store::{rfc3339, VolumeStore, ANONYMOUS_LABEL};
+pub use store::{VolumeStore, ANONYMOUS_LABEL};

@@ -197,20 +197,6 @@ fn parse_bool(kind: MountType, key: &str, v: Option<&str>) -> Result<bool> {
     }
 }
 
-/// Parses a size like `64m`, `1g`, `512k`, `100` (bytes).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let s = s.trim_end_matches('b');
-    let (num, mult) = match s.chars().last()? {
-        'k' => (&s[..s.len() - 1], 1u64 << 10),
-        'm' => (&s[..s.len() - 1], 1 << 20),
-        'g' => (&s[..s.len() - 1], 1 << 30),
-        't' => (&s[..s.len() - 1], 1 << 40),
-        _ => (s, 1),
-    };
-    num.parse::<u64>().ok()?.checked_mul(mult)
-}
-
 /// Parses `--mount type=…,source=…,target=…,…` (syntax only: that a bind source exists is
 /// the daemon's check, [`check_bind_source`]).
 pub fn parse_mount_flag(spec: &str) -> Result<MountSpec> {
@@ -274,9 +260,14 @@ pub fn parse_mount_flag(spec: &str) -> Result<MountSpec> {
             }
             "tmpfs-size" => {
                 let v = need(v)?;
-                m.tmpfs_size = Some(parse_size(&v).ok_or_else(|| {
-                    VolumeError::InvalidArgument(format!("invalid value for {k}: {v}"))
-                })?);
+                m.tmpfs_size = Some(
+                    berth_units::ram_in_bytes(&v)
+                        .ok()
+                        .and_then(|n| u64::try_from(n).ok())
+                        .ok_or_else(|| {
+                            VolumeError::InvalidArgument(format!("invalid value for {k}: {v}"))
+                        })?,
+                );
             }
             "tmpfs-mode" => {
                 let v = need(v)?;
@@ -631,14 +622,5 @@ mod tests {
         assert!(e("type=tmpfs,target=/t,tmpfs-size=lots").contains("tmpfs-size"));
         assert!(e("type=volume,target=/t,bind-propagation=shared").contains("BindOptions"));
         assert!(e("type=bind,source=/tmp,target=/t,volume-nocopy").contains("VolumeOptions"));
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("100"), Some(100));
-        assert_eq!(parse_size("1k"), Some(1024));
-        assert_eq!(parse_size("2G"), Some(2 << 30));
-        assert_eq!(parse_size("10mb"), Some(10 << 20));
-        assert_eq!(parse_size("x"), None);
     }
 }

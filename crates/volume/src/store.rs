@@ -18,6 +18,7 @@ use std::sync::Mutex;
 
 use berth_api_types::volume::{Volume, VolumePruneResponse};
 use berth_api_types::{Filters, Labels};
+use berth_units::{SubSeconds, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::copyup;
@@ -46,28 +47,6 @@ pub struct VolumeStore {
     dir: PathBuf,
     users: Mutex<HashMap<String, BTreeSet<String>>>,
     mounted_by: Mutex<HashMap<String, BTreeSet<String>>>,
-}
-
-/// Formats Unix seconds as RFC 3339 UTC (`2024-01-02T03:04:05Z`).
-pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    // Civil-from-days (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 impl VolumeStore {
@@ -117,7 +96,7 @@ impl VolumeStore {
             name: m.name.clone(),
             driver: "local".into(),
             mountpoint: self.data_path(&m.name).to_string_lossy().into_owned(),
-            created_at: rfc3339(m.created_unix),
+            created_at: Timestamp::new(m.created_unix, 0).to_rfc3339(SubSeconds::Omit),
             status: None,
             labels: m.labels.clone(),
             scope: "local".into(),
@@ -495,16 +474,4 @@ fn dir_size(path: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
 }

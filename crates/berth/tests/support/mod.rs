@@ -1,6 +1,8 @@
 //! Helpers for the runtime's integration tests: a busybox bundle in a TempDir with its own
-//! state root, a spec editable as JSON, and `berth runtime` commands against it.
+//! state root, a spec editable as JSON, and `berth runtime` (or runc) commands against it.
 #![allow(dead_code)]
+
+pub mod conformance;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -8,16 +10,40 @@ use std::process::{Command, Output};
 use berth_testkit::{berth_bin, busybox, unique_name, TempDir};
 use serde_json::{json, Value};
 
+/// The runtime a bundle's commands go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rt {
+    /// `berth runtime`.
+    Berth,
+    /// runc, the reference.
+    Runc,
+}
+
+impl Rt {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rt::Berth => "berth-runtime",
+            Rt::Runc => "runc",
+        }
+    }
+}
+
 /// A bundle with a busybox rootfs; containers it created are force-deleted on drop.
 pub struct Bundle {
     pub dir: TempDir,
     pub spec: Value,
+    pub rt: Rt,
     ids: std::cell::RefCell<Vec<String>>,
 }
 
 impl Bundle {
     /// A bundle whose process runs `args`, without a terminal, with a writable root.
     pub fn new(args: &[&str]) -> Bundle {
+        Bundle::on(Rt::Berth, args)
+    }
+
+    /// The same, driven by `rt`.
+    pub fn on(rt: Rt, args: &[&str]) -> Bundle {
         let dir = TempDir::new("berth-rt-");
         busybox::make_rootfs(&dir.path().join("rootfs"));
         let mut spec = berth_runtime::features::default_spec(false);
@@ -27,6 +53,7 @@ impl Bundle {
         Bundle {
             dir,
             spec,
+            rt,
             ids: Default::default(),
         }
     }
@@ -59,17 +86,21 @@ impl Bundle {
         id
     }
 
-    /// `berth runtime --root <state> <args…>`.
+    /// `berth runtime --root <state> <args…>` (or `runc --root <state> <args…>`).
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(berth_bin());
-        c.arg("runtime")
-            .arg("--root")
-            .arg(self.state_root())
-            .args(args);
+        let mut c = match self.rt {
+            Rt::Berth => {
+                let mut c = Command::new(berth_bin());
+                c.arg("runtime");
+                c
+            }
+            Rt::Runc => Command::new(berth_testkit::which("runc").expect("runc installed")),
+        };
+        c.arg("--root").arg(self.state_root()).args(args);
         c
     }
 
-    /// Runs `berth runtime <args>` and returns its output.
+    /// Runs `<runtime> <args>` and returns its output.
     pub fn berth(&self, args: &[&str]) -> Output {
         self.cmd(args).output().expect("run berth")
     }
@@ -85,24 +116,64 @@ impl Bundle {
 
     /// Writes the spec and creates a container; panics on failure.
     pub fn create(&self) -> String {
+        self.try_create()
+            .unwrap_or_else(|e| panic!("create failed: {e}"))
+    }
+
+    /// Writes the spec and creates a container; the error is what create printed. The
+    /// container's stdio is a log file (`log(id)`).
+    pub fn try_create(&self) -> Result<String, String> {
         self.write();
         let id = self.new_id();
         let bundle = self.path().to_str().unwrap().to_string();
         // The container inherits create's stdio: never hand it a pipe we wait on.
-        let log = self.path().join(format!("{id}.create.log"));
+        let log = self.log_path(&id);
+        let file = std::fs::File::create(&log).unwrap();
         let status = self
             .cmd(&["create", "--bundle", &bundle, &id])
             .stdin(std::process::Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
             .status()
             .unwrap();
-        assert!(
-            status.success(),
-            "create failed: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        id
+        if status.success() {
+            Ok(id)
+        } else {
+            Err(self.log(&id))
+        }
+    }
+
+    fn log_path(&self, id: &str) -> PathBuf {
+        self.path().join(format!("{id}.create.log"))
+    }
+
+    /// What the container `id` (made by `try_create`) wrote so far.
+    pub fn log(&self, id: &str) -> String {
+        std::fs::read_to_string(self.log_path(id)).unwrap_or_default()
+    }
+
+    /// `state`'s status of `id`, or the error.
+    pub fn status(&self, id: &str) -> Result<String, String> {
+        let out = self.berth(&["state", id]);
+        if !out.status.success() {
+            return Err(stderr(&out));
+        }
+        let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+        Ok(v["status"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Waits (bounded) until `id` is stopped; the last status otherwise.
+    pub fn wait_stopped(&self, id: &str) -> Result<(), String> {
+        let mut last = String::new();
+        for _ in 0..1000 {
+            match self.status(id) {
+                Ok(s) if s == "stopped" => return Ok(()),
+                Ok(s) => last = s,
+                Err(e) => return Err(format!("state: {e}")),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Err(format!("{id} still {last}"))
     }
 
     /// The `state` document of `id`.

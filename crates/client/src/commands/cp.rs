@@ -205,6 +205,50 @@ fn link_stays_in(dir: &Path, link_path: &Path, target: &[u8]) -> bool {
     out.iter().collect::<PathBuf>().starts_with(dir)
 }
 
+/// Extracts a tar (a container's export) into `dir` with the same checks as `cp` (no `..`,
+/// no writing through symlinked parents, links staying inside); hard links are made to
+/// their in-archive targets under `dir`.
+pub(crate) fn extract_into(dir: &Path, r: impl std::io::Read) -> CliResult<()> {
+    let mut ar = tar::Archive::new(r);
+    for entry in ar.entries()? {
+        let mut entry = entry?;
+        let name = entry.path_bytes().into_owned();
+        let Some(target) = local_target(dir, &name)? else {
+            continue;
+        };
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_symlink() {
+            let link = entry.link_name_bytes().unwrap_or_default().into_owned();
+            if !link_stays_in(dir, &target, &link) {
+                return Err(CliError::msg(format!(
+                    "invalid symlink {:?} -> {:?}",
+                    target.display().to_string(),
+                    String::from_utf8_lossy(&link)
+                )));
+            }
+        }
+        if kind.is_hard_link() {
+            let link = entry.link_name_bytes().unwrap_or_default().into_owned();
+            let Some(src) = local_target(dir, &link)? else {
+                continue;
+            };
+            let _ = std::fs::remove_file(&target);
+            std::fs::hard_link(&src, &target)?;
+            continue;
+        }
+        if kind.is_block_special() || kind.is_character_special() || kind.is_fifo() {
+            continue;
+        }
+        entry.set_preserve_permissions(true);
+        entry.set_preserve_mtime(true);
+        entry.unpack(&target)?;
+    }
+    Ok(())
+}
+
 async fn from_container(
     ctx: &Ctx,
     container: &str,

@@ -1,13 +1,14 @@
 //! The commands. Each takes the [`Ctx`] and its parsed flags, prints like docker, and
 //! returns the exit code (or a [`CliError`]).
 
+pub mod build;
 mod container;
-mod cp;
-mod image;
+pub(crate) mod cp;
+pub(crate) mod image;
 pub mod network;
 mod run;
 pub mod stats;
-mod system;
+pub(crate) mod system;
 pub mod volume;
 
 use std::io::Write;
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 
 use berth_api_types::Filters;
 
-use crate::cli::{Cli, Cmd, SystemCmd};
+use crate::cli::{BuilderCmd, Cli, Cmd, SystemCmd};
 use crate::error::{CliError, CliResult};
 use crate::host::{self, HostInputs};
 use crate::transport::Client;
@@ -329,6 +330,16 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
             image,
         } => image::history(&ctx, human, no_trunc, quiet, format, &image).await,
         Cmd::Save { output, images } => image::save(&ctx, output, images).await,
+        Cmd::Build(args) => build::build(&ctx, args).await,
+        Cmd::Builder {
+            cmd:
+                BuilderCmd::Prune {
+                    all,
+                    force,
+                    filter,
+                    keep_storage,
+                },
+        } => build::prune(&ctx, all, force, filter, keep_storage).await,
         Cmd::Load { input, quiet } => image::load(&ctx, input, quiet).await,
         Cmd::Import {
             change,

@@ -774,38 +774,19 @@ pub async fn prune(
 
 /// docker shows build times in Go's `time.ANSIC` ("Thu Jan  1 00:00:00 2026"), in UTC here.
 pub fn ansic(rfc3339: &str) -> String {
-    let Some(t) = berth_cli_format::time::parse_rfc3339(rfc3339) else {
+    let Some(t) = berth_units::parse_rfc3339(rfc3339) else {
         return rfc3339.to_string();
     };
-    let Ok(d) = t.duration_since(std::time::UNIX_EPOCH) else {
-        return rfc3339.to_string();
-    };
-    let secs = d.as_secs() as i64;
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MO: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    let c = t.civil();
     format!(
         "{} {} {:>2} {:02}:{:02}:{:02} {}",
-        WD[days.rem_euclid(7) as usize],
-        MO[(month - 1) as usize],
-        day,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        year
+        c.weekday_abbrev(),
+        c.month_abbrev(),
+        c.day,
+        c.hour,
+        c.minute,
+        c.second,
+        c.year
     )
 }
 

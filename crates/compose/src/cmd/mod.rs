@@ -1,6 +1,19 @@
 //! The compose commands.
 
+pub mod api;
+pub mod build;
 pub mod config;
+pub mod convert;
+pub mod down;
+pub mod exec;
+pub mod labels;
+pub mod lifecycle;
+pub mod logs;
+pub mod progress;
+pub mod ps;
+pub mod runner;
+pub mod state;
+pub mod up;
 
 use std::collections::BTreeMap;
 
@@ -93,6 +106,115 @@ pub async fn run(cli: Cli) -> Result<i32, Failure> {
                 }
             }
             Ok(0)
+        }
+        Cmd::Ls { all, quiet, format } => {
+            let api = api::Api::connect().await?;
+            ps::ls(&api, *all, *quiet, format).await
+        }
+        other => {
+            let mode =
+                progress::Mode::choose(cli.progress.as_deref(), &cli.ansi).map_err(Failure::msg)?;
+            let named: Vec<String> = match other {
+                Cmd::Up(a) | Cmd::Create(a) => a.services.clone(),
+                Cmd::Run(a) => vec![a.service.clone()],
+                _ => Vec::new(),
+            };
+            let loaded = load_project(&cli, &named)?;
+            let r = runner::Runner {
+                api: api::Api::connect().await?,
+                loaded,
+            };
+            let pr = |title: &str| progress::Progress::new(mode, title);
+            match other {
+                Cmd::Up(a) => up::up(&r, a, mode).await,
+                Cmd::Create(a) => {
+                    let mut a = a.clone();
+                    a.no_start = true;
+                    a.detach = true;
+                    up::create_and_start(&r, &a, mode).await.map(|_| 0)
+                }
+                Cmd::Down(a) => down::down(&r, a, mode).await,
+                Cmd::Ps(a) => ps::ps(&r, a).await,
+                Cmd::Logs(a) => logs::logs(&r, a).await,
+                Cmd::Build(a) => {
+                    let p = pr("Building");
+                    for (name, s) in &r.loaded.project.services {
+                        if a.services.is_empty() || a.services.contains(name) {
+                            build::build_service(&r, s, &a.build_args, a.no_cache, a.pull, &p)
+                                .await?;
+                        }
+                    }
+                    Ok(0)
+                }
+                Cmd::Exec(a) => exec::exec(&r, a).await,
+                Cmd::Run(a) => exec::run(&r, a, mode).await,
+                Cmd::Start { services } => {
+                    lifecycle::act(&r, "start", services, "", &pr("Running")).await
+                }
+                Cmd::Stop { timeout, services } => {
+                    let t = timeout.map(|t| format!("?t={t}")).unwrap_or_default();
+                    lifecycle::act(&r, "stop", services, &t, &pr("Stopping")).await
+                }
+                Cmd::Restart {
+                    timeout, services, ..
+                } => {
+                    let t = timeout.map(|t| format!("?t={t}")).unwrap_or_default();
+                    lifecycle::act(&r, "restart", services, &t, &pr("Restarting")).await
+                }
+                Cmd::Kill {
+                    signal, services, ..
+                } => {
+                    let q = berth_client::transport::query(&[("signal", signal.clone())]);
+                    lifecycle::act(&r, "kill", services, &q, &pr("Killing")).await
+                }
+                Cmd::Rm {
+                    stop,
+                    volumes,
+                    services,
+                    ..
+                } => lifecycle::rm(&r, services, *stop, *volumes, &pr("Removing")).await,
+                Cmd::Pause { services } => {
+                    lifecycle::act(&r, "pause", services, "", &pr("Pausing")).await
+                }
+                Cmd::Unpause { services } => {
+                    lifecycle::act(&r, "unpause", services, "", &pr("Unpausing")).await
+                }
+                Cmd::Pull {
+                    ignore_pull_failures,
+                    quiet,
+                    services,
+                } => {
+                    let p = progress::Progress::new(
+                        if *quiet { progress::Mode::Quiet } else { mode },
+                        "Pulling",
+                    );
+                    lifecycle::pull(&r, services, *ignore_pull_failures, &p).await
+                }
+                Cmd::Push {
+                    quiet, services, ..
+                } => {
+                    let p = progress::Progress::new(
+                        if *quiet { progress::Mode::Quiet } else { mode },
+                        "Pushing",
+                    );
+                    lifecycle::push(&r, services, &p).await
+                }
+                Cmd::Images { quiet, services } => ps::images(&r, *quiet, services).await,
+                Cmd::Top { services } => ps::top(&r, services).await,
+                Cmd::Port {
+                    index,
+                    protocol,
+                    service,
+                    private_port,
+                } => ps::port(&r, service, private_port, protocol, *index).await,
+                Cmd::Wait {
+                    down_project,
+                    services,
+                } => lifecycle::wait(&r, services, *down_project).await,
+                Cmd::Config(_) | Cmd::Version { .. } | Cmd::Ls { .. } => {
+                    unreachable!("handled above")
+                }
+            }
         }
     }
 }

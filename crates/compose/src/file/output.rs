@@ -41,6 +41,27 @@ pub fn config_hash(svc: &Service) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compose v2's `NetworkHash`: sha256 of the network's JSON.
+pub fn network_hash(n: &super::model::Network) -> String {
+    sha256_hex(&go_json(n))
+}
+
+/// Compose v2's `VolumeHash`: sha256 of the volume's JSON, the driver defaulting to `local`.
+pub fn volume_hash(v: &super::model::Volume) -> String {
+    let mut v = v.clone();
+    if v.driver.is_empty() {
+        v.driver = "local".into();
+    }
+    sha256_hex(&go_json(&v))
+}
+
 fn to_node<T: Serialize>(v: &T) -> Node {
     let json = serde_json::to_string(v).unwrap_or_default();
     yaml::load::parse(&json, "").unwrap_or_else(|_| Node::map(&Default::default()))

@@ -21,89 +21,18 @@ impl Duration {
         if let Ok(n) = s.parse::<i64>() {
             return Ok(Duration(n.saturating_mul(1_000_000_000)));
         }
-        let (neg, mut rest) = match s.strip_prefix('-') {
-            Some(r) => (true, r),
-            None => (false, s.strip_prefix('+').unwrap_or(s)),
-        };
-        if rest == "0" {
-            return Ok(Duration(0));
-        }
-        if rest.is_empty() {
-            return Err(format!("invalid duration {s:?}"));
-        }
-        let mut total: f64 = 0.0;
-        while !rest.is_empty() {
-            let num_end = rest
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .ok_or_else(|| format!("missing unit in duration {s:?}"))?;
-            let num: f64 = rest[..num_end]
-                .parse()
-                .map_err(|_| format!("invalid duration {s:?}"))?;
-            rest = &rest[num_end..];
-            let unit_end = rest
-                .find(|c: char| c.is_ascii_digit() || c == '.')
-                .unwrap_or(rest.len());
-            let mult = match &rest[..unit_end] {
-                "ns" => 1.0,
-                "us" | "µs" | "μs" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                "m" => 60e9,
-                "h" => 3600e9,
-                u => return Err(format!("unknown unit {u:?} in duration {s:?}")),
-            };
-            total += num * mult;
-            rest = &rest[unit_end..];
-        }
-        let n = total.round() as i64;
-        Ok(Duration(if neg { -n } else { n }))
+        // compose-go reports Go's message without its `time: ` prefix.
+        berth_units::parse_go_duration(s)
+            .map(Duration)
+            .map_err(|e| e.to_string().trim_start_matches("time: ").to_string())
     }
 }
 
 impl fmt::Display for Duration {
     /// Go's `time.Duration.String()`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let neg = self.0 < 0;
-        let u = self.0.unsigned_abs();
-        let sign = if neg { "-" } else { "" };
-        if u == 0 {
-            return write!(f, "0s");
-        }
-        if u < 1_000_000_000 {
-            let (unit, div) = if u < 1_000 {
-                ("ns", 1)
-            } else if u < 1_000_000 {
-                ("µs", 1_000)
-            } else {
-                ("ms", 1_000_000)
-            };
-            return write!(f, "{sign}{}{unit}", frac(u, div));
-        }
-        let h = u / 3_600_000_000_000;
-        let m = (u / 60_000_000_000) % 60;
-        let s_ns = u % 60_000_000_000;
-        let mut out = String::from(sign);
-        if h > 0 {
-            out.push_str(&format!("{h}h"));
-        }
-        if h > 0 || m > 0 {
-            out.push_str(&format!("{m}m"));
-        }
-        out.push_str(&format!("{}s", frac(s_ns, 1_000_000_000)));
-        f.write_str(&out)
+        f.write_str(&berth_units::format_go_duration(self.0))
     }
-}
-
-/// `v / div` with the fraction's trailing zeros dropped (`1.5`, `2`).
-fn frac(v: u64, div: u64) -> String {
-    let whole = v / div;
-    let rem = v % div;
-    if rem == 0 {
-        return whole.to_string();
-    }
-    let width = div.to_string().len() - 1;
-    let digits = format!("{rem:0width$}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
 impl Serialize for Duration {
@@ -126,23 +55,9 @@ pub struct UnitBytes(pub i64);
 impl UnitBytes {
     /// Parses docker's RAM size text.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let t = s.trim().to_ascii_lowercase();
-        let num_end = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let num: f64 = t[..num_end]
-            .parse()
-            .map_err(|_| format!("invalid size: '{s}'"))?;
-        let mult: f64 = match t[num_end..].trim() {
-            "" | "b" => 1.0,
-            "k" | "kb" | "kib" => 1024.0,
-            "m" | "mb" | "mib" => 1024.0 * 1024.0,
-            "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
-            "t" | "tb" | "tib" => 1024f64.powi(4),
-            "p" | "pb" | "pib" => 1024f64.powi(5),
-            _ => return Err(format!("invalid size: '{s}'")),
-        };
-        Ok(UnitBytes((num * mult) as i64))
+        berth_units::ram_in_bytes(s.trim())
+            .map(UnitBytes)
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_api_types::{Health, HealthConfig, HealthcheckResult};
+use berth_units::{format_go_duration, parse_go_duration};
 
 use super::record::ContainerRecord;
 use super::{spec, Containers};
@@ -88,71 +89,6 @@ fn or_default(nanos: i64, default: Duration) -> Duration {
     }
 }
 
-/// `v / unit` with Go's trimmed decimal fraction ("1.5", "200").
-fn frac(v: u128, unit: u128) -> String {
-    let (int, rest) = (v / unit, v % unit);
-    if rest == 0 {
-        return int.to_string();
-    }
-    let width = unit.ilog10() as usize;
-    let digits = format!("{rest:0width$}");
-    format!("{int}.{}", digits.trim_end_matches('0'))
-}
-
-/// Go's `time.Duration.String()` ("200ms", "1.5s", "1m30s", "1h0m0s").
-pub fn go_duration(d: Duration) -> String {
-    let ns = d.as_nanos();
-    match ns {
-        0 => "0s".into(),
-        n if n < 1_000 => format!("{n}ns"),
-        n if n < 1_000_000 => format!("{}µs", frac(n, 1_000)),
-        n if n < 1_000_000_000 => format!("{}ms", frac(n, 1_000_000)),
-        n => {
-            let (h, m) = (n / 3_600_000_000_000, n / 60_000_000_000 % 60);
-            let s = frac(n % 60_000_000_000, 1_000_000_000);
-            if h > 0 {
-                format!("{h}h{m}m{s}s")
-            } else if m > 0 {
-                format!("{m}m{s}s")
-            } else {
-                format!("{s}s")
-            }
-        }
-    }
-}
-
-/// Parses a Go duration ("30s", "1m30s", "500ms") into nanoseconds.
-pub fn parse_go_duration(s: &str) -> Option<i64> {
-    let mut rest = s.trim();
-    if rest == "0" {
-        return Some(0);
-    }
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let num: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        total += num
-            * match &rest[..u] {
-                "ns" => 1.0,
-                "us" | "µs" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                "m" => 60e9,
-                "h" => 3600e9,
-                _ => return None,
-            };
-        rest = &rest[u..];
-    }
-    Some(total as i64)
-}
-
 /// The Dockerfile `HEALTHCHECK` instruction (`docker commit --change`): `NONE`, or
 /// `[--interval=D] [--timeout=D] [--start-period=D] [--start-interval=D] [--retries=N] CMD …`
 /// (exec form `["a","b"]` → `CMD`, shell form → `CMD-SHELL`).
@@ -167,10 +103,10 @@ pub fn parse_instruction(rest: &str) -> Option<berth_image::Healthcheck> {
         let (word, tail) = flag.split_once(char::is_whitespace)?;
         let (key, value) = word.split_once('=')?;
         match key {
-            "interval" => hc.interval = Some(parse_go_duration(value)?),
-            "timeout" => hc.timeout = Some(parse_go_duration(value)?),
-            "start-period" => hc.start_period = Some(parse_go_duration(value)?),
-            "start-interval" => hc.start_interval = Some(parse_go_duration(value)?),
+            "interval" => hc.interval = Some(parse_go_duration(value).ok()?),
+            "timeout" => hc.timeout = Some(parse_go_duration(value).ok()?),
+            "start-period" => hc.start_period = Some(parse_go_duration(value).ok()?),
+            "start-interval" => hc.start_interval = Some(parse_go_duration(value).ok()?),
             "retries" => hc.retries = Some(value.parse().ok()?),
             _ => return None,
         }
@@ -344,7 +280,12 @@ impl Containers {
                     }
                     (
                         -1,
-                        format!("Health check exceeded timeout ({})", go_duration(timeout)),
+                        format!(
+                            "Health check exceeded timeout ({})",
+                            format_go_duration(
+                                i64::try_from(timeout.as_nanos()).unwrap_or(i64::MAX)
+                            )
+                        ),
                     )
                 }
                 Ok(Err(e)) => (-1, format!("health check: {e}")),
@@ -389,13 +330,6 @@ mod tests {
             probe_argv(&cfg(&["CMD-SHELL", "exit 1"])).unwrap(),
             vec!["/bin/sh", "-c", "exit 1"]
         );
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_secs(30)), "30s");
-        assert_eq!(go_duration(Duration::from_millis(200)), "200ms");
-        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
-        assert_eq!(parse_go_duration("1m30s"), Some(90_000_000_000));
-        assert_eq!(parse_go_duration("5"), None);
     }
 
     #[test]

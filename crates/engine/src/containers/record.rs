@@ -175,7 +175,10 @@ pub fn status_text(state: &ContainerState) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs() as i64;
-    let ago = |t: &str| human_duration(now - unix_secs(t));
+    let ago = |t: &str| {
+        let secs = u64::try_from(now - unix_secs(t)).unwrap_or(0);
+        berth_units::human_duration(std::time::Duration::from_secs(secs))
+    };
     match state.status.as_str() {
         "running" => {
             let health = match state.health.as_ref().map(|h| h.status.as_str()) {
@@ -200,22 +203,6 @@ pub fn status_text(state: &ContainerState) -> String {
         "dead" => "Dead".into(),
         "removing" => "Removal In Progress".into(),
         _ => "Created".into(),
-    }
-}
-
-/// go-units HumanDuration.
-pub fn human_duration(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0 => "Less than a second".into(),
-        1 => "1 second".into(),
-        2..=59 => format!("{s} seconds"),
-        60..=119 => "About a minute".into(),
-        _ if s < 3600 => format!("{} minutes", s / 60),
-        _ if s < 2 * 3600 => "About an hour".into(),
-        _ if s < 48 * 3600 => format!("{} hours", s / 3600),
-        _ if s < 14 * 86400 => format!("{} days", s / 86400),
-        _ => format!("{} weeks", s / (7 * 86400)),
     }
 }
 

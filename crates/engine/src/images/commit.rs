@@ -108,12 +108,7 @@ fn commit_blocking(
             .commit_pending(pending, chain_id.as_str(), parent_chain)
             .map_err(internal)?;
     }
-    let now = berth_image::archive::rfc3339(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    );
+    let now = berth_units::Timestamp::now().to_rfc3339(berth_units::SubSeconds::Omit);
     config.created = Some(now.clone());
     config.author = author.clone();
     config.config = Some(cc);

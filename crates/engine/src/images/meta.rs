@@ -53,11 +53,7 @@ impl ImageService {
 
     /// Records "tagged now".
     pub(crate) fn touch_tag_time(&self, id: &Digest) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let t = berth_image::archive::rfc3339(now.as_secs());
-        let t = format!("{}.{:09}Z", t.trim_end_matches('Z'), now.subsec_nanos());
+        let t = berth_units::time::now_rfc3339_nanos();
         self.update_meta(id, |m| m.last_tag_time = Some(t));
     }
 }

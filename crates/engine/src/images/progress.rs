@@ -51,26 +51,7 @@ pub(crate) fn bar(current: u64, total: u64) -> String {
 
 /// go-units `HumanSize`: decimal units with 4 significant digits (`2.15MB`, `512B`).
 pub(crate) fn human_size(n: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    let int_digits = if v < 1.0 {
-        1
-    } else {
-        (v.log10().floor() as usize) + 1
-    };
-    let decimals = 4usize.saturating_sub(int_digits);
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    format!("{s}{}", UNITS[i])
+    berth_units::human_size(berth_units::size::bytes_f64(n))
 }
 
 /// Limits byte-progress lines to a few per second per layer (the last one always passes).

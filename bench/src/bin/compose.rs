@@ -1,0 +1,297 @@
+//! `berth compose` on berth's daemon against Debian's docker-compose v1 on Docker's daemon,
+//! in one run, on a 5-service project (2 networks, 2 volumes, a depends_on chain that waits
+//! for a healthcheck): `up -d`, `up -d` again with nothing changed, `down -v`. Medians of
+//! interleaved rounds and the ratios (targets: up and down 5× faster, an unchanged up under
+//! 100 ms).
+//!
+//! Usage (as root): `cargo build --release -p berth -p berth-shim && cargo run --release -p
+//! berth-bench --bin compose [rounds]` (default 5).
+//!
+//! Both daemons run on private sockets, data roots and exec roots under one temporary
+//! directory (dockerd with `--iptables=false` and a containerd of its own); everything
+//! started is stopped by pid and unmounted at the end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_bench::{median, wait_for, ChildGuard};
+use berth_testkit::daemon::{unmount_under, Daemon, DaemonOptions};
+use berth_testkit::TempDir;
+
+const DOCKER_CLI: &str = "/usr/local/bin/docker";
+
+const PROJECT: &str = r#"
+services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+    volumes: [data:/data]
+    networks: [back]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 200ms
+      timeout: 1s
+      retries: 3
+  cache:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+    volumes: [cache:/cache]
+    networks: [back]
+    depends_on:
+      db:
+        condition: service_healthy
+  api:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+    networks: [back, front]
+    depends_on: [cache]
+  worker:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+    networks: [back]
+    depends_on: [api]
+  web:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+    networks: [front]
+    depends_on: [api]
+networks:
+  back: {}
+  front: {}
+volumes:
+  data: {}
+  cache: {}
+"#;
+
+struct Lab {
+    root: PathBuf,
+    berth: Option<Daemon>,
+    docker: Option<ChildGuard>,
+    containerd: Option<ChildGuard>,
+}
+
+impl Lab {
+    fn docker_sock(&self) -> PathBuf {
+        self.root.join("docker.sock")
+    }
+
+    fn start(&mut self, bin_dir: &Path) {
+        let r = self.root.clone();
+        let log = |name: &str| std::fs::File::create(r.join(name)).expect("log file");
+        self.berth = Some(
+            DaemonOptions::new()
+                .bin(bin_dir.join("berth"))
+                .temp_base(&r)
+                .log(r.join("berth.log"))
+                .start(),
+        );
+        let ctrd = r.join("ctrd");
+        std::fs::create_dir_all(&ctrd).expect("mkdir ctrd");
+        let sock = r.join("ctrd.sock");
+        let config = format!(
+            "version = 2\nroot = \"{root}/root\"\nstate = \"{root}/state\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n\
+             [debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n",
+            root = ctrd.display(),
+            sock = sock.display()
+        );
+        std::fs::write(ctrd.join("config.toml"), config).expect("containerd config");
+        self.containerd = Some(ChildGuard(
+            Command::new("containerd")
+                .arg("--config")
+                .arg(ctrd.join("config.toml"))
+                .stdin(Stdio::null())
+                .stdout(log("containerd.log"))
+                .stderr(log("containerd.log"))
+                .spawn()
+                .expect("spawn containerd"),
+        ));
+        wait_for("containerd", || sock.exists());
+        std::fs::write(r.join("docker-daemon.json"), "{}").expect("daemon.json");
+        self.docker = Some(ChildGuard(
+            Command::new("dockerd")
+                .arg("--host")
+                .arg(format!("unix://{}", self.docker_sock().display()))
+                .arg("--containerd")
+                .arg(&sock)
+                .arg("--data-root")
+                .arg(r.join("docker-data"))
+                .arg("--exec-root")
+                .arg(r.join("docker-exec"))
+                .arg("--pidfile")
+                .arg(r.join("docker.pid"))
+                .arg("--config-file")
+                .arg(r.join("docker-daemon.json"))
+                .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
+                .stdin(Stdio::null())
+                .stdout(log("dockerd.log"))
+                .stderr(log("dockerd.log"))
+                .spawn()
+                .expect("spawn dockerd"),
+        ));
+        let docker = format!("unix://{}", self.docker_sock().display());
+        wait_for("dockerd", || {
+            Command::new(DOCKER_CLI)
+                .args(["-H", &docker, "version"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let docker = format!("unix://{}", self.docker_sock().display());
+        if self.docker.is_some() {
+            let ids = Command::new(DOCKER_CLI)
+                .args(["-H", &docker, "ps", "-aq"])
+                .output();
+            if let Ok(o) = ids {
+                let ids = String::from_utf8_lossy(&o.stdout).into_owned();
+                let ids: Vec<&str> = ids.split_whitespace().collect();
+                if !ids.is_empty() {
+                    let _ = Command::new(DOCKER_CLI)
+                        .args(["-H", &docker, "rm", "-f"])
+                        .args(ids)
+                        .output();
+                }
+            }
+            let _ = Command::new(DOCKER_CLI)
+                .args(["-H", &docker, "network", "prune", "-f"])
+                .output();
+        }
+        self.docker = None;
+        self.containerd = None;
+        self.berth = None;
+        unmount_under(&self.root);
+    }
+}
+
+/// One compose client on one daemon.
+struct Side {
+    label: &'static str,
+    program: PathBuf,
+    pre: Vec<&'static str>,
+    host: String,
+    dir: PathBuf,
+}
+
+impl Side {
+    fn run(&self, args: &[&str]) -> Duration {
+        let start = Instant::now();
+        let o = Command::new(&self.program)
+            .args(&self.pre)
+            .args(["-p", "bench"])
+            .args(args)
+            .current_dir(&self.dir)
+            .env("DOCKER_HOST", &self.host)
+            .env("COMPOSE_PROGRESS", "quiet")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run compose");
+        let took = start.elapsed();
+        assert!(
+            o.status.success(),
+            "{} {args:?}: {}",
+            self.label,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        took
+    }
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5);
+    assert!(berth_testkit::is_root(), "the compose bench needs root");
+    let bin_dir = std::env::current_exe()
+        .expect("current_exe")
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let tmp = TempDir::new("compose-bench");
+    let mut lab = Lab {
+        root: tmp.path().to_path_buf(),
+        berth: None,
+        docker: None,
+        containerd: None,
+    };
+    lab.start(&bin_dir);
+    let berth = lab.berth.as_ref().expect("berth");
+    berth.load_busybox();
+    let tar = lab.root.join("busybox.tar");
+    berth_testkit::image_tar::busybox_archive(&tar, &["busybox:latest"]);
+    let docker_host = format!("unix://{}", lab.docker_sock().display());
+    let o = Command::new(DOCKER_CLI)
+        .args(["-H", &docker_host, "load", "-i"])
+        .arg(&tar)
+        .output()
+        .expect("docker load");
+    assert!(
+        o.status.success(),
+        "load: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dir = lab.root.join("project");
+    std::fs::create_dir_all(&dir).expect("mkdir project");
+    std::fs::write(dir.join("compose.yaml"), PROJECT).expect("write project");
+    let sides = [
+        Side {
+            label: "berth compose -> berth",
+            program: berth.bin.clone(),
+            pre: vec!["compose"],
+            host: berth.host(),
+            dir: dir.clone(),
+        },
+        Side {
+            label: "docker-compose v1 -> dockerd",
+            program: PathBuf::from("/usr/bin/docker-compose"),
+            pre: vec![],
+            host: docker_host.clone(),
+            dir: dir.clone(),
+        },
+    ];
+    // warm-up round on each side
+    for s in &sides {
+        s.run(&["up", "-d"]);
+        s.run(&["down", "-v"]);
+    }
+    let mut samples: Vec<[Vec<Duration>; 3]> = vec![Default::default(), Default::default()];
+    for round in 0..rounds {
+        for k in 0..sides.len() {
+            let i = (round + k) % sides.len();
+            let s = &sides[i];
+            samples[i][0].push(s.run(&["up", "-d"]));
+            samples[i][1].push(s.run(&["up", "-d"]));
+            samples[i][2].push(s.run(&["down", "-v"]));
+        }
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "compose, 5 services / 2 networks / 2 volumes / healthcheck chain, median of {rounds} rounds (load average {}):",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
+    let names = ["up -d", "up -d (unchanged)", "down -v"];
+    let mut medians = [[Duration::ZERO; 3]; 2];
+    for (i, s) in sides.iter().enumerate() {
+        for (j, name) in names.iter().enumerate() {
+            medians[i][j] = median(&mut samples[i][j]);
+            println!(
+                "  {:<30} {:<18} {:>8.1} ms",
+                s.label,
+                name,
+                medians[i][j].as_secs_f64() * 1e3
+            );
+        }
+    }
+    for (j, name) in names.iter().enumerate() {
+        println!(
+            "  {name:<18} docker-compose v1 on Docker / berth compose on berth: {:.2}x",
+            medians[1][j].as_secs_f64() / medians[0][j].as_secs_f64()
+        );
+    }
+}

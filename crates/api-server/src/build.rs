@@ -1,0 +1,293 @@
+//! `POST /build` and `POST /build/prune`: the query of Docker's classic builder protocol
+//! (moby's `newImageBuildOptions`), parsed into [`BuildOptions`].
+//!
+//! berth extensions, used only by `berth build` (Docker's clients never send them):
+//! `berthprogress=1` asks for every builder event as a `{"id":"berth.build.event","aux":…}`
+//! line (step times, cached marks, output per step) beside the classic `stream` lines;
+//! `X-Berth-Build-Secrets` (base64 JSON `{id: base64 content}`) and `X-Berth-Build-Ssh`
+//! (base64 JSON `{id: agent socket path}`) carry `--secret` and `--ssh`, which the classic
+//! protocol has no room for.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use hyper::HeaderMap;
+
+use crate::error::{ApiError, ApiResult};
+use crate::query::Query;
+
+/// The `id` of berth's structured build events in the stream.
+pub const BUILD_EVENT_ID: &str = "berth.build.event";
+
+/// Query and headers of `POST /build`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// `t` (repeated).
+    pub tags: Vec<String>,
+    /// Path of the Dockerfile in the context (or a URL's context).
+    pub dockerfile: Option<String>,
+    /// `buildargs` (JSON; a `null` value takes the daemon's environment, as Docker).
+    pub build_args: BTreeMap<String, Option<String>>,
+    /// `labels` (JSON).
+    pub labels: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub pull: bool,
+    /// Remove intermediate containers after a successful build (default true).
+    pub remove: bool,
+    /// Always remove intermediate containers.
+    pub force_remove: bool,
+    /// `q`: only the image id.
+    pub quiet: bool,
+    /// `cachefrom` (JSON list).
+    pub cache_from: Vec<String>,
+    pub network_mode: Option<String>,
+    /// `extrahosts` (repeated; comma-separated lists accepted too).
+    pub extra_hosts: Vec<String>,
+    pub shm_size: Option<i64>,
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub cpu_shares: Option<i64>,
+    pub cpuset_cpus: Option<String>,
+    pub platform: Option<String>,
+    /// A git URL or a tarball URL to build from instead of the body.
+    pub remote: Option<String>,
+    /// `X-Registry-Config`, as sent (base64url JSON: registry → credentials).
+    pub registry_config: Option<String>,
+    /// `berthprogress=1`.
+    pub events: bool,
+    /// `X-Berth-Build-Secrets`.
+    pub secrets: BTreeMap<String, Vec<u8>>,
+    /// `X-Berth-Build-Ssh`.
+    pub ssh: BTreeMap<String, String>,
+}
+
+fn json_param<T: serde::de::DeserializeOwned + Default>(q: &Query, key: &str) -> ApiResult<T> {
+    match q.get(key).map(str::trim) {
+        None | Some("") => Ok(T::default()),
+        Some(v) => serde_json::from_str(v)
+            .map_err(|e| ApiError::invalid(format!("invalid {key} value {v:?}: {e}"))),
+    }
+}
+
+fn b64_json<T: serde::de::DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    name: &str,
+) -> ApiResult<T> {
+    let Some(raw) = headers.get(name).and_then(|v| v.to_str().ok()) else {
+        return Ok(T::default());
+    };
+    let raw = raw.trim().trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(raw))
+        .map_err(|e| ApiError::invalid(format!("invalid {name} header: {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid(format!("invalid {name} header: {e}")))
+}
+
+impl BuildOptions {
+    /// Parses the query and headers as moby does.
+    pub fn parse(q: &Query, headers: &HeaderMap) -> ApiResult<Self> {
+        if !q.all("securityopt").iter().all(|s| s.is_empty()) {
+            return Err(ApiError::invalid(
+                "The daemon on this platform does not support setting security options on build",
+            ));
+        }
+        if q.get("version").is_some_and(|v| v == "2") {
+            return Err(ApiError::invalid(
+                "BuildKit is not supported by this daemon: use the classic builder (version 1)",
+            ));
+        }
+        let remove = if q.bool("forcerm") || q.string("rm").is_none() {
+            true
+        } else {
+            q.bool("rm")
+        };
+        let shm_size = q.int("shmsize")?;
+        if shm_size.is_some_and(|s| s < 0) {
+            return Err(ApiError::invalid("shmsize must be a positive number"));
+        }
+        let secrets: BTreeMap<String, String> = b64_json(headers, "x-berth-build-secrets")?;
+        let secrets = secrets
+            .into_iter()
+            .map(|(k, v)| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(v.as_bytes())
+                    .map(|d| (k.clone(), d))
+                    .map_err(|e| ApiError::invalid(format!("invalid secret {k}: {e}")))
+            })
+            .collect::<ApiResult<_>>()?;
+        Ok(BuildOptions {
+            tags: q.all("t").into_iter().filter(|t| !t.is_empty()).collect(),
+            dockerfile: q.string("dockerfile"),
+            build_args: json_param(q, "buildargs")?,
+            labels: json_param(q, "labels")?,
+            target: q.string("target"),
+            no_cache: q.bool("nocache"),
+            pull: q.bool("pull"),
+            remove,
+            force_remove: q.bool("forcerm"),
+            quiet: q.bool("q"),
+            cache_from: json_param(q, "cachefrom")?,
+            network_mode: q.string("networkmode"),
+            extra_hosts: q
+                .all("extrahosts")
+                .iter()
+                .flat_map(|h| h.split(','))
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(str::to_string)
+                .collect(),
+            shm_size,
+            memory: q.int("memory")?,
+            memory_swap: q.int("memswap")?,
+            cpu_shares: q.int("cpushares")?,
+            cpuset_cpus: q.string("cpusetcpus"),
+            platform: q.string("platform"),
+            remote: q.string("remote"),
+            registry_config: headers
+                .get("x-registry-config")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .filter(|v| !v.is_empty()),
+            events: q.bool("berthprogress"),
+            secrets,
+            ssh: b64_json(headers, "x-berth-build-ssh")?,
+        })
+    }
+}
+
+/// Query of `POST /build/prune`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildPruneOptions {
+    pub all: bool,
+    /// `keep-storage` (bytes).
+    pub keep_storage: Option<i64>,
+    /// `until` (seconds), from the filters.
+    pub until: Option<u64>,
+    /// `id` filters.
+    pub ids: Vec<String>,
+}
+
+impl BuildPruneOptions {
+    /// Parses the query; filters other than `until` and `id` are refused (as Docker refuses
+    /// unknown ones).
+    pub fn parse(q: &Query) -> ApiResult<Self> {
+        let filters = q.filters()?;
+        let mut until = None;
+        let mut ids = Vec::new();
+        for (key, values) in &filters.0 {
+            let key = key.as_str();
+            match key {
+                "until" => {
+                    for v in values {
+                        until = Some(parse_until(v)?);
+                    }
+                }
+                "id" => ids.extend(values.iter().cloned()),
+                "type" | "description" | "inuse" | "shared" | "private" | "parent" => {
+                    return Err(ApiError::invalid(format!(
+                        "filter {key:?} is not supported by berth's build cache"
+                    )))
+                }
+                other => {
+                    return Err(ApiError::invalid(format!("invalid filter '{other}'")));
+                }
+            }
+        }
+        let keep = q
+            .int("keep-storage")?
+            .or(q.int("reserved-space")?)
+            .or(q.int("max-used-space")?);
+        Ok(BuildPruneOptions {
+            all: q.bool("all"),
+            keep_storage: keep.filter(|k| *k > 0),
+            until,
+            ids,
+        })
+    }
+}
+
+/// `until=` as Docker takes it for the build cache: a Go duration (`24h`, `1h30m`, `10s`).
+fn parse_until(v: &str) -> ApiResult<u64> {
+    let bad = || ApiError::invalid(format!("invalid until value {v:?}: not a duration"));
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = v.trim().chars().peekable();
+    if chars.peek().is_none() {
+        return Err(bad());
+    }
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(&n) = chars.peek() {
+            if n.is_ascii_digit() || n == '.' {
+                break;
+            }
+            unit.push(n);
+            chars.next();
+        }
+        let n: f64 = num.parse().map_err(|_| bad())?;
+        num.clear();
+        total += n * match unit.as_str() {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+    }
+    if !num.is_empty() {
+        return Err(bad());
+    }
+    Ok(total as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_as_moby_reads_it() {
+        let q = Query::parse(Some(
+            "t=a:1&t=b&dockerfile=sub%2FDockerfile&buildargs=%7B%22A%22%3A%221%22%2C%22B%22%3Anull%7D&labels=%7B%22l%22%3A%22v%22%7D&q=1&cachefrom=%5B%22x%22%5D&extrahosts=h1%3A1.2.3.4&extrahosts=h2%3A5.6.7.8%2Ch3%3A9.9.9.9&shmsize=1024&version=1",
+        ));
+        let o = BuildOptions::parse(&q, &HeaderMap::new()).unwrap();
+        assert_eq!(o.tags, ["a:1", "b"]);
+        assert_eq!(o.dockerfile.as_deref(), Some("sub/Dockerfile"));
+        assert_eq!(o.build_args.get("A"), Some(&Some("1".into())));
+        assert_eq!(o.build_args.get("B"), Some(&None));
+        assert_eq!(o.labels.get("l").map(String::as_str), Some("v"));
+        assert!(o.quiet && o.remove && !o.force_remove);
+        assert_eq!(o.cache_from, ["x"]);
+        assert_eq!(o.extra_hosts, ["h1:1.2.3.4", "h2:5.6.7.8", "h3:9.9.9.9"]);
+        assert_eq!(o.shm_size, Some(1024));
+        let o = BuildOptions::parse(&Query::parse(Some("rm=0")), &HeaderMap::new()).unwrap();
+        assert!(!o.remove);
+        let o =
+            BuildOptions::parse(&Query::parse(Some("rm=0&forcerm=1")), &HeaderMap::new()).unwrap();
+        assert!(o.remove && o.force_remove);
+        assert!(
+            BuildOptions::parse(&Query::parse(Some("buildargs=nope")), &HeaderMap::new()).is_err()
+        );
+    }
+
+    #[test]
+    fn prune_query() {
+        let q = Query::parse(Some(
+            "all=1&keep-storage=1000&filters=%7B%22until%22%3A%7B%221h30m%22%3Atrue%7D%7D",
+        ));
+        let o = BuildPruneOptions::parse(&q).unwrap();
+        assert!(o.all);
+        assert_eq!(o.keep_storage, Some(1000));
+        assert_eq!(o.until, Some(5400));
+        assert!(parse_until("10x").is_err());
+        assert_eq!(parse_until("10s").unwrap(), 10);
+    }
+}

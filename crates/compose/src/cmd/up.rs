@@ -1,0 +1,246 @@
+//! `up`, `create`, `down`: networks and volumes, containers converged level by level in
+//! dependency order (each level in parallel), then started with the dependencies'
+//! conditions waited for; `down` stops and removes in reverse order. A failed `up` of a
+//! project that did not exist before leaves nothing behind.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use super::progress::{Mode, Progress, Status};
+use super::runner::{Converge, Runner};
+use super::state;
+use super::Failure;
+
+/// `up` flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct UpArgs {
+    /// Detached mode: Run containers in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Build images before starting containers
+    #[arg(long)]
+    pub build: bool,
+    /// Don't build an image, even if it's policy
+    #[arg(long)]
+    pub no_build: bool,
+    /// Pull image before running ("always"|"missing"|"never")
+    #[arg(long, default_value = "policy")]
+    pub pull: String,
+    /// Recreate containers even if their configuration and image haven't changed
+    #[arg(long)]
+    pub force_recreate: bool,
+    /// If containers already exist, don't recreate them
+    #[arg(long)]
+    pub no_recreate: bool,
+    /// Don't start linked services
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Don't start the services after creating them
+    #[arg(long)]
+    pub no_start: bool,
+    /// Scale SERVICE to NUM instances (SERVICE=NUM)
+    #[arg(long)]
+    pub scale: Vec<String>,
+    /// Wait for services to be running|healthy. Implies detached mode.
+    #[arg(long)]
+    pub wait: bool,
+    /// Maximum duration in seconds to wait for the project to be running|healthy
+    #[arg(long)]
+    pub wait_timeout: Option<u64>,
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Stops all containers if any container was stopped. Incompatible with -d
+    #[arg(long)]
+    pub abort_on_container_exit: bool,
+    /// Return the exit code of the selected service container. Implies --abort-on-container-exit
+    #[arg(long)]
+    pub exit_code_from: Option<String>,
+    /// Restrict attaching to the specified services
+    #[arg(long)]
+    pub attach: Vec<String>,
+    /// Do not attach (stream logs) to the specified services
+    #[arg(long)]
+    pub no_attach: Vec<String>,
+    /// Recreate anonymous volumes instead of retrieving data from the previous containers
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
+    /// Use this timeout in seconds for container shutdown
+    #[arg(short, long)]
+    pub timeout: Option<i64>,
+    /// Produce monochrome output
+    #[arg(long)]
+    pub no_color: bool,
+    /// Don't prefix log lines with the container name
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    /// Services
+    pub services: Vec<String>,
+}
+
+fn parse_scale(list: &[String]) -> Result<BTreeMap<String, u32>, Failure> {
+    let mut out = BTreeMap::new();
+    for s in list {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| Failure::msg(format!("invalid --scale {s:?}: expected SERVICE=NUM")))?;
+        let n: u32 = v
+            .parse()
+            .map_err(|_| Failure::msg(format!("invalid --scale {s:?}: expected SERVICE=NUM")))?;
+        out.insert(k.to_string(), n);
+    }
+    Ok(out)
+}
+
+/// Creates (and, unless `no_start`, starts) the project. Returns the services involved.
+pub async fn create_and_start(
+    r: &Runner,
+    args: &UpArgs,
+    mode: Mode,
+) -> Result<BTreeSet<String>, Failure> {
+    let p = &r.loaded.project;
+    for s in &args.services {
+        if !p.services.contains_key(s) {
+            return Err(Failure::msg(format!("no such service: {s}")));
+        }
+    }
+    if args.build && args.no_build {
+        return Err(Failure::msg("--build and --no-build are incompatible"));
+    }
+    if args.force_recreate && args.no_recreate {
+        return Err(Failure::msg(
+            "--force-recreate and --no-recreate are incompatible",
+        ));
+    }
+    let services = state::with_dependencies(p, &args.services, !args.no_deps);
+    let scale = parse_scale(&args.scale)?;
+    for k in scale.keys() {
+        if !p.services.contains_key(k) {
+            return Err(Failure::msg(format!("no such service: {k}")));
+        }
+    }
+    let existed_before = !r.containers(None).await?.is_empty();
+    let progress = Progress::new(mode, "Running");
+    let result = async {
+        super::build::ensure_images(r, &services, args.build, args.no_build, &progress).await?;
+        let pull = if args.pull == "policy" { String::new() } else { args.pull.clone() };
+        r.pull_missing(&services, &pull, &progress).await?;
+        let orphans = r.orphans().await?;
+        if !orphans.is_empty() {
+            if args.remove_orphans {
+                for c in &orphans {
+                    let id = format!("Container {}", c.name);
+                    progress.event(&id, Status::Working, "Removing");
+                    let _ = r.api.post_empty(&format!("/containers/{}/stop", c.id)).await;
+                    r.api.delete(&format!("/containers/{}?force=true", c.id)).await?;
+                    progress.event(&id, Status::Done, "Removed");
+                }
+            } else {
+                let names: Vec<&str> = orphans.iter().map(|c| c.name.as_str()).collect();
+                eprintln!(
+                    "WARN[0000] Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+                    names.join(" ")
+                );
+            }
+        }
+        r.ensure_networks(&progress).await?;
+        r.ensure_volumes(&progress).await?;
+        let opts = Converge {
+            force_recreate: args.force_recreate,
+            no_recreate: args.no_recreate,
+            scale: scale.clone(),
+            renew_anon_volumes: args.renew_anon_volumes,
+            pull: String::new(),
+            timeout: args.timeout,
+        };
+        let mut recreated: BTreeSet<String> = BTreeSet::new();
+        for level in state::levels(p, &services, false) {
+            let results = join_all(level.iter().map(|s| r.converge_service(s, &opts, &recreated, &progress))).await;
+            for (s, res) in level.iter().zip(results) {
+                if res? {
+                    recreated.insert(s.clone());
+                }
+            }
+        }
+        // dependents asking `restart: true` restart when a dependency was recreated
+        if !args.no_start {
+            for level in state::levels(p, &services, false) {
+                let results = join_all(level.iter().map(|s| r.start_service(s, &services, &progress))).await;
+                for res in results {
+                    res?;
+                }
+            }
+            for (name, svc) in &p.services {
+                if !services.contains(name) || recreated.contains(name) {
+                    continue;
+                }
+                if svc.depends_on.iter().any(|(d, dep)| dep.restart && recreated.contains(d)) {
+                    for c in r.containers(Some(false)).await?.into_iter().filter(|c| &c.service == name) {
+                        let id = format!("Container {}", c.name);
+                        progress.event(&id, Status::Working, "Restarting");
+                        r.api.post_empty(&format!("/containers/{}/restart", c.id)).await?;
+                        progress.event(&id, Status::Done, "Restarted");
+                    }
+                }
+            }
+        }
+        if args.wait {
+            let timeout = args.wait_timeout.map(Duration::from_secs);
+            r.wait_running(&services, timeout, &progress).await?;
+        }
+        Ok::<(), Failure>(())
+    }
+    .await;
+    if let Err(e) = result {
+        if !existed_before {
+            // leave nothing behind: a project that failed to come up is taken down again
+            let _ = super::down::down(
+                r,
+                &super::down::DownArgs {
+                    volumes: true,
+                    remove_orphans: true,
+                    ..Default::default()
+                },
+                Mode::Quiet,
+            )
+            .await;
+        }
+        return Err(e);
+    }
+    Ok(services)
+}
+
+/// `up`.
+pub async fn up(r: &Runner, args: &UpArgs, mode: Mode) -> Result<i32, Failure> {
+    let mut args = args.clone();
+    if args.exit_code_from.is_some() {
+        args.abort_on_container_exit = true;
+    }
+    if args.detach && args.abort_on_container_exit {
+        return Err(Failure::msg(
+            "--abort-on-container-exit and --detach are incompatible",
+        ));
+    }
+    if args.wait {
+        args.detach = true;
+    }
+    let services = create_and_start(r, &args, mode).await?;
+    if args.detach || args.no_start {
+        return Ok(0);
+    }
+    let attach: BTreeSet<String> = if !args.attach.is_empty() {
+        args.attach.iter().cloned().collect()
+    } else {
+        let explicit: BTreeSet<String> = args.services.iter().cloned().collect();
+        services
+            .iter()
+            .filter(|s| explicit.is_empty() || explicit.contains(*s))
+            .filter(|s| r.loaded.project.services[*s].attach != Some(false))
+            .filter(|s| !args.no_attach.contains(s))
+            .cloned()
+            .collect()
+    };
+    super::logs::attached(r, &services, &attach, &args).await
+}
