@@ -15,6 +15,7 @@ use std::ffi::OsString;
 
 pub mod containers;
 pub mod daemon;
+pub mod error;
 pub mod helpers;
 pub mod hostinfo;
 pub mod images;

@@ -3,8 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use berth_api_server::{ErrorKind, ImageDeleteOptions, ImageListOptions, RequestContext};
+use berth_api_server::{ImageDeleteOptions, ImageListOptions};
 use berth_api_types::{EventMessage, Filters, JsonMessage};
+use berth_engine::error::ErrorKind;
 use berth_engine::images::{EventFn, ImageService};
 use berth_registry::RegistryConfig;
 use berth_testkit::{image_tar, require_root, TempDir};
@@ -47,10 +48,6 @@ async fn load(f: &Fixture, path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-fn ctx() -> RequestContext {
-    RequestContext::default()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn load_list_inspect_history_tag() {
     require_root!();
@@ -66,19 +63,14 @@ async fn load_list_inspect_history_tag() {
         rec.id
     );
 
-    let list = f
-        .svc
-        .image_list(&ctx(), ImageListOptions::default())
-        .await
-        .unwrap();
+    let list = f.svc.image_list(ImageListOptions::default()).await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].repo_tags, vec!["busybox:latest"]);
     assert_eq!(list[0].id, f.archive.image_id);
     assert!(list[0].size > 500_000, "{}", list[0].size);
     assert_eq!(list[0].created, 1_704_164_645); // 2024-01-02T03:04:05Z
 
-    let v =
-        serde_json::to_value(f.svc.image_inspect(&ctx(), "busybox:latest").await.unwrap()).unwrap();
+    let v = serde_json::to_value(f.svc.image_inspect("busybox:latest").await.unwrap()).unwrap();
     for key in [
         "Id",
         "RepoTags",
@@ -107,7 +99,7 @@ async fn load_list_inspect_history_tag() {
     );
     assert_eq!(v["Os"], "linux");
 
-    let hist = f.svc.image_history(&ctx(), "busybox").await.unwrap();
+    let hist = f.svc.image_history("busybox").await.unwrap();
     assert_eq!(hist.len(), 1);
     assert_eq!(hist[0].id, f.archive.image_id);
     assert_eq!(hist[0].tags, vec!["busybox:latest"]);
@@ -118,40 +110,28 @@ async fn load_list_inspect_history_tag() {
     );
 
     f.svc
-        .image_tag(&ctx(), "busybox", "127.0.0.1:5000/me/bb", Some("v1".into()))
+        .image_tag("busybox", "127.0.0.1:5000/me/bb", Some("v1".into()))
         .await
         .unwrap();
-    let tags = f
-        .svc
-        .image_inspect(&ctx(), "busybox")
-        .await
-        .unwrap()
-        .repo_tags;
+    let tags = f.svc.image_inspect("busybox").await.unwrap().repo_tags;
     assert_eq!(tags, vec!["127.0.0.1:5000/me/bb:v1", "busybox:latest"]);
     let err = f
         .svc
-        .image_tag(&ctx(), "busybox", "Bad/Name", None)
+        .image_tag("busybox", "Bad/Name", None)
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidArgument, "{err:?}");
-    let err = f
-        .svc
-        .image_tag(&ctx(), "nosuch", "x", None)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err:?}");
+    let err = f.svc.image_tag("nosuch", "x", None).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
 
     let mut filters = Filters::default();
     filters.add("reference", "busybox");
     let only = f
         .svc
-        .image_list(
-            &ctx(),
-            ImageListOptions {
-                filters,
-                ..Default::default()
-            },
-        )
+        .image_list(ImageListOptions {
+            filters,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(only[0].repo_tags, vec!["busybox:latest"]);
@@ -159,16 +139,13 @@ async fn load_list_inspect_history_tag() {
     bad.add("color", "red");
     let err = f
         .svc
-        .image_list(
-            &ctx(),
-            ImageListOptions {
-                filters: bad,
-                ..Default::default()
-            },
-        )
+        .image_list(ImageListOptions {
+            filters: bad,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
 
     let actions: Vec<String> = f
         .events
@@ -184,28 +161,24 @@ async fn load_list_inspect_history_tag() {
 async fn missing_images_are_docker_404s() {
     let f = fixture();
     let err = f.svc.resolve("busybox").unwrap_err();
-    assert_eq!(err.kind, ErrorKind::NotFound);
-    assert_eq!(err.message, "No such image: busybox:latest");
-    let err = f.svc.image_inspect(&ctx(), "nosuch:1").await.unwrap_err();
-    assert_eq!(err.message, "No such image: nosuch:1");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(err.to_string(), "No such image: busybox:latest");
+    let err = f.svc.image_inspect("nosuch:1").await.unwrap_err();
+    assert_eq!(err.to_string(), "No such image: nosuch:1");
     let err = f
         .svc
-        .image_delete(&ctx(), "nosuch", ImageDeleteOptions::default())
+        .image_delete("nosuch", ImageDeleteOptions::default())
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::NotFound);
-    assert!(f
-        .svc
-        .image_save(&ctx(), vec!["nosuch".into()])
-        .await
-        .is_err());
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(f.svc.image_save(vec!["nosuch".into()]).await.is_err());
     // A broken archive is refused and loads nothing.
     let bad = f._dir.path().join("bad.tar");
     std::fs::write(&bad, b"not a tar at all").unwrap();
     assert!(f.svc.load_file(&bad).await.is_err());
     assert!(f
         .svc
-        .image_list(&ctx(), ImageListOptions::default())
+        .image_list(ImageListOptions::default())
         .await
         .unwrap()
         .is_empty());
@@ -217,7 +190,7 @@ async fn delete_untags_then_deletes_and_conflicts() {
     let f = fixture();
     load(&f, &f.archive.path).await;
     f.svc
-        .image_tag(&ctx(), "busybox", "other", Some("1".into()))
+        .image_tag("busybox", "other", Some("1".into()))
         .await
         .unwrap();
     let id = f.archive.image_id.clone();
@@ -225,16 +198,20 @@ async fn delete_untags_then_deletes_and_conflicts() {
     // By id with two tags: must be forced.
     let err = f
         .svc
-        .image_delete(&ctx(), &id[7..19], ImageDeleteOptions::default())
+        .image_delete(&id[7..19], ImageDeleteOptions::default())
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Conflict, "{err:?}");
-    assert!(err.message.contains("must be forced"), "{}", err.message);
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err:?}");
+    assert!(
+        err.to_string().contains("must be forced"),
+        "{}",
+        err.to_string()
+    );
 
     // By name with another tag left: only untags.
     let items = f
         .svc
-        .image_delete(&ctx(), "other:1", ImageDeleteOptions::default())
+        .image_delete("other:1", ImageDeleteOptions::default())
         .await
         .unwrap();
     assert_eq!(
@@ -248,10 +225,10 @@ async fn delete_untags_then_deletes_and_conflicts() {
     f.svc.set_in_use_checker(Arc::new(move |i| i == used));
     let err = f
         .svc
-        .image_delete(&ctx(), "busybox", ImageDeleteOptions::default())
+        .image_delete("busybox", ImageDeleteOptions::default())
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert_eq!(err.kind(), ErrorKind::Conflict);
     f.svc.set_in_use_checker(Arc::new(|_| false));
 
     let chain = f
@@ -264,7 +241,7 @@ async fn delete_untags_then_deletes_and_conflicts() {
     assert!(f.svc.images().snapshots.has_layer(chain.as_str()));
     let items = f
         .svc
-        .image_delete(&ctx(), "busybox", ImageDeleteOptions::default())
+        .image_delete("busybox", ImageDeleteOptions::default())
         .await
         .unwrap();
     assert_eq!(items[0].untagged.as_deref(), Some("busybox:latest"));
@@ -285,11 +262,7 @@ async fn save_load_round_trip_and_prune() {
     require_root!();
     let f = fixture();
     load(&f, &f.archive.path).await;
-    let mut rx = f
-        .svc
-        .image_save(&ctx(), vec!["busybox".into()])
-        .await
-        .unwrap();
+    let mut rx = f.svc.image_save(vec!["busybox".into()]).await.unwrap();
     let mut tar = Vec::new();
     while let Some(chunk) = rx.recv().await {
         tar.extend_from_slice(&chunk.unwrap());
@@ -320,7 +293,6 @@ async fn save_load_round_trip_and_prune() {
 
     // Untagged image: dangling, pruned by the default prune; tagged ones stay.
     svc2.image_delete(
-        &ctx(),
         "busybox",
         ImageDeleteOptions {
             noprune: true,
@@ -342,23 +314,20 @@ async fn save_load_round_trip_and_prune() {
     let mut dangling = Filters::default();
     dangling.add("dangling", "true");
     let listed = svc2
-        .image_list(
-            &ctx(),
-            ImageListOptions {
-                filters: dangling,
-                ..Default::default()
-            },
-        )
+        .image_list(ImageListOptions {
+            filters: dangling,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].repo_tags.is_empty());
-    let pruned = f.svc.image_prune(&ctx(), Filters::default()).await.unwrap();
+    let pruned = f.svc.image_prune(Filters::default()).await.unwrap();
     assert!(
         pruned.images_deleted.is_none(),
         "tagged image pruned: {pruned:?}"
     );
-    let pruned = svc2.image_prune(&ctx(), Filters::default()).await.unwrap();
+    let pruned = svc2.image_prune(Filters::default()).await.unwrap();
     let deleted = pruned.images_deleted.unwrap();
     assert!(deleted
         .iter()
@@ -399,7 +368,7 @@ async fn commit_layer_on_top_of_an_image() {
         .await
         .unwrap();
     assert!(id.starts_with("sha256:") && id != f.archive.image_id);
-    let v = f.svc.image_inspect(&ctx(), "mine/app:v2").await.unwrap();
+    let v = f.svc.image_inspect("mine/app:v2").await.unwrap();
     assert_eq!(v.id, id);
     assert_eq!(v.comment, "added hello");
     assert_eq!(v.author, "tester");
@@ -419,7 +388,7 @@ async fn commit_layer_on_top_of_an_image() {
     assert!(std::path::Path::new(&v.graph_driver.data["LowerDir"])
         .join("bin/busybox")
         .is_file());
-    let hist = f.svc.image_history(&ctx(), "mine/app:v2").await.unwrap();
+    let hist = f.svc.image_history("mine/app:v2").await.unwrap();
     assert_eq!(hist.len(), 2);
     assert_eq!(hist[0].id, id);
     assert_eq!(hist[0].comment, "added hello");
@@ -433,7 +402,6 @@ async fn commit_layer_on_top_of_an_image() {
     let err = f
         .svc
         .image_delete(
-            &ctx(),
             &f.archive.image_id,
             ImageDeleteOptions {
                 force: true,
@@ -442,11 +410,11 @@ async fn commit_layer_on_top_of_an_image() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert_eq!(err.kind(), ErrorKind::Conflict);
     assert!(
-        err.message.contains("dependent child images"),
+        err.to_string().contains("dependent child images"),
         "{}",
-        err.message
+        err.to_string()
     );
     // A running container's image cannot be deleted even with force; a stopped one's can.
     let child = id.clone();
@@ -459,7 +427,6 @@ async fn commit_layer_on_top_of_an_image() {
     let err = f
         .svc
         .image_delete(
-            &ctx(),
             "mine/app:v2",
             ImageDeleteOptions {
                 force: true,
@@ -469,15 +436,15 @@ async fn commit_layer_on_top_of_an_image() {
         .await
         .unwrap_err();
     assert!(
-        err.message.contains("cannot be forced")
-            && err.message.contains("running container c0ffeec0ffee"),
+        err.to_string().contains("cannot be forced")
+            && err.to_string().contains("running container c0ffeec0ffee"),
         "{}",
-        err.message
+        err.to_string()
     );
     f.svc.set_image_user_lookup(Arc::new(|_| None));
     // Deleting the commit keeps busybox's shared layer.
     f.svc
-        .image_delete(&ctx(), "mine/app:v2", ImageDeleteOptions::default())
+        .image_delete("mine/app:v2", ImageDeleteOptions::default())
         .await
         .unwrap();
     assert!(f.svc.resolve("busybox").is_ok());
@@ -499,10 +466,10 @@ async fn commit_layer_on_top_of_an_image() {
         .commit_layer(&tar_path, Some("busybox"), None, &bad)
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert_eq!(
         f.svc
-            .image_list(&ctx(), ImageListOptions::default())
+            .image_list(ImageListOptions::default())
             .await
             .unwrap()
             .len(),
@@ -530,7 +497,7 @@ async fn import_rootfs_tarball() {
     let msgs = drain(f.svc.import_file(&tar_path, opts).await.unwrap()).await;
     let id = msgs[0].status.clone().unwrap();
     assert!(id.starts_with("sha256:"), "{msgs:?}");
-    let v = f.svc.image_inspect(&ctx(), "imported:1").await.unwrap();
+    let v = f.svc.image_inspect("imported:1").await.unwrap();
     assert_eq!(v.id, id);
     assert_eq!(v.comment, "from a tarball");
     assert_eq!(v.config.cmd.as_ref().unwrap().0, vec!["sh"]);
@@ -538,6 +505,6 @@ async fn import_rootfs_tarball() {
         v.root_fs.layers,
         vec![image_tar::sha256_digest(&std::fs::read(&tar_path).unwrap())]
     );
-    let hist = f.svc.image_history(&ctx(), "imported:1").await.unwrap();
+    let hist = f.svc.image_history("imported:1").await.unwrap();
     assert_eq!(hist[0].comment, "from a tarball");
 }

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use berth_api_server::{ErrorKind, ImageCreateOptions, RequestBody, RequestContext};
+use berth_api_server::{ImageCreateOptions, RequestBody};
 use berth_api_types::{AuthConfig, JsonMessage};
+use berth_engine::error::{EngineError, ErrorKind};
 use berth_engine::images::ImageService;
 use berth_registry::RegistryConfig;
 use berth_testkit::registry::{DockerRegistry, RegistryOptions, REGISTRY_BIN};
@@ -31,19 +32,13 @@ fn service(dir: &TempDir, name: &str) -> ImageService {
     .unwrap()
 }
 
-async fn pull(
-    svc: &ImageService,
-    image: &str,
-    tag: &str,
-) -> Result<Vec<JsonMessage>, berth_api_server::ApiError> {
+async fn pull(svc: &ImageService, image: &str, tag: &str) -> Result<Vec<JsonMessage>, EngineError> {
     let opts = ImageCreateOptions {
         from_image: Some(image.into()),
         tag: Some(tag.into()),
         ..Default::default()
     };
-    let rx = svc
-        .image_create(&RequestContext::default(), opts, RequestBody::empty())
-        .await?;
+    let rx = svc.image_create(None, opts, RequestBody::empty()).await?;
     Ok(drain(rx).await)
 }
 
@@ -57,21 +52,11 @@ async fn peer_push_then_pull_with_progress() {
     let archive = image_tar::busybox_archive(&dir.path().join("bb.tar"), &["busybox:latest"]);
     drain(a.load_file(&archive.path).await.unwrap()).await;
     let repo = format!("{}/test/bb", reg.host());
-    a.image_tag(
-        &RequestContext::default(),
-        "busybox",
-        &repo,
-        Some("v1".into()),
-    )
-    .await
-    .unwrap();
+    a.image_tag("busybox", &repo, Some("v1".into()))
+        .await
+        .unwrap();
 
-    let pushed = drain(
-        a.image_push(&RequestContext::default(), &repo, Some("v1".into()))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let pushed = drain(a.image_push(None, &repo, Some("v1".into())).await.unwrap()).await;
     assert!(pushed.iter().all(|m| m.error.is_none()), "{pushed:?}");
     let st = statuses(&pushed);
     assert_eq!(st[0], format!("The push refers to repository [{repo}]"));
@@ -92,14 +77,7 @@ async fn peer_push_then_pull_with_progress() {
     );
 
     // Pushing again: the layer is there already.
-    let again = statuses(
-        &drain(
-            a.image_push(&RequestContext::default(), &repo, Some("v1".into()))
-                .await
-                .unwrap(),
-        )
-        .await,
-    );
+    let again = statuses(&drain(a.image_push(None, &repo, Some("v1".into())).await.unwrap()).await);
     assert!(
         again.iter().any(|s| s == "Layer already exists"),
         "{again:?}"
@@ -133,10 +111,7 @@ async fn peer_push_then_pull_with_progress() {
         st[st.len() - 1],
         format!("Status: Downloaded newer image for {repo}:v1")
     );
-    let inspect = b
-        .image_inspect(&RequestContext::default(), &format!("{repo}:v1"))
-        .await
-        .unwrap();
+    let inspect = b.image_inspect(&format!("{repo}:v1")).await.unwrap();
     assert_eq!(inspect.id, archive.image_id);
     assert_eq!(inspect.repo_digests, vec![format!("{repo}@{digest}")]);
     // Also reachable by digest.
@@ -156,18 +131,18 @@ async fn peer_push_then_pull_with_progress() {
 
     // Unknown tag / repository: an HTTP error before any output, nothing stored.
     let err = pull(&b, &repo, "nosuch").await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::NotFound, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
     let err = pull(&b, &format!("{}/no/such", reg.host()), "latest")
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::NotFound, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
     // Pushing a tag that does not exist locally.
     let err = a
-        .image_push(&RequestContext::default(), &repo, Some("v9".into()))
+        .image_push(None, &repo, Some("v9".into()))
         .await
         .unwrap_err();
     assert_eq!(
-        err.message,
+        err.to_string(),
         format!("An image does not exist locally with the tag: {repo}")
     );
 }
@@ -183,31 +158,25 @@ async fn peer_auth_checks_credentials() {
     let dir = TempDir::new("imgauth");
     let svc = service(&dir, "root");
     let ok = svc
-        .auth(
-            &RequestContext::default(),
-            AuthConfig {
-                username: "alice".into(),
-                password: "s3cret".into(),
-                serveraddress: reg.host(),
-                ..Default::default()
-            },
-        )
+        .auth(AuthConfig {
+            username: "alice".into(),
+            password: "s3cret".into(),
+            serveraddress: reg.host(),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(ok.status, "Login Succeeded");
     let err = svc
-        .auth(
-            &RequestContext::default(),
-            AuthConfig {
-                username: "alice".into(),
-                password: "wrong".into(),
-                serveraddress: format!("http://{}", reg.host()),
-                ..Default::default()
-            },
-        )
+        .auth(AuthConfig {
+            username: "alice".into(),
+            password: "wrong".into(),
+            serveraddress: format!("http://{}", reg.host()),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unauthorized, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err:?}");
 }
 
 /// A one-endpoint stand-in for a registry's v1 search API on 127.0.0.1; returns its
@@ -251,7 +220,7 @@ async fn search_a_registry_with_filters() {
     let svc = service(&dir, "root");
     let all = svc
         .image_search(
-            &RequestContext::default(),
+            None,
             berth_api_server::ImageSearchOptions {
                 term: format!("{addr}/busy"),
                 limit: Some(5),
@@ -272,7 +241,7 @@ async fn search_a_registry_with_filters() {
     filters.add("stars", "5");
     let starred = svc
         .image_search(
-            &RequestContext::default(),
+            None,
             berth_api_server::ImageSearchOptions {
                 term: format!("{addr}/busy"),
                 limit: None,
@@ -286,7 +255,7 @@ async fn search_a_registry_with_filters() {
     bad.add("color", "red");
     let err = svc
         .image_search(
-            &RequestContext::default(),
+            None,
             berth_api_server::ImageSearchOptions {
                 term: "busy".into(),
                 limit: None,
@@ -295,5 +264,5 @@ async fn search_a_registry_with_filters() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
 }

@@ -114,7 +114,15 @@ fn peer_host_users_reach_no_layer_rootfs_or_secret() {
     assert_dockers_modes(&d.root().join("data"), &d.root().join("exec"));
 
     // A running exec: no process's command line shows the environment to other users.
-    let out = d.docker(&["exec", "-d", "-e", "EXEC_TOKEN=exec-secret-1", "suid", "sleep", "30"]);
+    let out = d.docker(&[
+        "exec",
+        "-d",
+        "-e",
+        "EXEC_TOKEN=exec-secret-1",
+        "suid",
+        "sleep",
+        "30",
+    ]);
     assert!(out.status.success(), "exec: {}", stderr(&out));
     let mut running = false;
     for _ in 0..400 {
@@ -126,7 +134,11 @@ fn peer_host_users_reach_no_layer_rootfs_or_secret() {
         std::thread::sleep(Duration::from_millis(25));
     }
     assert!(running, "the exec did not start");
-    let out = as_nobody(&["/bin/sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"]);
+    let out = as_nobody(&[
+        "/bin/sh",
+        "-c",
+        "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '",
+    ]);
     let cmdlines = stdout(&out);
     assert!(cmdlines.contains("sleep"), "{}", stderr(&out));
     for secret in [SECRET, "exec-secret-1"] {

@@ -65,9 +65,10 @@ pub enum ImageError {
     /// No such image or reference.
     #[error("No such image: {0}")]
     NotFound(String),
-    /// The registry client failed.
+    /// The registry client failed (kept typed: the engine tells not found, unauthorized and
+    /// bad references apart by variant).
     #[error("registry: {0}")]
-    Registry(String),
+    Registry(#[from] berth_registry::RegistryError),
 }
 
 /// Result alias of this crate.

@@ -88,8 +88,8 @@ pub struct PullResult {
     pub downloaded: bool,
 }
 
-fn registry_err(e: impl std::fmt::Display) -> ImageError {
-    ImageError::Registry(e.to_string())
+fn registry_err(e: berth_registry::RegistryError) -> ImageError {
+    ImageError::Registry(e)
 }
 
 /// Pulls `reference` into `images` (content, snapshots, image record and tag).

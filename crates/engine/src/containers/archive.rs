@@ -8,7 +8,8 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_api_server::{ApiError, ApiResult, ArchivePutOptions, ByteStream, RequestBody};
+use crate::error::{EngineError, Result};
+use berth_api_server::{ArchivePutOptions, ByteStream, RequestBody};
 use berth_api_types::ContainerPathStat;
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
@@ -18,18 +19,18 @@ use super::record::{self, ContainerRecord};
 use super::{spec, Containers};
 use crate::inroot::{self, ExtractOptions, InRootError};
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
+fn internal(e: impl std::fmt::Display) -> EngineError {
+    EngineError::internal(e.to_string())
 }
 
 /// Docker's errors for an archive request on `path` of container `reference`.
-fn api_error(e: InRootError, path: &str, reference: &str) -> ApiError {
+fn api_error(e: InRootError, path: &str, reference: &str) -> EngineError {
     match e {
-        InRootError::NotFound(_) => ApiError::not_found(format!(
+        InRootError::NotFound(_) => EngineError::not_found(format!(
             "Could not find the file {path} in container {reference}"
         )),
-        InRootError::NotADirectory => ApiError::invalid("extraction point is not a directory"),
-        InRootError::Refused(m) => ApiError::invalid(m),
+        InRootError::NotADirectory => EngineError::invalid("extraction point is not a directory"),
+        InRootError::Refused(m) => EngineError::invalid(m),
         e @ InRootError::Io { .. } => internal(e),
     }
 }
@@ -40,8 +41,8 @@ impl Containers {
     async fn in_root<T: Send + 'static>(
         self: &Arc<Self>,
         id: &str,
-        f: impl FnOnce(&OwnedFd, &ContainerRecord) -> ApiResult<T> + Send + 'static,
-    ) -> ApiResult<T> {
+        f: impl FnOnce(&OwnedFd, &ContainerRecord) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let live = self.live(id);
         let _op = live.op.lock().await;
         let rec = self.get(id)?;
@@ -90,7 +91,7 @@ impl Containers {
         self: &Arc<Self>,
         reference: &str,
         path: &str,
-    ) -> ApiResult<ContainerPathStat> {
+    ) -> Result<ContainerPathStat> {
         let id = self.resolve(reference)?;
         let (p, r) = (path.to_string(), reference.to_string());
         self.in_root(&id, move |root, _| {
@@ -105,14 +106,14 @@ impl Containers {
         self: &Arc<Self>,
         reference: &str,
         path: &str,
-    ) -> ApiResult<(ContainerPathStat, ByteStream)> {
+    ) -> Result<(ContainerPathStat, ByteStream)> {
         let id = self.resolve(reference)?;
         let (stat_tx, stat_rx) = oneshot::channel();
         let (tx, rx) = mpsc::channel(16);
         let (p, r) = (path.to_string(), reference.to_string());
         let this = self.clone();
         let stat_tx = Arc::new(std::sync::Mutex::new(Some(stat_tx)));
-        let take = |m: &std::sync::Mutex<Option<oneshot::Sender<ApiResult<ContainerPathStat>>>>| {
+        let take = |m: &std::sync::Mutex<Option<oneshot::Sender<Result<ContainerPathStat>>>>| {
             m.lock().unwrap_or_else(|e| e.into_inner()).take()
         };
         let stat_tx2 = stat_tx.clone();
@@ -144,7 +145,7 @@ impl Containers {
                 Ok((stat, rx))
             }
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(ApiError::internal("archive reader went away")),
+            Err(_) => Err(EngineError::internal("archive reader went away")),
         }
     }
 
@@ -154,11 +155,11 @@ impl Containers {
         reference: &str,
         opts: ArchivePutOptions,
         mut body: RequestBody,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         let id = self.resolve(reference)?;
         let rec = self.get(&id)?;
         if rec.host_config.readonly_rootfs && !in_bind(&rec, &opts.path) {
-            return Err(ApiError::invalid("container rootfs is marked read-only"));
+            return Err(EngineError::invalid("container rootfs is marked read-only"));
         }
         let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(8);
         tokio::spawn(async move {
@@ -212,13 +213,13 @@ fn put_into(
     rec: &ContainerRecord,
     opts: &ArchivePutOptions,
     reader: &mut BodyReader,
-) -> Result<(), Result<InRootError, ApiError>> {
+) -> Result<(), Result<InRootError, EngineError>> {
     let dest = inroot::extraction_dir(root, &opts.path).map_err(Ok)?;
     let owner = if opts.copy_uid_gid {
         let passwd = inroot::read_small(root, "/etc/passwd").unwrap_or_default();
         let group = inroot::read_small(root, "/etc/group").unwrap_or_default();
         let (uid, gid, _) = spec::parse_user(&passwd, &group, &rec.config.user)
-            .map_err(|m| Err(ApiError::invalid(m)))?;
+            .map_err(|m| Err(EngineError::invalid(m)))?;
         Some((uid, gid))
     } else {
         None

@@ -11,14 +11,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_api_server::{ApiError, ApiResult, Hijack, StdStream};
+use crate::error::{EngineError, Result};
+use berth_api_server::{Hijack, StdStream};
 use berth_api_types::detach_keys::{self, EscapeScanner, Scan};
 use berth_api_types::*;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::ops::{internal, runtime_cmd};
+use super::ops::runtime_cmd;
 use super::record;
 use super::spec;
 use super::Containers;
@@ -106,25 +107,25 @@ impl Drop for SocketFile {
 
 impl Containers {
     /// `POST /containers/{id}/exec`.
-    pub async fn exec_create(&self, reference: &str, config: ExecConfig) -> ApiResult<IdResponse> {
+    pub async fn exec_create(&self, reference: &str, config: ExecConfig) -> Result<IdResponse> {
         let rec = self.lookup(reference)?;
         if !rec.state.running {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "container {} is not running",
                 rec.id
             )));
         }
         if rec.state.paused {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "container {} is paused, unpause the container before exec",
                 rec.id
             )));
         }
         if config.cmd.as_ref().is_none_or(|c| c.0.is_empty()) {
-            return Err(ApiError::invalid("No exec command specified"));
+            return Err(EngineError::invalid("No exec command specified"));
         }
         if detach_keys::parse(&config.detach_keys).is_err() {
-            return Err(ApiError::invalid(format!(
+            return Err(EngineError::invalid(format!(
                 "Invalid escape keys ({}) provided",
                 config.detach_keys
             )));
@@ -146,17 +147,17 @@ impl Containers {
         Ok(IdResponse { id })
     }
 
-    fn exec_record(&self, id: &str) -> ApiResult<ExecRecord> {
+    fn exec_record(&self, id: &str) -> Result<ExecRecord> {
         self.execs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .cloned()
-            .ok_or_else(|| ApiError::no_such_exec(id))
+            .ok_or_else(|| EngineError::no_such_exec(id))
     }
 
     /// `GET /exec/{id}/json`.
-    pub fn exec_inspect(&self, id: &str) -> ApiResult<ExecInspect> {
+    pub fn exec_inspect(&self, id: &str) -> Result<ExecInspect> {
         let e = self.exec_record(id)?;
         let cmd = e.config.cmd.clone().map(|c| c.0).unwrap_or_default();
         Ok(ExecInspect {
@@ -182,22 +183,24 @@ impl Containers {
 
     /// `POST /exec/{id}/resize`: sizes the exec's pty; waits (10 s, as Docker) for a tty
     /// exec that is starting to have one.
-    pub async fn exec_resize(&self, id: &str, height: u32, width: u32) -> ApiResult<()> {
+    pub async fn exec_resize(&self, id: &str, height: u32, width: u32) -> Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let e = self.exec_record(id)?;
             if let Some(pty) = &e.pty {
-                return set_size(pty, height, width).map_err(internal);
+                return set_size(pty, height, width).map_err(EngineError::internal);
             }
             if e.started && !e.config.tty {
                 // Docker resizes the process's console; a process without one has none.
                 return Ok(());
             }
             if e.exit_code.is_some() {
-                return Err(ApiError::invalid("exec process is not started"));
+                return Err(EngineError::invalid("exec process is not started"));
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(ApiError::internal("timeout waiting for exec session ready"));
+                return Err(EngineError::internal(
+                    "timeout waiting for exec session ready",
+                ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -208,16 +211,16 @@ impl Containers {
         self: &Arc<Self>,
         id: &str,
         start: ExecStartConfig,
-    ) -> ApiResult<Option<Hijack>> {
+    ) -> Result<Option<Hijack>> {
         let e = self.exec_record(id)?;
         if e.running || e.exit_code.is_some() || e.started {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "Error: Exec command {id} has already run"
             )));
         }
         let rec = self.get(&e.container)?;
         if !rec.state.running {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "container {} is not running",
                 rec.id
             )));
@@ -252,18 +255,18 @@ impl Containers {
             tty,
             privileged: e.config.privileged,
         };
-        let process_file =
-            super::exec_process::write(&self.state_dir(&rec.id), id, &process).map_err(|err| {
+        let process_file = super::exec_process::write(&self.state_dir(&rec.id), id, &process)
+            .map_err(|err| {
                 self.set_exec(id, |x| x.exit_code = Some(126));
-                internal(err)
+                EngineError::internal(err)
             })?;
         cmd.arg("--process").arg(&process_file.0);
         let console = if tty {
             let dir = self.exec_root.join("s");
-            std::fs::create_dir_all(&dir).map_err(internal)?;
+            std::fs::create_dir_all(&dir).map_err(EngineError::internal)?;
             let path = dir.join(format!("{}.exec", &id[..12.min(id.len())]));
             let _ = std::fs::remove_file(&path);
-            let listener = tokio::net::UnixListener::bind(&path).map_err(internal)?;
+            let listener = tokio::net::UnixListener::bind(&path).map_err(EngineError::internal)?;
             cmd.arg("--tty").arg("--console-socket").arg(&path);
             Some((listener, SocketFile(path)))
         } else {
@@ -285,7 +288,7 @@ impl Containers {
         cmd.stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().map_err(|err| {
             self.set_exec(id, |x| x.exit_code = Some(126));
-            internal(err)
+            EngineError::internal(err)
         })?;
         let mut pty = None;
         if let Some((listener, _socket_file)) = console {
@@ -298,12 +301,12 @@ impl Containers {
                 Some(Ok((conn, _))) => match conn.into_std() {
                     Ok(std_conn) => tokio::task::spawn_blocking(move || receive_fd(std_conn))
                         .await
-                        .map_err(internal)
-                        .and_then(|r| r.map_err(internal)),
-                    Err(err) => Err(internal(err)),
+                        .map_err(EngineError::internal)
+                        .and_then(|r| r.map_err(EngineError::internal)),
+                    Err(err) => Err(EngineError::internal(err)),
                 },
-                Some(Err(err)) => Err(internal(err)),
-                None => Err(ApiError::internal("the runtime sent no console")),
+                Some(Err(err)) => Err(EngineError::internal(err)),
+                None => Err(EngineError::internal("the runtime sent no console")),
             };
             match fd {
                 Ok(fd) => {
@@ -327,7 +330,7 @@ impl Containers {
                     return Err(if msg.is_empty() {
                         err
                     } else {
-                        ApiError::internal(msg.to_string())
+                        EngineError::internal(msg.to_string())
                     });
                 }
             }

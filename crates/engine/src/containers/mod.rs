@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use berth_api_server::{ApiError, ApiResult};
+use crate::error::{EngineError, Result};
 use berth_metadata::{MetadataError, Store};
 
 use crate::daemon::events::EventBus;
@@ -68,13 +68,13 @@ impl std::fmt::Debug for Containers {
 }
 
 /// Maps a metadata error to the API's.
-pub fn meta_err(e: MetadataError) -> ApiError {
+pub fn meta_err(e: MetadataError) -> EngineError {
     match e {
-        MetadataError::NameInUse { .. } => ApiError::conflict(e.to_string()),
-        MetadataError::InvalidName { .. } => ApiError::invalid(e.to_string()),
-        MetadataError::NotFound { reference, .. } => ApiError::no_such_container(&reference),
-        MetadataError::Ambiguous { .. } => ApiError::invalid(e.to_string()),
-        e => ApiError::internal(e.to_string()),
+        MetadataError::NameInUse { .. } => EngineError::conflict(e.to_string()),
+        MetadataError::InvalidName { .. } => EngineError::invalid(e.to_string()),
+        MetadataError::NotFound { reference, .. } => EngineError::no_such_container(&reference),
+        MetadataError::Ambiguous { .. } => EngineError::invalid(e.to_string()),
+        e => EngineError::internal(e.to_string()),
     }
 }
 
@@ -126,34 +126,34 @@ impl Containers {
     }
 
     /// Resolves a reference (id, name, prefix) to a full id.
-    pub fn resolve(&self, reference: &str) -> ApiResult<String> {
+    pub fn resolve(&self, reference: &str) -> Result<String> {
         self.store.resolve(KIND, reference).map_err(|e| match e {
-            MetadataError::NotFound { .. } => ApiError::no_such_container(reference),
+            MetadataError::NotFound { .. } => EngineError::no_such_container(reference),
             e => meta_err(e),
         })
     }
 
     /// The record of `id` (full id).
-    pub fn get(&self, id: &str) -> ApiResult<ContainerRecord> {
+    pub fn get(&self, id: &str) -> Result<ContainerRecord> {
         self.store
             .get::<ContainerRecord>(KIND, id)
             .map_err(meta_err)?
-            .ok_or_else(|| ApiError::no_such_container(id))
+            .ok_or_else(|| EngineError::no_such_container(id))
     }
 
     /// Resolve + get.
-    pub fn lookup(&self, reference: &str) -> ApiResult<ContainerRecord> {
+    pub fn lookup(&self, reference: &str) -> Result<ContainerRecord> {
         let id = self.resolve(reference)?;
         self.get(&id)
     }
 
     /// Writes a record durably (off the async threads).
-    pub async fn save(&self, rec: &ContainerRecord) -> ApiResult<()> {
+    pub async fn save(&self, rec: &ContainerRecord) -> Result<()> {
         let store = self.store.clone();
         let rec = rec.clone();
         tokio::task::spawn_blocking(move || store.put(KIND, &rec.id, &rec))
             .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| EngineError::internal(e.to_string()))?
             .map_err(meta_err)?;
         Ok(())
     }

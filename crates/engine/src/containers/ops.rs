@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::{EngineError, Result};
 use berth_api_server::{
-    ApiError, ApiResult, AttachOptions, ContainerCreateOptions, Hijack, LogChunk, LogStream,
-    LogsOptions, StdStream, WaitCondition, WaitFuture,
+    AttachOptions, ContainerCreateOptions, Hijack, LogChunk, LogStream, LogsOptions, StdStream,
+    WaitCondition, WaitFuture,
 };
 use berth_api_types::detach_keys::{self, EscapeScanner, Scan};
 use berth_api_types::*;
@@ -21,10 +22,6 @@ use super::{meta_err, Containers};
 use crate::logfile;
 use crate::shim::{protocol, ExitRecord, ShimArgs};
 
-pub(super) fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
-}
-
 fn runtime_root(c: &Containers) -> std::path::PathBuf {
     c.exec_root.join("runtime")
 }
@@ -35,12 +32,16 @@ pub(super) fn runtime_cmd(c: &Containers) -> tokio::process::Command {
     cmd
 }
 
-async fn runtime(c: &Containers, args: &[&str]) -> ApiResult<()> {
-    let out = runtime_cmd(c).args(args).output().await.map_err(internal)?;
+async fn runtime(c: &Containers, args: &[&str]) -> Result<()> {
+    let out = runtime_cmd(c)
+        .args(args)
+        .output()
+        .await
+        .map_err(EngineError::internal)?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(ApiError::internal(
+        Err(EngineError::internal(
             String::from_utf8_lossy(&out.stderr).trim().to_string(),
         ))
     }
@@ -104,32 +105,32 @@ impl Containers {
         self: &Arc<Self>,
         opts: ContainerCreateOptions,
         body: ContainerCreateRequest,
-    ) -> ApiResult<ContainerCreateResponse> {
+    ) -> Result<ContainerCreateResponse> {
         let mut config = body.config;
         let mut host = body.host_config.unwrap_or_default();
         if let Some(n) = &opts.name {
             if !record::valid_name(n) {
-                return Err(ApiError::invalid(format!(
+                return Err(EngineError::invalid(format!(
                     "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
                 )));
             }
         }
         if config.image.is_empty() {
-            return Err(ApiError::invalid("No image specified"));
+            return Err(EngineError::invalid("No image specified"));
         }
-        super::validate::create(&config, &host).map_err(ApiError::invalid)?;
+        super::validate::create(&config, &host).map_err(EngineError::invalid)?;
         let rp = &host.restart_policy;
         if !matches!(
             rp.name.as_str(),
             "" | "no" | "always" | "unless-stopped" | "on-failure"
         ) {
-            return Err(ApiError::invalid(format!(
+            return Err(EngineError::invalid(format!(
                 "invalid restart policy '{}'",
                 rp.name
             )));
         }
         if host.auto_remove && !matches!(rp.name.as_str(), "" | "no") {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 "can't create 'AutoRemove' container with restart policy",
             ));
         }
@@ -143,7 +144,7 @@ impl Containers {
         let mut argv: Vec<String> = config.entrypoint.clone().map(|e| e.0).unwrap_or_default();
         argv.extend(config.cmd.clone().map(|c| c.0).unwrap_or_default());
         if argv.is_empty() {
-            return Err(ApiError::invalid("no command specified"));
+            return Err(EngineError::invalid("no command specified"));
         }
         if host.network_mode.is_empty() || host.network_mode == "default" {
             host.network_mode = "bridge".into();
@@ -168,7 +169,7 @@ impl Containers {
             }
         };
         if let Some(owner) = self.store.name_owner(KIND, &name) {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
             )));
         }
@@ -201,8 +202,10 @@ impl Containers {
         let parent = image.top_chain_id().map(|d| d.as_str().to_string());
         let this = self.clone();
         let rec2 = rec.clone();
-        tokio::task::spawn_blocking(move || -> ApiResult<()> {
-            this.layout.traversable_dir(&data_dir).map_err(internal)?;
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            this.layout
+                .traversable_dir(&data_dir)
+                .map_err(EngineError::internal)?;
             let vols = this.volumes.commit(&plan, &rec2.id).inspect_err(|_| {
                 let _ = std::fs::remove_dir_all(&data_dir);
             })?;
@@ -210,7 +213,7 @@ impl Containers {
             if let Err(e) = snaps.prepare(&rec2.id, parent.as_deref()) {
                 this.volumes.rollback(&plan, &rec2.id, &vols);
                 let _ = std::fs::remove_dir_all(&data_dir);
-                return Err(internal(e));
+                return Err(EngineError::internal(e));
             }
             crate::daemon::crash::point("create-before-commit");
             let mut tx = this.store.transaction();
@@ -228,14 +231,14 @@ impl Containers {
             Ok(())
         })
         .await
-        .map_err(internal)??;
+        .map_err(EngineError::internal)??;
         self.event("create", &rec, &[]);
         Ok(ContainerCreateResponse { id, warnings })
     }
 
-    fn mount_rootfs(&self, id: &str) -> ApiResult<std::path::PathBuf> {
+    fn mount_rootfs(&self, id: &str) -> Result<std::path::PathBuf> {
         let target = self.rootfs(id);
-        std::fs::create_dir_all(&target).map_err(internal)?;
+        std::fs::create_dir_all(&target).map_err(EngineError::internal)?;
         if is_mountpoint(&target) {
             return Ok(target);
         }
@@ -244,8 +247,8 @@ impl Containers {
             .images()
             .snapshots
             .mounts(id)
-            .map_err(internal)?;
-        berth_snapshot::mount(&m, &target).map_err(internal)?;
+            .map_err(EngineError::internal)?;
+        berth_snapshot::mount(&m, &target).map_err(EngineError::internal)?;
         Ok(target)
     }
 
@@ -260,18 +263,18 @@ impl Containers {
     }
 
     /// `POST /containers/{id}/start`.
-    pub async fn start(self: &Arc<Self>, reference: &str) -> ApiResult<()> {
+    pub async fn start(self: &Arc<Self>, reference: &str) -> Result<()> {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
         let _op = live.op.lock().await;
         let rec = self.get(&id)?;
         if rec.state.status == "paused" {
-            return Err(ApiError::conflict(
+            return Err(EngineError::conflict(
                 "cannot start a paused container, try unpause instead",
             ));
         }
         if rec.state.running {
-            return Err(ApiError::not_modified());
+            return Err(EngineError::not_modified());
         }
         self.start_locked(rec, &live).await
     }
@@ -280,7 +283,7 @@ impl Containers {
         self: &'a Arc<Self>,
         rec: ContainerRecord,
         live: &'a Arc<task::Live>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ApiResult<()>> + Send + 'a>> {
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
         Box::pin(async move {
             let id = rec.id.clone();
             let auto_remove = rec.host_config.auto_remove;
@@ -308,10 +311,12 @@ impl Containers {
         self: &Arc<Self>,
         mut rec: ContainerRecord,
         live: &Arc<task::Live>,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         let id = rec.id.clone();
         let state_dir = self.state_dir(&id);
-        self.layout.traversable_dir(&state_dir).map_err(internal)?;
+        self.layout
+            .traversable_dir(&state_dir)
+            .map_err(EngineError::internal)?;
         let rootfs = self.mount_rootfs(&id)?;
         let fail = |this: &Self, msg: String| {
             this.unmount_rootfs(&id);
@@ -324,7 +329,7 @@ impl Containers {
                 .and_then(|root| crate::inroot::make_dir_all(&root, &workdir));
             if let Err(e) = made {
                 fail(self, String::new());
-                return Err(ApiError::internal(format!(
+                return Err(EngineError::internal(format!(
                     "setting up the working directory {workdir}: {e}"
                 )));
             }
@@ -350,7 +355,7 @@ impl Containers {
             Ok(s) => s,
             Err(m) => {
                 let m = fail(self, m);
-                return Err(ApiError::invalid(m));
+                return Err(EngineError::invalid(m));
             }
         };
         if let Err(e) = self.adjust_network_spec(&rec, &mut spec) {
@@ -368,7 +373,7 @@ impl Containers {
             &state_dir.join("config.json"),
             &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
         )
-        .map_err(internal)?;
+        .map_err(EngineError::internal)?;
         let opts = &rec.host_config.log_config.config;
         let size = opts
             .get("max-size")
@@ -402,7 +407,7 @@ impl Containers {
         }
         let created = task::spawn_shim(&self.helpers.shim, &args)
             .await
-            .map_err(internal)?;
+            .map_err(EngineError::internal)?;
         let pid = match created {
             Spawned::Created(pid) => pid,
             Spawned::Failed(msg) => {
@@ -417,10 +422,10 @@ impl Containers {
             tokio::spawn(async move { this.on_exit(&cid, exit).await });
         })
         .await
-        .map_err(internal)?;
+        .map_err(EngineError::internal)?;
         if let Err(e) = self.network_up(&rec, pid).await {
             // Nothing of the network is left; end the created task (on_exit cleans up).
-            rec.state.error = e.message.clone();
+            rec.state.error = e.to_string();
             let _ = self.save(&rec).await;
             let _ = runtime(self, &["kill", &id, "SIGKILL"]).await;
             return Err(e);
@@ -429,7 +434,7 @@ impl Containers {
         match rx.await {
             Ok(Ok(_)) => {}
             Ok(Err(msg)) => return Err(self.start_failed(rec, msg).await),
-            Err(_) => return Err(ApiError::internal("shim went away")),
+            Err(_) => return Err(EngineError::internal("shim went away")),
         }
         crate::daemon::crash::point("start-before-save");
         rec.state = ContainerState {
@@ -447,7 +452,7 @@ impl Containers {
         Ok(())
     }
 
-    async fn start_failed(self: &Arc<Self>, mut rec: ContainerRecord, msg: String) -> ApiError {
+    async fn start_failed(self: &Arc<Self>, mut rec: ContainerRecord, msg: String) -> EngineError {
         let not_found = msg.contains("executable file not found") || msg.contains("no such file");
         let code = if not_found { 127 } else { 126 };
         let full = format!(
@@ -462,9 +467,9 @@ impl Containers {
         let live = self.live(&rec.id);
         let _ = live.output.send(Output::Exit(code));
         if not_found || msg.contains("permission denied") {
-            ApiError::invalid(full)
+            EngineError::invalid(full)
         } else {
-            ApiError::internal(full)
+            EngineError::internal(full)
         }
     }
 
@@ -611,7 +616,7 @@ impl Containers {
         reference: &str,
         signal: Option<String>,
         timeout: Option<i64>,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
         let _op = live.op.lock().await;
@@ -625,7 +630,7 @@ impl Containers {
         }
         if !rec.state.running {
             self.save(&rec).await?;
-            return Err(ApiError::not_modified());
+            return Err(EngineError::not_modified());
         }
         self.save(&rec).await?;
         let mut rx = live.signals.subscribe();
@@ -651,10 +656,10 @@ impl Containers {
     }
 
     /// `POST /containers/{id}/kill`.
-    pub async fn kill(self: &Arc<Self>, reference: &str, signal: Option<String>) -> ApiResult<()> {
+    pub async fn kill(self: &Arc<Self>, reference: &str, signal: Option<String>) -> Result<()> {
         let rec = self.lookup(reference)?;
         if !rec.state.running {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "cannot kill container: {reference}: container {} is not running",
                 rec.id
             )));
@@ -663,7 +668,7 @@ impl Containers {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "SIGKILL".into());
         if parse_signal(&sig).is_none() {
-            return Err(ApiError::invalid(format!("Invalid signal: {sig}")));
+            return Err(EngineError::invalid(format!("Invalid signal: {sig}")));
         }
         let live = self.live(&rec.id);
         let mut rx = live.signals.subscribe();
@@ -685,14 +690,14 @@ impl Containers {
         reference: &str,
         signal: Option<String>,
         timeout: Option<i64>,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         match self.stop(reference, signal, timeout).await {
             Ok(()) => {}
-            Err(e) if e.kind == berth_api_server::ErrorKind::NotModified => {}
+            Err(e) if e.kind() == crate::error::ErrorKind::NotModified => {}
             Err(e) => return Err(e),
         }
         self.start(reference).await.or_else(|e| {
-            if e.kind == berth_api_server::ErrorKind::NotModified {
+            if e.kind() == crate::error::ErrorKind::NotModified {
                 Ok(())
             } else {
                 Err(e)
@@ -704,21 +709,25 @@ impl Containers {
     }
 
     /// `POST /containers/{id}/pause` and `unpause`.
-    pub async fn pause(self: &Arc<Self>, reference: &str, pause: bool) -> ApiResult<()> {
+    pub async fn pause(self: &Arc<Self>, reference: &str, pause: bool) -> Result<()> {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
         let _op = live.op.lock().await;
         let mut rec = self.get(&id)?;
         if !rec.state.running {
-            return Err(ApiError::conflict(format!("Container {id} is not running")));
+            return Err(EngineError::conflict(format!(
+                "Container {id} is not running"
+            )));
         }
         if pause && rec.state.paused {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "Container {id} is already paused"
             )));
         }
         if !pause && !rec.state.paused {
-            return Err(ApiError::conflict(format!("Container {id} is not paused")));
+            return Err(EngineError::conflict(format!(
+                "Container {id} is not paused"
+            )));
         }
         runtime(self, &[if pause { "pause" } else { "resume" }, &id]).await?;
         rec.state.paused = pause;
@@ -734,12 +743,12 @@ impl Containers {
         reference: &str,
         force: bool,
         volumes: bool,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
         let rec = match self.store.get::<ContainerRecord>(KIND, &id) {
             Ok(Some(rec)) => rec,
-            Ok(None) => return Err(ApiError::no_such_container(reference)),
+            Ok(None) => return Err(EngineError::no_such_container(reference)),
             // A record this berth cannot read (another version's, damaged): `rm -f` still
             // removes it and whatever its id names.
             Err(_) if force => return self.remove_unreadable(&id).await,
@@ -752,7 +761,7 @@ impl Containers {
                 } else {
                     "running"
                 };
-                return Err(ApiError::conflict(format!(
+                return Err(EngineError::conflict(format!(
                     "cannot remove container \"{}\": container is {what}: stop the container before removing or force remove",
                     rec.name
                 )));
@@ -788,7 +797,7 @@ impl Containers {
         self: &Arc<Self>,
         mut rec: ContainerRecord,
         volumes: bool,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         let id = rec.id.clone();
         rec.removing = Some(record::Removal { volumes });
         rec.state.status = "removing".into();
@@ -806,7 +815,7 @@ impl Containers {
         }
         let this = self.clone();
         let rec2 = rec.clone();
-        tokio::task::spawn_blocking(move || -> ApiResult<()> {
+        tokio::task::spawn_blocking(move || -> Result<()> {
             this.volumes.container_removed(&rec2, volumes);
             let _ = this.images.images().snapshots.remove(&rec2.id);
             let _ = std::fs::remove_dir_all(this.state_dir(&rec2.id));
@@ -815,7 +824,7 @@ impl Containers {
             this.delete_record(&rec2.id)
         })
         .await
-        .map_err(internal)??;
+        .map_err(EngineError::internal)??;
         self.event("destroy", &rec, &[]);
         let live = self.live(&id);
         let _ = live.signals.send(Signal::Removed(rec.state.exit_code));
@@ -825,7 +834,7 @@ impl Containers {
 
     /// Deletes the record of `id` and every name the index gives it, in one transaction; a
     /// name another container owns stays that container's.
-    fn delete_record(&self, id: &str) -> ApiResult<()> {
+    fn delete_record(&self, id: &str) -> Result<()> {
         let mut tx = self.store.transaction();
         tx.delete(KIND, id).map_err(meta_err)?;
         for (name, owner) in self.store.names(KIND) {
@@ -839,7 +848,7 @@ impl Containers {
 
     /// `rm -f` of a record that does not decode: ends its task, removes its mounts,
     /// snapshot and directories by id, then the record and its names.
-    async fn remove_unreadable(self: &Arc<Self>, id: &str) -> ApiResult<()> {
+    async fn remove_unreadable(self: &Arc<Self>, id: &str) -> Result<()> {
         let live = self.live(id);
         let _op = live.op.lock().await;
         self.network_down(id).await;
@@ -849,14 +858,14 @@ impl Containers {
         self.unmount_rootfs(id);
         let this = self.clone();
         let id2 = id.to_string();
-        tokio::task::spawn_blocking(move || -> ApiResult<()> {
+        tokio::task::spawn_blocking(move || -> Result<()> {
             let _ = this.images.images().snapshots.remove(&id2);
             let _ = std::fs::remove_dir_all(this.state_dir(&id2));
             let _ = std::fs::remove_dir_all(this.data_dir(&id2));
             this.delete_record(&id2)
         })
         .await
-        .map_err(internal)??;
+        .map_err(EngineError::internal)??;
         self.forget(id);
         Ok(())
     }
@@ -866,7 +875,7 @@ impl Containers {
         self: &Arc<Self>,
         reference: &str,
         cond: WaitCondition,
-    ) -> ApiResult<WaitFuture> {
+    ) -> Result<WaitFuture> {
         let rec = self.lookup(reference)?;
         let live = self.live(&rec.id);
         let mut rx = live.signals.subscribe();
@@ -910,15 +919,11 @@ impl Containers {
     }
 
     /// `POST /containers/{id}/attach` (subscribes before returning).
-    pub async fn attach(
-        self: &Arc<Self>,
-        reference: &str,
-        opts: AttachOptions,
-    ) -> ApiResult<Hijack> {
+    pub async fn attach(self: &Arc<Self>, reference: &str, opts: AttachOptions) -> Result<Hijack> {
         let rec = self.lookup(reference)?;
         let keys = match opts.detach_keys.as_deref() {
             Some(k) if !k.is_empty() => detach_keys::parse(k)
-                .map_err(|_| ApiError::invalid(format!("Invalid detach keys ({k}) provided")))?,
+                .map_err(|_| EngineError::invalid(format!("Invalid detach keys ({k}) provided")))?,
             _ => detach_keys::DEFAULT.to_vec(),
         };
         let live = self.live(&rec.id);
@@ -1031,10 +1036,10 @@ impl Containers {
     }
 
     /// `POST /containers/{id}/resize`.
-    pub async fn resize(&self, reference: &str, h: u16, w: u16) -> ApiResult<()> {
+    pub async fn resize(&self, reference: &str, h: u16, w: u16) -> Result<()> {
         let rec = self.lookup(reference)?;
         if !rec.state.running {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "Container {} is not running",
                 rec.id
             )));
@@ -1045,14 +1050,10 @@ impl Containers {
     }
 
     /// `GET /containers/{id}/logs`.
-    pub async fn logs(
-        self: &Arc<Self>,
-        reference: &str,
-        opts: LogsOptions,
-    ) -> ApiResult<LogStream> {
+    pub async fn logs(self: &Arc<Self>, reference: &str, opts: LogsOptions) -> Result<LogStream> {
         let rec = self.lookup(reference)?;
         if rec.host_config.log_config.kind == "none" {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 "configured logging driver does not support reading",
             ));
         }
@@ -1124,9 +1125,9 @@ impl Containers {
     }
 
     /// `POST /containers/{id}/rename`.
-    pub async fn rename(self: &Arc<Self>, reference: &str, new_name: &str) -> ApiResult<()> {
+    pub async fn rename(self: &Arc<Self>, reference: &str, new_name: &str) -> Result<()> {
         if !record::valid_name(new_name) {
-            return Err(ApiError::invalid(format!(
+            return Err(EngineError::invalid(format!(
                 "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )));
         }
@@ -1134,14 +1135,14 @@ impl Containers {
         let old = rec.name.clone();
         let new = format!("/{}", new_name.trim_start_matches('/'));
         if old == new {
-            return Err(ApiError::conflict(
+            return Err(EngineError::conflict(
                 "Renaming a container with the same name as its current name",
             ));
         }
         rec.name = new.clone();
         let this = self.clone();
         let rec2 = rec.clone();
-        tokio::task::spawn_blocking(move || -> ApiResult<()> {
+        tokio::task::spawn_blocking(move || -> Result<()> {
             let mut tx = this.store.transaction();
             tx.release_name(KIND, &old).map_err(meta_err)?;
             tx.claim_name(KIND, &new, &rec2.id).map_err(meta_err)?;
@@ -1150,7 +1151,7 @@ impl Containers {
             Ok(())
         })
         .await
-        .map_err(internal)??;
+        .map_err(EngineError::internal)??;
         self.event("rename", &rec, &[]);
         Ok(())
     }

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use berth_api_server::{ApiError, ApiResult, ByteStream, ContainerListOptions};
+use crate::error::{EngineError, Result};
+use berth_api_server::{ByteStream, ContainerListOptions};
 use berth_api_types::*;
 
 use super::record::{self, ContainerRecord, KIND};
@@ -10,7 +11,7 @@ use super::Containers;
 
 impl Containers {
     /// `GET /containers/{id}/json`.
-    pub fn inspect(&self, reference: &str) -> ApiResult<ContainerInspect> {
+    pub fn inspect(&self, reference: &str) -> Result<ContainerInspect> {
         let rec = self.lookup(reference)?;
         let dir = self.data_dir(&rec.id);
         let mut config = rec.config.clone();
@@ -87,7 +88,7 @@ impl Containers {
     }
 
     /// `GET /containers/json`.
-    pub fn list(&self, opts: &ContainerListOptions) -> ApiResult<Vec<ContainerSummary>> {
+    pub fn list(&self, opts: &ContainerListOptions) -> Result<Vec<ContainerSummary>> {
         let mut recs: Vec<ContainerRecord> = self
             .store
             .list::<ContainerRecord>(KIND)
@@ -104,7 +105,7 @@ impl Containers {
             ]
             .contains(&key.as_str())
             {
-                return Err(ApiError::invalid(format!("invalid filter '{key}'")));
+                return Err(EngineError::invalid(format!("invalid filter '{key}'")));
             }
         }
         let all = opts.all
@@ -190,10 +191,10 @@ impl Containers {
         &self,
         reference: &str,
         ps_args: Option<String>,
-    ) -> ApiResult<ContainerTopResponse> {
+    ) -> Result<ContainerTopResponse> {
         let rec = self.lookup(reference)?;
         if !rec.state.running {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "container {} is not running",
                 rec.id
             )));
@@ -207,7 +208,7 @@ impl Containers {
             .args(["ps", "--format", "json", &rec.id])
             .output()
             .await
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| EngineError::internal(e.to_string()))?;
         let pids: Vec<i64> =
             serde_json::from_slice(&out.stdout).unwrap_or_else(|_| vec![rec.state.pid]);
         let args = ps_args
@@ -217,7 +218,7 @@ impl Containers {
             .args(args.split_whitespace())
             .output()
             .await
-            .map_err(|e| ApiError::internal(format!("ps: {e}")))?;
+            .map_err(|e| EngineError::internal(format!("ps: {e}")))?;
         let text = String::from_utf8_lossy(&ps.stdout);
         let mut lines = text.lines();
         let header = lines.next().unwrap_or("");
@@ -225,7 +226,7 @@ impl Containers {
         let pid_col = titles
             .iter()
             .position(|t| t == "PID")
-            .ok_or_else(|| ApiError::internal("Couldn't find PID field in ps output"))?;
+            .ok_or_else(|| EngineError::internal("Couldn't find PID field in ps output"))?;
         let mut processes = Vec::new();
         for l in lines {
             let fields: Vec<&str> = l.split_whitespace().collect();
@@ -248,14 +249,14 @@ impl Containers {
     }
 
     /// `GET /containers/{id}/changes`.
-    pub fn changes(&self, reference: &str) -> ApiResult<Vec<FilesystemChange>> {
+    pub fn changes(&self, reference: &str) -> Result<Vec<FilesystemChange>> {
         let rec = self.lookup(reference)?;
         let changes = self
             .images
             .images()
             .snapshots
             .changes(&rec.id)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| EngineError::internal(e.to_string()))?;
         Ok(changes
             .into_iter()
             .filter(|c| {
@@ -272,7 +273,7 @@ impl Containers {
     }
 
     /// `GET /containers/{id}/export`: a tar of the full root filesystem.
-    pub async fn export(self: &Arc<Self>, reference: &str) -> ApiResult<ByteStream> {
+    pub async fn export(self: &Arc<Self>, reference: &str) -> Result<ByteStream> {
         let rec = self.lookup(reference)?;
         let this = self.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(16);
@@ -307,7 +308,7 @@ impl Containers {
     }
 
     /// `POST /containers/prune`.
-    pub async fn prune(self: &Arc<Self>, filters: &Filters) -> ApiResult<ContainerPruneResponse> {
+    pub async fn prune(self: &Arc<Self>, filters: &Filters) -> Result<ContainerPruneResponse> {
         let recs = self
             .store
             .list::<ContainerRecord>(KIND)
@@ -353,7 +354,7 @@ impl Containers {
         images: &crate::images::ImageService,
         opts: berth_api_server::CommitOptions,
         config: Option<ContainerConfig>,
-    ) -> ApiResult<IdResponse> {
+    ) -> Result<IdResponse> {
         let rec = self.lookup(&opts.container)?;
         let paused_here = opts.pause && rec.state.running && !rec.state.paused;
         if paused_here {
@@ -377,7 +378,7 @@ impl Containers {
             std::io::Write::flush(&mut w).map_err(|e| e.to_string())
         })
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(|e| EngineError::internal(e.to_string()))?;
         if paused_here {
             let _ = self.pause(&rec.id, false).await;
         }
@@ -392,7 +393,7 @@ impl Containers {
                     )
                     .await
             }
-            Err(e) => Err(ApiError::internal(e)),
+            Err(e) => Err(EngineError::internal(e)),
         };
         let _ = std::fs::remove_file(&tmp);
         let id = result?;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use berth_api_server::{ApiError, ApiResult};
+use crate::error::{EngineError, Result};
 use berth_api_types::{HostConfig, Resources, UpdateConfig, UpdateResponse};
 use berth_cgroups::{Cgroup, Layout, Version};
 use serde_json::{json, Map, Value};
@@ -71,8 +71,8 @@ fn parse_list(s: &str) -> Option<Vec<u32>> {
 }
 
 /// Docker's `verifyPlatformContainerResources`: the errors (400) and warnings for `r`.
-pub fn validate(r: &Resources, update: bool) -> ApiResult<Vec<String>> {
-    let bad = |m: String| Err(ApiError::invalid(m));
+pub fn validate(r: &Resources, update: bool) -> Result<Vec<String>> {
+    let bad = |m: String| Err(EngineError::invalid(m));
     if r.memory != 0 && r.memory < MIN_MEMORY {
         return bad("Minimum memory limit allowed is 6MB".into());
     }
@@ -230,8 +230,8 @@ pub fn oci(r: &Resources) -> Map<String, Value> {
 }
 
 /// Docker's `UpdateContainer`: merges the set fields of `u` into `host`.
-pub fn merge_update(host: &mut HostConfig, u: &UpdateConfig) -> ApiResult<()> {
-    let conflict = |m: &str| Err(ApiError::invalid(m.to_string()));
+pub fn merge_update(host: &mut HostConfig, u: &UpdateConfig) -> Result<()> {
+    let conflict = |m: &str| Err(EngineError::invalid(m.to_string()));
     let (r, c) = (&u.resources, &mut host.resources);
     if r.nano_cpus > 0 && c.cpu_period > 0 {
         return conflict(
@@ -320,32 +320,32 @@ impl Containers {
         self: &Arc<Self>,
         reference: &str,
         update: UpdateConfig,
-    ) -> ApiResult<UpdateResponse> {
+    ) -> Result<UpdateResponse> {
         let warnings = validate(&update.resources, true)?;
         let id = self.resolve(reference)?;
         let live = self.live(&id);
         let _op = live.op.lock().await;
         let mut rec = self.get(&id)?;
         if rec.state.status == "removing" || rec.state.dead {
-            return Err(ApiError::invalid(format!(
+            return Err(EngineError::invalid(format!(
                 "Cannot update container {id}: container is marked for removal and cannot be \"update\""
             )));
         }
         let before = rec.clone();
         merge_update(&mut rec.host_config, &update)
-            .map_err(|e| ApiError::invalid(format!("Cannot update container {id}: {e}")))?;
+            .map_err(|e| EngineError::invalid(format!("Cannot update container {id}: {e}")))?;
         self.save(&rec).await?;
         if rec.state.running && !rec.state.restarting {
             let resources = update.resources.clone();
             let cid = id.clone();
             let applied = tokio::task::spawn_blocking(move || apply_live(&cid, &resources))
                 .await
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+                .map_err(|e| EngineError::internal(e.to_string()))?;
             if let Err(e) = applied {
                 let mut back = self.get(&id)?;
                 back.host_config = before.host_config;
                 self.save(&back).await?;
-                return Err(ApiError::internal(format!(
+                return Err(EngineError::internal(format!(
                     "Cannot update container {id}: {e}"
                 )));
             }

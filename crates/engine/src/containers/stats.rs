@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_api_server::{ApiResult, JsonStream, StatsOptions};
+use crate::error::Result;
+use berth_api_server::{JsonStream, StatsOptions};
 use berth_api_types::{
     BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
     PidsStats, ThrottlingData,
@@ -27,7 +28,7 @@ impl Containers {
         self: &Arc<Self>,
         reference: &str,
         opts: StatsOptions,
-    ) -> ApiResult<JsonStream<ContainerStats>> {
+    ) -> Result<JsonStream<ContainerStats>> {
         let rec = self.lookup(reference)?;
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let this = self.clone();

@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 use super::config::DaemonConfig;
 use super::events::{self, EventBus};
 use crate::containers::Containers;
+use crate::error::{EngineError, ErrorKind as EngineErrorKind};
 use crate::images::ImageService;
 
 /// The daemon's engine.
@@ -91,6 +92,25 @@ impl Berth {
             time_nano: now.as_nanos() as i64,
             ..Default::default()
         });
+    }
+}
+
+/// The one place where an engine failure becomes the API's error: its kind decides the
+/// status code, its text is the `{"message": …}` clients print.
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        let kind = match e.kind() {
+            EngineErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
+            EngineErrorKind::Unauthorized => ErrorKind::Unauthorized,
+            EngineErrorKind::Forbidden => ErrorKind::Forbidden,
+            EngineErrorKind::NotFound => ErrorKind::NotFound,
+            EngineErrorKind::Conflict => ErrorKind::Conflict,
+            EngineErrorKind::NotModified => ErrorKind::NotModified,
+            EngineErrorKind::NotImplemented => ErrorKind::NotImplemented,
+            EngineErrorKind::Unavailable => ErrorKind::Unavailable,
+            EngineErrorKind::Internal => ErrorKind::Internal,
+        };
+        ApiError::new(kind, e.to_string())
     }
 }
 
@@ -214,17 +234,14 @@ impl Engine for Berth {
         Ok(info)
     }
 
-    async fn system_df(&self, ctx: &RequestContext, _types: Vec<String>) -> ApiResult<SystemDf> {
+    async fn system_df(&self, _ctx: &RequestContext, _types: Vec<String>) -> ApiResult<SystemDf> {
         let images = self
             .images
-            .image_list(
-                ctx,
-                ImageListOptions {
-                    all: true,
-                    shared_size: true,
-                    ..Default::default()
-                },
-            )
+            .image_list(ImageListOptions {
+                all: true,
+                shared_size: true,
+                ..Default::default()
+            })
             .await?;
         let containers = self.containers.list(&ContainerListOptions {
             all: true,
@@ -295,8 +312,8 @@ impl Engine for Berth {
         Ok(out)
     }
 
-    async fn auth(&self, ctx: &RequestContext, auth: AuthConfig) -> ApiResult<AuthResponse> {
-        self.images.auth(ctx, auth).await
+    async fn auth(&self, _ctx: &RequestContext, auth: AuthConfig) -> ApiResult<AuthResponse> {
+        Ok(self.images.auth(auth).await?)
     }
 
     async fn container_list(
@@ -304,7 +321,7 @@ impl Engine for Berth {
         _ctx: &RequestContext,
         opts: ContainerListOptions,
     ) -> ApiResult<Vec<ContainerSummary>> {
-        self.containers.list(&opts)
+        Ok(self.containers.list(&opts)?)
     }
     async fn container_create(
         &self,
@@ -312,7 +329,7 @@ impl Engine for Berth {
         opts: ContainerCreateOptions,
         body: ContainerCreateRequest,
     ) -> ApiResult<ContainerCreateResponse> {
-        self.containers.create(opts, body).await
+        Ok(self.containers.create(opts, body).await?)
     }
     async fn container_inspect(
         &self,
@@ -320,7 +337,7 @@ impl Engine for Berth {
         id: &str,
         _size: bool,
     ) -> ApiResult<ContainerInspect> {
-        self.containers.inspect(id)
+        Ok(self.containers.inspect(id)?)
     }
     async fn container_top(
         &self,
@@ -328,7 +345,7 @@ impl Engine for Berth {
         id: &str,
         ps_args: Option<String>,
     ) -> ApiResult<ContainerTopResponse> {
-        self.containers.top(id, ps_args).await
+        Ok(self.containers.top(id, ps_args).await?)
     }
     async fn container_stats(
         &self,
@@ -336,7 +353,7 @@ impl Engine for Berth {
         id: &str,
         opts: StatsOptions,
     ) -> ApiResult<JsonStream<ContainerStats>> {
-        self.containers.stats(id, opts).await
+        Ok(self.containers.stats(id, opts).await?)
     }
     async fn container_logs(
         &self,
@@ -344,17 +361,17 @@ impl Engine for Berth {
         id: &str,
         opts: LogsOptions,
     ) -> ApiResult<LogStream> {
-        self.containers.logs(id, opts).await
+        Ok(self.containers.logs(id, opts).await?)
     }
     async fn container_changes(
         &self,
         _ctx: &RequestContext,
         id: &str,
     ) -> ApiResult<Vec<FilesystemChange>> {
-        self.containers.changes(id)
+        Ok(self.containers.changes(id)?)
     }
     async fn container_export(&self, _ctx: &RequestContext, id: &str) -> ApiResult<ByteStream> {
-        self.containers.export(id).await
+        Ok(self.containers.export(id).await?)
     }
     async fn container_resize(
         &self,
@@ -363,7 +380,7 @@ impl Engine for Berth {
         h: u16,
         w: u16,
     ) -> ApiResult<()> {
-        self.containers.resize(id, h, w).await
+        Ok(self.containers.resize(id, h, w).await?)
     }
     async fn container_start(
         &self,
@@ -371,7 +388,7 @@ impl Engine for Berth {
         id: &str,
         _detach_keys: Option<String>,
     ) -> ApiResult<()> {
-        self.containers.start(id).await
+        Ok(self.containers.start(id).await?)
     }
     async fn container_stop(
         &self,
@@ -379,7 +396,7 @@ impl Engine for Berth {
         id: &str,
         opts: StopOptions,
     ) -> ApiResult<()> {
-        self.containers.stop(id, opts.signal, opts.timeout).await
+        Ok(self.containers.stop(id, opts.signal, opts.timeout).await?)
     }
     async fn container_restart(
         &self,
@@ -387,7 +404,10 @@ impl Engine for Berth {
         id: &str,
         opts: StopOptions,
     ) -> ApiResult<()> {
-        self.containers.restart(id, opts.signal, opts.timeout).await
+        Ok(self
+            .containers
+            .restart(id, opts.signal, opts.timeout)
+            .await?)
     }
     async fn container_kill(
         &self,
@@ -395,7 +415,7 @@ impl Engine for Berth {
         id: &str,
         signal: Option<String>,
     ) -> ApiResult<()> {
-        self.containers.kill(id, signal).await
+        Ok(self.containers.kill(id, signal).await?)
     }
     async fn container_update(
         &self,
@@ -403,7 +423,7 @@ impl Engine for Berth {
         id: &str,
         update: UpdateConfig,
     ) -> ApiResult<UpdateResponse> {
-        self.containers.update(id, update).await
+        Ok(self.containers.update(id, update).await?)
     }
     async fn container_rename(
         &self,
@@ -411,13 +431,13 @@ impl Engine for Berth {
         id: &str,
         new_name: &str,
     ) -> ApiResult<()> {
-        self.containers.rename(id, new_name).await
+        Ok(self.containers.rename(id, new_name).await?)
     }
     async fn container_pause(&self, _ctx: &RequestContext, id: &str) -> ApiResult<()> {
-        self.containers.pause(id, true).await
+        Ok(self.containers.pause(id, true).await?)
     }
     async fn container_unpause(&self, _ctx: &RequestContext, id: &str) -> ApiResult<()> {
-        self.containers.pause(id, false).await
+        Ok(self.containers.pause(id, false).await?)
     }
     async fn container_attach(
         &self,
@@ -425,7 +445,7 @@ impl Engine for Berth {
         id: &str,
         opts: AttachOptions,
     ) -> ApiResult<Hijack> {
-        self.containers.attach(id, opts).await
+        Ok(self.containers.attach(id, opts).await?)
     }
     async fn container_wait(
         &self,
@@ -433,7 +453,7 @@ impl Engine for Berth {
         id: &str,
         condition: WaitCondition,
     ) -> ApiResult<WaitFuture> {
-        self.containers.wait(id, condition).await
+        Ok(self.containers.wait(id, condition).await?)
     }
     async fn container_delete(
         &self,
@@ -441,7 +461,7 @@ impl Engine for Berth {
         id: &str,
         opts: ContainerDeleteOptions,
     ) -> ApiResult<()> {
-        self.containers.remove(id, opts.force, opts.volumes).await
+        Ok(self.containers.remove(id, opts.force, opts.volumes).await?)
     }
     async fn container_archive_stat(
         &self,
@@ -449,7 +469,7 @@ impl Engine for Berth {
         id: &str,
         path: &str,
     ) -> ApiResult<ContainerPathStat> {
-        self.containers.archive_stat(id, path).await
+        Ok(self.containers.archive_stat(id, path).await?)
     }
     async fn container_archive_get(
         &self,
@@ -457,7 +477,7 @@ impl Engine for Berth {
         id: &str,
         path: &str,
     ) -> ApiResult<(ContainerPathStat, ByteStream)> {
-        self.containers.archive_get(id, path).await
+        Ok(self.containers.archive_get(id, path).await?)
     }
     async fn container_archive_put(
         &self,
@@ -466,14 +486,14 @@ impl Engine for Berth {
         opts: ArchivePutOptions,
         body: RequestBody,
     ) -> ApiResult<()> {
-        self.containers.archive_put(id, opts, body).await
+        Ok(self.containers.archive_put(id, opts, body).await?)
     }
     async fn container_prune(
         &self,
         _ctx: &RequestContext,
         filters: Filters,
     ) -> ApiResult<ContainerPruneResponse> {
-        self.containers.prune(&filters).await
+        Ok(self.containers.prune(&filters).await?)
     }
     async fn exec_create(
         &self,
@@ -481,7 +501,7 @@ impl Engine for Berth {
         container: &str,
         config: ExecConfig,
     ) -> ApiResult<IdResponse> {
-        self.containers.exec_create(container, config).await
+        Ok(self.containers.exec_create(container, config).await?)
     }
     async fn exec_start(
         &self,
@@ -489,13 +509,13 @@ impl Engine for Berth {
         id: &str,
         config: ExecStartConfig,
     ) -> ApiResult<Option<Hijack>> {
-        self.containers.exec_start(id, config).await
+        Ok(self.containers.exec_start(id, config).await?)
     }
     async fn exec_resize(&self, _ctx: &RequestContext, id: &str, h: u16, w: u16) -> ApiResult<()> {
-        self.containers.exec_resize(id, h.into(), w.into()).await
+        Ok(self.containers.exec_resize(id, h.into(), w.into()).await?)
     }
     async fn exec_inspect(&self, _ctx: &RequestContext, id: &str) -> ApiResult<ExecInspect> {
-        self.containers.exec_inspect(id)
+        Ok(self.containers.exec_inspect(id)?)
     }
 
     async fn network_list(
@@ -503,20 +523,20 @@ impl Engine for Berth {
         _ctx: &RequestContext,
         filters: Filters,
     ) -> ApiResult<Vec<Network>> {
-        self.containers.network_list(&filters).await
+        Ok(self.containers.network_list(&filters).await?)
     }
     async fn network_create(
         &self,
         _ctx: &RequestContext,
         req: NetworkCreateRequest,
     ) -> ApiResult<NetworkCreateResponse> {
-        self.containers.net().create(req).await
+        Ok(self.containers.net().create(req).await?)
     }
     async fn network_inspect(&self, _ctx: &RequestContext, id: &str) -> ApiResult<Network> {
-        self.containers.network_inspect(id).await
+        Ok(self.containers.network_inspect(id).await?)
     }
     async fn network_delete(&self, _ctx: &RequestContext, id: &str) -> ApiResult<()> {
-        self.containers.network_remove(id).await
+        Ok(self.containers.network_remove(id).await?)
     }
     async fn network_connect(
         &self,
@@ -524,7 +544,7 @@ impl Engine for Berth {
         id: &str,
         req: NetworkConnectRequest,
     ) -> ApiResult<()> {
-        self.containers.network_connect(id, req).await
+        Ok(self.containers.network_connect(id, req).await?)
     }
     async fn network_disconnect(
         &self,
@@ -532,49 +552,49 @@ impl Engine for Berth {
         id: &str,
         req: NetworkDisconnectRequest,
     ) -> ApiResult<()> {
-        self.containers.network_disconnect(id, req).await
+        Ok(self.containers.network_disconnect(id, req).await?)
     }
     async fn network_prune(
         &self,
         _ctx: &RequestContext,
         filters: Filters,
     ) -> ApiResult<NetworkPruneResponse> {
-        self.containers.net().prune(&filters).await
+        Ok(self.containers.net().prune(&filters).await?)
     }
     async fn volume_list(
         &self,
         _ctx: &RequestContext,
         f: Filters,
     ) -> ApiResult<VolumeListResponse> {
-        self.containers.volumes.list(&f)
+        Ok(self.containers.volumes.list(&f)?)
     }
     async fn volume_create(
         &self,
         _ctx: &RequestContext,
         opts: VolumeCreateOptions,
     ) -> ApiResult<Volume> {
-        self.containers.volumes.create(opts)
+        Ok(self.containers.volumes.create(opts)?)
     }
     async fn volume_inspect(&self, _ctx: &RequestContext, name: &str) -> ApiResult<Volume> {
-        self.containers.volumes.inspect(name)
+        Ok(self.containers.volumes.inspect(name)?)
     }
     async fn volume_delete(&self, _ctx: &RequestContext, name: &str, force: bool) -> ApiResult<()> {
-        self.containers.volumes.remove(name, force).await
+        Ok(self.containers.volumes.remove(name, force).await?)
     }
     async fn volume_prune(
         &self,
         _ctx: &RequestContext,
         f: Filters,
     ) -> ApiResult<VolumePruneResponse> {
-        self.containers.volumes.prune(f).await
+        Ok(self.containers.volumes.prune(f).await?)
     }
 
     async fn image_list(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         opts: ImageListOptions,
     ) -> ApiResult<Vec<ImageSummary>> {
-        self.images.image_list(ctx, opts).await
+        Ok(self.images.image_list(opts).await?)
     }
     async fn image_create(
         &self,
@@ -582,13 +602,20 @@ impl Engine for Berth {
         opts: ImageCreateOptions,
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>> {
-        self.images.image_create(ctx, opts, body).await
+        Ok(self
+            .images
+            .image_create(ctx.registry_auth.as_ref(), opts, body)
+            .await?)
     }
-    async fn image_inspect(&self, ctx: &RequestContext, name: &str) -> ApiResult<ImageInspect> {
-        self.images.image_inspect(ctx, name).await
+    async fn image_inspect(&self, _ctx: &RequestContext, name: &str) -> ApiResult<ImageInspect> {
+        Ok(self.images.image_inspect(name).await?)
     }
-    async fn image_history(&self, ctx: &RequestContext, name: &str) -> ApiResult<Vec<HistoryItem>> {
-        self.images.image_history(ctx, name).await
+    async fn image_history(
+        &self,
+        _ctx: &RequestContext,
+        name: &str,
+    ) -> ApiResult<Vec<HistoryItem>> {
+        Ok(self.images.image_history(name).await?)
     }
     async fn image_push(
         &self,
@@ -596,38 +623,44 @@ impl Engine for Berth {
         name: &str,
         tag: Option<String>,
     ) -> ApiResult<JsonStream<JsonMessage>> {
-        self.images.image_push(ctx, name, tag).await
+        Ok(self
+            .images
+            .image_push(ctx.registry_auth.as_ref(), name, tag)
+            .await?)
     }
     async fn image_tag(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         name: &str,
         repo: &str,
         tag: Option<String>,
     ) -> ApiResult<()> {
-        self.images.image_tag(ctx, name, repo, tag).await
+        Ok(self.images.image_tag(name, repo, tag).await?)
     }
     async fn image_delete(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         name: &str,
         opts: ImageDeleteOptions,
     ) -> ApiResult<Vec<ImageDeleteResponseItem>> {
-        self.images.image_delete(ctx, name, opts).await
+        Ok(self.images.image_delete(name, opts).await?)
     }
     async fn image_search(
         &self,
         ctx: &RequestContext,
         opts: ImageSearchOptions,
     ) -> ApiResult<Vec<ImageSearchResult>> {
-        self.images.image_search(ctx, opts).await
+        Ok(self
+            .images
+            .image_search(ctx.registry_auth.as_ref(), opts)
+            .await?)
     }
     async fn image_prune(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         filters: Filters,
     ) -> ApiResult<ImagePruneResponse> {
-        self.images.image_prune(ctx, filters).await
+        Ok(self.images.image_prune(filters).await?)
     }
     async fn image_commit(
         &self,
@@ -635,18 +668,18 @@ impl Engine for Berth {
         opts: CommitOptions,
         config: Option<ContainerConfig>,
     ) -> ApiResult<IdResponse> {
-        self.containers.commit(&self.images, opts, config).await
+        Ok(self.containers.commit(&self.images, opts, config).await?)
     }
-    async fn image_save(&self, ctx: &RequestContext, names: Vec<String>) -> ApiResult<ByteStream> {
-        self.images.image_save(ctx, names).await
+    async fn image_save(&self, _ctx: &RequestContext, names: Vec<String>) -> ApiResult<ByteStream> {
+        Ok(self.images.image_save(names).await?)
     }
     async fn image_load(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         quiet: bool,
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>> {
-        self.images.image_load(ctx, quiet, body).await
+        Ok(self.images.image_load(quiet, body).await?)
     }
 }
 

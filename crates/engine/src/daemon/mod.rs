@@ -107,7 +107,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
     };
     let images = Arc::new(
         ImageService::new(&cfg.data_root, registry, Arc::new(move |e| ev2.publish(e)))
-            .map_err(|e| e.message)?,
+            .map_err(|e| e.to_string())?,
     );
     let mut containers = Containers::new(
         store,

@@ -2,12 +2,13 @@
 
 use std::io::{self, Write};
 
-use berth_api_server::{ApiError, ApiResult, ByteStream, JsonStream, RequestBody, RequestContext};
+use crate::error::{EngineError, Result};
+use berth_api_server::{ByteStream, JsonStream, RequestBody};
 use berth_api_types::JsonMessage;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::{familiar, image_err, internal, ImageService};
+use super::{familiar, ImageService};
 
 /// An `io::Write` that ships 256 KiB chunks into a response channel (from a blocking thread).
 struct ChannelWriter {
@@ -41,13 +42,9 @@ impl ImageService {
     /// `GET /images/get?names=…` and `GET /images/{name}/get`: Docker 25+'s archive layout
     /// (OCI layout + `manifest.json`), layers uncompressed. Unknown names are a 404 before
     /// anything is sent.
-    pub async fn image_save(
-        &self,
-        _ctx: &RequestContext,
-        names: Vec<String>,
-    ) -> ApiResult<ByteStream> {
+    pub async fn image_save(&self, names: Vec<String>) -> Result<ByteStream> {
         if names.is_empty() {
-            return Err(ApiError::invalid("no images specified"));
+            return Err(EngineError::invalid("no images specified"));
         }
         let mut refs = Vec::new();
         for n in &names {
@@ -59,7 +56,7 @@ impl ImageService {
                     .images
                     .store
                     .names_of(&id)
-                    .map_err(internal)?
+                    .map_err(EngineError::internal)?
                     .iter()
                     .any(|k| {
                         berth_registry::Reference::parse(n)
@@ -92,27 +89,26 @@ impl ImageService {
     /// error and loads nothing.
     pub async fn image_load(
         &self,
-        _ctx: &RequestContext,
         _quiet: bool,
         body: RequestBody,
-    ) -> ApiResult<JsonStream<JsonMessage>> {
+    ) -> Result<JsonStream<JsonMessage>> {
         let tmp = self.receive_body(body, "load").await?;
         self.load_file(&tmp.0).await
     }
 
     /// Loads a `docker save` archive from a file (what [`ImageService::image_load`] does
     /// with the received body).
-    pub async fn load_file(&self, path: &std::path::Path) -> ApiResult<JsonStream<JsonMessage>> {
+    pub async fn load_file(&self, path: &std::path::Path) -> Result<JsonStream<JsonMessage>> {
         let images = self.images.clone();
         let path = path.to_path_buf();
         let loaded = tokio::task::spawn_blocking(move || {
             let f = std::fs::File::open(&path)
-                .map_err(|e| ApiError::invalid(format!("open {}: {e}", path.display())))?;
+                .map_err(|e| EngineError::invalid(format!("open {}: {e}", path.display())))?;
             berth_image::archive::load(&images, io::BufReader::with_capacity(1 << 20, f))
-                .map_err(image_err)
+                .map_err(EngineError::from)
         })
         .await
-        .map_err(internal)??;
+        .map_err(EngineError::internal)??;
         let (tx, rx) = mpsc::channel(loaded.iter().map(|i| i.names.len() + 1).sum::<usize>() + 1);
         for img in &loaded {
             if img.names.is_empty() {
@@ -132,17 +128,17 @@ impl ImageService {
         &self,
         mut body: RequestBody,
         what: &str,
-    ) -> ApiResult<super::TempFile> {
+    ) -> Result<super::TempFile> {
         let tmp = self.temp_file(what);
         let mut f = tokio::fs::File::create(&tmp.0)
             .await
-            .map_err(|e| ApiError::internal(format!("create {}: {e}", tmp.0.display())))?;
+            .map_err(|e| EngineError::internal(format!("create {}: {e}", tmp.0.display())))?;
         tokio::io::copy(&mut body, &mut f)
             .await
-            .map_err(|e| ApiError::invalid(format!("reading request body: {e}")))?;
+            .map_err(|e| EngineError::invalid(format!("reading request body: {e}")))?;
         tokio::io::AsyncWriteExt::flush(&mut f)
             .await
-            .map_err(internal)?;
+            .map_err(EngineError::internal)?;
         Ok(tmp)
     }
 }

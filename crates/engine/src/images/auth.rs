@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::error::{EngineError, Result};
 use base64::Engine as _;
-use berth_api_server::{ApiError, ApiResult, ImageSearchOptions, RequestContext};
+use berth_api_server::ImageSearchOptions;
 use berth_api_types::{AuthConfig, AuthResponse, ImageSearchResult};
 use berth_registry::{config_key_host, Client, Credentials, StaticCredentials, DOCKER_HUB};
 
-use super::{registry_err, ImageService};
+use super::ImageService;
 
 /// The credentials in an auth config: user/password, base64 `auth`, or an identity token.
 pub(crate) fn credentials(a: &AuthConfig) -> Option<Credentials> {
@@ -43,30 +44,30 @@ pub(crate) fn server_host(a: &AuthConfig) -> String {
 impl ImageService {
     /// A registry client carrying the request's credentials (applied to `registry` and to
     /// the host the credentials name).
-    pub(crate) fn client(&self, ctx: &RequestContext, registry: &str) -> ApiResult<Client> {
+    pub(crate) fn client(&self, auth: Option<&AuthConfig>, registry: &str) -> Result<Client> {
         let mut map = HashMap::new();
-        if let Some(a) = &ctx.registry_auth {
+        if let Some(a) = auth {
             if let Some(c) = credentials(a) {
                 map.insert(config_key_host(registry), c.clone());
                 map.insert(server_host(a), c);
             }
         }
         Client::with_credentials(self.registry_config(), Arc::new(StaticCredentials(map)))
-            .map_err(registry_err)
+            .map_err(EngineError::from)
     }
 
     /// `POST /auth`: checks the credentials against the registry (`GET /v2/`). The CLI
     /// stores them itself on success.
-    pub async fn auth(&self, _ctx: &RequestContext, auth: AuthConfig) -> ApiResult<AuthResponse> {
+    pub async fn auth(&self, auth: AuthConfig) -> Result<AuthResponse> {
         let host = server_host(&auth);
         let creds = credentials(&auth)
-            .ok_or_else(|| ApiError::invalid("username and password are required"))?;
-        let client = Client::new(self.registry_config()).map_err(registry_err)?;
+            .ok_or_else(|| EngineError::invalid("username and password are required"))?;
+        let client = Client::new(self.registry_config()).map_err(EngineError::from)?;
         client.login(&host, creds).await.map_err(|e| {
             if e.is_unauthorized() || matches!(&e, berth_registry::RegistryError::Status { status, .. } if *status == 401) {
-                ApiError::unauthorized(format!("login attempt to {host} failed: {e}"))
+                EngineError::unauthorized(format!("login attempt to {host} failed: {e}"))
             } else {
-                registry_err(e)
+                EngineError::from(e)
             }
         })?;
         Ok(AuthResponse {
@@ -79,15 +80,15 @@ impl ImageService {
     /// Docker Hub; filters `is-official`, `stars`.
     pub async fn image_search(
         &self,
-        ctx: &RequestContext,
+        auth: Option<&AuthConfig>,
         opts: ImageSearchOptions,
-    ) -> ApiResult<Vec<ImageSearchResult>> {
+    ) -> Result<Vec<ImageSearchResult>> {
         if let Some(bad) = opts
             .filters
             .keys()
             .find(|k| !["is-official", "is-automated", "stars"].contains(k))
         {
-            return Err(ApiError::invalid(format!("invalid filter '{bad}'")));
+            return Err(EngineError::invalid(format!("invalid filter '{bad}'")));
         }
         let (registry, term) = match opts.term.split_once('/') {
             Some((host, rest))
@@ -99,20 +100,20 @@ impl ImageService {
         };
         let limit = opts.limit.filter(|l| *l > 0).unwrap_or(25);
         if limit > 100 {
-            return Err(ApiError::invalid(format!(
+            return Err(EngineError::invalid(format!(
                 "limit {limit} is outside the range of [1, 100]"
             )));
         }
-        let client = self.client(ctx, &registry)?;
+        let client = self.client(auth, &registry)?;
         let found = client
             .search(&registry, &term, limit as u32)
             .await
-            .map_err(registry_err)?;
+            .map_err(EngineError::from)?;
         let min_stars: i64 = match opts.filters.get("stars") {
             [] => 0,
             [v, ..] => v
                 .parse()
-                .map_err(|_| ApiError::invalid(format!("invalid filter 'stars={v}'")))?,
+                .map_err(|_| EngineError::invalid(format!("invalid filter 'stars={v}'")))?,
         };
         let official = opts
             .filters

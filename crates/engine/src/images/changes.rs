@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use berth_api_server::{ApiError, ApiResult};
+use crate::error::{EngineError, Result};
 use berth_image::config::Empty;
 use berth_image::ContainerConfig;
 
 /// Applies each `INSTRUCTION args` line to `config`; an unknown or malformed instruction
 /// is a 400 and leaves `config` partly updated (callers discard it on error).
-pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> ApiResult<()> {
+pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> Result<()> {
     for line in changes.iter().flat_map(|c| c.lines()) {
         let line = line.trim();
         if line.is_empty() {
@@ -65,7 +65,7 @@ pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> ApiRes
                 .get_or_insert_with(Vec::new)
                 .push(rest.to_string()),
             _ => {
-                return Err(ApiError::invalid(format!(
+                return Err(EngineError::invalid(format!(
                     "{instr} is not a valid change command"
                 )))
             }
@@ -74,8 +74,8 @@ pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> ApiRes
     Ok(())
 }
 
-fn bad(line: &str) -> ApiError {
-    ApiError::invalid(format!("invalid change: {line}"))
+fn bad(line: &str) -> EngineError {
+    EngineError::invalid(format!("invalid change: {line}"))
 }
 
 fn json_list(s: &str) -> Option<Vec<String>> {
@@ -97,7 +97,7 @@ fn command(s: &str, config: &ContainerConfig) -> Vec<String> {
 }
 
 /// `k=v k2="v 2"` pairs, or the legacy single `k v` form.
-fn pairs(s: &str, line: &str) -> ApiResult<Vec<(String, String)>> {
+fn pairs(s: &str, line: &str) -> Result<Vec<(String, String)>> {
     let words = shell_words(s);
     if !words.is_empty() && !words[0].contains('=') {
         let (k, v) = s.split_once(char::is_whitespace).ok_or_else(|| bad(line))?;
@@ -191,6 +191,6 @@ mod tests {
         assert!(c.volumes.unwrap().contains_key("/data"));
         let err =
             apply_changes(&mut ContainerConfig::default(), &["RUN rm -rf /".into()]).unwrap_err();
-        assert_eq!(err.kind, berth_api_server::ErrorKind::InvalidArgument);
+        assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
     }
 }

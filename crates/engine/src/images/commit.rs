@@ -4,12 +4,13 @@
 use std::io::{self, BufReader};
 use std::path::Path;
 
-use berth_api_server::{ApiError, ApiResult, CommitOptions};
+use crate::error::{EngineError, Result};
+use berth_api_server::CommitOptions;
 use berth_content::{media_types as mt, Descriptor};
 use berth_image::config::History;
 use berth_image::{chain_ids, ImageConfig, Images, Manifest, PlatformSpec};
 
-use super::{image_err, internal, parse_reference, pull::join_reference, ImageService};
+use super::{parse_reference, pull::join_reference, ImageService};
 
 impl ImageService {
     /// Makes an image from `layer_tar` (an uncompressed layer, e.g. `Snapshotter::write_diff`
@@ -23,7 +24,7 @@ impl ImageService {
         parent: Option<&str>,
         config: Option<berth_api_types::ContainerConfig>,
         opts: &CommitOptions,
-    ) -> ApiResult<String> {
+    ) -> Result<String> {
         let parent = parent.map(|p| self.resolve(p)).transpose()?;
         let target = match opts.repo.as_deref().filter(|r| !r.is_empty()) {
             Some(repo) => Some(parse_reference(&join_reference(repo, opts.tag.as_deref()))?),
@@ -32,7 +33,7 @@ impl ImageService {
         let mut cc: berth_image::ContainerConfig = match config {
             Some(c) => serde_json::to_value(c)
                 .and_then(serde_json::from_value)
-                .map_err(internal)?,
+                .map_err(EngineError::internal)?,
             None => parent
                 .as_ref()
                 .and_then(|p| p.config.config.clone())
@@ -48,13 +49,16 @@ impl ImageService {
             commit_blocking(&images, &path, parent.as_ref(), cc, comment, author)
         })
         .await
-        .map_err(internal)??;
+        .map_err(EngineError::internal)??;
         if let Some(p) = parent_id {
             self.update_meta(&rec.id, |m| m.parent = Some(p.to_string()));
         }
         if let Some(r) = &target {
             let key = format!("{}:{}", r.name(), r.tag().unwrap_or("latest"));
-            self.images.store.tag(&key, &rec.id).map_err(internal)?;
+            self.images
+                .store
+                .tag(&key, &rec.id)
+                .map_err(EngineError::internal)?;
             self.touch_tag_time(&rec.id);
             self.event("tag", rec.id.as_str(), Some(&r.familiar()));
         }
@@ -69,16 +73,16 @@ fn commit_blocking(
     cc: berth_image::ContainerConfig,
     comment: Option<String>,
     author: Option<String>,
-) -> ApiResult<berth_image::ImageRecord> {
+) -> Result<berth_image::ImageRecord> {
     let open = || {
         std::fs::File::open(layer_tar)
             .map(|f| BufReader::with_capacity(1 << 20, f))
-            .map_err(|e| ApiError::internal(format!("open {}: {e}", layer_tar.display())))
+            .map_err(|e| EngineError::internal(format!("open {}: {e}", layer_tar.display())))
     };
     // The blob (uncompressed, so its digest is the diff id).
-    let mut w = images.content.writer(None).map_err(internal)?;
-    io::copy(&mut open()?, &mut w).map_err(internal)?;
-    let blob = w.commit().map_err(internal)?;
+    let mut w = images.content.writer(None).map_err(EngineError::internal)?;
+    io::copy(&mut open()?, &mut w).map_err(EngineError::internal)?;
+    let blob = w.commit().map_err(EngineError::internal)?;
     let blob_size = images.content.size(&blob).unwrap_or(0);
 
     let mut config = match parent {
@@ -98,15 +102,18 @@ fn commit_blocking(
     let chain = chain_ids(&diff_ids);
     let chain_id = chain.last().expect("one layer at least").clone();
     if !images.snapshots.has_layer(chain_id.as_str()) {
-        let pending = images.snapshots.begin_layer().map_err(internal)?;
+        let pending = images
+            .snapshots
+            .begin_layer()
+            .map_err(EngineError::internal)?;
         let unpacked = berth_image::unpack_layer(open()?, &pending.path(), Some(&blob), "commit")
-            .map_err(image_err)?;
+            .map_err(EngineError::from)?;
         debug_assert_eq!(unpacked.diff_id, blob);
         let parent_chain = chain.len().checked_sub(2).map(|i| chain[i].as_str());
         images
             .snapshots
             .commit_pending(pending, chain_id.as_str(), parent_chain)
-            .map_err(internal)?;
+            .map_err(EngineError::internal)?;
     }
     let now = berth_units::Timestamp::now().to_rfc3339(berth_units::SubSeconds::Omit);
     config.created = Some(now.clone());
@@ -125,7 +132,10 @@ fn commit_blocking(
         None => config.extra.remove("comment"),
     };
     let config_bytes = config.to_bytes();
-    let config_digest = images.content.write_blob(&config_bytes).map_err(internal)?;
+    let config_digest = images
+        .content
+        .write_blob(&config_bytes)
+        .map_err(EngineError::internal)?;
     let mut layers: Vec<Descriptor> = parent
         .map(|p| {
             p.layers
@@ -139,8 +149,8 @@ fn commit_blocking(
         Descriptor::new(mt::OCI_CONFIG, config_digest, config_bytes.len() as u64),
         layers,
     );
-    let digest = images.put_manifest(&manifest).map_err(image_err)?;
+    let digest = images.put_manifest(&manifest).map_err(EngineError::from)?;
     images
         .install(&digest, &manifest, None, &|_, _| {})
-        .map_err(image_err)
+        .map_err(EngineError::from)
 }

@@ -1,35 +1,32 @@
 //! `docker images`, `docker image inspect`, `docker history`, `docker tag`: stored records
 //! turned into Docker's JSON models.
 
-use berth_api_server::{ApiError, ApiResult, ImageListOptions, RequestContext};
+use crate::error::{EngineError, Result};
+use berth_api_server::ImageListOptions;
 use berth_api_types::{
     ContainerConfig, DriverData, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs,
 };
 use berth_image::ImageRecord;
 use berth_registry::Reference;
 
-use super::{familiar, internal, parse_reference, ImageService};
+use super::{familiar, parse_reference, ImageService};
 
 /// Filter names `GET /images/json` accepts.
 const LIST_FILTERS: &[&str] = &["dangling", "label", "before", "since", "reference", "until"];
 
 impl ImageService {
     /// `GET /images/json`.
-    pub async fn image_list(
-        &self,
-        _ctx: &RequestContext,
-        opts: ImageListOptions,
-    ) -> ApiResult<Vec<ImageSummary>> {
+    pub async fn image_list(&self, opts: ImageListOptions) -> Result<Vec<ImageSummary>> {
         let f = &opts.filters;
         if let Some(bad) = f.keys().find(|k| !LIST_FILTERS.contains(k)) {
-            return Err(ApiError::invalid(format!("invalid filter '{bad}'")));
+            return Err(EngineError::invalid(format!("invalid filter '{bad}'")));
         }
         let dangling = match f.get("dangling") {
             [] => None,
             [v] if v == "true" || v == "1" => Some(true),
             [v] if v == "false" || v == "0" => Some(false),
             v => {
-                return Err(ApiError::invalid(format!(
+                return Err(EngineError::invalid(format!(
                     "invalid filter 'dangling={}'",
                     v.join(",")
                 )))
@@ -37,8 +34,12 @@ impl ImageService {
         };
         let before = self.created_bound(f.get("before"))?;
         let since = self.created_bound(f.get("since"))?;
-        let records = self.images.store.list().map_err(internal)?;
-        let refs = self.images.store.references().map_err(internal)?;
+        let records = self.images.store.list().map_err(EngineError::internal)?;
+        let refs = self
+            .images
+            .store
+            .references()
+            .map_err(EngineError::internal)?;
         // SharedSize: the bytes of layers that more than one image stacks on.
         let mut chain_users: std::collections::HashMap<String, usize> = Default::default();
         if opts.shared_size {
@@ -103,20 +104,18 @@ impl ImageService {
         Ok(out)
     }
 
-    fn created_bound(&self, values: &[String]) -> ApiResult<Option<i64>> {
+    fn created_bound(&self, values: &[String]) -> Result<Option<i64>> {
         match values {
             [] => Ok(None),
             [v] => Ok(Some(created_secs(&self.resolve(v)?))),
-            _ => Err(ApiError::invalid("only one before/since filter is allowed")),
+            _ => Err(EngineError::invalid(
+                "only one before/since filter is allowed",
+            )),
         }
     }
 
     /// `GET /images/{name}/json`.
-    pub async fn image_inspect(
-        &self,
-        _ctx: &RequestContext,
-        name: &str,
-    ) -> ApiResult<ImageInspect> {
+    pub async fn image_inspect(&self, name: &str) -> Result<ImageInspect> {
         let rec = self.resolve(name)?;
         let meta = self.meta(&rec.id);
         Ok(ImageInspect {
@@ -176,11 +175,7 @@ impl ImageService {
 
     /// `GET /images/{name}/history`: newest step first; the top step carries the image id
     /// and tags, older steps are `<missing>` (their images are not stored separately).
-    pub async fn image_history(
-        &self,
-        _ctx: &RequestContext,
-        name: &str,
-    ) -> ApiResult<Vec<HistoryItem>> {
+    pub async fn image_history(&self, name: &str) -> Result<Vec<HistoryItem>> {
         let rec = self.resolve(name)?;
         let mut sizes = rec.layers.iter().map(|l| l.uncompressed_size as i64);
         let mut items: Vec<HistoryItem> = if rec.config.history.is_empty() {
@@ -238,13 +233,7 @@ impl ImageService {
     }
 
     /// `POST /images/{name}/tag`.
-    pub async fn image_tag(
-        &self,
-        _ctx: &RequestContext,
-        name: &str,
-        repo: &str,
-        tag: Option<String>,
-    ) -> ApiResult<()> {
+    pub async fn image_tag(&self, name: &str, repo: &str, tag: Option<String>) -> Result<()> {
         let rec = self.resolve(name)?;
         let target = match tag.as_deref().filter(|t| !t.is_empty()) {
             Some(t) => format!("{repo}:{t}"),
@@ -252,12 +241,15 @@ impl ImageService {
         };
         let r = parse_reference(&target)?;
         if r.digest().is_some() {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 "refusing to create a tag with a digest reference",
             ));
         }
         let key = format!("{}:{}", r.name(), r.tag().unwrap_or("latest"));
-        self.images.store.tag(&key, &rec.id).map_err(internal)?;
+        self.images
+            .store
+            .tag(&key, &rec.id)
+            .map_err(EngineError::internal)?;
         self.touch_tag_time(&rec.id);
         self.event("tag", rec.id.as_str(), Some(&r.familiar()));
         Ok(())

@@ -29,7 +29,7 @@ pub use inspect::parse_rfc3339;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use berth_api_server::{ApiError, ApiResult};
+use crate::error::{EngineError, Result};
 use berth_api_types::{EventActor, EventMessage};
 use berth_content::Digest;
 use berth_image::{ImageError, ImageRecord, Images};
@@ -79,13 +79,13 @@ impl ImageService {
     /// Opens (creating) the image stores under `data_root` (`content/`, `snapshots/`,
     /// `images/`, `image-meta/` for parents and tag times, and `tmp/images` for uploads being
     /// received).
-    pub fn new(data_root: &Path, registry: RegistryConfig, events: EventFn) -> ApiResult<Self> {
-        let images = Images::open(data_root).map_err(internal)?;
+    pub fn new(data_root: &Path, registry: RegistryConfig, events: EventFn) -> Result<Self> {
+        let images = Images::open(data_root).map_err(EngineError::internal)?;
         let tmp = data_root.join("tmp").join("images");
         let meta_dir = data_root.join("image-meta");
         for dir in [&tmp, &meta_dir] {
             std::fs::create_dir_all(dir)
-                .map_err(|e| ApiError::internal(format!("create {}: {e}", dir.display())))?;
+                .map_err(|e| EngineError::internal(format!("create {}: {e}", dir.display())))?;
         }
         Ok(ImageService {
             images: Arc::new(images),
@@ -162,16 +162,16 @@ impl ImageService {
 
     /// Finds an image by name (`busybox`, `busybox:1`, `host:5000/a/b:t`, `name@sha256:…`),
     /// full id, or unique id prefix. A miss is Docker's 404 "No such image: busybox:latest".
-    pub fn resolve(&self, name_or_id: &str) -> ApiResult<ImageRecord> {
+    pub fn resolve(&self, name_or_id: &str) -> Result<ImageRecord> {
         let id = self.resolve_id(name_or_id)?;
         self.images.store.get(&id).map_err(|e| match e {
             ImageError::NotFound(_) => no_such_image(name_or_id),
-            e => internal(e),
+            e => EngineError::internal(e),
         })
     }
 
     /// The image id `name_or_id` refers to (see [`ImageService::resolve`]).
-    pub fn resolve_id(&self, name_or_id: &str) -> ApiResult<Digest> {
+    pub fn resolve_id(&self, name_or_id: &str) -> Result<Digest> {
         if name_or_id.is_empty() {
             return Err(no_such_image(name_or_id));
         }
@@ -198,14 +198,14 @@ impl ImageService {
     }
 
     /// The image a normalised reference points at (tag in the refs, digest in the records).
-    fn lookup_reference(&self, r: &Reference) -> ApiResult<Option<Digest>> {
+    fn lookup_reference(&self, r: &Reference) -> Result<Option<Digest>> {
         if let Some(d) = r.digest() {
             let want = format!("{}@{d}", r.name());
             let found = self
                 .images
                 .store
                 .list()
-                .map_err(internal)?
+                .map_err(EngineError::internal)?
                 .into_iter()
                 .find(|rec| rec.repo_digests.contains(&want))
                 .map(|rec| rec.id);
@@ -216,18 +216,18 @@ impl ImageService {
             .images
             .store
             .references()
-            .map_err(internal)?
+            .map_err(EngineError::internal)?
             .get(&key)
             .cloned())
     }
 
     /// Tags (familiar form, `busybox:latest`) pointing at `id`.
-    fn tags_of(&self, id: &Digest) -> ApiResult<Vec<String>> {
+    fn tags_of(&self, id: &Digest) -> Result<Vec<String>> {
         let mut tags: Vec<String> = self
             .images
             .store
             .names_of(id)
-            .map_err(internal)?
+            .map_err(EngineError::internal)?
             .iter()
             .map(|n| familiar(n))
             .collect();
@@ -292,51 +292,11 @@ pub fn familiar(name: &str) -> String {
 }
 
 /// Docker's 404 for an image reference, naming it as Docker does (`nosuch:latest`).
-pub fn no_such_image(name: &str) -> ApiError {
-    let shown = match Reference::parse(name) {
-        Ok(r) if !name.starts_with("sha256:") => r.familiar(),
-        _ => name.to_string(),
-    };
-    ApiError::no_such_image(&shown)
-}
-
-/// A 500 from any displayable error.
-pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
-}
-
-/// Maps an image-crate error to Docker's status codes.
-pub(crate) fn image_err(e: ImageError) -> ApiError {
-    match e {
-        ImageError::NotFound(n) => no_such_image(&n),
-        ImageError::Invalid { .. }
-        | ImageError::Layer { .. }
-        | ImageError::DiffIdMismatch { .. } => ApiError::invalid(e.to_string()),
-        ImageError::NoMatchingPlatform { .. } => ApiError::not_found(e.to_string()),
-        ImageError::Registry(m) => registry_message_err(&m),
-        e => internal(e),
-    }
-}
-
-/// Maps a registry failure (as text, which is how the image crate carries it) to a status.
-pub(crate) fn registry_message_err(m: &str) -> ApiError {
-    if let Some(rest) = m.strip_prefix("not found: ") {
-        ApiError::not_found(format!("{rest} not found"))
-    } else if m.starts_with("unauthorized") {
-        ApiError::unauthorized(m.to_string())
-    } else if m.starts_with("invalid reference format") {
-        ApiError::invalid(m.to_string())
-    } else {
-        ApiError::internal(m.to_string())
-    }
-}
-
-/// Maps a registry-client error to a status.
-pub(crate) fn registry_err(e: berth_registry::RegistryError) -> ApiError {
-    registry_message_err(&e.to_string())
+pub fn no_such_image(name: &str) -> EngineError {
+    EngineError::no_such_image(name)
 }
 
 /// Parses a client-supplied reference, 400 with Docker's wording on failure.
-pub(crate) fn parse_reference(s: &str) -> ApiResult<Reference> {
-    Reference::parse(s).map_err(|_| ApiError::invalid(format!("invalid reference format: {s}")))
+pub(crate) fn parse_reference(s: &str) -> Result<Reference> {
+    Reference::parse(s).map_err(|_| EngineError::invalid(format!("invalid reference format: {s}")))
 }

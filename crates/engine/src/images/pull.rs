@@ -5,16 +5,15 @@
 //! refused credentials) are HTTP errors, as with Docker; later ones end the stream with an
 //! `error` line.
 
-use berth_api_server::{
-    ApiError, ApiResult, ImageCreateOptions, JsonStream, RequestBody, RequestContext,
-};
-use berth_api_types::JsonMessage;
+use crate::error::{EngineError, Result};
+use berth_api_server::{ImageCreateOptions, JsonStream, RequestBody};
+use berth_api_types::{AuthConfig, JsonMessage};
 use berth_image::{ImageError, LayerStatus, PlatformSpec, PullEvent, PullOptions, PullResult};
 use berth_registry::Reference;
 use tokio::sync::mpsc;
 
 use super::progress::{bytes_progress, layer_status, Throttle};
-use super::{familiar, image_err, internal, parse_reference, ImageService};
+use super::{familiar, parse_reference, ImageService};
 
 enum PullUpdate {
     Layer(PullEvent),
@@ -34,10 +33,10 @@ impl ImageService {
     /// `POST /images/create`.
     pub async fn image_create(
         &self,
-        ctx: &RequestContext,
+        auth: Option<&AuthConfig>,
         opts: ImageCreateOptions,
         body: RequestBody,
-    ) -> ApiResult<JsonStream<JsonMessage>> {
+    ) -> Result<JsonStream<JsonMessage>> {
         if let Some(src) = opts.from_src.clone() {
             return self.import(opts, &src, body).await;
         }
@@ -45,24 +44,24 @@ impl ImageService {
             .from_image
             .as_deref()
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| ApiError::invalid("either fromImage or fromSrc is required"))?;
+            .ok_or_else(|| EngineError::invalid("either fromImage or fromSrc is required"))?;
         let reference = parse_reference(&join_reference(image, opts.tag.as_deref()))?;
         let mut pull_opts = PullOptions::default();
         if let Some(p) = opts.platform.as_deref().filter(|p| !p.is_empty()) {
             pull_opts.platform =
-                PlatformSpec::parse(p).map_err(|e| ApiError::invalid(e.to_string()))?;
+                PlatformSpec::parse(p).map_err(|e| EngineError::invalid(e.to_string()))?;
         }
-        self.pull(ctx, reference, pull_opts).await
+        self.pull(auth, reference, pull_opts).await
     }
 
     /// Pulls `reference`, streaming Docker's progress lines.
     pub async fn pull(
         &self,
-        ctx: &RequestContext,
+        auth: Option<&AuthConfig>,
         reference: Reference,
         opts: PullOptions,
-    ) -> ApiResult<JsonStream<JsonMessage>> {
-        let client = self.client(ctx, reference.registry())?;
+    ) -> Result<JsonStream<JsonMessage>> {
+        let client = self.client(auth, reference.registry())?;
         let (tx, mut updates) = mpsc::unbounded_channel();
         let images = self.images.clone();
         let r = reference.clone();
@@ -86,7 +85,7 @@ impl ImageService {
         let first = updates
             .recv()
             .await
-            .ok_or_else(|| ApiError::internal("pull task ended without a result"))?;
+            .ok_or_else(|| EngineError::internal("pull task ended without a result"))?;
         let first = match first {
             PullUpdate::Done(r) => match *r {
                 Err(e) => return Err(pull_error(&reference, e)),
@@ -134,7 +133,7 @@ impl ImageService {
                             Ok(res) => res,
                             Err(e) => {
                                 let _ = out
-                                    .send(JsonMessage::error(pull_error(&reference, e).message))
+                                    .send(JsonMessage::error(pull_error(&reference, e).to_string()))
                                     .await;
                                 return;
                             }
@@ -168,9 +167,9 @@ impl ImageService {
         opts: ImageCreateOptions,
         src: &str,
         body: RequestBody,
-    ) -> ApiResult<JsonStream<JsonMessage>> {
+    ) -> Result<JsonStream<JsonMessage>> {
         if src != "-" {
-            return Err(ApiError::not_implemented(format!(
+            return Err(EngineError::not_implemented(format!(
                 "importing from a URL is not supported: {src}"
             )));
         }
@@ -185,7 +184,7 @@ impl ImageService {
         &self,
         path: &std::path::Path,
         opts: ImageCreateOptions,
-    ) -> ApiResult<JsonStream<JsonMessage>> {
+    ) -> Result<JsonStream<JsonMessage>> {
         let target = match opts.repo.as_deref().filter(|r| !r.is_empty()) {
             Some(repo) => Some(parse_reference(&join_reference(repo, opts.tag.as_deref()))?),
             None => None,
@@ -193,7 +192,9 @@ impl ImageService {
         let mut config = berth_image::ContainerConfig::default();
         super::changes::apply_changes(&mut config, &opts.changes)?;
         let platform = match opts.platform.as_deref().filter(|p| !p.is_empty()) {
-            Some(p) => Some(PlatformSpec::parse(p).map_err(|e| ApiError::invalid(e.to_string()))?),
+            Some(p) => {
+                Some(PlatformSpec::parse(p).map_err(|e| EngineError::invalid(e.to_string()))?)
+            }
             None => None,
         };
         let import_opts = berth_image::archive::ImportOptions {
@@ -205,15 +206,18 @@ impl ImageService {
         let path = path.to_path_buf();
         let rec = tokio::task::spawn_blocking(move || {
             let f = std::fs::File::open(&path)
-                .map_err(|e| ApiError::invalid(format!("open {}: {e}", path.display())))?;
+                .map_err(|e| EngineError::invalid(format!("open {}: {e}", path.display())))?;
             berth_image::archive::import(&images, std::io::BufReader::new(f), &import_opts)
-                .map_err(image_err)
+                .map_err(EngineError::from)
         })
         .await
-        .map_err(internal)??;
+        .map_err(EngineError::internal)??;
         if let Some(r) = &target {
             let key = format!("{}:{}", r.name(), r.tag().unwrap_or("latest"));
-            self.images.store.tag(&key, &rec.id).map_err(internal)?;
+            self.images
+                .store
+                .tag(&key, &rec.id)
+                .map_err(EngineError::internal)?;
             self.touch_tag_time(&rec.id);
         }
         self.event(
@@ -228,13 +232,13 @@ impl ImageService {
 }
 
 /// Docker's wording for a failed pull.
-fn pull_error(r: &Reference, e: ImageError) -> ApiError {
-    let err = image_err(e);
-    if err.kind == berth_api_server::ErrorKind::Unauthorized {
-        return ApiError::not_found(format!(
+fn pull_error(r: &Reference, e: ImageError) -> EngineError {
+    let err = EngineError::from(e);
+    if err.kind() == crate::error::ErrorKind::Unauthorized {
+        return EngineError::not_found(format!(
             "pull access denied for {}, repository does not exist or may require 'docker login': {}",
             familiar(&r.name()),
-            err.message
+            err
         ));
     }
     err

@@ -3,24 +3,25 @@
 
 use std::sync::Arc;
 
-use berth_api_server::{ApiError, ApiResult, JsonStream, RequestContext};
-use berth_api_types::JsonMessage;
+use crate::error::{EngineError, Result};
+use berth_api_server::JsonStream;
+use berth_api_types::{AuthConfig, JsonMessage};
 use berth_content::Digest;
 use berth_registry::{Client, Progress, ProgressFn, ProgressStatus, PushedBlob, Reference};
 use tokio::sync::mpsc;
 
 use super::progress::{bytes_progress, layer_status, Throttle};
-use super::{internal, parse_reference, pull::join_reference, ImageService};
+use super::{parse_reference, pull::join_reference, ImageService};
 
 impl ImageService {
     /// `POST /images/{name}/push?tag=`: without a tag, every local tag of the repository.
     /// A repository with no such local tag is Docker's 404 before anything is sent.
     pub async fn image_push(
         &self,
-        ctx: &RequestContext,
+        auth: Option<&AuthConfig>,
         name: &str,
         tag: Option<String>,
-    ) -> ApiResult<JsonStream<JsonMessage>> {
+    ) -> Result<JsonStream<JsonMessage>> {
         let named = parse_reference(&join_reference(name, tag.as_deref()))?;
         let targets: Vec<(Reference, Digest)> = if tag.as_deref().is_some_and(|t| !t.is_empty())
             || name.contains('@')
@@ -36,7 +37,7 @@ impl ImageService {
                 .images
                 .store
                 .references()
-                .map_err(internal)?
+                .map_err(EngineError::internal)?
                 .into_iter()
                 .filter(|(k, _)| k.starts_with(&prefix))
                 .filter_map(|(k, id)| Reference::parse(&k).ok().map(|r| (r, id)))
@@ -47,7 +48,7 @@ impl ImageService {
         if targets.is_empty() {
             return Err(no_local_tag(&named));
         }
-        let client = self.client(ctx, named.registry())?;
+        let client = self.client(auth, named.registry())?;
         let (out, rx) = mpsc::channel(64);
         let svc = PushJob {
             images: self.images.clone(),
@@ -82,8 +83,8 @@ impl ImageService {
     }
 }
 
-fn no_local_tag(r: &Reference) -> ApiError {
-    ApiError::not_found(format!(
+fn no_local_tag(r: &Reference) -> EngineError {
+    EngineError::not_found(format!(
         "An image does not exist locally with the tag: {}",
         r.familiar_name()
     ))

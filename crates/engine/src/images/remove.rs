@@ -2,13 +2,14 @@
 
 use std::collections::HashSet;
 
-use berth_api_server::{ApiError, ApiResult, ImageDeleteOptions, RequestContext};
+use crate::error::{EngineError, Result};
+use berth_api_server::ImageDeleteOptions;
 use berth_api_types::{Filters, ImageDeleteResponseItem, ImagePruneResponse};
 use berth_content::Digest;
 use berth_registry::Reference;
 
 use super::inspect::{created_secs, labels_match};
-use super::{familiar, internal, ImageService};
+use super::{familiar, ImageService};
 
 fn untagged(name: String) -> ImageDeleteResponseItem {
     ImageDeleteResponseItem {
@@ -30,28 +31,34 @@ impl ImageService {
     /// is tagged in several repositories. An image a container uses is a 409 unless forced.
     pub async fn image_delete(
         &self,
-        _ctx: &RequestContext,
         name: &str,
         opts: ImageDeleteOptions,
-    ) -> ApiResult<Vec<ImageDeleteResponseItem>> {
+    ) -> Result<Vec<ImageDeleteResponseItem>> {
         let id = self.resolve_id(name)?;
         let short = &id.hex()[..12];
         let by_id = is_id_reference(name, &id);
-        let names = self.images.store.names_of(&id).map_err(internal)?;
+        let names = self
+            .images
+            .store
+            .names_of(&id)
+            .map_err(EngineError::internal)?;
         let mut out = Vec::new();
         if !by_id {
             let r = Reference::parse(name).map_err(|_| super::no_such_image(name))?;
             if r.digest().is_none() {
                 let key = format!("{}:{}", r.name(), r.tag().unwrap_or("latest"));
                 if names.len() > 1 || (names.len() == 1 && names[0] != key) {
-                    self.images.store.untag(&key).map_err(internal)?;
+                    self.images
+                        .store
+                        .untag(&key)
+                        .map_err(EngineError::internal)?;
                     self.event("untag", id.as_str(), Some(&r.familiar()));
                     out.push(untagged(r.familiar()));
                     return Ok(out);
                 }
             }
         } else if names.len() > 1 && !opts.force {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
             )));
         }
@@ -63,7 +70,7 @@ impl ImageService {
         if let Some(user) = self.user_of(&id) {
             let c = &user.container_id[..user.container_id.len().min(12)];
             if user.running {
-                return Err(ApiError::conflict(format!(
+                return Err(EngineError::conflict(format!(
                     "conflict: unable to delete {shown} (cannot be forced) - image is being used by running container {c}"
                 )));
             }
@@ -73,20 +80,25 @@ impl ImageService {
                 } else {
                     format!("stopped container {c}")
                 };
-                return Err(ApiError::conflict(format!(
+                return Err(EngineError::conflict(format!(
                     "conflict: unable to delete {shown} (must be forced) - image is being used by {by}"
                 )));
             }
         }
         if self.has_children(&id)? {
             if by_id {
-                return Err(ApiError::conflict(format!(
+                return Err(EngineError::conflict(format!(
                     "conflict: unable to delete {short} (cannot be forced) - image has dependent child images"
                 )));
             }
             // By name: the tags go, the image stays for its children.
-            for n in self.images.store.names_of(&id).map_err(internal)? {
-                self.images.store.untag(&n).map_err(internal)?;
+            for n in self
+                .images
+                .store
+                .names_of(&id)
+                .map_err(EngineError::internal)?
+            {
+                self.images.store.untag(&n).map_err(EngineError::internal)?;
                 self.event("untag", id.as_str(), Some(&familiar(&n)));
                 out.push(untagged(familiar(&n)));
             }
@@ -97,12 +109,12 @@ impl ImageService {
     }
 
     /// True when a stored image was committed on top of `id`.
-    fn has_children(&self, id: &Digest) -> ApiResult<bool> {
+    fn has_children(&self, id: &Digest) -> Result<bool> {
         Ok(self
             .images
             .store
             .list()
-            .map_err(internal)?
+            .map_err(EngineError::internal)?
             .iter()
             .any(|r| self.meta(&r.id).parent.as_deref() == Some(id.as_str())))
     }
@@ -113,20 +125,24 @@ impl ImageService {
         &self,
         id: &Digest,
         prune_layers: bool,
-    ) -> ApiResult<(Vec<ImageDeleteResponseItem>, u64)> {
-        let rec = self.images.store.get(id).map_err(super::image_err)?;
+    ) -> Result<(Vec<ImageDeleteResponseItem>, u64)> {
+        let rec = self.images.store.get(id).map_err(EngineError::from)?;
         let mut out = Vec::new();
-        let mut names = self.images.store.names_of(id).map_err(internal)?;
+        let mut names = self
+            .images
+            .store
+            .names_of(id)
+            .map_err(EngineError::internal)?;
         names.sort();
         for n in &names {
-            self.images.store.untag(n).map_err(internal)?;
+            self.images.store.untag(n).map_err(EngineError::internal)?;
             self.event("untag", id.as_str(), Some(&familiar(n)));
             out.push(untagged(familiar(n)));
         }
         for d in &rec.repo_digests {
             out.push(untagged(familiar(d)));
         }
-        self.images.store.delete(id).map_err(super::image_err)?;
+        self.images.store.delete(id).map_err(EngineError::from)?;
         self.remove_meta(id);
         self.event("delete", id.as_str(), None);
         out.push(deleted(id.to_string()));
@@ -136,7 +152,7 @@ impl ImageService {
                 .images
                 .store
                 .list()
-                .map_err(internal)?
+                .map_err(EngineError::internal)?
                 .into_iter()
                 .flat_map(|r| r.layers.into_iter().map(|l| l.chain_id))
                 .collect();
@@ -191,27 +207,27 @@ impl ImageService {
 
     /// `POST /images/prune`: dangling images (`dangling=false`: every image no container
     /// uses), optionally limited by `until` and `label`.
-    pub async fn image_prune(
-        &self,
-        _ctx: &RequestContext,
-        filters: Filters,
-    ) -> ApiResult<ImagePruneResponse> {
+    pub async fn image_prune(&self, filters: Filters) -> Result<ImagePruneResponse> {
         if let Some(bad) = filters
             .keys()
             .find(|k| !["dangling", "until", "label", "label!"].contains(k))
         {
-            return Err(ApiError::invalid(format!("invalid filter '{bad}'")));
+            return Err(EngineError::invalid(format!("invalid filter '{bad}'")));
         }
         let only_dangling = !matches!(filters.get("dangling"), [v] if v == "false" || v == "0");
         let until = match filters.get("until") {
             [] => None,
             [v] => Some(parse_until(v)?),
-            _ => return Err(ApiError::invalid("only one until filter is allowed")),
+            _ => return Err(EngineError::invalid("only one until filter is allowed")),
         };
-        let refs = self.images.store.references().map_err(internal)?;
+        let refs = self
+            .images
+            .store
+            .references()
+            .map_err(EngineError::internal)?;
         let mut deleted_items = Vec::new();
         let mut reclaimed = 0;
-        for rec in self.images.store.list().map_err(internal)? {
+        for rec in self.images.store.list().map_err(EngineError::internal)? {
             let tagged = refs.values().any(|v| *v == rec.id);
             if (only_dangling && tagged) || self.in_use(&rec.id) || self.has_children(&rec.id)? {
                 continue;
@@ -247,7 +263,7 @@ fn is_id_reference(name: &str, id: &Digest) -> bool {
 
 /// `until` as unix seconds: a timestamp (seconds or RFC 3339) or a Go duration before now
 /// (`24h`, `30m`, `10s`).
-fn parse_until(v: &str) -> ApiResult<i64> {
+fn parse_until(v: &str) -> Result<i64> {
     if let Ok(secs) = v.split('.').next().unwrap_or(v).parse::<i64>() {
         return Ok(secs);
     }
@@ -261,12 +277,12 @@ fn parse_until(v: &str) -> ApiResult<i64> {
     let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
     let n: i64 = num
         .parse()
-        .map_err(|_| ApiError::invalid(format!("invalid until filter: {v}")))?;
+        .map_err(|_| EngineError::invalid(format!("invalid until filter: {v}")))?;
     let mult = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
-        _ => return Err(ApiError::invalid(format!("invalid until filter: {v}"))),
+        _ => return Err(EngineError::invalid(format!("invalid until filter: {v}"))),
     };
     Ok(now - n * mult)
 }

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_api_server::{ApiError, ApiResult};
+use crate::error::{EngineError, ErrorKind, Result};
 use berth_api_types::{
     EndpointSettings, Filters, HostConfig, Network, NetworkConnectRequest,
     NetworkDisconnectRequest, NetworkSettings, NetworkingConfig, Port, PortBinding, PortMap,
@@ -20,33 +20,33 @@ use berth_network::ports::{self, PortMapping, Proto};
 use berth_network::{dns::ResolverListener, ConnectRequest, Endpoint, NetworkMode, PublishedPort};
 use serde_json::Value;
 
-use super::{endpoint_id, net_err, network_container, Attached, NetworkRecord, Networks};
+use super::{endpoint_id, network_container, Attached, NetworkRecord, Networks};
 use crate::containers::record::ContainerRecord;
 use crate::containers::Containers;
 
 /// Name of the default bridge network.
 const BRIDGE: &str = "bridge";
 
-fn requested_ip(es: &EndpointSettings) -> ApiResult<Option<Ipv4Addr>> {
+fn requested_ip(es: &EndpointSettings) -> Result<Option<Ipv4Addr>> {
     match es.ipam_config.as_ref().map(|c| c.ipv4_address.as_str()) {
         None | Some("") => Ok(None),
         Some(s) => s
             .parse()
             .map(Some)
-            .map_err(|_| ApiError::invalid(format!("invalid IPv4 address: {s}"))),
+            .map_err(|_| EngineError::invalid(format!("invalid IPv4 address: {s}"))),
     }
 }
 
-fn user_settings_check(net: &NetworkRecord, es: &EndpointSettings) -> ApiResult<()> {
+fn user_settings_check(net: &NetworkRecord, es: &EndpointSettings) -> Result<()> {
     requested_ip(es)?;
     if net.name == BRIDGE {
         if requested_ip(es)?.is_some() {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 "user specified IP address is supported on user defined networks only",
             ));
         }
         if es.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 "network-scoped alias is supported only for containers in user defined networks",
             ));
         }
@@ -56,7 +56,7 @@ fn user_settings_check(net: &NetworkRecord, es: &EndpointSettings) -> ApiResult<
 
 /// The published-port mappings of a container: `PortBindings`, plus every other EXPOSEd
 /// port on an ephemeral host port with `-P`.
-pub fn port_mappings(host: &HostConfig, exposed: &[String]) -> ApiResult<Vec<PortMapping>> {
+pub fn port_mappings(host: &HostConfig, exposed: &[String]) -> Result<Vec<PortMapping>> {
     let mut out = Vec::new();
     for (key, bindings) in &host.port_bindings {
         let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
@@ -71,7 +71,7 @@ pub fn port_mappings(host: &HostConfig, exposed: &[String]) -> ApiResult<Vec<Por
                 // which is what Docker binds when IPv6 is off.
                 "0.0.0.0" | "::" => "",
                 v6 if v6.contains(':') => {
-                    return Err(ApiError::invalid(format!(
+                    return Err(EngineError::invalid(format!(
                         "invalid port binding [{v6}]:{}:{port}/{proto}: publishing on an IPv6 \
                          host address is not supported (berth networks are IPv4 only); use \
                          127.0.0.1, 0.0.0.0 or [::]",
@@ -85,7 +85,7 @@ pub fn port_mappings(host: &HostConfig, exposed: &[String]) -> ApiResult<Vec<Por
                 (true, false) => format!("{}:{port}/{proto}", b.host_port),
                 (false, _) => format!("{ip}:{}:{port}/{proto}", b.host_port),
             };
-            out.extend(ports::parse_publish(&spec).map_err(net_err)?);
+            out.extend(ports::parse_publish(&spec).map_err(EngineError::from)?);
         }
     }
     if host.publish_all_ports {
@@ -123,16 +123,16 @@ fn exposed_keys(rec: &ContainerRecord) -> Vec<String> {
     keys
 }
 
-fn dns_settings(host: &HostConfig) -> ApiResult<DnsSettings> {
+fn dns_settings(host: &HostConfig) -> Result<DnsSettings> {
     let servers = host
         .dns
         .iter()
         .flatten()
         .map(|s| {
             s.parse::<IpAddr>()
-                .map_err(|_| ApiError::invalid(format!("invalid IP address in --dns: {s}")))
+                .map_err(|_| EngineError::invalid(format!("invalid IP address in --dns: {s}")))
         })
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     Ok(DnsSettings {
         servers,
         search: host.dns_search.clone().unwrap_or_default(),
@@ -141,7 +141,7 @@ fn dns_settings(host: &HostConfig) -> ApiResult<DnsSettings> {
 }
 
 /// The resolv.conf of a container using the embedded DNS, with the upstreams it forwards to.
-fn embedded_resolv_conf(rec: &ContainerRecord) -> ApiResult<files::ContainerResolvConf> {
+fn embedded_resolv_conf(rec: &ContainerRecord) -> Result<files::ContainerResolvConf> {
     Ok(files::container_resolv_conf(
         &files::host_resolv_conf(),
         &dns_settings(&rec.host_config)?,
@@ -168,7 +168,7 @@ impl Containers {
         &self,
         host: &mut HostConfig,
         networking: Option<NetworkingConfig>,
-    ) -> ApiResult<BTreeMap<String, EndpointSettings>> {
+    ) -> Result<BTreeMap<String, EndpointSettings>> {
         let net = self.net();
         let mut requested = networking.map(|n| n.endpoints_config).unwrap_or_default();
         let mut out = BTreeMap::new();
@@ -217,7 +217,7 @@ impl Containers {
                 for (key, es) in requested {
                     let rec = net.resolve(&key)?;
                     if rec.driver != "bridge" {
-                        return Err(ApiError::invalid(format!(
+                        return Err(EngineError::invalid(format!(
                             "container cannot be connected to network {} and {}",
                             primary, rec.name
                         )));
@@ -231,7 +231,8 @@ impl Containers {
         port_mappings(host, &exposed)?;
         dns_settings(host)?;
         for h in host.extra_hosts.iter().flatten() {
-            files::parse_add_host(h, Some(Ipv4Addr::LOCALHOST.into())).map_err(net_err)?;
+            files::parse_add_host(h, Some(Ipv4Addr::LOCALHOST.into()))
+                .map_err(EngineError::from)?;
         }
         Ok(out)
     }
@@ -278,13 +279,13 @@ impl Containers {
         }
     }
 
-    async fn extra_hosts(&self, rec: &ContainerRecord) -> ApiResult<Vec<(String, IpAddr)>> {
+    async fn extra_hosts(&self, rec: &ContainerRecord) -> Result<Vec<(String, IpAddr)>> {
         let gw = self.default_gateway().await;
         rec.host_config
             .extra_hosts
             .iter()
             .flatten()
-            .map(|h| files::parse_add_host(h, gw).map_err(net_err))
+            .map(|h| files::parse_add_host(h, gw).map_err(EngineError::from))
             .collect()
     }
 
@@ -294,8 +295,7 @@ impl Containers {
     pub async fn write_network_files(
         &self,
         rec: &ContainerRecord,
-    ) -> ApiResult<Vec<(String, String)>> {
-        let internal = |e: std::io::Error| ApiError::internal(e.to_string());
+    ) -> Result<Vec<(String, String)>> {
         let mode = NetworkMode::parse(&rec.host_config.network_mode);
         let source_dir = match &mode {
             NetworkMode::Container(other) => self.data_dir(&self.resolve(other)?),
@@ -314,7 +314,9 @@ impl Containers {
             return Ok(binds);
         }
         let dir = self.data_dir(&rec.id);
-        self.layout.traversable_dir(&dir).map_err(internal)?;
+        self.layout
+            .traversable_dir(&dir)
+            .map_err(EngineError::internal)?;
         let (hostname, hosts, resolv) = if mode == NetworkMode::Host {
             let host_name = if rec.config.hostname.is_empty() {
                 std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -343,20 +345,21 @@ impl Containers {
                 rc.content,
             )
         };
-        std::fs::write(dir.join("hostname"), files::hostname_file(&hostname)).map_err(internal)?;
-        std::fs::write(dir.join("hosts"), hosts).map_err(internal)?;
-        std::fs::write(dir.join("resolv.conf"), resolv).map_err(internal)?;
+        std::fs::write(dir.join("hostname"), files::hostname_file(&hostname))
+            .map_err(EngineError::internal)?;
+        std::fs::write(dir.join("hosts"), hosts).map_err(EngineError::internal)?;
+        std::fs::write(dir.join("resolv.conf"), resolv).map_err(EngineError::internal)?;
         Ok(binds)
     }
 
     /// Adjusts the OCI spec for the network mode: `container:` joins the other container's
     /// netns (which must be running); `host` uses the host's hostname.
-    pub fn adjust_network_spec(&self, rec: &ContainerRecord, spec: &mut Value) -> ApiResult<()> {
+    pub fn adjust_network_spec(&self, rec: &ContainerRecord, spec: &mut Value) -> Result<()> {
         match NetworkMode::parse(&rec.host_config.network_mode) {
             NetworkMode::Container(other) => {
                 let target = self.lookup(&other)?;
                 if !target.state.running || target.state.pid <= 0 {
-                    return Err(ApiError::conflict(format!(
+                    return Err(EngineError::conflict(format!(
                         "cannot join network namespace of a non running container: {}",
                         target.id
                     )));
@@ -387,7 +390,7 @@ impl Containers {
     /// Between the shim's `Created(pid)` and `START`: connects the container's netns to its
     /// networks, publishes its ports, starts its embedded DNS and writes its own addresses
     /// into `/etc/hosts`. On error everything done so far is undone.
-    pub async fn network_up(&self, rec: &ContainerRecord, pid: i64) -> ApiResult<()> {
+    pub async fn network_up(&self, rec: &ContainerRecord, pid: i64) -> Result<()> {
         let mode = NetworkMode::parse(&rec.host_config.network_mode);
         if matches!(mode, NetworkMode::Host | NetworkMode::Container(_)) {
             return Ok(());
@@ -406,7 +409,7 @@ impl Containers {
         }
     }
 
-    async fn network_up_inner(&self, rec: &ContainerRecord, netns: &Path) -> ApiResult<Attached> {
+    async fn network_up_inner(&self, rec: &ContainerRecord, netns: &Path) -> Result<Attached> {
         let net = self.net();
         let mut att = Attached::default();
         let name = rec.name.trim_start_matches('/').to_string();
@@ -424,7 +427,10 @@ impl Containers {
         if att.endpoints.is_empty() {
             // Mode none (or no bridge network): only lo. Attaching a veth brings lo up on
             // the same visit to the netns, so it is not done twice.
-            net.mgr.loopback_up(netns).await.map_err(net_err)?;
+            net.mgr
+                .loopback_up(netns)
+                .await
+                .map_err(EngineError::from)?;
         }
         if let Some(primary) = att.endpoints.first() {
             let mappings = port_mappings(&rec.host_config, &exposed_keys(rec))?;
@@ -435,14 +441,11 @@ impl Containers {
                     .publish(&rec.id, primary.ip, &mappings)
                     .await
                     .map_err(|e| {
-                        let api = net_err(e);
-                        ApiError::new(
-                            api.kind,
+                        EngineError::from(e).map_message(|m| {
                             format!(
-                                "driver failed programming external connectivity on endpoint {name} ({ep_id}): {}",
-                                api.message
-                            ),
-                        )
+                                "driver failed programming external connectivity on endpoint {name} ({ep_id}): {m}"
+                            )
+                        })
                     })?;
             }
         }
@@ -452,7 +455,7 @@ impl Containers {
                 net.mgr
                     .serve_dns(&rec.id, netns, rc.upstreams)
                     .await
-                    .map_err(net_err)?,
+                    .map_err(EngineError::from)?,
             );
         }
         if !att.endpoints.is_empty() {
@@ -472,7 +475,7 @@ impl Containers {
         netns: &Path,
         ifname: &str,
         default_route: bool,
-    ) -> ApiResult<Endpoint> {
+    ) -> Result<Endpoint> {
         let mut dns_names = vec![rec.name.trim_start_matches('/').to_string()];
         dns_names.extend(es.aliases.clone().unwrap_or_default());
         dns_names.push(short(&rec.id));
@@ -490,29 +493,27 @@ impl Containers {
             })
             .await
             .map_err(|e| {
-                let status = e.http_status();
-                let api = net_err(e);
-                if status == 400 || status == 409 {
-                    ApiError::new(
-                        api.kind,
+                let e = EngineError::from(e);
+                if matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::Conflict) {
+                    e.map_message(|m| {
                         format!(
-                            "invalid config for network {}: invalid endpoint settings:\n{}",
-                            nrec.name, api.message
-                        ),
-                    )
+                            "invalid config for network {}: invalid endpoint settings:\n{m}",
+                            nrec.name
+                        )
+                    })
                 } else {
-                    api
+                    e
                 }
             })
     }
 
     /// Rewrites the container's `/etc/hosts` with its addresses on `endpoints`, in place:
     /// the file is bind-mounted, a rename would not be seen inside.
-    async fn write_hosts(&self, rec: &ContainerRecord, endpoints: &[Endpoint]) -> ApiResult<()> {
+    async fn write_hosts(&self, rec: &ContainerRecord, endpoints: &[Endpoint]) -> Result<()> {
         let ips: Vec<Ipv4Addr> = endpoints.iter().map(|e| e.ip).collect();
         let text = files::hosts_file(&Self::hostname_of(rec), &ips, &self.extra_hosts(rec).await?);
         std::fs::write(self.data_dir(&rec.id).join("hosts"), text)
-            .map_err(|e| ApiError::internal(e.to_string()))
+            .map_err(|e| EngineError::internal(e.to_string()))
     }
 
     /// Changes the attachments of a running container (`create`: also when it has none
@@ -666,7 +667,7 @@ impl Containers {
     }
 
     /// `GET /networks`.
-    pub async fn network_list(&self, filters: &Filters) -> ApiResult<Vec<Network>> {
+    pub async fn network_list(&self, filters: &Filters) -> Result<Vec<Network>> {
         let net = self.net();
         let used = net.in_use().await;
         let mut out = Vec::new();
@@ -696,13 +697,13 @@ impl Containers {
     }
 
     /// `GET /networks/{id}`.
-    pub async fn network_inspect(&self, reference: &str) -> ApiResult<Network> {
+    pub async fn network_inspect(&self, reference: &str) -> Result<Network> {
         let rec = self.net().resolve(reference)?;
         Ok(self.network_view(&rec).await)
     }
 
     /// `DELETE /networks/{id}`: refused while running containers use it.
-    pub async fn network_remove(&self, reference: &str) -> ApiResult<()> {
+    pub async fn network_remove(&self, reference: &str) -> Result<()> {
         let net = self.net();
         let rec = net.resolve(reference)?;
         let users: Vec<Endpoint> = net
@@ -721,7 +722,7 @@ impl Containers {
                     format!("name:{name:?} id:{:?}", short(&e.container_id))
                 })
                 .collect();
-            return Err(ApiError::forbidden(format!(
+            return Err(EngineError::forbidden(format!(
                 "error while removing network: network {} id {} has active endpoints ({})",
                 rec.name,
                 rec.id,
@@ -732,11 +733,7 @@ impl Containers {
     }
 
     /// `POST /networks/{id}/connect`.
-    pub async fn network_connect(
-        &self,
-        reference: &str,
-        req: NetworkConnectRequest,
-    ) -> ApiResult<()> {
+    pub async fn network_connect(&self, reference: &str, req: NetworkConnectRequest) -> Result<()> {
         let net = self.net();
         let nrec = net.resolve(reference)?;
         let id = self.resolve(&req.container)?;
@@ -745,12 +742,12 @@ impl Containers {
         let mut rec = self.get(&id)?;
         let mode = NetworkMode::parse(&rec.host_config.network_mode);
         if nrec.driver == "host" || mode == NetworkMode::Host {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 "container cannot be disconnected from host network or connected to host network",
             ));
         }
         if nrec.driver == "null" || matches!(mode, NetworkMode::None | NetworkMode::Container(_)) {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 "container sharing network namespace with another container or host cannot be connected to any other network",
             ));
         }
@@ -759,7 +756,7 @@ impl Containers {
             .keys()
             .any(|k| *k == nrec.name || *k == nrec.id)
         {
-            return Err(ApiError::forbidden(format!(
+            return Err(EngineError::forbidden(format!(
                 "endpoint with name {} already exists in network {}",
                 rec.name.trim_start_matches('/'),
                 nrec.name
@@ -805,17 +802,17 @@ impl Containers {
         &self,
         rec: &ContainerRecord,
         netns: &Path,
-    ) -> ApiResult<ResolverListener> {
+    ) -> Result<ResolverListener> {
         let rc = embedded_resolv_conf(rec)?;
         let listener = self
             .net()
             .mgr
             .serve_dns(&rec.id, netns, rc.upstreams)
             .await
-            .map_err(net_err)?;
+            .map_err(EngineError::from)?;
         // In place, like /etc/hosts (bind-mounted).
         std::fs::write(self.data_dir(&rec.id).join("resolv.conf"), rc.content)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| EngineError::internal(e.to_string()))?;
         Ok(listener)
     }
 
@@ -824,7 +821,7 @@ impl Containers {
         &self,
         reference: &str,
         req: NetworkDisconnectRequest,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         let net = self.net();
         let nrec = net.resolve(reference)?;
         let id = self.resolve(&req.container)?;
@@ -832,7 +829,7 @@ impl Containers {
         let _op = live.op.lock().await;
         let mut rec = self.get(&id)?;
         if nrec.driver == "host" {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 "container cannot be disconnected from host network or connected to host network",
             ));
         }
@@ -842,12 +839,15 @@ impl Containers {
             .find(|k| **k == nrec.name || **k == nrec.id)
             .cloned();
         let Some(key) = key else {
-            return Err(ApiError::forbidden(format!(
+            return Err(EngineError::forbidden(format!(
                 "container {} is not connected to network {}",
                 id, nrec.name
             )));
         };
-        net.mgr.disconnect(&nrec.id, &id).await.map_err(net_err)?;
+        net.mgr
+            .disconnect(&nrec.id, &id)
+            .await
+            .map_err(EngineError::from)?;
         let endpoints = self.update_attached(&id, false, |att| {
             att.endpoints.retain(|e| e.network_id != nrec.id);
         });
@@ -938,13 +938,17 @@ mod tests {
         }
         for v6 in ["::1", "[::1]", "fe80::1"] {
             let err = binding(v6).unwrap_err();
-            assert_eq!(
-                err.kind,
-                berth_api_server::ErrorKind::InvalidArgument,
-                "{v6}"
+            assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument, "{v6}");
+            assert!(
+                err.to_string().contains("IPv6 host address"),
+                "{}",
+                err.to_string()
             );
-            assert!(err.message.contains("IPv6 host address"), "{}", err.message);
-            assert!(err.message.contains(":8080:80/tcp"), "{}", err.message);
+            assert!(
+                err.to_string().contains(":8080:80/tcp"),
+                "{}",
+                err.to_string()
+            );
         }
     }
 

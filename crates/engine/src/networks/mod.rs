@@ -9,7 +9,7 @@ pub mod container;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use berth_api_server::{ApiError, ApiResult, ErrorKind};
+use crate::error::{EngineError, Result};
 use berth_api_types::{
     Filters, Ipam, IpamConfig, Network, NetworkContainer, NetworkCreateRequest,
     NetworkCreateResponse, NetworkPruneResponse,
@@ -87,18 +87,8 @@ impl std::fmt::Debug for Networks {
     }
 }
 
-/// Maps a library error to the API's (status from [`NetworkError::http_status`]).
-pub fn net_err(e: NetworkError) -> ApiError {
-    let status = e.http_status();
-    let msg = match e {
-        NetworkError::InvalidArgument(m) => m,
-        e => e.to_string(),
-    };
-    ApiError::new(ErrorKind::from_status(status), msg)
-}
-
-fn not_found(reference: &str) -> ApiError {
-    ApiError::not_found(format!("network {reference} not found"))
+fn not_found(reference: &str) -> EngineError {
+    EngineError::not_found(format!("network {reference} not found"))
 }
 
 /// Names of the predefined networks.
@@ -193,7 +183,7 @@ impl Networks {
     }
 
     /// Docker's lookup order: full id, exact name, unique id prefix.
-    pub fn resolve(&self, reference: &str) -> ApiResult<NetworkRecord> {
+    pub fn resolve(&self, reference: &str) -> Result<NetworkRecord> {
         let all = self.records();
         if let Some(r) = all.iter().find(|r| r.id == reference) {
             return Ok(r.clone());
@@ -208,7 +198,7 @@ impl Networks {
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(not_found(reference)),
-            _ => Err(ApiError::invalid(format!(
+            _ => Err(EngineError::invalid(format!(
                 "network {reference} is ambiguous ({} matches found based on ID prefix)",
                 matches.len()
             ))),
@@ -256,54 +246,54 @@ impl Networks {
     }
 
     /// `POST /networks/create`.
-    pub async fn create(&self, req: NetworkCreateRequest) -> ApiResult<NetworkCreateResponse> {
+    pub async fn create(&self, req: NetworkCreateRequest) -> Result<NetworkCreateResponse> {
         let _g = self.admin.lock().await;
         if req.name.is_empty() {
-            return Err(ApiError::invalid("network name cannot be empty"));
+            return Err(EngineError::invalid("network name cannot be empty"));
         }
         if !crate::containers::record::valid_name(&req.name) || req.name.starts_with('/') {
-            return Err(ApiError::invalid(format!(
+            return Err(EngineError::invalid(format!(
                 "invalid network name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
                 req.name
             )));
         }
         if PREDEFINED.contains(&req.name.as_str()) {
-            return Err(ApiError::forbidden(format!(
+            return Err(EngineError::forbidden(format!(
                 "operation is not permitted on predefined {} network ",
                 req.name
             )));
         }
         match req.driver.as_str() {
             "" | "bridge" => {}
-            d => return Err(ApiError::not_found(format!("plugin \"{d}\" not found"))),
+            d => return Err(EngineError::not_found(format!("plugin \"{d}\" not found"))),
         }
         if self.records().iter().any(|r| r.name == req.name) {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "network with name {} already exists",
                 req.name
             )));
         }
         if req.enable_ipv6 == Some(true) {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 "IPv6 networks are not supported by berth (IPv4 only)",
             ));
         }
         let ipam = req.ipam.clone().unwrap_or_default();
         if !matches!(ipam.driver.as_str(), "" | "default") {
-            return Err(ApiError::not_found(format!(
+            return Err(EngineError::not_found(format!(
                 "plugin \"{}\" not found",
                 ipam.driver
             )));
         }
         let pools = ipam.config.clone().unwrap_or_default();
         if pools.len() > 1 {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 "only one IPv4 pool per network is supported",
             ));
         }
         let pool = pools.into_iter().next().unwrap_or_default();
         if pool.subnet.is_empty() && (!pool.gateway.is_empty() || !pool.ip_range.is_empty()) {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 "invalid network config: a gateway or ip-range needs a subnet",
             ));
         }
@@ -321,9 +311,9 @@ impl Networks {
             .await
             .map_err(|e| match e {
                 NetworkError::PoolOverlap { .. } => {
-                    ApiError::forbidden(format!("invalid pool request: {e}"))
+                    EngineError::forbidden(format!("invalid pool request: {e}"))
                 }
-                e => net_err(e),
+                e => EngineError::from(e),
             })?;
         let rec = NetworkRecord {
             id: id.clone(),
@@ -339,7 +329,7 @@ impl Networks {
         };
         if let Err(e) = self.store.put(KIND, &id, &rec) {
             let _ = self.mgr.remove_network(&info.id).await;
-            return Err(ApiError::internal(e.to_string()));
+            return Err(EngineError::internal(e.to_string()));
         }
         Ok(NetworkCreateResponse {
             id,
@@ -348,10 +338,10 @@ impl Networks {
     }
 
     /// `DELETE /networks/{id}` (the caller checked that no container uses it).
-    pub async fn remove(&self, rec: &NetworkRecord) -> ApiResult<()> {
+    pub async fn remove(&self, rec: &NetworkRecord) -> Result<()> {
         let _g = self.admin.lock().await;
         if PREDEFINED.contains(&rec.name.as_str()) {
-            return Err(ApiError::forbidden(format!(
+            return Err(EngineError::forbidden(format!(
                 "{} is a pre-defined network and cannot be removed",
                 rec.name
             )));
@@ -362,14 +352,14 @@ impl Networks {
                 .await
                 .map_err(|e| match e {
                     NetworkError::InvalidArgument(m) if m.contains("active endpoints") => {
-                        ApiError::forbidden(m)
+                        EngineError::forbidden(m)
                     }
-                    e => net_err(e),
+                    e => EngineError::from(e),
                 })?;
         }
         self.store
             .delete(KIND, &rec.id)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| EngineError::internal(e.to_string()))?;
         Ok(())
     }
 
@@ -389,14 +379,14 @@ impl Networks {
 
     /// Filters of `GET /networks` (`driver`, `id`, `label`, `name`, `scope`, `type`,
     /// `dangling`).
-    pub fn matches(&self, rec: &NetworkRecord, f: &Filters, used: &[String]) -> ApiResult<bool> {
+    pub fn matches(&self, rec: &NetworkRecord, f: &Filters, used: &[String]) -> Result<bool> {
         for k in f.keys() {
             if ![
                 "driver", "id", "label", "name", "scope", "type", "dangling", "until",
             ]
             .contains(&k)
             {
-                return Err(ApiError::invalid(format!("invalid filter '{k}'")));
+                return Err(EngineError::invalid(format!("invalid filter '{k}'")));
             }
         }
         let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
@@ -405,7 +395,9 @@ impl Networks {
         };
         for t in f.get("type") {
             if t != "custom" && t != "builtin" {
-                return Err(ApiError::invalid(format!("invalid filter: 'type'='{t}'")));
+                return Err(EngineError::invalid(format!(
+                    "invalid filter: 'type'='{t}'"
+                )));
             }
         }
         let builtin = PREDEFINED.contains(&rec.name.as_str());
@@ -413,7 +405,11 @@ impl Networks {
             None => true,
             Some("true") | Some("1") => !builtin && !used.contains(&rec.id),
             Some("false") | Some("0") => builtin || used.contains(&rec.id),
-            Some(v) => return Err(ApiError::invalid(format!("invalid filter 'dangling={v}'"))),
+            Some(v) => {
+                return Err(EngineError::invalid(format!(
+                    "invalid filter 'dangling={v}'"
+                )))
+            }
         };
         Ok(dangling_ok
             && any("driver", &|v| rec.driver == v)
@@ -426,10 +422,10 @@ impl Networks {
     }
 
     /// `POST /networks/prune`: removes unused user networks matching `label`/`until`.
-    pub async fn prune(&self, f: &Filters) -> ApiResult<NetworkPruneResponse> {
+    pub async fn prune(&self, f: &Filters) -> Result<NetworkPruneResponse> {
         for k in f.keys() {
             if !["label", "label!", "until"].contains(&k) {
-                return Err(ApiError::invalid(format!("invalid filter '{k}'")));
+                return Err(EngineError::invalid(format!("invalid filter '{k}'")));
             }
         }
         let used = self.in_use().await;

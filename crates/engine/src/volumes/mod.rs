@@ -11,12 +11,12 @@ pub mod mounts;
 use std::path::Path;
 use std::sync::Arc;
 
-use berth_api_server::{ApiError, ApiResult};
+use crate::error::{EngineError, Result};
 use berth_api_types::volume::{
     Volume, VolumeCreateOptions, VolumeListResponse, VolumePruneResponse,
 };
 use berth_api_types::{EventActor, EventMessage, Filters};
-use berth_volume::{VolumeError, VolumeStore};
+use berth_volume::VolumeStore;
 
 use crate::containers::record::ContainerRecord;
 use crate::daemon::events::EventBus;
@@ -34,21 +34,6 @@ impl std::fmt::Debug for Volumes {
             .field("store", &self.store)
             .finish()
     }
-}
-
-/// Maps a volume library error to the API's (400 / 404 / 409 / 500, Docker's texts).
-pub fn api_err(e: VolumeError) -> ApiError {
-    let msg = e.to_string();
-    match e.http_status() {
-        400 => ApiError::invalid(msg),
-        404 => ApiError::not_found(msg),
-        409 => ApiError::conflict(msg),
-        _ => ApiError::internal(msg),
-    }
-}
-
-fn blocking_err(e: tokio::task::JoinError) -> ApiError {
-    ApiError::internal(e.to_string())
 }
 
 impl Volumes {
@@ -79,7 +64,7 @@ impl Volumes {
     }
 
     /// `POST /volumes/create`.
-    pub fn create(&self, opts: VolumeCreateOptions) -> ApiResult<Volume> {
+    pub fn create(&self, opts: VolumeCreateOptions) -> Result<Volume> {
         let existed = !opts.name.is_empty() && self.store.inspect(&opts.name).is_ok();
         let v = self
             .store
@@ -89,7 +74,7 @@ impl Volumes {
                 opts.labels,
                 opts.driver_opts,
             )
-            .map_err(api_err)?;
+            .map_err(EngineError::from)?;
         if !existed {
             self.event("create", &v.name, &[]);
         }
@@ -97,27 +82,27 @@ impl Volumes {
     }
 
     /// `GET /volumes` (filters `name`, `label`, `label!`, `dangling`, `driver`).
-    pub fn list(&self, filters: &Filters) -> ApiResult<VolumeListResponse> {
+    pub fn list(&self, filters: &Filters) -> Result<VolumeListResponse> {
         Ok(VolumeListResponse {
-            volumes: self.store.list(filters).map_err(api_err)?,
+            volumes: self.store.list(filters).map_err(EngineError::from)?,
             warnings: Vec::new(),
         })
     }
 
     /// `GET /volumes/{name}`.
-    pub fn inspect(&self, name: &str) -> ApiResult<Volume> {
-        self.store.inspect(name).map_err(api_err)
+    pub fn inspect(&self, name: &str) -> Result<Volume> {
+        self.store.inspect(name).map_err(EngineError::from)
     }
 
     /// `DELETE /volumes/{name}` (in use → 409 even with `force`).
-    pub async fn remove(self: &Arc<Self>, name: &str, force: bool) -> ApiResult<()> {
+    pub async fn remove(self: &Arc<Self>, name: &str, force: bool) -> Result<()> {
         let this = self.clone();
         let n = name.to_string();
         let existed = self.store.inspect(name).is_ok();
         tokio::task::spawn_blocking(move || this.store.remove(&n, force))
             .await
-            .map_err(blocking_err)?
-            .map_err(api_err)?;
+            .map_err(EngineError::from)?
+            .map_err(EngineError::from)?;
         if existed {
             self.event("destroy", name, &[]);
         }
@@ -125,12 +110,12 @@ impl Volumes {
     }
 
     /// `POST /volumes/prune`: unused anonymous volumes, all unused ones with `all=true`.
-    pub async fn prune(self: &Arc<Self>, filters: Filters) -> ApiResult<VolumePruneResponse> {
+    pub async fn prune(self: &Arc<Self>, filters: Filters) -> Result<VolumePruneResponse> {
         let this = self.clone();
         let resp = tokio::task::spawn_blocking(move || this.store.prune(&filters))
             .await
-            .map_err(blocking_err)?
-            .map_err(api_err)?;
+            .map_err(EngineError::from)?
+            .map_err(EngineError::from)?;
         for n in resp.volumes_deleted.iter().flatten() {
             self.event("destroy", n, &[]);
         }
@@ -138,12 +123,12 @@ impl Volumes {
     }
 
     /// Volumes with `UsageData` for `GET /system/df`.
-    pub async fn usage(self: &Arc<Self>) -> ApiResult<Vec<Volume>> {
+    pub async fn usage(self: &Arc<Self>) -> Result<Vec<Volume>> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.store.usage())
             .await
-            .map_err(blocking_err)?
-            .map_err(api_err)
+            .map_err(EngineError::from)?
+            .map_err(EngineError::from)
     }
 
     /// Daemon start: every container record references its volumes again; running ones

@@ -13,13 +13,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use berth_api_server::{ApiError, ApiResult};
+use crate::error::{EngineError, Result};
 use berth_api_types::{ContainerConfig, HostConfig, Labels, MountPoint};
 use berth_volume::{anonymous_name, parse_volume_flag, MountSpec, MountType, VolumeStore};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{api_err, Volumes};
+use super::Volumes;
 use crate::containers::record::ContainerRecord;
 use crate::containers::Containers;
 
@@ -111,16 +111,16 @@ pub fn clean(p: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-fn dup(dest: &str) -> ApiError {
-    ApiError::invalid(format!("Duplicate mount point: {dest}"))
+fn dup(dest: &str) -> EngineError {
+    EngineError::invalid(format!("Duplicate mount point: {dest}"))
 }
 
-fn check_driver(driver: &str) -> ApiResult<()> {
-    VolumeStore::check_create("check", driver, &Labels::new()).map_err(api_err)
+fn check_driver(driver: &str) -> Result<()> {
+    VolumeStore::check_create("check", driver, &Labels::new()).map_err(EngineError::from)
 }
 
 /// Decides a new container's mounts; checks all of it and makes nothing.
-pub fn plan(c: &Containers, config: &ContainerConfig, host: &HostConfig) -> ApiResult<Plan> {
+pub fn plan(c: &Containers, config: &ContainerConfig, host: &HostConfig) -> Result<Plan> {
     let mut plan = Plan::default();
     let mut by_dest: BTreeMap<String, ContainerMount> = BTreeMap::new();
     let mut wants: BTreeMap<String, NewVolume> = BTreeMap::new();
@@ -137,7 +137,7 @@ pub fn plan(c: &Containers, config: &ContainerConfig, host: &HostConfig) -> ApiR
             m if m.split(',').all(|o| matches!(o, "ro" | "rw" | "z" | "Z")) => {
                 m.split(',').any(|o| o == "ro")
             }
-            m => return Err(ApiError::invalid(format!("invalid mode: {m}"))),
+            m => return Err(EngineError::invalid(format!("invalid mode: {m}"))),
         };
         let src = c.lookup(reference)?;
         for m in &src.mounts {
@@ -153,12 +153,12 @@ pub fn plan(c: &Containers, config: &ContainerConfig, host: &HostConfig) -> ApiR
         if let [_, mode] = b.split(':').collect::<Vec<_>>()[..] {
             if is_mode(mode) {
                 // A destination with a mode but no source: Docker refuses it.
-                return Err(ApiError::invalid(format!(
+                return Err(EngineError::invalid(format!(
                     "invalid volume specification: '{b}'"
                 )));
             }
         }
-        let spec = parse_volume_flag(b).map_err(api_err)?;
+        let spec = parse_volume_flag(b).map_err(EngineError::from)?;
         let dest = clean(&spec.target);
         if !explicit.insert(dest.clone()) {
             return Err(dup(&dest));
@@ -206,7 +206,7 @@ pub fn plan(c: &Containers, config: &ContainerConfig, host: &HostConfig) -> ApiR
     }
 
     for api in host.mounts.iter().flatten() {
-        let spec = MountSpec::from_api(api).map_err(api_err)?;
+        let spec = MountSpec::from_api(api).map_err(EngineError::from)?;
         let dest = clean(&spec.target);
         if !explicit.insert(dest.clone()) {
             return Err(dup(&dest));
@@ -250,7 +250,7 @@ pub fn plan(c: &Containers, config: &ContainerConfig, host: &HostConfig) -> ApiR
         );
     }
     for v in wants.values() {
-        VolumeStore::check_create(&v.name, driver, &v.options).map_err(api_err)?;
+        VolumeStore::check_create(&v.name, driver, &v.options).map_err(EngineError::from)?;
     }
     // Only volumes still mounted are made (a bind may have replaced a volumes-from one).
     let used: HashSet<&str> = by_dest
@@ -284,14 +284,14 @@ fn is_mode(s: &str) -> bool {
     })
 }
 
-fn check_target(dest: &str) -> ApiResult<()> {
+fn check_target(dest: &str) -> Result<()> {
     if !dest.starts_with('/') {
-        return Err(ApiError::invalid(format!(
+        return Err(EngineError::invalid(format!(
             "invalid mount path: '{dest}' mount path must be absolute"
         )));
     }
     if clean(dest) == "/" {
-        return Err(ApiError::invalid(
+        return Err(EngineError::invalid(
             "invalid specification: destination can't be '/'",
         ));
     }
@@ -303,7 +303,7 @@ fn mount_from_spec(
     dest: &str,
     driver: &str,
     wants: &mut BTreeMap<String, NewVolume>,
-) -> ApiResult<ContainerMount> {
+) -> Result<ContainerMount> {
     Ok(match spec.mount_type() {
         MountType::Bind => ContainerMount {
             kind: "bind".into(),
@@ -378,7 +378,7 @@ const TMPFS_FLAGS: &[(&str, &str)] = &[
 
 /// Docker's tmpfs options: `noexec,nosuid,nodev` unless overridden, then the user's
 /// (`size=64m,mode=1777,exec,…`); an unknown flag is an error.
-pub fn tmpfs_options(user: &str) -> ApiResult<Vec<String>> {
+pub fn tmpfs_options(user: &str) -> Result<Vec<String>> {
     let mut out: Vec<String> = ["noexec", "nosuid", "nodev"].map(String::from).to_vec();
     for o in user.split(',').map(str::trim).filter(|o| !o.is_empty()) {
         if let Some((k, _)) = o.split_once('=') {
@@ -387,7 +387,9 @@ pub fn tmpfs_options(user: &str) -> ApiResult<Vec<String>> {
             continue;
         }
         let Some((a, b)) = TMPFS_FLAGS.iter().find(|(a, b)| *a == o || *b == o) else {
-            return Err(ApiError::invalid(format!("invalid tmpfs option [\"{o}\"]")));
+            return Err(EngineError::invalid(format!(
+                "invalid tmpfs option [\"{o}\"]"
+            )));
         };
         out.retain(|x| x != a && x != b);
         out.push(o.to_string());
@@ -423,9 +425,9 @@ pub fn apply(spec: &mut Value, mut user: Vec<Value>) {
 impl Volumes {
     /// Creates the plan's missing volumes and references every volume the container mounts.
     /// Returns the names it created (for [`rollback`](Self::rollback)).
-    pub fn commit(&self, plan: &Plan, container: &str) -> ApiResult<Vec<String>> {
+    pub fn commit(&self, plan: &Plan, container: &str) -> Result<Vec<String>> {
         let mut created = Vec::new();
-        let res = (|| -> ApiResult<()> {
+        let res = (|| -> Result<()> {
             for v in &plan.volumes {
                 if self.store.inspect(&v.name).is_ok() {
                     continue;
@@ -438,11 +440,13 @@ impl Volumes {
                         v.options.clone(),
                         v.anonymous,
                     )
-                    .map_err(api_err)?;
+                    .map_err(EngineError::from)?;
                 created.push(v.name.clone());
             }
             for m in plan.mounts.iter().filter(|m| m.is_volume()) {
-                self.store.add_ref(&m.name, container).map_err(api_err)?;
+                self.store
+                    .add_ref(&m.name, container)
+                    .map_err(EngineError::from)?;
             }
             Ok(())
         })();
@@ -473,7 +477,7 @@ impl Volumes {
     /// The container's mounts as `config.json` entries, with host paths ready: device
     /// volumes mounted, empty volumes filled from the image (`rootfs`), `-v` bind sources
     /// created. On error nothing stays mounted for it.
-    pub fn oci_mounts(&self, rec: &ContainerRecord, rootfs: &Path) -> ApiResult<Vec<Value>> {
+    pub fn oci_mounts(&self, rec: &ContainerRecord, rootfs: &Path) -> Result<Vec<Value>> {
         let res = self.oci_mounts_inner(rec, rootfs);
         if res.is_err() {
             self.store.unmount_container(&rec.id);
@@ -481,7 +485,7 @@ impl Volumes {
         res
     }
 
-    fn oci_mounts_inner(&self, rec: &ContainerRecord, rootfs: &Path) -> ApiResult<Vec<Value>> {
+    fn oci_mounts_inner(&self, rec: &ContainerRecord, rootfs: &Path) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         let bind = |dest: &str, src: &Path, prop: &str, rw: bool| {
             let prop = if prop.is_empty() { "rprivate" } else { prop };
@@ -491,7 +495,10 @@ impl Volumes {
         for m in &rec.mounts {
             match m.kind.as_str() {
                 "volume" => {
-                    let path = self.store.mount(&m.name, &rec.id).map_err(api_err)?;
+                    let path = self
+                        .store
+                        .mount(&m.name, &rec.id)
+                        .map_err(EngineError::from)?;
                     if m.copy_data {
                         self.copy_up(&m.name, rootfs, &m.destination)?;
                     }
@@ -501,13 +508,13 @@ impl Volumes {
                     let src = PathBuf::from(&m.source);
                     if !src.exists() {
                         if !m.create_host_path {
-                            return Err(ApiError::invalid(format!(
+                            return Err(EngineError::invalid(format!(
                                 "invalid mount config for type \"bind\": bind source path does not exist: {}",
                                 m.source
                             )));
                         }
                         std::fs::create_dir_all(&src).map_err(|e| {
-                            ApiError::internal(format!(
+                            EngineError::internal(format!(
                                 "error while creating mount source path '{}': {e}",
                                 m.source
                             ))
@@ -542,13 +549,13 @@ impl Volumes {
     /// Copies the image's directory at `dest` into the volume if the volume is empty. The
     /// directory is looked up inside `rootfs` with `openat2(RESOLVE_IN_ROOT)`, so a symlink
     /// in the image cannot make berth copy host files into the volume.
-    fn copy_up(&self, name: &str, rootfs: &Path, dest: &str) -> ApiResult<()> {
-        let root = std::fs::File::open(rootfs).map_err(|e| ApiError::internal(e.to_string()))?;
+    fn copy_up(&self, name: &str, rootfs: &Path, dest: &str) -> Result<()> {
+        let root = std::fs::File::open(rootfs).map_err(|e| EngineError::internal(e.to_string()))?;
         let Ok(dir) = berth_runtime::safe_path::open_in_root(&root, Path::new(dest)) else {
             return Ok(()); // nothing at that path in the image
         };
         let via = PathBuf::from(format!("/proc/self/fd/{}/.", dir.as_raw_fd()));
-        self.store.copy_up(name, &via).map_err(api_err)?;
+        self.store.copy_up(name, &via).map_err(EngineError::from)?;
         Ok(())
     }
 

@@ -46,8 +46,8 @@ impl Engine for ImagesOnly {
         ))
     }
 
-    async fn auth(&self, ctx: &RequestContext, auth: AuthConfig) -> ApiResult<AuthResponse> {
-        self.0.auth(ctx, auth).await
+    async fn auth(&self, _ctx: &RequestContext, auth: AuthConfig) -> ApiResult<AuthResponse> {
+        Ok(self.0.auth(auth).await?)
     }
 
     async fn container_list(
@@ -329,10 +329,10 @@ impl Engine for ImagesOnly {
 
     async fn image_list(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         opts: ImageListOptions,
     ) -> ApiResult<Vec<ImageSummary>> {
-        self.0.image_list(ctx, opts).await
+        Ok(self.0.image_list(opts).await?)
     }
 
     async fn image_create(
@@ -341,15 +341,22 @@ impl Engine for ImagesOnly {
         opts: ImageCreateOptions,
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>> {
-        self.0.image_create(ctx, opts, body).await
+        Ok(self
+            .0
+            .image_create(ctx.registry_auth.as_ref(), opts, body)
+            .await?)
     }
 
-    async fn image_inspect(&self, ctx: &RequestContext, name: &str) -> ApiResult<ImageInspect> {
-        self.0.image_inspect(ctx, name).await
+    async fn image_inspect(&self, _ctx: &RequestContext, name: &str) -> ApiResult<ImageInspect> {
+        Ok(self.0.image_inspect(name).await?)
     }
 
-    async fn image_history(&self, ctx: &RequestContext, name: &str) -> ApiResult<Vec<HistoryItem>> {
-        self.0.image_history(ctx, name).await
+    async fn image_history(
+        &self,
+        _ctx: &RequestContext,
+        name: &str,
+    ) -> ApiResult<Vec<HistoryItem>> {
+        Ok(self.0.image_history(name).await?)
     }
 
     async fn image_push(
@@ -358,26 +365,29 @@ impl Engine for ImagesOnly {
         name: &str,
         tag: Option<String>,
     ) -> ApiResult<JsonStream<JsonMessage>> {
-        self.0.image_push(ctx, name, tag).await
+        Ok(self
+            .0
+            .image_push(ctx.registry_auth.as_ref(), name, tag)
+            .await?)
     }
 
     async fn image_tag(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         name: &str,
         repo: &str,
         tag: Option<String>,
     ) -> ApiResult<()> {
-        self.0.image_tag(ctx, name, repo, tag).await
+        Ok(self.0.image_tag(name, repo, tag).await?)
     }
 
     async fn image_delete(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         name: &str,
         opts: ImageDeleteOptions,
     ) -> ApiResult<Vec<ImageDeleteResponseItem>> {
-        self.0.image_delete(ctx, name, opts).await
+        Ok(self.0.image_delete(name, opts).await?)
     }
 
     async fn image_search(
@@ -385,15 +395,18 @@ impl Engine for ImagesOnly {
         ctx: &RequestContext,
         opts: ImageSearchOptions,
     ) -> ApiResult<Vec<ImageSearchResult>> {
-        self.0.image_search(ctx, opts).await
+        Ok(self
+            .0
+            .image_search(ctx.registry_auth.as_ref(), opts)
+            .await?)
     }
 
     async fn image_prune(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         filters: Filters,
     ) -> ApiResult<ImagePruneResponse> {
-        self.0.image_prune(ctx, filters).await
+        Ok(self.0.image_prune(filters).await?)
     }
 
     async fn image_commit(
@@ -407,16 +420,16 @@ impl Engine for ImagesOnly {
         ))
     }
 
-    async fn image_save(&self, ctx: &RequestContext, names: Vec<String>) -> ApiResult<ByteStream> {
-        self.0.image_save(ctx, names).await
+    async fn image_save(&self, _ctx: &RequestContext, names: Vec<String>) -> ApiResult<ByteStream> {
+        Ok(self.0.image_save(names).await?)
     }
 
     async fn image_load(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         quiet: bool,
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>> {
-        self.0.image_load(ctx, quiet, body).await
+        Ok(self.0.image_load(quiet, body).await?)
     }
 }

@@ -1,0 +1,278 @@
+//! The engine's error: typed until the API edge.
+//!
+//! Every service returns [`EngineError`]. Its [`ErrorKind`] says what kind of failure it is
+//! (Docker's `errdefs`: not found, conflict, invalid argument, …); its text is what Docker
+//! clients print ("No such container: x"), so Docker's wording is used where clients or users
+//! rely on it. Failures of the libraries below (registry, image store, volumes, networks) stay
+//! typed as their own variants, so a caller tells them apart by variant, never by message.
+//!
+//! The one conversion into the HTTP layer's error is in `daemon/engine.rs`.
+
+use berth_image::ImageError;
+use berth_network::NetworkError;
+use berth_registry::{Reference, RegistryError};
+use berth_volume::VolumeError;
+
+/// What kind of failure an [`EngineError`] is; the API maps each kind to a status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Malformed request, bad parameter, invalid name (400).
+    InvalidArgument,
+    /// Registry credentials missing or rejected (401).
+    Unauthorized,
+    /// Not allowed (403).
+    Forbidden,
+    /// No such object (404).
+    NotFound,
+    /// Name in use, container running, image in use (409).
+    Conflict,
+    /// Already started / already stopped: nothing to do (304).
+    NotModified,
+    /// This engine does not do that (501).
+    NotImplemented,
+    /// A dependency is not available (503).
+    Unavailable,
+    /// Anything else (500).
+    Internal,
+}
+
+/// An engine failure.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A failure the engine describes itself, in Docker's words.
+    #[error("{message}")]
+    Failed {
+        /// What kind of failure.
+        kind: ErrorKind,
+        /// The text clients show.
+        message: String,
+    },
+    /// The registry client failed (pull, push, login, search).
+    #[error("{}", registry_message(.0))]
+    Registry(#[from] RegistryError),
+    /// The image store failed.
+    #[error("{}", image_message(.0))]
+    Image(#[from] ImageError),
+    /// The volume store failed.
+    #[error("{0}")]
+    Volume(#[from] VolumeError),
+    /// The network manager failed.
+    #[error("{}", network_message(.0))]
+    Network(#[from] NetworkError),
+}
+
+/// Result of engine operations.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+impl EngineError {
+    /// A failure of `kind` described by `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        EngineError::Failed {
+            kind,
+            message: message.into(),
+        }
+    }
+    /// Invalid argument.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+    /// Not found.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+    /// Docker's "No such container: <reference>".
+    pub fn no_such_container(reference: &str) -> Self {
+        Self::not_found(format!("No such container: {reference}"))
+    }
+    /// Docker's "No such exec instance: <id>".
+    pub fn no_such_exec(id: &str) -> Self {
+        Self::not_found(format!("No such exec instance: {id}"))
+    }
+    /// Docker's "No such image: <name>", naming the image as Docker does (`nosuch:latest`).
+    pub fn no_such_image(name: &str) -> Self {
+        Self::not_found(no_such_image_message(name))
+    }
+    /// Conflict.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+    /// Nothing to do (already started, already stopped).
+    pub fn not_modified() -> Self {
+        Self::new(ErrorKind::NotModified, "")
+    }
+    /// Unauthorized.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unauthorized, message)
+    }
+    /// Forbidden.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
+    }
+    /// Not implemented.
+    pub fn not_implemented(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotImplemented, message)
+    }
+    /// Unavailable.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
+    }
+    /// Internal, from anything displayable.
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        Self::new(ErrorKind::Internal, message.to_string())
+    }
+
+    /// The kind of this failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            EngineError::Failed { kind, .. } => *kind,
+            EngineError::Registry(e) => registry_kind(e),
+            EngineError::Image(e) => image_kind(e),
+            EngineError::Volume(e) => match e {
+                VolumeError::InvalidArgument(_) => ErrorKind::InvalidArgument,
+                VolumeError::NotFound(_) => ErrorKind::NotFound,
+                VolumeError::InUse { .. } => ErrorKind::Conflict,
+                _ => ErrorKind::Internal,
+            },
+            EngineError::Network(e) => match e {
+                NetworkError::InvalidArgument(_) | NetworkError::AddressOutsideSubnet(_) => {
+                    ErrorKind::InvalidArgument
+                }
+                NetworkError::PoolOverlap { .. }
+                | NetworkError::AddressInUse(_)
+                | NetworkError::PortInUse { .. } => ErrorKind::Conflict,
+                _ => ErrorKind::Internal,
+            },
+        }
+    }
+
+    /// True when the kind is `kind`.
+    pub fn is(&self, kind: ErrorKind) -> bool {
+        self.kind() == kind
+    }
+
+    /// The same failure (same kind) with its text rewritten by `f` (context added).
+    pub fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
+        let kind = self.kind();
+        Self::new(kind, f(self.to_string()))
+    }
+}
+
+/// Docker's text for a missing image: familiar names (`nosuch:latest`), ids as given.
+pub fn no_such_image_message(name: &str) -> String {
+    let shown = match Reference::parse(name) {
+        Ok(r) if !name.starts_with("sha256:") => r.familiar(),
+        _ => name.to_string(),
+    };
+    format!("No such image: {shown}")
+}
+
+fn registry_kind(e: &RegistryError) -> ErrorKind {
+    match e {
+        RegistryError::NotFound { .. } => ErrorKind::NotFound,
+        RegistryError::Unauthorized { .. } => ErrorKind::Unauthorized,
+        RegistryError::InvalidReference { .. } => ErrorKind::InvalidArgument,
+        _ => ErrorKind::Internal,
+    }
+}
+
+/// Docker's wording of a registry failure: `<what> not found` for a missing manifest or
+/// repository, the client's text otherwise.
+fn registry_message(e: &RegistryError) -> String {
+    match e {
+        RegistryError::NotFound { what } => format!("{what} not found"),
+        e => e.to_string(),
+    }
+}
+
+fn image_kind(e: &ImageError) -> ErrorKind {
+    match e {
+        ImageError::NotFound(_) => ErrorKind::NotFound,
+        ImageError::Invalid { .. }
+        | ImageError::Layer { .. }
+        | ImageError::DiffIdMismatch { .. } => ErrorKind::InvalidArgument,
+        ImageError::NoMatchingPlatform { .. } => ErrorKind::NotFound,
+        ImageError::Registry(r) => registry_kind(r),
+        _ => ErrorKind::Internal,
+    }
+}
+
+fn image_message(e: &ImageError) -> String {
+    match e {
+        ImageError::NotFound(name) => no_such_image_message(name),
+        ImageError::Registry(r) => registry_message(r),
+        e => e.to_string(),
+    }
+}
+
+fn network_message(e: &NetworkError) -> String {
+    match e {
+        NetworkError::InvalidArgument(m) => m.clone(),
+        e => e.to_string(),
+    }
+}
+
+/// Maps a blocking task's join failure (a panic) to an internal error.
+impl From<tokio::task::JoinError> for EngineError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        EngineError::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_failures_keep_their_kind_and_docker_wording() {
+        let e = EngineError::from(RegistryError::NotFound {
+            what: "manifest for x:1".into(),
+        });
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(e.to_string(), "manifest for x:1 not found");
+        let e = EngineError::from(RegistryError::Unauthorized {
+            registry: "r".into(),
+            message: "no".into(),
+        });
+        assert_eq!(e.kind(), ErrorKind::Unauthorized);
+        assert!(e.to_string().starts_with("unauthorized"), "{e}");
+        let e = EngineError::from(ImageError::Registry(RegistryError::NotFound {
+            what: "blob".into(),
+        }));
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert!(matches!(e, EngineError::Image(ImageError::Registry(_))));
+        assert_eq!(e.to_string(), "blob not found");
+    }
+
+    #[test]
+    fn image_failures_map_to_docker_kinds() {
+        let e = EngineError::from(ImageError::NotFound("busybox".into()));
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(e.to_string(), "No such image: busybox:latest");
+        let e = EngineError::from(ImageError::Invalid {
+            what: "manifest".into(),
+            reason: "bad".into(),
+        });
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            EngineError::no_such_image("sha256:abc").to_string(),
+            "No such image: sha256:abc"
+        );
+    }
+
+    #[test]
+    fn library_errors_and_context() {
+        let e = EngineError::from(VolumeError::NotFound("v".into()));
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        let e = EngineError::from(NetworkError::InvalidArgument("bad subnet".into()));
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.to_string(), "bad subnet");
+        let e = e.map_message(|m| format!("invalid config: {m}"));
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.to_string(), "invalid config: bad subnet");
+        assert!(EngineError::not_modified().is(ErrorKind::NotModified));
+        assert_eq!(
+            EngineError::no_such_container("web").to_string(),
+            "No such container: web"
+        );
+    }
+}
