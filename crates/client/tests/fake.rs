@@ -29,6 +29,8 @@ pub struct Fake {
     pub ctrs: Mutex<Vec<Ctr>>,
     pub last_create: Mutex<Option<ContainerCreateRequest>>,
     pub seen_auth: Mutex<Option<AuthConfig>>,
+    /// Every `POST /build`: its options and the context's entry names.
+    pub builds: Mutex<Vec<(BuildOptions, Vec<String>)>>,
 }
 
 impl Fake {
@@ -711,6 +713,130 @@ impl Engine for Fake {
         .unwrap();
         Ok(rx)
     }
+
+    async fn build(
+        &self,
+        _ctx: &RequestContext,
+        opts: BuildOptions,
+        mut body: RequestBody,
+    ) -> ApiResult<JsonStream<JsonMessage>> {
+        let mut data = Vec::new();
+        body.read_to_end(&mut data)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut names = Vec::new();
+        let mut dockerfile = String::new();
+        let wanted = opts
+            .dockerfile
+            .clone()
+            .unwrap_or_else(|| "Dockerfile".into());
+        let mut ar = tar::Archive::new(&data[..]);
+        for e in ar.entries().map_err(|e| ApiError::invalid(e.to_string()))? {
+            let mut e = e.map_err(|e| ApiError::invalid(e.to_string()))?;
+            let name = e.path().unwrap().display().to_string();
+            if name == wanted {
+                std::io::Read::read_to_string(&mut e, &mut dockerfile).unwrap();
+            }
+            names.push(name);
+        }
+        if dockerfile.contains("FORM") {
+            return Err(ApiError::invalid(
+                "dockerfile parse error on line 1: unknown instruction: FORM (did you mean FROM?)",
+            ));
+        }
+        let messages = fake_build(&dockerfile, &opts);
+        self.builds.lock().unwrap().push((opts, names));
+        let (tx, rx) = mpsc::channel(messages.len() + 1);
+        for m in messages {
+            tx.send(m).await.unwrap();
+        }
+        Ok(rx)
+    }
+
+    async fn build_prune(
+        &self,
+        _ctx: &RequestContext,
+        opts: BuildPruneOptions,
+    ) -> ApiResult<BuildCachePruneResponse> {
+        Ok(BuildCachePruneResponse {
+            caches_deleted: if opts.all {
+                vec!["k1".into(), "k2".into()]
+            } else {
+                vec!["k1".into()]
+            },
+            space_reclaimed: if opts.all { 2048 } else { 1024 },
+        })
+    }
+}
+
+/// A build as a tiny fake builder streams it: each Dockerfile line is a step; `RUN exit N`
+/// fails with N after printing `boom`. Classic `stream` lines always, berth's events when
+/// asked (`berthprogress=1`).
+fn fake_build(dockerfile: &str, opts: &BuildOptions) -> Vec<JsonMessage> {
+    let lines: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let total = lines.len();
+    let mut out = Vec::new();
+    let stream = |s: String| JsonMessage {
+        stream: Some(s),
+        ..Default::default()
+    };
+    let event = |v: serde_json::Value| JsonMessage {
+        id: Some("berth.build.event".into()),
+        aux: Some(v),
+        ..Default::default()
+    };
+    let id = "sha256:5f0c2a7d1ce6c3d8b4e9a1f2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f";
+    for (i, line) in lines.iter().enumerate() {
+        let n = i + 1;
+        if !opts.quiet {
+            out.push(stream(format!("Step {n}/{total} : {line}\n")));
+        }
+        if opts.events {
+            out.push(event(serde_json::json!({"type": "step", "stage": 0, "number": n, "total": total, "text": line, "label": format!("[{n}/{total}]")})));
+        }
+        if let Some(code) = line.strip_prefix("RUN exit ") {
+            let code: i64 = code.trim().parse().unwrap();
+            if opts.events {
+                out.push(event(
+                    serde_json::json!({"type": "output", "stage": 0, "data": "boom\n"}),
+                ));
+            }
+            out.push(stream("boom\n".into()));
+            let message =
+                format!("The command '/bin/sh -c exit {code}' returned a non-zero code: {code}");
+            out.push(JsonMessage {
+                error_detail: Some(ErrorDetail {
+                    code: Some(code),
+                    message: message.clone(),
+                }),
+                error: Some(message),
+                ..Default::default()
+            });
+            return out;
+        }
+        if opts.events {
+            out.push(event(serde_json::json!({"type": "step_done", "stage": 0, "id": id, "millis": 12, "cached": n > 1})));
+        }
+        if !opts.quiet {
+            out.push(stream(format!(" ---> {}\n", &id[7..19])));
+        }
+    }
+    out.push(JsonMessage {
+        aux: Some(serde_json::json!({"ID": id})),
+        ..Default::default()
+    });
+    if opts.quiet {
+        out.push(stream(format!("{id}\n")));
+    } else {
+        out.push(stream(format!("Successfully built {}\n", &id[7..19])));
+        for t in &opts.tags {
+            out.push(stream(format!("Successfully tagged {t}\n")));
+        }
+    }
+    out
 }
 
 /// The server on a private socket; stops on drop.

@@ -280,3 +280,48 @@ fn peer_run_and_exec_never_reach_the_hosts_dev_null() {
     );
     assert!(d.docker(&["rm", "-f", "devnull"]).status.success());
 }
+
+/// An empty `StopSignal` (in the create body or the stop query) means SIGTERM, as in Docker:
+/// the container's TERM trap runs (exit 3) instead of a SIGKILL after the whole timeout (137).
+/// Compose v2 sends `"StopSignal": ""` for every service without `stop_signal`.
+#[test]
+fn peer_empty_stop_signal_is_sigterm() {
+    if !need() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let sock = d.sock();
+    let api = |method: &str, path: &str, body: Option<&str>| {
+        let mut c = std::process::Command::new("curl");
+        c.args(["-sS", "--unix-socket"]).arg(&sock).args([
+            "-X",
+            method,
+            "-H",
+            "Content-Type: application/json",
+        ]);
+        if let Some(b) = body {
+            c.args(["-d", b]);
+        }
+        let o = c.arg(format!("http://d/v1.47{path}")).output().unwrap();
+        assert!(o.status.success(), "{method} {path}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let trap = r#"["sh","-c","trap 'exit 3' TERM; while true; do sleep 0.1; done"]"#;
+    for (name, stop_signal, query) in [
+        ("stopsig-config", r#","StopSignal":"""#, "t=30"),
+        ("stopsig-query", "", "signal=&t=30"),
+    ] {
+        let body = format!(r#"{{"Image":"busybox","Cmd":{trap}{stop_signal}}}"#);
+        api(
+            "POST",
+            &format!("/containers/create?name={name}"),
+            Some(&body),
+        );
+        api("POST", &format!("/containers/{name}/start"), None);
+        api("POST", &format!("/containers/{name}/stop?{query}"), None);
+        let o = d.docker(&["inspect", "-f", "{{.State.ExitCode}}", name]);
+        assert_eq!(stdout(&o).trim(), "3", "{name}: {}", stderr(&o));
+        d.docker(&["rm", "-f", name]);
+    }
+}

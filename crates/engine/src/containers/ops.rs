@@ -75,8 +75,9 @@ fn merge_config(req: &mut ContainerConfig, img: &berth_image::ContainerConfig) {
     let mut labels = img.labels.clone().unwrap_or_default();
     labels.extend(req.labels.clone().unwrap_or_default());
     req.labels = Some(labels);
-    if req.stop_signal.is_none() {
-        req.stop_signal = img.stop_signal.clone();
+    // Docker: an empty StopSignal is unset, so the image's applies (and SIGTERM after that).
+    if req.stop_signal.as_deref().is_none_or(str::is_empty) {
+        req.stop_signal = img.stop_signal.clone().filter(|s| !s.is_empty());
     }
     if req.exposed_ports.is_none() {
         req.exposed_ports = img
@@ -637,8 +638,10 @@ impl Containers {
         if rec.state.paused {
             let _ = runtime(self, &["resume", &id]).await;
         }
+        // An empty signal (query or config) means "not set", as in Docker.
         let sig = signal
-            .or(rec.config.stop_signal.clone())
+            .filter(|s| !s.is_empty())
+            .or(rec.config.stop_signal.clone().filter(|s| !s.is_empty()))
             .unwrap_or_else(|| "SIGTERM".into());
         let secs = timeout.or(rec.config.stop_timeout).unwrap_or(10);
         let _ = runtime(self, &["kill", &id, &sig]).await;

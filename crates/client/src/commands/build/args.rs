@@ -69,6 +69,8 @@ pub struct BuildArgs {
     #[arg(long = "force-rm", hide = true)]
     pub force_rm: bool,
     /// Build context: a directory, a git or tarball URL, or "-" (a tar or a Dockerfile on
-    /// stdin).
+    /// stdin). Its own arg id: the global `--context` flag is `context` already, and clap
+    /// would merge the two.
+    #[arg(id = "build_context", value_name = "PATH | URL | -")]
     pub context: String,
 }

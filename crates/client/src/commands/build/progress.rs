@@ -186,9 +186,15 @@ impl Renderer {
                     self.output(i, &String::from_utf8_lossy(&data));
                 }
             }
-            Event::StepDone { stage, millis, .. } => {
+            Event::StepDone {
+                stage,
+                millis,
+                cached,
+                ..
+            } => {
                 if let Some(&i) = self.current.get(&stage) {
                     let v = &mut self.vertices[i];
+                    v.cached |= cached;
                     if !v.partial.is_empty() {
                         let line = std::mem::take(&mut v.partial);
                         v.logs.push((v.started.elapsed(), line));
