@@ -8,7 +8,7 @@ PACKAGES=(
   busybox-static                     # test images: a complete static userland
   tini                               # `run --init`: tini-static bound at /sbin/docker-init
   python3                            # scripts: bundle config editing
-  iproute2 nftables                  # networking
+  iproute2 nftables curl util-linux # networking (curl: IPv6 port tests; nsenter: daemons in a test netns)
   runc containerd                    # peers: runc for the runtime bench, containerd drives berth-runtime
   docker.io                          # peer: Docker's own daemon (on a private socket only)
   docker-registry skopeo apache2-utils  # registry tests: a real registry, an independent client, htpasswd

@@ -65,7 +65,7 @@ pub struct BuildOptions {
 fn json_param<T: serde::de::DeserializeOwned + Default>(q: &Query, key: &str) -> ApiResult<T> {
     match q.get(key).map(str::trim) {
         None | Some("") => Ok(T::default()),
-        Some(v) => serde_json::from_str(v)
+        Some(v) => berth_api_types::json::from_str(v)
             .map_err(|e| ApiError::invalid(format!("invalid {key} value {v:?}: {e}"))),
     }
 }
@@ -82,7 +82,7 @@ fn b64_json<T: serde::de::DeserializeOwned + Default>(
         .decode(raw)
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(raw))
         .map_err(|e| ApiError::invalid(format!("invalid {name} header: {e}")))?;
-    serde_json::from_slice(&bytes)
+    berth_api_types::json::from_slice(&bytes)
         .map_err(|e| ApiError::invalid(format!("invalid {name} header: {e}")))
 }
 

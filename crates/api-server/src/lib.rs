@@ -10,6 +10,7 @@
 
 pub mod body;
 pub mod build;
+pub mod compat;
 pub mod engine;
 pub mod error;
 pub mod hijack;
@@ -18,6 +19,8 @@ pub mod response;
 mod router;
 mod server;
 pub mod stream;
+mod swarm;
+mod system;
 pub mod version;
 
 pub use body::{ApiBody, RequestBody};

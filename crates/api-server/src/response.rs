@@ -166,7 +166,8 @@ pub async fn optional_json_body<T: DeserializeOwned>(body: Incoming) -> ApiResul
 
 /// Parses JSON with a 400 carrying serde's message (what and where).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))
+    berth_api_types::json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))
 }
 
 #[cfg(test)]

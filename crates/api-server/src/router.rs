@@ -10,12 +10,14 @@ use hyper::{Method, Request, Response, StatusCode};
 use berth_api_types::{AuthConfig, ContainerCreateRequest, ExecStartConfig};
 
 use crate::body::{ApiBody, RequestBody};
+use crate::compat;
 use crate::engine::*;
 use crate::error::{ApiError, ApiResult};
 use crate::hijack;
 use crate::query::Query;
 use crate::response::{self, empty, json, json_body, ok_json, optional_json_body};
-use crate::version::{negotiate, split_version, ApiVersion};
+use crate::swarm;
+use crate::version::{negotiate, split_version};
 use crate::ServerConfig;
 
 /// Everything a handler needs about one request.
@@ -80,7 +82,7 @@ fn registry_auth(headers: &hyper::HeaderMap) -> Option<AuthConfig> {
         .decode(trimmed)
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed))
         .ok()?;
-    serde_json::from_slice(&bytes).ok()
+    berth_api_types::json::from_slice(&bytes).ok()
 }
 
 fn percent_decode(s: &str) -> String {
@@ -103,14 +105,15 @@ async fn route(call: Call<'_>, path: &str, config: &ServerConfig) -> ApiResult<R
     let m = call.method.clone();
     match (m, segs.as_slice()) {
         (Method::GET | Method::HEAD, ["_ping"]) => Ok(ping(&call.method, config)),
-        (Method::GET, ["version"]) => version(call).await,
+        (Method::GET, ["version"]) => version(call, config).await,
         (Method::GET, ["info"]) => {
             let info = call.engine.info(&call.ctx).await?;
-            ok_json(&info)
+            ok_json(&compat::info(info, call.ctx.api_version))
         }
         (Method::GET, ["system", "df"]) => {
             let types = call.query.all("type");
-            ok_json(&call.engine.system_df(&call.ctx, types).await?)
+            let df = call.engine.system_df(&call.ctx, types).await?;
+            ok_json(&compat::system_df(df, call.ctx.api_version))
         }
         (Method::GET, ["events"]) => {
             let opts = EventsOptions {
@@ -140,6 +143,9 @@ async fn route(call: Call<'_>, path: &str, config: &ServerConfig) -> ApiResult<R
         (_, ["exec", id, action]) => exec(call, id, action).await,
         (_, ["volumes", ..]) => volumes(call, &segs[1..]).await,
         (_, ["networks", ..]) => networks(call, &segs[1..]).await,
+        (m, [area, ..]) if swarm::is_swarm_area(area) => {
+            Err(swarm::not_in_swarm(&m, &segs, &call.query))
+        }
         _ => Err(not_found_page()),
     }
 }
@@ -176,15 +182,9 @@ fn ping(method: &Method, config: &ServerConfig) -> Response<ApiBody> {
     resp
 }
 
-async fn version(call: Call<'_>) -> ApiResult<Response<ApiBody>> {
-    let mut v = call.engine.version(&call.ctx).await?;
-    if v.api_version.is_empty() {
-        v.api_version = ApiVersion::MAX.to_string();
-    }
-    if v.min_api_version.is_empty() {
-        v.min_api_version = ApiVersion::MIN.to_string();
-    }
-    ok_json(&v)
+async fn version(call: Call<'_>, config: &ServerConfig) -> ApiResult<Response<ApiBody>> {
+    let v = call.engine.version(&call.ctx).await?;
+    ok_json(&crate::system::complete_version(v, config.experimental))
 }
 
 fn dimensions(q: &Query) -> ApiResult<(u16, u16)> {
@@ -214,14 +214,18 @@ async fn containers(call: Call<'_>, segs: &[&str]) -> ApiResult<Response<ApiBody
                 size: q.bool("size"),
                 filters: q.filters()?,
             };
-            ok_json(&e.container_list(ctx, opts).await?)
+            ok_json(&compat::container_list(
+                e.container_list(ctx, opts).await?,
+                ctx.api_version,
+            ))
         }
         (&Method::POST, ["create"]) => {
             let opts = ContainerCreateOptions {
                 name: q.string("name"),
                 platform: q.string("platform"),
             };
-            let body: ContainerCreateRequest = json_body(call.req.into_body()).await?;
+            let mut body: ContainerCreateRequest = json_body(call.req.into_body()).await?;
+            compat::container_create(&mut body, ctx.api_version)?;
             let created = e.container_create(ctx, opts, body).await?;
             Ok(json(StatusCode::CREATED, &created))
         }
@@ -236,7 +240,8 @@ async fn containers(call: Call<'_>, segs: &[&str]) -> ApiResult<Response<ApiBody
             empty(StatusCode::NO_CONTENT)
         }
         (&Method::GET, [id, "json"]) => {
-            ok_json(&e.container_inspect(ctx, id, q.bool("size")).await?)
+            let c = e.container_inspect(ctx, id, q.bool("size")).await?;
+            ok_json(&compat::container_inspect(c, ctx.api_version))
         }
         (&Method::GET, [id, "top"]) => {
             ok_json(&e.container_top(ctx, id, q.string("ps_args")).await?)
@@ -315,7 +320,8 @@ async fn containers(call: Call<'_>, segs: &[&str]) -> ApiResult<Response<ApiBody
         }
         (&Method::POST, [id, "update"]) => {
             let id = id.to_string();
-            let update = json_body(call.req.into_body()).await?;
+            let mut update = json_body(call.req.into_body()).await?;
+            compat::container_update(&mut update, ctx.api_version);
             ok_json(&e.container_update(ctx, &id, update).await?)
         }
         (&Method::POST, [id, "wait"]) => {
@@ -359,7 +365,8 @@ async fn containers(call: Call<'_>, segs: &[&str]) -> ApiResult<Response<ApiBody
         }
         (&Method::POST, [id, "exec"]) => {
             let id = id.to_string();
-            let config = json_body(call.req.into_body()).await?;
+            let mut config = json_body(call.req.into_body()).await?;
+            compat::exec_create(&mut config, ctx.api_version);
             Ok(json(
                 StatusCode::CREATED,
                 &e.exec_create(ctx, &id, config).await?,
@@ -478,7 +485,8 @@ async fn images_named(call: Call<'_>, rest: &str) -> ApiResult<Response<ApiBody>
                 shared_size: q.bool("shared-size"),
                 digests: q.bool("digests"),
             };
-            return ok_json(&e.image_list(ctx, opts).await?);
+            let list = e.image_list(ctx, opts).await?;
+            return ok_json(&compat::image_list(list, ctx.api_version));
         }
         (&Method::POST, "create") => {
             let opts = ImageCreateOptions {
@@ -537,7 +545,10 @@ async fn images_named(call: Call<'_>, rest: &str) -> ApiResult<Response<ApiBody>
     };
     let name = percent_decode(name);
     match (&method, action) {
-        (&Method::GET, "json") => ok_json(&e.image_inspect(ctx, &name).await?),
+        (&Method::GET, "json") => {
+            let i = e.image_inspect(ctx, &name).await?;
+            ok_json(&compat::image_inspect(i, ctx.api_version))
+        }
         (&Method::GET, "history") => ok_json(&e.image_history(ctx, &name).await?),
         (&Method::POST, "push") => {
             let rx = e.image_push(ctx, &name, q.string("tag")).await?;

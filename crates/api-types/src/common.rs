@@ -153,15 +153,6 @@ impl<'de> Deserialize<'de> for Filters {
     }
 }
 
-/// Serde helper: treat JSON `null` as the type's default (Go decodes `null` into a zero value).
-pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 /// Serde helper for `skip_serializing_if`: the value equals its default (Go's `omitempty`).
 pub fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
@@ -173,12 +164,12 @@ mod tests {
 
     #[test]
     fn strslice_accepts_string_and_list() {
-        let a: StrSlice = serde_json::from_str(r#""echo hi""#).unwrap();
+        let a: StrSlice = crate::json::from_str(r#""echo hi""#).unwrap();
         assert_eq!(a.0, vec!["echo hi"]);
-        let b: StrSlice = serde_json::from_str(r#"["echo","hi"]"#).unwrap();
+        let b: StrSlice = crate::json::from_str(r#"["echo","hi"]"#).unwrap();
         assert_eq!(b.0, vec!["echo", "hi"]);
         assert_eq!(serde_json::to_string(&b).unwrap(), r#"["echo","hi"]"#);
-        assert!(serde_json::from_str::<StrSlice>("3").is_err());
+        assert!(crate::json::from_str::<StrSlice>("3").is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::{is_default, null_as_default, EmptyObject, Labels, StrSlice};
+use crate::common::{is_default, EmptyObject, Labels, StrSlice};
 use crate::host_config::{HostConfig, PortMap};
 use crate::network::{EndpointSettings, NetworkingConfig};
 
@@ -115,10 +115,10 @@ pub struct ContainerConfig {
 
 /// Body of `POST /containers/create`: the config with host and networking configs beside it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, remote = "Self")]
 pub struct ContainerCreateRequest {
-    /// Portable config (top-level fields).
-    #[serde(flatten)]
+    /// Portable config (top-level fields; decoded by [`crate::json::decode_embedding`]).
+    #[serde(flatten, skip_deserializing)]
     pub config: ContainerConfig,
     /// Host config.
     #[serde(rename = "HostConfig", skip_serializing_if = "Option::is_none")]
@@ -126,6 +126,18 @@ pub struct ContainerCreateRequest {
     /// Networks to join.
     #[serde(rename = "NetworkingConfig", skip_serializing_if = "Option::is_none")]
     pub networking_config: Option<NetworkingConfig>,
+}
+
+impl Serialize for ContainerCreateRequest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ContainerCreateRequest::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContainerCreateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::decode_embedding(d, ContainerCreateRequest::deserialize, |r, c| r.config = c)
+    }
 }
 
 /// Response of `POST /containers/create`.
@@ -136,7 +148,7 @@ pub struct ContainerCreateResponse {
     #[serde(rename = "Id")]
     pub id: String,
     /// Warnings (always a list, possibly empty).
-    #[serde(rename = "Warnings", deserialize_with = "null_as_default")]
+    #[serde(rename = "Warnings")]
     pub warnings: Vec<String>,
 }
 
@@ -169,7 +181,7 @@ pub struct Health {
     #[serde(rename = "FailingStreak")]
     pub failing_streak: i64,
     /// Last results.
-    #[serde(rename = "Log", deserialize_with = "null_as_default")]
+    #[serde(rename = "Log")]
     pub log: Vec<HealthcheckResult>,
 }
 
@@ -253,7 +265,7 @@ pub struct DriverData {
     #[serde(rename = "Name")]
     pub name: String,
     /// Driver data (LowerDir, UpperDir, MergedDir, WorkDir).
-    #[serde(rename = "Data", deserialize_with = "null_as_default")]
+    #[serde(rename = "Data")]
     pub data: Labels,
 }
 
@@ -283,7 +295,7 @@ pub struct NetworkSettings {
     #[serde(rename = "SandboxKey")]
     pub sandbox_key: String,
     /// Port mappings.
-    #[serde(rename = "Ports", deserialize_with = "null_as_default")]
+    #[serde(rename = "Ports")]
     pub ports: PortMap,
     /// Deprecated.
     #[serde(rename = "HairpinMode")]
@@ -325,7 +337,7 @@ pub struct NetworkSettings {
     #[serde(rename = "MacAddress")]
     pub mac_address: String,
     /// Per-network endpoint settings.
-    #[serde(rename = "Networks", deserialize_with = "null_as_default")]
+    #[serde(rename = "Networks")]
     pub networks: BTreeMap<String, EndpointSettings>,
 }
 
@@ -343,7 +355,7 @@ pub struct ContainerInspect {
     #[serde(rename = "Path")]
     pub path: String,
     /// Its arguments.
-    #[serde(rename = "Args", deserialize_with = "null_as_default")]
+    #[serde(rename = "Args")]
     pub args: Vec<String>,
     /// Run state.
     #[serde(rename = "State")]
@@ -400,7 +412,7 @@ pub struct ContainerInspect {
     #[serde(rename = "SizeRootFs", skip_serializing_if = "Option::is_none")]
     pub size_root_fs: Option<i64>,
     /// Mounts.
-    #[serde(rename = "Mounts", deserialize_with = "null_as_default")]
+    #[serde(rename = "Mounts")]
     pub mounts: Vec<MountPoint>,
     /// Config.
     #[serde(rename = "Config")]
@@ -445,7 +457,7 @@ pub struct SummaryHostConfig {
 #[serde(default)]
 pub struct SummaryNetworkSettings {
     /// Per-network endpoint settings.
-    #[serde(rename = "Networks", deserialize_with = "null_as_default")]
+    #[serde(rename = "Networks")]
     pub networks: BTreeMap<String, EndpointSettings>,
 }
 
@@ -457,7 +469,7 @@ pub struct ContainerSummary {
     #[serde(rename = "Id")]
     pub id: String,
     /// Names with leading slash (also link names "/a/b").
-    #[serde(rename = "Names", deserialize_with = "null_as_default")]
+    #[serde(rename = "Names")]
     pub names: Vec<String>,
     /// Image as given at create.
     #[serde(rename = "Image")]
@@ -472,7 +484,7 @@ pub struct ContainerSummary {
     #[serde(rename = "Created")]
     pub created: i64,
     /// Ports.
-    #[serde(rename = "Ports", deserialize_with = "null_as_default")]
+    #[serde(rename = "Ports")]
     pub ports: Vec<Port>,
     /// Writable layer size (with `size=1`).
     #[serde(rename = "SizeRw", skip_serializing_if = "Option::is_none")]
@@ -481,7 +493,7 @@ pub struct ContainerSummary {
     #[serde(rename = "SizeRootFs", skip_serializing_if = "Option::is_none")]
     pub size_root_fs: Option<i64>,
     /// Labels.
-    #[serde(rename = "Labels", deserialize_with = "null_as_default")]
+    #[serde(rename = "Labels")]
     pub labels: Labels,
     /// "created", "running", "paused", "restarting", "removing", "exited", "dead".
     #[serde(rename = "State")]
@@ -496,7 +508,7 @@ pub struct ContainerSummary {
     #[serde(rename = "NetworkSettings")]
     pub network_settings: SummaryNetworkSettings,
     /// Mounts.
-    #[serde(rename = "Mounts", deserialize_with = "null_as_default")]
+    #[serde(rename = "Mounts")]
     pub mounts: Vec<MountPoint>,
 }
 
@@ -526,10 +538,10 @@ pub struct ContainerWaitResponse {
 #[serde(default)]
 pub struct ContainerTopResponse {
     /// Column titles (from ps).
-    #[serde(rename = "Titles", deserialize_with = "null_as_default")]
+    #[serde(rename = "Titles")]
     pub titles: Vec<String>,
     /// Rows.
-    #[serde(rename = "Processes", deserialize_with = "null_as_default")]
+    #[serde(rename = "Processes")]
     pub processes: Vec<Vec<String>>,
 }
 
@@ -595,7 +607,7 @@ mod tests {
           "OnBuild":null,"Labels":{},"HostConfig":{"Binds":null,"NetworkMode":"default",
           "RestartPolicy":{"Name":"no","MaximumRetryCount":0},"AutoRemove":false,"Memory":0},
           "NetworkingConfig":{"EndpointsConfig":{}}}"#;
-        let req: ContainerCreateRequest = serde_json::from_str(j).unwrap();
+        let req: ContainerCreateRequest = crate::json::from_str(j).unwrap();
         assert_eq!(req.config.image, "busybox");
         assert_eq!(
             req.config.cmd.as_ref().unwrap().0,
@@ -610,10 +622,10 @@ mod tests {
         assert_eq!(v["HostConfig"]["NetworkMode"], "default");
         // string Cmd (docker-py) and wrong types
         let r: ContainerCreateRequest =
-            serde_json::from_str(r#"{"Image":"busybox","Cmd":"echo hi"}"#).unwrap();
+            crate::json::from_str(r#"{"Image":"busybox","Cmd":"echo hi"}"#).unwrap();
         assert_eq!(r.config.cmd.unwrap().0, vec!["echo hi"]);
-        assert!(serde_json::from_str::<ContainerCreateRequest>(r#"{"Tty":"yes"}"#).is_err());
-        assert!(serde_json::from_str::<ContainerCreateRequest>(r#"{"Cmd":[1]}"#).is_err());
+        assert!(crate::json::from_str::<ContainerCreateRequest>(r#"{"Tty":"yes"}"#).is_err());
+        assert!(crate::json::from_str::<ContainerCreateRequest>(r#"{"Cmd":[1]}"#).is_err());
     }
 
     #[test]
@@ -630,7 +642,7 @@ mod tests {
             "GlobalIPv6Address":"","GlobalIPv6PrefixLen":0,"MacAddress":"02:42:ac:11:00:02"}}},
           "Mounts":[{"Name":"fac362","Source":"/data","Destination":"/data","Driver":"local",
             "Mode":"ro,Z","RW":false,"Propagation":""}]}"#;
-        let s: ContainerSummary = serde_json::from_str(j).unwrap();
+        let s: ContainerSummary = crate::json::from_str(j).unwrap();
         assert_eq!(s.names, vec!["/boring_feynman"]);
         assert_eq!(s.ports[0].public_port, 3333);
         assert_eq!(s.size_rw, Some(12288));
@@ -689,16 +701,16 @@ mod tests {
 
     #[test]
     fn wait_and_top() {
-        let w: ContainerWaitResponse = serde_json::from_str(r#"{"StatusCode":3}"#).unwrap();
+        let w: ContainerWaitResponse = crate::json::from_str(r#"{"StatusCode":3}"#).unwrap();
         assert_eq!(w.status_code, 3);
         assert_eq!(serde_json::to_string(&w).unwrap(), r#"{"StatusCode":3}"#);
-        let t: ContainerTopResponse = serde_json::from_str(
+        let t: ContainerTopResponse = crate::json::from_str(
             r#"{"Titles":["UID","PID","CMD"],"Processes":[["root","13642","sleep 10"]]}"#,
         )
         .unwrap();
         assert_eq!(t.processes[0][2], "sleep 10");
         let c: Vec<FilesystemChange> =
-            serde_json::from_str(r#"[{"Path":"/dev","Kind":0},{"Path":"/tmp/x","Kind":1}]"#)
+            crate::json::from_str(r#"[{"Path":"/dev","Kind":0},{"Path":"/tmp/x","Kind":1}]"#)
                 .unwrap();
         assert_eq!(c[1].kind, FilesystemChange::ADDED);
     }

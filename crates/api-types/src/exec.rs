@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::{null_as_default, StrSlice};
+use crate::common::StrSlice;
 
 /// Body of `POST /containers/{id}/exec`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +71,6 @@ pub struct ProcessConfig {
     /// Executable.
     pub entrypoint: String,
     /// Arguments.
-    #[serde(deserialize_with = "null_as_default")]
     pub arguments: Vec<String>,
 }
 
@@ -123,11 +122,11 @@ mod tests {
         let j = r#"{"User":"","Privileged":false,"Tty":true,"ConsoleSize":[24,80],"AttachStdin":true,
           "AttachStderr":true,"AttachStdout":true,"Detach":false,"DetachKeys":"","Env":null,
           "WorkingDir":"","Cmd":["sh"]}"#;
-        let e: ExecConfig = serde_json::from_str(j).unwrap();
+        let e: ExecConfig = crate::json::from_str(j).unwrap();
         assert!(e.tty && e.attach_stdin);
         assert_eq!(e.console_size, Some([24, 80]));
         assert_eq!(e.cmd.unwrap().0, vec!["sh"]);
-        let s: ExecStartConfig = serde_json::from_str(r#"{"Detach":false,"Tty":true}"#).unwrap();
+        let s: ExecStartConfig = crate::json::from_str(r#"{"Detach":false,"Tty":true}"#).unwrap();
         assert!(s.tty);
     }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::{is_default, null_as_default, Labels, StrSlice};
+use crate::common::{is_default, Labels, StrSlice};
 
 /// A host port binding of one container port.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +41,7 @@ pub struct LogConfig {
     #[serde(rename = "Type")]
     pub kind: String,
     /// Driver options (`max-size`, `max-file`, ...).
-    #[serde(rename = "Config", deserialize_with = "null_as_default")]
+    #[serde(rename = "Config")]
     pub config: Labels,
 }
 
@@ -110,13 +110,13 @@ pub struct DeviceRequest {
     #[serde(rename = "Count")]
     pub count: i64,
     /// Device ids.
-    #[serde(rename = "DeviceIDs", deserialize_with = "null_as_default")]
+    #[serde(rename = "DeviceIDs")]
     pub device_ids: Vec<String>,
     /// Capability sets (OR of ANDs).
-    #[serde(rename = "Capabilities", deserialize_with = "null_as_default")]
+    #[serde(rename = "Capabilities")]
     pub capabilities: Vec<Vec<String>>,
     /// Driver options.
-    #[serde(rename = "Options", deserialize_with = "null_as_default")]
+    #[serde(rename = "Options")]
     pub options: Labels,
 }
 
@@ -242,7 +242,7 @@ pub struct DriverConfig {
     #[serde(rename = "Name")]
     pub name: String,
     /// Driver options.
-    #[serde(rename = "Options", deserialize_with = "null_as_default")]
+    #[serde(rename = "Options")]
     pub options: Labels,
 }
 
@@ -311,7 +311,7 @@ pub struct Mount {
 
 /// The host-side configuration of a container.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, remote = "Self")]
 pub struct HostConfig {
     /// `-v src:dst[:opts]` bind and volume specs.
     #[serde(rename = "Binds")]
@@ -326,7 +326,7 @@ pub struct HostConfig {
     #[serde(rename = "NetworkMode")]
     pub network_mode: String,
     /// Published ports.
-    #[serde(rename = "PortBindings", deserialize_with = "null_as_default")]
+    #[serde(rename = "PortBindings")]
     pub port_bindings: PortMap,
     /// Restart policy.
     #[serde(rename = "RestartPolicy")]
@@ -341,7 +341,7 @@ pub struct HostConfig {
     #[serde(rename = "VolumesFrom")]
     pub volumes_from: Option<Vec<String>>,
     /// Initial console size `[height, width]`.
-    #[serde(rename = "ConsoleSize", deserialize_with = "null_as_default")]
+    #[serde(rename = "ConsoleSize")]
     pub console_size: [u32; 2],
     /// OCI annotations.
     #[serde(rename = "Annotations", skip_serializing_if = "Option::is_none")]
@@ -421,8 +421,8 @@ pub struct HostConfig {
     /// Windows isolation ("" on Linux).
     #[serde(rename = "Isolation")]
     pub isolation: String,
-    /// Cgroup limits (embedded).
-    #[serde(flatten)]
+    /// Cgroup limits (embedded; decoded by [`crate::json::decode_embedding`]).
+    #[serde(flatten, skip_deserializing)]
     pub resources: Resources,
     /// `--mount` specs.
     #[serde(rename = "Mounts", skip_serializing_if = "Option::is_none")]
@@ -440,15 +440,35 @@ pub struct HostConfig {
 
 /// Body of `POST /containers/{id}/update`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, remote = "Self")]
 pub struct UpdateConfig {
-    /// New limits.
-    #[serde(flatten)]
+    /// New limits (embedded; decoded by [`crate::json::decode_embedding`]).
+    #[serde(flatten, skip_deserializing)]
     pub resources: Resources,
     /// New restart policy.
     #[serde(rename = "RestartPolicy")]
     pub restart_policy: RestartPolicy,
 }
+
+/// `Serialize`/`Deserialize` of a `remote = "Self"` struct embedding `Resources`.
+macro_rules! embeds_resources {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$t>::serialize(self, s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                crate::json::decode_embedding(d, <$t>::deserialize, |c, r| c.resources = r)
+            }
+        }
+    };
+}
+
+embeds_resources!(HostConfig);
+embeds_resources!(UpdateConfig);
 
 /// Response of `POST /containers/{id}/update`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -484,7 +504,7 @@ mod tests {
           "CapAdd":["NET_ADMIN"]}"#;
         // (duplicate key CapAdd: serde keeps the last one, as Go does)
         let j = j.replacen("\"CapAdd\":null,", "", 1);
-        let hc: HostConfig = serde_json::from_str(&j).unwrap();
+        let hc: HostConfig = crate::json::from_str(&j).unwrap();
         assert_eq!(hc.binds.as_deref(), Some(&["/a:/b:ro".to_string()][..]));
         assert!(hc.auto_remove);
         assert_eq!(hc.init, Some(true));
@@ -509,18 +529,18 @@ mod tests {
 
     #[test]
     fn wrong_type_is_an_error() {
-        assert!(serde_json::from_str::<HostConfig>(r#"{"Memory":"lots"}"#).is_err());
-        assert!(serde_json::from_str::<HostConfig>(r#"{"AutoRemove":"yes"}"#).is_err());
+        assert!(crate::json::from_str::<HostConfig>(r#"{"Memory":"lots"}"#).is_err());
+        assert!(crate::json::from_str::<HostConfig>(r#"{"AutoRemove":"yes"}"#).is_err());
     }
 
     #[test]
     fn mount_round_trip() {
         let j = r#"{"Target":"/data","Source":"vol1","Type":"volume","ReadOnly":true,
             "VolumeOptions":{"NoCopy":true,"Labels":{"a":"b"}}}"#;
-        let m: Mount = serde_json::from_str(j).unwrap();
+        let m: Mount = crate::json::from_str(j).unwrap();
         assert_eq!(m.kind, "volume");
         assert!(m.volume_options.as_ref().unwrap().no_copy);
         let v = serde_json::to_value(&m).unwrap();
-        assert_eq!(v, serde_json::from_str::<serde_json::Value>(j).unwrap());
+        assert_eq!(v, crate::json::from_str::<serde_json::Value>(j).unwrap());
     }
 }

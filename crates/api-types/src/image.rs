@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::{null_as_default, Labels};
+use crate::common::Labels;
 use crate::container::{ContainerConfig, DriverData};
 
 /// One item of `GET /images/json` (`docker images`).
@@ -19,16 +19,16 @@ pub struct ImageSummary {
     #[serde(rename = "Id")]
     pub id: String,
     /// Labels.
-    #[serde(rename = "Labels", deserialize_with = "null_as_default")]
+    #[serde(rename = "Labels")]
     pub labels: Labels,
     /// Parent id ("" for pulled images).
     #[serde(rename = "ParentId")]
     pub parent_id: String,
     /// "name@sha256:..." digests.
-    #[serde(rename = "RepoDigests", deserialize_with = "null_as_default")]
+    #[serde(rename = "RepoDigests")]
     pub repo_digests: Vec<String>,
     /// "name:tag" tags.
-    #[serde(rename = "RepoTags", deserialize_with = "null_as_default")]
+    #[serde(rename = "RepoTags")]
     pub repo_tags: Vec<String>,
     /// Bytes shared with other images (-1 when not computed).
     #[serde(rename = "SharedSize")]
@@ -36,6 +36,9 @@ pub struct ImageSummary {
     /// Total size.
     #[serde(rename = "Size")]
     pub size: i64,
+    /// `Size` again, below API 1.44 (set by the server for old clients).
+    #[serde(rename = "VirtualSize", skip_serializing_if = "Option::is_none")]
+    pub virtual_size: Option<i64>,
 }
 
 /// `RootFS` of an image.
@@ -46,11 +49,7 @@ pub struct RootFs {
     #[serde(rename = "Type")]
     pub kind: String,
     /// Diff ids.
-    #[serde(
-        rename = "Layers",
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_as_default"
-    )]
+    #[serde(rename = "Layers", skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<String>,
 }
 
@@ -71,10 +70,10 @@ pub struct ImageInspect {
     #[serde(rename = "Id")]
     pub id: String,
     /// Tags.
-    #[serde(rename = "RepoTags", deserialize_with = "null_as_default")]
+    #[serde(rename = "RepoTags")]
     pub repo_tags: Vec<String>,
     /// Digests.
-    #[serde(rename = "RepoDigests", deserialize_with = "null_as_default")]
+    #[serde(rename = "RepoDigests")]
     pub repo_digests: Vec<String>,
     /// Parent id.
     #[serde(rename = "Parent")]
@@ -82,9 +81,16 @@ pub struct ImageInspect {
     /// Commit message.
     #[serde(rename = "Comment")]
     pub comment: String,
-    /// Creation time (RFC 3339).
-    #[serde(rename = "Created")]
+    /// Creation time (RFC 3339); omitted when the image config has none.
+    #[serde(rename = "Created", skip_serializing_if = "String::is_empty")]
     pub created: String,
+    /// Id of the container committed into this image (the config's `container`); the server
+    /// shows it below API 1.45 only.
+    #[serde(rename = "Container", skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// That container's config (the image config's `container_config`); below API 1.45 only.
+    #[serde(rename = "ContainerConfig", skip_serializing_if = "Option::is_none")]
+    pub container_config: Option<ContainerConfig>,
     /// Builder version.
     #[serde(rename = "DockerVersion")]
     pub docker_version: String,
@@ -109,6 +115,9 @@ pub struct ImageInspect {
     /// Size in bytes.
     #[serde(rename = "Size")]
     pub size: i64,
+    /// `Size` again, below API 1.44 (set by the server for old clients).
+    #[serde(rename = "VirtualSize", skip_serializing_if = "Option::is_none")]
+    pub virtual_size: Option<i64>,
     /// Storage driver data.
     #[serde(rename = "GraphDriver")]
     pub graph_driver: DriverData,
@@ -134,7 +143,7 @@ pub struct HistoryItem {
     #[serde(rename = "CreatedBy")]
     pub created_by: String,
     /// Tags of this step's image.
-    #[serde(rename = "Tags", deserialize_with = "null_as_default")]
+    #[serde(rename = "Tags")]
     pub tags: Vec<String>,
     /// Layer size.
     #[serde(rename = "Size")]
@@ -195,13 +204,14 @@ mod tests {
           "RepoDigests":["example@sha256:afcc7f1ac1b49db317a7196c902e61c6c3c4607d63599ee1a82d702d249a0ccb"],
           "Created":1644009612,"Size":172064416,"SharedSize":1239828,"VirtualSize":172064416,
           "Labels":{"com.example.some-label":"some-value"},"Containers":2}"#;
-        let s: ImageSummary = serde_json::from_str(j).unwrap();
+        let s: ImageSummary = crate::json::from_str(j).unwrap();
         assert_eq!(s.repo_tags.len(), 2);
         assert_eq!(s.containers, 2);
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["ParentId"], "");
-        assert!(v.get("VirtualSize").is_none());
-        let h: Vec<HistoryItem> = serde_json::from_str(
+        // Kept as decoded; the server sets it per API version (compat.rs).
+        assert_eq!(v["VirtualSize"], 172064416);
+        let h: Vec<HistoryItem> = crate::json::from_str(
             r#"[{"Id":"3db9c44f4520","Created":1398108230,"CreatedBy":"/bin/sh -c #(nop) CMD [\"sh\"]",
                "Tags":["ubuntu:lucid"],"Size":0,"Comment":""},{"Id":"<missing>","Created":1,"CreatedBy":"x",
                "Tags":null,"Size":7,"Comment":""}]"#,
@@ -241,7 +251,7 @@ mod tests {
         assert_eq!(v["Config"]["Cmd"], serde_json::Value::Null);
         assert!(v.get("Variant").is_none());
         assert_eq!(serde_json::from_value::<ImageInspect>(v).unwrap(), i);
-        let s: Vec<ImageSearchResult> = serde_json::from_str(
+        let s: Vec<ImageSearchResult> = crate::json::from_str(
             r#"[{"description":"d","is_official":true,"is_automated":false,"name":"busybox","star_count":3}]"#,
         )
         .unwrap();

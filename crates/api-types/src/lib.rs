@@ -1,20 +1,25 @@
 //! Serde models of the Docker Engine API v1.47 JSON that berth serves and its CLI consumes.
 //!
 //! Field names are exactly Docker's (mostly PascalCase, a few camelCase/lowercase ones where
-//! Docker uses them). Deserialization is lenient the way Docker's Go decoder is: missing fields
-//! take their default, `null` is accepted for every list or map, unknown fields are ignored.
-//! Serialization omits the fields Docker tags `omitempty` and writes `null` where Docker does.
+//! Docker uses them). Decode with [`json::from_slice`]: it follows Docker's Go decoder (`null`
+//! in any field means "not set", keys match fields case-insensitively), so the models need no
+//! per-field leniency; missing fields take their default (`#[serde(default)]` on every
+//! struct), unknown fields are ignored. Serialization omits the fields Docker tags `omitempty`
+//! and writes `null` where Docker does.
 //!
 //! Modules follow the API's sections: [`container`], [`exec`], [`image`], [`system`],
-//! [`volume`], [`network`], [`progress`] (streamed JSON messages), and [`common`] helpers
+//! [`volume`], [`network`], [`progress`] (streamed JSON messages), [`json`] (the decoder), and
+//! [`common`] helpers
 //! ([`common::StrSlice`], [`common::Filters`], [`common::ErrorResponse`]).
 
+pub mod build_info;
 pub mod common;
 pub mod container;
 pub mod detach_keys;
 pub mod exec;
 pub mod host_config;
 pub mod image;
+pub mod json;
 pub mod network;
 pub mod progress;
 pub mod stats;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::{null_as_default, Labels};
+use crate::common::Labels;
 
 /// Static IP request of an endpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +74,7 @@ pub struct EndpointSettings {
 #[serde(default)]
 pub struct NetworkingConfig {
     /// Network name → endpoint settings.
-    #[serde(rename = "EndpointsConfig", deserialize_with = "null_as_default")]
+    #[serde(rename = "EndpointsConfig")]
     pub endpoints_config: BTreeMap<String, EndpointSettings>,
 }
 
@@ -173,13 +173,13 @@ pub struct Network {
     #[serde(rename = "ConfigOnly")]
     pub config_only: bool,
     /// Attached containers by id.
-    #[serde(rename = "Containers", deserialize_with = "null_as_default")]
+    #[serde(rename = "Containers")]
     pub containers: BTreeMap<String, NetworkContainer>,
     /// Driver options.
-    #[serde(rename = "Options", deserialize_with = "null_as_default")]
+    #[serde(rename = "Options")]
     pub options: Labels,
     /// Labels.
-    #[serde(rename = "Labels", deserialize_with = "null_as_default")]
+    #[serde(rename = "Labels")]
     pub labels: Labels,
 }
 
@@ -272,7 +272,7 @@ mod tests {
             "EndpointID":"628cadb8bcb92de107b2a1e516cbffe463e321f548feb37697cce00ad694f21a",
             "MacAddress":"02:42:ac:13:00:02","IPv4Address":"172.19.0.2/16","IPv6Address":""}},
           "Options":{"com.docker.network.bridge.default_bridge":"true"},"Labels":{"com.example.some-label":"some-value"}}"#;
-        let n: Network = serde_json::from_str(j).unwrap();
+        let n: Network = crate::json::from_str(j).unwrap();
         assert_eq!(n.ipam.config.as_ref().unwrap()[0].gateway, "172.19.0.1");
         assert_eq!(
             n.containers.values().next().unwrap().ipv4_address,

@@ -103,7 +103,7 @@ mod tests {
             r#"{"errorDetail":{"message":"manifest unknown"},"error":"manifest unknown"}"#
         );
         let parsed: JsonMessage =
-            serde_json::from_str(r#"{"status":"Pull complete","progressDetail":{},"id":"x"}"#)
+            crate::json::from_str(r#"{"status":"Pull complete","progressDetail":{},"id":"x"}"#)
                 .unwrap();
         assert_eq!(parsed.progress_detail, Some(ProgressDetail::default()));
     }

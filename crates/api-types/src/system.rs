@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::{null_as_default, Labels};
+use crate::common::Labels;
 use crate::container::ContainerSummary;
 use crate::image::ImageSummary;
 use crate::volume::Volume;
@@ -41,7 +41,7 @@ pub struct SystemVersion {
     #[serde(rename = "Platform")]
     pub platform: PlatformName,
     /// Components.
-    #[serde(rename = "Components", deserialize_with = "null_as_default")]
+    #[serde(rename = "Components")]
     pub components: Vec<ComponentVersion>,
     /// Engine version.
     #[serde(rename = "Version")]
@@ -101,7 +101,7 @@ pub struct IndexInfo {
     #[serde(rename = "Name")]
     pub name: String,
     /// Mirrors.
-    #[serde(rename = "Mirrors", deserialize_with = "null_as_default")]
+    #[serde(rename = "Mirrors")]
     pub mirrors: Vec<String>,
     /// TLS verified.
     #[serde(rename = "Secure")]
@@ -116,14 +116,26 @@ pub struct IndexInfo {
 #[serde(default)]
 pub struct RegistryServiceConfig {
     /// Insecure CIDRs.
-    #[serde(rename = "InsecureRegistryCIDRs", deserialize_with = "null_as_default")]
+    #[serde(rename = "InsecureRegistryCIDRs")]
     pub insecure_registry_cidrs: Vec<String>,
     /// Per-index settings.
-    #[serde(rename = "IndexConfigs", deserialize_with = "null_as_default")]
+    #[serde(rename = "IndexConfigs")]
     pub index_configs: BTreeMap<String, IndexInfo>,
     /// Mirrors.
-    #[serde(rename = "Mirrors", deserialize_with = "null_as_default")]
+    #[serde(rename = "Mirrors")]
     pub mirrors: Vec<String>,
+    /// Deprecated; shown (empty) below API 1.47 only.
+    #[serde(
+        rename = "AllowNondistributableArtifactsCIDRs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allow_nondistributable_artifacts_cidrs: Option<Vec<String>>,
+    /// Deprecated; shown (empty) below API 1.47 only.
+    #[serde(
+        rename = "AllowNondistributableArtifactsHostnames",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allow_nondistributable_artifacts_hostnames: Option<Vec<String>>,
 }
 
 /// An OCI runtime (`Info.Runtimes`).
@@ -196,7 +208,7 @@ pub struct SystemInfo {
     #[serde(rename = "Driver")]
     pub driver: String,
     /// `[["Backing Filesystem","extfs"], ...]`.
-    #[serde(rename = "DriverStatus", deserialize_with = "null_as_default")]
+    #[serde(rename = "DriverStatus")]
     pub driver_status: Vec<[String; 2]>,
     /// Plugins.
     #[serde(rename = "Plugins")]
@@ -295,7 +307,7 @@ pub struct SystemInfo {
     #[serde(rename = "Name")]
     pub name: String,
     /// Engine labels.
-    #[serde(rename = "Labels", deserialize_with = "null_as_default")]
+    #[serde(rename = "Labels")]
     pub labels: Vec<String>,
     /// Experimental build.
     #[serde(rename = "ExperimentalBuild")]
@@ -304,7 +316,7 @@ pub struct SystemInfo {
     #[serde(rename = "ServerVersion")]
     pub server_version: String,
     /// Runtimes.
-    #[serde(rename = "Runtimes", deserialize_with = "null_as_default")]
+    #[serde(rename = "Runtimes")]
     pub runtimes: BTreeMap<String, RuntimeInfo>,
     /// Default runtime.
     #[serde(rename = "DefaultRuntime")]
@@ -331,10 +343,10 @@ pub struct SystemInfo {
     #[serde(rename = "InitCommit")]
     pub init_commit: Commit,
     /// `name=seccomp,profile=builtin`, `name=cgroupns`, ...
-    #[serde(rename = "SecurityOptions", deserialize_with = "null_as_default")]
+    #[serde(rename = "SecurityOptions")]
     pub security_options: Vec<String>,
     /// Warnings printed by `docker info`.
-    #[serde(rename = "Warnings", deserialize_with = "null_as_default")]
+    #[serde(rename = "Warnings")]
     pub warnings: Vec<String>,
 }
 
@@ -379,7 +391,7 @@ pub struct BuildCache {
 #[serde(default)]
 pub struct BuildCachePruneResponse {
     /// Ids of the removed records.
-    #[serde(rename = "CachesDeleted", deserialize_with = "null_as_default")]
+    #[serde(rename = "CachesDeleted")]
     pub caches_deleted: Vec<String>,
     /// Bytes freed.
     #[serde(rename = "SpaceReclaimed")]
@@ -394,16 +406,16 @@ pub struct SystemDf {
     #[serde(rename = "LayersSize")]
     pub layers_size: i64,
     /// Images (with `Containers` and `SharedSize` computed).
-    #[serde(rename = "Images", deserialize_with = "null_as_default")]
+    #[serde(rename = "Images")]
     pub images: Vec<ImageSummary>,
     /// Containers (with `SizeRw`/`SizeRootFs`).
-    #[serde(rename = "Containers", deserialize_with = "null_as_default")]
+    #[serde(rename = "Containers")]
     pub containers: Vec<ContainerSummary>,
     /// Volumes (with `UsageData`).
-    #[serde(rename = "Volumes", deserialize_with = "null_as_default")]
+    #[serde(rename = "Volumes")]
     pub volumes: Vec<Volume>,
     /// Build cache.
-    #[serde(rename = "BuildCache", deserialize_with = "null_as_default")]
+    #[serde(rename = "BuildCache")]
     pub build_cache: Vec<BuildCache>,
 }
 
@@ -415,7 +427,7 @@ pub struct EventActor {
     #[serde(rename = "ID")]
     pub id: String,
     /// Attributes (name, image, exitCode, labels...).
-    #[serde(rename = "Attributes", deserialize_with = "null_as_default")]
+    #[serde(rename = "Attributes")]
     pub attributes: Labels,
 }
 
@@ -528,7 +540,7 @@ mod tests {
           "NCPU":4,"MemTotal":2095882240,"CgroupVersion":"2","SecurityOptions":["name=seccomp,profile=default"],
           "Runtimes":{"runc":{"path":"runc"}},"Swarm":{"LocalNodeState":"inactive","RemoteManagers":null},
           "RegistryConfig":{"IndexConfigs":{"docker.io":{"Name":"docker.io","Mirrors":[],"Secure":true,"Official":true}}}}"#;
-        let i: SystemInfo = serde_json::from_str(j).unwrap();
+        let i: SystemInfo = crate::json::from_str(j).unwrap();
         assert_eq!(i.driver_status[1][0], "Supports d_type");
         assert_eq!(i.runtimes["runc"].path, "runc");
         assert_eq!(i.swarm.local_node_state, "inactive");
@@ -544,18 +556,18 @@ mod tests {
         let j = r#"{"status":"start","id":"abc","from":"busybox","Type":"container","Action":"start",
           "Actor":{"ID":"abc","Attributes":{"image":"busybox","name":"x"}},"scope":"local",
           "time":1461943101,"timeNano":1461943101381709551}"#;
-        let e: EventMessage = serde_json::from_str(j).unwrap();
+        let e: EventMessage = crate::json::from_str(j).unwrap();
         assert_eq!(e.actor.attributes["name"], "x");
         assert_eq!(e.time_nano, 1461943101381709551);
         assert_eq!(
             serde_json::to_value(&e).unwrap(),
-            serde_json::from_str::<serde_json::Value>(j).unwrap()
+            crate::json::from_str::<serde_json::Value>(j).unwrap()
         );
     }
 
     #[test]
     fn auth_config_lowercase() {
-        let a: AuthConfig = serde_json::from_str(
+        let a: AuthConfig = crate::json::from_str(
             r#"{"username":"u","password":"p","serveraddress":"localhost:5000"}"#,
         )
         .unwrap();

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::{null_as_default, Labels};
+use crate::common::Labels;
 
 /// Disk usage of a volume (`-1` when not computed).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +27,7 @@ pub struct Volume {
     #[serde(rename = "Driver")]
     pub driver: String,
     /// Labels.
-    #[serde(rename = "Labels", deserialize_with = "null_as_default")]
+    #[serde(rename = "Labels")]
     pub labels: Labels,
     /// Host path.
     #[serde(rename = "Mountpoint")]
@@ -36,7 +36,7 @@ pub struct Volume {
     #[serde(rename = "Name")]
     pub name: String,
     /// Driver options.
-    #[serde(rename = "Options", deserialize_with = "null_as_default")]
+    #[serde(rename = "Options")]
     pub options: Labels,
     /// "local".
     #[serde(rename = "Scope")]
@@ -60,10 +60,10 @@ pub struct VolumeCreateOptions {
     #[serde(rename = "Driver")]
     pub driver: String,
     /// Driver options.
-    #[serde(rename = "DriverOpts", deserialize_with = "null_as_default")]
+    #[serde(rename = "DriverOpts")]
     pub driver_opts: Labels,
     /// Labels.
-    #[serde(rename = "Labels", deserialize_with = "null_as_default")]
+    #[serde(rename = "Labels")]
     pub labels: Labels,
 }
 
@@ -72,10 +72,10 @@ pub struct VolumeCreateOptions {
 #[serde(default)]
 pub struct VolumeListResponse {
     /// Volumes.
-    #[serde(rename = "Volumes", deserialize_with = "null_as_default")]
+    #[serde(rename = "Volumes")]
     pub volumes: Vec<Volume>,
     /// Warnings.
-    #[serde(rename = "Warnings", deserialize_with = "null_as_default")]
+    #[serde(rename = "Warnings")]
     pub warnings: Vec<String>,
 }
 
@@ -102,10 +102,10 @@ mod tests {
           "Labels":{"com.example.some-label":"some-value"},"Scope":"local",
           "Options":{"device":"tmpfs","o":"size=100m,uid=1000","type":"tmpfs"},
           "UsageData":{"Size":10920104,"RefCount":2}}"#;
-        let v: Volume = serde_json::from_str(j).unwrap();
+        let v: Volume = crate::json::from_str(j).unwrap();
         assert_eq!(v.usage_data.as_ref().unwrap().ref_count, 2);
         assert_eq!(v.options["type"], "tmpfs");
         let back = serde_json::to_value(&v).unwrap();
-        assert_eq!(back, serde_json::from_str::<serde_json::Value>(j).unwrap());
+        assert_eq!(back, crate::json::from_str::<serde_json::Value>(j).unwrap());
     }
 }

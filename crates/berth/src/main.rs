@@ -11,6 +11,11 @@ use std::ffi::OsString;
 use std::path::Path;
 
 fn main() {
+    berth_api_types::build_info::set(berth_api_types::build_info::BuildInfo {
+        git_commit: env!("BERTH_GIT_COMMIT"),
+        build_time: env!("BERTH_BUILD_TIME"),
+        rustc: env!("BERTH_RUSTC"),
+    });
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let argv0 = args
         .first()

@@ -742,6 +742,18 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::commands::volume::VolumeCmd,
     },
+    /// Run the berth daemon, serving the Docker Engine API (`berth daemon --help`).
+    Daemon {
+        /// The daemon's flags.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run the OCI runtime, runc-compatible (`berth runtime --help`).
+    Runtime {
+        /// The runtime's command and flags.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Remove stopped containers (`container prune`).
     #[command(name = "container-prune", hide = true)]
     ContainerPrune {

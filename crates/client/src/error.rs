@@ -14,7 +14,7 @@ pub enum CliError {
         message: String,
     },
     /// The daemon could not be reached.
-    #[error("Cannot connect to the Docker daemon at {host}. Is the docker daemon running?")]
+    #[error("Cannot connect to the berth daemon at {host}. Is the berth daemon running?")]
     Connect {
         /// The endpoint as configured (`unix:///run/berth/berth.sock`).
         host: String,

@@ -236,7 +236,7 @@ impl Client {
     /// `GET` a JSON document.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
         let bytes = self.call(Method::GET, path, None).await?;
-        serde_json::from_slice(&bytes)
+        berth_api_types::json::from_slice(&bytes)
             .map_err(|e| CliError::Transport(format!("decoding {path}: {e}")))
     }
 
@@ -248,7 +248,7 @@ impl Client {
     ) -> CliResult<T> {
         let v = serde_json::to_value(body).map_err(|e| CliError::msg(e.to_string()))?;
         let bytes = self.call(Method::POST, path, Some(&v)).await?;
-        serde_json::from_slice(&bytes)
+        berth_api_types::json::from_slice(&bytes)
             .map_err(|e| CliError::Transport(format!("decoding {path}: {e}")))
     }
 

@@ -357,6 +357,6 @@ async fn docker_host_env_is_honoured() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "Cannot connect to the Docker daemon at unix:///nonexistent/berth.sock. Is the docker daemon running?\n"
+        "Cannot connect to the berth daemon at unix:///nonexistent/berth.sock. Is the berth daemon running?\n"
     );
 }

@@ -21,12 +21,23 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Whether this host can bind IPv6 sockets (then ports published without an address also
+/// get a `[::]` binding, as with Docker).
+fn ipv6_host() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
+}
+
 /// GET / on 127.0.0.1:port, retrying while the server comes up (no timing assertion: the
 /// loop only waits for readiness).
 fn http_get(port: u16) -> String {
+    http_get_from("127.0.0.1", port)
+}
+
+/// GET / on `host`:port (an address on this host), retrying while the server comes up.
+fn http_get_from(host: &str, port: u16) -> String {
     let mut last = String::new();
     for _ in 0..100 {
-        match TcpStream::connect(("127.0.0.1", port)) {
+        match TcpStream::connect((host, port)) {
             Ok(mut s) => {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
                 let _ = s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n");
@@ -41,7 +52,7 @@ fn http_get(port: u16) -> String {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("no HTTP answer on 127.0.0.1:{port}: {last}");
+    panic!("no HTTP answer on {host}:{port}: {last}");
 }
 
 /// Host veths enslaved to `bridge`.
@@ -104,10 +115,25 @@ fn peer_net_published_port_both_clis_and_live_restore() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(http_get(port).contains("hello-from-berth"));
+    // Docker's pair: every IPv4 address and, where the host has IPv6, every IPv6 one.
+    let v6 = ipv6_host();
+    let both = |v4: &str, v6s: &str| {
+        if v6 {
+            format!("{v4}{v6s}")
+        } else {
+            v4.to_string()
+        }
+    };
     assert_eq!(
         stdout(&d.docker(&["port", "web"])),
-        format!("80/tcp -> 0.0.0.0:{port}\n")
+        both(
+            &format!("80/tcp -> 0.0.0.0:{port}\n"),
+            &format!("80/tcp -> [::]:{port}\n")
+        )
     );
+    if v6 {
+        assert!(http_get_from("::1", port).contains("hello-from-berth"));
+    }
     assert!(stdout(&d.docker(&["ps"])).contains(&format!("0.0.0.0:{port}->80/tcp")));
     let ip = stdout(&d.docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]));
     assert!(
@@ -124,8 +150,11 @@ fn peer_net_published_port_both_clis_and_live_restore() {
     assert!(http_get(port).contains("hello-from-berth"));
     assert_eq!(
         stdout(&d.docker(&["port", "web", "80"])),
-        format!("0.0.0.0:{port}\n")
+        both(&format!("0.0.0.0:{port}\n"), &format!("[::]:{port}\n"))
     );
+    if v6 {
+        assert!(http_get_from("::1", port).contains("hello-from-berth"));
+    }
 
     assert!(d.docker(&["rm", "-f", "web"]).status.success());
     assert!(bridge_ports(&d.net.bridge).is_empty(), "veth left behind");
@@ -662,11 +691,16 @@ fn peer_net_ipv6_host_addresses() {
     if !need() {
         return;
     }
+    if !ipv6_host() {
+        berth_testkit::skip("peer_net_ipv6_host_addresses", "no IPv6 on this host");
+        return;
+    }
     let d = Daemon::start();
     d.load_busybox();
-    // `[::]` is every address: without IPv6 that is every IPv4 address (Docker does the same
-    // when IPv6 is off), so 127.0.0.1 answers.
-    let port = free_port();
+    // `[::]` is every IPv6 address and only that, as with Docker; `[::1]` is served too
+    // (by the userland proxy: the kernel cannot DNAT IPv6 loopback traffic) — here on the
+    // host's loopback only.
+    let (all6, lo6) = (free_port(), free_port());
     let o = d.docker(&[
         "run",
         "--pull",
@@ -675,35 +709,43 @@ fn peer_net_ipv6_host_addresses() {
         "--name",
         "web",
         "-p",
-        &format!("[::]:{port}:80"),
+        &format!("[::]:{all6}:80"),
+        "-p",
+        &format!("[::1]:{lo6}:80"),
         "busybox",
         "sh",
         "-c",
         HTTPD,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(http_get(port).contains("hello-from-berth"));
-    assert!(d.docker(&["rm", "-f", "web"]).status.success());
-
-    // A specific IPv6 host address is refused at create, clearly, with nothing left behind.
-    let spec = format!("[::1]:{port}:80");
-    let run = [
-        "run", "--pull", "never", "--name", "v6", "-p", &spec, "busybox", "true",
+    assert!(http_get_from("::1", all6).contains("hello-from-berth"));
+    assert!(http_get_from("::1", lo6).contains("hello-from-berth"));
+    assert!(
+        TcpStream::connect(("127.0.0.1", all6)).is_err(),
+        "[::] is not IPv4"
+    );
+    let mut ports: Vec<String> = stdout(&d.docker(&["port", "web"]))
+        .lines()
+        .map(String::from)
+        .collect();
+    ports.sort();
+    let mut want = vec![
+        format!("80/tcp -> [::1]:{lo6}"),
+        format!("80/tcp -> [::]:{all6}"),
     ];
-    for o in [d.docker(&run), d.berth(&run)] {
-        assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
-        assert!(
-            stderr(&o).contains("IPv6 host address is not supported"),
-            "{}",
-            stderr(&o)
-        );
-        assert!(
-            stderr(&o).contains(&format!("[::1]:{port}:80/tcp")),
-            "{}",
-            stderr(&o)
-        );
-        assert!(!stdout(&d.docker(&["ps", "-a"])).contains("v6"));
-    }
+    want.sort();
+    assert_eq!(ports, want);
+    let host_ips = stdout(&d.docker(&[
+        "inspect",
+        "-f",
+        "{{range (index .NetworkSettings.Ports \"80/tcp\")}}{{.HostIp}} {{end}}",
+        "web",
+    ]));
+    let mut host_ips: Vec<&str> = host_ips.split_whitespace().collect();
+    host_ips.sort();
+    assert_eq!(host_ips, ["::", "::1"]);
+    assert!(d.docker(&["rm", "-f", "web"]).status.success());
     assert!(bridge_ports(&d.net.bridge).is_empty());
-    TcpListener::bind(("0.0.0.0", port)).expect("host port free");
+    TcpListener::bind(("::", all6)).expect("[::] port released");
+    TcpListener::bind(("::1", lo6)).expect("[::1] port released");
 }

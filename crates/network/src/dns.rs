@@ -9,12 +9,12 @@
 //! 127.0.0.53 works too).
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use simple_dns::rdata::{RData, A};
+use simple_dns::rdata::{RData, A, AAAA};
 use simple_dns::{Packet, PacketFlag, ResourceRecord, CLASS, QTYPE, RCODE, TYPE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -27,8 +27,8 @@ pub const RESOLVER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
 const TTL: u32 = 600;
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Lower-case name → addresses, for one network.
-type NetworkRecords = HashMap<String, Vec<Ipv4Addr>>;
+/// Lower-case name → addresses (IPv4 and IPv6), for one network.
+type NetworkRecords = HashMap<String, Vec<IpAddr>>;
 
 /// Name records of every network: network id → lower-case name → addresses.
 #[derive(Clone, Debug, Default)]
@@ -42,24 +42,27 @@ impl DnsRecords {
         Self::default()
     }
 
-    /// Registers `names` (container name, aliases, short id) for `ip` on `network`.
-    pub fn add(&self, network: &str, names: &[String], ip: Ipv4Addr) {
+    /// Registers `names` (container name, aliases, short id) for `addrs` (an endpoint's
+    /// IPv4 and IPv6 addresses) on `network`.
+    pub fn add(&self, network: &str, names: &[String], addrs: &[IpAddr]) {
         let mut all = self.inner.write().expect("dns lock");
         let net = all.entry(network.to_string()).or_default();
         for n in names {
             let ips = net.entry(normalize(n)).or_default();
-            if !ips.contains(&ip) {
-                ips.push(ip);
+            for ip in addrs {
+                if !ips.contains(ip) {
+                    ips.push(*ip);
+                }
             }
         }
     }
 
-    /// Removes every record of `ip` on `network` (container disconnect).
-    pub fn remove_ip(&self, network: &str, ip: Ipv4Addr) {
+    /// Removes every record of `addrs` on `network` (container disconnect).
+    pub fn remove_ips(&self, network: &str, addrs: &[IpAddr]) {
         let mut all = self.inner.write().expect("dns lock");
         if let Some(net) = all.get_mut(network) {
             net.retain(|_, ips| {
-                ips.retain(|i| *i != ip);
+                ips.retain(|i| !addrs.contains(i));
                 !ips.is_empty()
             });
             if net.is_empty() {
@@ -74,7 +77,7 @@ impl DnsRecords {
     }
 
     /// Addresses of `name` on any of `networks`.
-    pub fn lookup(&self, networks: &[String], name: &str) -> Vec<Ipv4Addr> {
+    pub fn lookup(&self, networks: &[String], name: &str) -> Vec<IpAddr> {
         let all = self.inner.read().expect("dns lock");
         let key = normalize(name);
         let mut out = Vec::new();
@@ -196,19 +199,28 @@ impl DnsServer {
                     reply.set_flags(PacketFlag::RECURSION_DESIRED);
                 }
                 reply.questions.push(q.clone());
-                if matches!(q.qtype, QTYPE::TYPE(TYPE::A) | QTYPE::ANY) {
-                    for ip in ips {
-                        reply.answers.push(ResourceRecord::new(
-                            q.qname.clone(),
-                            CLASS::IN,
-                            TTL,
-                            RData::A(A {
-                                address: u32::from(ip),
-                            }),
-                        ));
-                    }
+                let (want_a, want_aaaa) = match q.qtype {
+                    QTYPE::TYPE(TYPE::A) => (true, false),
+                    QTYPE::TYPE(TYPE::AAAA) => (false, true),
+                    QTYPE::ANY => (true, true),
+                    _ => (false, false),
+                };
+                for ip in ips {
+                    let rdata = match ip {
+                        IpAddr::V4(v4) if want_a => RData::A(A {
+                            address: u32::from(v4),
+                        }),
+                        IpAddr::V6(v6) if want_aaaa => RData::AAAA(AAAA {
+                            address: u128::from(v6),
+                        }),
+                        _ => continue,
+                    };
+                    reply
+                        .answers
+                        .push(ResourceRecord::new(q.qname.clone(), CLASS::IN, TTL, rdata));
                 }
-                // AAAA and others for a known name: NOERROR without answers (IPv4 only).
+                // A known name without an address of the asked type (AAAA of an IPv4-only
+                // container): NOERROR without answers, as Docker's resolver.
                 return reply.build_bytes_vec_compressed().ok();
             }
         }
@@ -308,17 +320,22 @@ mod tests {
         p.build_bytes_vec().unwrap()
     }
 
-    fn answers(reply: &[u8]) -> (RCODE, Vec<Ipv4Addr>) {
+    fn answers(reply: &[u8]) -> (RCODE, Vec<IpAddr>) {
         let p = Packet::parse(reply).unwrap();
         let ips = p
             .answers
             .iter()
             .filter_map(|rr| match &rr.rdata {
-                RData::A(a) => Some(Ipv4Addr::from(a.address)),
+                RData::A(a) => Some(IpAddr::from(Ipv4Addr::from(a.address))),
+                RData::AAAA(a) => Some(IpAddr::from(std::net::Ipv6Addr::from(a.address))),
                 _ => None,
             })
             .collect();
         (p.rcode(), ips)
+    }
+
+    fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(a, b, c, d))
     }
 
     #[tokio::test]
@@ -346,25 +363,26 @@ mod tests {
             }
         });
         let recs = DnsRecords::new();
+        let web6: IpAddr = "fd00:1::2".parse().unwrap();
         recs.add(
             "netA",
             &["web".into(), "alias1".into()],
-            Ipv4Addr::new(10, 1, 0, 2),
+            &[v4(10, 1, 0, 2), web6],
         );
-        recs.add("netB", &["db".into()], Ipv4Addr::new(10, 2, 0, 2));
+        recs.add("netA", &["v4only".into()], &[v4(10, 1, 0, 3)]);
+        recs.add("netB", &["db".into()], &[v4(10, 2, 0, 2)]);
         let srv = DnsServer::new(recs.clone(), vec![up_addr]);
         let a = vec!["netA".to_string()];
         let r = srv.answer(&a, &query("WEB.", TYPE::A)).await.unwrap();
-        assert_eq!(
-            answers(&r),
-            (RCODE::NoError, vec![Ipv4Addr::new(10, 1, 0, 2)])
-        );
+        assert_eq!(answers(&r), (RCODE::NoError, vec![v4(10, 1, 0, 2)]));
         let r = srv.answer(&a, &query("alias1", TYPE::AAAA)).await.unwrap();
+        assert_eq!(answers(&r), (RCODE::NoError, vec![web6]));
+        let r = srv.answer(&a, &query("v4only", TYPE::AAAA)).await.unwrap();
         assert_eq!(answers(&r), (RCODE::NoError, vec![]));
         // "db" lives on netB: not answered locally, so it goes upstream.
         let r = srv.answer(&a, &query("db", TYPE::A)).await.unwrap();
-        assert_eq!(answers(&r).1, vec![Ipv4Addr::new(192, 0, 2, 99)]);
-        recs.remove_ip("netA", Ipv4Addr::new(10, 1, 0, 2));
+        assert_eq!(answers(&r).1, vec![v4(192, 0, 2, 99)]);
+        recs.remove_ips("netA", &[v4(10, 1, 0, 2), web6]);
         assert!(recs.lookup(&a, "web").is_empty());
         // No upstream reachable → SERVFAIL.
         let dead = DnsServer::new(recs, vec![]);
@@ -378,7 +396,7 @@ mod tests {
     #[tokio::test]
     async fn serves_udp_and_tcp_sockets() {
         let recs = DnsRecords::new();
-        recs.add("n", &["svc".into()], Ipv4Addr::new(10, 3, 0, 7));
+        recs.add("n", &["svc".into()], &[v4(10, 3, 0, 7)]);
         let srv = DnsServer::new(recs, vec![]);
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = udp.local_addr().unwrap().port();
@@ -388,7 +406,7 @@ mod tests {
         c.send_to(&query("svc", TYPE::A), l.addr).await.unwrap();
         let mut buf = [0u8; 512];
         let n = c.recv(&mut buf).await.unwrap();
-        assert_eq!(answers(&buf[..n]).1, vec![Ipv4Addr::new(10, 3, 0, 7)]);
+        assert_eq!(answers(&buf[..n]).1, vec![v4(10, 3, 0, 7)]);
         let mut t = tokio::net::TcpStream::connect(l.addr).await.unwrap();
         let q = query("svc", TYPE::A);
         let mut framed = (q.len() as u16).to_be_bytes().to_vec();
@@ -398,6 +416,6 @@ mod tests {
         t.read_exact(&mut len).await.unwrap();
         let mut r = vec![0u8; u16::from_be_bytes(len) as usize];
         t.read_exact(&mut r).await.unwrap();
-        assert_eq!(answers(&r).1, vec![Ipv4Addr::new(10, 3, 0, 7)]);
+        assert_eq!(answers(&r).1, vec![v4(10, 3, 0, 7)]);
     }
 }

@@ -23,16 +23,20 @@ pub enum NetworkError {
     #[error("Address already in use: {0}")]
     AddressInUse(String),
     /// No free address is left in the pool.
-    #[error("no available IPv4 addresses on this network's address pools: {network} ({subnet})")]
+    #[error(
+        "no available {family} addresses on this network's address pools: {network} ({subnet})"
+    )]
     PoolExhausted {
+        /// "IPv4" or "IPv6".
+        family: &'static str,
         /// Network id or name.
         network: String,
         /// Its subnet.
         subnet: String,
     },
     /// No default-address-pool has a subnet free of routes and other networks.
-    #[error("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")]
-    NoFreePool,
+    #[error("could not find an available, non-overlapping {0} address pool among the defaults to assign to the network")]
+    NoFreePool(&'static str),
     /// A host port that another process holds (bind check before any rule is installed).
     #[error("failed to bind host port {addr}/{proto}: address already in use")]
     PortInUse {

@@ -31,7 +31,7 @@ pub fn parse_add_host(spec: &str, host_gateway: Option<IpAddr>) -> Result<(Strin
 }
 
 /// `/etc/hosts`: localhost lines, `--add-host` entries, then the container's own addresses.
-pub fn hosts_file(hostname: &str, own_ips: &[Ipv4Addr], extra: &[(String, IpAddr)]) -> String {
+pub fn hosts_file(hostname: &str, own_ips: &[IpAddr], extra: &[(String, IpAddr)]) -> String {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
@@ -190,10 +190,14 @@ mod tests {
             parse_add_host("db:10.0.0.9", None).unwrap(),
             parse_add_host("gw=host-gateway", Some("172.17.0.1".parse().unwrap())).unwrap(),
         ];
-        let h = hosts_file("abc123", &[Ipv4Addr::new(172, 17, 0, 2)], &extra);
+        let h = hosts_file(
+            "abc123",
+            &["172.17.0.2".parse().unwrap(), "fd00::2".parse().unwrap()],
+            &extra,
+        );
         assert!(h.starts_with("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"));
         assert!(h.contains("10.0.0.9\tdb\n172.17.0.1\tgw\n"));
-        assert!(h.ends_with("172.17.0.2\tabc123\n"));
+        assert!(h.ends_with("172.17.0.2\tabc123\nfd00::2\tabc123\n"), "{h}");
         assert!(parse_add_host("nocolon", None).is_err());
         assert!(parse_add_host("x:notanip", None).is_err());
         assert!(parse_add_host("x:host-gateway", None).is_err());

@@ -13,47 +13,54 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{NetworkError, Result};
 use crate::statefile;
-use crate::subnet::{Ipv4Net, Ipv6Net};
+use crate::subnet::{IpPrefix, Ipv4Net, Ipv6Net};
 
-/// What a network asks of IPAM.
+/// What a network asks of IPAM, for one address family.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PoolConfig {
+#[serde(bound = "")]
+pub struct PoolConfig<N: IpPrefix = Ipv4Net> {
     /// The network's subnet.
-    pub subnet: Ipv4Net,
+    pub subnet: N,
     /// The gateway (the bridge's address); never handed to a container.
-    pub gateway: Ipv4Addr,
+    pub gateway: N::Addr,
     /// Sub-range from which dynamic addresses are taken (`--ip-range`); whole subnet if `None`.
-    pub ip_range: Option<Ipv4Net>,
+    pub ip_range: Option<N>,
 }
 
-impl PoolConfig {
+impl<N: IpPrefix> PoolConfig<N> {
     /// Validates Docker-style strings: `--subnet`, `--gateway` (default: first host),
     /// `--ip-range` (must lie inside the subnet).
     pub fn parse(subnet: &str, gateway: Option<&str>, ip_range: Option<&str>) -> Result<Self> {
-        let subnet: Ipv4Net = subnet.parse()?;
-        if subnet.prefix() > 30 {
+        let subnet: N = subnet.parse()?;
+        let max = if N::HAS_BROADCAST { 30 } else { 126 };
+        if subnet.prefix_len() > max {
             return Err(NetworkError::InvalidArgument(format!(
-                "subnet {subnet} is too small: at least a /30 is needed for a gateway and a container"
+                "subnet {subnet} is too small: at least a /{max} is needed for a gateway and a container"
             )));
         }
+        let config = PoolConfig {
+            subnet,
+            gateway: subnet.at(1).expect("a pool has a first host"),
+            ip_range: None,
+        };
         let gateway = match gateway.filter(|g| !g.is_empty()) {
             Some(g) => {
-                let ip: Ipv4Addr = g.parse().map_err(|_| {
+                let ip: N::Addr = g.parse().map_err(|_| {
                     NetworkError::InvalidArgument(format!("invalid gateway address {g:?}"))
                 })?;
-                if !subnet.contains(ip) || ip == subnet.addr() || ip == subnet.last() {
+                if !config.usable(ip) {
                     return Err(NetworkError::InvalidArgument(format!(
                         "no matching subnet for gateway {ip}"
                     )));
                 }
                 ip
             }
-            None => subnet.nth(1).expect("a /30 has a first host"),
+            None => config.gateway,
         };
         let ip_range = match ip_range.filter(|r| !r.is_empty()) {
             Some(r) => {
-                let range: Ipv4Net = r.parse()?;
-                if !subnet.contains_net(&range) {
+                let range: N = r.parse()?;
+                if !subnet.contains_prefix(&range) {
                     return Err(NetworkError::InvalidArgument(format!(
                         "no matching subnet for range {range}"
                     )));
@@ -69,35 +76,44 @@ impl PoolConfig {
         })
     }
 
-    fn usable(&self, ip: Ipv4Addr) -> bool {
-        self.subnet.contains(ip)
-            && ip != self.subnet.addr()
-            && ip != self.subnet.last()
-            && ip != self.gateway
+    /// Inside the subnet and neither its network address nor (IPv4) its broadcast.
+    fn usable(&self, ip: N::Addr) -> bool {
+        self.subnet.has(ip)
+            && ip != self.subnet.network()
+            && !(N::HAS_BROADCAST && ip == self.subnet.last_addr())
+    }
+
+    fn assignable(&self, ip: N::Addr) -> bool {
+        self.usable(ip) && ip != self.gateway
     }
 }
 
 /// A pool with its allocations, as persisted.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Pool {
+#[serde(bound = "")]
+pub struct Pool<N: IpPrefix = Ipv4Net> {
     /// Network this pool belongs to.
     pub network_id: String,
     /// Subnet, gateway and range.
-    pub config: PoolConfig,
-    /// Addresses handed out.
-    pub allocated: BTreeSet<Ipv4Addr>,
+    pub config: PoolConfig<N>,
+    /// Addresses handed out (and auxiliary addresses, reserved for the pool's lifetime).
+    pub allocated: BTreeSet<N::Addr>,
     /// The last address handed out dynamically (sequential allocation continues after it).
-    pub last: Option<Ipv4Addr>,
+    pub last: Option<N::Addr>,
 }
 
-/// The IPAM store: a directory of pool files.
+/// The IPAM store of one address family: a directory of pool files.
 #[derive(Debug)]
-pub struct Ipam {
+pub struct Ipam<N: IpPrefix = Ipv4Net> {
     dir: PathBuf,
     lock: Mutex<()>,
+    family: std::marker::PhantomData<N>,
 }
 
-impl Ipam {
+/// IPv6 pools (`<ipam dir>/v6`).
+pub type Ipam6 = Ipam<Ipv6Net>;
+
+impl<N: IpPrefix> Ipam<N> {
     /// Opens (creating) the pool directory.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
@@ -105,6 +121,7 @@ impl Ipam {
         Ok(Ipam {
             dir,
             lock: Mutex::new(()),
+            family: std::marker::PhantomData,
         })
     }
 
@@ -113,14 +130,14 @@ impl Ipam {
     }
 
     /// Every pool on disk.
-    pub fn pools(&self) -> Result<Vec<Pool>> {
+    pub fn pools(&self) -> Result<Vec<Pool<N>>> {
         let mut out = Vec::new();
         let entries =
             std::fs::read_dir(&self.dir).map_err(|e| NetworkError::io("read dir", &self.dir, e))?;
         for entry in entries.flatten() {
             let p = entry.path();
             if p.extension().is_some_and(|e| e == "json") {
-                if let Some(pool) = statefile::read_json::<Pool>(&p)? {
+                if let Some(pool) = statefile::read_json::<Pool<N>>(&p)? {
                     out.push(pool);
                 }
             }
@@ -128,21 +145,36 @@ impl Ipam {
         Ok(out)
     }
 
-    /// Creates the pool of a network; fails if the subnet overlaps another pool.
-    pub fn create_pool(&self, network_id: &str, config: PoolConfig) -> Result<Pool> {
+    /// Creates the pool of a network with its auxiliary addresses reserved; fails if the
+    /// subnet overlaps another pool or an auxiliary address is outside the subnet.
+    pub fn create_pool(
+        &self,
+        network_id: &str,
+        config: PoolConfig<N>,
+        aux: &[N::Addr],
+    ) -> Result<Pool<N>> {
         let _g = self.lock.lock().expect("ipam lock");
         for other in self.pools()? {
-            if other.network_id != network_id && other.config.subnet.overlaps(&config.subnet) {
+            if other.network_id != network_id && other.config.subnet.overlaps_with(&config.subnet) {
                 return Err(NetworkError::PoolOverlap {
                     subnet: config.subnet.to_string(),
                     other: format!("{} (network {})", other.config.subnet, other.network_id),
                 });
             }
         }
+        let mut allocated = BTreeSet::new();
+        for ip in aux {
+            if !config.assignable(*ip) {
+                return Err(NetworkError::InvalidArgument(format!(
+                    "no matching subnet for aux-address {ip}"
+                )));
+            }
+            allocated.insert(*ip);
+        }
         let pool = Pool {
             network_id: network_id.to_string(),
             config,
-            allocated: BTreeSet::new(),
+            allocated,
             last: None,
         };
         statefile::write_json(&self.path(network_id), &pool)?;
@@ -150,25 +182,25 @@ impl Ipam {
     }
 
     /// Reads one pool.
-    pub fn pool(&self, network_id: &str) -> Result<Pool> {
+    pub fn pool(&self, network_id: &str) -> Result<Pool<N>> {
         statefile::read_json(&self.path(network_id))?.ok_or_else(|| {
             NetworkError::InvalidArgument(format!("no address pool for network {network_id}"))
         })
     }
 
-    /// Deletes a network's pool (all its allocations go with it).
+    /// Deletes a network's pool (all its allocations go with it); absent is fine.
     pub fn delete_pool(&self, network_id: &str) -> Result<()> {
         let _g = self.lock.lock().expect("ipam lock");
         statefile::remove(&self.path(network_id))
     }
 
     /// Allocates `requested` (`--ip`) or the next free address of the range.
-    pub fn allocate(&self, network_id: &str, requested: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+    pub fn allocate(&self, network_id: &str, requested: Option<N::Addr>) -> Result<N::Addr> {
         let _g = self.lock.lock().expect("ipam lock");
         let mut pool = self.pool(network_id)?;
         let ip = match requested {
             Some(ip) => {
-                if !pool.config.usable(ip) {
+                if !pool.config.assignable(ip) {
                     return Err(NetworkError::AddressOutsideSubnet(ip.to_string()));
                 }
                 if pool.allocated.contains(&ip) {
@@ -178,6 +210,7 @@ impl Ipam {
             }
             None => {
                 let ip = next_free(&pool).ok_or_else(|| NetworkError::PoolExhausted {
+                    family: N::FAMILY,
                     network: network_id.to_string(),
                     subnet: pool.config.subnet.to_string(),
                 })?;
@@ -191,7 +224,7 @@ impl Ipam {
     }
 
     /// Releases an address (unknown addresses are ignored).
-    pub fn release(&self, network_id: &str, ip: Ipv4Addr) -> Result<()> {
+    pub fn release(&self, network_id: &str, ip: N::Addr) -> Result<()> {
         let _g = self.lock.lock().expect("ipam lock");
         let mut pool = self.pool(network_id)?;
         if pool.allocated.remove(&ip) {
@@ -206,20 +239,20 @@ impl Ipam {
     }
 }
 
-fn next_free(pool: &Pool) -> Option<Ipv4Addr> {
+fn next_free<N: IpPrefix>(pool: &Pool<N>) -> Option<N::Addr> {
     let range = pool.config.ip_range.unwrap_or(pool.config.subnet);
-    let size = range.size();
+    let size = range.count();
     let start = match pool.last {
-        Some(l) if range.contains(l) => u64::from(range.offset_of(l)) + 1,
+        Some(l) if range.has(l) => range.offset(l).wrapping_add(1) % size.max(1),
         _ => 0,
     };
-    (0..size)
-        .map(|i| {
-            range
-                .nth(((start + i) % size) as u32)
-                .expect("offset < size")
-        })
-        .find(|ip| pool.config.usable(*ip) && !pool.allocated.contains(ip))
+    // At most the allocated addresses plus network address, gateway and broadcast are not
+    // free, so looking at one more than that many finds a free one if there is any: the
+    // search ends after a few steps even in a /64.
+    let bound = pool.allocated.len() as u128 + 4;
+    (0..size.min(bound))
+        .filter_map(|i| range.at((start + i) % size))
+        .find(|ip| pool.config.assignable(*ip) && !pool.allocated.contains(ip))
 }
 
 /// One default-address-pool entry (daemon.json `default-address-pools`): subnets of
@@ -269,7 +302,7 @@ pub fn pick_subnet(
             }
         }
     }
-    Err(NetworkError::NoFreePool)
+    Err(NetworkError::NoFreePool("IPv4"))
 }
 
 /// IPv4 routes of the host from `/proc/net/route` (destination prefixes).
@@ -332,29 +365,29 @@ mod tests {
 
     #[test]
     fn config_validation_errors() {
-        let e = PoolConfig::parse("10.1.0.0/24", Some("10.2.0.1"), None).unwrap_err();
+        let e = PoolConfig::<Ipv4Net>::parse("10.1.0.0/24", Some("10.2.0.1"), None).unwrap_err();
         assert_eq!(
             e.to_string(),
             "invalid argument: no matching subnet for gateway 10.2.0.1"
         );
-        let e = PoolConfig::parse("10.1.0.0/24", None, Some("10.1.1.0/25")).unwrap_err();
+        let e = PoolConfig::<Ipv4Net>::parse("10.1.0.0/24", None, Some("10.1.1.0/25")).unwrap_err();
         assert!(
             e.to_string()
                 .contains("no matching subnet for range 10.1.1.0/25"),
             "{e}"
         );
-        assert!(PoolConfig::parse("10.1.0.0/31", None, None).is_err());
-        assert!(PoolConfig::parse("banana", None, None).is_err());
-        let c = PoolConfig::parse("10.1.0.0/24", None, Some("10.1.0.128/25")).unwrap();
+        assert!(PoolConfig::<Ipv4Net>::parse("10.1.0.0/31", None, None).is_err());
+        assert!(PoolConfig::<Ipv4Net>::parse("banana", None, None).is_err());
+        let c = PoolConfig::<Ipv4Net>::parse("10.1.0.0/24", None, Some("10.1.0.128/25")).unwrap();
         assert_eq!(c.gateway, Ipv4Addr::new(10, 1, 0, 1));
     }
 
     #[test]
     fn allocation_persists_and_is_sequential() {
         let dir = TempDir::new("ipam");
-        let ipam = Ipam::open(dir.path()).unwrap();
+        let ipam = Ipam::<Ipv4Net>::open(dir.path()).unwrap();
         let cfg = PoolConfig::parse("10.1.0.0/29", None, None).unwrap();
-        ipam.create_pool("n1", cfg).unwrap();
+        ipam.create_pool("n1", cfg, &[]).unwrap();
         let a = ipam.allocate("n1", None).unwrap();
         let b = ipam.allocate("n1", None).unwrap();
         assert_eq!(
@@ -363,7 +396,7 @@ mod tests {
         );
         ipam.release("n1", a).unwrap();
         // A restarted daemon sees the same allocations and does not reuse `a` first.
-        let ipam = Ipam::open(dir.path()).unwrap();
+        let ipam = Ipam::<Ipv4Net>::open(dir.path()).unwrap();
         assert_eq!(
             ipam.allocate("n1", None).unwrap(),
             Ipv4Addr::new(10, 1, 0, 4)
@@ -409,9 +442,9 @@ mod tests {
     #[test]
     fn ip_range_limits_dynamic_allocation() {
         let dir = TempDir::new("ipam");
-        let ipam = Ipam::open(dir.path()).unwrap();
+        let ipam = Ipam::<Ipv4Net>::open(dir.path()).unwrap();
         let cfg = PoolConfig::parse("10.1.0.0/24", None, Some("10.1.0.128/25")).unwrap();
-        ipam.create_pool("n", cfg).unwrap();
+        ipam.create_pool("n", cfg, &[]).unwrap();
         assert_eq!(
             ipam.allocate("n", None).unwrap(),
             Ipv4Addr::new(10, 1, 0, 128)
@@ -425,11 +458,19 @@ mod tests {
     #[test]
     fn overlapping_pools_are_refused() {
         let dir = TempDir::new("ipam");
-        let ipam = Ipam::open(dir.path()).unwrap();
-        ipam.create_pool("a", PoolConfig::parse("10.1.0.0/16", None, None).unwrap())
-            .unwrap();
+        let ipam = Ipam::<Ipv4Net>::open(dir.path()).unwrap();
+        ipam.create_pool(
+            "a",
+            PoolConfig::parse("10.1.0.0/16", None, None).unwrap(),
+            &[],
+        )
+        .unwrap();
         let e = ipam
-            .create_pool("b", PoolConfig::parse("10.1.5.0/24", None, None).unwrap())
+            .create_pool(
+                "b",
+                PoolConfig::parse("10.1.5.0/24", None, None).unwrap(),
+                &[],
+            )
             .unwrap_err();
         assert!(
             e.to_string()
@@ -466,7 +507,7 @@ mod tests {
         }];
         assert!(matches!(
             pick_subnet(&tiny, &[net("10.0.0.0/8")], &[]),
-            Err(NetworkError::NoFreePool)
+            Err(NetworkError::NoFreePool(_))
         ));
     }
 
@@ -491,5 +532,58 @@ fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000
             parse_proc_net_ipv6_route(text),
             vec!["fd00::/64".parse::<Ipv6Net>().unwrap()]
         );
+    }
+
+    #[test]
+    fn ipv6_pools_allocate_sequentially_with_aux_addresses() {
+        let dir = TempDir::new("ipam6");
+        let ipam = Ipam6::open(dir.path()).unwrap();
+        let cfg = PoolConfig::<Ipv6Net>::parse("fd12:3456:789a:1::/64", None, None).unwrap();
+        assert_eq!(cfg.gateway.to_string(), "fd12:3456:789a:1::1");
+        let aux: Ipv6Addr = "fd12:3456:789a:1::2".parse().unwrap();
+        ipam.create_pool("n6", cfg, &[aux]).unwrap();
+        let a = ipam.allocate("n6", None).unwrap();
+        assert_eq!(a.to_string(), "fd12:3456:789a:1::3", "aux address skipped");
+        assert!(matches!(
+            ipam.allocate("n6", Some(aux)),
+            Err(NetworkError::AddressInUse(_))
+        ));
+        let last: Ipv6Addr = "fd12:3456:789a:1:ffff:ffff:ffff:ffff".parse().unwrap();
+        assert_eq!(
+            ipam.allocate("n6", Some(last)).unwrap(),
+            last,
+            "no broadcast in v6"
+        );
+        let e = ipam
+            .allocate("n6", Some("fd00::9".parse().unwrap()))
+            .unwrap_err();
+        assert!(matches!(e, NetworkError::AddressOutsideSubnet(_)), "{e}");
+        let e = ipam
+            .create_pool(
+                "other",
+                PoolConfig::parse("fd12:3456:789a::/48", None, None).unwrap(),
+                &[],
+            )
+            .unwrap_err();
+        assert!(matches!(e, NetworkError::PoolOverlap { .. }), "{e}");
+        let e = ipam
+            .create_pool(
+                "bad-aux",
+                PoolConfig::parse("fd12:3456:789b::/64", None, None).unwrap(),
+                &["fd00::1".parse().unwrap()],
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("aux-address fd00::1"), "{e}");
+        assert!(PoolConfig::<Ipv6Net>::parse("fd00::/127", None, None).is_err());
+        let tiny = PoolConfig::<Ipv6Net>::parse("fd00:1::/126", None, None).unwrap();
+        ipam.create_pool("tiny", tiny, &[]).unwrap();
+        let ips: Vec<String> = (0..2)
+            .map(|_| ipam.allocate("tiny", None).unwrap().to_string())
+            .collect();
+        assert_eq!(ips, ["fd00:1::2", "fd00:1::3"]);
+        assert!(matches!(
+            ipam.allocate("tiny", None),
+            Err(NetworkError::PoolExhausted { family: "IPv6", .. })
+        ));
     }
 }

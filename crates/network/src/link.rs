@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
-use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+use rtnetlink::packet_route::link::{
+    InfoBridgePort, InfoData, InfoPortData, InfoPortKind, InfoVeth,
+};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
@@ -62,6 +64,9 @@ pub struct VethRequest {
     pub address6: Option<(Ipv6Addr, u8)>,
     /// IPv6 default route via this gateway.
     pub gateway6: Option<Ipv6Addr>,
+    /// Bridge port isolation (`icc` off): isolated ports reach the bridge (host) but not
+    /// each other.
+    pub isolated: bool,
     /// MTU of both ends.
     pub mtu: u32,
 }
@@ -180,6 +185,8 @@ impl RtNetlink {
             set_sysctl(&format!("net/ipv4/conf/{name}/route_localnet"), "1")?;
             if !req.ipv6.is_empty() {
                 set_sysctl(&format!("net/ipv6/conf/{name}/disable_ipv6"), "0")?;
+                // Like dockerd with IPv6 networks: containers reach beyond the bridge.
+                enable_ipv6_forwarding()?;
             }
             for (addr, prefix) in &req.ipv6 {
                 add_address(&self.handle, index, (*addr).into(), *prefix, name).await?;
@@ -243,6 +250,21 @@ impl RtNetlink {
             .execute()
             .await
             .map_err(|e| NetworkError::netlink(format!("create veth {}", req.host_ifname), e))?;
+        if req.isolated {
+            let msg = LinkUnspec::new_with_name(&req.host_ifname)
+                .set_port_kind(InfoPortKind::Bridge)
+                .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::Isolated(
+                    true,
+                )]))
+                .build();
+            if let Err(e) = self.handle.link().set_port(msg).execute().await {
+                let _ = self.delete_link(&req.host_ifname).await;
+                return Err(NetworkError::netlink(
+                    format!("isolate bridge port {}", req.host_ifname),
+                    e,
+                ));
+            }
+        }
         let inner = req.clone();
         let res = in_netns(&req.netns, move |h| async move {
             configure_inside(&h, &inner).await
@@ -411,6 +433,21 @@ pub fn blocking_in_netns<T: Send + 'static>(
             ))
         })
     })
+}
+
+/// Sets `net.ipv6.conf.{all,default}.forwarding` to 1 in the daemon's network namespace
+/// when it is not already (dockerd does the same for IPv6 networks).
+fn enable_ipv6_forwarding() -> Result<()> {
+    for key in [
+        "net/ipv6/conf/default/forwarding",
+        "net/ipv6/conf/all/forwarding",
+    ] {
+        let path = Path::new("/proc/sys").join(key);
+        if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() != "1") {
+            set_sysctl(key, "1")?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes `/proc/sys/<key>`.

@@ -3,19 +3,20 @@
 //! no other table is ever read or written.
 //!
 //! Chains: `prerouting`/`output` (nat, DNAT of published ports to local addresses — the
-//! output hook serves 127.0.0.1 thanks to `route_localnet` on the bridge), `postrouting`
-//! (masquerade of non-internal subnets and of loopback-sourced DNAT traffic), `forward`
-//! (drop between different bridges, and in/out of internal networks).
+//! output hook serves 127.0.0.1 thanks to `route_localnet` on the bridge; IPv6 rules leave
+//! `::1` alone, the userland proxy serves it), `postrouting` (masquerade of non-internal
+//! IPv4 and IPv6 subnets and of loopback-sourced DNAT traffic), `forward` (drop between
+//! different bridges, and in/out of internal networks).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::process::{Command, Stdio};
 
 use crate::backend::Firewall;
 use crate::error::{NetworkError, Result};
 use crate::ports::Proto;
-use crate::subnet::Ipv4Net;
+use crate::subnet::{Ipv4Net, Ipv6Net};
 
 /// A bridge network as the firewall sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub struct BridgeRules {
     pub bridge: String,
     /// Its subnet.
     pub subnet: Ipv4Net,
+    /// Its IPv6 subnet (IPv6 networks).
+    pub subnet6: Option<Ipv6Net>,
     /// `--internal`: no masquerade, no traffic in or out of the bridge.
     pub internal: bool,
 }
@@ -33,12 +36,13 @@ pub struct BridgeRules {
 pub struct PortRule {
     /// tcp or udp.
     pub proto: Proto,
-    /// Host address it is published on (`None` = every local address).
-    pub host_ip: Option<Ipv4Addr>,
+    /// Host address it is published on (`None` or unspecified = every local address of
+    /// the container address's family).
+    pub host_ip: Option<IpAddr>,
     /// Host port.
     pub host_port: u16,
-    /// Container address.
-    pub container_ip: Ipv4Addr,
+    /// Container address (its family is the rule's).
+    pub container_ip: IpAddr,
     /// Container port.
     pub container_port: u16,
 }
@@ -84,18 +88,27 @@ impl Nftables {
         s.push_str("  chain output {\n    type nat hook output priority -100; policy accept;\n    fib daddr type local jump ports\n  }\n");
         s.push_str("  chain ports {\n");
         for p in &rs.ports {
-            let dst = match p.host_ip {
-                Some(ip) if !ip.is_unspecified() => format!("ip daddr {ip} "),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                s,
-                "    meta nfproto ipv4 {dst}{proto} dport {} dnat ip to {}:{}",
-                p.host_port,
-                p.container_ip,
-                p.container_port,
-                proto = p.proto.as_str()
-            );
+            let host = p.host_ip.filter(|ip| !ip.is_unspecified());
+            let proto = p.proto.as_str();
+            let (port, cport) = (p.host_port, p.container_port);
+            match p.container_ip {
+                IpAddr::V4(c) => {
+                    let dst = host.map(|ip| format!("ip daddr {ip} ")).unwrap_or_default();
+                    let _ = writeln!(
+                        s,
+                        "    meta nfproto ipv4 {dst}{proto} dport {port} dnat ip to {c}:{cport}"
+                    );
+                }
+                IpAddr::V6(c) => {
+                    let dst = host
+                        .map(|ip| format!("ip6 daddr {ip} "))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        s,
+                        "    meta nfproto ipv6 ip6 daddr != ::1 {dst}{proto} dport {port} dnat ip6 to [{c}]:{cport}"
+                    );
+                }
+            }
         }
         s.push_str("  }\n");
         s.push_str("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
@@ -104,6 +117,9 @@ impl Nftables {
             let _ = writeln!(s, "    ip saddr 127.0.0.0/8 oifname {br} masquerade");
             if !b.internal {
                 let _ = writeln!(s, "    ip saddr {} oifname != {br} masquerade", b.subnet);
+                if let Some(v6) = b.subnet6 {
+                    let _ = writeln!(s, "    ip6 saddr {v6} oifname != {br} masquerade");
+                }
             }
         }
         s.push_str("  }\n");
@@ -203,21 +219,39 @@ mod tests {
                 BridgeRules {
                     bridge: "berth0".into(),
                     subnet: "172.17.0.0/16".parse().unwrap(),
+                    subnet6: Some("fd00:17::/64".parse().unwrap()),
                     internal: false,
                 },
                 BridgeRules {
                     bridge: "br-int".into(),
                     subnet: "10.9.0.0/24".parse().unwrap(),
+                    subnet6: Some("fd00:9::/64".parse().unwrap()),
                     internal: true,
                 },
             ],
-            ports: vec![PortRule {
-                proto: Proto::Tcp,
-                host_ip: Some(Ipv4Addr::LOCALHOST),
-                host_port: 8080,
-                container_ip: Ipv4Addr::new(172, 17, 0, 2),
-                container_port: 80,
-            }],
+            ports: vec![
+                PortRule {
+                    proto: Proto::Tcp,
+                    host_ip: Some("127.0.0.1".parse().unwrap()),
+                    host_port: 8080,
+                    container_ip: "172.17.0.2".parse().unwrap(),
+                    container_port: 80,
+                },
+                PortRule {
+                    proto: Proto::Udp,
+                    host_ip: Some("::".parse().unwrap()),
+                    host_port: 5353,
+                    container_ip: "fd00:17::2".parse().unwrap(),
+                    container_port: 53,
+                },
+                PortRule {
+                    proto: Proto::Tcp,
+                    host_ip: Some("fd00:1::5".parse().unwrap()),
+                    host_port: 8443,
+                    container_ip: "fd00:17::2".parse().unwrap(),
+                    container_port: 443,
+                },
+            ],
         };
         let s = fw.render(&rs);
         assert!(
@@ -230,6 +264,23 @@ mod tests {
         );
         assert!(
             s.contains("ip saddr 172.17.0.0/16 oifname != \"berth0\" masquerade"),
+            "{s}"
+        );
+        assert!(
+            s.contains("ip6 saddr fd00:17::/64 oifname != \"berth0\" masquerade"),
+            "{s}"
+        );
+        assert!(!s.contains("fd00:9::/64"), "internal: {s}");
+        assert!(
+            s.contains(
+                "meta nfproto ipv6 ip6 daddr != ::1 udp dport 5353 dnat ip6 to [fd00:17::2]:53"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "ip6 daddr != ::1 ip6 daddr fd00:1::5 tcp dport 8443 dnat ip6 to [fd00:17::2]:443"
+            ),
             "{s}"
         );
         assert!(

@@ -1,14 +1,17 @@
-//! Published ports: parsing of `-p [ip:][host:]container[/proto]` (with ranges), and host
-//! port reservation. A reservation is a socket *bound* (not listening) to the host address
-//! and port: it proves the port is free before any rule is installed, keeps other processes
-//! from taking it while the container runs, and is released by dropping it. Traffic itself
-//! is DNATed by the kernel (see `nft`), so the socket never sees a packet.
+//! Published ports: parsing of `-p [ip:][host:]container[/proto]` (with ranges, IPv6 host
+//! addresses in brackets), and host port reservation. A reservation is a socket *bound* (not
+//! listening) to the host address and port: it proves the port is free before any rule is
+//! installed, keeps other processes from taking it while the container runs, and is released
+//! by dropping it. IPv4 traffic is DNATed by the kernel (see `nft`), so that socket never
+//! sees a packet; an IPv6 reservation is also what the userland proxy (`proxy`) serves for
+//! the connections the kernel cannot DNAT (`::1`, or a container without IPv6). IPv6
+//! sockets are `IPV6_V6ONLY`: `[::]` is every IPv6 address, as with Docker.
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::OwnedFd;
 
-use rustix::net::{AddressFamily, SocketType};
+use rustix::net::{sockopt, AddressFamily, SocketType};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NetworkError, Result};
@@ -53,8 +56,8 @@ pub enum HostPort {
 /// One requested mapping (one container port).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMapping {
-    /// Host address (`None` = all addresses).
-    pub host_ip: Option<Ipv4Addr>,
+    /// Host address (`None` = every address: 0.0.0.0, and `::` where the host has IPv6).
+    pub host_ip: Option<IpAddr>,
     /// Host port wish.
     pub host_port: HostPort,
     /// Container port.
@@ -100,29 +103,47 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortMapping>> {
         Some((_, p)) => return Err(NetworkError::InvalidArgument(format!("invalid proto: {p}"))),
         None => (spec, Proto::Tcp),
     };
-    if rest.starts_with('[') {
-        return Err(NetworkError::InvalidArgument(format!(
-            "IPv6 host addresses are not supported yet: {spec}"
-        )));
-    }
-    let parts: Vec<&str> = rest.split(':').collect();
-    let (ip, host, ctr) = match parts.as_slice() {
-        [c] => (None, None, *c),
-        [h, c] => (None, Some(*h), *c),
-        [ip, h, c] => (Some(*ip), Some(*h).filter(|h| !h.is_empty()), *c),
-        _ => {
-            return Err(NetworkError::InvalidArgument(format!(
-                "invalid port format: {spec}"
-            )))
+    let bad_format = || NetworkError::InvalidArgument(format!("invalid port format: {spec}"));
+    // `[v6]:host:container`: the address is split off before the colons are counted.
+    let (ip, rest) = match rest.strip_prefix('[') {
+        Some(r) => {
+            let (ip, after) = r.split_once(']').ok_or_else(bad_format)?;
+            (Some(ip), after.strip_prefix(':').ok_or_else(bad_format)?)
         }
+        None => (None, rest),
     };
-    let host_ip = match ip.filter(|i| !i.is_empty()) {
-        Some(i) => Some(
-            i.parse::<Ipv4Addr>()
-                .map_err(|_| NetworkError::InvalidArgument(format!("invalid IP address: {i}")))?,
-        ),
-        None => None,
+    let parts: Vec<&str> = rest.split(':').collect();
+    let (ip, host, ctr) = match (ip, parts.as_slice()) {
+        (None, [c]) => (None, None, *c),
+        (None, [h, c]) => (None, Some(*h), *c),
+        (None, [ip, h, c]) => (Some(*ip), Some(*h), *c),
+        (Some(ip), [h, c]) => (Some(ip), Some(*h), *c),
+        _ => return Err(bad_format()),
     };
+    let host = host.filter(|h| !h.is_empty());
+    let host_ip = ip
+        .filter(|i| !i.is_empty())
+        .map(parse_host_ip)
+        .transpose()?;
+    publish_mappings(host_ip, host, ctr, proto)
+}
+
+/// A host address of a port binding (`0.0.0.0`, `127.0.0.1`, `::`, `[::1]`).
+pub fn parse_host_ip(s: &str) -> Result<IpAddr> {
+    s.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| NetworkError::InvalidArgument(format!("invalid IP address: {s}")))
+}
+
+/// The mappings of one binding: `host_ip` (`None` = every address), host port or range
+/// (`None` = ephemeral), container port or range, protocol.
+pub fn publish_mappings(
+    host_ip: Option<IpAddr>,
+    host: Option<&str>,
+    ctr: &str,
+    proto: Proto,
+) -> Result<Vec<PortMapping>> {
     let (c0, c1) = parse_range(ctr, "containerPort")?;
     let count = c1 - c0 + 1;
     let host = host.map(|h| parse_range(h, "hostPort")).transpose()?;
@@ -151,34 +172,52 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortMapping>> {
 /// A held host port: the mapping resolved to a concrete port, and the socket holding it.
 #[derive(Debug)]
 pub struct ReservedPort {
-    /// Host address (`None` = all).
-    pub host_ip: Option<Ipv4Addr>,
+    /// Host address (`None` = all IPv4 addresses).
+    pub host_ip: Option<IpAddr>,
     /// The concrete host port.
     pub host_port: u16,
     /// Container port.
     pub container_port: u16,
     /// Protocol.
     pub proto: Proto,
-    _socket: OwnedFd,
+    socket: OwnedFd,
 }
 
-fn try_bind(ip: Ipv4Addr, port: u16, proto: Proto) -> std::io::Result<OwnedFd> {
+impl ReservedPort {
+    /// The bound socket (the userland proxy listens on it).
+    pub fn into_socket(self) -> OwnedFd {
+        self.socket
+    }
+}
+
+fn try_bind(ip: IpAddr, port: u16, proto: Proto) -> std::io::Result<OwnedFd> {
     let ty = match proto {
         Proto::Tcp => SocketType::STREAM,
         Proto::Udp => SocketType::DGRAM,
     };
-    let fd = rustix::net::socket_with(
-        AddressFamily::INET,
-        ty,
-        rustix::net::SocketFlags::CLOEXEC,
-        None,
-    )?;
-    rustix::net::bind(&fd, &SocketAddrV4::new(ip, port))?;
+    let family = match ip {
+        IpAddr::V4(_) => AddressFamily::INET,
+        IpAddr::V6(_) => AddressFamily::INET6,
+    };
+    let fd = rustix::net::socket_with(family, ty, rustix::net::SocketFlags::CLOEXEC, None)?;
+    if ip.is_ipv6() {
+        sockopt::set_ipv6_v6only(&fd, true)?;
+        // The proxy listens on IPv6 reservations: its closed connections (TIME_WAIT) must
+        // not keep the port from being published again.
+        sockopt::set_socket_reuseaddr(&fd, true)?;
+    }
+    rustix::net::bind(&fd, &SocketAddr::new(ip, port))?;
     Ok(fd)
 }
 
+/// Whether this network namespace can bind IPv6 sockets (Docker adds `[::]` bindings to
+/// `-p 8080:80` only then).
+pub fn ipv6_available() -> bool {
+    try_bind(IpAddr::V6(Ipv6Addr::LOCALHOST), 0, Proto::Tcp).is_ok()
+}
+
 fn reserve_one(m: &PortMapping, start_hint: u32) -> Result<ReservedPort> {
-    let ip = m.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let ip = m.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let (lo, hi) = match m.host_port {
         HostPort::Fixed(p) => (p, p),
         HostPort::Range(a, b) => (a, b),
@@ -200,7 +239,7 @@ fn reserve_one(m: &PortMapping, start_hint: u32) -> Result<ReservedPort> {
                     host_port: port,
                     container_port: m.container_port,
                     proto: m.proto,
-                    _socket: fd,
+                    socket: fd,
                 })
             }
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last_err = Some(e),
@@ -215,7 +254,7 @@ fn reserve_one(m: &PortMapping, start_hint: u32) -> Result<ReservedPort> {
     let _ = last_err;
     match m.host_port {
         HostPort::Fixed(p) => Err(NetworkError::PortInUse {
-            addr: format!("{ip}:{p}"),
+            addr: SocketAddr::new(ip, p).to_string(),
             proto: m.proto.as_str(),
         }),
         _ => Err(NetworkError::NoFreePort(format!(
@@ -225,17 +264,62 @@ fn reserve_one(m: &PortMapping, start_hint: u32) -> Result<ReservedPort> {
     }
 }
 
-/// Reserves every mapping or none: on the first failure the ports already taken are released.
-pub fn reserve_all(mappings: &[PortMapping]) -> Result<Vec<ReservedPort>> {
-    let hint = std::time::SystemTime::now()
+fn start_hint() -> u32 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos() ^ std::process::id())
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// Reserves every mapping or none: on the first failure the ports already taken are released.
+pub fn reserve_all(mappings: &[PortMapping]) -> Result<Vec<ReservedPort>> {
+    let hint = start_hint();
     mappings
         .iter()
         .enumerate()
         .map(|(i, m)| reserve_one(m, hint.wrapping_add(i as u32)))
         .collect()
+}
+
+/// Reserves a mapping without host address on `0.0.0.0` and `::` with the same host port,
+/// as Docker does for `-p 8080:80`. For a range or an ephemeral port the first port free
+/// on both is taken.
+pub fn reserve_dual(m: &PortMapping) -> Result<(ReservedPort, ReservedPort)> {
+    let v6 = |port| PortMapping {
+        host_ip: Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        host_port: HostPort::Fixed(port),
+        ..*m
+    };
+    if let HostPort::Fixed(_) = m.host_port {
+        let r4 = reserve_one(m, 0)?;
+        let r6 = reserve_one(&v6(r4.host_port), 0)?;
+        return Ok((r4, r6));
+    }
+    let (lo, hi) = match m.host_port {
+        HostPort::Range(a, b) => (a, b),
+        _ => EPHEMERAL,
+    };
+    let span = u32::from(hi - lo) + 1;
+    let start = match m.host_port {
+        HostPort::Ephemeral => start_hint() % span,
+        _ => 0,
+    };
+    for i in 0..span {
+        let port = lo + ((start + i) % span) as u16;
+        let Ok(r4) = reserve_one(
+            &PortMapping {
+                host_port: HostPort::Fixed(port),
+                ..*m
+            },
+            0,
+        ) else {
+            continue;
+        };
+        if let Ok(r6) = reserve_one(&v6(port), 0) {
+            return Ok((r4, r6));
+        }
+    }
+    Err(NetworkError::NoFreePort(format!("{lo}-{hi}/{}", m.proto)))
 }
 
 #[cfg(test)]
@@ -255,7 +339,13 @@ mod tests {
             }]
         );
         let m = parse_publish("127.0.0.1:8080:80/udp").unwrap();
-        assert_eq!(m[0].host_ip, Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(m[0].host_ip, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        let m = parse_publish("[::1]:8080:80").unwrap();
+        assert_eq!(m[0].host_ip, Some(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        assert_eq!(m[0].host_port, HostPort::Fixed(8080));
+        let m = parse_publish("[::]::80/udp").unwrap();
+        assert_eq!(m[0].host_ip, Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)));
+        assert_eq!(m[0].host_port, HostPort::Ephemeral);
         assert_eq!(m[0].proto, Proto::Udp);
         let m = parse_publish("127.0.0.1::80").unwrap();
         assert_eq!(m[0].host_port, HostPort::Ephemeral);
@@ -278,6 +368,9 @@ mod tests {
             "x.y:1:2",
             "0:80",
             "90-80:80",
+            "[::1:8080:80",
+            "[::1]8080:80",
+            "[nope]:8080:80",
         ] {
             assert!(parse_publish(bad).is_err(), "{bad}");
         }
@@ -296,13 +389,13 @@ mod tests {
         drop(free);
         let ms = [
             PortMapping {
-                host_ip: Some(Ipv4Addr::LOCALHOST),
+                host_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
                 host_port: HostPort::Fixed(free_port),
                 container_port: 80,
                 proto: Proto::Tcp,
             },
             PortMapping {
-                host_ip: Some(Ipv4Addr::LOCALHOST),
+                host_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
                 host_port: HostPort::Fixed(taken),
                 container_port: 81,
                 proto: Proto::Tcp,
@@ -328,5 +421,32 @@ mod tests {
         );
         drop(r);
         std::net::TcpListener::bind(("0.0.0.0", p)).expect("free after drop");
+    }
+
+    #[test]
+    fn dual_reservation_holds_both_families_on_one_port() {
+        if !ipv6_available() {
+            return;
+        }
+        let (r4, r6) = reserve_dual(&PortMapping::ephemeral(80, Proto::Tcp)).unwrap();
+        assert_eq!(r4.host_port, r6.host_port);
+        assert_eq!(r4.host_ip, None);
+        assert_eq!(r6.host_ip, Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)));
+        let p = r4.host_port;
+        // An IPv6 reservation is listened on at once by the proxy; then nobody else gets it.
+        rustix::net::listen(&r6.socket, 1).unwrap();
+        assert!(std::net::TcpListener::bind(("::1", p)).is_err(), "v6 held");
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", p)).is_err(),
+            "v4 held"
+        );
+        drop((r4, r6));
+        // A v6-only `[::]` reservation leaves IPv4 free.
+        let r = reserve_all(&[PortMapping {
+            host_ip: Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+            ..PortMapping::ephemeral(80, Proto::Udp)
+        }])
+        .unwrap();
+        std::net::UdpSocket::bind(("0.0.0.0", r[0].host_port)).expect("v4 free");
     }
 }

@@ -220,6 +220,121 @@ impl From<Ipv6Net> for String {
     }
 }
 
+/// What IPAM needs of a prefix, for both families.
+pub trait IpPrefix:
+    Copy
+    + Eq
+    + fmt::Debug
+    + fmt::Display
+    + FromStr<Err = NetworkError>
+    + Serialize
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The address type.
+    type Addr: Copy
+        + Ord
+        + fmt::Debug
+        + fmt::Display
+        + FromStr
+        + Serialize
+        + serde::de::DeserializeOwned
+        + Into<std::net::IpAddr>
+        + Send
+        + Sync
+        + 'static;
+    /// "IPv4" or "IPv6" (for messages).
+    const FAMILY: &'static str;
+    /// Whether the last address of a prefix is unusable (IPv4's broadcast).
+    const HAS_BROADCAST: bool;
+    /// The network address.
+    fn network(&self) -> Self::Addr;
+    /// The prefix length.
+    fn prefix_len(&self) -> u8;
+    /// The last address.
+    fn last_addr(&self) -> Self::Addr;
+    /// Number of addresses (saturated).
+    fn count(&self) -> u128;
+    /// True when `ip` is inside.
+    fn has(&self, ip: Self::Addr) -> bool;
+    /// True when the prefixes share an address.
+    fn overlaps_with(&self, other: &Self) -> bool;
+    /// True when `other` lies inside.
+    fn contains_prefix(&self, other: &Self) -> bool;
+    /// The address at `offset`.
+    fn at(&self, offset: u128) -> Option<Self::Addr>;
+    /// Offset of `ip` (inside) from the network address.
+    fn offset(&self, ip: Self::Addr) -> u128;
+}
+
+impl IpPrefix for Ipv4Net {
+    type Addr = Ipv4Addr;
+    const FAMILY: &'static str = "IPv4";
+    const HAS_BROADCAST: bool = true;
+    fn network(&self) -> Ipv4Addr {
+        self.addr
+    }
+    fn prefix_len(&self) -> u8 {
+        self.prefix
+    }
+    fn last_addr(&self) -> Ipv4Addr {
+        self.last()
+    }
+    fn count(&self) -> u128 {
+        u128::from(self.size())
+    }
+    fn has(&self, ip: Ipv4Addr) -> bool {
+        self.contains(ip)
+    }
+    fn overlaps_with(&self, other: &Self) -> bool {
+        self.overlaps(other)
+    }
+    fn contains_prefix(&self, other: &Self) -> bool {
+        self.contains_net(other)
+    }
+    fn at(&self, offset: u128) -> Option<Ipv4Addr> {
+        u32::try_from(offset).ok().and_then(|o| self.nth(o))
+    }
+    fn offset(&self, ip: Ipv4Addr) -> u128 {
+        u128::from(self.offset_of(ip))
+    }
+}
+
+impl IpPrefix for Ipv6Net {
+    type Addr = Ipv6Addr;
+    const FAMILY: &'static str = "IPv6";
+    const HAS_BROADCAST: bool = false;
+    fn network(&self) -> Ipv6Addr {
+        self.addr
+    }
+    fn prefix_len(&self) -> u8 {
+        self.prefix
+    }
+    fn last_addr(&self) -> Ipv6Addr {
+        self.last()
+    }
+    fn count(&self) -> u128 {
+        self.size()
+    }
+    fn has(&self, ip: Ipv6Addr) -> bool {
+        self.contains(ip)
+    }
+    fn overlaps_with(&self, other: &Self) -> bool {
+        self.overlaps(other)
+    }
+    fn contains_prefix(&self, other: &Self) -> bool {
+        self.contains_net(other)
+    }
+    fn at(&self, offset: u128) -> Option<Ipv6Addr> {
+        self.nth(offset)
+    }
+    fn offset(&self, ip: Ipv6Addr) -> u128 {
+        self.offset_of(ip)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,7 @@ async fn attach(nl: &RtNetlink, bridge: &str, ns: &NetNs, addr: Ipv4Addr) -> Lin
         gateway: Some(Ipv4Addr::new(o[0], o[1], o[2], 1)),
         address6: None,
         gateway6: None,
+        isolated: false,
         mtu: 1500,
     })
     .await
@@ -121,6 +122,7 @@ async fn veth_into_missing_netns_leaves_nothing() {
             gateway: None,
             address6: None,
             gateway6: None,
+            isolated: false,
             mtu: 1500,
         })
         .await
@@ -165,11 +167,13 @@ async fn different_bridges_are_isolated() {
             BridgeRules {
                 bridge: b1.clone(),
                 subnet: "10.213.2.0/24".parse().unwrap(),
+                subnet6: None,
                 internal: false,
             },
             BridgeRules {
                 bridge: b2.clone(),
                 subnet: "10.213.3.0/24".parse().unwrap(),
+                subnet6: None,
                 internal: false,
             },
         ],
@@ -195,8 +199,12 @@ async fn embedded_dns_answers_only_its_networks() {
     let ns = NetNs::new(&unique_name("nsd"));
     link::loopback_up(&ns.path()).await.unwrap();
     let records = DnsRecords::new();
-    records.add("net1", &["web".into(), "www-alias".into()], ip(7, 2));
-    records.add("net2", &["secret".into()], ip(8, 2));
+    records.add(
+        "net1",
+        &["web".into(), "www-alias".into()],
+        &[ip(7, 2).into()],
+    );
+    records.add("net2", &["secret".into()], &[ip(8, 2).into()]);
     let server = DnsServer::new(records.clone(), vec![]);
     let listener = server
         .serve_in_netns(&ns.path(), vec!["net1".into()])
@@ -234,7 +242,7 @@ async fn embedded_dns_answers_only_its_networks() {
     listener.set_networks(vec!["net1".into(), "net2".into()]);
     assert!(lookup("secret").contains("10.213.8.2"));
     // Disconnect/removal: the record goes away.
-    records.remove_ip("net1", ip(7, 2));
+    records.remove_ips("net1", &[ip(7, 2).into()]);
     assert!(!lookup("web").contains("10.213.7.2"));
     drop(listener);
 }
@@ -273,7 +281,7 @@ async fn published_port_reaches_container_from_loopback() {
     ]));
 
     let reserved = ports::reserve_all(&[PortMapping {
-        host_ip: Some(Ipv4Addr::LOCALHOST),
+        host_ip: Some(Ipv4Addr::LOCALHOST.into()),
         host_port: ports::HostPort::Ephemeral,
         container_port: 80,
         proto: Proto::Tcp,
@@ -287,13 +295,14 @@ async fn published_port_reaches_container_from_loopback() {
         bridges: vec![BridgeRules {
             bridge: br.clone(),
             subnet: "10.213.4.0/24".parse().unwrap(),
+            subnet6: None,
             internal: false,
         }],
         ports: vec![PortRule {
             proto: Proto::Tcp,
-            host_ip: Some(Ipv4Addr::LOCALHOST),
+            host_ip: Some(Ipv4Addr::LOCALHOST.into()),
             host_port,
-            container_ip: ip(4, 2),
+            container_ip: ip(4, 2).into(),
             container_port: 80,
         }],
     };
@@ -311,7 +320,7 @@ async fn published_port_reaches_container_from_loopback() {
     assert!(body.contains("hello from the container"), "{body}");
     // The port is held: another process cannot bind it, and a second reservation fails.
     let e = ports::reserve_all(&[PortMapping {
-        host_ip: Some(Ipv4Addr::LOCALHOST),
+        host_ip: Some(Ipv4Addr::LOCALHOST.into()),
         host_port: ports::HostPort::Fixed(host_port),
         container_port: 80,
         proto: Proto::Tcp,

@@ -29,6 +29,7 @@ async fn connect7(
         netns,
         container_ifname,
         requested,
+        requested6: None,
         requested_mac: None,
         dns_names,
         default_route,
@@ -228,7 +229,7 @@ async fn manager_end_to_end() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = holder.local_addr().unwrap().port();
     let m = |hp| PortMapping {
-        host_ip: Some(Ipv4Addr::LOCALHOST),
+        host_ip: Some(Ipv4Addr::LOCALHOST.into()),
         host_port: hp,
         container_port: 80,
         proto: Proto::Tcp,
@@ -236,7 +237,7 @@ async fn manager_end_to_end() {
     let e = mgr
         .publish(
             "ctrb",
-            eb.ip,
+            &eb,
             &[m(HostPort::Ephemeral), m(HostPort::Fixed(taken))],
         )
         .await
@@ -252,7 +253,7 @@ async fn manager_end_to_end() {
         "no rule left behind"
     );
     let p = mgr
-        .publish("ctrb", eb.ip, &[m(HostPort::Ephemeral)])
+        .publish("ctrb", &eb, &[m(HostPort::Ephemeral)])
         .await
         .unwrap();
     let port = p[0].host_port;
@@ -293,7 +294,7 @@ async fn manager_end_to_end() {
     assert_eq!(mgr.records().network_count(), 0);
     for sub in ["networks", "endpoints", "ports", "ipam"] {
         let left: Vec<_> = std::fs::read_dir(dir.path().join("network").join(sub))
-            .map(|d| d.flatten().collect())
+            .map(|d| d.flatten().filter(|e| e.path().is_file()).collect())
             .unwrap_or_default();
         assert!(left.is_empty(), "{sub}: {left:?}");
     }

@@ -93,6 +93,7 @@ pub struct DaemonOptions {
     env: Vec<(String, String)>,
     temp_base: Option<PathBuf>,
     log: Option<PathBuf>,
+    netns: Option<PathBuf>,
 }
 
 impl DaemonOptions {
@@ -133,6 +134,14 @@ impl DaemonOptions {
         self
     }
 
+    /// Runs the daemon inside the network namespace at `path` (`nsenter --net`, which
+    /// execs it: the pid stays the daemon's): its bridges, nft table, sysctls and published
+    /// ports live there, and go with the namespace. The API socket is reachable as usual.
+    pub fn netns(mut self, path: impl Into<PathBuf>) -> Self {
+        self.netns = Some(path.into());
+        self
+    }
+
     /// Starts the daemon and waits until it answers `/_ping`.
     pub fn start(self) -> Daemon {
         let bin = self.bin.unwrap_or_else(crate::berth_bin);
@@ -156,6 +165,7 @@ impl DaemonOptions {
             net: TestNet::pick(),
             bin,
             log: self.log,
+            netns: self.netns,
         };
         let env: Vec<(&str, &str)> = self
             .env
@@ -181,6 +191,7 @@ pub struct Daemon {
     /// next to it).
     pub bin: PathBuf,
     log: Option<PathBuf>,
+    netns: Option<PathBuf>,
 }
 
 impl Daemon {
@@ -239,7 +250,15 @@ impl Daemon {
             }
             None => (Stdio::null(), Stdio::inherit()),
         };
-        let child = Command::new(&self.bin)
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.display())).arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
+        let child = command
             .envs(env.iter().copied())
             .arg("daemon")
             .args(args)

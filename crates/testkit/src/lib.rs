@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub mod busybox;
 pub mod daemon;
 pub mod debian;
+pub mod dockerd;
 pub mod image_tar;
 pub mod netns;
 pub mod registry;

@@ -65,8 +65,8 @@ fn handle_line(printer: &mut ProgressPrinter<'_>, line: &[u8]) -> CliResult<()> 
     if trimmed.is_empty() {
         return Ok(());
     }
-    let m: JsonMessage =
-        serde_json::from_slice(trimmed).map_err(|e| CliError::Transport(e.to_string()))?;
+    let m: JsonMessage = berth_api_types::json::from_slice(trimmed)
+        .map_err(|e| CliError::Transport(e.to_string()))?;
     printer.message(&m)
 }
 
@@ -485,8 +485,8 @@ pub async fn import(
         .split(|b| *b == b'\n')
         .filter(|l| !l.trim_ascii().is_empty())
     {
-        let m: JsonMessage =
-            serde_json::from_slice(line).map_err(|e| CliError::Transport(e.to_string()))?;
+        let m: JsonMessage = berth_api_types::json::from_slice(line)
+            .map_err(|e| CliError::Transport(e.to_string()))?;
         if let Some(e) = m.error.or(m.error_detail.map(|d| d.message)) {
             return Err(CliError::msg(e));
         }

@@ -102,6 +102,10 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
     };
     // Commands that work without a daemon.
     match &cli.cmd {
+        // Listed in `--help`; the `berth` binary runs them before the client sees them.
+        Cmd::Daemon { .. } | Cmd::Runtime { .. } => return Err(CliError::msg(
+            "the daemon and the runtime are run by the berth binary: berth daemon, berth runtime",
+        )),
         Cmd::Logout { server } => return system::logout(&ctx_for(client), server.as_deref()),
         Cmd::Version { format } => {
             let pinned = std::env::var("DOCKER_API_VERSION").ok();
@@ -354,7 +358,9 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
             password_stdin,
             server,
         } => system::login(&ctx, username, password, password_stdin, server).await,
-        Cmd::Logout { .. } | Cmd::Version { .. } => unreachable!("handled above"),
+        Cmd::Logout { .. } | Cmd::Version { .. } | Cmd::Daemon { .. } | Cmd::Runtime { .. } => {
+            unreachable!("handled above")
+        }
         Cmd::Search {
             filter,
             limit,

@@ -288,7 +288,9 @@ fn follow(ctx: &Ctx, board: &Board, c: String, no_trunc: bool) {
             pending.extend_from_slice(&chunk);
             while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=pos).collect();
-                if let Ok(s) = serde_json::from_slice::<ContainerStats>(line.trim_ascii()) {
+                if let Ok(s) =
+                    berth_api_types::json::from_slice::<ContainerStats>(line.trim_ascii())
+                {
                     let row = stats_row(&c, &s.id, &s.name, &Usage::of(&s), no_trunc);
                     update(Some(row), false);
                 }

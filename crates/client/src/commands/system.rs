@@ -53,16 +53,17 @@ pub async fn version(ctx: &Ctx, format: Option<&str>, reachable: bool) -> CliRes
     } else {
         None
     };
+    let build = berth_api_types::build_info::get();
     let client = json!({
         "Platform": {"Name": ""},
         "Version": env!("CARGO_PKG_VERSION"),
         "ApiVersion": ctx.client.version(),
         "DefaultAPIVersion": MAX_API_VERSION,
-        "GitCommit": "",
-        "GoVersion": "",
+        "GitCommit": build.git_commit,
+        "GoVersion": build.rustc,
         "Os": std::env::consts::OS,
         "Arch": go_arch(),
-        "BuildTime": "",
+        "BuildTime": build.build_time,
         "Context": ctx.context,
     });
     if let Some(f) = format.filter(|f| !f.is_empty()) {
@@ -105,9 +106,9 @@ pub async fn version(ctx: &Ctx, format: Option<&str>, reachable: bool) -> CliRes
     s.push_str(&kv_block(&[
         (" Version:".into(), env!("CARGO_PKG_VERSION").into()),
         (" API version:".into(), api),
-        (" Go version:".into(), "n/a (rust)".into()),
-        (" Git commit:".into(), "".into()),
-        (" Built:".into(), "".into()),
+        (" Go version:".into(), build.rustc.into()),
+        (" Git commit:".into(), build.git_commit.into()),
+        (" Built:".into(), ansic(build.build_time)),
         (
             " OS/Arch:".into(),
             format!("{}/{}", std::env::consts::OS, go_arch()),
@@ -201,7 +202,7 @@ pub async fn info(ctx: &Ctx, format: Option<String>) -> CliResult<i32> {
         return Ok(0);
     }
     let i: SystemInfo =
-        serde_json::from_value(raw).map_err(|e| CliError::Transport(e.to_string()))?;
+        berth_api_types::json::from_value(raw).map_err(|e| CliError::Transport(e.to_string()))?;
     let mut s = format!(
         "Client:\n Version:    {}\n Context:    {}\n Debug Mode: false\n\nServer:\n",
         env!("CARGO_PKG_VERSION"),
@@ -643,7 +644,7 @@ fn df_verbose(v: &Value) -> CliResult<String> {
     let mut text = String::from("Images space usage:\n\n");
     let images: Vec<Value> = list("Images")
         .into_iter()
-        .filter_map(|i| serde_json::from_value::<ImageSummary>(i).ok())
+        .filter_map(|i| berth_api_types::json::from_value::<ImageSummary>(i).ok())
         .filter_map(|i| image_rows(&i, now, true).into_iter().next())
         .collect();
     text.push_str(&render(
@@ -654,7 +655,7 @@ fn df_verbose(v: &Value) -> CliResult<String> {
     text.push_str("\nContainers space usage:\n\n");
     let containers: Vec<Value> = list("Containers")
         .into_iter()
-        .filter_map(|c| serde_json::from_value::<ContainerSummary>(c).ok())
+        .filter_map(|c| berth_api_types::json::from_value::<ContainerSummary>(c).ok())
         .map(|c| {
             let mut row = container_row(&c, now, true);
             row["Size"] = json!(docker_size(c.size_rw.unwrap_or(0)));

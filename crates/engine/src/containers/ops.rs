@@ -150,6 +150,10 @@ impl Containers {
         if host.network_mode.is_empty() || host.network_mode == "default" {
             host.network_mode = "bridge".into();
         }
+        if !config.mac_address.is_empty() {
+            berth_network::link::parse_mac(&config.mac_address)
+                .map_err(crate::error::EngineError::from)?;
+        }
         let endpoints_config = self.prepare_network_create(&mut host, body.networking_config)?;
         if host.log_config.kind.is_empty() {
             host.log_config.kind = "json-file".into();

@@ -52,6 +52,15 @@ pub struct Flags {
     /// The nftables table berth owns (default "berth").
     #[arg(long = "nft-table")]
     pub nft_table: Option<String>,
+    /// Enable IPv6 on the default bridge.
+    #[arg(long = "ipv6", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub ipv6: Option<bool>,
+    /// IPv6 subnet of the default bridge (e.g. fd00:1::/64).
+    #[arg(long = "fixed-cidr-v6")]
+    pub fixed_cidr_v6: Option<String>,
+    /// Allow communication between containers on the default bridge (default true).
+    #[arg(long = "icc", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub icc: Option<bool>,
     /// Use TLS; implied by --tlsverify (berth needs --tlsverify for any tcp:// host).
     #[arg(long = "tls", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub tls: Option<bool>,
@@ -107,6 +116,12 @@ pub struct FileConfig {
     pub default_address_pools: Vec<crate::networks::config::PoolEntry>,
     /// nft-table (berth's own key).
     pub nft_table: Option<String>,
+    /// ipv6.
+    pub ipv6: Option<bool>,
+    /// fixed-cidr-v6.
+    pub fixed_cidr_v6: Option<String>,
+    /// icc.
+    pub icc: Option<bool>,
     /// tls.
     pub tls: Option<bool>,
     /// tlsverify.
@@ -311,13 +326,16 @@ fn network_config(flags: &Flags, file: &FileConfig) -> Result<crate::networks::N
         }
         v
     };
-    crate::networks::config::build(
-        flags.bridge.clone().or(file.bridge.clone()),
-        flags.bip.clone().or(file.bip.clone()),
-        flags.mtu.or(file.mtu),
-        &pools,
-        flags.nft_table.clone().or(file.nft_table.clone()),
-    )
+    crate::networks::config::build(crate::networks::config::RawNetConfig {
+        bridge: flags.bridge.clone().or(file.bridge.clone()),
+        bip: flags.bip.clone().or(file.bip.clone()),
+        mtu: flags.mtu.or(file.mtu),
+        pools,
+        nft_table: flags.nft_table.clone().or(file.nft_table.clone()),
+        ipv6: flags.ipv6.or(file.ipv6),
+        fixed_cidr_v6: flags.fixed_cidr_v6.clone().or(file.fixed_cidr_v6.clone()),
+        icc: flags.icc.or(file.icc),
+    })
 }
 
 #[cfg(test)]

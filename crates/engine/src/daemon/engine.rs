@@ -716,5 +716,6 @@ fn registry_config(cfg: &DaemonConfig) -> RegistryServiceConfig {
         insecure_registry_cidrs: cidrs,
         index_configs,
         mirrors: cfg.registry_mirrors.clone(),
+        ..Default::default()
     }
 }

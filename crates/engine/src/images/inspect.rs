@@ -98,6 +98,7 @@ impl ImageService {
                     -1
                 },
                 size: rec.size() as i64,
+                virtual_size: None,
             });
         }
         out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
@@ -127,6 +128,15 @@ impl ImageService {
                 .or_else(|| rec.config.history.last().and_then(|h| h.comment.clone()))
                 .unwrap_or_default(),
             created: rec.config.created.clone().unwrap_or_default(),
+            // Shown below API 1.45 only (the server drops them for newer clients).
+            container: Some(extra_str(&rec, "container").unwrap_or_default()),
+            container_config: Some(
+                rec.config
+                    .extra
+                    .get("container_config")
+                    .and_then(|v| berth_api_types::json::from_value(v.clone()).ok())
+                    .unwrap_or_default(),
+            ),
             docker_version: extra_str(&rec, "docker_version").unwrap_or_default(),
             author: rec.config.author.clone().unwrap_or_default(),
             config: container_config(&rec),
@@ -135,6 +145,7 @@ impl ImageService {
             os: rec.config.os.clone(),
             os_version: rec.config.os_version.clone().unwrap_or_default(),
             size: rec.size() as i64,
+            virtual_size: None,
             graph_driver: self.graph_driver(&rec),
             root_fs: RootFs {
                 kind: "layers".into(),

@@ -1,9 +1,10 @@
 //! Daemon-level network settings: dockerd's `--bridge`/`bridge`, `--bip`/`bip`, `--mtu`/`mtu`,
-//! `default-address-pools`, plus berth's own `--nft-table`/`nft-table` (the nftables table
-//! berth owns; tests give every daemon its own).
+//! `default-address-pools`, `--ipv6`/`ipv6`, `--fixed-cidr-v6`/`fixed-cidr-v6`,
+//! `--icc`/`icc`, plus berth's own `--nft-table`/`nft-table` (the nftables table berth owns;
+//! tests give every daemon its own).
 
 use berth_network::ipam::AddressPool;
-use berth_network::Ipv4Net;
+use berth_network::{Ipv4Net, Ipv6Net};
 use serde::Deserialize;
 
 /// Effective network settings of the daemon.
@@ -19,6 +20,12 @@ pub struct NetConfig {
     pub address_pools: Vec<AddressPool>,
     /// berth's nftables table (`berth`).
     pub nft_table: String,
+    /// IPv6 on the default bridge.
+    pub ipv6: bool,
+    /// The default bridge's IPv6 subnet.
+    pub fixed_cidr_v6: Option<String>,
+    /// Inter-container communication on the default bridge.
+    pub icc: bool,
 }
 
 impl Default for NetConfig {
@@ -29,8 +36,32 @@ impl Default for NetConfig {
             mtu: 1500,
             address_pools: Vec::new(),
             nft_table: "berth".into(),
+            ipv6: false,
+            fixed_cidr_v6: None,
+            icc: true,
         }
     }
+}
+
+/// The raw values (flags win over daemon.json, the caller decides) that [`build`] checks.
+#[derive(Debug, Clone, Default)]
+pub struct RawNetConfig {
+    /// `--bridge`.
+    pub bridge: Option<String>,
+    /// `--bip`.
+    pub bip: Option<String>,
+    /// `--mtu`.
+    pub mtu: Option<u32>,
+    /// `default-address-pools`.
+    pub pools: Vec<PoolEntry>,
+    /// `--nft-table`.
+    pub nft_table: Option<String>,
+    /// `--ipv6`.
+    pub ipv6: Option<bool>,
+    /// `--fixed-cidr-v6`.
+    pub fixed_cidr_v6: Option<String>,
+    /// `--icc`.
+    pub icc: Option<bool>,
 }
 
 impl NetConfig {
@@ -49,15 +80,29 @@ pub struct PoolEntry {
     pub size: u8,
 }
 
-/// Validates the raw values (flags win over daemon.json, the caller decides).
-pub fn build(
-    bridge: Option<String>,
-    bip: Option<String>,
-    mtu: Option<u32>,
-    pools: &[PoolEntry],
-    nft_table: Option<String>,
-) -> Result<NetConfig, String> {
-    let mut c = NetConfig::default();
+/// Validates the raw values.
+pub fn build(raw: RawNetConfig) -> Result<NetConfig, String> {
+    let RawNetConfig {
+        bridge,
+        bip,
+        mtu,
+        pools,
+        nft_table,
+        ipv6,
+        fixed_cidr_v6,
+        icc,
+    } = raw;
+    let mut c = NetConfig {
+        ipv6: ipv6.unwrap_or(false),
+        icc: icc.unwrap_or(true),
+        ..Default::default()
+    };
+    if let Some(cidr) = fixed_cidr_v6.filter(|s| !s.is_empty()) {
+        let net: Ipv6Net = cidr
+            .parse()
+            .map_err(|e| format!("invalid fixed-cidr-v6: {e}"))?;
+        c.fixed_cidr_v6 = Some(net.to_string());
+    }
     if let Some(b) = bridge.filter(|b| !b.is_empty()) {
         if b.len() > 15 || b.contains('/') || b.contains(char::is_whitespace) {
             return Err(format!("invalid bridge name {b:?}"));
@@ -81,7 +126,7 @@ pub fn build(
         }
         c.mtu = m;
     }
-    for p in pools {
+    for p in &pools {
         let base: Ipv4Net = p
             .base
             .parse()
@@ -111,35 +156,49 @@ mod tests {
 
     #[test]
     fn validates_values() {
-        let c = build(None, None, None, &[], None).unwrap();
+        let c = build(RawNetConfig::default()).unwrap();
         assert_eq!(c, NetConfig::default());
-        let c = build(
-            Some("bx0".into()),
-            Some("10.1.2.1/24".into()),
-            Some(1400),
-            &[PoolEntry {
+        let c = build(RawNetConfig {
+            bridge: Some("bx0".into()),
+            bip: Some("10.1.2.1/24".into()),
+            mtu: Some(1400),
+            pools: vec![PoolEntry {
                 base: "10.20.0.0/16".into(),
                 size: 24,
             }],
-            Some("berth_t1".into()),
-        )
+            nft_table: Some("berth_t1".into()),
+            ipv6: Some(true),
+            fixed_cidr_v6: Some("fd00:1:2::/64".into()),
+            icc: Some(false),
+        })
         .unwrap();
         assert_eq!(c.bridge, "bx0");
         assert_eq!(c.address_pools[0].size, 24);
-        assert!(build(
-            Some("a-very-long-bridge-name".into()),
-            None,
-            None,
-            &[],
-            None
-        )
-        .is_err());
-        assert!(build(None, Some("10.1.2.1".into()), None, &[], None).is_err());
-        assert!(build(None, None, None, &[], Some("bad table".into())).is_err());
-        let bad_pool = [PoolEntry {
-            base: "10.20.0.0/16".into(),
-            size: 8,
-        }];
-        assert!(build(None, None, None, &bad_pool, None).is_err());
+        assert!(c.ipv6 && !c.icc);
+        assert_eq!(c.fixed_cidr_v6.as_deref(), Some("fd00:1:2::/64"));
+        let bad = |raw: RawNetConfig| build(raw).is_err();
+        assert!(bad(RawNetConfig {
+            bridge: Some("a-very-long-bridge-name".into()),
+            ..Default::default()
+        }));
+        assert!(bad(RawNetConfig {
+            bip: Some("10.1.2.1".into()),
+            ..Default::default()
+        }));
+        assert!(bad(RawNetConfig {
+            nft_table: Some("bad table".into()),
+            ..Default::default()
+        }));
+        assert!(bad(RawNetConfig {
+            pools: vec![PoolEntry {
+                base: "10.20.0.0/16".into(),
+                size: 8,
+            }],
+            ..Default::default()
+        }));
+        assert!(bad(RawNetConfig {
+            fixed_cidr_v6: Some("fd00::1/64".into()),
+            ..Default::default()
+        }));
     }
 }

@@ -5,7 +5,7 @@
 //! network inspect's `Containers`, and live restore of DNS listeners.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,7 +17,9 @@ use berth_api_types::{
 };
 use berth_network::files::{self, DnsSettings};
 use berth_network::ports::{self, PortMapping, Proto};
-use berth_network::{dns::ResolverListener, ConnectRequest, Endpoint, NetworkMode, PublishedPort};
+use berth_network::{
+    dns::ResolverListener, link, ConnectRequest, Endpoint, NetworkMode, PublishedPort,
+};
 use serde_json::Value;
 
 use super::{endpoint_id, network_container, Attached, NetworkRecord, Networks};
@@ -37,10 +39,24 @@ fn requested_ip(es: &EndpointSettings) -> Result<Option<Ipv4Addr>> {
     }
 }
 
+fn requested_ip6(es: &EndpointSettings) -> Result<Option<Ipv6Addr>> {
+    match es.ipam_config.as_ref().map(|c| c.ipv6_address.as_str()) {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| EngineError::invalid(format!("invalid IPv6 address: {s}"))),
+    }
+}
+
 fn user_settings_check(net: &NetworkRecord, es: &EndpointSettings) -> Result<()> {
     requested_ip(es)?;
+    requested_ip6(es)?;
+    if !es.mac_address.is_empty() {
+        link::parse_mac(&es.mac_address).map_err(EngineError::from)?;
+    }
     if net.name == BRIDGE {
-        if requested_ip(es)?.is_some() {
+        if requested_ip(es)?.is_some() || requested_ip6(es)?.is_some() {
             return Err(EngineError::invalid(
                 "user specified IP address is supported on user defined networks only",
             ));
@@ -66,26 +82,22 @@ pub fn port_mappings(host: &HostConfig, exposed: &[String]) -> Result<Vec<PortMa
             _ => &default,
         };
         for b in list {
-            let ip = match b.host_ip.trim_matches(['[', ']']) {
-                // `[::]` means every address; without IPv6 that is every IPv4 address,
-                // which is what Docker binds when IPv6 is off.
-                "0.0.0.0" | "::" => "",
-                v6 if v6.contains(':') => {
-                    return Err(EngineError::invalid(format!(
-                        "invalid port binding [{v6}]:{}:{port}/{proto}: publishing on an IPv6 \
-                         host address is not supported (berth networks are IPv4 only); use \
-                         127.0.0.1, 0.0.0.0 or [::]",
-                        b.host_port
-                    )))
-                }
-                v4 => v4,
+            // "" is every address (0.0.0.0 and, where the host has IPv6, ::); an explicit
+            // address, IPv4 or IPv6, is that address only.
+            let host_ip = match b.host_ip.as_str() {
+                "" => None,
+                ip => Some(ports::parse_host_ip(ip).map_err(EngineError::from)?),
             };
-            let spec = match (ip.is_empty(), b.host_port.is_empty()) {
-                (true, true) => format!("{port}/{proto}"),
-                (true, false) => format!("{}:{port}/{proto}", b.host_port),
-                (false, _) => format!("{ip}:{}:{port}/{proto}", b.host_port),
+            let proto = match proto {
+                "tcp" => Proto::Tcp,
+                "udp" => Proto::Udp,
+                p => return Err(EngineError::invalid(format!("invalid proto: {p}"))),
             };
-            out.extend(ports::parse_publish(&spec).map_err(EngineError::from)?);
+            let host_port = Some(b.host_port.as_str()).filter(|h| !h.is_empty());
+            out.extend(
+                ports::publish_mappings(host_ip, host_port, port, proto)
+                    .map_err(EngineError::from)?,
+            );
         }
     }
     if host.publish_all_ports {
@@ -438,7 +450,7 @@ impl Containers {
                 let ep_id = endpoint_id(primary);
                 att.ports = net
                     .mgr
-                    .publish(&rec.id, primary.ip, &mappings)
+                    .publish(&rec.id, primary, &mappings)
                     .await
                     .map_err(|e| {
                         EngineError::from(e).map_message(|m| {
@@ -479,6 +491,16 @@ impl Containers {
         let mut dns_names = vec![rec.name.trim_start_matches('/').to_string()];
         dns_names.extend(es.aliases.clone().unwrap_or_default());
         dns_names.push(short(&rec.id));
+        // The endpoint's MacAddress (API 1.44+), else Config.MacAddress for the container's
+        // first network (older clients).
+        let mac = match es.mac_address.as_str() {
+            "" if default_route => rec.config.mac_address.as_str(),
+            m => m,
+        };
+        let requested_mac = match mac {
+            "" => None,
+            m => Some(link::parse_mac(m).map_err(EngineError::from)?),
+        };
         self.net()
             .mgr
             .connect(ConnectRequest {
@@ -487,7 +509,8 @@ impl Containers {
                 netns,
                 container_ifname: ifname,
                 requested: requested_ip(es)?,
-                requested_mac: None,
+                requested6: requested_ip6(es)?,
+                requested_mac,
                 dns_names,
                 default_route,
             })
@@ -510,7 +533,7 @@ impl Containers {
     /// Rewrites the container's `/etc/hosts` with its addresses on `endpoints`, in place:
     /// the file is bind-mounted, a rename would not be seen inside.
     async fn write_hosts(&self, rec: &ContainerRecord, endpoints: &[Endpoint]) -> Result<()> {
-        let ips: Vec<Ipv4Addr> = endpoints.iter().map(|e| e.ip).collect();
+        let ips: Vec<IpAddr> = endpoints.iter().flat_map(Endpoint::addrs).collect();
         let text = files::hosts_file(&Self::hostname_of(rec), &ips, &self.extra_hosts(rec).await?);
         std::fs::write(self.data_dir(&rec.id).join("hosts"), text)
             .map_err(|e| EngineError::internal(e.to_string()))
@@ -610,6 +633,11 @@ impl Containers {
                 s.ip_address = ep.ip.to_string();
                 s.ip_prefix_len = i64::from(ep.prefix);
                 s.mac_address = ep.mac.clone();
+                if let Some(ip6) = ep.ip6 {
+                    s.global_ipv6_address = ip6.to_string();
+                    s.global_ipv6_prefix_len = i64::from(ep.prefix6);
+                }
+                s.ipv6_gateway = ep.gateway6.map(|g| g.to_string()).unwrap_or_default();
                 if is_user {
                     s.dns_names = Some(ep.dns_names.clone());
                 }
@@ -619,6 +647,9 @@ impl Containers {
                     ns.ip_address = s.ip_address.clone();
                     ns.ip_prefix_len = s.ip_prefix_len;
                     ns.mac_address = s.mac_address.clone();
+                    ns.global_ipv6_address = s.global_ipv6_address.clone();
+                    ns.global_ipv6_prefix_len = s.global_ipv6_prefix_len;
+                    ns.ipv6_gateway = s.ipv6_gateway.clone();
                 }
             }
             let name = nrec.map(|r| r.name).unwrap_or_else(|| key.clone());
@@ -866,11 +897,7 @@ fn ports_map(exposed: &[String], published: &[PublishedPort]) -> PortMap {
     }
     for p in published {
         let key = format!("{}/{}", p.mapping.container_port, p.mapping.proto);
-        let ip = p
-            .mapping
-            .host_ip
-            .map(|i| i.to_string())
-            .unwrap_or_else(|| "0.0.0.0".into());
+        let ip = p.host_ip().to_string();
         map.entry(key)
             .or_insert(None)
             .get_or_insert_with(Vec::new)
@@ -910,7 +937,7 @@ mod tests {
             .iter()
             .any(|x| x.container_port == 443 && x.host_port == ports::HostPort::Ephemeral));
         assert!(m.iter().any(|x| x.container_port == 80
-            && x.host_ip == Some(Ipv4Addr::LOCALHOST)
+            && x.host_ip == Some(IpAddr::V4(Ipv4Addr::LOCALHOST))
             && x.host_port == ports::HostPort::Fixed(8080)));
         host.port_bindings
             .insert("x/tcp".into(), Some(vec![PortBinding::default()]));
@@ -918,7 +945,7 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_host_addresses_bind_all_or_error() {
+    fn host_addresses_of_both_families() {
         let binding = |ip: &str| {
             let mut host = HostConfig::default();
             host.port_bindings.insert(
@@ -930,26 +957,22 @@ mod tests {
             );
             port_mappings(&host, &[])
         };
-        for all in ["::", "[::]", "0.0.0.0", ""] {
-            let m = binding(all).unwrap();
-            assert_eq!(m.len(), 1, "{all}");
-            assert_eq!(m[0].host_ip, None, "{all}");
+        let m = binding("").unwrap();
+        assert_eq!((m.len(), m[0].host_ip), (1, None), "every address");
+        for (given, ip) in [
+            ("0.0.0.0", "0.0.0.0"),
+            ("::", "::"),
+            ("[::]", "::"),
+            ("::1", "::1"),
+            ("[::1]", "::1"),
+            ("fd00::5", "fd00::5"),
+        ] {
+            let m = binding(given).unwrap();
+            assert_eq!(m[0].host_ip, Some(ip.parse().unwrap()), "{given}");
             assert_eq!(m[0].host_port, ports::HostPort::Fixed(8080));
         }
-        for v6 in ["::1", "[::1]", "fe80::1"] {
-            let err = binding(v6).unwrap_err();
-            assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument, "{v6}");
-            assert!(
-                err.to_string().contains("IPv6 host address"),
-                "{}",
-                err.to_string()
-            );
-            assert!(
-                err.to_string().contains(":8080:80/tcp"),
-                "{}",
-                err.to_string()
-            );
-        }
+        let err = binding("not-an-ip").unwrap_err();
+        assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
     }
 
     #[test]
@@ -958,6 +981,7 @@ mod tests {
             mapping: ports::parse_publish("8080:80").unwrap()[0],
             host_port: 8080,
             container_ip: Ipv4Addr::new(10, 0, 0, 2),
+            container_ip6: None,
         }];
         let m = ports_map(&["80/tcp".into(), "81/tcp".into()], &published);
         assert_eq!(m["81/tcp"], None);

@@ -5,20 +5,17 @@
 
 pub mod config;
 pub mod container;
+mod create;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{EngineError, Result};
-use berth_api_types::{
-    Filters, Ipam, IpamConfig, Network, NetworkContainer, NetworkCreateRequest,
-    NetworkCreateResponse, NetworkPruneResponse,
-};
+use berth_api_types::{Filters, Ipam, IpamConfig, Network, NetworkContainer, NetworkPruneResponse};
 use berth_metadata::Store;
 use berth_network::dns::ResolverListener;
 use berth_network::{
-    CreateNetwork, Endpoint, ManagerConfig, NetworkError, NetworkInfo, NetworkManager,
-    PublishedPort,
+    Endpoint, ManagerConfig, NetworkError, NetworkInfo, NetworkManager, PublishedPort,
 };
 use serde::{Deserialize, Serialize};
 
@@ -49,12 +46,19 @@ pub struct NetworkRecord {
     pub labels: BTreeMap<String, String>,
     /// `--opt`.
     pub options: BTreeMap<String, String>,
-    /// `--ipam-opt`.
+    /// `--ipam-opt` (`None`: not given, shown as `null` like Docker).
     #[serde(default)]
-    pub ipam_options: BTreeMap<String, String>,
-    /// Whether the user gave `--subnet` (the IPAM config is then shown as given).
+    pub ipam_options: Option<BTreeMap<String, String>>,
+    /// Whether the user gave `--subnet`.
     #[serde(default)]
     pub predefined: bool,
+    /// The IPAM configs as given (Docker shows them so; an IPv4 pool picked from the
+    /// defaults is shown with its subnet and gateway).
+    #[serde(default)]
+    pub ipam_config: Vec<IpamConfig>,
+    /// `EnableIPv6`.
+    #[serde(default)]
+    pub enable_ipv6: bool,
 }
 
 /// A container's live attachments (the engine's synchronous view, for inspect and ps).
@@ -94,6 +98,9 @@ fn not_found(reference: &str) -> EngineError {
 /// Names of the predefined networks.
 pub const PREDEFINED: &[&str] = &["bridge", "host", "none"];
 
+/// The bridge driver option of `icc`.
+const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
+
 impl Networks {
     /// Opens the network state under `<data-root>/network`, restores bridges, firewall and
     /// port reservations, and makes sure the predefined networks exist.
@@ -107,6 +114,9 @@ impl Networks {
         mc.default_bridge = cfg.bridge.clone();
         mc.bip = cfg.bip.clone();
         mc.mtu = cfg.mtu;
+        mc.ipv6 = cfg.ipv6;
+        mc.fixed_cidr_v6 = cfg.fixed_cidr_v6.clone();
+        mc.icc = cfg.icc;
         if !cfg.address_pools.is_empty() {
             mc.address_pools = cfg.address_pools.clone();
         }
@@ -131,22 +141,31 @@ impl Networks {
             if name == "bridge" && !self.cfg.default_bridge_enabled() {
                 continue;
             }
+            let mut options = BTreeMap::new();
+            if name == "bridge" {
+                for (k, v) in [
+                    ("com.docker.network.bridge.default_bridge", "true"),
+                    (ICC_OPTION, if self.cfg.icc { "true" } else { "false" }),
+                    ("com.docker.network.bridge.enable_ip_masquerade", "true"),
+                    ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
+                    ("com.docker.network.bridge.name", self.cfg.bridge.as_str()),
+                    ("com.docker.network.driver.mtu", &self.cfg.mtu.to_string()),
+                ] {
+                    options.insert(k.to_string(), v.to_string());
+                }
+            }
             let rec = match existing.iter().find(|r| r.name == name) {
+                // The default bridge's options follow the daemon's settings.
+                Some(r) if r.options != options => {
+                    let r = NetworkRecord {
+                        options,
+                        ..r.clone()
+                    };
+                    self.store.put(KIND, &r.id, &r).map_err(|e| e.to_string())?;
+                    r
+                }
                 Some(r) => r.clone(),
                 None => {
-                    let mut options = BTreeMap::new();
-                    if name == "bridge" {
-                        for (k, v) in [
-                            ("com.docker.network.bridge.default_bridge", "true"),
-                            ("com.docker.network.bridge.enable_icc", "true"),
-                            ("com.docker.network.bridge.enable_ip_masquerade", "true"),
-                            ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
-                            ("com.docker.network.bridge.name", self.cfg.bridge.as_str()),
-                            ("com.docker.network.driver.mtu", &self.cfg.mtu.to_string()),
-                        ] {
-                            options.insert(k.to_string(), v.to_string());
-                        }
-                    }
                     let r = NetworkRecord {
                         id: new_id(),
                         name: name.into(),
@@ -213,14 +232,7 @@ impl Networks {
     /// `GET /networks/{id}` without `Containers` (filled by the container side).
     pub async fn to_api(&self, rec: &NetworkRecord) -> Network {
         let info = self.info(&rec.id).await;
-        let config = info.as_ref().map(|i| {
-            vec![IpamConfig {
-                subnet: i.subnet.to_string(),
-                ip_range: i.ip_range.map(|r| r.to_string()).unwrap_or_default(),
-                gateway: i.gateway.to_string(),
-                auxiliary_addresses: None,
-            }]
-        });
+        let config = info.as_ref().map(|i| create::ipam_view(rec, i));
         Network {
             name: rec.name.clone(),
             id: rec.id.clone(),
@@ -228,12 +240,11 @@ impl Networks {
             scope: "local".into(),
             driver: rec.driver.clone(),
             enable_ipv4: true,
-            enable_ipv6: false,
+            enable_ipv6: info.as_ref().is_some_and(|i| i.enable_ipv6),
             ipam: Ipam {
                 driver: "default".into(),
                 config,
-                options: (rec.name != "bridge" && rec.driver == "bridge")
-                    .then(|| rec.ipam_options.clone()),
+                options: rec.ipam_options.clone(),
             },
             internal: rec.internal,
             attachable: rec.attachable,
@@ -243,98 +254,6 @@ impl Networks {
             options: rec.options.clone(),
             labels: rec.labels.clone(),
         }
-    }
-
-    /// `POST /networks/create`.
-    pub async fn create(&self, req: NetworkCreateRequest) -> Result<NetworkCreateResponse> {
-        let _g = self.admin.lock().await;
-        if req.name.is_empty() {
-            return Err(EngineError::invalid("network name cannot be empty"));
-        }
-        if !crate::containers::record::valid_name(&req.name) || req.name.starts_with('/') {
-            return Err(EngineError::invalid(format!(
-                "invalid network name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
-                req.name
-            )));
-        }
-        if PREDEFINED.contains(&req.name.as_str()) {
-            return Err(EngineError::forbidden(format!(
-                "operation is not permitted on predefined {} network ",
-                req.name
-            )));
-        }
-        match req.driver.as_str() {
-            "" | "bridge" => {}
-            d => return Err(EngineError::not_found(format!("plugin \"{d}\" not found"))),
-        }
-        if self.records().iter().any(|r| r.name == req.name) {
-            return Err(EngineError::conflict(format!(
-                "network with name {} already exists",
-                req.name
-            )));
-        }
-        if req.enable_ipv6 == Some(true) {
-            return Err(EngineError::invalid(
-                "IPv6 networks are not supported by berth (IPv4 only)",
-            ));
-        }
-        let ipam = req.ipam.clone().unwrap_or_default();
-        if !matches!(ipam.driver.as_str(), "" | "default") {
-            return Err(EngineError::not_found(format!(
-                "plugin \"{}\" not found",
-                ipam.driver
-            )));
-        }
-        let pools = ipam.config.clone().unwrap_or_default();
-        if pools.len() > 1 {
-            return Err(EngineError::invalid(
-                "only one IPv4 pool per network is supported",
-            ));
-        }
-        let pool = pools.into_iter().next().unwrap_or_default();
-        if pool.subnet.is_empty() && (!pool.gateway.is_empty() || !pool.ip_range.is_empty()) {
-            return Err(EngineError::invalid(
-                "invalid network config: a gateway or ip-range needs a subnet",
-            ));
-        }
-        let id = new_id();
-        let info = self
-            .mgr
-            .create_network(CreateNetwork {
-                id: id.clone(),
-                name: req.name.clone(),
-                subnet: (!pool.subnet.is_empty()).then(|| pool.subnet.clone()),
-                gateway: (!pool.gateway.is_empty()).then(|| pool.gateway.clone()),
-                ip_range: (!pool.ip_range.is_empty()).then(|| pool.ip_range.clone()),
-                internal: req.internal,
-            })
-            .await
-            .map_err(|e| match e {
-                NetworkError::PoolOverlap { .. } => {
-                    EngineError::forbidden(format!("invalid pool request: {e}"))
-                }
-                e => EngineError::from(e),
-            })?;
-        let rec = NetworkRecord {
-            id: id.clone(),
-            name: req.name.clone(),
-            driver: "bridge".into(),
-            created: logfile::now(),
-            internal: req.internal,
-            attachable: req.attachable,
-            labels: req.labels.clone().unwrap_or_default(),
-            options: req.options.clone().unwrap_or_default(),
-            ipam_options: ipam.options.clone().unwrap_or_default(),
-            predefined: !pool.subnet.is_empty(),
-        };
-        if let Err(e) = self.store.put(KIND, &id, &rec) {
-            let _ = self.mgr.remove_network(&info.id).await;
-            return Err(EngineError::internal(e.to_string()));
-        }
-        Ok(NetworkCreateResponse {
-            id,
-            warning: String::new(),
-        })
     }
 
     /// `DELETE /networks/{id}` (the caller checked that no container uses it).
@@ -495,7 +414,10 @@ pub fn network_container(name: &str, ep: &Endpoint) -> NetworkContainer {
         endpoint_id: endpoint_id(ep),
         mac_address: ep.mac.clone(),
         ipv4_address: format!("{}/{}", ep.ip, ep.prefix),
-        ipv6_address: String::new(),
+        ipv6_address: ep
+            .ip6
+            .map(|ip| format!("{ip}/{}", ep.prefix6))
+            .unwrap_or_default(),
     }
 }
 

@@ -1,14 +1,17 @@
-//! Endpoints: a container's attachment to a network (address, veth, DNS names).
+//! Endpoints: a container's attachment to a network (addresses, veth, DNS names).
 
-use super::{ConnectRequest, Endpoint, NetworkManager, DEFAULT_NETWORK};
+use std::net::Ipv6Addr;
+
+use super::{ConnectRequest, Endpoint, NetworkInfo, NetworkManager, DEFAULT_NETWORK};
 use crate::error::{NetworkError, Result};
 use crate::link::{self, VethRequest};
 use crate::statefile;
 
 impl NetworkManager {
-    /// Connects a container's netns to a network: address (`requested` = `--ip`), veth
-    /// (MAC `requested_mac` or Docker's 02:42 + IPv4), default route (first network,
-    /// non-internal), DNS names. On error nothing is left.
+    /// Connects a container's netns to a network: addresses (`requested` = `--ip`,
+    /// `requested6` = `--ip6` on IPv6 networks), veth (MAC `requested_mac` or Docker's
+    /// 02:42 + IPv4), default routes (first network, non-internal), DNS names, bridge port
+    /// isolation when the network has `icc` off. On error nothing is left.
     pub async fn connect(&self, req: ConnectRequest<'_>) -> Result<Endpoint> {
         let ConnectRequest {
             network_id,
@@ -16,6 +19,7 @@ impl NetworkManager {
             netns,
             container_ifname,
             requested,
+            requested6,
             requested_mac,
             dns_names,
             default_route,
@@ -31,15 +35,31 @@ impl NetworkManager {
                 info.name
             )));
         }
+        if requested6.is_some() && info.ipv6.is_none() {
+            return Err(NetworkError::InvalidArgument(
+                "user specified IP address is supported only when connecting to networks with user configured subnets".into(),
+            ));
+        }
         let ip = self.ipam.allocate(network_id, requested)?;
-        let host_ifname = link::host_veth_name(&format!("{network_id}/{container_id}/{ip}"));
         let mac = requested_mac.unwrap_or_else(|| link::mac_for_ip(ip));
+        let ip6 = match self.allocate6(&info, requested6, mac) {
+            Ok(ip6) => ip6,
+            Err(e) => {
+                let _ = self.ipam.release(network_id, ip);
+                return Err(e);
+            }
+        };
+        let host_ifname = link::host_veth_name(&format!("{network_id}/{container_id}/{ip}"));
+        let pool6 = info.ipv6.as_ref();
         let ep = Endpoint {
             network_id: network_id.into(),
             container_id: container_id.into(),
             ip,
             prefix: info.subnet.prefix(),
             gateway: info.gateway,
+            ip6,
+            prefix6: ip6.and(pool6.map(|p| p.subnet.prefix())).unwrap_or(0),
+            gateway6: ip6.and(pool6.map(|p| p.gateway)),
             mac: link::format_mac(mac),
             host_ifname: host_ifname.clone(),
             dns_names,
@@ -53,8 +73,9 @@ impl NetworkManager {
             address: ip,
             prefix: info.subnet.prefix(),
             gateway: (default_route && !info.internal).then_some(info.gateway),
-            address6: None,
-            gateway6: None,
+            address6: ep.ip6.map(|a| (a, ep.prefix6)),
+            gateway6: ep.gateway6.filter(|_| default_route && !info.internal),
+            isolated: !info.icc,
             mtu: self.cfg.mtu,
         };
         let res = async {
@@ -65,10 +86,13 @@ impl NetworkManager {
         if let Err(e) = res {
             let _ = self.nl.delete_link(&req.host_ifname).await;
             let _ = self.ipam.release(network_id, ip);
+            if let Some(ip6) = ip6 {
+                let _ = self.ipam6.release(network_id, ip6);
+            }
             return Err(e);
         }
         if info.name != DEFAULT_NETWORK {
-            self.records.add(network_id, &ep.dns_names, ip);
+            self.records.add(network_id, &ep.dns_names, &ep.addrs());
         }
         st.endpoints.insert(key, ep.clone());
         Ok(ep)
@@ -84,9 +108,12 @@ impl NetworkManager {
         else {
             return Ok(());
         };
-        self.records.remove_ip(network_id, ep.ip);
+        self.records.remove_ips(network_id, &ep.addrs());
         self.nl.delete_link(&ep.host_ifname).await?;
         self.ipam.release(network_id, ep.ip)?;
+        if let Some(ip6) = ep.ip6 {
+            self.ipam6.release(network_id, ip6)?;
+        }
         statefile::remove(&self.ep_path(network_id, container_id))
     }
 
@@ -114,5 +141,26 @@ impl NetworkManager {
     /// Brings `lo` up inside `netns` (network mode `none`).
     pub async fn loopback_up(&self, netns: &std::path::Path) -> Result<()> {
         self.nl.loopback_up(netns).await
+    }
+
+    /// The IPv6 address of a new endpoint: `--ip6`, the subnet plus the MAC (Docker's
+    /// default bridge), or the next free one; `None` without an IPv6 pool.
+    fn allocate6(
+        &self,
+        info: &NetworkInfo,
+        requested6: Option<Ipv6Addr>,
+        mac: [u8; 6],
+    ) -> Result<Option<Ipv6Addr>> {
+        let Some(pool) = info.ipv6.as_ref().filter(|_| info.enable_ipv6) else {
+            return Ok(None);
+        };
+        let wanted = requested6.or_else(|| {
+            info.ipv6_from_mac.then(|| {
+                let mut octets = pool.subnet.addr().octets();
+                octets[10..].copy_from_slice(&mac);
+                Ipv6Addr::from(octets)
+            })
+        });
+        self.ipam6.allocate(&info.id, wanted).map(Some)
     }
 }

@@ -8,146 +8,36 @@ mod networks;
 mod publish;
 #[cfg(test)]
 mod tests;
+mod types;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::backend::{Firewall, Netlink};
 use crate::dns::DnsRecords;
 use crate::error::Result;
-use crate::ipam::{self, AddressPool, Ipam};
+use crate::ipam::{Ipam, Ipam6};
 use crate::link::{BridgeRequest, RtNetlink};
 use crate::nft::{BridgeRules, Nftables, PortRule, Ruleset};
 use crate::ports::{self, PortMapping, ReservedPort};
+use crate::proxy::Proxy;
 use crate::statefile;
-use crate::subnet::Ipv4Net;
 
-/// Name of Docker's default network.
-pub const DEFAULT_NETWORK: &str = "bridge";
+pub use types::{
+    ConnectRequest, CreateNetwork, Endpoint, Ipv6Request, ManagerConfig, NetworkInfo,
+    PublishedPort, DEFAULT_NETWORK,
+};
 
-/// Daemon-level settings (daemon.json `bip`, `default-address-pools`, `mtu`).
-#[derive(Clone, Debug)]
-pub struct ManagerConfig {
-    /// State directory (`<data-root>/network`).
-    pub data_dir: PathBuf,
-    /// nftables table (`berth`).
-    pub table: String,
-    /// Default bridge interface (`berth0`).
-    pub default_bridge: String,
-    /// `bip`: gateway/prefix of the default bridge, e.g. `172.17.0.1/16`.
-    pub bip: Option<String>,
-    /// Pools for networks created without `--subnet`.
-    pub address_pools: Vec<AddressPool>,
-    /// MTU of bridges and veths.
-    pub mtu: u32,
-}
-
-impl ManagerConfig {
-    /// Docker's defaults under `data_dir`.
-    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        ManagerConfig {
-            data_dir: data_dir.into(),
-            table: "berth".into(),
-            default_bridge: "berth0".into(),
-            bip: None,
-            address_pools: ipam::default_address_pools(),
-            mtu: 1500,
-        }
-    }
-}
-
-/// A bridge network as persisted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkInfo {
-    /// 64-hex id (the engine chooses it).
-    pub id: String,
-    /// Name (`bridge` for the default one).
-    pub name: String,
-    /// Bridge interface.
-    pub bridge: String,
-    /// Subnet.
-    pub subnet: Ipv4Net,
-    /// Gateway (the bridge's address).
-    pub gateway: Ipv4Addr,
-    /// `--ip-range`.
-    pub ip_range: Option<Ipv4Net>,
-    /// `--internal`.
-    pub internal: bool,
-}
-
-/// What `network create` asks for.
-#[derive(Clone, Debug, Default)]
-pub struct CreateNetwork {
-    /// 64-hex id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// `--subnet` (picked from the pools when `None`).
-    pub subnet: Option<String>,
-    /// `--gateway`.
-    pub gateway: Option<String>,
-    /// `--ip-range`.
-    pub ip_range: Option<String>,
-    /// `--internal`.
-    pub internal: bool,
-}
-
-/// A container's attachment to a network, as persisted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Endpoint {
-    /// Network id.
-    pub network_id: String,
-    /// Container id.
-    pub container_id: String,
-    /// Address.
-    pub ip: Ipv4Addr,
-    /// Prefix length.
-    pub prefix: u8,
-    /// Gateway (for `NetworkSettings`).
-    pub gateway: Ipv4Addr,
-    /// MAC address (02:42 + IP).
-    pub mac: String,
-    /// Host veth name.
-    pub host_ifname: String,
-    /// Names resolvable on the network (name, aliases, short id).
-    pub dns_names: Vec<String>,
-}
-
-/// What [`NetworkManager::connect`] needs.
-#[derive(Clone, Debug)]
-pub struct ConnectRequest<'a> {
-    /// Network id.
-    pub network_id: &'a str,
-    /// Container id.
-    pub container_id: &'a str,
-    /// Container netns file (`/proc/<pid>/ns/net`).
-    pub netns: &'a Path,
-    /// Interface name inside (`eth0`, `eth1`, ...).
-    pub container_ifname: &'a str,
-    /// `--ip`.
-    pub requested: Option<Ipv4Addr>,
-    /// `--mac-address` (Docker's 02:42 + IPv4 address when `None`).
-    pub requested_mac: Option<[u8; 6]>,
-    /// Names resolvable on the network: container name, `--alias`es, short id.
-    pub dns_names: Vec<String>,
-    /// Install the default route via this network's gateway (the container's first network).
-    pub default_route: bool,
-}
-
-/// A published port after resolution (what `docker port` shows).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublishedPort {
-    /// Requested mapping (kept to re-reserve after a restart).
-    pub mapping: PortMapping,
-    /// Concrete host port.
-    pub host_port: u16,
-    /// Container address it leads to.
-    pub container_ip: Ipv4Addr,
+/// A held host port: a bare reservation (IPv4, DNATed by the kernel) or the userland proxy
+/// serving it.
+#[derive(Debug)]
+enum Held {
+    Reserved(#[allow(dead_code)] ReservedPort),
+    Proxied(#[allow(dead_code)] Proxy),
 }
 
 #[derive(Default)]
@@ -155,13 +45,14 @@ struct State {
     networks: BTreeMap<String, NetworkInfo>,
     endpoints: BTreeMap<(String, String), Endpoint>,
     published: BTreeMap<String, Vec<PublishedPort>>,
-    reservations: HashMap<String, Vec<ReservedPort>>,
+    reservations: HashMap<String, Vec<Held>>,
 }
 
 /// The engine's handle on networking.
 pub struct NetworkManager {
     cfg: ManagerConfig,
     ipam: Ipam,
+    ipam6: Ipam6,
     fw: Arc<dyn Firewall>,
     nl: Arc<dyn Netlink>,
     records: DnsRecords,
@@ -208,13 +99,14 @@ impl NetworkManager {
         fw: Arc<dyn Firewall>,
     ) -> Result<Self> {
         let ipam = Ipam::open(cfg.data_dir.join("ipam"))?;
+        let ipam6 = Ipam6::open(cfg.data_dir.join("ipam").join("v6"))?;
         let mut st = State::default();
         for n in load_dir::<NetworkInfo>(&cfg.data_dir.join("networks"))? {
             st.networks.insert(n.id.clone(), n);
         }
         let records = DnsRecords::new();
         for e in load_dir::<Endpoint>(&cfg.data_dir.join("endpoints"))? {
-            records.add(&e.network_id, &e.dns_names, e.ip);
+            records.add(&e.network_id, &e.dns_names, &e.addrs());
             st.endpoints
                 .insert((e.network_id.clone(), e.container_id.clone()), e);
         }
@@ -225,6 +117,7 @@ impl NetworkManager {
             fw,
             nl,
             ipam,
+            ipam6,
             records,
             state: Mutex::new(st),
             cfg,
@@ -258,10 +151,18 @@ impl NetworkManager {
     }
 
     fn bridge_request(&self, n: &NetworkInfo) -> BridgeRequest {
+        let mut ipv6 = Vec::new();
+        if n.enable_ipv6 {
+            if let Some(p) = &n.ipv6 {
+                ipv6.push((p.gateway, p.subnet.prefix()));
+            }
+            // Docker's bridges also carry fe80::1/64.
+            ipv6.push((Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1), 64));
+        }
         BridgeRequest {
             name: n.bridge.clone(),
             ipv4: (n.gateway, n.subnet.prefix()),
-            ipv6: Vec::new(),
+            ipv6,
             mtu: self.cfg.mtu,
         }
     }
@@ -274,6 +175,7 @@ impl NetworkManager {
                 .map(|n| BridgeRules {
                     bridge: n.bridge.clone(),
                     subnet: n.subnet,
+                    subnet6: n.ipv6.as_ref().map(|p| p.subnet),
                     internal: n.internal,
                 })
                 .collect(),
@@ -281,14 +183,35 @@ impl NetworkManager {
                 .published
                 .values()
                 .flatten()
-                .map(|p| PortRule {
-                    proto: p.mapping.proto,
-                    host_ip: p.mapping.host_ip,
-                    host_port: p.host_port,
-                    container_ip: p.container_ip,
-                    container_port: p.mapping.container_port,
-                })
+                .filter_map(Self::port_rule)
                 .collect(),
+        }
+    }
+
+    /// The kernel rule of a binding: IPv4 bindings DNAT to the container's IPv4 address;
+    /// IPv6 ones to its IPv6 address when it has one (except `::1`, which only the proxy
+    /// can serve).
+    fn port_rule(p: &PublishedPort) -> Option<PortRule> {
+        let container_ip = match p.host_ip() {
+            IpAddr::V4(_) => IpAddr::V4(p.container_ip),
+            IpAddr::V6(h) if h.is_loopback() => return None,
+            IpAddr::V6(_) => IpAddr::V6(p.container_ip6?),
+        };
+        Some(PortRule {
+            proto: p.mapping.proto,
+            host_ip: p.mapping.host_ip,
+            host_port: p.host_port,
+            container_ip,
+            container_port: p.mapping.container_port,
+        })
+    }
+
+    /// Holds a reserved port: IPv6 bindings get the userland proxy on their socket.
+    fn hold(p: &PublishedPort, r: ReservedPort) -> Result<Held> {
+        if p.proxied() {
+            Ok(Held::Proxied(crate::proxy::serve(r, p.target())?))
+        } else {
+            Ok(Held::Reserved(r))
         }
     }
 
@@ -312,8 +235,13 @@ impl NetworkManager {
                     ..p.mapping
                 })
                 .collect();
-            let r = ports::reserve_all(&fixed)?;
-            st.reservations.insert(ctr, r);
+            let reserved = ports::reserve_all(&fixed)?;
+            let held = ports
+                .iter()
+                .zip(reserved)
+                .map(|(p, r)| Self::hold(p, r))
+                .collect::<Result<Vec<_>>>()?;
+            st.reservations.insert(ctr, held);
         }
         self.fw.apply(&Self::ruleset(&st))
     }

@@ -1,39 +1,63 @@
 //! Networks: the default bridge, `network create` and `network rm`, and the bridges and
 //! table a clean daemon stop removes.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{CreateNetwork, NetworkInfo, NetworkManager, DEFAULT_NETWORK};
+use super::{CreateNetwork, Ipv6Request, NetworkInfo, NetworkManager, State, DEFAULT_NETWORK};
 use crate::error::{NetworkError, Result};
 use crate::ipam::{self, PoolConfig};
 use crate::statefile;
-use crate::subnet::Ipv4Net;
+use crate::subnet::{Ipv4Net, Ipv6Net};
+
+/// Docker's default bridge takes containers' IPv6 addresses from their MAC when its
+/// `--fixed-cidr-v6` leaves at least 48 host bits.
+const MAC_ADDRESSING_MAX_PREFIX: u8 = 80;
 
 impl NetworkManager {
-    /// Ensures the default network (`bridge` on `berth0`) exists, choosing its subnet from
-    /// `bip` or the first default pool free of host routes and other networks.
+    /// Ensures the default network (`bridge` on `berth0`) exists as the daemon is configured
+    /// (`bip` or the first default pool free of host routes and other networks; `--ipv6`,
+    /// `--fixed-cidr-v6`, `--icc`). One made under other settings is made again, unless
+    /// containers are attached to it (live restore).
     pub async fn ensure_default_network(&self, id: &str) -> Result<NetworkInfo> {
-        if let Some(n) = self
-            .state
-            .lock()
-            .await
-            .networks
-            .values()
-            .find(|n| n.name == DEFAULT_NETWORK)
-        {
-            return Ok(n.clone());
-        }
-        let (subnet, gateway) = match &self.cfg.bip {
-            Some(bip) => {
-                let (ip, prefix) = bip
-                    .split_once('/')
+        let existing = {
+            let st = self.state.lock().await;
+            st.networks
+                .values()
+                .find(|n| n.name == DEFAULT_NETWORK)
+                .cloned()
+                .map(|n| {
+                    let used = st.endpoints.keys().any(|(net, _)| *net == n.id);
+                    (n, used)
+                })
+        };
+        let bip = match &self.cfg.bip {
+            Some(bip) => Some(
+                bip.split_once('/')
                     .and_then(|(a, p)| Some((a.parse::<Ipv4Addr>().ok()?, p.parse::<u8>().ok()?)))
-                    .ok_or_else(|| NetworkError::InvalidArgument(format!("invalid bip {bip:?}")))?;
-                (
-                    Ipv4Net::new_masked(ip, prefix).to_string(),
-                    Some(ip.to_string()),
-                )
+                    .ok_or_else(|| NetworkError::InvalidArgument(format!("invalid bip {bip:?}")))?,
+            ),
+            None => None,
+        };
+        let ipv6 = self.cfg.ipv6.then(|| Ipv6Request {
+            subnet: self.cfg.fixed_cidr_v6.clone(),
+            ..Default::default()
+        });
+        if let Some((n, used)) = existing {
+            let same_v4 = bip.is_none_or(|(ip, prefix)| {
+                n.gateway == ip && n.subnet == Ipv4Net::new_masked(ip, prefix)
+            });
+            let same_v6 = n.enable_ipv6 == self.cfg.ipv6
+                && n.ipv6.as_ref().map(|p| p.subnet.to_string()) == self.cfg.fixed_cidr_v6;
+            if used || (same_v4 && same_v6 && n.icc == self.cfg.icc) {
+                return Ok(n);
             }
+            self.remove_network(&n.id).await?;
+        }
+        let (subnet, gateway) = match bip {
+            Some((ip, prefix)) => (
+                Ipv4Net::new_masked(ip, prefix).to_string(),
+                Some(ip.to_string()),
+            ),
             None => (self.pick_subnet().await?.to_string(), None),
         };
         let req = CreateNetwork {
@@ -41,6 +65,9 @@ impl NetworkManager {
             name: DEFAULT_NETWORK.into(),
             subnet: Some(subnet),
             gateway,
+            ipv6,
+            enable_ipv6: self.cfg.ipv6,
+            icc_disabled: !self.cfg.icc,
             ..Default::default()
         };
         self.create_with_bridge(req, self.cfg.default_bridge.clone())
@@ -52,11 +79,28 @@ impl NetworkManager {
         ipam::pick_subnet(&self.cfg.address_pools, &taken, &self.nl.host_routes()?)
     }
 
-    /// `network create`: validates, allocates the pool, creates `br-<12 hex>` and updates the
-    /// firewall; on any error nothing is left.
+    /// `network create`: validates, allocates the pools, creates `br-<12 hex>` and updates
+    /// the firewall; on any error nothing is left.
     pub async fn create_network(&self, req: CreateNetwork) -> Result<NetworkInfo> {
         let id12: String = req.id.chars().take(12).collect();
         self.create_with_bridge(req, format!("br-{id12}")).await
+    }
+
+    /// Validates the IPv6 side of a request into its pool (`None`: no IPv6 subnet, which
+    /// only the default bridge may lack with IPv6 on: link-local addresses only).
+    fn ipv6_pool(req: &CreateNetwork) -> Result<Option<PoolConfig<Ipv6Net>>> {
+        let v6 = req.ipv6.clone().unwrap_or_default();
+        match v6.subnet.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => Ok(Some(PoolConfig::parse(
+                s,
+                v6.gateway.as_deref(),
+                v6.ip_range.as_deref(),
+            )?)),
+            None if req.enable_ipv6 && req.name != DEFAULT_NETWORK => {
+                Err(NetworkError::NoFreePool("IPv6"))
+            }
+            None => Ok(None),
+        }
     }
 
     async fn create_with_bridge(&self, req: CreateNetwork, bridge: String) -> Result<NetworkInfo> {
@@ -67,12 +111,45 @@ impl NetworkManager {
                 req.name
             )));
         }
+        let pool6 = Self::ipv6_pool(&req)?;
+        let aux4: Vec<Ipv4Addr> = req
+            .aux_addresses
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V4(v4) => Some(*v4),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let aux6: Vec<Ipv6Addr> = req
+            .aux_addresses
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V6(v6) => Some(*v6),
+                IpAddr::V4(_) => None,
+            })
+            .collect();
+        if !aux6.is_empty() && pool6.is_none() {
+            return Err(NetworkError::InvalidArgument(format!(
+                "no matching subnet for aux-address {}",
+                aux6[0]
+            )));
+        }
         let subnet = match req.subnet {
             Some(s) => s,
             None => self.pick_subnet().await?.to_string(),
         };
         let cfg = PoolConfig::parse(&subnet, req.gateway.as_deref(), req.ip_range.as_deref())?;
-        self.ipam.create_pool(&req.id, cfg.clone())?;
+        self.ipam.create_pool(&req.id, cfg.clone(), &aux4)?;
+        if let Some(p6) = &pool6 {
+            if let Err(e) = self.ipam6.create_pool(&req.id, p6.clone(), &aux6) {
+                let _ = self.ipam.delete_pool(&req.id);
+                return Err(e);
+            }
+        }
+        let ipv6_from_mac = req.name == DEFAULT_NETWORK
+            && pool6
+                .as_ref()
+                .is_some_and(|p| p.subnet.prefix() <= MAC_ADDRESSING_MAX_PREFIX);
         let info = NetworkInfo {
             id: req.id.clone(),
             name: req.name,
@@ -81,6 +158,10 @@ impl NetworkManager {
             gateway: cfg.gateway,
             ip_range: cfg.ip_range,
             internal: req.internal,
+            enable_ipv6: req.enable_ipv6,
+            ipv6: pool6,
+            ipv6_from_mac,
+            icc: !req.icc_disabled,
         };
         let res = async {
             self.nl.ensure_bridge(&self.bridge_request(&info)).await?;
@@ -93,15 +174,21 @@ impl NetworkManager {
             st.networks.remove(&info.id);
             let _ = self.nl.delete_link(&info.bridge).await;
             let _ = self.ipam.delete_pool(&info.id);
+            let _ = self.ipam6.delete_pool(&info.id);
             let _ = self.fw.apply(&Self::ruleset(&st));
             return Err(e);
         }
         Ok(info)
     }
 
-    /// `network rm`: refused while endpoints exist; removes bridge, pool, rules, records, state.
+    /// `network rm`: refused while endpoints exist; removes bridge, pools, rules, records,
+    /// state.
     pub async fn remove_network(&self, id: &str) -> Result<()> {
         let mut st = self.state.lock().await;
+        self.remove_locked(&mut st, id).await
+    }
+
+    async fn remove_locked(&self, st: &mut State, id: &str) -> Result<()> {
         let Some(info) = st.networks.get(id).cloned() else {
             return Err(NetworkError::InvalidArgument(format!(
                 "network {id} not found"
@@ -121,9 +208,10 @@ impl NetworkManager {
             )));
         }
         st.networks.remove(id);
-        self.fw.apply(&Self::ruleset(&st))?;
+        self.fw.apply(&Self::ruleset(st))?;
         self.nl.delete_link(&info.bridge).await?;
         self.ipam.delete_pool(id)?;
+        self.ipam6.delete_pool(id)?;
         self.records.remove_network(id);
         statefile::remove(&self.net_path(id))
     }

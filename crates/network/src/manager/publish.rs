@@ -1,34 +1,58 @@
 //! Published ports and the embedded DNS of a container.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
 
-use super::{NetworkManager, PublishedPort};
+use super::{Endpoint, Held, NetworkManager, PublishedPort};
 use crate::dns::{DnsServer, ResolverListener};
 use crate::error::Result;
-use crate::ports::{self, PortMapping};
+use crate::ports::{self, HostPort, PortMapping, ReservedPort};
 use crate::statefile;
 
 impl NetworkManager {
-    /// Publishes ports of a container at `container_ip`: all host ports are reserved (bind
-    /// check) before any rule is installed; on error nothing is left.
+    /// Publishes ports of a container at its primary endpoint `ep`: all host ports are
+    /// reserved (bind check) before any rule is installed; on error nothing is left. A
+    /// mapping without host address is published on `0.0.0.0` and, where the host has
+    /// IPv6, on `::` with the same port (Docker's pair). IPv6 bindings are DNATed to the
+    /// container's IPv6 address when it has one, and served by the userland proxy otherwise
+    /// (and for `::1`).
     pub async fn publish(
         &self,
         container_id: &str,
-        container_ip: Ipv4Addr,
+        ep: &Endpoint,
         mappings: &[PortMapping],
     ) -> Result<Vec<PublishedPort>> {
         let mut st = self.state.lock().await;
-        let reserved = ports::reserve_all(mappings)?;
-        let published: Vec<PublishedPort> = reserved
-            .iter()
-            .zip(mappings)
-            .map(|(r, m)| PublishedPort {
-                mapping: *m,
-                host_port: r.host_port,
-                container_ip,
-            })
-            .collect();
+        let published_port = |mapping: PortMapping, host_port| PublishedPort {
+            mapping,
+            host_port,
+            container_ip: ep.ip,
+            container_ip6: ep.ip6,
+        };
+        let mut reserved: Vec<(PublishedPort, ReservedPort)> = Vec::new();
+        for m in mappings {
+            if m.host_ip.is_none() && self.cfg.ipv6_bindings {
+                let (r4, r6) = ports::reserve_dual(m)?;
+                let port = r4.host_port;
+                let twin = PortMapping {
+                    host_ip: Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+                    host_port: HostPort::Fixed(port),
+                    ..*m
+                };
+                reserved.push((published_port(*m, port), r4));
+                reserved.push((published_port(twin, port), r6));
+            } else {
+                let r = ports::reserve_all(std::slice::from_ref(m))?
+                    .pop()
+                    .expect("one reservation per mapping");
+                reserved.push((published_port(*m, r.host_port), r));
+            }
+        }
+        let published: Vec<PublishedPort> = reserved.iter().map(|(p, _)| p.clone()).collect();
+        let held = reserved
+            .into_iter()
+            .map(|(p, r)| Self::hold(&p, r))
+            .collect::<Result<Vec<Held>>>()?;
         let mut all = st.published.get(container_id).cloned().unwrap_or_default();
         all.extend(published.iter().cloned());
         let previous = st.published.insert(container_id.to_string(), all.clone());
@@ -46,7 +70,7 @@ impl NetworkManager {
         st.reservations
             .entry(container_id.to_string())
             .or_default()
-            .extend(reserved);
+            .extend(held);
         Ok(published)
     }
 
@@ -61,13 +85,21 @@ impl NetworkManager {
             .unwrap_or_default()
     }
 
-    /// Removes a container's port rules and releases its host ports.
+    /// Removes a container's port rules and releases its host ports (closed when this
+    /// returns, proxied ones included).
     pub async fn unpublish(&self, container_id: &str) -> Result<()> {
-        let mut st = self.state.lock().await;
-        if st.published.remove(container_id).is_some() {
-            self.fw.apply(&Self::ruleset(&st))?;
+        let held = {
+            let mut st = self.state.lock().await;
+            if st.published.remove(container_id).is_some() {
+                self.fw.apply(&Self::ruleset(&st))?;
+            }
+            st.reservations.remove(container_id)
+        };
+        for h in held.into_iter().flatten() {
+            if let Held::Proxied(p) = h {
+                p.stop().await;
+            }
         }
-        st.reservations.remove(container_id);
         statefile::remove(&self.ports_path(container_id))
     }
 

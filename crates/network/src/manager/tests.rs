@@ -1,6 +1,6 @@
 //! The manager's logic over the in-memory fakes: no root, no kernel object, milliseconds.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use berth_testkit::TempDir;
 
 use super::*;
 use crate::fake::{FakeFirewall, FakeNetlink, FakeOp};
+use crate::ipam::AddressPool;
 use crate::ports::{HostPort, Proto};
 use crate::NetworkError;
 
@@ -25,6 +26,7 @@ fn config(dir: &Path) -> ManagerConfig {
         base: "10.50.0.0/16".parse().unwrap(),
         size: 24,
     }];
+    cfg.ipv6_bindings = false;
     cfg
 }
 
@@ -57,7 +59,11 @@ impl Fixture {
 
     fn state_files(&self, sub: &str) -> usize {
         std::fs::read_dir(self.dir.path().join("network").join(sub))
-            .map(|d| d.count())
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                    .count()
+            })
             .unwrap_or(0)
     }
 
@@ -80,6 +86,7 @@ impl Fixture {
                 netns: Path::new("/proc/4242/ns/net"),
                 container_ifname: "eth0",
                 requested: ip,
+                requested6: None,
                 requested_mac: None,
                 dns_names: vec![ctr.to_string(), format!("{ctr}-alias")],
                 default_route: true,
@@ -210,6 +217,7 @@ async fn connect_allocates_addresses_macs_routes_and_names() {
             netns: Path::new("/proc/1/ns/net"),
             container_ifname: "eth1",
             requested: None,
+            requested6: None,
             requested_mac: Some([0x92, 0xd0, 0xc6, 0x0a, 0x29, 0x33]),
             dns_names: vec![],
             default_route: false,
@@ -321,7 +329,7 @@ async fn network_removal_needs_no_endpoints_and_leaves_nothing() {
 
 fn loopback(hp: HostPort, port: u16) -> PortMapping {
     PortMapping {
-        host_ip: Some(Ipv4Addr::LOCALHOST),
+        host_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         host_port: hp,
         container_port: port,
         proto: Proto::Tcp,
@@ -336,7 +344,7 @@ async fn publishing_installs_rules_holds_ports_and_rolls_back() {
     let ep = f.connect(&net, "ca", None).await.unwrap();
     let p = f
         .mgr
-        .publish("ca", ep.ip, &[loopback(HostPort::Ephemeral, 80)])
+        .publish("ca", &ep, &[loopback(HostPort::Ephemeral, 80)])
         .await
         .unwrap();
     let port = p[0].host_port;
@@ -349,9 +357,9 @@ async fn publishing_installs_rules_holds_ports_and_rolls_back() {
         rs.ports,
         vec![PortRule {
             proto: Proto::Tcp,
-            host_ip: Some(Ipv4Addr::LOCALHOST),
+            host_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             host_port: port,
-            container_ip: ep.ip,
+            container_ip: IpAddr::V4(ep.ip),
             container_port: 80,
         }]
     );
@@ -364,7 +372,7 @@ async fn publishing_installs_rules_holds_ports_and_rolls_back() {
         .mgr
         .publish(
             "ca",
-            ep.ip,
+            &ep,
             &[
                 loopback(HostPort::Ephemeral, 81),
                 loopback(HostPort::Fixed(taken), 82),
@@ -383,7 +391,7 @@ async fn publishing_installs_rules_holds_ports_and_rolls_back() {
         .port();
     assert!(f
         .mgr
-        .publish("ca", ep.ip, &[loopback(HostPort::Fixed(free), 81)])
+        .publish("ca", &ep, &[loopback(HostPort::Fixed(free), 81)])
         .await
         .is_err());
     std::net::TcpListener::bind(("127.0.0.1", free)).expect("released after rollback");
@@ -405,7 +413,7 @@ async fn restore_brings_back_bridges_rules_ports_and_names() {
     let ep = f.connect(&net, "ca", None).await.unwrap();
     let p = f
         .mgr
-        .publish("ca", ep.ip, &[loopback(HostPort::Ephemeral, 80)])
+        .publish("ca", &ep, &[loopback(HostPort::Ephemeral, 80)])
         .await
         .unwrap();
     let before = f.fw.current().unwrap();
@@ -461,4 +469,314 @@ async fn mode_none_brings_up_loopback() {
         .await
         .unwrap();
     assert_eq!(f.nl.loopbacks(), vec![Path::new("/proc/77/ns/net")]);
+}
+
+mod ipv6 {
+    //! IPv6 networks, the default bridge's IPv6, `icc` and IPv6 published ports.
+
+    use super::*;
+    use std::net::Ipv6Addr;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn v6(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    async fn v6_network(f: &Fixture, id: &str, subnet: Option<&str>) -> Result<NetworkInfo> {
+        f.mgr
+            .create_network(CreateNetwork {
+                id: id.into(),
+                name: format!("v6-{id}"),
+                subnet: Some("10.80.0.0/24".into()),
+                aux_addresses: vec!["fd00:80::a".parse().unwrap()],
+                ipv6: Some(Ipv6Request {
+                    subnet: subnet.map(String::from),
+                    ..Default::default()
+                }),
+                enable_ipv6: true,
+                ..Default::default()
+            })
+            .await
+    }
+
+    #[tokio::test]
+    async fn ipv6_networks_give_endpoints_addresses_routes_and_names() {
+        let f = Fixture::new();
+        let e = v6_network(&f, &id64("x"), None).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network"
+        );
+        assert_eq!(f.state_files("ipam"), 0, "nothing half-made");
+        let net = id64("s");
+        let info = v6_network(&f, &net, Some("fd00:80::/64")).await.unwrap();
+        assert!(info.enable_ipv6);
+        assert_eq!(info.ipv6.as_ref().unwrap().gateway, v6("fd00:80::1"));
+        let br = &f.nl.bridges()[&info.bridge];
+        assert_eq!(
+            br.ipv6,
+            vec![(v6("fd00:80::1"), 64), (v6("fe80::1"), 64)],
+            "gateway and link-local"
+        );
+        assert_eq!(
+            f.fw.current().unwrap().bridges[0].subnet6,
+            Some("fd00:80::/64".parse().unwrap())
+        );
+        let a = f.connect(&net, "ca", None).await.unwrap();
+        assert_eq!(a.ip6, Some(v6("fd00:80::2")));
+        assert_eq!((a.prefix6, a.gateway6), (64, Some(v6("fd00:80::1"))));
+        let veth = &f.nl.veths()[&a.host_ifname];
+        assert_eq!(veth.address6, Some((v6("fd00:80::2"), 64)));
+        assert_eq!(veth.gateway6, Some(v6("fd00:80::1")));
+        let b = f
+            .mgr
+            .connect(ConnectRequest {
+                network_id: &net,
+                container_id: "cb",
+                netns: Path::new("/proc/1/ns/net"),
+                container_ifname: "eth0",
+                requested: None,
+                requested6: Some(v6("fd00:80::99")),
+                requested_mac: None,
+                dns_names: vec!["cb".into()],
+                default_route: true,
+            })
+            .await
+            .unwrap();
+        assert_eq!(b.ip6, Some(v6("fd00:80::99")));
+        let c = f.connect(&net, "cc", None).await.unwrap();
+        assert_eq!(
+            c.ip6,
+            Some(v6("fd00:80::3")),
+            "aux address fd00:80::a kept free"
+        );
+        assert_eq!(
+            f.mgr.records().lookup(std::slice::from_ref(&net), "cb"),
+            vec![IpAddr::V4(b.ip), IpAddr::V6(v6("fd00:80::99"))]
+        );
+        // A taken or foreign --ip6 fails and leaves both families' addresses free.
+        for bad in ["fd00:80::99", "fd00:81::5"] {
+            let e = f
+                .mgr
+                .connect(ConnectRequest {
+                    network_id: &net,
+                    container_id: "cd",
+                    netns: Path::new("/proc/1/ns/net"),
+                    container_ifname: "eth0",
+                    requested: Some(Ipv4Addr::new(10, 80, 0, 77)),
+                    requested6: Some(v6(bad)),
+                    requested_mac: None,
+                    dns_names: vec![],
+                    default_route: true,
+                })
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    NetworkError::AddressInUse(_) | NetworkError::AddressOutsideSubnet(_)
+                ),
+                "{e}"
+            );
+        }
+        assert!(!f
+            .mgr
+            .ipam
+            .pool(&net)
+            .unwrap()
+            .allocated
+            .contains(&Ipv4Addr::new(10, 80, 0, 77)));
+        f.mgr.disconnect(&net, "cb").await.unwrap();
+        assert!(!f
+            .mgr
+            .ipam6
+            .pool(&net)
+            .unwrap()
+            .allocated
+            .contains(&v6("fd00:80::99")));
+        assert!(f
+            .mgr
+            .records()
+            .lookup(std::slice::from_ref(&net), "cb")
+            .is_empty());
+        // --ip6 on an IPv4-only network is refused.
+        let v4net = id64("four");
+        f.user_network(&v4net, None).await.unwrap();
+        let e = f
+            .mgr
+            .connect(ConnectRequest {
+                network_id: &v4net,
+                container_id: "ce",
+                netns: Path::new("/proc/1/ns/net"),
+                container_ifname: "eth0",
+                requested: None,
+                requested6: Some(v6("fd00:80::5")),
+                requested_mac: None,
+                dns_names: vec![],
+                default_route: true,
+            })
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("user configured subnets"), "{e}");
+        // Removal drops the IPv6 pool too.
+        for c in ["ca", "cc"] {
+            f.mgr.disconnect(&net, c).await.unwrap();
+        }
+        f.mgr.remove_network(&net).await.unwrap();
+        assert!(f.mgr.ipam6.pools().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn default_bridge_ipv6_from_mac_and_reconfiguration() {
+        let dir = TempDir::new("netmgr-unit");
+        let nl = Arc::new(FakeNetlink::new());
+        let fw = Arc::new(FakeFirewall::new());
+        let mut cfg = config(dir.path());
+        cfg.bip = Some("10.90.0.1/24".into());
+        let mgr = NetworkManager::with_backends(cfg.clone(), nl.clone(), fw.clone()).unwrap();
+        let def = mgr.ensure_default_network(&id64("d")).await.unwrap();
+        assert!(!def.enable_ipv6);
+        drop(mgr);
+        // Restarted with --ipv6 --fixed-cidr-v6 and --icc=false: the bridge is remade.
+        cfg.ipv6 = true;
+        cfg.fixed_cidr_v6 = Some("fd00:90::/64".into());
+        cfg.icc = false;
+        let mgr = NetworkManager::with_backends(cfg.clone(), nl.clone(), fw.clone()).unwrap();
+        let def = mgr.ensure_default_network(&id64("d")).await.unwrap();
+        assert!(def.enable_ipv6 && def.ipv6_from_mac && !def.icc);
+        let ep = mgr
+            .connect(ConnectRequest {
+                network_id: &def.id,
+                container_id: "ca",
+                netns: Path::new("/proc/1/ns/net"),
+                container_ifname: "eth0",
+                requested: None,
+                requested6: None,
+                requested_mac: None,
+                dns_names: vec![],
+                default_route: true,
+            })
+            .await
+            .unwrap();
+        assert_eq!(ep.mac, "02:42:0a:5a:00:02");
+        assert_eq!(
+            ep.ip6,
+            Some(v6("fd00:90::242:a5a:2")),
+            "Docker's MAC scheme"
+        );
+        assert!(
+            nl.veths()[&ep.host_ifname].isolated,
+            "icc off: port isolated"
+        );
+        assert!(
+            mgr.records().network_count() == 0,
+            "no names on the default bridge"
+        );
+        drop(mgr);
+        // Another change while a container is attached keeps the bridge (live restore).
+        cfg.fixed_cidr_v6 = Some("fd00:91::/64".into());
+        let mgr = NetworkManager::with_backends(cfg, nl.clone(), fw.clone()).unwrap();
+        let kept = mgr.ensure_default_network(&id64("d")).await.unwrap();
+        assert_eq!(kept, def);
+    }
+
+    #[tokio::test]
+    async fn ports_without_host_address_bind_both_families() {
+        let f = Fixture::new();
+        let mut cfg = config(f.dir.path());
+        cfg.ipv6_bindings = true;
+        let nl = Arc::new(FakeNetlink::new());
+        let fw = Arc::new(FakeFirewall::new());
+        let mgr = NetworkManager::with_backends(cfg, nl, fw.clone()).unwrap();
+        let net = id64("s");
+        mgr.create_network(CreateNetwork {
+            id: net.clone(),
+            name: "dual".into(),
+            subnet: Some("10.81.0.0/24".into()),
+            ipv6: Some(Ipv6Request {
+                subnet: Some("fd00:81::/64".into()),
+                ..Default::default()
+            }),
+            enable_ipv6: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let ep = mgr
+            .connect(ConnectRequest {
+                network_id: &net,
+                container_id: "ca",
+                netns: Path::new("/proc/1/ns/net"),
+                container_ifname: "eth0",
+                requested: None,
+                requested6: None,
+                requested_mac: None,
+                dns_names: vec![],
+                default_route: true,
+            })
+            .await
+            .unwrap();
+        let p = mgr
+            .publish("ca", &ep, &[PortMapping::ephemeral(80, Proto::Tcp)])
+            .await
+            .unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].host_ip().to_string(), "0.0.0.0");
+        assert_eq!(p[1].host_ip().to_string(), "::");
+        assert_eq!(p[0].host_port, p[1].host_port);
+        let rules = fw.current().unwrap().ports;
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[1].container_ip, IpAddr::V6(ep.ip6.unwrap()));
+        assert_eq!(rules[1].host_ip, Some("::".parse().unwrap()));
+        mgr.unpublish("ca").await.unwrap();
+        std::net::TcpListener::bind(("::", p[1].host_port)).expect("v6 released");
+    }
+
+    #[tokio::test]
+    async fn ipv6_loopback_is_proxied_to_an_ipv4_container() {
+        if !ports::ipv6_available() {
+            return;
+        }
+        let f = Fixture::new();
+        // A stand-in container: a server on 127.0.0.1 and an endpoint pointing there.
+        let backend = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let cport = backend.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = backend.accept().await {
+                let _ = c.write_all(b"from the container").await;
+            }
+        });
+        let ep = Endpoint {
+            network_id: "n".into(),
+            container_id: "ca".into(),
+            ip: Ipv4Addr::LOCALHOST,
+            prefix: 8,
+            gateway: Ipv4Addr::LOCALHOST,
+            ip6: None,
+            prefix6: 0,
+            gateway6: None,
+            mac: String::new(),
+            host_ifname: String::new(),
+            dns_names: vec![],
+        };
+        let m = PortMapping {
+            host_ip: Some("::1".parse().unwrap()),
+            host_port: HostPort::Ephemeral,
+            container_port: cport,
+            proto: Proto::Tcp,
+        };
+        let p = f.mgr.publish("ca", &ep, &[m]).await.unwrap();
+        assert!(
+            f.fw.current().is_none_or(|rs| rs.ports.is_empty()),
+            "no kernel rule for ::1"
+        );
+        let mut c = tokio::net::TcpStream::connect(("::1", p[0].host_port))
+            .await
+            .unwrap();
+        let mut got = String::new();
+        c.read_to_string(&mut got).await.unwrap();
+        assert_eq!(got, "from the container");
+        f.mgr.unpublish("ca").await.unwrap();
+        std::net::TcpListener::bind(("::1", p[0].host_port)).expect("released");
+    }
 }

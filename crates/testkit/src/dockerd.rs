@@ -1,0 +1,149 @@
+//! Docker's own daemon (Debian's dockerd 20.10) on a private socket: the reference that
+//! berth's behaviour is compared with.
+//!
+//! Everything is private to the test: socket, data root and exec root under a [`TempDir`],
+//! no default bridge, no iptables/ip6tables rules, and user networks drawn from a free
+//! `10.x.y.0/20` ([`crate::subnet::free_block_20`]). On drop it removes its containers and
+//! networks (their bridges), stops dockerd and the containerd it started, and unmounts
+//! what is left under its directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::TempDir;
+
+/// A running private dockerd.
+#[derive(Debug)]
+pub struct Dockerd {
+    child: Option<Child>,
+    dir: TempDir,
+}
+
+impl Dockerd {
+    /// Starts dockerd and waits until it answers (panics after 60 s with its log).
+    pub fn start() -> Dockerd {
+        Self::start_with(&[])
+    }
+
+    /// Starts dockerd with extra flags.
+    pub fn start_with(args: &[&str]) -> Dockerd {
+        let dir = TempDir::new("berth-dockerd-");
+        let d = dir.path().to_path_buf();
+        let seed = std::process::id() as usize * 131 + d.as_os_str().len();
+        let (a, b) = crate::subnet::free_block_20(seed).expect("a free 10.x.y.0/20 for dockerd");
+        let log = std::fs::File::create(d.join("dockerd.log")).expect("dockerd log");
+        let child = Command::new(crate::which("dockerd").expect("dockerd installed"))
+            .arg("-H")
+            .arg(format!("unix://{}", d.join("d.sock").display()))
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("d.pid"))
+            .args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-masq=false",
+            ])
+            .arg("--default-address-pool")
+            .arg(format!("base=10.{a}.{b}.0/20,size=24"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn dockerd");
+        let daemon = Dockerd {
+            child: Some(child),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !(daemon.sock().exists() && daemon.docker(&["version"]).status.success()) {
+            assert!(
+                Instant::now() < deadline,
+                "dockerd did not start: {}",
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        daemon
+    }
+
+    /// The daemon's directory (socket, data, exec root, log).
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The API socket.
+    pub fn sock(&self) -> PathBuf {
+        self.root().join("d.sock")
+    }
+
+    /// `unix://…` for `DOCKER_HOST`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.sock().display())
+    }
+
+    /// dockerd's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.root().join("dockerd.log")).unwrap_or_default()
+    }
+
+    /// The docker CLI against this daemon.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        // The v28 CLI, not Debian's 20.10 client that comes with dockerd.
+        Command::new(crate::daemon::DOCKER_CLI)
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .env("DOCKER_CONFIG", self.root().join("docker-config"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run docker")
+    }
+
+    /// Loads `busybox:latest` made from the host's static busybox.
+    pub fn load_busybox(&self) {
+        let tar = self.root().join("busybox.tar");
+        crate::image_tar::busybox_archive(&tar, &["busybox:latest"]);
+        let out = self.docker(&["load", "-i", tar.to_str().expect("utf8 path")]);
+        assert!(
+            out.status.success(),
+            "dockerd load: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", "-v", id]);
+        }
+        // User networks are bridges on the host: remove them while dockerd can.
+        let _ = self.docker(&["network", "prune", "-f"]);
+        if let Some(mut child) = self.child.take() {
+            // SIGTERM lets dockerd stop its own containerd; then make sure.
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for pidfile in ["exec/containerd/containerd.pid", "exec/containerd.pid"] {
+            if let Ok(pid) = std::fs::read_to_string(self.root().join(pidfile)) {
+                let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
+            }
+        }
+        crate::daemon::unmount_under(self.root());
+    }
+}
