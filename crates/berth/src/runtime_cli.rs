@@ -195,7 +195,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
 
 /// Parses `9`, `KILL`, `SIGKILL` (any case).
 fn parse_signal(s: &str) -> Result<i32> {
-    berth_runtime::signal::parse(s).ok_or_else(|| anyhow!("unknown signal {s:?}"))
+    berth_units::signal::parse(s).ok_or_else(|| anyhow!("unknown signal {s:?}"))
 }
 
 fn exec(rt: &Runtime, e: liboci_cli::Exec) -> Result<i32> {

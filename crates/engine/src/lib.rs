@@ -5,7 +5,6 @@
 //! - [`shim`]: the per-container monitor (crate `berth-shim`) and its protocol;
 //! - [`helpers`]: the helper binaries (`berth-shim`, `berth-runtime`) found at start;
 //! - [`images`]: the image side of the API;
-//! - [`inroot`]: files inside a container's root through descriptors (`docker cp`);
 //! - [`layout`]: who may enter the data root and the exec root (their modes);
 //! - [`logfile`]: the json-file log format (shared with the shim);
 //! - [`networks`]: networks and container networking;
@@ -19,7 +18,6 @@ pub mod error;
 pub mod helpers;
 pub mod hostinfo;
 pub mod images;
-pub mod inroot;
 pub mod layout;
 pub mod networks;
 pub mod volumes;

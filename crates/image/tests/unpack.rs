@@ -92,7 +92,7 @@ fn load(tar: &[u8]) -> (TempDir, std::path::PathBuf) {
 fn refuses_dotdot_names() {
     refuse(
         &RawTar::new().file("../evil", "x").bytes(),
-        "escapes the layer root",
+        "escapes the destination",
     );
     refuse(&RawTar::new().file("a/../../evil", "x").bytes(), "escapes");
 }

@@ -39,7 +39,7 @@ pub fn setup(socket: &OwnedFd) -> Result<()> {
     ) {
         let _ = rustix::mount::mount(
             name.as_str(),
-            crate::safe_path::proc_fd_path(&console).as_str(),
+            berth_inroot::proc_fd_path(&console).as_str(),
             "",
             rustix::mount::MountFlags::BIND,
             None,

@@ -8,7 +8,7 @@ use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxRe
 use rustix::fs::{Gid, Mode, Uid};
 
 use crate::error::{invalid, Context, Result};
-use crate::safe_path::{create_in_root, open_in_root};
+use berth_inroot::{create_in_root, open_in_root};
 
 struct Device {
     path: PathBuf,

@@ -8,9 +8,10 @@
 //! rootfs (`rootfs`) and waits on the exec fifo until `start`.
 //!
 //! The API is [`Runtime`] and its options, records and errors, the `features`/`spec`
-//! documents, [`seccomp::from_docker_profile`] and [`signal::parse`]. Modules marked
-//! "engine" below are still linked by berth-engine and go private once it stops.
+//! documents and [`seccomp::from_docker_profile`]. Signal names are `berth_units::signal`'s,
+//! in-root lookups `berth_inroot`'s.
 
+mod cgroup;
 mod channel;
 mod console;
 mod container;
@@ -23,17 +24,10 @@ mod launch;
 mod lsm;
 mod mount_options;
 mod process_setup;
+mod rootfs;
 mod sealed_exe;
 pub mod seccomp;
-pub mod signal;
 mod spec;
-
-/// engine: `Cgroup` for reconcile (until the engine takes it from berth-cgroups itself).
-pub mod cgroup;
-/// engine: `remount_fd` for read-only `cp` targets (until the in-root crate lands).
-pub mod rootfs;
-/// engine: in-root lookups (moving to the shared in-root filesystem crate).
-pub mod safe_path;
 mod state;
 
 pub use channel::INIT_FD_ENV;

@@ -1,6 +1,7 @@
 //! The last steps before the container's program runs: stdio, rlimits, oom_score_adj, user
 //! and groups, the five capability sets, no_new_privileges, seccomp, cwd, env and execve.
 
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
@@ -248,13 +249,18 @@ pub fn resolve_program(process: &Process) -> Result<PathBuf> {
         } else {
             process.cwd().join(arg0)
         };
-        return if p.exists() {
-            Ok(PathBuf::from(arg0))
-        } else {
-            Err(invalid(
+        // runc's words (Go's exec.LookPath): clients map "no such file or directory" to
+        // exit 127 and "permission denied" to 126.
+        return match std::fs::metadata(&p) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(PathBuf::from(arg0)),
+            Ok(_) => Err(invalid(
                 "process.args[0]",
-                format!("{arg0}: no such file in the container"),
-            ))
+                format!("exec: {arg0:?}: permission denied"),
+            )),
+            Err(e) => Err(invalid(
+                "process.args[0]",
+                format!("exec: {arg0:?}: stat {arg0}: {}", go_error_text(&e)),
+            )),
         };
     }
     let path = env_pairs(process)
@@ -286,5 +292,23 @@ pub fn exec(process: &Process, program: &Path) -> Error {
         .env_clear()
         .envs(env_pairs(process))
         .exec();
-    invalid("process.args", format!("exec {}: {err}", program.display()))
+    invalid(
+        "process.args",
+        format!("exec {}: {}", program.display(), go_error_text(&err)),
+    )
+}
+
+/// An OS error as Go (and so runc) prints it: `permission denied`, not
+/// `Permission denied (os error 13)`.
+pub fn go_error_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(i)) => &text[..i],
+        _ => text.as_str(),
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }

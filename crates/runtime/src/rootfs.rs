@@ -6,12 +6,12 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
-use rustix::fs::{FileType, Mode, OFlags, StatVfsMountFlags};
+use rustix::fs::{FileType, Mode, OFlags};
 use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 
 use crate::error::{invalid, Context, Error, Result};
 use crate::mount_options::{self, MountOptions};
-use crate::safe_path::{create_in_root, open_in_root, proc_fd_path};
+use berth_inroot::{create_in_root, open_in_root, proc_fd_path};
 
 /// The spec's `linux.rootfsPropagation`, if any.
 pub(crate) fn requested_propagation(spec: &Spec) -> Result<Option<MountPropagationFlags>> {
@@ -178,29 +178,8 @@ fn remount_bind(root: &OwnedFd, dest: &Path, flags: MountFlags) -> Result<()> {
 }
 
 /// Bind-remounts the mount whose root `fd` is with `flags` plus the flags it must keep.
-pub fn remount_fd(fd: &OwnedFd, flags: MountFlags) -> Result<()> {
-    let mut keep = MountFlags::empty();
-    if let Ok(st) = rustix::fs::fstatvfs(fd) {
-        let f = st.f_flag;
-        for (sv, mf) in [
-            (StatVfsMountFlags::NOSUID, MountFlags::NOSUID),
-            (StatVfsMountFlags::NODEV, MountFlags::NODEV),
-            (StatVfsMountFlags::NOEXEC, MountFlags::NOEXEC),
-            (StatVfsMountFlags::NOATIME, MountFlags::NOATIME),
-            (StatVfsMountFlags::NODIRATIME, MountFlags::NODIRATIME),
-            (StatVfsMountFlags::RELATIME, MountFlags::RELATIME),
-        ] {
-            if f.contains(sv) {
-                keep |= mf;
-            }
-        }
-    }
-    rustix::mount::mount_remount(
-        proc_fd_path(fd).as_str(),
-        MountFlags::BIND | flags | keep,
-        "",
-    )
-    .sys(|| format!("remount with {:?}", flags))
+fn remount_fd(fd: &OwnedFd, flags: MountFlags) -> Result<()> {
+    berth_inroot::remount_bind(fd, flags).sys(|| format!("remount with {:?}", flags))
 }
 
 fn apply_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {

@@ -5,11 +5,13 @@
 //! - [`duration`]: Go durations (`"1m30s"`, `time.ParseDuration` / `Duration.String`) and
 //!   go-units' `HumanDuration` (`"About a minute"`);
 //! - [`size`]: go-units' sizes: `RAMInBytes` (`"512m"`, binary), `FromHumanSize` (decimal),
-//!   `HumanSize` (`"1.23MB"`) and `BytesSize` (`"1.5GiB"`).
+//!   `HumanSize` (`"1.23MB"`) and `BytesSize` (`"1.5GiB"`);
+//! - [`signal`]: Linux signal names and numbers as docker and runc take them.
 //!
 //! Why a crate of its own rather than `chrono`/`humantime`/`bytesize`: docs/units.md.
 
 pub mod duration;
+pub mod signal;
 pub mod size;
 pub mod time;
 

@@ -1,5 +1,5 @@
 //! `HEAD/GET/PUT /containers/{id}/archive` (`docker cp`): the container's files through
-//! [`crate::inroot`]. A running container is reached through `/proc/<pid>/root` (its own mount
+//! [`berth_inroot`]. A running container is reached through `/proc/<pid>/root` (its own mount
 //! namespace, so binds and volumes are seen as the container sees them); a stopped one has its
 //! snapshot mounted on a private directory for the duration of the call. The container's
 //! lifecycle lock is held meanwhile, so it cannot start or be removed under the copy.
@@ -11,13 +11,13 @@ use std::sync::Arc;
 use crate::error::{EngineError, Result};
 use berth_api_server::{ArchivePutOptions, ByteStream, RequestBody};
 use berth_api_types::ContainerPathStat;
+use berth_inroot::{self as inroot, ExtractOptions, InRootError, PathStat, Root};
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::record::{self, ContainerRecord};
 use super::{spec, Containers};
-use crate::inroot::{self, ExtractOptions, InRootError};
 
 fn internal(e: impl std::fmt::Display) -> EngineError {
     EngineError::internal(e.to_string())
@@ -41,7 +41,7 @@ impl Containers {
     async fn in_root<T: Send + 'static>(
         self: &Arc<Self>,
         id: &str,
-        f: impl FnOnce(&OwnedFd, &ContainerRecord) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&Root, &ContainerRecord) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let live = self.live(id);
         let _op = live.op.lock().await;
@@ -50,7 +50,7 @@ impl Containers {
         tokio::task::spawn_blocking(move || {
             if rec.state.running {
                 let dir = PathBuf::from(format!("/proc/{}/root", rec.state.pid));
-                let root = inroot::open_root(&dir).map_err(internal)?;
+                let root = Root::open(&dir).map_err(internal)?;
                 return f(&root, &rec);
             }
             let mnt = this
@@ -65,14 +65,14 @@ impl Containers {
                 .map_err(internal)
                 .and_then(|m| berth_snapshot::mount(&m, &mnt).map_err(internal));
             let res = mounted.and_then(|()| {
-                let root = inroot::open_root(&mnt).map_err(internal)?;
+                let root = Root::open(&mnt).map_err(internal)?;
                 let mut binds = Vec::new();
                 let res = mount_binds(&root, &rec, &mut binds)
                     .map_err(internal)
                     .and_then(|()| f(&root, &rec));
                 for m in binds.iter().rev() {
                     let _ = rustix::mount::unmount(
-                        berth_runtime::safe_path::proc_fd_path(m).as_str(),
+                        inroot::proc_fd_path(m).as_str(),
                         rustix::mount::UnmountFlags::DETACH,
                     );
                 }
@@ -96,7 +96,7 @@ impl Containers {
         let (p, r) = (path.to_string(), reference.to_string());
         self.in_root(&id, move |root, _| {
             let loc = inroot::locate(root, &p).map_err(|e| api_error(e, &p, &r))?;
-            Ok(inroot::path_stat(root, &loc))
+            Ok(wire_stat(inroot::path_stat(root, &loc)))
         })
         .await
     }
@@ -121,7 +121,7 @@ impl Containers {
             let res = this
                 .in_root(&id, move |root, _| {
                     let loc = inroot::locate(root, &p).map_err(|e| api_error(e, &p, &r))?;
-                    let stat = inroot::path_stat(root, &loc);
+                    let stat = wire_stat(inroot::path_stat(root, &loc));
                     if take(&stat_tx2).is_none_or(|s| s.send(Ok(stat)).is_err()) {
                         return Ok(());
                     }
@@ -209,15 +209,15 @@ impl Containers {
 
 /// The extraction of a `PUT`: `Err(Ok(_))` for file errors, `Err(Err(_))` for others.
 fn put_into(
-    root: &OwnedFd,
+    root: &Root,
     rec: &ContainerRecord,
     opts: &ArchivePutOptions,
     reader: &mut BodyReader,
 ) -> Result<(), Result<InRootError, EngineError>> {
-    let dest = inroot::extraction_dir(root, &opts.path).map_err(Ok)?;
+    inroot::check_extraction_point(root, &opts.path).map_err(Ok)?;
     let owner = if opts.copy_uid_gid {
-        let passwd = inroot::read_small(root, "/etc/passwd").unwrap_or_default();
-        let group = inroot::read_small(root, "/etc/group").unwrap_or_default();
+        let passwd = root.read_text("/etc/passwd").unwrap_or_default();
+        let group = root.read_text("/etc/group").unwrap_or_default();
         let (uid, gid, _) = spec::parse_user(&passwd, &group, &rec.config.user)
             .map_err(|m| Err(EngineError::invalid(m)))?;
         Some((uid, gid))
@@ -227,19 +227,16 @@ fn put_into(
     let eo = ExtractOptions {
         no_overwrite_dir_non_dir: opts.no_overwrite_dir_non_dir,
         owner,
+        ..ExtractOptions::default()
     };
-    inroot::extract(root, &dest, reader, &eo).map_err(Ok)
+    inroot::extract(root, &opts.path, reader, &eo).map_err(Ok)
 }
 
 /// The host-directory binds (`HostConfig.Binds` with an absolute source) of a stopped
 /// container, mounted on its root for the copy as Docker mounts a container's volumes; mount
 /// points are created inside the root through descriptors. `done` gets each mount made,
 /// outermost first (also when a later one fails).
-fn mount_binds(
-    root: &OwnedFd,
-    rec: &ContainerRecord,
-    done: &mut Vec<OwnedFd>,
-) -> std::io::Result<()> {
+fn mount_binds(root: &Root, rec: &ContainerRecord, done: &mut Vec<OwnedFd>) -> std::io::Result<()> {
     let mut binds: Vec<(String, String, bool)> = rec
         .host_config
         .binds
@@ -258,21 +255,27 @@ fn mount_binds(
     binds.sort_by_key(|(_, dst, _)| inroot::clean(dst).len());
     for (src, dst, ro) in binds {
         let is_dir = std::fs::metadata(&src).map(|m| m.is_dir()).unwrap_or(true);
-        let target =
-            berth_runtime::safe_path::create_in_root(root, std::path::Path::new(&dst), is_dir)?;
-        rustix::mount::mount_bind_recursive(
-            src.as_str(),
-            berth_runtime::safe_path::proc_fd_path(&target).as_str(),
-        )?;
+        let target = inroot::create_in_root(root, std::path::Path::new(&dst), is_dir)?;
+        rustix::mount::mount_bind_recursive(src.as_str(), inroot::proc_fd_path(&target).as_str())?;
         // The mount now on top of the mount point.
-        let mounted = berth_runtime::safe_path::open_in_root(root, std::path::Path::new(&dst))?;
+        let mounted = inroot::open_in_root(root, std::path::Path::new(&dst))?;
         done.push(mounted.try_clone()?);
         if ro {
-            berth_runtime::rootfs::remount_fd(&mounted, rustix::mount::MountFlags::RDONLY)
-                .map_err(std::io::Error::other)?;
+            inroot::remount_bind(&mounted, rustix::mount::MountFlags::RDONLY)?;
         }
     }
     Ok(())
+}
+
+/// The wire form of a path's stat (`X-Docker-Container-Path-Stat`).
+fn wire_stat(s: PathStat) -> ContainerPathStat {
+    ContainerPathStat {
+        name: s.name,
+        size: s.size,
+        mode: s.mode,
+        mtime: s.mtime.to_rfc3339(berth_units::SubSeconds::Trimmed),
+        link_target: s.link_target,
+    }
 }
 
 /// True when `path` lies in a bind mount of the container (writable despite a read-only root).

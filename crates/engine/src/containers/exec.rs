@@ -234,6 +234,19 @@ impl Containers {
         } else {
             e.config.user.clone()
         };
+        let rootfs = self.rootfs(&rec.id);
+        let exec_user = spec::resolve_user(&rootfs, &user)
+            .ok()
+            .map(|(uid, gid, mut extra)| {
+                // The container's GroupAdd applies to its execs too, as in Docker.
+                let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+                for g in rec.host_config.group_add.iter().flatten() {
+                    if let Ok(g) = spec::group_id(&group, g) {
+                        extra.push(g);
+                    }
+                }
+                (uid, gid, extra)
+            });
         let cwd = if e.config.working_dir.is_empty() {
             rec.config.working_dir.clone()
         } else {
@@ -251,7 +264,7 @@ impl Containers {
             args: e.config.cmd.clone().map(|c| c.0).unwrap_or_default(),
             env,
             cwd: (!cwd.is_empty()).then_some(cwd),
-            user: spec::resolve_user(&self.rootfs(&rec.id), &user).ok(),
+            user: exec_user,
             tty,
             privileged: e.config.privileged,
         };
@@ -272,6 +285,13 @@ impl Containers {
         } else {
             None
         };
+        // The runtime writes the pid file once the program runs: without it, the program
+        // could not be started and the exec exits 126, as Docker's.
+        let pid_dir = self.exec_root.join("s");
+        std::fs::create_dir_all(&pid_dir).map_err(EngineError::internal)?;
+        let pid_file = pid_dir.join(format!("{}.pid", &id[..12.min(id.len())]));
+        let _ = std::fs::remove_file(&pid_file);
+        cmd.arg("--pid-file").arg(&pid_file);
         cmd.arg(&rec.id);
         if tty {
             cmd.stdin(std::process::Stdio::null())
@@ -371,6 +391,8 @@ impl Containers {
                     .and_then(|s| s.code())
                     .unwrap_or(126) as i64;
                 drop(process_file);
+                let code = if pid_file.exists() { code } else { 126 };
+                let _ = std::fs::remove_file(&pid_file);
                 this.set_exec(&eid, |x| {
                     x.running = false;
                     x.exit_code = Some(code);
@@ -406,7 +428,9 @@ impl Containers {
                 .unwrap_or_else(|_| detach_keys::DEFAULT.to_vec());
             let with_stdin = e.config.attach_stdin;
             let this = self.clone();
-            return Ok(Some(Hijack::new(true, move |s| async move {
+            // The start's Tty decides the framing (Docker: multiplexed whenever the start
+            // says Tty:false, whatever the create said).
+            return Ok(Some(Hijack::new(start.tty, move |s| async move {
                 let detached = pump_pty(pty, s, stderr, with_stdin, keys, exit_rx).await;
                 if detached {
                     if let Ok(rec) = this.get(&rec.id) {
@@ -415,7 +439,7 @@ impl Containers {
                 }
             })));
         }
-        Ok(Some(Hijack::new(false, move |mut s| async move {
+        Ok(Some(Hijack::new(start.tty, move |mut s| async move {
             if let Some(mut w) = stdin {
                 let mut r = s.stdin;
                 tokio::spawn(async move {

@@ -16,7 +16,6 @@ use berth_units::{format_go_duration, parse_go_duration};
 
 use super::record::ContainerRecord;
 use super::{spec, Containers};
-use crate::inroot;
 use crate::logfile;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -239,9 +238,9 @@ impl Containers {
             .arg("exec");
         // The user, read from the container's own files without leaving its root.
         let root = std::path::PathBuf::from(format!("/proc/{}/root", rec.state.pid));
-        if let Ok(fd) = inroot::open_root(&root) {
-            let passwd = inroot::read_small(&fd, "/etc/passwd").unwrap_or_default();
-            let group = inroot::read_small(&fd, "/etc/group").unwrap_or_default();
+        if let Ok(root) = berth_inroot::Root::open(&root) {
+            let passwd = root.read_text("/etc/passwd").unwrap_or_default();
+            let group = root.read_text("/etc/group").unwrap_or_default();
             if let Ok((uid, gid, _)) = spec::parse_user(&passwd, &group, &rec.config.user) {
                 cmd.arg("--user").arg(format!("{uid}:{gid}"));
             }

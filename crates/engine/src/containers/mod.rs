@@ -10,6 +10,7 @@ mod exec_process;
 pub mod health;
 pub mod init;
 mod ops;
+mod options;
 mod query;
 pub mod reconcile;
 pub mod record;

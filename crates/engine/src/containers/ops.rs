@@ -155,9 +155,7 @@ impl Containers {
                 .map_err(crate::error::EngineError::from)?;
         }
         let endpoints_config = self.prepare_network_create(&mut host, body.networking_config)?;
-        if host.log_config.kind.is_empty() {
-            host.log_config.kind = "json-file".into();
-        }
+        super::options::check_create_options(&mut host)?;
         let plan = crate::volumes::mounts::plan(self, &config, &host)?;
         let id = record::new_id();
         let name = match &opts.name {
@@ -330,8 +328,8 @@ impl Containers {
         let workdir = rec.config.working_dir.clone();
         if workdir.starts_with('/') {
             // Docker creates a missing working directory in the container's layer.
-            let made = crate::inroot::open_root(&rootfs)
-                .and_then(|root| crate::inroot::make_dir_all(&root, &workdir));
+            let made = berth_inroot::Root::open(&rootfs)
+                .and_then(|root| root.mkdir_all(&workdir, 0o755, None));
             if let Err(e) = made {
                 fail(self, String::new());
                 return Err(EngineError::internal(format!(
@@ -761,10 +759,18 @@ impl Containers {
             Err(_) if force => return self.remove_unreadable(&id).await,
             Err(e) => return Err(meta_err(e)),
         };
+        if rec.state.restarting && !rec.state.running && !force {
+            return Err(EngineError::conflict(format!(
+                "cannot remove container \"{}\": container is restarting: stop the container before removing or force remove",
+                rec.name
+            )));
+        }
         if rec.state.running {
             if !force {
                 let what = if rec.state.paused {
                     "paused"
+                } else if rec.state.restarting {
+                    "restarting"
                 } else {
                     "running"
                 };
@@ -1199,7 +1205,7 @@ async fn send_entry(
 
 /// Signal name or number → number.
 pub fn parse_signal(s: &str) -> Option<i32> {
-    berth_runtime::signal::parse(s)
+    berth_units::signal::parse(s)
 }
 
 /// True when `path` is a mount point (its device differs from its parent's, or it is listed

@@ -424,8 +424,7 @@ impl Containers {
 
 /// Kills what is left in the cgroup `/berth/<id>` and removes it; true when it existed.
 fn remove_cgroup(id: &str) -> bool {
-    let Ok(cg) = berth_runtime::cgroup::Cgroup::new(Some(&super::resources::cgroups_path(id)), id)
-    else {
+    let Ok(cg) = berth_cgroups::Cgroup::new(Some(&super::resources::cgroups_path(id)), id) else {
         return false;
     };
     if !cg.exists() {

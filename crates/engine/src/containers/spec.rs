@@ -170,6 +170,20 @@ pub fn parse_user(passwd: &str, group: &str, user: &str) -> Result<(u32, u32, Ve
     Ok((uid, gid, extra))
 }
 
+/// A `GroupAdd` entry as a gid: a number, or a name looked up in the container's
+/// `/etc/group` text (Docker's error when there is none).
+pub fn group_id(group: &str, g: &str) -> Result<u32, String> {
+    if let Ok(n) = g.parse::<u32>() {
+        return Ok(n);
+    }
+    group
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|e| e.len() > 2 && e[0] == g)
+        .and_then(|e| e[2].parse().ok())
+        .ok_or_else(|| format!("Unable to find group {g}: no matching entries in group file"))
+}
+
 /// Inputs of [`build`].
 pub struct SpecInput<'a> {
     /// Container id (hostname = first 12 characters).
@@ -189,7 +203,14 @@ pub struct SpecInput<'a> {
 /// Builds `config.json`.
 pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
     let cfg = input.config;
-    let (uid, gid, extra) = resolve_user(input.rootfs, &cfg.user)?;
+    let (uid, gid, mut extra) = resolve_user(input.rootfs, &cfg.user)?;
+    let group = std::fs::read_to_string(input.rootfs.join("etc/group")).unwrap_or_default();
+    for g in input.host.group_add.iter().flatten() {
+        let g = group_id(&group, g)?;
+        if !extra.contains(&g) {
+            extra.push(g);
+        }
+    }
     let mut env: Vec<String> = cfg.env.clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(0, format!("PATH={DEFAULT_PATH}"));
@@ -423,6 +444,12 @@ mod tests {
         assert_eq!(resolve_user(&dir, "").unwrap().0, 0);
         assert_eq!(resolve_user(&dir, "1000:50").unwrap(), (1000, 50, vec![]));
         assert!(resolve_user(&dir, "nobody").is_err());
+        let group = "root:x:0:\nwww:x:33:\n";
+        assert_eq!(group_id(group, "www"), Ok(33));
+        assert_eq!(group_id(group, "1234"), Ok(1234));
+        assert!(group_id(group, "nope")
+            .unwrap_err()
+            .contains("Unable to find group nope"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

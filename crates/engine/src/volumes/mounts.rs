@@ -551,7 +551,7 @@ impl Volumes {
     /// in the image cannot make berth copy host files into the volume.
     fn copy_up(&self, name: &str, rootfs: &Path, dest: &str) -> Result<()> {
         let root = std::fs::File::open(rootfs).map_err(|e| EngineError::internal(e.to_string()))?;
-        let Ok(dir) = berth_runtime::safe_path::open_in_root(&root, Path::new(dest)) else {
+        let Ok(dir) = berth_inroot::open_in_root(&root, Path::new(dest)) else {
             return Ok(()); // nothing at that path in the image
         };
         let via = PathBuf::from(format!("/proc/self/fd/{}/.", dir.as_raw_fd()));

@@ -251,5 +251,85 @@ def case_swarm():
     print("swarm:", same("swarm answers", each(swarm)))
 
 
-{"keys": case_keys, "versions": case_versions, "swarm": case_swarm}[CASE]()
+# ---- containers: exec framing and exit codes, create options ------------------------------
+
+def started(c, name, **kw):
+    ctr = c.create_container("busybox", ["sleep", "600"], name=name, **kw)
+    c.start(ctr)
+    return ctr["Id"]
+
+
+def exec_cases(name, host):
+    c = api(host)
+    cid = started(c, "%s-exec-%s" % (PREFIX, name))
+    out = {}
+    try:
+        # Created with a tty, started with Tty:false: the stream is multiplexed (demux
+        # separates it); the tty merged stderr into stdout.
+        e = c.exec_create(cid, ["sh", "-c", "echo out; echo err >&2"], tty=True)
+        res = c.exec_start(e, tty=False, demux=True)
+        out["tty exec, start Tty:false"] = [x.replace(b"\r", b"").decode() if x else x for x in res]
+        # Created without a tty, started with Tty:true: raw output.
+        e = c.exec_create(cid, ["sh", "-c", "echo raw"], tty=False)
+        out["no-tty exec, start Tty:true"] = c.exec_start(e, tty=True).decode()
+        e = c.exec_create(cid, ["sh", "-c", "echo a; echo b >&2; exit 3"])
+        out["plain demux"] = [x.decode() if x else x for x in c.exec_start(e, demux=True)]
+        out["plain exit"] = c.exec_inspect(e)["ExitCode"]
+        # A program that cannot start: the exec's exit code.
+        for prog in ["/nonexistent", "/etc", "nonexistent-in-path"]:
+            e = c.exec_create(cid, [prog])
+            c.exec_start(e)
+            out["exit of %s" % prog] = c.exec_inspect(e)["ExitCode"]
+    finally:
+        c.remove_container(cid, force=True)
+    return out
+
+
+def case_exec():
+    print("exec:", same("exec answers", each(exec_cases)))
+
+
+def create_error(c, **host_kw):
+    try:
+        ctr = c.create_container("busybox", ["true"], host_config=c.create_host_config(**host_kw))
+    except APIError as e:
+        return (e.status_code, e.explanation)
+    c.remove_container(ctr, force=True)
+    return "created"
+
+
+def create_options(name, host):
+    c = api(host)
+    out = {}
+    out["log driver nope"] = create_error(c, log_config={"Type": "nope"})
+    # Docker 20.10 words it "Unknown runtime specified nope"; 25 and later as berth does.
+    status, msg = create_error(c, runtime="nope")
+    out["runtime nope"] = status
+    if name == "berth":
+        assert msg == "unknown or invalid runtime name: nope", msg
+    # GroupAdd: numbers and names from the image's /etc/group.
+    ctr = c.create_container("busybox", ["id", "-G"], host_config=c.create_host_config(
+        group_add=[1234, "nogroup"]))
+    c.start(ctr)
+    c.wait(ctr)
+    out["id -G"] = c.logs(ctr).decode().split()
+    out["runtime shown"] = c.inspect_container(ctr)["HostConfig"]["Runtime"] != ""
+    c.remove_container(ctr, force=True)
+    ctr = c.create_container("busybox", ["id", "-G"], host_config=c.create_host_config(
+        group_add=["nosuchgroup"]))
+    try:
+        c.start(ctr)
+        out["unknown group"] = "started"
+    except APIError as e:
+        out["unknown group"] = "Unable to find group nosuchgroup" in e.explanation
+    c.remove_container(ctr, force=True)
+    return out
+
+
+def case_create_options():
+    print("create options:", same("create answers", each(create_options)))
+
+
+{"keys": case_keys, "versions": case_versions, "swarm": case_swarm, "exec": case_exec,
+ "create_options": case_create_options}[CASE]()
 print("fidelity %s: all passed" % CASE)

@@ -1,4 +1,5 @@
-//! Signal names and numbers as runc and docker accept them: `9`, `KILL`, `SIGKILL` (any case).
+//! Signal names and numbers as runc and docker accept them (`--signal`, `--stop-signal`,
+//! `STOPSIGNAL`, `kill -s`): `9`, `KILL`, `SIGKILL` (any case).
 
 /// Linux signal names (without the `SIG` prefix) and their numbers, aliases included.
 const SIGNALS: &[(&str, i32)] = &[
