@@ -742,6 +742,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::commands::volume::VolumeCmd,
     },
+    /// Manage contexts (docker's store in ~/.docker/contexts, shared with the docker CLI).
+    Context {
+        #[command(subcommand)]
+        cmd: crate::commands::context::ContextCmd,
+    },
     /// Run the berth daemon, serving the Docker Engine API (`berth daemon --help`).
     Daemon {
         /// The daemon's flags.

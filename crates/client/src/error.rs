@@ -58,3 +58,18 @@ impl From<std::io::Error> for CliError {
 
 /// Result of a CLI operation.
 pub type CliResult<T> = Result<T, CliError>;
+
+/// An I/O error as Go prints it (`no such file or directory`, not Rust's
+/// `No such file or directory (os error 2)`).
+pub fn go_io_error(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = match s.find(" (os error ") {
+        Some(i) => &s[..i],
+        None => &s,
+    };
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}

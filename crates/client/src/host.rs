@@ -32,6 +32,8 @@ pub struct Endpoint {
     pub context: String,
     /// The host URL (`unix:///path`, `tcp://host:port`).
     pub host: String,
+    /// TLS settings of a named context (the default context takes them from the flags).
+    pub tls: Option<crate::tls::TlsSettings>,
 }
 
 /// Where the daemon lives on this machine, once parsed.
@@ -95,7 +97,8 @@ pub fn context_meta_dir(config_dir: &Path, name: &str) -> PathBuf {
     config_dir.join("contexts").join("meta").join(hex)
 }
 
-/// Resolves the endpoint from flags, environment and contexts.
+/// Resolves the endpoint from flags, environment and contexts. A named context brings its
+/// TLS settings (its `tls/…/docker/{ca,cert,key}.pem` files and `SkipTLSVerify`).
 pub fn resolve(inputs: &HostInputs) -> CliResult<Endpoint> {
     let context = context_name(inputs)?;
     if context == "default" {
@@ -106,19 +109,34 @@ pub fn resolve(inputs: &HostInputs) -> CliResult<Endpoint> {
             [one] => one.clone(),
             _ => return Err(CliError::msg("Specify only one -H")),
         };
-        return Ok(Endpoint { context, host });
+        return Ok(Endpoint {
+            context,
+            host,
+            tls: None,
+        });
     }
-    let meta = context_meta_dir(&inputs.config_dir, &context).join("meta.json");
-    let text = std::fs::read_to_string(&meta)
-        .map_err(|_| CliError::msg(format!("context \"{context}\" does not exist")))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| CliError::msg(format!("parsing {}: {e}", meta.display())))?;
-    let host = v
-        .pointer("/Endpoints/docker/Host")
-        .and_then(|h| h.as_str())
-        .unwrap_or(DEFAULT_HOST)
-        .to_string();
-    Ok(Endpoint { context, host })
+    let store = crate::context_store::Store::new(&inputs.config_dir);
+    let meta = store.load(&context).map_err(|e| {
+        CliError::msg(format!(
+            "Failed to initialize: unable to resolve docker endpoint: {e}"
+        ))
+    })?;
+    let docker = meta.docker().unwrap_or_default();
+    let host = if docker.host.is_empty() {
+        DEFAULT_HOST.to_string()
+    } else {
+        docker.host.clone()
+    };
+    let file = |f: &str| store.tls_file(&context, f);
+    let (ca, cert, key) = (file("ca.pem"), file("cert.pem"), file("key.pem"));
+    let tls = (ca.is_some() || cert.is_some() || docker.skip_tls_verify).then(|| {
+        crate::tls::TlsSettings {
+            verify: !docker.skip_tls_verify,
+            ca: ca.unwrap_or_else(|| store.tls_dir(&context).join("docker").join("ca.pem")),
+            client: cert.zip(key),
+        }
+    });
+    Ok(Endpoint { context, host, tls })
 }
 
 /// Parses a host URL into an address.
@@ -204,7 +222,8 @@ mod tests {
             resolve(&i).unwrap(),
             Endpoint {
                 context: "ctx-a".into(),
-                host: "unix:///a.sock".into()
+                host: "unix:///a.sock".into(),
+                tls: None,
             }
         );
         i.env_context = Some("ctx-b".into());
@@ -218,9 +237,10 @@ mod tests {
         assert_eq!(resolve(&i).unwrap().host, "unix:///env.sock");
         i.env_host = None;
         i.context = Some("nope".into());
-        assert_eq!(
-            resolve(&i).unwrap_err().to_string(),
-            "context \"nope\" does not exist"
+        let e = resolve(&i).unwrap_err().to_string();
+        assert!(
+            e.starts_with("Failed to initialize: unable to resolve docker endpoint: context \"nope\": context not found: open "),
+            "{e}"
         );
         std::fs::remove_dir_all(dir).unwrap();
     }

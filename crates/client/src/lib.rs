@@ -11,6 +11,7 @@ use std::ffi::OsString;
 pub mod auth;
 pub mod cli;
 pub mod commands;
+pub mod context_store;
 pub mod error;
 pub mod health_flags;
 pub mod host;

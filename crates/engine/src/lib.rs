@@ -13,13 +13,16 @@
 use std::ffi::OsString;
 
 pub mod containers;
+pub mod crash;
 pub mod daemon;
 pub mod error;
+pub mod events;
 pub mod helpers;
 pub mod hostinfo;
 pub mod images;
 pub mod layout;
 pub mod networks;
+pub mod record;
 pub mod volumes;
 
 pub use berth_shim as shim;

@@ -237,6 +237,51 @@ fn peer_tcp_needs_mutual_tls() {
         assert!(stdout(&o).starts_with("CONTAINER ID"), "{}", stdout(&o));
     }
 
+    // A named context carries the TLS files (`--docker host=…,ca=…,cert=…,key=…`): one made
+    // by berth and one made by docker, each used by both CLIs with no TLS flag.
+    let ctx_env = [("DOCKER_CONFIG", certs.p("contexts"))];
+    let endpoint = format!(
+        "host={host},ca={},cert={},key={}",
+        certs.p("good-ca.pem"),
+        certs.p("client-cert.pem"),
+        certs.p("client-key.pem")
+    );
+    for (maker, name) in [(&berth, "tls-by-berth"), (&docker, "tls-by-docker")] {
+        let o = cli(
+            maker,
+            &certs,
+            &ctx_env,
+            &["context", "create", name, "--docker", &endpoint],
+        );
+        assert!(
+            o.status.success(),
+            "{maker:?} context create: {}",
+            stderr(&o)
+        );
+        for bin in [&docker, &berth] {
+            let o = cli(bin, &certs, &ctx_env, &["--context", name, "ps", "-a"]);
+            assert!(
+                o.status.success(),
+                "{bin:?} --context {name}: {}",
+                stderr(&o)
+            );
+            assert!(stdout(&o).starts_with("CONTAINER ID"), "{}", stdout(&o));
+        }
+    }
+    // The same context without its client certificate is refused.
+    let bare = format!("host={host},ca={}", certs.p("good-ca.pem"));
+    let o = cli(
+        &berth,
+        &certs,
+        &ctx_env,
+        &["context", "create", "tls-no-cert", "--docker", &bare],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for bin in [&docker, &berth] {
+        let o = cli(bin, &certs, &ctx_env, &["--context", "tls-no-cert", "ps"]);
+        assert!(!o.status.success(), "{bin:?} without a client cert got in");
+    }
+
     // No client certificate: the handshake fails.
     for bin in [&docker, &berth] {
         let o = cli(

@@ -3,6 +3,7 @@
 
 pub mod build;
 mod container;
+pub mod context;
 pub(crate) mod cp;
 pub(crate) mod image;
 pub mod network;
@@ -83,8 +84,15 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
         env_context: std::env::var("DOCKER_CONTEXT").ok(),
         config_dir: config_dir.clone(),
     };
+    if let Cmd::Context { cmd } = cli.cmd {
+        let env = context::ContextEnv {
+            store: crate::context_store::Store::new(&config_dir),
+            inputs,
+        };
+        return context::run(&env, cmd);
+    }
     let endpoint = host::resolve(&inputs)?;
-    let tls = crate::tls::settings(&crate::tls::TlsInputs {
+    let flag_tls = crate::tls::settings(&crate::tls::TlsInputs {
         tls: cli.tls,
         tlsverify: cli.tlsverify,
         ca: cli.tlscacert.clone(),
@@ -94,6 +102,7 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
         env_cert_path: std::env::var("DOCKER_CERT_PATH").ok(),
         config_dir: config_dir.clone(),
     });
+    let tls = endpoint.tls.clone().or(flag_tls);
     let mut client = Client::with_tls(&endpoint.host, tls.as_ref())?;
     let ctx_for = |client: Client| Ctx {
         client,
@@ -358,7 +367,11 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
             password_stdin,
             server,
         } => system::login(&ctx, username, password, password_stdin, server).await,
-        Cmd::Logout { .. } | Cmd::Version { .. } | Cmd::Daemon { .. } | Cmd::Runtime { .. } => {
+        Cmd::Logout { .. }
+        | Cmd::Version { .. }
+        | Cmd::Context { .. }
+        | Cmd::Daemon { .. }
+        | Cmd::Runtime { .. } => {
             unreachable!("handled above")
         }
         Cmd::Search {

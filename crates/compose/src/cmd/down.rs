@@ -7,11 +7,13 @@ use std::collections::BTreeSet;
 use futures_util::future::join_all;
 use serde_json::Value;
 
+use super::graph::{Phase, Phases};
 use super::labels::*;
 use super::progress::{Mode, Progress, Status};
 use super::runner::Runner;
-use super::state::{self, Container};
+use super::state::Container;
 use super::Failure;
+use crate::file::model::Network;
 
 /// `down` flags.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -39,6 +41,16 @@ async fn stop_remove(
     volumes: bool,
     progress: &Progress,
 ) -> Result<(), Failure> {
+    stop(r, c, timeout, progress).await?;
+    remove(r, c, volumes, progress).await
+}
+
+async fn stop(
+    r: &Runner,
+    c: &Container,
+    timeout: Option<i64>,
+    progress: &Progress,
+) -> Result<(), Failure> {
     let id = format!("Container {}", c.name);
     if c.is_running() {
         progress.event(&id, Status::Working, "Stopping");
@@ -49,6 +61,16 @@ async fn stop_remove(
             .await;
         progress.event(&id, Status::Done, "Stopped");
     }
+    Ok(())
+}
+
+async fn remove(
+    r: &Runner,
+    c: &Container,
+    volumes: bool,
+    progress: &Progress,
+) -> Result<(), Failure> {
+    let id = format!("Container {}", c.name);
     progress.event(&id, Status::Working, "Removing");
     match r
         .api
@@ -70,6 +92,58 @@ async fn stop_remove(
     }
 }
 
+/// Stops and removes the services' containers, one task per service: a service stops once
+/// the services depending on it (and the disabled ones) have stopped; its removal does not
+/// hold anything up.
+async fn stop_and_remove<'a>(
+    r: &'a Runner,
+    all: &[Container],
+    only: &BTreeSet<String>,
+    args: &DownArgs,
+    progress: &Progress,
+) -> Result<(), Failure> {
+    const STOPPED: Phase = 1;
+    let p = &r.loaded.project;
+    let disabled: BTreeSet<&String> = r.loaded.disabled.keys().collect();
+    let names: Vec<&String> = disabled.iter().copied().chain(p.services.keys()).collect();
+    let phases = Phases::new(names.iter().copied());
+    let task = |name: &'a String| {
+        let (phases, disabled) = (&phases, &disabled);
+        async move {
+            let mut waits_for: Vec<&String> = p
+                .services
+                .iter()
+                .filter(|(_, s)| s.depends_on.contains_key(name))
+                .map(|(k, _)| k)
+                .collect();
+            if !disabled.contains(name) {
+                waits_for.extend(disabled.iter().copied());
+            }
+            for d in waits_for {
+                // a dependent that failed to stop does not keep its dependencies running
+                phases.wait(d, STOPPED).await;
+            }
+            let mine: Vec<&Container> = all
+                .iter()
+                .filter(|c| &c.service == name)
+                .filter(|c| only.is_empty() || only.contains(&c.service))
+                .collect();
+            let stops = join_all(mine.iter().map(|c| stop(r, c, args.timeout, progress))).await;
+            phases.set(name, STOPPED);
+            let removals =
+                join_all(mine.iter().map(|c| remove(r, c, args.volumes, progress))).await;
+            stops
+                .into_iter()
+                .chain(removals)
+                .collect::<Result<Vec<()>, Failure>>()
+        }
+    };
+    for res in join_all(names.iter().copied().map(task)).await {
+        res?;
+    }
+    Ok(())
+}
+
 /// `down` (also used to undo a failed `up`).
 pub async fn down(r: &Runner, args: &DownArgs, mode: Mode) -> Result<i32, Failure> {
     let p = &r.loaded.project;
@@ -82,8 +156,6 @@ pub async fn down(r: &Runner, args: &DownArgs, mode: Mode) -> Result<i32, Failur
         .chain(r.loaded.disabled.keys())
         .cloned()
         .collect();
-    // services in reverse dependency order; orphans and unknown services last-but-first
-    let order = state::levels(p, &p.services.keys().cloned().collect(), true);
     let orphans: Vec<&Container> = all.iter().filter(|c| !known.contains(&c.service)).collect();
     if !orphans.is_empty() && !args.remove_orphans && only.is_empty() {
         let names: Vec<&str> = orphans.iter().map(|c| c.name.as_str()).collect();
@@ -103,86 +175,16 @@ pub async fn down(r: &Runner, args: &DownArgs, mode: Mode) -> Result<i32, Failur
             res?;
         }
     }
-    let mut levels = order;
-    let disabled: Vec<String> = r.loaded.disabled.keys().cloned().collect();
-    levels.insert(0, disabled);
-    for level in levels {
-        let targets: Vec<&Container> = all
-            .iter()
-            .filter(|c| level.contains(&c.service))
-            .filter(|c| only.is_empty() || only.contains(&c.service))
-            .collect();
-        for res in join_all(
-            targets
-                .iter()
-                .map(|c| stop_remove(r, c, args.timeout, args.volumes, &progress)),
-        )
-        .await
-        {
-            res?;
-        }
-    }
+    stop_and_remove(r, &all, &only, args, &progress).await?;
     if !only.is_empty() {
         return Ok(0);
     }
-    for n in p.networks.values() {
-        if n.external {
-            continue;
-        }
-        let Some(info) = r.api.network(&n.name).await? else {
-            continue;
-        };
-        let ours = info
-            .get("Labels")
-            .and_then(|l| l.get(PROJECT))
-            .and_then(Value::as_str)
-            == Some(p.name.as_str());
-        if !ours {
-            continue;
-        }
-        let id = format!("Network {}", n.name);
-        progress.event(&id, Status::Working, "Removing");
-        match r
-            .api
-            .delete(&format!(
-                "/networks/{}",
-                berth_client::transport::seg(&n.name)
-            ))
-            .await
-        {
-            Ok(()) => progress.event(&id, Status::Done, "Removed"),
-            Err(e) => {
-                progress.event_detail(&id, Status::Error, "Error", &e.to_string());
-                eprintln!("WARN[0000] {e}");
-            }
-        }
-    }
-    if args.volumes {
-        for v in r.api.volumes(&format!("{PROJECT}={}", p.name)).await? {
-            let name = v
-                .get("Name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let external = p.volumes.values().any(|pv| pv.external && pv.name == name);
-            if external {
-                continue;
-            }
-            let id = format!("Volume {name}");
-            progress.event(&id, Status::Working, "Removing");
-            match r
-                .api
-                .delete(&format!("/volumes/{}", berth_client::transport::seg(&name)))
-                .await
-            {
-                Ok(()) => progress.event(&id, Status::Done, "Removed"),
-                Err(e) => {
-                    progress.event_detail(&id, Status::Error, "Error", &e.to_string());
-                    return Err(Failure::msg(e));
-                }
-            }
-        }
-    }
+    let (nets, vols) = tokio::join!(
+        join_all(p.networks.values().map(|n| remove_network(r, n, &progress))),
+        remove_volumes(r, args.volumes, &progress)
+    );
+    nets.into_iter().collect::<Result<Vec<()>, Failure>>()?;
+    vols?;
     if let Some(rmi) = &args.rmi {
         if rmi != "local" && rmi != "all" {
             return Err(Failure::msg(format!(
@@ -209,4 +211,77 @@ pub async fn down(r: &Runner, args: &DownArgs, mode: Mode) -> Result<i32, Failur
         }
     }
     Ok(0)
+}
+
+/// Removes a network of the project (not an external one, nor one it did not create).
+async fn remove_network(r: &Runner, n: &Network, progress: &Progress) -> Result<(), Failure> {
+    let p = &r.loaded.project;
+    if n.external {
+        return Ok(());
+    }
+    let Some(info) = r.api.network(&n.name).await? else {
+        return Ok(());
+    };
+    let ours = info
+        .get("Labels")
+        .and_then(|l| l.get(PROJECT))
+        .and_then(Value::as_str)
+        == Some(p.name.as_str());
+    if !ours {
+        return Ok(());
+    }
+    let id = format!("Network {}", n.name);
+    progress.event(&id, Status::Working, "Removing");
+    match r
+        .api
+        .delete(&format!(
+            "/networks/{}",
+            berth_client::transport::seg(&n.name)
+        ))
+        .await
+    {
+        Ok(()) => progress.event(&id, Status::Done, "Removed"),
+        Err(e) => {
+            progress.event_detail(&id, Status::Error, "Error", &e.to_string());
+            eprintln!("WARN[0000] {e}");
+        }
+    }
+    Ok(())
+}
+
+/// With `-v`, removes the project's volumes (by label; not the external ones).
+async fn remove_volumes(r: &Runner, volumes: bool, progress: &Progress) -> Result<(), Failure> {
+    let p = &r.loaded.project;
+    if !volumes {
+        return Ok(());
+    }
+    let list = r.api.volumes(&format!("{PROJECT}={}", p.name)).await?;
+    let jobs = list.iter().map(|v| async move {
+        let name = v.get("Name").and_then(Value::as_str).unwrap_or_default();
+        let external = p.volumes.values().any(|pv| pv.external && pv.name == name);
+        if external {
+            return Ok(());
+        }
+        let id = format!("Volume {name}");
+        progress.event(&id, Status::Working, "Removing");
+        match r
+            .api
+            .delete(&format!("/volumes/{}", berth_client::transport::seg(name)))
+            .await
+        {
+            Ok(()) => {
+                progress.event(&id, Status::Done, "Removed");
+                Ok(())
+            }
+            Err(e) => {
+                progress.event_detail(&id, Status::Error, "Error", &e.to_string());
+                Err(Failure::msg(e))
+            }
+        }
+    });
+    join_all(jobs)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<()>, Failure>>()?;
+    Ok(())
 }

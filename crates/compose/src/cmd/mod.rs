@@ -6,6 +6,7 @@ pub mod config;
 pub mod convert;
 pub mod down;
 pub mod exec;
+pub mod graph;
 pub mod labels;
 pub mod lifecycle;
 pub mod logs;

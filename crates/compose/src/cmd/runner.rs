@@ -45,6 +45,11 @@ pub struct Converge {
     pub timeout: Option<i64>,
 }
 
+/// How often a container's state is polled while waiting for a dependency's condition or
+/// for `--wait` (an inspect costs well under a millisecond; Compose v2 polls every 500 ms,
+/// which would cost `up` a quarter second per healthcheck on average).
+const POLL: Duration = Duration::from_millis(20);
+
 fn fail(e: impl std::fmt::Display) -> Failure {
     Failure::msg(e)
 }
@@ -71,9 +76,27 @@ impl Runner {
     /// Creates the project's networks (an external one must exist).
     pub async fn ensure_networks(&self, progress: &Progress) -> Result<(), Failure> {
         let p = &self.loaded.project;
-        for (key, n) in &p.networks {
+        let jobs = p
+            .networks
+            .iter()
+            .map(|(key, n)| self.ensure_network(key, n, progress));
+        join_all(jobs)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>, Failure>>()?;
+        Ok(())
+    }
+
+    async fn ensure_network(
+        &self,
+        key: &str,
+        n: &crate::file::model::Network,
+        progress: &Progress,
+    ) -> Result<(), Failure> {
+        let p = &self.loaded.project;
+        {
             if self.api.network(&n.name).await?.is_some() {
-                continue;
+                return Ok(());
             }
             if n.external {
                 return Err(fail(format!(
@@ -88,7 +111,7 @@ impl Runner {
                 labels.insert(k.clone(), v.clone().into());
             }
             labels.insert(PROJECT.into(), p.name.clone().into());
-            labels.insert(NETWORK.into(), key.clone().into());
+            labels.insert(NETWORK.into(), key.into());
             labels.insert(
                 RESOURCE_HASH.into(),
                 crate::file::output::network_hash(n).into(),
@@ -504,7 +527,7 @@ impl Runner {
                         }
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(POLL).await;
             }
         }
         Ok(())
@@ -607,7 +630,7 @@ impl Runner {
                     }
                     _ => {}
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(POLL).await;
             }
         }
         Ok(())

@@ -4,10 +4,12 @@
 //! project that did not exist before leaves nothing behind.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::future::join_all;
 
+use super::graph::{Phase, Phases, FAILED};
 use super::progress::{Mode, Progress, Status};
 use super::runner::{Converge, Runner};
 use super::state;
@@ -145,8 +147,9 @@ pub async fn create_and_start(
                 );
             }
         }
-        r.ensure_networks(&progress).await?;
-        r.ensure_volumes(&progress).await?;
+        let (nets, vols) = tokio::join!(r.ensure_networks(&progress), r.ensure_volumes(&progress));
+        nets?;
+        vols?;
         let opts = Converge {
             force_recreate: args.force_recreate,
             no_recreate: args.no_recreate,
@@ -155,23 +158,9 @@ pub async fn create_and_start(
             pull: String::new(),
             timeout: args.timeout,
         };
-        let mut recreated: BTreeSet<String> = BTreeSet::new();
-        for level in state::levels(p, &services, false) {
-            let results = join_all(level.iter().map(|s| r.converge_service(s, &opts, &recreated, &progress))).await;
-            for (s, res) in level.iter().zip(results) {
-                if res? {
-                    recreated.insert(s.clone());
-                }
-            }
-        }
+        let recreated = converge_and_start(r, &services, &opts, !args.no_start, &progress).await?;
         // dependents asking `restart: true` restart when a dependency was recreated
         if !args.no_start {
-            for level in state::levels(p, &services, false) {
-                let results = join_all(level.iter().map(|s| r.start_service(s, &services, &progress))).await;
-                for res in results {
-                    res?;
-                }
-            }
             for (name, svc) in &p.services {
                 if !services.contains(name) || recreated.contains(name) {
                     continue;
@@ -210,6 +199,75 @@ pub async fn create_and_start(
         return Err(e);
     }
     Ok(services)
+}
+
+/// Converges every service and (with `start`) starts it, one task per service: a service is
+/// converged once the services it depends on are (they may share its namespaces or be
+/// linked), and started once they are started and their `depends_on` conditions hold.
+/// Returns the services whose containers were (re)created.
+async fn converge_and_start<'a>(
+    r: &Runner,
+    services: &'a BTreeSet<String>,
+    opts: &Converge,
+    start: bool,
+    progress: &Progress,
+) -> Result<BTreeSet<String>, Failure> {
+    const CONVERGED: Phase = 1;
+    const STARTED: Phase = 2;
+    let p = &r.loaded.project;
+    let phases = Phases::new(services);
+    let recreated: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let task = |name: &'a String| {
+        let (phases, recreated) = (&phases, &recreated);
+        async move {
+            let deps: Vec<&String> = p.services[name]
+                .depends_on
+                .keys()
+                .filter(|d| services.contains(*d))
+                .collect();
+            let step = async {
+                for d in &deps {
+                    if !phases.wait(d, CONVERGED).await {
+                        return Err(None);
+                    }
+                }
+                let before = recreated.lock().map(|s| s.clone()).unwrap_or_default();
+                if r.converge_service(name, opts, &before, progress)
+                    .await
+                    .map_err(Some)?
+                {
+                    if let Ok(mut s) = recreated.lock() {
+                        s.insert(name.clone());
+                    }
+                }
+                phases.set(name, CONVERGED);
+                if !start {
+                    return Ok(());
+                }
+                for d in &deps {
+                    if !phases.wait(d, STARTED).await {
+                        return Err(None);
+                    }
+                }
+                r.start_service(name, services, progress)
+                    .await
+                    .map_err(Some)?;
+                phases.set(name, STARTED);
+                Ok(())
+            };
+            let res: Result<(), Option<Failure>> = step.await;
+            if res.is_err() {
+                phases.set(name, FAILED);
+            }
+            res
+        }
+    };
+    let results = join_all(services.iter().map(task)).await;
+    // the first failure that is not only a dependency's
+    if let Some(e) = results.into_iter().filter_map(Result::err).flatten().next() {
+        return Err(e);
+    }
+    Ok(recreated.into_inner().unwrap_or_default())
 }
 
 /// `up`.

@@ -16,8 +16,8 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::record::{self, ContainerRecord};
 use super::{spec, Containers};
+use crate::record::{self, ContainerRecord};
 
 fn internal(e: impl std::fmt::Display) -> EngineError {
     EngineError::internal(e.to_string())

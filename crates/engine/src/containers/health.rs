@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_api_types::{Health, HealthConfig, HealthcheckResult};
-use berth_units::{format_go_duration, parse_go_duration};
+use berth_units::format_go_duration;
 
-use super::record::ContainerRecord;
 use super::{spec, Containers};
 use crate::logfile;
+use crate::record::ContainerRecord;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -86,49 +86,6 @@ fn or_default(nanos: i64, default: Duration) -> Duration {
     } else {
         default
     }
-}
-
-/// The Dockerfile `HEALTHCHECK` instruction (`docker commit --change`): `NONE`, or
-/// `[--interval=D] [--timeout=D] [--start-period=D] [--start-interval=D] [--retries=N] CMD …`
-/// (exec form `["a","b"]` → `CMD`, shell form → `CMD-SHELL`).
-pub fn parse_instruction(rest: &str) -> Option<berth_image::Healthcheck> {
-    let mut hc = berth_image::Healthcheck::default();
-    let mut rest = rest.trim();
-    if rest.eq_ignore_ascii_case("NONE") {
-        hc.test = Some(vec!["NONE".into()]);
-        return Some(hc);
-    }
-    while let Some(flag) = rest.strip_prefix("--") {
-        let (word, tail) = flag.split_once(char::is_whitespace)?;
-        let (key, value) = word.split_once('=')?;
-        match key {
-            "interval" => hc.interval = Some(parse_go_duration(value).ok()?),
-            "timeout" => hc.timeout = Some(parse_go_duration(value).ok()?),
-            "start-period" => hc.start_period = Some(parse_go_duration(value).ok()?),
-            "start-interval" => hc.start_interval = Some(parse_go_duration(value).ok()?),
-            "retries" => hc.retries = Some(value.parse().ok()?),
-            _ => return None,
-        }
-        rest = tail.trim_start();
-    }
-    let (word, cmd) = rest.split_once(char::is_whitespace)?;
-    if !word.eq_ignore_ascii_case("CMD") {
-        return None;
-    }
-    let cmd = cmd.trim();
-    let mut test = vec![];
-    match serde_json::from_str::<Vec<String>>(cmd) {
-        Ok(list) if cmd.starts_with('[') => {
-            test.push("CMD".to_string());
-            test.extend(list);
-        }
-        _ => {
-            test.push("CMD-SHELL".to_string());
-            test.push(cmd.to_string());
-        }
-    }
-    hc.test = Some(test);
-    Some(hc)
 }
 
 impl Containers {
@@ -329,21 +286,5 @@ mod tests {
             probe_argv(&cfg(&["CMD-SHELL", "exit 1"])).unwrap(),
             vec!["/bin/sh", "-c", "exit 1"]
         );
-    }
-
-    #[test]
-    fn healthcheck_instructions() {
-        let hc = parse_instruction("--interval=5s --retries=2 CMD curl -f http://x/").unwrap();
-        assert_eq!(hc.interval, Some(5_000_000_000));
-        assert_eq!(hc.retries, Some(2));
-        assert_eq!(hc.test.unwrap(), vec!["CMD-SHELL", "curl -f http://x/"]);
-        let hc = parse_instruction(r#"CMD ["true", "x"]"#).unwrap();
-        assert_eq!(hc.test.unwrap(), vec!["CMD", "true", "x"]);
-        assert_eq!(
-            parse_instruction("NONE").unwrap().test.unwrap(),
-            vec!["NONE"]
-        );
-        assert!(parse_instruction("--bogus=1 CMD true").is_none());
-        assert!(parse_instruction("RUN true").is_none());
     }
 }

@@ -9,11 +9,11 @@ mod exec;
 mod exec_process;
 pub mod health;
 pub mod init;
+mod network;
 mod ops;
 mod options;
 mod query;
 pub mod reconcile;
-pub mod record;
 pub mod resources;
 pub mod seccomp;
 pub mod spec;
@@ -21,21 +21,26 @@ pub mod stats;
 pub mod task;
 pub mod validate;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::error::{EngineError, Result};
-use berth_metadata::{MetadataError, Store};
+use crate::error::Result;
+use berth_metadata::Store;
 
-use crate::daemon::events::EventBus;
+use crate::events::EventBus;
 use crate::images::ImageService;
-use record::{ContainerRecord, KIND};
+use crate::networks::Networks;
+pub use crate::record::meta_err;
+use crate::record::{ContainerRecord, ContainerStore};
+use crate::volumes::Volumes;
 use task::Live;
 
 /// The container side of the engine.
 pub struct Containers {
-    /// Records.
+    /// Records (shared with the services that read them).
+    pub records: ContainerStore,
+    /// The metadata store under the records.
     pub store: Arc<Store>,
     /// Images (resolve, snapshots).
     pub images: Arc<ImageService>,
@@ -48,11 +53,11 @@ pub struct Containers {
     /// The roots' modes, for the per-container directories.
     pub layout: crate::layout::Layout,
     /// Default log options (`log-opts` of daemon.json).
-    pub log_opts: std::collections::BTreeMap<String, String>,
-    /// Networking (set once at daemon start).
-    pub networks: std::sync::OnceLock<Arc<crate::networks::Networks>>,
+    pub log_opts: BTreeMap<String, String>,
+    /// Networking.
+    pub networks: Arc<Networks>,
     /// Volumes (and the mounts of containers).
-    pub volumes: Arc<crate::volumes::Volumes>,
+    pub volumes: Arc<Volumes>,
     /// `berth-shim` and `berth-runtime`, found once at start.
     pub helpers: crate::helpers::Helpers,
     live: Mutex<HashMap<String, Arc<Live>>>,
@@ -68,40 +73,41 @@ impl std::fmt::Debug for Containers {
     }
 }
 
-/// Maps a metadata error to the API's.
-pub fn meta_err(e: MetadataError) -> EngineError {
-    match e {
-        MetadataError::NameInUse { .. } => EngineError::conflict(e.to_string()),
-        MetadataError::InvalidName { .. } => EngineError::invalid(e.to_string()),
-        MetadataError::NotFound { reference, .. } => EngineError::no_such_container(&reference),
-        MetadataError::Ambiguous { .. } => EngineError::invalid(e.to_string()),
-        e => EngineError::internal(e.to_string()),
-    }
+/// What [`Containers`] is built from (by the daemon's service builder).
+pub struct ContainersDeps {
+    /// Records.
+    pub records: ContainerStore,
+    /// Images.
+    pub images: Arc<ImageService>,
+    /// Event bus.
+    pub events: Arc<EventBus>,
+    /// Networks.
+    pub networks: Arc<Networks>,
+    /// Volumes.
+    pub volumes: Arc<Volumes>,
+    /// Default log options.
+    pub log_opts: BTreeMap<String, String>,
 }
 
 impl Containers {
-    /// A manager over `store`.
-    pub fn new(
-        store: Arc<Store>,
-        images: Arc<ImageService>,
-        events: Arc<EventBus>,
-        exec_root: PathBuf,
-        data_root: PathBuf,
-    ) -> Arc<Self> {
+    /// The container service over what it needs.
+    pub fn new(deps: ContainersDeps) -> Arc<Self> {
+        let records = deps.records;
         Arc::new(Containers {
-            store,
-            images,
-            volumes: crate::volumes::Volumes::new(&data_root, events.clone()),
-            events,
+            store: records.metadata().clone(),
+            exec_root: records.exec_root().to_path_buf(),
+            data_root: records.data_root().to_path_buf(),
             layout: crate::layout::Layout {
-                data_root: data_root.clone(),
-                exec_root: exec_root.clone(),
+                data_root: records.data_root().to_path_buf(),
+                exec_root: records.exec_root().to_path_buf(),
                 gid: None,
             },
-            exec_root,
-            data_root,
-            log_opts: Default::default(),
-            networks: std::sync::OnceLock::new(),
+            records,
+            images: deps.images,
+            events: deps.events,
+            log_opts: deps.log_opts,
+            networks: deps.networks,
+            volumes: deps.volumes,
             helpers: crate::helpers::Helpers::from_current_exe(),
             live: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
@@ -128,58 +134,37 @@ impl Containers {
 
     /// Resolves a reference (id, name, prefix) to a full id.
     pub fn resolve(&self, reference: &str) -> Result<String> {
-        self.store.resolve(KIND, reference).map_err(|e| match e {
-            MetadataError::NotFound { .. } => EngineError::no_such_container(reference),
-            e => meta_err(e),
-        })
+        self.records.resolve(reference)
     }
 
     /// The record of `id` (full id).
     pub fn get(&self, id: &str) -> Result<ContainerRecord> {
-        self.store
-            .get::<ContainerRecord>(KIND, id)
-            .map_err(meta_err)?
-            .ok_or_else(|| EngineError::no_such_container(id))
+        self.records.get(id)
     }
 
     /// Resolve + get.
     pub fn lookup(&self, reference: &str) -> Result<ContainerRecord> {
-        let id = self.resolve(reference)?;
-        self.get(&id)
+        self.records.lookup(reference)
     }
 
     /// Writes a record durably (off the async threads).
     pub async fn save(&self, rec: &ContainerRecord) -> Result<()> {
-        let store = self.store.clone();
-        let rec = rec.clone();
-        tokio::task::spawn_blocking(move || store.put(KIND, &rec.id, &rec))
-            .await
-            .map_err(|e| EngineError::internal(e.to_string()))?
-            .map_err(meta_err)?;
-        Ok(())
+        self.records.save(rec).await
     }
 
     /// `<exec-root>/containers/<id>`.
     pub fn state_dir(&self, id: &str) -> PathBuf {
-        self.exec_root.join("containers").join(id)
+        self.records.state_dir(id)
     }
 
     /// Where the root filesystem is mounted while running.
     pub fn rootfs(&self, id: &str) -> PathBuf {
-        self.state_dir(id).join("rootfs")
+        self.records.rootfs(id)
     }
 
     /// `<data-root>/containers/<id>` (log, hostname, hosts, resolv.conf).
     pub fn data_dir(&self, id: &str) -> PathBuf {
-        self.data_root.join("containers").join(id)
-    }
-
-    /// True when an image id is used by a container.
-    pub fn image_in_use(&self, image_id: &str) -> bool {
-        self.store
-            .list::<ContainerRecord>(KIND)
-            .map(|l| l.iter().any(|(_, r)| r.image == image_id))
-            .unwrap_or(false)
+        self.records.data_dir(id)
     }
 
     /// Emits a container event.

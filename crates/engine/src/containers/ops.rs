@@ -15,11 +15,11 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::record::{self, ContainerRecord, KIND, ZERO_TIME};
 use super::spec;
 use super::task::{self, Output, Signal, Spawned};
 use super::{meta_err, Containers};
 use crate::logfile;
+use crate::record::{self, ContainerRecord, KIND, ZERO_TIME};
 use crate::shim::{protocol, ExitRecord, ShimArgs};
 
 fn runtime_root(c: &Containers) -> std::path::PathBuf {
@@ -154,9 +154,11 @@ impl Containers {
             berth_network::link::parse_mac(&config.mac_address)
                 .map_err(crate::error::EngineError::from)?;
         }
-        let endpoints_config = self.prepare_network_create(&mut host, body.networking_config)?;
+        let endpoints_config = self
+            .networks
+            .prepare_network_create(&mut host, body.networking_config)?;
         super::options::check_create_options(&mut host)?;
-        let plan = crate::volumes::mounts::plan(self, &config, &host)?;
+        let plan = crate::volumes::mounts::plan(&self.records, &config, &host)?;
         let id = record::new_id();
         let name = match &opts.name {
             Some(n) => format!("/{}", n.trim_start_matches('/')),
@@ -218,7 +220,7 @@ impl Containers {
                 let _ = std::fs::remove_dir_all(&data_dir);
                 return Err(EngineError::internal(e));
             }
-            crate::daemon::crash::point("create-before-commit");
+            crate::crash::point("create-before-commit");
             let mut tx = this.store.transaction();
             let res = tx
                 .put(KIND, &rec2.id, &rec2)
@@ -337,7 +339,7 @@ impl Containers {
                 )));
             }
         }
-        let etc = match self.write_network_files(&rec).await {
+        let etc = match self.networks.write_network_files(&rec).await {
             Ok(e) => e,
             Err(e) => {
                 fail(self, String::new());
@@ -361,7 +363,7 @@ impl Containers {
                 return Err(EngineError::invalid(m));
             }
         };
-        if let Err(e) = self.adjust_network_spec(&rec, &mut spec) {
+        if let Err(e) = self.networks.adjust_network_spec(&rec, &mut spec) {
             fail(self, String::new());
             return Err(e);
         }
@@ -426,7 +428,7 @@ impl Containers {
         })
         .await
         .map_err(EngineError::internal)?;
-        if let Err(e) = self.network_up(&rec, pid).await {
+        if let Err(e) = self.networks.network_up(&rec, pid).await {
             // Nothing of the network is left; end the created task (on_exit cleans up).
             rec.state.error = e.to_string();
             let _ = self.save(&rec).await;
@@ -439,7 +441,7 @@ impl Containers {
             Ok(Err(msg)) => return Err(self.start_failed(rec, msg).await),
             Err(_) => return Err(EngineError::internal("shim went away")),
         }
-        crate::daemon::crash::point("start-before-save");
+        crate::crash::point("start-before-save");
         rec.state = ContainerState {
             status: "running".into(),
             running: true,
@@ -465,7 +467,7 @@ impl Containers {
         rec.state.error = full.clone();
         rec.state.running = false;
         let _ = self.save(&rec).await;
-        self.network_down(&rec.id).await;
+        self.networks.network_down(&rec.id).await;
         self.unmount_rootfs(&rec.id);
         let live = self.live(&rec.id);
         let _ = live.output.send(Output::Exit(code));
@@ -489,7 +491,7 @@ impl Containers {
         rec.state.pid = 0;
         rec.state.exit_code = exit.exit_code;
         rec.state.finished_at = exit.finished_at.clone();
-        self.network_down(id).await;
+        self.networks.network_down(id).await;
         self.unmount_rootfs(id);
         let _ = self.save(&rec).await;
         let _ = live.output.send(Output::Exit(exit.exit_code));
@@ -815,8 +817,8 @@ impl Containers {
         rec.removing = Some(record::Removal { volumes });
         rec.state.status = "removing".into();
         self.save(&rec).await?;
-        crate::daemon::crash::point("rm-after-mark");
-        self.network_down(&id).await;
+        crate::crash::point("rm-after-mark");
+        self.networks.network_down(&id).await;
         self.unmount_rootfs(&id);
         // A shim that reported the exit deletes the runtime state itself, right after; only
         // state without such a shim (never started, or its shim died) is ours to delete.
@@ -833,7 +835,7 @@ impl Containers {
             let _ = this.images.images().snapshots.remove(&rec2.id);
             let _ = std::fs::remove_dir_all(this.state_dir(&rec2.id));
             let _ = std::fs::remove_dir_all(this.data_dir(&rec2.id));
-            crate::daemon::crash::point("rm-after-snapshot");
+            crate::crash::point("rm-after-snapshot");
             this.delete_record(&rec2.id)
         })
         .await

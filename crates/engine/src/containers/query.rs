@@ -6,8 +6,8 @@ use crate::error::{EngineError, Result};
 use berth_api_server::{ByteStream, ContainerListOptions};
 use berth_api_types::*;
 
-use super::record::{self, ContainerRecord, KIND};
 use super::Containers;
+use crate::record::{self, ContainerRecord, KIND};
 
 impl Containers {
     /// `GET /containers/{id}/json`.
@@ -39,7 +39,7 @@ impl Containers {
             driver: "overlay2".into(),
             platform: "linux".into(),
             host_config: rec.host_config.clone(),
-            network_settings: self.network_settings(&rec),
+            network_settings: self.networks.network_settings(&rec),
             mounts: self.mount_points(&rec),
             config,
             ..Default::default()
@@ -57,7 +57,7 @@ impl Containers {
     fn summary(&self, rec: &ContainerRecord) -> ContainerSummary {
         let mut cmd = vec![rec.path.clone()];
         cmd.extend(rec.args.iter().cloned());
-        let (ports, network_settings) = self.network_summary(rec);
+        let (ports, network_settings) = self.networks.network_summary(rec);
         ContainerSummary {
             ports,
             network_settings,

@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::record::{ContainerRecord, KIND};
 use super::Containers;
+use crate::record::{ContainerRecord, KIND};
 
 /// What a reconciliation repaired (printed by the daemon when not empty).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use berth_api_types::{
 };
 use berth_cgroups::Cgroup;
 
-use super::record::ContainerRecord;
 use super::Containers;
+use crate::record::ContainerRecord;
 
 /// Docker's zero time, the `read` of a container that is not running.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";

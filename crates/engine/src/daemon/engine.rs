@@ -9,9 +9,10 @@ use berth_api_types::*;
 use tokio::sync::broadcast;
 
 use super::config::DaemonConfig;
-use super::events::{self, EventBus};
+use super::services::Services;
 use crate::containers::Containers;
 use crate::error::{EngineError, ErrorKind as EngineErrorKind};
+use crate::events::{self, EventBus};
 use crate::images::ImageService;
 
 /// The daemon's engine.
@@ -26,18 +27,13 @@ pub struct Berth {
 }
 
 impl Berth {
-    /// Assembles the engine.
-    pub fn new(
-        cfg: DaemonConfig,
-        containers: Arc<Containers>,
-        images: Arc<ImageService>,
-        events: Arc<EventBus>,
-    ) -> Self {
+    /// The engine over the services built by [`Services::build`].
+    pub fn new(cfg: DaemonConfig, services: Services) -> Self {
         Berth {
             cfg: std::sync::RwLock::new(cfg),
-            containers,
-            images,
-            events,
+            containers: services.containers,
+            images: services.images,
+            events: services.events,
         }
     }
 
@@ -523,20 +519,20 @@ impl Engine for Berth {
         _ctx: &RequestContext,
         filters: Filters,
     ) -> ApiResult<Vec<Network>> {
-        Ok(self.containers.network_list(&filters).await?)
+        Ok(self.containers.networks.network_list(&filters).await?)
     }
     async fn network_create(
         &self,
         _ctx: &RequestContext,
         req: NetworkCreateRequest,
     ) -> ApiResult<NetworkCreateResponse> {
-        Ok(self.containers.net().create(req).await?)
+        Ok(self.containers.networks.create(req).await?)
     }
     async fn network_inspect(&self, _ctx: &RequestContext, id: &str) -> ApiResult<Network> {
-        Ok(self.containers.network_inspect(id).await?)
+        Ok(self.containers.networks.network_inspect(id).await?)
     }
     async fn network_delete(&self, _ctx: &RequestContext, id: &str) -> ApiResult<()> {
-        Ok(self.containers.network_remove(id).await?)
+        Ok(self.containers.networks.network_remove(id).await?)
     }
     async fn network_connect(
         &self,
@@ -559,7 +555,7 @@ impl Engine for Berth {
         _ctx: &RequestContext,
         filters: Filters,
     ) -> ApiResult<NetworkPruneResponse> {
-        Ok(self.containers.net().prune(&filters).await?)
+        Ok(self.containers.networks.prune(&filters).await?)
     }
     async fn volume_list(
         &self,

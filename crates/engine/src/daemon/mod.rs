@@ -5,9 +5,8 @@
 //! restore of running containers.
 
 pub mod config;
-pub mod crash;
 pub mod engine;
-pub mod events;
+pub mod services;
 pub mod tls;
 
 use std::ffi::OsString;
@@ -16,8 +15,6 @@ use std::sync::Arc;
 use berth_api_server::{bind_unix, ApiServer, ServerConfig};
 use clap::Parser;
 
-use crate::containers::Containers;
-use crate::images::ImageService;
 use config::Flags;
 use engine::Berth;
 
@@ -95,58 +92,12 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
         std::fs::write(p, format!("{}", std::process::id()))
             .map_err(|e| format!("write {}: {e}", p.display()))?;
     }
-    let store = Arc::new(
-        berth_metadata::Store::open(cfg.data_root.join("metadata")).map_err(|e| e.to_string())?,
-    );
-    let events = Arc::new(events::EventBus::default());
-    let ev2 = events.clone();
-    let registry = berth_registry::RegistryConfig {
-        insecure_registries: cfg.insecure_registries.clone(),
-        mirrors: cfg.registry_mirrors.clone(),
-        ..Default::default()
-    };
-    let images = Arc::new(
-        ImageService::new(&cfg.data_root, registry, Arc::new(move |e| ev2.publish(e)))
-            .map_err(|e| e.to_string())?,
-    );
-    let mut containers = Containers::new(
-        store,
-        images.clone(),
-        events.clone(),
-        cfg.exec_root.clone(),
-        cfg.data_root.clone(),
-    );
-    if let Some(c) = Arc::get_mut(&mut containers) {
-        c.log_opts = cfg.log_opts.clone();
-    }
-    let networks = crate::networks::Networks::open(
-        &cfg.data_root,
-        cfg.network.clone(),
-        containers.store.clone(),
-    )
-    .await?;
-    let _ = containers.networks.set(networks.clone());
-    let c2 = containers.clone();
-    images.set_in_use_checker(Arc::new(move |id| c2.image_in_use(id)));
-    // Crash recovery before anything is served: containers first (their snapshots keep
-    // image layers alive), then the image stores.
-    let repaired = containers.reconcile().await;
-    if !repaired.is_empty() {
-        eprintln!("berth daemon: reconciled containers after an unclean stop: {repaired}");
-    }
-    let images2 = images.clone();
-    let recovered = tokio::task::spawn_blocking(move || images2.recover())
-        .await
-        .map_err(|e| e.to_string())?;
-    if !recovered.is_empty() {
-        eprintln!("berth daemon: recovered image stores after an unclean stop: {recovered}");
-    }
+    let services = services::Services::build(&cfg).await?;
     // The stores made their directories: give the new ones the table's modes too.
     layout.secure().map_err(|e| e.to_string())?;
-    containers.rebuild_volume_refs();
-    containers.restore().await;
-    containers.restore_networks().await;
-    let berth = Arc::new(Berth::new(cfg.clone(), containers, images, events));
+    services.recover().await?;
+    let networks = services.networks.clone();
+    let berth = Arc::new(Berth::new(cfg.clone(), services));
     let server = ApiServer::new(berth.clone(), ServerConfig::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut serving = Vec::new();

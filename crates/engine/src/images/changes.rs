@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::error::{EngineError, Result};
 use berth_image::config::Empty;
 use berth_image::ContainerConfig;
+use berth_units::parse_go_duration;
 
 /// Applies each `INSTRUCTION args` line to `config`; an unknown or malformed instruction
 /// is a 400 and leaves `config` partly updated (callers discard it on error).
@@ -53,9 +54,7 @@ pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> Result
                 }
             }
             "HEALTHCHECK" => {
-                config.healthcheck = Some(
-                    crate::containers::health::parse_instruction(rest).ok_or_else(|| bad(line))?,
-                )
+                config.healthcheck = Some(parse_healthcheck(rest).ok_or_else(|| bad(line))?)
             }
             "USER" => config.user = Some(rest.to_string()),
             "WORKDIR" => config.working_dir = Some(rest.to_string()),
@@ -155,6 +154,49 @@ fn shell_words(s: &str) -> Vec<String> {
     out
 }
 
+/// The Dockerfile `HEALTHCHECK` instruction (`docker commit --change`): `NONE`, or
+/// `[--interval=D] [--timeout=D] [--start-period=D] [--start-interval=D] [--retries=N] CMD …`
+/// (exec form `["a","b"]` → `CMD`, shell form → `CMD-SHELL`).
+pub fn parse_healthcheck(rest: &str) -> Option<berth_image::Healthcheck> {
+    let mut hc = berth_image::Healthcheck::default();
+    let mut rest = rest.trim();
+    if rest.eq_ignore_ascii_case("NONE") {
+        hc.test = Some(vec!["NONE".into()]);
+        return Some(hc);
+    }
+    while let Some(flag) = rest.strip_prefix("--") {
+        let (word, tail) = flag.split_once(char::is_whitespace)?;
+        let (key, value) = word.split_once('=')?;
+        match key {
+            "interval" => hc.interval = Some(parse_go_duration(value).ok()?),
+            "timeout" => hc.timeout = Some(parse_go_duration(value).ok()?),
+            "start-period" => hc.start_period = Some(parse_go_duration(value).ok()?),
+            "start-interval" => hc.start_interval = Some(parse_go_duration(value).ok()?),
+            "retries" => hc.retries = Some(value.parse().ok()?),
+            _ => return None,
+        }
+        rest = tail.trim_start();
+    }
+    let (word, cmd) = rest.split_once(char::is_whitespace)?;
+    if !word.eq_ignore_ascii_case("CMD") {
+        return None;
+    }
+    let cmd = cmd.trim();
+    let mut test = vec![];
+    match serde_json::from_str::<Vec<String>>(cmd) {
+        Ok(list) if cmd.starts_with('[') => {
+            test.push("CMD".to_string());
+            test.extend(list);
+        }
+        _ => {
+            test.push("CMD-SHELL".to_string());
+            test.push(cmd.to_string());
+        }
+    }
+    hc.test = Some(test);
+    Some(hc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +234,21 @@ mod tests {
         let err =
             apply_changes(&mut ContainerConfig::default(), &["RUN rm -rf /".into()]).unwrap_err();
         assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn healthcheck_instructions() {
+        let hc = parse_healthcheck("--interval=5s --retries=2 CMD curl -f http://x/").unwrap();
+        assert_eq!(hc.interval, Some(5_000_000_000));
+        assert_eq!(hc.retries, Some(2));
+        assert_eq!(hc.test.unwrap(), vec!["CMD-SHELL", "curl -f http://x/"]);
+        let hc = parse_healthcheck(r#"CMD ["true", "x"]"#).unwrap();
+        assert_eq!(hc.test.unwrap(), vec!["CMD", "true", "x"]);
+        assert_eq!(
+            parse_healthcheck("NONE").unwrap().test.unwrap(),
+            vec!["NONE"]
+        );
+        assert!(parse_healthcheck("--bogus=1 CMD true").is_none());
+        assert!(parse_healthcheck("RUN true").is_none());
     }
 }

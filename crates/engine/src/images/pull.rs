@@ -70,11 +70,9 @@ impl ImageService {
             let progress: berth_image::PullProgress = std::sync::Arc::new(move |ev: &PullEvent| {
                 match ev.status {
                     LayerStatus::Downloading { current, .. } if current > 0 => {
-                        crate::daemon::crash::point("pull-downloading")
+                        crate::crash::point("pull-downloading")
                     }
-                    LayerStatus::PullComplete => {
-                        crate::daemon::crash::point("pull-layer-committed")
-                    }
+                    LayerStatus::PullComplete => crate::crash::point("pull-layer-committed"),
                     _ => {}
                 }
                 let _ = progress_tx.send(PullUpdate::Layer(ev.clone()));

@@ -7,13 +7,11 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::error::{EngineError, ErrorKind, Result};
 use berth_api_types::{
-    EndpointSettings, Filters, HostConfig, Network, NetworkConnectRequest,
-    NetworkDisconnectRequest, NetworkSettings, NetworkingConfig, Port, PortBinding, PortMap,
-    SummaryNetworkSettings,
+    EndpointSettings, Filters, HostConfig, Network, NetworkSettings, NetworkingConfig, Port,
+    PortBinding, PortMap, SummaryNetworkSettings,
 };
 use berth_network::files::{self, DnsSettings};
 use berth_network::ports::{self, PortMapping, Proto};
@@ -23,8 +21,7 @@ use berth_network::{
 use serde_json::Value;
 
 use super::{endpoint_id, network_container, Attached, NetworkRecord, Networks};
-use crate::containers::record::ContainerRecord;
-use crate::containers::Containers;
+use crate::record::ContainerRecord;
 
 /// Name of the default bridge network.
 const BRIDGE: &str = "bridge";
@@ -165,14 +162,7 @@ fn short(id: &str) -> String {
     id.chars().take(12).collect()
 }
 
-impl Containers {
-    /// The network service (set at daemon start, before any container work).
-    pub fn net(&self) -> &Arc<Networks> {
-        self.networks
-            .get()
-            .expect("the daemon sets up networking before serving containers")
-    }
-
+impl Networks {
     /// `POST /containers/create`: validates the network mode, endpoint settings, port
     /// bindings and DNS/host options; returns the endpoints to store with the record.
     /// Rewrites `container:<name>` to the full id like Docker.
@@ -181,7 +171,7 @@ impl Containers {
         host: &mut HostConfig,
         networking: Option<NetworkingConfig>,
     ) -> Result<BTreeMap<String, EndpointSettings>> {
-        let net = self.net();
+        let net = self;
         let mut requested = networking.map(|n| n.endpoints_config).unwrap_or_default();
         let mut out = BTreeMap::new();
         match NetworkMode::parse(&host.network_mode) {
@@ -194,7 +184,7 @@ impl Containers {
                 out.insert(rec.name, EndpointSettings::default());
             }
             NetworkMode::Container(c) => {
-                let id = self.resolve(&c)?;
+                let id = self.containers.resolve(&c)?;
                 host.network_mode = format!("container:{id}");
             }
             mode @ (NetworkMode::Bridge | NetworkMode::Named(_)) => {
@@ -256,7 +246,7 @@ impl Containers {
             _ => BRIDGE.to_string(),
         };
         let mut out: Vec<(String, EndpointSettings)> = Vec::new();
-        let primary_rec = self.net().resolve(&primary).ok();
+        let primary_rec = self.resolve(&primary).ok();
         for (k, v) in &rec.endpoints_config {
             let is_primary = *k == primary || primary_rec.as_ref().is_some_and(|r| r.name == *k);
             if is_primary {
@@ -271,14 +261,13 @@ impl Containers {
     /// True when one of the container's networks is user-defined (embedded DNS is used).
     fn uses_embedded_dns(&self, rec: &ContainerRecord) -> bool {
         rec.endpoints_config.keys().any(|k| {
-            self.net()
-                .resolve(k)
+            self.resolve(k)
                 .is_ok_and(|n| n.driver == "bridge" && n.name != BRIDGE)
         })
     }
 
     async fn default_gateway(&self) -> Option<IpAddr> {
-        let net = self.net();
+        let net = self;
         let rec = net.resolve(BRIDGE).ok()?;
         net.info(&rec.id).await.map(|i| IpAddr::V4(i.gateway))
     }
@@ -310,8 +299,10 @@ impl Containers {
     ) -> Result<Vec<(String, String)>> {
         let mode = NetworkMode::parse(&rec.host_config.network_mode);
         let source_dir = match &mode {
-            NetworkMode::Container(other) => self.data_dir(&self.resolve(other)?),
-            _ => self.data_dir(&rec.id),
+            NetworkMode::Container(other) => {
+                self.containers.data_dir(&self.containers.resolve(other)?)
+            }
+            _ => self.containers.data_dir(&rec.id),
         };
         let binds = ["hostname", "hosts", "resolv.conf"]
             .iter()
@@ -325,10 +316,14 @@ impl Containers {
         if matches!(mode, NetworkMode::Container(_)) {
             return Ok(binds);
         }
-        let dir = self.data_dir(&rec.id);
-        self.layout
-            .traversable_dir(&dir)
-            .map_err(EngineError::internal)?;
+        let dir = self.containers.data_dir(&rec.id);
+        crate::layout::Layout {
+            data_root: self.containers.data_root().to_path_buf(),
+            exec_root: self.containers.exec_root().to_path_buf(),
+            gid: None,
+        }
+        .traversable_dir(&dir)
+        .map_err(EngineError::internal)?;
         let (hostname, hosts, resolv) = if mode == NetworkMode::Host {
             let host_name = if rec.config.hostname.is_empty() {
                 std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -369,7 +364,7 @@ impl Containers {
     pub fn adjust_network_spec(&self, rec: &ContainerRecord, spec: &mut Value) -> Result<()> {
         match NetworkMode::parse(&rec.host_config.network_mode) {
             NetworkMode::Container(other) => {
-                let target = self.lookup(&other)?;
+                let target = self.containers.lookup(&other)?;
                 if !target.state.running || target.state.pid <= 0 {
                     return Err(EngineError::conflict(format!(
                         "cannot join network namespace of a non running container: {}",
@@ -384,8 +379,9 @@ impl Containers {
                         }
                     }
                 }
-                let name = std::fs::read_to_string(self.data_dir(&target.id).join("hostname"))
-                    .unwrap_or_default();
+                let name =
+                    std::fs::read_to_string(self.containers.data_dir(&target.id).join("hostname"))
+                        .unwrap_or_default();
                 if !name.trim().is_empty() && rec.config.hostname.is_empty() {
                     spec["hostname"] = Value::String(name.trim().to_string());
                 }
@@ -411,7 +407,7 @@ impl Containers {
         let res = self.network_up_inner(rec, &netns).await;
         match res {
             Ok(att) => {
-                self.net().with_attached(|m| m.insert(rec.id.clone(), att));
+                self.with_attached(|m| m.insert(rec.id.clone(), att));
                 Ok(())
             }
             Err(e) => {
@@ -422,7 +418,7 @@ impl Containers {
     }
 
     async fn network_up_inner(&self, rec: &ContainerRecord, netns: &Path) -> Result<Attached> {
-        let net = self.net();
+        let net = self;
         let mut att = Attached::default();
         let name = rec.name.trim_start_matches('/').to_string();
         for (i, (key, es)) in self.endpoint_order(rec).into_iter().enumerate() {
@@ -501,8 +497,7 @@ impl Containers {
             "" => None,
             m => Some(link::parse_mac(m).map_err(EngineError::from)?),
         };
-        self.net()
-            .mgr
+        self.mgr
             .connect(ConnectRequest {
                 network_id: &nrec.id,
                 container_id: &rec.id,
@@ -535,7 +530,7 @@ impl Containers {
     async fn write_hosts(&self, rec: &ContainerRecord, endpoints: &[Endpoint]) -> Result<()> {
         let ips: Vec<IpAddr> = endpoints.iter().flat_map(Endpoint::addrs).collect();
         let text = files::hosts_file(&Self::hostname_of(rec), &ips, &self.extra_hosts(rec).await?);
-        std::fs::write(self.data_dir(&rec.id).join("hosts"), text)
+        std::fs::write(self.containers.data_dir(&rec.id).join("hosts"), text)
             .map_err(|e| EngineError::internal(e.to_string()))
     }
 
@@ -547,7 +542,7 @@ impl Containers {
         create: bool,
         change: impl FnOnce(&mut Attached),
     ) -> Vec<Endpoint> {
-        self.net().with_attached(|m| {
+        self.with_attached(|m| {
             let att = if create {
                 Some(m.entry(id.to_string()).or_default())
             } else {
@@ -567,9 +562,7 @@ impl Containers {
     /// On exit, failed start and removal: stops the DNS listener, removes the port rules
     /// and reservations, deletes the veths and releases the addresses. Idempotent.
     pub async fn network_down(&self, id: &str) {
-        let Some(net) = self.networks.get() else {
-            return;
-        };
+        let net = self;
         net.with_attached(|m| m.remove(id));
         let _ = net.mgr.unpublish(id).await;
         for ep in net.mgr.endpoints(id).await {
@@ -580,14 +573,8 @@ impl Containers {
     /// After live restore: rebuilds the attachments of running containers and restarts
     /// their DNS listeners (ports and rules were restored by the manager).
     pub async fn restore_networks(&self) {
-        let Ok(all) = self
-            .store
-            .list::<ContainerRecord>(crate::containers::record::KIND)
-        else {
-            return;
-        };
-        let net = self.net();
-        for (_, rec) in all {
+        let net = self;
+        for rec in self.containers.list() {
             let eps = net.mgr.endpoints(&rec.id).await;
             if !rec.state.running || rec.state.pid <= 0 {
                 if !eps.is_empty() {
@@ -617,7 +604,7 @@ impl Containers {
 
     /// `NetworkSettings` of inspect.
     pub fn network_settings(&self, rec: &ContainerRecord) -> NetworkSettings {
-        let net = self.net();
+        let net = self;
         let (eps, published) = net.attached(&rec.id);
         let mut ns = NetworkSettings::default();
         for (key, es) in &rec.endpoints_config {
@@ -699,7 +686,7 @@ impl Containers {
 
     /// `GET /networks`.
     pub async fn network_list(&self, filters: &Filters) -> Result<Vec<Network>> {
-        let net = self.net();
+        let net = self;
         let used = net.in_use().await;
         let mut out = Vec::new();
         for rec in net.records() {
@@ -711,13 +698,14 @@ impl Containers {
     }
 
     async fn network_view(&self, rec: &NetworkRecord) -> Network {
-        let net = self.net();
+        let net = self;
         let mut n = net.to_api(rec).await;
         for ep in net.all_attached() {
             if ep.network_id != rec.id {
                 continue;
             }
             let name = self
+                .containers
                 .get(&ep.container_id)
                 .map(|c| c.name)
                 .unwrap_or_default();
@@ -729,13 +717,13 @@ impl Containers {
 
     /// `GET /networks/{id}`.
     pub async fn network_inspect(&self, reference: &str) -> Result<Network> {
-        let rec = self.net().resolve(reference)?;
+        let rec = self.resolve(reference)?;
         Ok(self.network_view(&rec).await)
     }
 
     /// `DELETE /networks/{id}`: refused while running containers use it.
     pub async fn network_remove(&self, reference: &str) -> Result<()> {
-        let net = self.net();
+        let net = self;
         let rec = net.resolve(reference)?;
         let users: Vec<Endpoint> = net
             .all_attached()
@@ -747,6 +735,7 @@ impl Containers {
                 .iter()
                 .map(|e| {
                     let name = self
+                        .containers
                         .get(&e.container_id)
                         .map(|c| c.name.trim_start_matches('/').to_string())
                         .unwrap_or_default();
@@ -763,14 +752,16 @@ impl Containers {
         net.remove(&rec).await
     }
 
-    /// `POST /networks/{id}/connect`.
-    pub async fn network_connect(&self, reference: &str, req: NetworkConnectRequest) -> Result<()> {
-        let net = self.net();
-        let nrec = net.resolve(reference)?;
-        let id = self.resolve(&req.container)?;
-        let live = self.live(&id);
-        let _op = live.op.lock().await;
-        let mut rec = self.get(&id)?;
+    /// The network side of `POST /networks/{id}/connect`. The caller holds the container's lifecycle lock, passes its current record and saves
+    /// it afterwards (see `Containers::network_connect`).
+    pub async fn connect_container(
+        &self,
+        nrec: &NetworkRecord,
+        rec: &mut ContainerRecord,
+        es: EndpointSettings,
+    ) -> Result<()> {
+        let net = self;
+        let id = rec.id.clone();
         let mode = NetworkMode::parse(&rec.host_config.network_mode);
         if nrec.driver == "host" || mode == NetworkMode::Host {
             return Err(EngineError::invalid(
@@ -793,14 +784,13 @@ impl Containers {
                 nrec.name
             )));
         }
-        let es = req.endpoint_config.unwrap_or_default();
-        user_settings_check(&nrec, &es)?;
+        user_settings_check(nrec, &es)?;
         if rec.state.running && rec.state.pid > 0 {
             let netns = PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid));
             let (eps, _) = net.attached(&id);
             let ifname = format!("eth{}", eps.len());
             let ep = self
-                .connect_endpoint(&rec, &nrec, &es, &netns, &ifname, eps.is_empty())
+                .connect_endpoint(rec, nrec, &es, &netns, &ifname, eps.is_empty())
                 .await?;
             // A container that was only on the default bridge gets the embedded DNS now,
             // like Docker: it answers the names of its user networks, forwards the rest to
@@ -808,7 +798,7 @@ impl Containers {
             let has_dns = net.with_attached(|m| m.get(&id).is_some_and(|a| a.dns.is_some()));
             let mut dns = None;
             if nrec.name != BRIDGE && !has_dns {
-                match self.start_embedded_dns(&rec, &netns).await {
+                match self.start_embedded_dns(rec, &netns).await {
                     Ok(listener) => dns = Some(listener),
                     Err(e) => {
                         let _ = net.mgr.disconnect(&nrec.id, &id).await;
@@ -822,10 +812,10 @@ impl Containers {
                     att.dns = dns;
                 }
             });
-            self.write_hosts(&rec, &endpoints).await?;
+            self.write_hosts(rec, &endpoints).await?;
         }
         rec.endpoints_config.insert(nrec.name.clone(), es);
-        self.save(&rec).await
+        Ok(())
     }
 
     /// Starts the embedded DNS of a running container and points its resolv.conf at it.
@@ -836,29 +826,28 @@ impl Containers {
     ) -> Result<ResolverListener> {
         let rc = embedded_resolv_conf(rec)?;
         let listener = self
-            .net()
             .mgr
             .serve_dns(&rec.id, netns, rc.upstreams)
             .await
             .map_err(EngineError::from)?;
         // In place, like /etc/hosts (bind-mounted).
-        std::fs::write(self.data_dir(&rec.id).join("resolv.conf"), rc.content)
-            .map_err(|e| EngineError::internal(e.to_string()))?;
+        std::fs::write(
+            self.containers.data_dir(&rec.id).join("resolv.conf"),
+            rc.content,
+        )
+        .map_err(|e| EngineError::internal(e.to_string()))?;
         Ok(listener)
     }
 
-    /// `POST /networks/{id}/disconnect`.
-    pub async fn network_disconnect(
+    /// The network side of `POST /networks/{id}/disconnect`. As
+    /// [`Networks::connect_container`]: the caller holds the lock and saves the record.
+    pub async fn disconnect_container(
         &self,
-        reference: &str,
-        req: NetworkDisconnectRequest,
+        nrec: &NetworkRecord,
+        rec: &mut ContainerRecord,
     ) -> Result<()> {
-        let net = self.net();
-        let nrec = net.resolve(reference)?;
-        let id = self.resolve(&req.container)?;
-        let live = self.live(&id);
-        let _op = live.op.lock().await;
-        let mut rec = self.get(&id)?;
+        let net = self;
+        let id = rec.id.clone();
         if nrec.driver == "host" {
             return Err(EngineError::invalid(
                 "container cannot be disconnected from host network or connected to host network",
@@ -883,10 +872,10 @@ impl Containers {
             att.endpoints.retain(|e| e.network_id != nrec.id);
         });
         if rec.state.running {
-            self.write_hosts(&rec, &endpoints).await?;
+            self.write_hosts(rec, &endpoints).await?;
         }
         rec.endpoints_config.remove(&key);
-        self.save(&rec).await
+        Ok(())
     }
 }
 

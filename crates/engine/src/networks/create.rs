@@ -9,8 +9,8 @@ use berth_api_types::{IpamConfig, NetworkCreateRequest, NetworkCreateResponse};
 use berth_network::{CreateNetwork, Ipv6Request, NetworkError, NetworkInfo};
 
 use super::{NetworkRecord, Networks, ICC_OPTION, KIND, PREDEFINED};
-use crate::containers::record::new_id;
 use crate::logfile;
+use crate::record::new_id;
 
 /// A request's IPAM configs by family, checked.
 #[derive(Debug, Default)]

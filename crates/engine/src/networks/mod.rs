@@ -19,8 +19,8 @@ use berth_network::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::containers::record::new_id;
 use crate::logfile;
+use crate::record::{new_id, ContainerStore};
 pub use config::NetConfig;
 
 /// Metadata kind of network records.
@@ -77,6 +77,8 @@ pub struct Networks {
     /// The library handle (bridges, IPAM, firewall, ports, DNS).
     pub mgr: NetworkManager,
     store: Arc<Store>,
+    /// Container records (read only: a network op is handed the record it changes).
+    containers: ContainerStore,
     cfg: NetConfig,
     attached: Mutex<HashMap<String, Attached>>,
     /// Serialises create/remove/prune so name checks and creation are atomic.
@@ -107,7 +109,7 @@ impl Networks {
     pub async fn open(
         data_root: &std::path::Path,
         cfg: NetConfig,
-        store: Arc<Store>,
+        containers: ContainerStore,
     ) -> Result<Arc<Networks>, String> {
         let mut mc = ManagerConfig::new(data_root.join("network"));
         mc.table = cfg.nft_table.clone();
@@ -126,7 +128,8 @@ impl Networks {
             .map_err(|e| format!("networking: restore: {e}"))?;
         let net = Arc::new(Networks {
             mgr,
-            store,
+            store: containers.metadata().clone(),
+            containers,
             cfg,
             attached: Mutex::new(HashMap::new()),
             admin: tokio::sync::Mutex::new(()),

@@ -18,8 +18,8 @@ use berth_api_types::volume::{
 use berth_api_types::{EventActor, EventMessage, Filters};
 use berth_volume::VolumeStore;
 
-use crate::containers::record::ContainerRecord;
-use crate::daemon::events::EventBus;
+use crate::events::EventBus;
+use crate::record::ContainerRecord;
 
 /// The engine's volume service.
 pub struct Volumes {
@@ -142,17 +142,5 @@ impl Volumes {
                 }
             }
         }
-    }
-}
-
-impl crate::containers::Containers {
-    /// Daemon start, before live restore: the volume references of every container record.
-    pub fn rebuild_volume_refs(&self) {
-        let records: Vec<ContainerRecord> = self
-            .store
-            .list::<ContainerRecord>(crate::containers::record::KIND)
-            .map(|l| l.into_iter().map(|(_, r)| r).collect())
-            .unwrap_or_default();
-        self.volumes.rebuild(&records);
     }
 }

@@ -16,45 +16,12 @@ use std::path::{Path, PathBuf};
 use crate::error::{EngineError, Result};
 use berth_api_types::{ContainerConfig, HostConfig, Labels, MountPoint};
 use berth_volume::{anonymous_name, parse_volume_flag, MountSpec, MountType, VolumeStore};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::Volumes;
-use crate::containers::record::ContainerRecord;
-use crate::containers::Containers;
-
-/// One mount of a container as recorded at create (Docker's `MountPoint`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ContainerMount {
-    /// `bind`, `volume` or `tmpfs`.
-    pub kind: String,
-    /// Volume name (volumes).
-    pub name: String,
-    /// Host path (binds).
-    pub source: String,
-    /// Path in the container.
-    pub destination: String,
-    /// Mode as given (`ro`, `z`, …; `z` for named volumes without one, like Docker).
-    pub mode: String,
-    /// Writable.
-    pub rw: bool,
-    /// Bind propagation (`rprivate` by default for binds).
-    pub propagation: String,
-    /// Copy the image's content into the volume when it is empty.
-    pub copy_data: bool,
-    /// Create a missing bind source directory at start (`-v`, not `--mount`).
-    pub create_host_path: bool,
-    /// tmpfs mount data (`size=…,mode=…`).
-    pub tmpfs_data: String,
-}
+use crate::record::{ContainerMount, ContainerRecord, ContainerStore};
 
 impl ContainerMount {
-    /// True for volume mounts.
-    pub fn is_volume(&self) -> bool {
-        self.kind == "volume"
-    }
-
     /// The `Mounts` entry of inspect and list.
     pub fn to_api(&self, store: &VolumeStore) -> MountPoint {
         let volume = self.is_volume();
@@ -120,7 +87,7 @@ fn check_driver(driver: &str) -> Result<()> {
 }
 
 /// Decides a new container's mounts; checks all of it and makes nothing.
-pub fn plan(c: &Containers, config: &ContainerConfig, host: &HostConfig) -> Result<Plan> {
+pub fn plan(c: &ContainerStore, config: &ContainerConfig, host: &HostConfig) -> Result<Plan> {
     let mut plan = Plan::default();
     let mut by_dest: BTreeMap<String, ContainerMount> = BTreeMap::new();
     let mut wants: BTreeMap<String, NewVolume> = BTreeMap::new();

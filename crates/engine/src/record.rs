@@ -1,7 +1,15 @@
-//! The persisted container record and small helpers (ids, names, times).
+//! The persisted container record ([`ContainerRecord`], its [`ContainerMount`]s), the
+//! [`ContainerStore`] every service reads records through, and small helpers (ids, names,
+//! times).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use berth_api_types::{ContainerConfig, ContainerState, HostConfig};
+use berth_metadata::{MetadataError, Store};
 use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
 
 /// Metadata kind of container records.
 pub const KIND: &str = "container";
@@ -37,13 +45,157 @@ pub struct ContainerRecord {
     /// Networks to join and their endpoint settings (`NetworkingConfig`), by network name.
     #[serde(default)]
     pub endpoints_config: std::collections::BTreeMap<String, berth_api_types::EndpointSettings>,
-    /// Binds, volumes and tmpfs mounts decided at create (see `crate::volumes::mounts`).
+    /// Binds, volumes and tmpfs mounts decided at create (see `crate::volumes::mounts`, which plans them).
     #[serde(default)]
-    pub mounts: Vec<crate::volumes::mounts::ContainerMount>,
+    pub mounts: Vec<ContainerMount>,
     /// Set while the container is being removed (`rm`): a daemon that crashed meanwhile
     /// finishes the removal at its next start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removing: Option<Removal>,
+}
+
+/// One mount of a container as recorded at create (Docker's `MountPoint`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerMount {
+    /// `bind`, `volume` or `tmpfs`.
+    pub kind: String,
+    /// Volume name (volumes).
+    pub name: String,
+    /// Host path (binds).
+    pub source: String,
+    /// Path in the container.
+    pub destination: String,
+    /// Mode as given (`ro`, `z`, …; `z` for named volumes without one, like Docker).
+    pub mode: String,
+    /// Writable.
+    pub rw: bool,
+    /// Bind propagation (`rprivate` by default for binds).
+    pub propagation: String,
+    /// Copy the image's content into the volume when it is empty.
+    pub copy_data: bool,
+    /// Create a missing bind source directory at start (`-v`, not `--mount`).
+    pub create_host_path: bool,
+    /// tmpfs mount data (`size=…,mode=…`).
+    pub tmpfs_data: String,
+}
+
+impl ContainerMount {
+    /// True for volume mounts.
+    pub fn is_volume(&self) -> bool {
+        self.kind == "volume"
+    }
+}
+
+/// The container records in the metadata store and where a container's files live: what
+/// every service reads about containers (networks, volumes, images' "in use", exec,
+/// health). Only [`crate::containers::Containers`] changes records through operations.
+#[derive(Debug, Clone)]
+pub struct ContainerStore {
+    store: Arc<Store>,
+    exec_root: PathBuf,
+    data_root: PathBuf,
+}
+
+/// Maps a metadata error to the engine's.
+pub fn meta_err(e: MetadataError) -> EngineError {
+    match e {
+        MetadataError::NameInUse { .. } => EngineError::conflict(e.to_string()),
+        MetadataError::InvalidName { .. } => EngineError::invalid(e.to_string()),
+        MetadataError::NotFound { reference, .. } => EngineError::no_such_container(&reference),
+        MetadataError::Ambiguous { .. } => EngineError::invalid(e.to_string()),
+        e => EngineError::internal(e.to_string()),
+    }
+}
+
+impl ContainerStore {
+    /// Records in `store`; files under `exec_root` and `data_root`.
+    pub fn new(store: Arc<Store>, exec_root: PathBuf, data_root: PathBuf) -> Self {
+        ContainerStore {
+            store,
+            exec_root,
+            data_root,
+        }
+    }
+
+    /// The metadata store (records of every kind).
+    pub fn metadata(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// `<exec-root>`.
+    pub fn exec_root(&self) -> &Path {
+        &self.exec_root
+    }
+
+    /// `<data-root>`.
+    pub fn data_root(&self) -> &Path {
+        &self.data_root
+    }
+
+    /// Resolves a reference (id, name, prefix) to a full id.
+    pub fn resolve(&self, reference: &str) -> Result<String> {
+        self.store.resolve(KIND, reference).map_err(|e| match e {
+            MetadataError::NotFound { .. } => EngineError::no_such_container(reference),
+            e => meta_err(e),
+        })
+    }
+
+    /// The record of `id` (full id).
+    pub fn get(&self, id: &str) -> Result<ContainerRecord> {
+        self.store
+            .get::<ContainerRecord>(KIND, id)
+            .map_err(meta_err)?
+            .ok_or_else(|| EngineError::no_such_container(id))
+    }
+
+    /// Resolve + get.
+    pub fn lookup(&self, reference: &str) -> Result<ContainerRecord> {
+        let id = self.resolve(reference)?;
+        self.get(&id)
+    }
+
+    /// Every record (none when the store cannot be read).
+    pub fn list(&self) -> Vec<ContainerRecord> {
+        self.store
+            .list::<ContainerRecord>(KIND)
+            .map(|l| l.into_iter().map(|(_, r)| r).collect())
+            .unwrap_or_default()
+    }
+
+    /// Writes a record durably (off the async threads).
+    pub async fn save(&self, rec: &ContainerRecord) -> Result<()> {
+        let store = self.store.clone();
+        let rec = rec.clone();
+        tokio::task::spawn_blocking(move || store.put(KIND, &rec.id, &rec))
+            .await
+            .map_err(|e| EngineError::internal(e.to_string()))?
+            .map_err(meta_err)?;
+        Ok(())
+    }
+
+    /// `<exec-root>/containers/<id>`.
+    pub fn state_dir(&self, id: &str) -> PathBuf {
+        self.exec_root.join("containers").join(id)
+    }
+
+    /// Where the root filesystem is mounted while running.
+    pub fn rootfs(&self, id: &str) -> PathBuf {
+        self.state_dir(id).join("rootfs")
+    }
+
+    /// `<data-root>/containers/<id>` (log, hostname, hosts, resolv.conf).
+    pub fn data_dir(&self, id: &str) -> PathBuf {
+        self.data_root.join("containers").join(id)
+    }
+
+    /// True when a container record names image `image_id`.
+    pub fn image_in_use(&self, image_id: &str) -> bool {
+        self.store
+            .list::<ContainerRecord>(KIND)
+            .map(|l| l.iter().any(|(_, r)| r.image == image_id))
+            .unwrap_or(false)
+    }
 }
 
 /// A removal in progress.

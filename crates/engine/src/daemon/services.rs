@@ -1,0 +1,92 @@
+//! The one place the engine's services are built, each once and with what it needs, in
+//! dependency order: records and events, images, volumes, networks, then containers (which
+//! use all of them). Then crash recovery and live restore, before anything is served.
+
+use std::sync::Arc;
+
+use super::config::DaemonConfig;
+use crate::containers::{Containers, ContainersDeps};
+use crate::events::EventBus;
+use crate::images::ImageService;
+use crate::networks::Networks;
+use crate::record::ContainerStore;
+use crate::volumes::Volumes;
+
+/// The engine's services.
+pub struct Services {
+    /// Container records, read by every service.
+    pub records: ContainerStore,
+    /// The event bus.
+    pub events: Arc<EventBus>,
+    /// Images.
+    pub images: Arc<ImageService>,
+    /// Volumes.
+    pub volumes: Arc<Volumes>,
+    /// Networks.
+    pub networks: Arc<Networks>,
+    /// Containers (and their exec instances and health monitors).
+    pub containers: Arc<Containers>,
+}
+
+impl Services {
+    /// Builds the services over the data and exec roots of `cfg`.
+    pub async fn build(cfg: &DaemonConfig) -> Result<Services, String> {
+        let store = Arc::new(
+            berth_metadata::Store::open(cfg.data_root.join("metadata"))
+                .map_err(|e| e.to_string())?,
+        );
+        let records = ContainerStore::new(store, cfg.exec_root.clone(), cfg.data_root.clone());
+        let events = Arc::new(EventBus::default());
+        let registry = berth_registry::RegistryConfig {
+            insecure_registries: cfg.insecure_registries.clone(),
+            mirrors: cfg.registry_mirrors.clone(),
+            ..Default::default()
+        };
+        let bus = events.clone();
+        let images = Arc::new(
+            ImageService::new(&cfg.data_root, registry, Arc::new(move |e| bus.publish(e)))
+                .map_err(|e| e.to_string())?,
+        );
+        let users = records.clone();
+        images.set_in_use_checker(Arc::new(move |id| users.image_in_use(id)));
+        let volumes = Volumes::new(&cfg.data_root, events.clone());
+        let networks = Networks::open(&cfg.data_root, cfg.network.clone(), records.clone()).await?;
+        let containers = Containers::new(ContainersDeps {
+            records: records.clone(),
+            images: images.clone(),
+            events: events.clone(),
+            networks: networks.clone(),
+            volumes: volumes.clone(),
+            log_opts: cfg.log_opts.clone(),
+        });
+        Ok(Services {
+            records,
+            events,
+            images,
+            volumes,
+            networks,
+            containers,
+        })
+    }
+
+    /// Crash recovery and live restore: containers first (their snapshots keep image
+    /// layers alive), then the image stores, the volume references, running containers and
+    /// their network attachments.
+    pub async fn recover(&self) -> Result<(), String> {
+        let repaired = self.containers.reconcile().await;
+        if !repaired.is_empty() {
+            eprintln!("berth daemon: reconciled containers after an unclean stop: {repaired}");
+        }
+        let images = self.images.clone();
+        let recovered = tokio::task::spawn_blocking(move || images.recover())
+            .await
+            .map_err(|e| e.to_string())?;
+        if !recovered.is_empty() {
+            eprintln!("berth daemon: recovered image stores after an unclean stop: {recovered}");
+        }
+        self.volumes.rebuild(&self.records.list());
+        self.containers.restore().await;
+        self.networks.restore_networks().await;
+        Ok(())
+    }
+}
