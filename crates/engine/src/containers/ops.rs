@@ -866,7 +866,7 @@ impl Containers {
     async fn remove_unreadable(self: &Arc<Self>, id: &str) -> Result<()> {
         let live = self.live(id);
         let _op = live.op.lock().await;
-        self.network_down(id).await;
+        self.networks.network_down(id).await;
         if runtime_root(self).join(id).exists() {
             let _ = runtime(self, &["delete", "--force", id]).await;
         }
