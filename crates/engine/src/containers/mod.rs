@@ -5,21 +5,34 @@
 //! (`<exec-root>/s/<id[..12]>.sock`).
 
 mod archive;
+mod attach;
+mod create;
 mod exec;
 mod exec_process;
+mod exit;
 pub mod health;
 pub mod init;
+mod kill;
+mod logs;
 mod network;
 mod ops;
 mod options;
+mod pause;
 mod query;
 pub mod reconcile;
+mod remove;
+mod rename;
 pub mod resources;
+mod restart;
+mod restore;
 pub mod seccomp;
 pub mod spec;
+mod start;
 pub mod stats;
+mod stop;
 pub mod task;
 pub mod validate;
+mod wait;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

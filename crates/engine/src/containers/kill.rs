@@ -1,0 +1,41 @@
+//! `POST /containers/{id}/kill`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{EngineError, Result};
+
+use super::Containers;
+
+use super::ops::*;
+
+impl Containers {
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill(self: &Arc<Self>, reference: &str, signal: Option<String>) -> Result<()> {
+        let rec = self.lookup(reference)?;
+        if !rec.state.running {
+            return Err(EngineError::conflict(format!(
+                "cannot kill container: {reference}: container {} is not running",
+                rec.id
+            )));
+        }
+        let sig = signal
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "SIGKILL".into());
+        if parse_signal(&sig).is_none() {
+            return Err(EngineError::invalid(format!("Invalid signal: {sig}")));
+        }
+        let live = self.live(&rec.id);
+        let mut rx = live.signals.subscribe();
+        runtime(self, &["kill", &rec.id, &sig]).await?;
+        self.event(
+            "kill",
+            &rec,
+            &[("signal", parse_signal(&sig).unwrap_or(9).to_string())],
+        );
+        if parse_signal(&sig) == Some(9) {
+            self.wait_exit(&mut rx, Some(Duration::from_secs(10))).await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+//! Live restore at daemon start: shims of running containers reconnected, orphaned runtime state removed.
+
+use std::sync::Arc;
+
+use super::task::{self};
+use super::Containers;
+use crate::logfile;
+use crate::record::{ContainerRecord, KIND};
+use crate::shim::ExitRecord;
+
+use super::ops::*;
+
+impl Containers {
+    /// Live restore at daemon start: reconnect running containers to their shims; mark those
+    /// whose shim is gone as exited with the recorded code.
+    pub async fn restore(self: &Arc<Self>) {
+        let Ok(all) = self.store.list::<ContainerRecord>(KIND) else {
+            return;
+        };
+        let known: std::collections::HashSet<String> =
+            all.iter().map(|(_, r)| r.id.clone()).collect();
+        self.delete_orphaned_runtime_state(&known).await;
+        for (_, rec) in all {
+            if !(rec.state.running || rec.state.restarting) {
+                continue;
+            }
+            let id = rec.id.clone();
+            let state_dir = self.state_dir(&id);
+            let live = self.live(&id);
+            let this = self.clone();
+            let cid = id.clone();
+            let connected = task::connect(&state_dir, live, None, move |exit| {
+                tokio::spawn(async move { this.on_exit(&cid, exit).await });
+            })
+            .await;
+            if connected.is_err() {
+                let exit = task::read_exit_record(&state_dir).unwrap_or(ExitRecord {
+                    exit_code: 255,
+                    finished_at: logfile::now(),
+                });
+                let mut r = rec.clone();
+                r.host_config.restart_policy.name = if matches!(
+                    rec.host_config.restart_policy.name.as_str(),
+                    "always" | "unless-stopped"
+                ) {
+                    rec.host_config.restart_policy.name.clone()
+                } else {
+                    "no".into()
+                };
+                let _ = self.save(&r).await;
+                self.on_exit(&id, exit).await;
+            } else {
+                self.health_start(&rec);
+            }
+        }
+    }
+
+    /// Runtime state of containers that no longer exist, left by a shim that died between
+    /// reporting the exit and deleting it: deleted at daemon start.
+    pub(super) async fn delete_orphaned_runtime_state(
+        &self,
+        known: &std::collections::HashSet<String>,
+    ) {
+        let Ok(entries) = std::fs::read_dir(runtime_root(self)) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let is_container_id = id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+            if !is_container_id || known.contains(&id) || task::shim_alive(&self.state_dir(&id)) {
+                continue;
+            }
+            let _ = runtime(self, &["delete", "--force", &id]).await;
+        }
+    }
+}

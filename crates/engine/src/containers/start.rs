@@ -1,0 +1,233 @@
+//! `POST /containers/{id}/start`: shim, runtime create, networking between `Created` and `START`, rollback of a failed start.
+
+use std::sync::Arc;
+
+use crate::error::{EngineError, Result};
+use berth_api_types::*;
+use tokio::sync::oneshot;
+
+use super::spec;
+use super::task::{self, Output, Spawned};
+use super::Containers;
+use crate::logfile;
+use crate::record::ContainerRecord;
+use crate::shim::{protocol, ShimArgs};
+
+use super::ops::*;
+
+impl Containers {
+    /// `POST /containers/{id}/start`.
+    pub async fn start(self: &Arc<Self>, reference: &str) -> Result<()> {
+        let id = self.resolve(reference)?;
+        let live = self.live(&id);
+        let _op = live.op.lock().await;
+        let rec = self.get(&id)?;
+        if rec.state.status == "paused" {
+            return Err(EngineError::conflict(
+                "cannot start a paused container, try unpause instead",
+            ));
+        }
+        if rec.state.running {
+            return Err(EngineError::not_modified());
+        }
+        self.start_locked(rec, &live).await
+    }
+
+    pub(super) fn start_locked<'a>(
+        self: &'a Arc<Self>,
+        rec: ContainerRecord,
+        live: &'a Arc<task::Live>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+        Box::pin(async move {
+            let id = rec.id.clone();
+            let auto_remove = rec.host_config.auto_remove;
+            let started = self.start_inner(rec, live).await;
+            if started.is_err() {
+                // End the attach sessions waiting for this start (docker run attaches before
+                // it starts), whatever step failed.
+                let _ = live.output.send(Output::Exit(-1));
+                if auto_remove {
+                    // Docker removes an AutoRemove container whose start failed (`run --rm`
+                    // waits for the removal before it reports the error).
+                    let this = self.clone();
+                    tokio::spawn(async move {
+                        if let Ok(rec) = this.get(&id) {
+                            let _ = this.remove_now(rec, true).await;
+                        }
+                    });
+                }
+            }
+            started
+        })
+    }
+
+    pub(super) async fn start_inner(
+        self: &Arc<Self>,
+        mut rec: ContainerRecord,
+        live: &Arc<task::Live>,
+    ) -> Result<()> {
+        let id = rec.id.clone();
+        let state_dir = self.state_dir(&id);
+        self.layout
+            .traversable_dir(&state_dir)
+            .map_err(EngineError::internal)?;
+        let rootfs = self.mount_rootfs(&id)?;
+        let fail = |this: &Self, msg: String| {
+            this.unmount_rootfs(&id);
+            msg
+        };
+        let workdir = rec.config.working_dir.clone();
+        if workdir.starts_with('/') {
+            // Docker creates a missing working directory in the container's layer.
+            let made = berth_inroot::Root::open(&rootfs)
+                .and_then(|root| root.mkdir_all(&workdir, 0o755, None));
+            if let Err(e) = made {
+                fail(self, String::new());
+                return Err(EngineError::internal(format!(
+                    "setting up the working directory {workdir}: {e}"
+                )));
+            }
+        }
+        let etc = match self.networks.write_network_files(&rec).await {
+            Ok(e) => e,
+            Err(e) => {
+                fail(self, String::new());
+                return Err(e);
+            }
+        };
+        let mut argv = vec![rec.path.clone()];
+        argv.extend(rec.args.clone());
+        let spec = spec::build(&spec::SpecInput {
+            id: &id,
+            config: &rec.config,
+            host: &rec.host_config,
+            args: &argv,
+            rootfs: &rootfs,
+            etc_files: &etc,
+        });
+        let mut spec = match spec {
+            Ok(s) => s,
+            Err(m) => {
+                let m = fail(self, m);
+                return Err(EngineError::invalid(m));
+            }
+        };
+        if let Err(e) = self.networks.adjust_network_spec(&rec, &mut spec) {
+            fail(self, String::new());
+            return Err(e);
+        }
+        match self.volumes.oci_mounts(&rec, &rootfs) {
+            Ok(user) => crate::volumes::mounts::apply(&mut spec, user),
+            Err(e) => {
+                self.unmount_rootfs(&id);
+                return Err(e);
+            }
+        }
+        crate::layout::write_private(
+            &state_dir.join("config.json"),
+            &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+        )
+        .map_err(EngineError::internal)?;
+        let opts = &rec.host_config.log_config.config;
+        let size = opts
+            .get("max-size")
+            .or(self.log_opts.get("max-size"))
+            .and_then(|s| super::validate::log_size(s).ok())
+            .unwrap_or(0);
+        let files = opts
+            .get("max-file")
+            .or(self.log_opts.get("max-file"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
+        let args = ShimArgs {
+            id: id.clone(),
+            bundle: state_dir.clone(),
+            runtime: self.helpers.runtime.program.clone(),
+            runtime_args: self.helpers.runtime.args.clone(),
+            runtime_root: self.exec_root.join("runtime"),
+            state_dir: state_dir.clone(),
+            log: rec.log_path.clone().into(),
+            tty: rec.config.tty,
+            stdin: rec.config.open_stdin,
+            max_size: size,
+            max_file: files,
+        };
+        let _ = std::fs::remove_file(crate::shim::exit_path(&state_dir));
+        // Clear a stale runtime state of a previous run with the same id (a shim normally
+        // deletes it; only a shim killed before the container ended leaves it behind).
+        task::wait_shim_gone(&state_dir).await;
+        if runtime_root(self).join(&id).exists() {
+            let _ = runtime(self, &["delete", "--force", &id]).await;
+        }
+        let created = task::spawn_shim(&self.helpers.shim, &args)
+            .await
+            .map_err(EngineError::internal)?;
+        let pid = match created {
+            Spawned::Created(pid) => pid,
+            Spawned::Failed(msg) => {
+                let msg = fail(self, msg);
+                return Err(self.start_failed(rec, msg).await);
+            }
+        };
+        let (tx, rx) = oneshot::channel();
+        let this = self.clone();
+        let cid = id.clone();
+        task::connect(&state_dir, live.clone(), Some(tx), move |exit| {
+            tokio::spawn(async move { this.on_exit(&cid, exit).await });
+        })
+        .await
+        .map_err(EngineError::internal)?;
+        if let Err(e) = self.networks.network_up(&rec, pid).await {
+            // Nothing of the network is left; end the created task (on_exit cleans up).
+            rec.state.error = e.to_string();
+            let _ = self.save(&rec).await;
+            let _ = runtime(self, &["kill", &id, "SIGKILL"]).await;
+            return Err(e);
+        }
+        live.send(protocol::START, b"");
+        match rx.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(msg)) => return Err(self.start_failed(rec, msg).await),
+            Err(_) => return Err(EngineError::internal("shim went away")),
+        }
+        crate::crash::point("start-before-save");
+        rec.state = ContainerState {
+            status: "running".into(),
+            running: true,
+            pid,
+            started_at: logfile::now(),
+            finished_at: rec.state.finished_at.clone(),
+            ..Default::default()
+        };
+        rec.manually_stopped = false;
+        self.save(&rec).await?;
+        self.event("start", &rec, &[]);
+        self.health_start(&rec);
+        Ok(())
+    }
+
+    pub(super) async fn start_failed(
+        self: &Arc<Self>,
+        mut rec: ContainerRecord,
+        msg: String,
+    ) -> EngineError {
+        let not_found = msg.contains("executable file not found") || msg.contains("no such file");
+        let code = if not_found { 127 } else { 126 };
+        let full = format!(
+            "failed to create task for container: OCI runtime create failed: {msg}: unknown"
+        );
+        rec.state.exit_code = code;
+        rec.state.error = full.clone();
+        rec.state.running = false;
+        let _ = self.save(&rec).await;
+        self.networks.network_down(&rec.id).await;
+        self.unmount_rootfs(&rec.id);
+        let live = self.live(&rec.id);
+        let _ = live.output.send(Output::Exit(code));
+        if not_found || msg.contains("permission denied") {
+            EngineError::invalid(full)
+        } else {
+            EngineError::internal(full)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{EngineError, Result};
+use tokio::sync::broadcast;
+
+use super::task::Signal;
+use super::Containers;
+
+use super::ops::*;
+
+impl Containers {
+    pub(super) async fn wait_exit(
+        &self,
+        rx: &mut broadcast::Receiver<Signal>,
+        timeout: Option<Duration>,
+    ) -> bool {
+        let fut = async {
+            loop {
+                match rx.recv().await {
+                    Ok(Signal::Exited(_)) | Ok(Signal::Removed(_)) => return true,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return false,
+                }
+            }
+        };
+        match timeout {
+            Some(t) => tokio::time::timeout(t, fut).await.unwrap_or(false),
+            None => fut.await,
+        }
+    }
+
+    /// `POST /containers/{id}/stop`.
+    pub async fn stop(
+        self: &Arc<Self>,
+        reference: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
+        let id = self.resolve(reference)?;
+        let live = self.live(&id);
+        let _op = live.op.lock().await;
+        let mut rec = self.get(&id)?;
+        rec.manually_stopped = true;
+        if rec.state.restarting {
+            rec.state.restarting = false;
+            rec.state.status = "exited".into();
+            self.save(&rec).await?;
+            return Ok(());
+        }
+        if !rec.state.running {
+            self.save(&rec).await?;
+            return Err(EngineError::not_modified());
+        }
+        self.save(&rec).await?;
+        let mut rx = live.signals.subscribe();
+        if rec.state.paused {
+            let _ = runtime(self, &["resume", &id]).await;
+        }
+        // An empty signal (query or config) means "not set", as in Docker.
+        let sig = signal
+            .filter(|s| !s.is_empty())
+            .or(rec.config.stop_signal.clone().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "SIGTERM".into());
+        let secs = timeout.or(rec.config.stop_timeout).unwrap_or(10);
+        let _ = runtime(self, &["kill", &id, &sig]).await;
+        let t = if secs < 0 {
+            None
+        } else {
+            Some(Duration::from_secs(secs as u64))
+        };
+        if !self.wait_exit(&mut rx, t).await {
+            let _ = runtime(self, &["kill", &id, "SIGKILL"]).await;
+            self.wait_exit(&mut rx, Some(Duration::from_secs(30))).await;
+        }
+        self.event("stop", &rec, &[]);
+        Ok(())
+    }
+}
