@@ -11,6 +11,7 @@ mod exec;
 mod exec_process;
 mod exit;
 pub mod health;
+pub mod host_settings;
 pub mod init;
 mod kill;
 mod logs;

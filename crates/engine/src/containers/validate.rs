@@ -17,7 +17,7 @@ pub fn create(config: &ContainerConfig, host: &HostConfig) -> Result<(), String>
     if matches!(host.log_config.kind.as_str(), "" | "json-file") {
         log_options(&host.log_config.config)?;
     }
-    Ok(())
+    super::host_settings::check(host)
 }
 
 /// `the working directory 'x' is invalid, it needs to be an absolute path`.
