@@ -350,15 +350,9 @@ fn host_devices(dev: &Path, nodes: &mut Vec<Value>) {
             let p = entry.path();
             let name = entry.file_name();
             match entry.file_type() {
-                Ok(t) if t.is_dir() => {
-                    if !SKIPPED_DIRS.iter().any(|s| name == *s) {
-                        stack.push(p);
-                    }
-                }
-                Ok(t) if t.is_char_device() || t.is_block_device() => {
-                    if name != "console" {
-                        found.push(p);
-                    }
+                Ok(t) if t.is_dir() && !SKIPPED_DIRS.iter().any(|s| name == *s) => stack.push(p),
+                Ok(t) if (t.is_char_device() || t.is_block_device()) && name != "console" => {
+                    found.push(p)
                 }
                 _ => {}
             }
