@@ -234,7 +234,12 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
     }
     let mut resources = super::resources::oci(&input.host.resources);
     let devices = host_settings::devices(input.host)?;
-    let mut device_rules = vec![json!({"allow": false, "access": "rwm"})];
+    // Docker's defaults: nothing, but mknod of any device (opening one needs a rule).
+    let mut device_rules = vec![
+        json!({"allow": false, "access": "rwm"}),
+        json!({"allow": true, "type": "c", "access": "m"}),
+        json!({"allow": true, "type": "b", "access": "m"}),
+    ];
     device_rules.extend(devices.rules);
     resources.insert("devices".into(), device_rules.into());
     let mut linux = json!({
