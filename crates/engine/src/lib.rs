@@ -1,6 +1,7 @@
 //! berth-engine: the daemon (`berth daemon`) and the per-container shim (`berth shim`).
 //!
 //! - [`daemon`]: flags, daemon.json, listeners, signals, the [`Engine`](berth_api_server::Engine) impl, events;
+//! - [`build`]: image builds (`POST /build`) over `berth-build`;
 //! - [`containers`]: container records and lifecycle over shims;
 //! - [`shim`]: the per-container monitor (crate `berth-shim`) and its protocol;
 //! - [`helpers`]: the helper binaries (`berth-shim`, `berth-runtime`) found at start;
@@ -12,6 +13,7 @@
 
 use std::ffi::OsString;
 
+pub mod build;
 pub mod containers;
 pub mod crash;
 pub mod daemon;

@@ -5,6 +5,7 @@ pub mod build;
 pub mod config;
 pub mod convert;
 pub mod down;
+pub mod events;
 pub mod exec;
 pub mod graph;
 pub mod labels;
@@ -13,6 +14,7 @@ pub mod logs;
 pub mod progress;
 pub mod ps;
 pub mod runner;
+pub mod service_io;
 pub mod state;
 pub mod up;
 
@@ -118,6 +120,10 @@ pub async fn run(cli: Cli) -> Result<i32, Failure> {
             let named: Vec<String> = match other {
                 Cmd::Up(a) | Cmd::Create(a) => a.services.clone(),
                 Cmd::Run(a) => vec![a.service.clone()],
+                Cmd::Scale { services, .. } => services
+                    .iter()
+                    .map(|s| s.split('=').next().unwrap_or_default().to_string())
+                    .collect(),
                 _ => Vec::new(),
             };
             let loaded = load_project(&cli, &named)?;
@@ -212,6 +218,13 @@ pub async fn run(cli: Cli) -> Result<i32, Failure> {
                     down_project,
                     services,
                 } => lifecycle::wait(&r, services, *down_project).await,
+                Cmd::Attach(a) => service_io::attach(&r, a).await,
+                Cmd::Cp(a) => service_io::cp(&r, a, &pr("Copying")).await,
+                Cmd::Commit(a) => service_io::commit(&r, a, &pr("Committing")).await,
+                Cmd::Export(a) => service_io::export(&r, a, &pr("Exporting")).await,
+                Cmd::Stats(a) => service_io::stats(&r, a).await,
+                Cmd::Events(a) => events::events(&r, a).await,
+                Cmd::Scale { no_deps, services } => up::scale(&r, services, *no_deps, mode).await,
                 Cmd::Config(_) | Cmd::Version { .. } | Cmd::Ls { .. } => {
                     unreachable!("handled above")
                 }

@@ -142,6 +142,8 @@ pub struct FileConfig {
 pub struct DaemonConfig {
     /// Unix socket paths.
     pub sockets: Vec<PathBuf>,
+    /// `fd://` hosts: sockets passed by systemd (socket activation).
+    pub fd_hosts: Vec<super::activation::FdHost>,
     /// TCP addresses (`host:port`), served only with mutual TLS.
     pub tcp: Vec<String>,
     /// The certificates of `--tlsverify` (set whenever it is on).
@@ -201,8 +203,11 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
     };
     let mut sockets = Vec::new();
     let mut tcp = Vec::new();
+    let mut fd_hosts = Vec::new();
     for h in &hosts {
-        if let Some(p) = h.strip_prefix("unix://") {
+        if let Some(rest) = h.strip_prefix("fd://") {
+            fd_hosts.push(super::activation::FdHost::parse(rest)?);
+        } else if let Some(p) = h.strip_prefix("unix://") {
             sockets.push(PathBuf::from(if p.is_empty() { DEFAULT_SOCKET } else { p }));
         } else if h.starts_with('/') {
             sockets.push(PathBuf::from(h));
@@ -210,11 +215,11 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
             tcp.push(tcp_address(rest).ok_or_else(|| format!("invalid host {h:?}"))?);
         } else {
             return Err(format!(
-                "invalid host {h:?}: berth listens on unix:///path and tcp://host:port"
+                "invalid host {h:?}: berth listens on unix:///path, tcp://host:port and fd://"
             ));
         }
     }
-    if sockets.is_empty() && tcp.is_empty() {
+    if sockets.is_empty() && tcp.is_empty() && fd_hosts.is_empty() {
         sockets.push(PathBuf::from(DEFAULT_SOCKET));
     }
     let tlsverify = flags.tlsverify.or(file.tlsverify).unwrap_or(false);
@@ -253,6 +258,7 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
         network,
         sockets,
         tcp,
+        fd_hosts,
         tls,
         data_root: flags
             .data_root
@@ -341,6 +347,21 @@ fn network_config(flags: &Flags, file: &FileConfig) -> Result<crate::networks::N
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fd_hosts_are_socket_activation() {
+        use crate::daemon::activation::FdHost;
+        let parse = |h: &str| {
+            let f =
+                Flags::try_parse_from(["berth daemon", "-H", h, "--config-file", "/nonexistent"])
+                    .unwrap();
+            resolve(&f)
+        };
+        let c = parse("fd://").unwrap();
+        assert_eq!((c.fd_hosts, c.sockets.len()), (vec![FdHost::All], 0));
+        assert_eq!(parse("fd://4").unwrap().fd_hosts, vec![FdHost::Fd(4)]);
+        assert!(parse("fd://x").is_err());
+    }
 
     #[test]
     fn flags_override_file() {

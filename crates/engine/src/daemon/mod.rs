@@ -4,6 +4,7 @@
 //! crash recovery ([`crate::containers::reconcile`], [`crate::images::recover`]) and live
 //! restore of running containers.
 
+pub mod activation;
 pub mod config;
 pub mod engine;
 pub mod services;
@@ -36,6 +37,14 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return 1;
         }
     };
+    // Before any thread exists: the activated sockets are taken from the environment.
+    let activated = match activation::listeners(&cfg.fd_hosts) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("berth daemon: {e}");
+            return 1;
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,7 +56,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return 1;
         }
     };
-    match rt.block_on(run(cfg)) {
+    match rt.block_on(run(cfg, activated)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("berth daemon: {e}");
@@ -56,7 +65,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
 }
 
-async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
+async fn run(
+    cfg: config::DaemonConfig,
+    activated: Vec<std::os::unix::net::UnixListener>,
+) -> Result<(), String> {
     // Bad certificates fail the start before anything else happens.
     let tls_config = match (&cfg.tls, cfg.tcp.is_empty()) {
         (Some(files), false) => Some(tls::server_config(files).map_err(|e| e.to_string())?),
@@ -115,6 +127,20 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
                 .await;
         }));
     }
+    // Sockets from systemd keep the owner, group and mode berth.socket gave them.
+    for l in activated {
+        let listener =
+            tokio::net::UnixListener::from_std(l).map_err(|e| format!("socket activation: {e}"))?;
+        let server = server.clone();
+        let mut rx = stop_rx.clone();
+        serving.push(tokio::spawn(async move {
+            let _ = server
+                .serve_unix(listener, async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                })
+                .await;
+        }));
+    }
     if let Some(tls_config) = tls_config {
         for addr in &cfg.tcp {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -137,6 +163,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
             cfg.sockets, cfg.tcp
         );
     }
+    activation::notify("READY=1");
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -148,6 +175,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
             _ = hup.recv() => berth.reload(),
         }
     }
+    activation::notify("STOPPING=1");
     let _ = stop_tx.send(true);
     for s in serving {
         let _ = s.await;

@@ -55,6 +55,16 @@ pub struct ImageUser {
 /// Finds a container using an image (by full image id), for Docker's precise conflicts.
 pub type ImageUserFn = Arc<dyn Fn(&str) -> Option<ImageUser> + Send + Sync>;
 
+/// The layers (chain ids) and blobs (digests) the build cache still uses: recovery keeps
+/// them although no image names them.
+pub type BuildRootsFn = Arc<
+    dyn Fn() -> (
+            std::collections::HashSet<String>,
+            std::collections::HashSet<String>,
+        ) + Send
+        + Sync,
+>;
+
 /// The image service: one per daemon.
 pub struct ImageService {
     images: Arc<Images>,
@@ -62,6 +72,7 @@ pub struct ImageService {
     events: EventFn,
     in_use: RwLock<Option<InUseFn>>,
     user_lookup: RwLock<Option<ImageUserFn>>,
+    build_roots: RwLock<Option<BuildRootsFn>>,
     tmp: PathBuf,
     meta_dir: PathBuf,
     meta_lock: std::sync::Mutex<()>,
@@ -93,6 +104,7 @@ impl ImageService {
             events,
             in_use: RwLock::new(None),
             user_lookup: RwLock::new(None),
+            build_roots: RwLock::new(None),
             tmp,
             meta_dir,
             meta_lock: std::sync::Mutex::new(()),
@@ -124,6 +136,26 @@ impl ImageService {
     /// its container store is up).
     pub fn set_in_use_checker(&self, f: InUseFn) {
         *self.in_use.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
+    }
+
+    /// Sets what the build cache uses (the daemon calls this once its builder is open).
+    pub fn set_build_roots(&self, f: BuildRootsFn) {
+        *self.build_roots.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
+    }
+
+    /// Chain ids and blobs the build cache uses (see [`BuildRootsFn`]).
+    pub(crate) fn build_roots(
+        &self,
+    ) -> (
+        std::collections::HashSet<String>,
+        std::collections::HashSet<String>,
+    ) {
+        self.build_roots
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|f| f())
+            .unwrap_or_default()
     }
 
     /// Sets the richer lookup (which container, running or not); when set it is used
