@@ -251,6 +251,7 @@ pub async fn watch(r: &Runner, a: &WatchArgs, mode: Mode) -> Result<i32, Failure
             .watch(p, RecursiveMode::Recursive)
             .map_err(|e| Failure::msg(format!("watch {}: {e}", p.display())))?;
     }
+    initial_sync(r, &rules).await?;
     out("Watch enabled");
     loop {
         let mut batch: BTreeSet<PathBuf> = BTreeSet::new();
@@ -280,6 +281,44 @@ pub async fn watch(r: &Runner, a: &WatchArgs, mode: Mode) -> Result<i32, Failure
     }
 }
 
+/// `initial_sync: true` on a `sync`/`sync+restart` rule: the files under its path that no
+/// pattern ignores are copied in before watching starts (Compose v2 copies only those newer
+/// than the image; copying them all gives the containers the same content).
+async fn initial_sync(r: &Runner, rules: &[Rule]) -> Result<(), Failure> {
+    for rule in rules.iter().filter(|r| {
+        r.trigger.initial_sync && matches!(r.trigger.action.as_str(), "sync" | "sync+restart")
+    }) {
+        let mut files = Vec::new();
+        walk(&rule.path, &mut |host| {
+            if let Some(target) = rule.matches(host) {
+                files.push((host.to_path_buf(), target));
+            }
+        });
+        if !files.is_empty() {
+            sync_files(r, &rule.service, &files).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Calls `f` on every file under `dir` (or on `dir` itself when it is a file).
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for e in entries.flatten() {
+                let p = e.path();
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk(&p, f);
+                } else {
+                    f(&p);
+                }
+            }
+        }
+        Err(_) if dir.is_file() => f(dir),
+        Err(_) => {}
+    }
+}
+
 /// One batch: Compose v2's `handleWatchBatch` (rebuilds, then syncs, then restarts).
 async fn apply(
     r: &Runner,
@@ -293,7 +332,18 @@ async fn apply(
     let mut sync: BTreeMap<String, Vec<(PathBuf, String)>> = BTreeMap::new();
     // (service, rule index): each hook runs once per batch
     let mut hooks: BTreeSet<(String, usize)> = BTreeSet::new();
+    // a changed directory stands for the files in it (so that ignore patterns apply)
+    let mut changed = BTreeSet::new();
     for host in batch {
+        if host.is_dir() {
+            walk(host, &mut |f| {
+                changed.insert(f.to_path_buf());
+            });
+        } else {
+            changed.insert(host.clone());
+        }
+    }
+    for host in &changed {
         for (i, rule) in rules.iter().enumerate() {
             let Some(target) = rule.matches(host) else {
                 continue;
