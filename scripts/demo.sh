@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fresh Debian 12, as root: installs what berth needs, builds it, starts a private berth daemon,
-# makes an image from Debian's busybox-static with `berth import`, and runs a container from it
-# with `berth run --rm` (the same commands as docker's). Everything it made is removed at the end.
+# makes a base image from Debian's busybox-static with `berth import`, builds an image on it from a
+# Dockerfile with `berth build`, and runs a container from that with `berth run --rm` (the same
+# commands as docker's). Everything it made is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -40,6 +41,17 @@ export DOCKER_HOST="unix://$sock"
 # An image berth builds itself: busybox-static's rootfs, imported as berth-demo/busybox.
 bash scripts/busybox-bundle.sh "$work/bundle" "$berth" >/dev/null
 tar -C "$work/bundle/rootfs" -c . | "$berth" import -c 'CMD ["sh"]' - berth-demo/busybox:latest
-"$berth" images berth-demo/busybox
-"$berth" run --rm --name demo --hostname berth-demo berth-demo/busybox \
-  sh -c 'echo hello from berth; echo "hostname: $(hostname)"; ps'
+
+# An image berth builds from a Dockerfile on that base (each RUN/COPY a layer, as docker build).
+mkdir -p "$work/app"
+cat > "$work/app/Dockerfile" <<'EOF'
+FROM berth-demo/busybox
+WORKDIR /app
+COPY greeting.txt .
+RUN echo "built by berth's builder" > built.txt
+CMD ["sh", "-c", "cat greeting.txt built.txt; echo \"hostname: $(hostname)\"; ps"]
+EOF
+echo "hello from berth" > "$work/app/greeting.txt"
+"$berth" build -t berth-demo/hello "$work/app"
+"$berth" images berth-demo/hello
+"$berth" run --rm --name demo --hostname berth-demo berth-demo/hello

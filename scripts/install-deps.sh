@@ -18,6 +18,7 @@ PACKAGES=(
   openssl                            # registry token-auth test: a self-signed signing certificate
   git bzip2 xz-utils zstd            # builder: ADD of git repositories (tests run git daemon), archive tests
   debootstrap                        # tests: a real Debian image (berth_testkit::debian, cached in /var/cache/berth-test)
+  debhelper fakeroot                 # packaging: scripts/build-deb.sh (dpkg-buildpackage + dh)
 )
 
 missing=()

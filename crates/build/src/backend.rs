@@ -112,6 +112,12 @@ pub trait Backend: Send + Sync + 'static {
     /// A writable snapshot on top of `layers` (base first).
     async fn prepare(&self, layers: &[Layer]) -> Result<Self::Root, String>;
 
+    /// The id of the container a RUN on `root` runs as, when it has one (the classic stream
+    /// prints ` ---> Running in <id>`).
+    fn run_id(&self, _root: &Self::Root) -> Option<String> {
+        None
+    }
+
     /// Runs a container on `root`; returns its exit code. Output goes to `output` as it comes.
     async fn run(
         &self,

@@ -233,6 +233,12 @@ pub(crate) async fn run<B: Backend>(
         .map_err(BuildError::Backend)?;
     let index = stage.index;
     let progress = stage.shared.progress.clone();
+    if let Some(id) = backend.run_id(&root) {
+        progress.event(Event::Running {
+            stage: index,
+            container: crate::progress::short_id(&id).to_string(),
+        });
+    }
     let sink = move |b: &[u8]| {
         progress.event(Event::Output {
             stage: index,

@@ -747,6 +747,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::commands::context::ContextCmd,
     },
+    /// Generate the autocompletion script for the specified shell.
+    Completion {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
     /// Run the berth daemon, serving the Docker Engine API (`berth daemon --help`).
     Daemon {
         /// The daemon's flags.

@@ -7,9 +7,11 @@ use clap::{Parser, Subcommand};
 use crate::cmd::build::BuildArgs;
 use crate::cmd::config::ConfigArgs;
 use crate::cmd::down::DownArgs;
+use crate::cmd::events::EventsArgs;
 use crate::cmd::exec::{ExecArgs, RunArgs};
 use crate::cmd::logs::LogsArgs;
 use crate::cmd::ps::PsArgs;
+use crate::cmd::service_io::{AttachArgs, CommitArgs, CpArgs, ExportArgs, StatsArgs};
 use crate::cmd::up::UpArgs;
 
 /// The version of Compose v2 whose behaviour berth follows (labels, hashes, output).
@@ -206,6 +208,26 @@ pub enum Cmd {
         /// Services
         services: Vec<String>,
     },
+    /// Attach local standard input, output, and error streams to a service's running container
+    Attach(AttachArgs),
+    /// Copy files/folders between a service container and the local filesystem
+    Cp(CpArgs),
+    /// Create a new image from a service container's changes
+    Commit(CommitArgs),
+    /// Receive real time events from containers
+    Events(EventsArgs),
+    /// Export a service container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Scale services
+    Scale {
+        /// Don't start linked services
+        #[arg(long)]
+        no_deps: bool,
+        /// SERVICE=REPLICAS
+        services: Vec<String>,
+    },
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Show the Docker Compose version information
     Version {
         /// Format the output. Values: [pretty | json]

@@ -1,16 +1,19 @@
 //! berth-engine: the daemon (`berth daemon`) and the per-container shim (`berth shim`).
 //!
 //! - [`daemon`]: flags, daemon.json, listeners, signals, the [`Engine`](berth_api_server::Engine) impl, events;
+//! - [`build`]: image builds (`POST /build`) over `berth-build`;
 //! - [`containers`]: container records and lifecycle over shims;
 //! - [`shim`]: the per-container monitor (crate `berth-shim`) and its protocol;
 //! - [`helpers`]: the helper binaries (`berth-shim`, `berth-runtime`) found at start;
 //! - [`images`]: the image side of the API;
+//! - [`layout`]: who may enter the data root and the exec root (their modes);
 //! - [`logfile`]: the json-file log format (shared with the shim);
 //! - [`networks`]: networks and container networking;
 //! - [`volumes`]: volumes and the mounts of containers.
 
 use std::ffi::OsString;
 
+pub mod build;
 pub mod containers;
 pub mod crash;
 pub mod daemon;
@@ -19,6 +22,7 @@ pub mod events;
 pub mod helpers;
 pub mod hostinfo;
 pub mod images;
+pub mod layout;
 pub mod networks;
 pub mod record;
 pub mod volumes;

@@ -78,6 +78,9 @@ pub struct ContainerMount {
     pub create_host_path: bool,
     /// tmpfs mount data (`size=…,mode=…`).
     pub tmpfs_data: String,
+    /// `VolumeOptions.Subpath`: the directory of the volume mounted instead of its root.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub subpath: String,
 }
 
 impl ContainerMount {

@@ -2,6 +2,7 @@
 //! returns the exit code (or a [`CliError`]).
 
 pub mod build;
+pub mod completion;
 mod container;
 pub mod context;
 pub(crate) mod cp;
@@ -11,6 +12,10 @@ mod run;
 pub mod stats;
 pub(crate) mod system;
 pub mod volume;
+
+pub use container::export;
+pub use cp::cp;
+pub use run::attach;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -84,6 +89,10 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
         env_context: std::env::var("DOCKER_CONTEXT").ok(),
         config_dir: config_dir.clone(),
     };
+    if let Cmd::Completion { shell } = cli.cmd {
+        out_bytes(&completion::script(shell));
+        return Ok(0);
+    }
     if let Cmd::Context { cmd } = cli.cmd {
         let env = context::ContextEnv {
             store: crate::context_store::Store::new(&config_dir),
@@ -243,6 +252,7 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
                     no_trunc,
                     format,
                     containers,
+                    labels: Vec::new(),
                 },
             )
             .await
@@ -370,6 +380,7 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
         Cmd::Logout { .. }
         | Cmd::Version { .. }
         | Cmd::Context { .. }
+        | Cmd::Completion { .. }
         | Cmd::Daemon { .. }
         | Cmd::Runtime { .. } => {
             unreachable!("handled above")

@@ -38,6 +38,8 @@ pub struct StatsArgs {
     pub format: Option<String>,
     /// Containers named on the command line (empty = all running, followed as they come).
     pub containers: Vec<String>,
+    /// Only containers with these labels (`key=value`; compose's project and service).
+    pub labels: Vec<String>,
 }
 
 /// The numbers of one row, computed from a sample.
@@ -160,7 +162,7 @@ pub async fn stats(ctx: &Ctx, args: StatsArgs) -> CliResult<i32> {
     let targets = if named {
         args.containers.clone()
     } else {
-        list(ctx, args.all).await?
+        list(ctx, args.all, &args.labels).await?
     };
     if args.no_stream {
         let mut rows = Vec::new();
@@ -195,7 +197,7 @@ pub async fn stats(ctx: &Ctx, args: StatsArgs) -> CliResult<i32> {
         if !named && tick % 2 == 0 {
             // New containers join the table; finished streams drop out (docker follows
             // events for the same effect).
-            for c in list(ctx, args.all).await? {
+            for c in list(ctx, args.all, &args.labels).await? {
                 if !followed.contains(&c) {
                     followed.push(c.clone());
                     follow(ctx, &board, c, args.no_trunc);
@@ -238,11 +240,18 @@ pub async fn stats(ctx: &Ctx, args: StatsArgs) -> CliResult<i32> {
 }
 
 /// Names (or ids) of the containers to show when none are named.
-async fn list(ctx: &Ctx, all: bool) -> CliResult<Vec<String>> {
-    let q = if all {
-        query(&[("all", "1".to_string())])
-    } else {
+async fn list(ctx: &Ctx, all: bool, labels: &[String]) -> CliResult<Vec<String>> {
+    let mut q = Vec::new();
+    if all {
+        q.push(("all", "1".to_string()));
+    }
+    if !labels.is_empty() {
+        q.push(("filters", json!({ "label": labels }).to_string()));
+    }
+    let q = if q.is_empty() {
         String::new()
+    } else {
+        query(&q)
     };
     let list: Vec<ContainerSummary> = ctx.client.get_json(&format!("/containers/json{q}")).await?;
     Ok(list.into_iter().map(|c| truncate_id(&c.id)).collect())

@@ -5,7 +5,9 @@ pub mod build;
 pub mod config;
 pub mod convert;
 pub mod down;
+pub mod events;
 pub mod exec;
+pub mod from_daemon;
 pub mod graph;
 pub mod labels;
 pub mod lifecycle;
@@ -13,6 +15,7 @@ pub mod logs;
 pub mod progress;
 pub mod ps;
 pub mod runner;
+pub mod service_io;
 pub mod state;
 pub mod up;
 
@@ -118,12 +121,33 @@ pub async fn run(cli: Cli) -> Result<i32, Failure> {
             let named: Vec<String> = match other {
                 Cmd::Up(a) | Cmd::Create(a) => a.services.clone(),
                 Cmd::Run(a) => vec![a.service.clone()],
+                Cmd::Scale { services, .. } => services
+                    .iter()
+                    .map(|s| s.split('=').next().unwrap_or_default().to_string())
+                    .collect(),
                 _ => Vec::new(),
             };
-            let loaded = load_project(&cli, &named)?;
+            let api = api::Api::connect().await?;
+            let env_name = std::env::var("COMPOSE_PROJECT_NAME").ok();
+            let group = from_daemon::Group::of(other);
+            let (loaded, from_file) = match group.source(&cli, env_name.as_deref()) {
+                from_daemon::Source::Name(name) => (from_daemon::load(&api, &name).await?, false),
+                from_daemon::Source::Files => match load_project(&cli, &named) {
+                    Ok(l) => (l, true),
+                    // as Compose's projectOrName: a file that does not load falls back to
+                    // COMPOSE_PROJECT_NAME
+                    Err(e) => match env_name
+                        .filter(|n| !n.is_empty() && group == from_daemon::Group::ProjectOrName)
+                    {
+                        Some(n) => (from_daemon::load(&api, &n.to_lowercase()).await?, false),
+                        None => return Err(e),
+                    },
+                },
+            };
             let r = runner::Runner {
-                api: api::Api::connect().await?,
+                api,
                 loaded,
+                from_file,
             };
             let pr = |title: &str| progress::Progress::new(mode, title);
             match other {
@@ -212,6 +236,13 @@ pub async fn run(cli: Cli) -> Result<i32, Failure> {
                     down_project,
                     services,
                 } => lifecycle::wait(&r, services, *down_project).await,
+                Cmd::Attach(a) => service_io::attach(&r, a).await,
+                Cmd::Cp(a) => service_io::cp(&r, a, &pr("Copying")).await,
+                Cmd::Commit(a) => service_io::commit(&r, a, &pr("Committing")).await,
+                Cmd::Export(a) => service_io::export(&r, a, &pr("Exporting")).await,
+                Cmd::Stats(a) => service_io::stats(&r, a).await,
+                Cmd::Events(a) => events::events(&r, a).await,
+                Cmd::Scale { no_deps, services } => up::scale(&r, services, *no_deps, mode).await,
                 Cmd::Config(_) | Cmd::Version { .. } | Cmd::Ls { .. } => {
                     unreachable!("handled above")
                 }

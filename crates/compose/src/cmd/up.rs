@@ -270,6 +270,38 @@ async fn converge_and_start<'a>(
     Ok(recreated.into_inner().unwrap_or_default())
 }
 
+/// `scale SERVICE=REPLICAS…`: creates and starts the services (and, unless `--no-deps`,
+/// their dependencies) at the given scale, as Compose v2's `create` + `start`.
+pub async fn scale(
+    r: &Runner,
+    tuples: &[String],
+    no_deps: bool,
+    mode: Mode,
+) -> Result<i32, Failure> {
+    let mut services = Vec::new();
+    for t in tuples {
+        let (k, v) = t.split_once('=').unwrap_or((t, ""));
+        if k.is_empty() || v.is_empty() {
+            return Err(Failure::msg(format!("invalid scale specifier: {t}")));
+        }
+        if v.parse::<u32>().is_err() {
+            return Err(Failure::msg(format!(
+                "invalid scale specifier: can't parse replica value as int: {t}"
+            )));
+        }
+        services.push(k.to_string());
+    }
+    let args = UpArgs {
+        detach: true,
+        no_deps,
+        scale: tuples.to_vec(),
+        services,
+        pull: "policy".into(),
+        ..Default::default()
+    };
+    create_and_start(r, &args, mode).await.map(|_| 0)
+}
+
 /// `up`.
 pub async fn up(r: &Runner, args: &UpArgs, mode: Mode) -> Result<i32, Failure> {
     let mut args = args.clone();

@@ -67,9 +67,12 @@ impl Containers {
             let res = mounted.and_then(|()| {
                 let root = Root::open(&mnt).map_err(internal)?;
                 let mut binds = Vec::new();
-                let res = mount_binds(&root, &rec, &mut binds)
-                    .map_err(internal)
+                let res = this
+                    .mount_sources(&rec)
+                    .and_then(|sources| mount_binds(&root, sources, &mut binds).map_err(internal))
                     .and_then(|()| f(&root, &rec));
+                // Device volumes mounted for the copy are released again.
+                this.volumes.store.unmount_container(&rec.id);
                 for m in binds.iter().rev() {
                     let _ = rustix::mount::unmount(
                         inroot::proc_fd_path(m).as_str(),
@@ -232,26 +235,45 @@ fn put_into(
     inroot::extract(root, &opts.path, reader, &eo).map_err(Ok)
 }
 
-/// The host-directory binds (`HostConfig.Binds` with an absolute source) of a stopped
-/// container, mounted on its root for the copy as Docker mounts a container's volumes; mount
-/// points are created inside the root through descriptors. `done` gets each mount made,
-/// outermost first (also when a later one fails).
-fn mount_binds(root: &Root, rec: &ContainerRecord, done: &mut Vec<OwnedFd>) -> std::io::Result<()> {
-    let mut binds: Vec<(String, String, bool)> = rec
-        .host_config
-        .binds
-        .iter()
-        .flatten()
-        .filter_map(|b| {
-            let mut parts = b.split(':');
-            let (src, dst) = (parts.next()?, parts.next()?);
-            let ro = parts
-                .next()
-                .is_some_and(|o| o.split(',').any(|x| x == "ro"));
-            src.starts_with('/')
-                .then(|| (src.to_string(), dst.to_string(), ro))
-        })
-        .collect();
+impl Containers {
+    /// What a stopped container has mounted when it runs, as (host path, destination,
+    /// read-only): its binds (`-v /host:…`, `Mounts` of type bind) and its volumes, named
+    /// and anonymous (a device volume is mounted for it). tmpfs mounts have no content then.
+    fn mount_sources(&self, rec: &ContainerRecord) -> Result<Vec<(String, String, bool)>> {
+        let mut out = Vec::new();
+        for m in &rec.mounts {
+            let src = match m.kind.as_str() {
+                "bind" => m.source.clone(),
+                "volume" => {
+                    let data = self
+                        .volumes
+                        .store
+                        .mount(&m.name, &rec.id)
+                        .map_err(EngineError::from)?;
+                    match crate::volumes::mounts::volume_source(&data, &m.subpath) {
+                        Ok(p) => p.display().to_string(),
+                        Err(_) => continue,
+                    }
+                }
+                _ => continue,
+            };
+            if std::path::Path::new(&src).exists() {
+                out.push((src, m.destination.clone(), !m.rw));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The mounts of a stopped container ([`Containers::mount_sources`]) made on its root for
+/// the copy, as Docker mounts a container's volumes; mount points are created inside the
+/// root through descriptors. `done` gets each mount made, outermost first (also when a later
+/// one fails).
+fn mount_binds(
+    root: &Root,
+    mut binds: Vec<(String, String, bool)>,
+    done: &mut Vec<OwnedFd>,
+) -> std::io::Result<()> {
     binds.sort_by_key(|(_, dst, _)| inroot::clean(dst).len());
     for (src, dst, ro) in binds {
         let is_dir = std::fs::metadata(&src).map(|m| m.is_dir()).unwrap_or(true);
@@ -278,17 +300,13 @@ fn wire_stat(s: PathStat) -> ContainerPathStat {
     }
 }
 
-/// True when `path` lies in a bind mount of the container (writable despite a read-only root).
+/// True when `path` lies in a writable mount of the container (a bind or a volume: writable
+/// despite a read-only root).
 fn in_bind(rec: &ContainerRecord, path: &str) -> bool {
     let p = inroot::clean(path);
-    rec.host_config.binds.iter().flatten().any(|b| {
-        let mut parts = b.split(':');
-        let dest = parts.nth(1).unwrap_or("");
-        let ro = parts
-            .next()
-            .is_some_and(|o| o.split(',').any(|x| x == "ro"));
-        let d = inroot::clean(dest);
-        !ro && !d.is_empty() && p.starts_with(&d)
+    rec.mounts.iter().any(|m| {
+        let d = inroot::clean(&m.destination);
+        m.kind != "tmpfs" && m.rw && !d.is_empty() && p.starts_with(&d)
     })
 }
 

@@ -132,6 +132,9 @@ pub struct FileConfig {
     pub tlscert: Option<PathBuf>,
     /// tlskey.
     pub tlskey: Option<PathBuf>,
+    /// Keys that match none of the above (refused, as dockerd does).
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, serde_json::Value>,
 }
 
 /// The effective configuration.
@@ -139,6 +142,8 @@ pub struct FileConfig {
 pub struct DaemonConfig {
     /// Unix socket paths.
     pub sockets: Vec<PathBuf>,
+    /// `fd://` hosts: sockets passed by systemd (socket activation).
+    pub fd_hosts: Vec<super::activation::FdHost>,
     /// TCP addresses (`host:port`), served only with mutual TLS.
     pub tcp: Vec<String>,
     /// The certificates of `--tlsverify` (set whenever it is on).
@@ -168,13 +173,24 @@ pub struct DaemonConfig {
     pub flags: Flags,
 }
 
-/// Reads daemon.json (a missing file is an empty config).
+/// Reads daemon.json (a missing file is an empty config). Keys berth does not know are
+/// refused with dockerd's message, so a typo or a setting berth would not honour never
+/// goes unnoticed.
 pub fn read_file(path: &Path) -> Result<FileConfig, String> {
-    match std::fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+    let file: FileConfig = match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    if !file.unknown.is_empty() {
+        let keys: Vec<&str> = file.unknown.keys().map(String::as_str).collect();
+        return Err(format!(
+            "unable to configure the daemon with file {}: the following directives don't match any configuration option: {}",
+            path.display(),
+            keys.join(", ")
+        ));
     }
+    Ok(file)
 }
 
 /// Flags override the file; defaults are dockerd's with berth paths.
@@ -187,8 +203,11 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
     };
     let mut sockets = Vec::new();
     let mut tcp = Vec::new();
+    let mut fd_hosts = Vec::new();
     for h in &hosts {
-        if let Some(p) = h.strip_prefix("unix://") {
+        if let Some(rest) = h.strip_prefix("fd://") {
+            fd_hosts.push(super::activation::FdHost::parse(rest)?);
+        } else if let Some(p) = h.strip_prefix("unix://") {
             sockets.push(PathBuf::from(if p.is_empty() { DEFAULT_SOCKET } else { p }));
         } else if h.starts_with('/') {
             sockets.push(PathBuf::from(h));
@@ -196,11 +215,11 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
             tcp.push(tcp_address(rest).ok_or_else(|| format!("invalid host {h:?}"))?);
         } else {
             return Err(format!(
-                "invalid host {h:?}: berth listens on unix:///path and tcp://host:port"
+                "invalid host {h:?}: berth listens on unix:///path, tcp://host:port and fd://"
             ));
         }
     }
-    if sockets.is_empty() && tcp.is_empty() {
+    if sockets.is_empty() && tcp.is_empty() && fd_hosts.is_empty() {
         sockets.push(PathBuf::from(DEFAULT_SOCKET));
     }
     let tlsverify = flags.tlsverify.or(file.tlsverify).unwrap_or(false);
@@ -239,6 +258,7 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
         network,
         sockets,
         tcp,
+        fd_hosts,
         tls,
         data_root: flags
             .data_root
@@ -329,6 +349,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fd_hosts_are_socket_activation() {
+        use crate::daemon::activation::FdHost;
+        let parse = |h: &str| {
+            let f =
+                Flags::try_parse_from(["berth daemon", "-H", h, "--config-file", "/nonexistent"])
+                    .unwrap();
+            resolve(&f)
+        };
+        let c = parse("fd://").unwrap();
+        assert_eq!((c.fd_hosts, c.sockets.len()), (vec![FdHost::All], 0));
+        assert_eq!(parse("fd://4").unwrap().fd_hosts, vec![FdHost::Fd(4)]);
+        assert!(parse("fd://x").is_err());
+    }
+
+    #[test]
     fn flags_override_file() {
         let f = Flags::try_parse_from([
             "berth daemon",
@@ -405,6 +440,33 @@ mod tests {
         assert_eq!(tcp_address("10.0.0.1").as_deref(), Some("10.0.0.1:2376"));
         assert_eq!(tcp_address("[::1]:99").as_deref(), Some("[::1]:99"));
         assert_eq!(tcp_address("h:x"), None);
+    }
+
+    #[test]
+    fn unknown_daemon_json_keys_are_refused_with_dockers_message() {
+        let dir = berth_testkit::TempDir::new("berth-daemon-json-");
+        let path = dir.path().join("daemon.json");
+        std::fs::write(
+            &path,
+            r#"{"debug": true, "mtu": 1400, "log-opts": {"max-size": "1m"}, "bogus-key": 1, "debugg": true}"#,
+        )
+        .unwrap();
+        let e = read_file(&path).unwrap_err();
+        assert!(
+            e.ends_with(
+                "the following directives don't match any configuration option: bogus-key, debugg"
+            ),
+            "{e}"
+        );
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        std::fs::write(
+            &path,
+            r#"{"debug": true, "mtu": 1400, "log-opts": {"max-size": "1m"}}"#,
+        )
+        .unwrap();
+        let c = read_file(&path).unwrap();
+        assert_eq!((c.debug, c.mtu), (Some(true), Some(1400)));
+        assert_eq!(c.log_opts["max-size"], "1m");
     }
 
     #[test]

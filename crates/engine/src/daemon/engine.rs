@@ -24,6 +24,8 @@ pub struct Berth {
     pub images: Arc<ImageService>,
     /// Events.
     pub events: Arc<EventBus>,
+    /// Image builds.
+    pub builds: Arc<crate::build::BuildService>,
 }
 
 impl Berth {
@@ -34,6 +36,7 @@ impl Berth {
             containers: services.containers,
             images: services.images,
             events: services.events,
+            builds: services.builds,
         }
     }
 
@@ -256,7 +259,7 @@ impl Engine for Berth {
             images,
             containers,
             volumes: self.containers.volumes.usage().await?,
-            ..Default::default()
+            build_cache: self.builds.df(),
         })
     }
 
@@ -676,6 +679,23 @@ impl Engine for Berth {
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>> {
         Ok(self.images.image_load(quiet, body).await?)
+    }
+
+    async fn build(
+        &self,
+        _ctx: &RequestContext,
+        opts: BuildOptions,
+        body: RequestBody,
+    ) -> ApiResult<JsonStream<JsonMessage>> {
+        Ok(self.builds.build(opts, body).await?)
+    }
+
+    async fn build_prune(
+        &self,
+        _ctx: &RequestContext,
+        opts: BuildPruneOptions,
+    ) -> ApiResult<BuildCachePruneResponse> {
+        Ok(self.builds.prune(opts).await?)
     }
 }
 

@@ -4,6 +4,7 @@
 //! crash recovery ([`crate::containers::reconcile`], [`crate::images::recover`]) and live
 //! restore of running containers.
 
+pub mod activation;
 pub mod config;
 pub mod engine;
 pub mod services;
@@ -36,6 +37,14 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return 1;
         }
     };
+    // Before any thread exists: the activated sockets are taken from the environment.
+    let activated = match activation::listeners(&cfg.fd_hosts) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("berth daemon: {e}");
+            return 1;
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,7 +56,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return 1;
         }
     };
-    match rt.block_on(run(cfg)) {
+    match rt.block_on(run(cfg, activated)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("berth daemon: {e}");
@@ -56,17 +65,29 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
 }
 
-async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
+async fn run(
+    cfg: config::DaemonConfig,
+    activated: Vec<std::os::unix::net::UnixListener>,
+) -> Result<(), String> {
     // Bad certificates fail the start before anything else happens.
     let tls_config = match (&cfg.tls, cfg.tcp.is_empty()) {
         (Some(files), false) => Some(tls::server_config(files).map_err(|e| e.to_string())?),
         (None, false) => return Err("tcp:// hosts need --tlsverify".into()),
         _ => None,
     };
-    for d in [&cfg.data_root, &cfg.exec_root] {
-        std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
+    // As dockerd: files the daemon creates get 0644/0755 unless they say otherwise.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    let layout = crate::layout::Layout {
+        data_root: cfg.data_root.clone(),
+        exec_root: cfg.exec_root.clone(),
+        gid: None,
+    };
+    layout.secure().map_err(|e| e.to_string())?;
+    for dir in ["containers", "runtime"] {
+        layout
+            .traversable_dir(&cfg.exec_root.join(dir))
+            .map_err(|e| e.to_string())?;
     }
-    std::fs::create_dir_all(cfg.exec_root.join("containers")).map_err(|e| e.to_string())?;
     if let Some(p) = &cfg.pidfile {
         if let Ok(old) = std::fs::read_to_string(p) {
             if let Ok(pid) = old.trim().parse::<i32>() {
@@ -84,6 +105,8 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
             .map_err(|e| format!("write {}: {e}", p.display()))?;
     }
     let services = services::Services::build(&cfg).await?;
+    // The stores made their directories: give the new ones the table's modes too.
+    layout.secure().map_err(|e| e.to_string())?;
     services.recover().await?;
     let networks = services.networks.clone();
     let berth = Arc::new(Berth::new(cfg.clone(), services));
@@ -94,6 +117,20 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
         let listener =
             bind_unix(path, 0o660).map_err(|e| format!("listen on {}: {e}", path.display()))?;
         set_group(path);
+        let server = server.clone();
+        let mut rx = stop_rx.clone();
+        serving.push(tokio::spawn(async move {
+            let _ = server
+                .serve_unix(listener, async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                })
+                .await;
+        }));
+    }
+    // Sockets from systemd keep the owner, group and mode berth.socket gave them.
+    for l in activated {
+        let listener =
+            tokio::net::UnixListener::from_std(l).map_err(|e| format!("socket activation: {e}"))?;
         let server = server.clone();
         let mut rx = stop_rx.clone();
         serving.push(tokio::spawn(async move {
@@ -126,6 +163,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
             cfg.sockets, cfg.tcp
         );
     }
+    activation::notify("READY=1");
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -137,6 +175,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<(), String> {
             _ = hup.recv() => berth.reload(),
         }
     }
+    activation::notify("STOPPING=1");
     let _ = stop_tx.send(true);
     for s in serving {
         let _ = s.await;

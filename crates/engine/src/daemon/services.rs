@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::config::DaemonConfig;
+use crate::build::BuildService;
 use crate::containers::{Containers, ContainersDeps};
 use crate::events::EventBus;
 use crate::images::{ImageService, ImageUser, ImageUsers};
@@ -26,6 +27,8 @@ pub struct Services {
     pub networks: Arc<Networks>,
     /// Containers (and their exec instances and health monitors).
     pub containers: Arc<Containers>,
+    /// Image builds.
+    pub builds: Arc<BuildService>,
 }
 
 impl Services {
@@ -62,6 +65,18 @@ impl Services {
             volumes: volumes.clone(),
             log_opts: cfg.log_opts.clone(),
         });
+        // Build steps left by a daemon that died mid-build are cleared here, before the
+        // container reconcile (their snapshots have no container record); recovery keeps
+        // the layers the build cache uses.
+        let builds = BuildService::open(
+            &cfg.data_root,
+            &cfg.exec_root,
+            images.clone(),
+            networks.clone(),
+            containers.helpers.clone(),
+        )?;
+        let cache = builds.clone();
+        images.set_build_roots(Arc::new(move || cache.cache_roots()));
         Ok(Services {
             records,
             events,
@@ -69,6 +84,7 @@ impl Services {
             volumes,
             networks,
             containers,
+            builds,
         })
     }
 

@@ -85,15 +85,31 @@ impl ImageService {
 
     /// `POST /images/load`: the body is a `docker save` tar (classic, Docker 25+ or OCI
     /// layout; plain, gzip or zstd). Answers `Loaded image: name:tag` (or `Loaded image ID:`
-    /// for untagged images) as JSON-lines `stream` messages. A broken archive is an HTTP
-    /// error and loads nothing.
+    /// for untagged images) as JSON-lines `stream` messages. A broken archive loads nothing
+    /// and, as in Docker, is reported in the stream (`errorDetail`/`error` after a 200),
+    /// which clients turn into their load error.
     pub async fn image_load(
         &self,
         _quiet: bool,
         body: RequestBody,
     ) -> Result<JsonStream<JsonMessage>> {
-        let tmp = self.receive_body(body, "load").await?;
-        self.load_file(&tmp.0).await
+        let loaded = match self.receive_body(body, "load").await {
+            Ok(tmp) => self.load_file(&tmp.0).await,
+            Err(e) => Err(e),
+        };
+        loaded.or_else(|e| {
+            let (tx, rx) = mpsc::channel(1);
+            let message = e.to_string();
+            let _ = tx.try_send(JsonMessage {
+                error_detail: Some(berth_api_types::ErrorDetail {
+                    code: None,
+                    message: message.clone(),
+                }),
+                error: Some(message),
+                ..Default::default()
+            });
+            Ok(rx)
+        })
     }
 
     /// Loads a `docker save` archive from a file (what [`ImageService::image_load`] does

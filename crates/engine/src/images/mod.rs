@@ -66,12 +66,23 @@ impl ImageUsers for NoUsers {
     }
 }
 
+/// The layers (chain ids) and blobs (digests) the build cache still uses: recovery keeps
+/// them although no image names them.
+pub type BuildRootsFn = Arc<
+    dyn Fn() -> (
+            std::collections::HashSet<String>,
+            std::collections::HashSet<String>,
+        ) + Send
+        + Sync,
+>;
+
 /// The image service: one per daemon.
 pub struct ImageService {
     images: Arc<Images>,
     registry: RwLock<RegistryConfig>,
     events: EventFn,
     users: Arc<dyn ImageUsers>,
+    build_roots: RwLock<Option<BuildRootsFn>>,
     tmp: PathBuf,
     meta_dir: PathBuf,
     meta_lock: std::sync::Mutex<()>,
@@ -107,6 +118,7 @@ impl ImageService {
             registry: RwLock::new(registry),
             events,
             users,
+            build_roots: RwLock::new(None),
             tmp,
             meta_dir,
             meta_lock: std::sync::Mutex::new(()),
@@ -132,6 +144,27 @@ impl ImageService {
     /// The stores (the engine prepares container snapshots from `images().snapshots`).
     pub fn images(&self) -> &Arc<Images> {
         &self.images
+    }
+
+    /// Sets what the build cache uses (the daemon calls this once its builder is open: the
+    /// builder is made from this service, so this one link is set afterwards).
+    pub fn set_build_roots(&self, f: BuildRootsFn) {
+        *self.build_roots.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
+    }
+
+    /// Chain ids and blobs the build cache uses (see [`BuildRootsFn`]).
+    pub(crate) fn build_roots(
+        &self,
+    ) -> (
+        std::collections::HashSet<String>,
+        std::collections::HashSet<String>,
+    ) {
+        self.build_roots
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|f| f())
+            .unwrap_or_default()
     }
 
     /// A container using image `id`, if any.

@@ -126,6 +126,8 @@ impl ImageService {
             .iter()
             .flat_map(|r| r.layers.iter().map(|l| l.chain_id.to_string()))
             .collect();
+        let (build_chains, build_blobs) = self.build_roots();
+        keep.extend(build_chains);
         for active in snaps.actives().unwrap_or_default() {
             if let Some(parent) = active.parent {
                 for l in snaps.chain(&parent).unwrap_or_default() {
@@ -165,6 +167,7 @@ impl ImageService {
                 named.insert(l.diff_id.clone());
             }
         }
+        named.extend(build_blobs.iter().filter_map(|b| Digest::parse(b).ok()));
         for d in images.content.list().unwrap_or_default() {
             if !named.contains(&d) && images.content.delete(&d).is_ok() {
                 out.orphan_blobs.push(d.to_string());

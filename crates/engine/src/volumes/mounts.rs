@@ -178,7 +178,12 @@ pub fn plan(c: &ContainerStore, config: &ContainerConfig, host: &HostConfig) -> 
         if !explicit.insert(dest.clone()) {
             return Err(dup(&dest));
         }
-        let m = mount_from_spec(&spec, &dest, driver, &mut wants)?;
+        let mut m = mount_from_spec(&spec, &dest, driver, &mut wants)?;
+        let subpath = api.volume_options.as_ref().map(|o| o.subpath.as_str());
+        if let Some(sub) = subpath.filter(|s| !s.is_empty()) {
+            check_subpath(&m, sub)?;
+            m.subpath = sub.to_string();
+        }
         by_dest.insert(dest, m);
     }
 
@@ -263,6 +268,52 @@ fn check_target(dest: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A `VolumeOptions.Subpath` as Docker takes it: on a named volume, relative, inside it.
+fn check_subpath(m: &ContainerMount, sub: &str) -> Result<()> {
+    let bad = |why: &str| {
+        EngineError::invalid(format!("invalid mount config for type \"volume\": {why}"))
+    };
+    if !m.is_volume() {
+        return Err(bad("subpath is only for volume mounts"));
+    }
+    if m.name.is_empty() {
+        return Err(bad("must not set Subpath when Source is empty"));
+    }
+    let p = Path::new(sub);
+    if p.is_absolute() || p.components().any(|c| c == std::path::Component::ParentDir) {
+        return Err(bad("subpath must be a relative path within the volume"));
+    }
+    Ok(())
+}
+
+/// The host directory a volume mount shows: the volume's data, or its `subpath` there
+/// (which must exist and, symlinks resolved, stay inside the volume).
+pub fn volume_source(data: &Path, subpath: &str) -> Result<PathBuf> {
+    if subpath.is_empty() {
+        return Ok(data.to_path_buf());
+    }
+    let joined = data.join(subpath);
+    let real = std::fs::canonicalize(&joined).map_err(|e| {
+        EngineError::invalid(format!(
+            "cannot access path {}: lstat {}: {}",
+            joined.display(),
+            joined.display(),
+            match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+                _ => e.to_string(),
+            }
+        ))
+    })?;
+    let root = std::fs::canonicalize(data).map_err(EngineError::internal)?;
+    if !real.starts_with(&root) {
+        return Err(EngineError::invalid(format!(
+            "cannot access path {}: the subpath leaves the volume",
+            joined.display()
+        )));
+    }
+    Ok(real)
 }
 
 fn mount_from_spec(
@@ -466,9 +517,10 @@ impl Volumes {
                         .store
                         .mount(&m.name, &rec.id)
                         .map_err(EngineError::from)?;
-                    if m.copy_data {
+                    if m.copy_data && m.subpath.is_empty() {
                         self.copy_up(&m.name, rootfs, &m.destination)?;
                     }
+                    let path = volume_source(&path, &m.subpath)?;
                     out.push(bind(&m.destination, &path, &m.propagation, m.rw));
                 }
                 "bind" => {
