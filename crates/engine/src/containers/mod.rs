@@ -12,6 +12,7 @@ mod exit;
 pub mod health;
 pub mod init;
 mod kill;
+mod logging;
 mod logs;
 mod network;
 mod ops;
@@ -31,7 +32,7 @@ mod stop;
 pub mod task;
 mod wait;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -44,6 +45,7 @@ use crate::networks::Networks;
 pub use crate::record::meta_err;
 use crate::record::{ContainerRecord, ContainerStore};
 use crate::volumes::Volumes;
+pub use logging::LogDefaults;
 use task::Live;
 
 /// The container side of the engine.
@@ -60,8 +62,8 @@ pub struct Containers {
     pub exec_root: PathBuf,
     /// `<data-root>`.
     pub data_root: PathBuf,
-    /// Default log options (`log-opts` of daemon.json).
-    pub log_opts: BTreeMap<String, String>,
+    /// The daemon's log driver and options (`log-driver`, `log-opts` of daemon.json).
+    pub log: LogDefaults,
     /// Networking.
     pub networks: Arc<Networks>,
     /// Volumes (and the mounts of containers).
@@ -93,8 +95,8 @@ pub struct ContainersDeps {
     pub networks: Arc<Networks>,
     /// Volumes.
     pub volumes: Arc<Volumes>,
-    /// Default log options.
-    pub log_opts: BTreeMap<String, String>,
+    /// The daemon's log driver and options.
+    pub log: LogDefaults,
 }
 
 impl Containers {
@@ -108,7 +110,7 @@ impl Containers {
             records,
             images: deps.images,
             events: deps.events,
-            log_opts: deps.log_opts,
+            log: deps.log,
             networks: deps.networks,
             volumes: deps.volumes,
             helpers: crate::helpers::Helpers::from_current_exe(),
