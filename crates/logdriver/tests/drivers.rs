@@ -234,14 +234,7 @@ fn syslog_unixgram_default_format() {
 fn journald_writes_docker_fields_and_reads_back() {
     require_root!();
     require_program!("journalctl");
-    let program = [
-        "/lib/systemd/systemd-journald",
-        "/usr/lib/systemd/systemd-journald",
-    ]
-    .into_iter()
-    .map(Path::new)
-    .find(|p| p.exists());
-    let Some(program) = program else {
+    let Some(program) = berth_testkit::journald::program() else {
         berth_testkit::skip(
             module_path!(),
             "needs systemd-journald (package systemd) to start a journal of its own",
