@@ -15,6 +15,8 @@ pub enum ErrorKind {
     NotFound,
     /// 409: name in use, container running, image in use.
     Conflict,
+    /// 413: a request body larger than the server reads.
+    PayloadTooLarge,
     /// 304: already started / already stopped (sent without a body).
     NotModified,
     /// 501: not implemented by this engine.
@@ -34,6 +36,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
             ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -50,6 +53,7 @@ impl ErrorKind {
             403 => ErrorKind::Forbidden,
             404 => ErrorKind::NotFound,
             409 => ErrorKind::Conflict,
+            413 => ErrorKind::PayloadTooLarge,
             501 => ErrorKind::NotImplemented,
             503 => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,

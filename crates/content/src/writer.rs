@@ -81,7 +81,13 @@ impl BlobWriter {
     ///
     /// If a blob with the same digest already exists (another writer won), the temp file is
     /// discarded and the existing blob's digest returned.
-    pub fn commit(mut self) -> Result<Digest, ContentError> {
+    pub fn commit(self) -> Result<Digest, ContentError> {
+        self.commit_reporting().map(|(d, _)| d)
+    }
+
+    /// [`BlobWriter::commit`], also telling whether this writer published the blob
+    /// (`false`: it was already stored), so a caller can undo only what it added.
+    pub fn commit_reporting(mut self) -> Result<(Digest, bool), ContentError> {
         if let Some(expected) = self.expected_size {
             if self.overflowed || self.written != expected {
                 return Err(ContentError::SizeMismatch {
@@ -108,7 +114,7 @@ impl BlobWriter {
         let target = dir.join(actual.hex());
         if target.is_file() {
             // Dedup: the temp file is removed by Drop.
-            return Ok(actual);
+            return Ok((actual, false));
         }
         std::fs::create_dir_all(&dir).map_err(|e| ContentError::io("create", &dir, e))?;
         std::fs::rename(&self.temp, &target)
@@ -118,7 +124,7 @@ impl BlobWriter {
         File::open(&dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| ContentError::io("fsync", &dir, e))?;
-        Ok(actual)
+        Ok((actual, true))
     }
 }
 

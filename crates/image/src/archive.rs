@@ -53,6 +53,10 @@ struct ArchiveFiles {
     links: HashMap<String, String>,
 }
 
+/// Blobs a load added to the content store.
+#[derive(Default)]
+struct Added(Vec<Digest>);
+
 impl ArchiveFiles {
     fn get(&self, name: &str) -> Result<&(Digest, u64)> {
         let mut name =
@@ -87,8 +91,37 @@ fn clean_name(name: &str) -> Option<String> {
 
 /// Loads every image of a `docker save` / OCI layout tar (optionally gzip/zstd-compressed)
 /// and tags it with the names it carries.
+///
+/// Nothing of the archive stays in the content store unless an image uses it: the blobs
+/// this load added that no image record names (all of a refused archive's; `manifest.json`,
+/// `repositories`, `index.json` of a loaded one) are deleted before it returns.
 pub fn load(images: &Images, src: impl Read) -> Result<Vec<LoadedImage>> {
-    let files = read_archive(images, src)?;
+    let mut added = Added::default();
+    let loaded = load_files(images, src, &mut added);
+    let named = named_blobs(images);
+    for d in added.0.iter().filter(|d| !named.contains(*d)) {
+        let _ = images.content.delete(d);
+    }
+    loaded
+}
+
+/// Every blob an image record names (config, manifest, index, layers).
+fn named_blobs(images: &Images) -> HashSet<Digest> {
+    let mut named = HashSet::new();
+    for r in images.store.list().unwrap_or_default() {
+        named.insert(r.id);
+        named.insert(r.manifest_digest);
+        named.extend(r.index_digest);
+        for l in r.layers {
+            named.insert(l.digest);
+            named.insert(l.diff_id);
+        }
+    }
+    named
+}
+
+fn load_files(images: &Images, src: impl Read, added: &mut Added) -> Result<Vec<LoadedImage>> {
+    let files = read_archive(images, src, added)?;
     let mut out = Vec::new();
     if let Ok((manifest_json, _)) = files.get("manifest.json") {
         let bytes = images.content.read_blob(manifest_json)?;
@@ -111,6 +144,8 @@ pub fn load(images: &Images, src: impl Read) -> Result<Vec<LoadedImage>> {
             let manifest =
                 Manifest::oci(Descriptor::new(mt::OCI_CONFIG, config, config_size), layers);
             let digest = images.put_manifest(&manifest)?;
+            // Written by this load unless an image already uses it (then it is named).
+            added.0.push(digest.clone());
             let record = images.install(&digest, &manifest, None, &|_, _| {})?;
             let names = entry
                 .repo_tags
@@ -178,7 +213,7 @@ fn load_oci_descriptor(images: &Images, desc: &Descriptor, depth: u32) -> Result
 }
 
 /// Streams every regular file of the archive into the content store.
-fn read_archive(images: &Images, src: impl Read) -> Result<ArchiveFiles> {
+fn read_archive(images: &Images, src: impl Read, added: &mut Added) -> Result<ArchiveFiles> {
     let bad = |reason: String| ImageError::Invalid {
         what: "archive".into(),
         reason,
@@ -209,7 +244,11 @@ fn read_archive(images: &Images, src: impl Read) -> Result<ArchiveFiles> {
                             .content
                             .writer(expected.as_ref().map(|d| (d, size)))?;
                         io::copy(&mut entry, &mut w).map_err(|e| bad(format!("{name}: {e}")))?;
-                        w.commit()?
+                        let (digest, published) = w.commit_reporting()?;
+                        if published {
+                            added.0.push(digest.clone());
+                        }
+                        digest
                     }
                 };
                 files.blobs.insert(name, (digest, size));

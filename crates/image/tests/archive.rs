@@ -183,6 +183,54 @@ fn refuses_archive_with_bad_blob() {
     assert!(images.store.list().unwrap().is_empty());
 }
 
+/// A refused load leaves the content store as it was, and a good one keeps only what its
+/// image uses (not the archive's `index.json`, `oci-layout`, …).
+#[test]
+fn refused_loads_leave_no_blob_behind() {
+    require_root!();
+    let tmp = TempDir::new("arch");
+    let layout = tmp.path().join("layout");
+    make_layout(&layout, "v3");
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_dir_all(".", &layout).unwrap();
+    let good = b.into_inner().unwrap();
+    let images = Images::open(tmp.path().join("root")).unwrap();
+    let blobs = || images.content.list().unwrap().len();
+
+    // Truncated in the middle: some blobs were written before the tar ran out.
+    let truncated = &good[..good.len() * 3 / 5];
+    assert!(load(&images, truncated).is_err());
+    assert_eq!(blobs(), 0, "a truncated archive leaves no blob");
+
+    // Complete files, but manifest.json names a config the archive does not have.
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("layer.tar", layer_tar(&[("a", "b")])),
+        (
+            "manifest.json",
+            br#"[{"Config":"missing.json","RepoTags":["x:1"],"Layers":["layer.tar"]}]"#.to_vec(),
+        ),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, &data[..]).unwrap();
+    }
+    let err = load(&images, &b.into_inner().unwrap()[..]).unwrap_err();
+    assert!(err.to_string().contains("missing.json"), "{err}");
+    assert_eq!(blobs(), 0, "an invalid archive leaves no blob");
+    assert!(images.store.list().unwrap().is_empty());
+
+    // A good load keeps its image's blobs only: config, manifest and two layers.
+    let loaded = load(&images, &good[..]).unwrap();
+    check_image(&images, &loaded[0].id);
+    assert_eq!(blobs(), 4);
+    // Refused again with the image stored: its blobs stay, nothing is added.
+    assert!(load(&images, truncated).is_err());
+    assert_eq!(blobs(), 4);
+    check_image(&images, &loaded[0].id);
+}
+
 #[test]
 fn imports_a_rootfs_and_exports_it_back() {
     require_root!();

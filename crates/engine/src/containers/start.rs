@@ -68,7 +68,9 @@ impl Containers {
     ) -> Result<()> {
         let id = rec.id.clone();
         let state_dir = self.state_dir(&id);
-        std::fs::create_dir_all(&state_dir).map_err(EngineError::internal)?;
+        self.layout
+            .traversable_dir(&state_dir)
+            .map_err(EngineError::internal)?;
         // Open the driver once here (files made, syslog connected, journald there) so a
         // driver that cannot start fails the start as Docker's does, before any task exists.
         let log_config = self.log_config(&rec)?;
@@ -78,9 +80,10 @@ impl Containers {
                 "failed to create task for container: failed to initialize logging driver: {e}"
             )));
         }
-        std::fs::write(
+        // Private: the `env` option copies environment values into it.
+        crate::layout::write_private(
             &log_config_path,
-            serde_json::to_vec(&log_config).unwrap_or_default(),
+            &serde_json::to_vec(&log_config).unwrap_or_default(),
         )
         .map_err(EngineError::internal)?;
         let rootfs = self.mount_rootfs(&id)?;
@@ -135,9 +138,9 @@ impl Containers {
                 return Err(e);
             }
         }
-        std::fs::write(
-            state_dir.join("config.json"),
-            serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+        crate::layout::write_private(
+            &state_dir.join("config.json"),
+            &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
         )
         .map_err(EngineError::internal)?;
         let args = ShimArgs {
