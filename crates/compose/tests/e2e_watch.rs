@@ -147,8 +147,18 @@ fn watch_syncs_restarts_execs_and_rebuilds() {
         id
     );
 
-    let _ = child.kill();
-    let _ = child.wait();
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
     reader.join().unwrap();
+    let mut err = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{status:?} {}\n{err}",
+        text.lock().unwrap()
+    );
     ok(s.compose(&p, &["down"]));
 }

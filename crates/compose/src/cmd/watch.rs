@@ -252,6 +252,10 @@ pub async fn watch(r: &Runner, a: &WatchArgs, mode: Mode) -> Result<i32, Failure
             .map_err(|e| Failure::msg(format!("watch {}: {e}", p.display())))?;
     }
     initial_sync(r, &rules).await?;
+    // one listener for the whole watch: a Ctrl-C that comes while a batch is applied is
+    // kept, not lost between two listeners
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     out("Watch enabled");
     loop {
         let mut batch: BTreeSet<PathBuf> = BTreeSet::new();
@@ -264,19 +268,33 @@ pub async fn watch(r: &Runner, a: &WatchArgs, mode: Mode) -> Result<i32, Failure
                 }
                 None => return Ok(0),
             },
-            _ = tokio::signal::ctrl_c() => {
+            _ = &mut ctrl_c => {
                 out("Watch disabled");
                 return Ok(130);
             }
         }
         // debounce: a batch ends once the files have been quiet for QUIET
-        while let Ok(Some(ev)) = tokio::time::timeout(QUIET, rx.recv()).await {
-            if let Ok(e) = ev {
-                batch.extend(e.paths);
+        loop {
+            tokio::select! {
+                ev = tokio::time::timeout(QUIET, rx.recv()) => match ev {
+                    Ok(Some(Ok(e))) => batch.extend(e.paths),
+                    Ok(Some(Err(_))) => {}
+                    Ok(None) | Err(_) => break,
+                },
+                _ = &mut ctrl_c => {
+                    out("Watch disabled");
+                    return Ok(130);
+                }
             }
         }
-        if let Err(e) = apply(r, &rules, &batch, a, mode).await {
-            eprintln!("WARN[0000] Error handling changed files: {}", e.message);
+        tokio::select! {
+            res = apply(r, &rules, &batch, a, mode) => if let Err(e) = res {
+                eprintln!("WARN[0000] Error handling changed files: {}", e.message);
+            },
+            _ = &mut ctrl_c => {
+                out("Watch disabled");
+                return Ok(130);
+            }
         }
     }
 }
