@@ -10,36 +10,10 @@ use std::time::{Duration, Instant};
 use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 use berth_testkit::dockerd::Dockerd;
 
-fn need(test: &str) -> bool {
-    daemon::need(test, &["dockerd", "python3"])
-}
-
-/// Both daemons with busybox loaded.
-fn daemons() -> (Daemon, Dockerd) {
-    let berth = Daemon::start();
-    berth.load_busybox();
-    let docker = Dockerd::start();
-    docker.load_busybox();
-    (berth, docker)
-}
-
 /// Runs one case of tests/docker_py/fidelity.py against both daemons.
 fn docker_py_case(case: &str, berth: &Daemon, docker: &Dockerd) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/docker_py/fidelity.py");
-    let o = Command::new("python3")
-        .arg(&script)
-        .arg(case)
-        .arg(berth.host())
-        .arg(docker.host())
-        .env("BERTH_TEST_PREFIX", berth_testkit::unique_name("fid"))
-        .output()
-        .expect("python3");
-    assert!(
-        o.status.success() && stdout(&o).contains(&format!("fidelity {case}: all passed")),
-        "docker-py case {case} failed:\n{}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
+    daemon::docker_py_case(&script, case, berth, docker);
 }
 
 /// The same docker CLI call on both: (berth, docker).
@@ -49,10 +23,10 @@ fn both(b: &Daemon, d: &Dockerd, args: &[&str]) -> (Output, Output) {
 
 #[test]
 fn peer_start_errors_exit_127_and_126_as_docker() {
-    if !need("peer_start_errors_exit_127_and_126_as_docker") {
+    if !daemon::need_peer_docker_py("peer_start_errors_exit_127_and_126_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     for (prog, code, phrase) in [
         ("/nonexistent", 127, "no such file or directory"),
         ("nonexistent-in-path", 127, "executable file not found"),
@@ -94,19 +68,19 @@ fn peer_start_errors_exit_127_and_126_as_docker() {
 
 #[test]
 fn peer_exec_framing_and_exit_codes_as_docker() {
-    if !need("peer_exec_framing_and_exit_codes_as_docker") {
+    if !daemon::need_peer_docker_py("peer_exec_framing_and_exit_codes_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     docker_py_case("exec", &berth, &docker);
 }
 
 #[test]
 fn peer_create_options_as_docker() {
-    if !need("peer_create_options_as_docker") {
+    if !daemon::need_peer_docker_py("peer_create_options_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     docker_py_case("create_options", &berth, &docker);
     // The docker CLI prints the same for an unknown log driver.
     let (b, d) = both(
@@ -144,10 +118,10 @@ fn wait_restarting(inspect: impl Fn() -> String) {
 
 #[test]
 fn peer_removing_a_restarting_container_needs_force_as_docker() {
-    if !need("peer_removing_a_restarting_container_needs_force_as_docker") {
+    if !daemon::need_peer_docker_py("peer_removing_a_restarting_container_needs_force_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     let args = [
         "run",
         "-d",
@@ -183,10 +157,10 @@ fn peer_removing_a_restarting_container_needs_force_as_docker() {
 
 #[test]
 fn peer_diff_hides_the_init_layer_as_docker() {
-    if !need("peer_diff_hides_the_init_layer_as_docker") {
+    if !daemon::need_peer_docker_py("peer_diff_hides_the_init_layer_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     for (script, name) in [
         ("touch /tmp/x", "d1"),
         ("echo hi > /etc/motd; rm /etc/group", "d2"),
@@ -212,10 +186,12 @@ fn peer_diff_hides_the_init_layer_as_docker() {
 
 #[test]
 fn peer_archive_of_a_stopped_container_reaches_every_mount_as_docker() {
-    if !need("peer_archive_of_a_stopped_container_reaches_every_mount_as_docker") {
+    if !daemon::need_peer_docker_py(
+        "peer_archive_of_a_stopped_container_reaches_every_mount_as_docker",
+    ) {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     let tmp = berth_testkit::TempDir::new("archive-mounts");
     let mut seen = Vec::new();
     for (side, run) in [
@@ -349,10 +325,10 @@ fn volume_subpath_mounts_a_directory_of_the_volume() {
 
 #[test]
 fn peer_refused_image_loads_report_in_the_stream_as_docker() {
-    if !need("peer_refused_image_loads_report_in_the_stream_as_docker") {
+    if !daemon::need_peer_docker_py("peer_refused_image_loads_report_in_the_stream_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     let tar = std::fs::read(berth.root().join("busybox.tar")).expect("busybox.tar");
     let dir = berth_testkit::TempDir::new("bad-loads");
     let truncated = dir.path().join("truncated.tar");
