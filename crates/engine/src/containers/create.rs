@@ -118,6 +118,7 @@ impl Containers {
         let endpoints_config = self
             .networks
             .prepare_network_create(&mut host, body.networking_config)?;
+        let links = self.networks.prepare_links(&host)?;
         super::options::check_create_options(&mut host)?;
         let plan = crate::volumes::mounts::plan(&self.records, &config, &host)?;
         let id = record::new_id();
@@ -162,6 +163,7 @@ impl Containers {
                 .to_string(),
             manually_stopped: false,
             endpoints_config,
+            links,
             mounts: plan.mounts.clone(),
             removing: None,
         };

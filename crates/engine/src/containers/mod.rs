@@ -12,6 +12,7 @@ mod exit;
 pub mod health;
 pub mod init;
 mod kill;
+mod links;
 mod logs;
 mod network;
 mod ops;

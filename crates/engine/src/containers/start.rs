@@ -10,6 +10,7 @@ use super::spec;
 use super::task::{self, Output, Spawned};
 use super::Containers;
 use crate::logfile;
+use crate::networks::links;
 use crate::record::ContainerRecord;
 use crate::shim::{protocol, ShimArgs};
 
@@ -93,11 +94,24 @@ impl Containers {
                 return Err(e);
             }
         };
+        // Legacy links: their variables come before the container's own (which win).
+        let mut config = rec.config.clone();
+        match self.networks.legacy_link_env(&rec).await {
+            Ok(env) if env.is_empty() => {}
+            Ok(mut env) => {
+                links::replace_or_append(&mut env, config.env.take().unwrap_or_default());
+                config.env = Some(env);
+            }
+            Err(e) => {
+                fail(self, String::new());
+                return Err(e);
+            }
+        }
         let mut argv = vec![rec.path.clone()];
         argv.extend(rec.args.clone());
         let spec = spec::build(&spec::SpecInput {
             id: &id,
-            config: &rec.config,
+            config: &config,
             host: &rec.host_config,
             args: &argv,
             rootfs: &rootfs,

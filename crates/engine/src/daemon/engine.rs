@@ -449,6 +449,9 @@ impl Engine for Berth {
         id: &str,
         opts: ContainerDeleteOptions,
     ) -> ApiResult<()> {
+        if opts.link {
+            return Ok(self.containers.remove_link(id).await?);
+        }
         Ok(self.containers.remove(id, opts.force, opts.volumes).await?)
     }
     async fn container_archive_stat(
