@@ -110,12 +110,40 @@ pub fn stream_logs(logs: LogStream, multiplexed_media: bool) -> Response<ApiBody
     resp
 }
 
-/// Reads the whole request body.
+/// The largest request body read whole (a JSON document): 16 MiB, far above any real
+/// create or network request. Archives, image loads and builds are streams
+/// ([`crate::RequestBody`]) and have no such limit.
+pub const MAX_JSON_BODY: usize = 16 << 20;
+
+/// Reads the whole request body, up to [`MAX_JSON_BODY`]: a larger one (by its
+/// Content-Length, or as it arrives when chunked) is refused with 413 before more of it is
+/// buffered.
 pub async fn read_body(body: Incoming) -> ApiResult<Bytes> {
-    body.collect()
-        .await
-        .map(|c| c.to_bytes())
-        .map_err(|e| ApiError::invalid(format!("error reading request body: {e}")))
+    read_limited(body, MAX_JSON_BODY).await
+}
+
+/// [`read_body`] with a chosen limit.
+pub async fn read_limited<B>(body: B, limit: usize) -> ApiResult<Bytes>
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let too_large = || {
+        ApiError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("request body is larger than the limit of {limit} bytes"),
+        )
+    };
+    if body.size_hint().lower() > limit as u64 {
+        return Err(too_large());
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(ApiError::invalid(format!(
+            "error reading request body: {e}"
+        ))),
+    }
 }
 
 /// Parses a required JSON body (400 on empty, malformed or mistyped JSON).
@@ -140,4 +168,48 @@ pub async fn optional_json_body<T: DeserializeOwned>(body: Incoming) -> ApiResul
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     berth_api_types::json::from_slice(bytes)
         .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Full;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A chunked body that never ends; counts the frames pulled from it.
+    struct Endless(Arc<AtomicUsize>);
+
+    impl http_body::Body for Endless {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from(vec![
+                b' ';
+                10
+            ])))))
+        }
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_413_without_reading_them_whole() {
+        let ok = read_limited(Full::new(Bytes::from_static(b"{}")), 16).await;
+        assert_eq!(ok.unwrap(), Bytes::from_static(b"{}"));
+        // Known length (Content-Length): refused before any byte is read.
+        let e = read_limited(Full::new(Bytes::from(vec![b' '; 17])), 16)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::PayloadTooLarge);
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // Unknown length (chunked): refused once the limit is passed, the rest never pulled.
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let e = read_limited(Endless(pulled.clone()), 16).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::PayloadTooLarge);
+        assert_eq!(pulled.load(Ordering::Relaxed), 2);
+    }
 }

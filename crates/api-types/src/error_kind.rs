@@ -16,6 +16,8 @@ pub enum ErrorKind {
     NotFound,
     /// 409: name in use, container running, image in use.
     Conflict,
+    /// 413: a request body larger than the server reads.
+    PayloadTooLarge,
     /// 304: already started / already stopped (sent without a body).
     NotModified,
     /// 501: not implemented by this engine.
@@ -27,12 +29,13 @@ pub enum ErrorKind {
 }
 
 /// Kind ↔ status, as Docker answers.
-const STATUS: [(ErrorKind, u16); 9] = [
+const STATUS: [(ErrorKind, u16); 10] = [
     (ErrorKind::InvalidArgument, 400),
     (ErrorKind::Unauthorized, 401),
     (ErrorKind::Forbidden, 403),
     (ErrorKind::NotFound, 404),
     (ErrorKind::Conflict, 409),
+    (ErrorKind::PayloadTooLarge, 413),
     (ErrorKind::NotModified, 304),
     (ErrorKind::NotImplemented, 501),
     (ErrorKind::Unavailable, 503),

@@ -82,6 +82,13 @@ fn runtime_state_shape_and_lifecycle() {
     let pid = st["pid"].as_i64().unwrap();
     assert!(pid > 0);
     assert_eq!(st["bundle"], b.path().to_str().unwrap());
+    // Nothing can be listed by other users; state.json (the spec, environment included) is
+    // 0600; a user-namespaced init traverses to its exec fifo.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&b.state_root()), 0o711);
+    assert_eq!(mode(&b.state_root().join(&id)), 0o711);
+    assert_eq!(mode(&b.state_root().join(&id).join("state.json")), 0o600);
 
     // The created container's process is not the host binary: it cannot be opened for
     // writing and is a different file (CVE-2019-5736).

@@ -9,7 +9,7 @@ use berth_dockerfile::FileCopy;
 use crate::backend::{Backend, ImageState, Layer};
 use crate::context::Context;
 use crate::error::{BuildError, IoContext, Result};
-use crate::select::{plan_copy, write_group_tar, CopyOptions, CopyPlan};
+use crate::select::{plan_copy, write_group_tar, CopyGroup, CopyOptions, CopyPlan, NewDirs};
 use crate::stage::{Action, Planned, StageBuild};
 use crate::users::{needs_lookup, parse_chmod, resolve_chown};
 
@@ -419,6 +419,7 @@ async fn fill<B: Backend>(
         o.extract_archives = set.extract;
         let plan: CopyPlan = plan_copy(&set.ctx, &set.sources, &step.dest, dest_is_dir, &o)?;
         for group in &plan.groups {
+            make_dest(backend.as_ref(), root, group, o.owner).await?;
             let tar = temp_name(&stage.shared.work_dir, "copy");
             let written = write_group_tar(&set.ctx, group, &tar);
             let extracted = match written {
@@ -430,6 +431,41 @@ async fn fill<B: Backend>(
             };
             let _ = std::fs::remove_file(&tar);
             extracted?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the directories a group lands in with the owners moby gives them (`extract` makes
+/// any still missing as root's).
+async fn make_dest<B: Backend>(
+    backend: &B,
+    root: &B::Root,
+    group: &CopyGroup,
+    (uid, gid): (u32, u32),
+) -> Result<()> {
+    if (uid, gid) == (0, 0) || group.dest_dir == "/" {
+        return Ok(());
+    }
+    let err = BuildError::Backend;
+    match group.new_dirs {
+        NewDirs::Root => {}
+        NewDirs::All => backend
+            .mkdir(root, &group.dest_dir, uid, gid)
+            .await
+            .map_err(err)?,
+        NewDirs::Dest => {
+            if !backend.is_dir(root, &group.dest_dir).await.map_err(err)? {
+                let parent = match group.dest_dir.rsplit_once('/') {
+                    Some(("", _)) | None => "/",
+                    Some((p, _)) => p,
+                };
+                backend.mkdir(root, parent, 0, 0).await.map_err(err)?;
+                backend
+                    .mkdir(root, &group.dest_dir, uid, gid)
+                    .await
+                    .map_err(err)?;
+            }
         }
     }
     Ok(())

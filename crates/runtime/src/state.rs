@@ -133,7 +133,15 @@ impl ContainerRecord {
         let dir = Self::dir(root, &self.id);
         let tmp = dir.join(".state.json.tmp");
         let data = serde_json::to_vec(self).map_err(|e| Error::Other(e.to_string()))?;
-        let mut f = std::fs::File::create(&tmp).sys(|| format!("create {}", tmp.display()))?;
+        // 0600: the record carries the spec, environment variables (secrets) included.
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .sys(|| format!("create {}", tmp.display()))?;
         f.write_all(&data)
             .sys(|| format!("write {}", tmp.display()))?;
         std::fs::rename(&tmp, dir.join(STATE_FILE)).sys(|| format!("rename {}", tmp.display()))

@@ -61,7 +61,14 @@ pub(crate) fn short_path(state_dir: &Path, ext: &str) -> PathBuf {
         .and_then(Path::parent)
         .unwrap_or(state_dir);
     let dir = root.join("s");
-    let _ = std::fs::create_dir_all(&dir);
+    {
+        // The sockets are the daemon's channel to its shims: root's alone.
+        use std::os::unix::fs::DirBuilderExt;
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir);
+    }
     dir.join(format!("{short}.{ext}"))
 }
 

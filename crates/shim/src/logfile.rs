@@ -31,7 +31,7 @@ pub struct LogWriter {
 impl LogWriter {
     /// Opens (appending) `path`; `max_size` 0 = unlimited; `max_file` ≥ 1.
     pub fn open(path: &Path, max_size: u64, max_file: u32) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = open_append(path)?;
         let size = file.metadata()?.len();
         Ok(LogWriter {
             path: path.to_path_buf(),
@@ -72,13 +72,21 @@ impl LogWriter {
                 std::fs::rename(&from, &to)?;
             }
         }
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = open_append(&self.path)?;
         self.size = 0;
         Ok(())
     }
+}
+
+/// Opens a log for appending, creating it 0600: a container's output may carry secrets, so
+/// only root reads it (Docker: 0640 root:root).
+fn open_append(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// `<log>` for 0, `<log>.N` otherwise.
@@ -168,6 +176,14 @@ mod tests {
         let all = read_all(&path).unwrap();
         assert_eq!(all.last().unwrap().log, "line 39\n");
         assert!(all.len() < 40);
+        use std::os::unix::fs::PermissionsExt;
+        for n in 0..3 {
+            let mode = std::fs::metadata(rotated(&path, n))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "log {n} is readable by others");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -82,6 +82,25 @@ impl Drop for PendingLayer {
     }
 }
 
+/// Creates `dir` (and missing parents) 0700: a host user must never reach a layer's files
+/// (a setuid binary a container made, CVE-2021-41091).
+fn private_dir_all(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .ctx("create", dir)
+}
+
+/// Creates a layer's `diff` directory 0755: it is the root directory of the container's
+/// filesystem until a layer says otherwise.
+fn content_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir(dir).ctx("create", dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).ctx("chmod", dir)
+}
+
 /// Overlayfs snapshotter rooted at one directory (normally `<data-root>/snapshots`).
 #[derive(Debug, Clone)]
 pub struct Snapshotter {
@@ -94,7 +113,7 @@ impl Snapshotter {
         let dir = dir.into();
         for sub in ["layers", "l", "active", "tmp"] {
             let p = dir.join(sub);
-            fs::create_dir_all(&p).ctx("create", &p)?;
+            private_dir_all(&p)?;
         }
         // Only this process's own pending dirs could be in use; others are leftovers of a
         // crash. Pending dirs carry the pid, so remove the ones of dead processes.
@@ -190,7 +209,8 @@ impl Snapshotter {
     /// Starts a new layer to be filled by the caller (e.g. unpacked into).
     pub fn begin_layer(&self) -> Result<PendingLayer> {
         let dir = self.temp_dir("layer");
-        fs::create_dir_all(dir.join("diff")).ctx("create", &dir)?;
+        private_dir_all(&dir)?;
+        content_dir(&dir.join("diff"))?;
         Ok(PendingLayer { dir })
     }
 
@@ -281,9 +301,10 @@ impl Snapshotter {
         }
         let staged = self.temp_dir("active");
         let result = (|| {
-            fs::create_dir_all(staged.join("diff")).ctx("create", &staged)?;
+            private_dir_all(&staged)?;
+            content_dir(&staged.join("diff"))?;
             if kind == SnapshotKind::Active {
-                fs::create_dir(staged.join("work")).ctx("create", &staged)?;
+                private_dir_all(&staged.join("work"))?;
             }
             let rec = ActiveRecord {
                 kind,

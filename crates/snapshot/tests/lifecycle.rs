@@ -224,3 +224,23 @@ fn images_deeper_than_one_page_of_options_mount() {
     assert!(target.join("f1").is_file());
     assert!(target.join(format!("f{depth}")).is_file());
 }
+
+#[test]
+fn no_host_user_reaches_a_layer_or_a_container_layer() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = TempDir::new("snap");
+    let s = Snapshotter::open(tmp.path()).unwrap();
+    let base = layer(&s, 1, None, &[("a", "1")]);
+    s.prepare("c1", Some(&base)).unwrap();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    for sub in ["layers", "l", "active", "tmp"] {
+        assert_eq!(mode(&tmp.path().join(sub)), 0o700, "{sub}");
+    }
+    let layer_dir = s.layer(&base).unwrap().path;
+    assert_eq!(mode(layer_dir.parent().unwrap()), 0o700);
+    let upper = s.active("c1").unwrap().upper;
+    assert_eq!(mode(upper.parent().unwrap()), 0o700);
+    // The directories that become the container's `/` keep a root directory's mode.
+    assert_eq!(mode(&upper), 0o755);
+    assert_eq!(mode(&s.begin_layer().unwrap().path()), 0o755);
+}

@@ -510,35 +510,9 @@ pub async fn events(
     Ok(0)
 }
 
-/// docker's default event line: `<time> <type> <action> <id> (k=v, …)`.
+/// docker's default event line: `<local time> <type> <action> <id> (k=v, …)`.
 fn event_line(v: &Value) -> String {
-    let nanos = v
-        .get("timeNano")
-        .and_then(|t| t.as_i64())
-        .unwrap_or_else(|| v.get("time").and_then(|t| t.as_i64()).unwrap_or(0) * 1_000_000_000);
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos.max(0) as u64);
-    let ts = berth_cli_format::time::format_rfc3339(t);
-    let kind = v.get("Type").and_then(|x| x.as_str()).unwrap_or("");
-    let action = v.get("Action").and_then(|x| x.as_str()).unwrap_or("");
-    let id = v
-        .pointer("/Actor/ID")
-        .and_then(|x| x.as_str())
-        .unwrap_or("");
-    let attrs = v
-        .pointer("/Actor/Attributes")
-        .and_then(|a| a.as_object())
-        .map(|a| {
-            a.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    if attrs.is_empty() {
-        format!("{ts} {kind} {action} {id}")
-    } else {
-        format!("{ts} {kind} {action} {id} ({attrs})")
-    }
+    berth_cli_format::events::Message::from_value(v).docker_line()
 }
 
 /// `system df`.

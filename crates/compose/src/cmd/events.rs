@@ -1,11 +1,8 @@
 //! `events [--json] [SERVICE…]`: the daemon's container events for the project's containers
 //! (`GET /events` filtered by the project label), one line each as Compose v2 prints them.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, UNIX_EPOCH};
-
+use berth_cli_format::events::Message;
 use berth_client::transport::{next_chunk, query};
-use berth_units::{SubSeconds, Timestamp};
 use hyper::Method;
 use serde_json::{json, Value};
 
@@ -29,95 +26,46 @@ pub struct EventsArgs {
     pub services: Vec<String>,
 }
 
-/// One event as Compose sees it.
+/// One event as Compose sees it: a container event of the project, without the
+/// `com.docker.compose.*` attributes, printed with the docker CLI's shared formatting.
 #[derive(Debug, PartialEq)]
 pub struct Event {
-    /// Nanoseconds since the epoch.
-    pub time_nano: i64,
+    /// The message (attributes filtered).
+    pub message: Message,
     /// The service label.
     pub service: String,
-    /// The container id.
-    pub id: String,
-    /// The action (`start`, `die`, `exec_start: sh`, …).
-    pub action: String,
-    /// The actor's attributes without the `com.docker.compose.*` ones.
-    pub attributes: BTreeMap<String, String>,
 }
 
 impl Event {
     /// From a `/events` message; None for anything but a container event.
     pub fn from_message(v: &Value) -> Option<Event> {
-        if v.get("Type").and_then(Value::as_str) != Some("container") {
+        let mut message = Message::from_value(v);
+        if message.kind != "container" {
             return None;
         }
-        let attrs = v.pointer("/Actor/Attributes").and_then(Value::as_object);
-        let attr = |k: &str| {
-            attrs
-                .and_then(|a| a.get(k))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let time_nano = match v.get("timeNano").and_then(Value::as_i64) {
-            Some(n) if n != 0 => n,
-            _ => v.get("time").and_then(Value::as_i64).unwrap_or(0) * 1_000_000_000,
-        };
-        Some(Event {
-            time_nano,
-            service: attr(SERVICE),
-            id: v
-                .pointer("/Actor/ID")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            action: v
-                .get("Action")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            attributes: attrs
-                .map(|a| {
-                    a.iter()
-                        .filter(|(k, _)| !k.starts_with("com.docker.compose."))
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-    }
-
-    fn timestamp(&self) -> Timestamp {
-        let t = UNIX_EPOCH + Duration::from_nanos(self.time_nano.max(0) as u64);
-        Timestamp::from_system_time(t)
-    }
-
-    /// Compose v2's text line: `2006-01-02 15:04:05.000000 container <action> <id> (k=v, …)`
-    /// (attributes sorted; Go prints them in map order).
-    pub fn line(&self) -> String {
-        let rfc = self.timestamp().to_rfc3339(SubSeconds::Nanos);
-        // 2006-01-02T15:04:05.000000000Z → 2006-01-02 15:04:05.000000
-        let t = format!("{} {}", &rfc[..10], &rfc[11..26]);
-        let attrs: Vec<String> = self
+        let service = message.attributes.get(SERVICE).cloned().unwrap_or_default();
+        message
             .attributes
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        format!(
-            "{t} container {} {} ({})\n",
-            self.action,
-            self.id,
-            attrs.join(", ")
-        )
+            .retain(|k, _| !k.starts_with("com.docker.compose."));
+        Some(Event { message, service })
     }
 
-    /// Compose v2's `--json` object (keys in Go's sorted map order, Go's escaping).
+    /// Compose v2's text line, in local time: `2006-01-02 15:04:05.000000 container
+    /// <action> <id> (k=v, …)`.
+    pub fn line(&self) -> String {
+        self.message.compose_line()
+    }
+
+    /// Compose v2's `--json` object (keys in Go's sorted map order, Go's escaping, the time
+    /// in local time as Go's JSON writes it).
     pub fn json(&self) -> String {
+        let m = &self.message;
         let v = json!({
-            "action": self.action,
-            "attributes": self.attributes,
-            "id": self.id,
+            "action": m.action,
+            "attributes": m.attributes,
+            "id": m.id,
             "service": self.service,
-            "time": self.timestamp().to_rfc3339(SubSeconds::Trimmed),
+            "time": m.json_time(),
             "type": "container",
         });
         crate::file::output::go_json(&v)
@@ -186,13 +134,27 @@ mod tests {
         });
         let e = Event::from_message(&msg).expect("container event");
         assert_eq!(e.service, "web");
+        // in local time: this test runs with the process's zone, so compare with it
+        let off = berth_cli_format::local_time::offset_at(1_733_400_000);
+        let local = berth_cli_format::local_time::format_with_offset(
+            1_733_400_000_123_456_789,
+            off,
+            berth_cli_format::local_time::Layout::SpacedMicros,
+        );
         assert_eq!(
             e.line(),
-            "2024-12-05 12:00:00.123456 container start abc (image=busybox, name=p-web-1)\n"
+            format!("{local} container start abc (image=busybox, name=p-web-1)\n")
         );
         assert_eq!(
             e.json(),
-            r#"{"action":"start","attributes":{"image":"busybox","name":"p-web-1"},"id":"abc","service":"web","time":"2024-12-05T12:00:00.123456789Z","type":"container"}"#
+            format!(
+                r#"{{"action":"start","attributes":{{"image":"busybox","name":"p-web-1"}},"id":"abc","service":"web","time":"{}","type":"container"}}"#,
+                berth_cli_format::local_time::format_with_offset(
+                    1_733_400_000_123_456_789,
+                    off,
+                    berth_cli_format::local_time::Layout::Rfc3339Nano
+                )
+            )
         );
         assert!(Event::from_message(&json!({"Type": "network"})).is_none());
     }

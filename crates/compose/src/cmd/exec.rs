@@ -111,9 +111,8 @@ fn env_list(env: &[String]) -> Vec<String> {
 
 /// `exec`.
 pub async fn exec(r: &Runner, args: &ExecArgs) -> Result<i32, Failure> {
-    if !r.loaded.project.services.contains_key(&args.service) {
-        return Err(Failure::msg(format!("no such service: {}", args.service)));
-    }
+    // as Compose v2 (only the project's name is needed): an unknown service is one that
+    // is not running
     let c = r
         .containers(Some(false))
         .await?

@@ -160,7 +160,7 @@ pub async fn stream(
 pub async fn logs(r: &Runner, args: &LogsArgs) -> Result<i32, Failure> {
     let only: BTreeSet<&String> = args.services.iter().collect();
     for s in &only {
-        if !r.loaded.project.services.contains_key(*s) {
+        if r.from_file && !r.loaded.project.services.contains_key(*s) {
             return Err(Failure::msg(format!("no such service: {s}")));
         }
     }

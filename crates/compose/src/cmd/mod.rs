@@ -7,6 +7,7 @@ pub mod convert;
 pub mod down;
 pub mod events;
 pub mod exec;
+pub mod from_daemon;
 pub mod graph;
 pub mod labels;
 pub mod lifecycle;
@@ -126,10 +127,27 @@ pub async fn run(cli: Cli) -> Result<i32, Failure> {
                     .collect(),
                 _ => Vec::new(),
             };
-            let loaded = load_project(&cli, &named)?;
+            let api = api::Api::connect().await?;
+            let env_name = std::env::var("COMPOSE_PROJECT_NAME").ok();
+            let group = from_daemon::Group::of(other);
+            let (loaded, from_file) = match group.source(&cli, env_name.as_deref()) {
+                from_daemon::Source::Name(name) => (from_daemon::load(&api, &name).await?, false),
+                from_daemon::Source::Files => match load_project(&cli, &named) {
+                    Ok(l) => (l, true),
+                    // as Compose's projectOrName: a file that does not load falls back to
+                    // COMPOSE_PROJECT_NAME
+                    Err(e) => match env_name
+                        .filter(|n| !n.is_empty() && group == from_daemon::Group::ProjectOrName)
+                    {
+                        Some(n) => (from_daemon::load(&api, &n.to_lowercase()).await?, false),
+                        None => return Err(e),
+                    },
+                },
+            };
             let r = runner::Runner {
-                api: api::Api::connect().await?,
+                api,
                 loaded,
+                from_file,
             };
             let pr = |title: &str| progress::Progress::new(mode, title);
             match other {

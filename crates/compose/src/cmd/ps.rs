@@ -62,7 +62,7 @@ pub async fn ps(r: &Runner, args: &PsArgs) -> Result<i32, Failure> {
     }
     let only: BTreeSet<&String> = args.service_names.iter().collect();
     for s in &only {
-        if !r.loaded.project.services.contains_key(*s) {
+        if r.from_file && !r.loaded.project.services.contains_key(*s) {
             return Err(Failure::msg(format!("no such service: {s}")));
         }
     }

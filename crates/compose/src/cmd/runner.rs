@@ -26,6 +26,9 @@ pub struct Runner {
     pub api: Api,
     /// The project.
     pub loaded: Loaded,
+    /// False when the project was found on the daemon by its name alone (`-p` without a
+    /// file): its services are those that have containers.
+    pub from_file: bool,
 }
 
 /// How `up`/`create` converge.

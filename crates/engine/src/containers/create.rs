@@ -81,6 +81,7 @@ impl Containers {
         if config.image.is_empty() {
             return Err(EngineError::invalid("No image specified"));
         }
+        super::validate::create(&config, &host).map_err(EngineError::invalid)?;
         let rp = &host.restart_policy;
         if !matches!(
             rp.name.as_str(),
@@ -171,7 +172,9 @@ impl Containers {
         let this = self.clone();
         let rec2 = rec.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
-            std::fs::create_dir_all(&data_dir).map_err(EngineError::internal)?;
+            this.layout
+                .traversable_dir(&data_dir)
+                .map_err(EngineError::internal)?;
             let vols = this.volumes.commit(&plan, &rec2.id).inspect_err(|_| {
                 let _ = std::fs::remove_dir_all(&data_dir);
             })?;

@@ -235,27 +235,23 @@ impl Containers {
             e.config.user.clone()
         };
         let rootfs = self.rootfs(&rec.id);
-        if let Ok((uid, gid, mut extra)) = spec::resolve_user(&rootfs, &user) {
-            cmd.arg("--user").arg(format!("{uid}:{gid}"));
-            // The container's GroupAdd applies to its execs too, as in Docker.
-            let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
-            for g in rec.host_config.group_add.iter().flatten() {
-                if let Ok(g) = spec::group_id(&group, g) {
-                    extra.push(g);
+        let exec_user = spec::resolve_user(&rootfs, &user)
+            .ok()
+            .map(|(uid, gid, mut extra)| {
+                // The container's GroupAdd applies to its execs too, as in Docker.
+                let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+                for g in rec.host_config.group_add.iter().flatten() {
+                    if let Ok(g) = spec::group_id(&group, g) {
+                        extra.push(g);
+                    }
                 }
-            }
-            for g in extra {
-                cmd.arg("--additional-gids").arg(g.to_string());
-            }
-        }
+                (uid, gid, extra)
+            });
         let cwd = if e.config.working_dir.is_empty() {
             rec.config.working_dir.clone()
         } else {
             e.config.working_dir.clone()
         };
-        if !cwd.is_empty() {
-            cmd.arg("--cwd").arg(cwd);
-        }
         // As Docker, an exec sees the container's legacy link variables too.
         let mut env = self
             .networks
@@ -273,14 +269,20 @@ impl Containers {
         if !env.iter().any(|v| v.starts_with("PATH=")) {
             env.push(format!("PATH={}", spec::DEFAULT_PATH));
         }
-        for v in env {
-            cmd.arg("--env").arg(v);
-        }
-        if e.config.privileged {
-            for c in spec::DEFAULT_CAPS {
-                cmd.arg("--cap").arg(c);
-            }
-        }
+        let process = super::exec_process::ExecProcess {
+            args: e.config.cmd.clone().map(|c| c.0).unwrap_or_default(),
+            env,
+            cwd: (!cwd.is_empty()).then_some(cwd),
+            user: exec_user,
+            tty,
+            privileged: e.config.privileged,
+        };
+        let process_file = super::exec_process::write(&self.state_dir(&rec.id), id, &process)
+            .map_err(|err| {
+                self.set_exec(id, |x| x.exit_code = Some(126));
+                EngineError::internal(err)
+            })?;
+        cmd.arg("--process").arg(&process_file.0);
         let console = if tty {
             let dir = self.exec_root.join("s");
             std::fs::create_dir_all(&dir).map_err(EngineError::internal)?;
@@ -299,8 +301,7 @@ impl Containers {
         let pid_file = pid_dir.join(format!("{}.pid", &id[..12.min(id.len())]));
         let _ = std::fs::remove_file(&pid_file);
         cmd.arg("--pid-file").arg(&pid_file);
-        cmd.arg(&rec.id)
-            .args(e.config.cmd.clone().map(|c| c.0).unwrap_or_default());
+        cmd.arg(&rec.id);
         if tty {
             cmd.stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null());
@@ -398,6 +399,7 @@ impl Containers {
                     .ok()
                     .and_then(|s| s.code())
                     .unwrap_or(126) as i64;
+                drop(process_file);
                 let code = if pid_file.exists() { code } else { 126 };
                 let _ = std::fs::remove_file(&pid_file);
                 this.set_exec(&eid, |x| {

@@ -8,8 +8,10 @@ mod archive;
 mod attach;
 mod create;
 mod exec;
+mod exec_process;
 mod exit;
 pub mod health;
+pub mod host_settings;
 pub mod init;
 mod kill;
 mod links;
@@ -25,11 +27,13 @@ mod rename;
 pub mod resources;
 mod restart;
 mod restore;
+pub mod seccomp;
 pub mod spec;
 mod start;
 pub mod stats;
 mod stop;
 pub mod task;
+pub mod validate;
 mod wait;
 
 use std::collections::{BTreeMap, HashMap};
@@ -61,6 +65,8 @@ pub struct Containers {
     pub exec_root: PathBuf,
     /// `<data-root>`.
     pub data_root: PathBuf,
+    /// The roots' modes, for the per-container directories.
+    pub layout: crate::layout::Layout,
     /// Default log options (`log-opts` of daemon.json).
     pub log_opts: BTreeMap<String, String>,
     /// Networking.
@@ -106,6 +112,11 @@ impl Containers {
             store: records.metadata().clone(),
             exec_root: records.exec_root().to_path_buf(),
             data_root: records.data_root().to_path_buf(),
+            layout: crate::layout::Layout {
+                data_root: records.data_root().to_path_buf(),
+                exec_root: records.exec_root().to_path_buf(),
+                gid: None,
+            },
             records,
             images: deps.images,
             events: deps.events,

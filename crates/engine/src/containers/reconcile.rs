@@ -287,7 +287,11 @@ impl Containers {
             known.extend(entries(d).into_iter().filter(|n| is_container_id(n)));
         }
         for id in known.iter().filter(|id| !live.contains(*id)) {
-            if remove_cgroup(id) {
+            let parent = records
+                .get(id)
+                .map(|r| r.host_config.resources.cgroup_parent.as_str())
+                .unwrap_or_default();
+            if remove_cgroup(parent, id) {
                 report.cgroups.push(id.clone());
             }
         }
@@ -382,7 +386,7 @@ impl Containers {
         }
         // A record's data dir holds its log and /etc files; recreate a lost one.
         for rec in records.values() {
-            let _ = std::fs::create_dir_all(self.data_dir(&rec.id));
+            let _ = self.layout.traversable_dir(&self.data_dir(&rec.id));
         }
         report
     }
@@ -423,8 +427,9 @@ impl Containers {
 }
 
 /// Kills what is left in the cgroup `/berth/<id>` and removes it; true when it existed.
-fn remove_cgroup(id: &str) -> bool {
-    let Ok(cg) = berth_cgroups::Cgroup::new(Some(&super::resources::cgroups_path(id)), id) else {
+fn remove_cgroup(parent: &str, id: &str) -> bool {
+    let Ok(cg) = berth_cgroups::Cgroup::new(Some(&super::resources::cgroups_path(parent, id)), id)
+    else {
         return false;
     };
     if !cg.exists() {

@@ -21,7 +21,14 @@ impl Containers {
     ) -> Result<()> {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
-        let rec = self.get(&id)?;
+        let rec = match self.store.get::<ContainerRecord>(KIND, &id) {
+            Ok(Some(rec)) => rec,
+            Ok(None) => return Err(EngineError::no_such_container(reference)),
+            // A record this berth cannot read (another version's, damaged): `rm -f` still
+            // removes it and whatever its id names.
+            Err(_) if force => return self.remove_unreadable(&id).await,
+            Err(e) => return Err(meta_err(e)),
+        };
         if rec.state.restarting && !rec.state.running && !force {
             return Err(EngineError::conflict(format!(
                 "cannot remove container \"{}\": container is restarting: stop the container before removing or force remove",
@@ -97,11 +104,7 @@ impl Containers {
             let _ = std::fs::remove_dir_all(this.state_dir(&rec2.id));
             let _ = std::fs::remove_dir_all(this.data_dir(&rec2.id));
             crate::crash::point("rm-after-snapshot");
-            let mut tx = this.store.transaction();
-            tx.delete(KIND, &rec2.id).map_err(meta_err)?;
-            tx.release_name(KIND, &rec2.name).map_err(meta_err)?;
-            tx.commit().map_err(meta_err)?;
-            Ok(())
+            this.delete_record(&rec2.id)
         })
         .await
         .map_err(EngineError::internal)??;
@@ -109,6 +112,44 @@ impl Containers {
         let live = self.live(&id);
         let _ = live.signals.send(Signal::Removed(rec.state.exit_code));
         self.forget(&id);
+        Ok(())
+    }
+
+    /// Deletes the record of `id` and every name the index gives it, in one transaction; a
+    /// name another container owns stays that container's.
+    fn delete_record(&self, id: &str) -> Result<()> {
+        let mut tx = self.store.transaction();
+        tx.delete(KIND, id).map_err(meta_err)?;
+        for (name, owner) in self.store.names(KIND) {
+            if owner == id {
+                tx.release_name(KIND, &name).map_err(meta_err)?;
+            }
+        }
+        tx.commit().map_err(meta_err)?;
+        Ok(())
+    }
+
+    /// `rm -f` of a record that does not decode: ends its task, removes its mounts,
+    /// snapshot and directories by id, then the record and its names.
+    async fn remove_unreadable(self: &Arc<Self>, id: &str) -> Result<()> {
+        let live = self.live(id);
+        let _op = live.op.lock().await;
+        self.networks.network_down(id).await;
+        if runtime_root(self).join(id).exists() {
+            let _ = runtime(self, &["delete", "--force", id]).await;
+        }
+        self.unmount_rootfs(id);
+        let this = self.clone();
+        let id2 = id.to_string();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let _ = this.images.images().snapshots.remove(&id2);
+            let _ = std::fs::remove_dir_all(this.state_dir(&id2));
+            let _ = std::fs::remove_dir_all(this.data_dir(&id2));
+            this.delete_record(&id2)
+        })
+        .await
+        .map_err(EngineError::internal)??;
+        self.forget(id);
         Ok(())
     }
 }

@@ -16,9 +16,15 @@ const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 /// The CFS period Docker uses for `NanoCpus`.
 const NANO_CPU_PERIOD: i64 = 100_000;
 
-/// `linux.cgroupsPath` of a container.
-pub fn cgroups_path(id: &str) -> String {
-    format!("/berth/{id}")
+/// `linux.cgroupsPath` of a container: `/berth/<id>`, or `<--cgroup-parent>/<id>` (a
+/// relative parent is taken from the root of the hierarchy).
+pub fn cgroups_path(parent: &str, id: &str) -> String {
+    let parent = parent.trim_matches('/');
+    if parent.is_empty() {
+        format!("/berth/{id}")
+    } else {
+        format!("/{parent}/{id}")
+    }
 }
 
 /// True when the host accounts swap (v1 `memory.memsw.*`; always on v2).
@@ -301,14 +307,14 @@ pub fn merge_update(host: &mut HostConfig, u: &UpdateConfig) -> Result<()> {
 }
 
 /// Writes the set fields of `r` to the running container's cgroup.
-pub fn apply_live(id: &str, r: &Resources) -> Result<(), String> {
+pub fn apply_live(parent: &str, id: &str, r: &Resources) -> Result<(), String> {
     let oci = oci(r);
     if oci.is_empty() {
         return Ok(());
     }
     let res: oci_spec::runtime::LinuxResources =
         serde_json::from_value(Value::Object(oci)).map_err(|e| e.to_string())?;
-    let cg = Cgroup::new(Some(&cgroups_path(id)), id).map_err(|e| e.to_string())?;
+    let cg = Cgroup::new(Some(&cgroups_path(parent, id)), id).map_err(|e| e.to_string())?;
     cg.apply_resources(&res).map_err(|e| e.to_string())
 }
 
@@ -338,9 +344,11 @@ impl Containers {
         if rec.state.running && !rec.state.restarting {
             let resources = update.resources.clone();
             let cid = id.clone();
-            let applied = tokio::task::spawn_blocking(move || apply_live(&cid, &resources))
-                .await
-                .map_err(|e| EngineError::internal(e.to_string()))?;
+            let parent = rec.host_config.resources.cgroup_parent.clone();
+            let applied =
+                tokio::task::spawn_blocking(move || apply_live(&parent, &cid, &resources))
+                    .await
+                    .map_err(|e| EngineError::internal(e.to_string()))?;
             if let Err(e) = applied {
                 let mut back = self.get(&id)?;
                 back.host_config = before.host_config;

@@ -6,6 +6,8 @@ use std::path::Path;
 use berth_api_types::{ContainerConfig, HostConfig};
 use serde_json::{json, Value};
 
+use super::host_settings;
+
 /// Docker's default capability set.
 pub const DEFAULT_CAPS: &[&str] = &[
     "CAP_CHOWN",
@@ -49,65 +51,6 @@ const READONLY: &[&str] = &[
 
 /// Docker's default PATH.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-const SECCOMP_PROFILE: &str = include_str!("../../assets/seccomp-default.json");
-
-/// Converts Docker's seccomp profile format (with `includes`/`excludes` by capability and
-/// architecture) into the OCI `linux.seccomp` section for `caps` on this machine.
-pub fn seccomp(caps: &[String]) -> Value {
-    let profile: Value = serde_json::from_str(SECCOMP_PROFILE).unwrap_or(Value::Null);
-    let native = match std::env::consts::ARCH {
-        "x86_64" => ("amd64", "SCMP_ARCH_X86_64"),
-        "aarch64" => ("arm64", "SCMP_ARCH_AARCH64"),
-        other => (other, ""),
-    };
-    let mut arches = Vec::new();
-    for m in profile["archMap"].as_array().into_iter().flatten() {
-        if m["architecture"] == native.1 {
-            arches.push(m["architecture"].clone());
-            arches.extend(
-                m["subArchitectures"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-        }
-    }
-    let has_cap = |c: &Value| caps.iter().any(|x| Some(x.as_str()) == c.as_str());
-    let mut syscalls = Vec::new();
-    for s in profile["syscalls"].as_array().into_iter().flatten() {
-        let inc = &s["includes"];
-        let exc = &s["excludes"];
-        let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
-        if !list(&inc["caps"]).iter().all(has_cap) {
-            continue;
-        }
-        let inc_arches = list(&inc["arches"]);
-        if !inc_arches.is_empty() && !inc_arches.iter().any(|a| a == native.0) {
-            continue;
-        }
-        if list(&exc["caps"]).iter().any(has_cap) {
-            continue;
-        }
-        if list(&exc["arches"]).iter().any(|a| a == native.0) {
-            continue;
-        }
-        let mut rule = json!({"names": s["names"], "action": s["action"]});
-        if let Some(e) = s.get("errnoRet") {
-            rule["errnoRet"] = e.clone();
-        }
-        if let Some(a) = s.get("args").filter(|a| !a.is_null()) {
-            rule["args"] = a.clone();
-        }
-        syscalls.push(rule);
-    }
-    json!({
-        "defaultAction": profile["defaultAction"],
-        "defaultErrnoRet": profile["defaultErrnoRet"],
-        "architectures": arches,
-        "syscalls": syscalls,
-    })
-}
 
 /// uid, gid and additional gids of `user` (`name`, `uid`, `name:group`, `uid:gid`) looked up
 /// in the container's `/etc/passwd` and `/etc/group`.
@@ -226,7 +169,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
     for c in input.host.cap_add.iter().flat_map(|s| s.0.iter()) {
         let c = normalize_cap(c);
         if c == "CAP_ALL" {
-            caps = berth_all_caps();
+            caps = all_caps();
         } else if !caps.contains(&c) {
             caps.push(c);
         }
@@ -240,7 +183,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
         }
     }
     if privileged {
-        caps = berth_all_caps();
+        caps = all_caps();
     }
     let cwd = if cfg.working_dir.is_empty() {
         "/".to_string()
@@ -256,8 +199,17 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid","noexec","nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid","noexec","nodev","mode=1777","size=67108864"]}),
     ];
+    // With --read-only, /etc/hosts, /etc/hostname and /etc/resolv.conf are read-only too
+    // (moby's NetworkMounts: Writable = !ReadonlyRootfs).
+    let etc_options: &[&str] = if input.host.readonly_rootfs {
+        &["rbind", "rprivate", "ro"]
+    } else {
+        &["rbind", "rprivate"]
+    };
     for (dest, src) in input.etc_files {
-        mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind","rprivate"]}));
+        mounts.push(
+            json!({"destination": dest, "type": "bind", "source": src, "options": etc_options}),
+        );
     }
     // Binds, volumes and tmpfs mounts are added by `crate::volumes::mounts::apply`.
     let args = if input.host.init == Some(true) {
@@ -281,22 +233,34 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
         namespaces.push(json!({"type": "cgroup"}));
     }
     let mut resources = super::resources::oci(&input.host.resources);
-    resources.insert("devices".into(), json!([{"allow": false, "access": "rwm"}]));
+    let devices = host_settings::devices(input.host)?;
+    // Docker's defaults: nothing, but mknod of any device (opening one needs a rule).
+    let mut device_rules = vec![
+        json!({"allow": false, "access": "rwm"}),
+        json!({"allow": true, "type": "c", "access": "m"}),
+        json!({"allow": true, "type": "b", "access": "m"}),
+    ];
+    device_rules.extend(devices.rules);
+    resources.insert("devices".into(), device_rules.into());
     let mut linux = json!({
         "namespaces": namespaces,
         "maskedPaths": if privileged { vec![] } else { MASKED.to_vec() },
         "readonlyPaths": if privileged { vec![] } else { READONLY.to_vec() },
         "resources": resources,
-        "cgroupsPath": super::resources::cgroups_path(input.id),
+        "cgroupsPath": super::resources::cgroups_path(&input.host.resources.cgroup_parent, input.id),
     });
-    let unconfined = input
-        .host
-        .security_opt
-        .iter()
-        .flatten()
-        .any(|o| o == "seccomp=unconfined" || o == "seccomp:unconfined");
-    if !privileged && !unconfined {
-        linux["seccomp"] = seccomp(&caps);
+    if !devices.nodes.is_empty() {
+        linux["devices"] = devices.nodes.into();
+    }
+    if let Some(sysctls) = input.host.sysctls.as_ref().filter(|s| !s.is_empty()) {
+        for key in sysctls.keys() {
+            host_settings::check_sysctl(key, input.host.network_mode == "host")?;
+        }
+        linux["sysctl"] = json!(sysctls);
+    }
+    let security = host_settings::security(input.host);
+    if let Some(filter) = host_settings::seccomp_section(&security.seccomp, privileged, &caps)? {
+        linux["seccomp"] = filter;
     }
     let mut process = json!({
         "terminal": cfg.tty,
@@ -305,9 +269,13 @@ pub fn build(input: &SpecInput<'_>) -> Result<Value, String> {
         "env": env,
         "cwd": cwd,
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-        "noNewPrivileges": input.host.security_opt.iter().flatten().any(|o| o.starts_with("no-new-privileges")),
-        "oomScoreAdj": 0,
+        "noNewPrivileges": security.no_new_privileges,
+        "oomScoreAdj": input.host.oom_score_adj,
     });
+    let rlimits = host_settings::rlimits(input.host);
+    if !rlimits.is_empty() {
+        process["rlimits"] = rlimits.into();
+    }
     if extra_empty(&process) {
         process["user"]
             .as_object_mut()
@@ -346,7 +314,8 @@ fn normalize_cap(c: &str) -> String {
     }
 }
 
-fn berth_all_caps() -> Vec<String> {
+/// Every capability of the kernels berth supports (Docker's `GetAllCapabilities`).
+pub fn all_caps() -> Vec<String> {
     [
         "CHOWN",
         "DAC_OVERRIDE",
@@ -402,7 +371,7 @@ mod tests {
     #[test]
     fn seccomp_follows_caps() {
         let base: Vec<String> = DEFAULT_CAPS.iter().map(|s| s.to_string()).collect();
-        let p = seccomp(&base);
+        let p = super::super::seccomp::default_for(&base);
         assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
         let names = |p: &Value| -> Vec<String> {
             p["syscalls"]
@@ -422,7 +391,7 @@ mod tests {
         assert!(!names(&p).contains(&"mount".to_string()));
         let mut admin = base.clone();
         admin.push("CAP_SYS_ADMIN".into());
-        assert!(names(&seccomp(&admin)).contains(&"mount".to_string()));
+        assert!(names(&super::super::seccomp::default_for(&admin)).contains(&"mount".to_string()));
     }
 
     #[test]

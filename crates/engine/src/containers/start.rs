@@ -69,7 +69,9 @@ impl Containers {
     ) -> Result<()> {
         let id = rec.id.clone();
         let state_dir = self.state_dir(&id);
-        std::fs::create_dir_all(&state_dir).map_err(EngineError::internal)?;
+        self.layout
+            .traversable_dir(&state_dir)
+            .map_err(EngineError::internal)?;
         let rootfs = self.mount_rootfs(&id)?;
         let fail = |this: &Self, msg: String| {
             this.unmount_rootfs(&id);
@@ -135,17 +137,16 @@ impl Containers {
                 return Err(e);
             }
         }
-        std::fs::write(
-            state_dir.join("config.json"),
-            serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+        crate::layout::write_private(
+            &state_dir.join("config.json"),
+            &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
         )
         .map_err(EngineError::internal)?;
         let opts = &rec.host_config.log_config.config;
         let size = opts
             .get("max-size")
             .or(self.log_opts.get("max-size"))
-            .and_then(|s| berth_units::from_human_size(s).ok())
-            .and_then(|n| u64::try_from(n).ok())
+            .and_then(|s| super::validate::log_size(s).ok())
             .unwrap_or(0);
         let files = opts
             .get("max-file")

@@ -33,8 +33,16 @@ impl Containers {
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let this = self.clone();
         // Resolved once per stream: the host's cgroup layout does not change between samples.
-        let cgroup =
-            Arc::new(Cgroup::new(Some(&super::resources::cgroups_path(&rec.id)), &rec.id).ok());
+        let cgroup = Arc::new(
+            Cgroup::new(
+                Some(&super::resources::cgroups_path(
+                    &rec.host_config.resources.cgroup_parent,
+                    &rec.id,
+                )),
+                &rec.id,
+            )
+            .ok(),
+        );
         tokio::spawn(async move {
             let mut previous = Sample::default();
             let mut first = true;

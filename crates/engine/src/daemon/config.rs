@@ -132,6 +132,9 @@ pub struct FileConfig {
     pub tlscert: Option<PathBuf>,
     /// tlskey.
     pub tlskey: Option<PathBuf>,
+    /// Keys that match none of the above (refused, as dockerd does).
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, serde_json::Value>,
 }
 
 /// The effective configuration.
@@ -170,13 +173,24 @@ pub struct DaemonConfig {
     pub flags: Flags,
 }
 
-/// Reads daemon.json (a missing file is an empty config).
+/// Reads daemon.json (a missing file is an empty config). Keys berth does not know are
+/// refused with dockerd's message, so a typo or a setting berth would not honour never
+/// goes unnoticed.
 pub fn read_file(path: &Path) -> Result<FileConfig, String> {
-    match std::fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+    let file: FileConfig = match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    if !file.unknown.is_empty() {
+        let keys: Vec<&str> = file.unknown.keys().map(String::as_str).collect();
+        return Err(format!(
+            "unable to configure the daemon with file {}: the following directives don't match any configuration option: {}",
+            path.display(),
+            keys.join(", ")
+        ));
     }
+    Ok(file)
 }
 
 /// Flags override the file; defaults are dockerd's with berth paths.
@@ -426,6 +440,33 @@ mod tests {
         assert_eq!(tcp_address("10.0.0.1").as_deref(), Some("10.0.0.1:2376"));
         assert_eq!(tcp_address("[::1]:99").as_deref(), Some("[::1]:99"));
         assert_eq!(tcp_address("h:x"), None);
+    }
+
+    #[test]
+    fn unknown_daemon_json_keys_are_refused_with_dockers_message() {
+        let dir = berth_testkit::TempDir::new("berth-daemon-json-");
+        let path = dir.path().join("daemon.json");
+        std::fs::write(
+            &path,
+            r#"{"debug": true, "mtu": 1400, "log-opts": {"max-size": "1m"}, "bogus-key": 1, "debugg": true}"#,
+        )
+        .unwrap();
+        let e = read_file(&path).unwrap_err();
+        assert!(
+            e.ends_with(
+                "the following directives don't match any configuration option: bogus-key, debugg"
+            ),
+            "{e}"
+        );
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        std::fs::write(
+            &path,
+            r#"{"debug": true, "mtu": 1400, "log-opts": {"max-size": "1m"}}"#,
+        )
+        .unwrap();
+        let c = read_file(&path).unwrap();
+        assert_eq!((c.debug, c.mtu), (Some(true), Some(1400)));
+        assert_eq!(c.log_opts["max-size"], "1m");
     }
 
     #[test]

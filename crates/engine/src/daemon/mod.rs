@@ -75,10 +75,19 @@ async fn run(
         (None, false) => return Err("tcp:// hosts need --tlsverify".into()),
         _ => None,
     };
-    for d in [&cfg.data_root, &cfg.exec_root] {
-        std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
+    // As dockerd: files the daemon creates get 0644/0755 unless they say otherwise.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    let layout = crate::layout::Layout {
+        data_root: cfg.data_root.clone(),
+        exec_root: cfg.exec_root.clone(),
+        gid: None,
+    };
+    layout.secure().map_err(|e| e.to_string())?;
+    for dir in ["containers", "runtime"] {
+        layout
+            .traversable_dir(&cfg.exec_root.join(dir))
+            .map_err(|e| e.to_string())?;
     }
-    std::fs::create_dir_all(cfg.exec_root.join("containers")).map_err(|e| e.to_string())?;
     if let Some(p) = &cfg.pidfile {
         if let Ok(old) = std::fs::read_to_string(p) {
             if let Ok(pid) = old.trim().parse::<i32>() {
@@ -96,6 +105,8 @@ async fn run(
             .map_err(|e| format!("write {}: {e}", p.display()))?;
     }
     let services = services::Services::build(&cfg).await?;
+    // The stores made their directories: give the new ones the table's modes too.
+    layout.secure().map_err(|e| e.to_string())?;
     services.recover().await?;
     let networks = services.networks.clone();
     let berth = Arc::new(Berth::new(cfg.clone(), services));

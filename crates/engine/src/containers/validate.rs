@@ -1,0 +1,272 @@
+//! Checks of a create request that Docker makes (or makes at start, where berth checks at
+//! create so that a bad value leaves nothing behind), with Docker's messages: each returns
+//! the message of a 400.
+
+use berth_api_types::{ContainerConfig, HostConfig};
+
+/// Everything [`create`] checks, in Docker's order.
+pub fn create(config: &ContainerConfig, host: &HostConfig) -> Result<(), String> {
+    working_dir(&config.working_dir)?;
+    shm_size(host.shm_size)?;
+    oom_score_adj(host.oom_score_adj)?;
+    capabilities("CapAdd", host.cap_add.iter().flat_map(|s| s.0.iter()))?;
+    capabilities("CapDrop", host.cap_drop.iter().flat_map(|s| s.0.iter()))?;
+    for opt in host.security_opt.iter().flatten() {
+        security_opt(opt)?;
+    }
+    if matches!(host.log_config.kind.as_str(), "" | "json-file") {
+        log_options(&host.log_config.config)?;
+    }
+    super::host_settings::check(host)
+}
+
+/// `the working directory 'x' is invalid, it needs to be an absolute path`.
+pub fn working_dir(dir: &str) -> Result<(), String> {
+    if dir.is_empty() || dir.starts_with('/') {
+        Ok(())
+    } else {
+        Err(format!(
+            "the working directory '{dir}' is invalid, it needs to be an absolute path"
+        ))
+    }
+}
+
+/// `SHM size can not be less than 0`.
+pub fn shm_size(size: i64) -> Result<(), String> {
+    if size < 0 {
+        Err("SHM size can not be less than 0".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// `Invalid value 1001, range for oom score adj is [-1000, 1000]`.
+pub fn oom_score_adj(adj: i64) -> Result<(), String> {
+    if (-1000..=1000).contains(&adj) {
+        Ok(())
+    } else {
+        Err(format!(
+            "Invalid value {adj}, range for oom score adj is [-1000, 1000]"
+        ))
+    }
+}
+
+/// Docker's `NormalizeLegacyCapabilities`: `ALL`, or a capability the kernel knows, with or
+/// without `CAP_`, any case. `invalid CapAdd: unknown capability: "CAP_FOO"`.
+pub fn capabilities<'a>(field: &str, caps: impl Iterator<Item = &'a String>) -> Result<(), String> {
+    let known = super::spec::all_caps();
+    for c in caps {
+        let c = c.to_ascii_uppercase();
+        if c == "ALL" {
+            continue;
+        }
+        let c = if c.starts_with("CAP_") {
+            c
+        } else {
+            format!("CAP_{c}")
+        };
+        if !known.contains(&c) {
+            return Err(format!("invalid {field}: unknown capability: {c:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// A security option as Docker's `parseSecurityOpt` reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecurityOpt {
+    /// `no-new-privileges[=bool]`.
+    NoNewPrivileges(bool),
+    /// `seccomp=unconfined` or `seccomp=<profile JSON>` (the CLI sends the file's content).
+    Seccomp(String),
+    /// `apparmor=…`: no AppArmor in berth, so, as Docker on a host without it, ignored.
+    AppArmor(String),
+    /// `label=…` / `disable`: no SELinux in berth, so, as Docker without it, ignored.
+    Label(String),
+}
+
+/// Parses one `SecurityOpt` entry (`key=value`, or the deprecated `key:value`), with
+/// Docker's messages: `invalid --security-opt 1: "foo"` (no separator) and
+/// `invalid --security-opt 2: "foo=bar"` (unknown key or bad value).
+pub fn security_opt(opt: &str) -> Result<SecurityOpt, String> {
+    if opt == "no-new-privileges" {
+        return Ok(SecurityOpt::NoNewPrivileges(true));
+    }
+    if opt == "disable" {
+        return Ok(SecurityOpt::Label("disable".into()));
+    }
+    let (key, value) = opt
+        .split_once('=')
+        .or_else(|| opt.split_once(':'))
+        .ok_or_else(|| format!("invalid --security-opt 1: {opt:?}"))?;
+    let bad = || format!("invalid --security-opt 2: {opt:?}");
+    match key {
+        "label" => Ok(SecurityOpt::Label(value.into())),
+        "apparmor" => Ok(SecurityOpt::AppArmor(value.into())),
+        "seccomp" => {
+            if value != "unconfined" {
+                super::seccomp::check_profile(value)?;
+            }
+            Ok(SecurityOpt::Seccomp(value.into()))
+        }
+        "no-new-privileges" => go_bool(value)
+            .map(SecurityOpt::NoNewPrivileges)
+            .ok_or_else(bad),
+        _ => Err(bad()),
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The json-file options Docker's driver knows.
+const JSON_FILE_OPTS: &[&str] = &[
+    "max-file",
+    "max-size",
+    "compress",
+    "labels",
+    "labels-regex",
+    "env",
+    "env-regex",
+    "tag",
+];
+
+/// The log options of a json-file container, as Docker checks them (unknown key at create;
+/// sizes and file counts, which Docker reads only when it starts the container).
+pub fn log_options(opts: &std::collections::BTreeMap<String, String>) -> Result<(), String> {
+    for k in opts.keys() {
+        if !JSON_FILE_OPTS.contains(&k.as_str()) {
+            return Err(format!("unknown log opt '{k}' for json-file log driver"));
+        }
+    }
+    let init = |e: String| format!("failed to initialize logging driver: {e}");
+    if let Some(s) = opts.get("max-size") {
+        if log_size(s).map_err(init)? == 0 {
+            return Err(init("max-size must be a positive number".into()));
+        }
+    }
+    if let Some(n) = opts.get("max-file") {
+        let n: i64 = n
+            .parse()
+            .map_err(|_| init(format!("strconv.Atoi: parsing {n:?}: invalid syntax")))?;
+        if n < 1 {
+            return Err(init("max-file cannot be less than 1".into()));
+        }
+    }
+    Ok(())
+}
+
+/// The json-file driver's `max-size`, as Docker reads it (go-units' `FromHumanSize`:
+/// `10m` = 10,000,000 bytes): `invalid size: '-5'`.
+pub fn log_size(s: &str) -> Result<u64, String> {
+    let n = berth_units::from_human_size(s).map_err(|e| e.to_string())?;
+    u64::try_from(n).map_err(|_| format!("invalid size: '{s}'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockers_messages_for_bad_values() {
+        assert!(working_dir("/srv").is_ok() && working_dir("").is_ok());
+        assert_eq!(
+            working_dir("rel/dir").unwrap_err(),
+            "the working directory 'rel/dir' is invalid, it needs to be an absolute path"
+        );
+        assert_eq!(shm_size(-1).unwrap_err(), "SHM size can not be less than 0");
+        assert!(shm_size(0).is_ok());
+        assert_eq!(
+            oom_score_adj(1001).unwrap_err(),
+            "Invalid value 1001, range for oom score adj is [-1000, 1000]"
+        );
+        assert!(oom_score_adj(-1000).is_ok() && oom_score_adj(1000).is_ok());
+        let caps = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(capabilities("CapAdd", caps(&["ALL", "net_admin", "CAP_SYS_TIME"]).iter()).is_ok());
+        assert_eq!(
+            capabilities("CapAdd", caps(&["foo"]).iter()).unwrap_err(),
+            r#"invalid CapAdd: unknown capability: "CAP_FOO""#
+        );
+        assert_eq!(
+            capabilities("CapDrop", caps(&["CAP_BAR"]).iter()).unwrap_err(),
+            r#"invalid CapDrop: unknown capability: "CAP_BAR""#
+        );
+    }
+
+    #[test]
+    fn security_options_as_docker_parses_them() {
+        assert_eq!(
+            security_opt("no-new-privileges"),
+            Ok(SecurityOpt::NoNewPrivileges(true))
+        );
+        assert_eq!(
+            security_opt("no-new-privileges=false"),
+            Ok(SecurityOpt::NoNewPrivileges(false))
+        );
+        assert_eq!(
+            security_opt("no-new-privileges:true"),
+            Ok(SecurityOpt::NoNewPrivileges(true))
+        );
+        assert_eq!(
+            security_opt("seccomp=unconfined"),
+            Ok(SecurityOpt::Seccomp("unconfined".into()))
+        );
+        assert!(matches!(
+            security_opt("apparmor=unconfined"),
+            Ok(SecurityOpt::AppArmor(_))
+        ));
+        assert!(matches!(
+            security_opt("label=disable"),
+            Ok(SecurityOpt::Label(_))
+        ));
+        assert_eq!(
+            security_opt("foo").unwrap_err(),
+            r#"invalid --security-opt 1: "foo""#
+        );
+        assert_eq!(
+            security_opt("foo=bar").unwrap_err(),
+            r#"invalid --security-opt 2: "foo=bar""#
+        );
+        assert_eq!(
+            security_opt("no-new-privileges=maybe").unwrap_err(),
+            r#"invalid --security-opt 2: "no-new-privileges=maybe""#
+        );
+        assert!(security_opt("seccomp=notjson")
+            .unwrap_err()
+            .starts_with("Decoding seccomp profile failed: "));
+    }
+
+    #[test]
+    fn log_options_as_the_json_file_driver_reads_them() {
+        let opts = |kv: &[(&str, &str)]| {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        assert!(log_options(&opts(&[("max-size", "10m"), ("max-file", "3")])).is_ok());
+        assert_eq!(
+            log_options(&opts(&[("max-size", "-5")])).unwrap_err(),
+            "failed to initialize logging driver: invalid size: '-5'"
+        );
+        assert_eq!(
+            log_options(&opts(&[("max-file", "0")])).unwrap_err(),
+            "failed to initialize logging driver: max-file cannot be less than 1"
+        );
+        assert_eq!(
+            log_options(&opts(&[("foo", "1")])).unwrap_err(),
+            "unknown log opt 'foo' for json-file log driver"
+        );
+        assert_eq!(log_size("512"), Ok(512));
+        assert_eq!(log_size("10m"), Ok(10_000_000));
+        assert_eq!(log_size("1.5k"), Ok(1500));
+        for bad in ["", "-5", "m", "1x", "1..2"] {
+            assert!(log_size(bad).is_err(), "{bad}");
+        }
+    }
+}
