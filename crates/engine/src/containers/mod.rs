@@ -15,6 +15,7 @@ pub mod host_settings;
 pub mod init;
 mod kill;
 mod links;
+mod logging;
 mod logs;
 mod network;
 mod ops;
@@ -36,7 +37,7 @@ pub mod task;
 pub mod validate;
 mod wait;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -49,6 +50,7 @@ use crate::networks::Networks;
 pub use crate::record::meta_err;
 use crate::record::{ContainerRecord, ContainerStore};
 use crate::volumes::Volumes;
+pub use logging::LogDefaults;
 use task::Live;
 
 /// The container side of the engine.
@@ -67,8 +69,8 @@ pub struct Containers {
     pub data_root: PathBuf,
     /// The roots' modes, for the per-container directories.
     pub layout: crate::layout::Layout,
-    /// Default log options (`log-opts` of daemon.json).
-    pub log_opts: BTreeMap<String, String>,
+    /// The daemon's log driver and options (`log-driver`, `log-opts` of daemon.json).
+    pub log: LogDefaults,
     /// Networking.
     pub networks: Arc<Networks>,
     /// Volumes (and the mounts of containers).
@@ -100,8 +102,8 @@ pub struct ContainersDeps {
     pub networks: Arc<Networks>,
     /// Volumes.
     pub volumes: Arc<Volumes>,
-    /// Default log options.
-    pub log_opts: BTreeMap<String, String>,
+    /// The daemon's log driver and options.
+    pub log: LogDefaults,
 }
 
 impl Containers {
@@ -120,7 +122,7 @@ impl Containers {
             records,
             images: deps.images,
             events: deps.events,
-            log_opts: deps.log_opts,
+            log: deps.log,
             networks: deps.networks,
             volumes: deps.volumes,
             helpers: crate::helpers::Helpers::from_current_exe(),

@@ -63,7 +63,7 @@ impl Services {
             events: events.clone(),
             networks: networks.clone(),
             volumes: volumes.clone(),
-            log_opts: cfg.log_opts.clone(),
+            log: cfg.log.clone(),
         });
         // Build steps left by a daemon that died mid-build are cleared here, before the
         // container reconcile (their snapshots have no container record); recovery keeps
