@@ -17,6 +17,8 @@ pub fn create(config: &ContainerConfig, host: &HostConfig) -> Result<(), String>
     if matches!(host.log_config.kind.as_str(), "" | "json-file") {
         log_options(&host.log_config.config)?;
     }
+    super::namespaces::check(host)?;
+    super::namespaces::check_hostname(host, &config.hostname)?;
     super::host_settings::check(host)
 }
 
