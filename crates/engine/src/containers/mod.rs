@@ -15,6 +15,7 @@ pub mod host_settings;
 pub mod init;
 mod kill;
 mod logs;
+pub mod namespaces;
 mod network;
 mod ops;
 mod options;
@@ -68,6 +69,8 @@ pub struct Containers {
     pub layout: crate::layout::Layout,
     /// Default log options (`log-opts` of daemon.json).
     pub log_opts: BTreeMap<String, String>,
+    /// The daemon's `no-new-privileges` and `seccomp-profile`.
+    pub security_defaults: host_settings::DaemonDefaults,
     /// Networking.
     pub networks: Arc<Networks>,
     /// Volumes (and the mounts of containers).
@@ -101,6 +104,8 @@ pub struct ContainersDeps {
     pub volumes: Arc<Volumes>,
     /// Default log options.
     pub log_opts: BTreeMap<String, String>,
+    /// The daemon's `no-new-privileges` and `seccomp-profile`.
+    pub security_defaults: host_settings::DaemonDefaults,
 }
 
 impl Containers {
@@ -120,6 +125,7 @@ impl Containers {
             images: deps.images,
             events: deps.events,
             log_opts: deps.log_opts,
+            security_defaults: deps.security_defaults,
             networks: deps.networks,
             volumes: deps.volumes,
             helpers: crate::helpers::Helpers::from_current_exe(),
