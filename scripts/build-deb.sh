@@ -11,6 +11,8 @@ cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
 
+# BERTH_DEB_NO_BUILD=1 packs the binaries a workspace build already made (the CI test:
+# `cargo nextest run --workspace` builds every binary).
 if [ "${BERTH_DEB_NO_BUILD:-}" != 1 ]; then
 	cargo build --release -p berth --bin berth --bin berth-runtime -p berth-shim
 	cargo build --release -p berth --example gen_docs
@@ -19,7 +21,13 @@ stage="$target/deb/berth-$version"
 rm -rf "$target/deb"
 mkdir -p "$stage"
 cp -r packaging/debian "$stage/debian"
-"$target/release/examples/gen_docs" "$stage/generated"
+# BERTH_DOCS_DIR: man pages and completions generated already (the CI test makes them with
+# the same code, crates/berth/examples/gen_docs.rs, as nextest builds no examples).
+if [ -n "${BERTH_DOCS_DIR:-}" ]; then
+	cp -r "$BERTH_DOCS_DIR" "$stage/generated"
+else
+	"$target/release/examples/gen_docs" "$stage/generated"
+fi
 cat >"$stage/debian/changelog" <<CHANGELOG
 berth ($version) unstable; urgency=medium
 

@@ -8,6 +8,8 @@
 //! cargo run --release -p berth-bench --bin builder [rounds=5]   # as root
 //! ```
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -45,6 +47,68 @@ fn build(host: &str, ctx: &Path, extra: &[&str]) -> Duration {
     took
 }
 
+/// `POST /build?t=bench` with the tar `body`, straight on the daemon's socket.
+fn build_raw(sock: &Path, body: &[u8]) -> Duration {
+    let start = Instant::now();
+    let mut s = UnixStream::connect(sock).expect("connect");
+    write!(
+        s,
+        "POST /v1.41/build?t=bench HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("request");
+    s.write_all(body).expect("body");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("answer");
+    let took = start.elapsed();
+    assert!(
+        answer.starts_with("HTTP/1.1 200")
+            && !answer.contains("errorDetail")
+            && !answer.contains("Running in"),
+        "raw build on {} (must be all cache): {answer}",
+        sock.display()
+    );
+    took
+}
+
+/// The context as the CLI sends it: owner 0:0 with the names `root` (Docker's classic
+/// builder hashes the tar headers, so these must match for its cache to hit), the ignored
+/// config dir left out.
+fn context_tar(ctx: &Path) -> Vec<u8> {
+    fn add(b: &mut tar::Builder<Vec<u8>>, ctx: &Path, name: &str) {
+        let p = ctx.join(name);
+        let meta = std::fs::metadata(&p).expect("stat");
+        let mut h = tar::Header::new_ustar();
+        h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        h.set_mode(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_username("root").expect("uname");
+        h.set_groupname("root").expect("gname");
+        if meta.is_dir() {
+            h.set_size(0);
+            b.append_data(&mut h, format!("{name}/"), std::io::empty())
+                .expect("tar dir");
+            let mut names: Vec<String> = std::fs::read_dir(&p)
+                .expect("read dir")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            for n in names {
+                add(b, ctx, &format!("{name}/{n}"));
+            }
+        } else {
+            let f = std::fs::File::open(&p).expect("open");
+            b.append_data(&mut h, name, f).expect("tar file");
+        }
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    for name in [".dockerignore", "Dockerfile", "config.txt", "src"] {
+        add(&mut b, ctx, name);
+    }
+    b.into_inner().expect("tar")
+}
+
 fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
@@ -64,6 +128,7 @@ fn main() {
     std::fs::write(ctx.join("src/b.txt"), "b".repeat(100_000)).expect("b");
     std::fs::write(ctx.join("config.txt"), "v0\n").expect("config");
     let hosts = [("berth", berth.host()), ("dockerd", docker.host())];
+    let socks = [berth.sock(), docker.sock()];
     // Warm both (first pull-free build fills the caches).
     for (_, h) in &hosts {
         build(h, &ctx, &[]);
@@ -71,6 +136,7 @@ fn main() {
     let mut cold = [Vec::new(), Vec::new()];
     let mut cached = [Vec::new(), Vec::new()];
     let mut edited = [Vec::new(), Vec::new()];
+    let mut raw = [Vec::new(), Vec::new()];
     for round in 0..rounds {
         // Interleaved, the order rotating each round.
         let order: Vec<usize> = if round % 2 == 0 {
@@ -84,6 +150,10 @@ fn main() {
         for &i in &order {
             cached[i].push(build(&hosts[i].1, &ctx, &[]));
         }
+        let body = context_tar(&ctx);
+        for &i in &order {
+            raw[i].push(build_raw(&socks[i], &body));
+        }
         std::fs::write(ctx.join("config.txt"), format!("v{}\n", round + 1)).expect("edit");
         for &i in &order {
             edited[i].push(build(&hosts[i].1, &ctx, &[]));
@@ -94,6 +164,7 @@ fn main() {
     for (name, samples) in [
         ("cold (--no-cache)", &mut cold),
         ("fully cached", &mut cached),
+        ("fully cached, POST /build without the CLI", &mut raw),
         ("one copied file edited", &mut edited),
     ] {
         let [b, d] = samples;

@@ -4,7 +4,7 @@
 //! `<out>/man/berth.1`, `berth-<command>….1` (clap_mangen), `berth-daemon.8`, and
 //! `<out>/completion/{berth.bash,_berth,berth.fish}` (the same scripts as `berth completion`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 
@@ -14,6 +14,12 @@ fn main() -> std::io::Result<()> {
             .nth(1)
             .expect("usage: gen_docs <out dir>"),
     );
+    generate(&out)
+}
+
+/// Writes the man pages and completions under `out` (also used by the package test, which
+/// cannot count on examples being built).
+pub fn generate(out: &Path) -> std::io::Result<()> {
     let man = out.join("man");
     let completion = out.join("completion");
     std::fs::create_dir_all(&man)?;

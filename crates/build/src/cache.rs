@@ -117,8 +117,20 @@ impl Cache {
         let mut rec: CacheRecord = serde_json::from_slice(&bytes).ok()?;
         rec.last_used = now();
         rec.usage_count += 1;
-        let _ = self.write(&rec);
+        let _ = self.rewrite(&rec);
         Some(rec)
+    }
+
+    /// Rewrites an existing record in place: only its use counters changed, so no new file
+    /// (a new inode and a rename for every cache hit cost more than the rest of a cached
+    /// step). A record torn by a crash does not parse and is a cache miss, no worse.
+    fn rewrite(&self, rec: &CacheRecord) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(rec).map_err(std::io::Error::other)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.path(&rec.key))?;
+        std::io::Write::write_all(&mut f, &bytes)?;
+        f.set_len(bytes.len() as u64)
     }
 
     /// Stores a record.

@@ -19,6 +19,14 @@ pub enum CliError {
         /// The endpoint as configured (`unix:///run/berth/berth.sock`).
         host: String,
     },
+    /// The socket refused us (not in its group): docker's text for EACCES.
+    #[error("permission denied while trying to connect to the berth daemon socket at {host}: dial unix {path}: connect: permission denied")]
+    PermissionDenied {
+        /// The endpoint as configured.
+        host: String,
+        /// The socket path.
+        path: String,
+    },
     /// Transport or protocol failure talking to the daemon.
     #[error("error during connect: {0}")]
     Transport(String),

@@ -142,9 +142,16 @@ impl Client {
             host: self.host.clone(),
         };
         Ok(match &self.address {
-            Address::Unix(p) => {
-                Box::new(tokio::net::UnixStream::connect(p).await.map_err(conn_err)?)
-            }
+            Address::Unix(p) => match tokio::net::UnixStream::connect(p).await {
+                Ok(s) => Box::new(s),
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    return Err(CliError::PermissionDenied {
+                        host: self.host.clone(),
+                        path: p.display().to_string(),
+                    })
+                }
+                Err(e) => return Err(conn_err(e)),
+            },
             Address::Tcp(a) => {
                 let tcp = tokio::net::TcpStream::connect(a).await.map_err(conn_err)?;
                 match &self.tls {

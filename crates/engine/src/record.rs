@@ -191,14 +191,6 @@ impl ContainerStore {
     pub fn data_dir(&self, id: &str) -> PathBuf {
         self.data_root.join("containers").join(id)
     }
-
-    /// True when a container record names image `image_id`.
-    pub fn image_in_use(&self, image_id: &str) -> bool {
-        self.store
-            .list::<ContainerRecord>(KIND)
-            .map(|l| l.iter().any(|(_, r)| r.image == image_id))
-            .unwrap_or(false)
-    }
 }
 
 /// A removal in progress.

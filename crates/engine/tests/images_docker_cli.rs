@@ -35,6 +35,7 @@ fn start() -> Daemon {
         &dir.path().join("root"),
         RegistryConfig::default(),
         Arc::new(|_| {}),
+        Arc::new(berth_engine::images::NoUsers),
     )
     .unwrap();
     let engine = Arc::new(images_support::ImagesOnly(Arc::new(svc)));

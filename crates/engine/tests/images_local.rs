@@ -6,15 +6,34 @@ use std::sync::{Arc, Mutex};
 use berth_api_server::{ImageDeleteOptions, ImageListOptions};
 use berth_api_types::{EventMessage, Filters, JsonMessage};
 use berth_engine::error::ErrorKind;
-use berth_engine::images::{EventFn, ImageService};
+use berth_engine::images::{EventFn, ImageService, ImageUser, ImageUsers};
 use berth_registry::RegistryConfig;
 use berth_testkit::{image_tar, require_root, TempDir};
 
 struct Fixture {
     _dir: TempDir,
     svc: ImageService,
+    users: Arc<Users>,
     events: Arc<Mutex<Vec<EventMessage>>>,
     archive: image_tar::ArchiveInfo,
+}
+
+/// The containers using images, as a test sets them.
+type UserFn = Box<dyn Fn(&str) -> Option<ImageUser> + Send + Sync>;
+
+#[derive(Default)]
+struct Users(Mutex<Option<UserFn>>);
+
+impl ImageUsers for Users {
+    fn user_of(&self, image_id: &str) -> Option<ImageUser> {
+        self.0.lock().unwrap().as_ref().and_then(|f| f(image_id))
+    }
+}
+
+impl Users {
+    fn set(&self, f: impl Fn(&str) -> Option<ImageUser> + Send + Sync + 'static) {
+        *self.0.lock().unwrap() = Some(Box::new(f));
+    }
 }
 
 fn fixture() -> Fixture {
@@ -22,11 +41,19 @@ fn fixture() -> Fixture {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     let f: EventFn = Arc::new(move |e| sink.lock().unwrap().push(e));
-    let svc = ImageService::new(&dir.path().join("root"), RegistryConfig::default(), f).unwrap();
+    let users = Arc::new(Users::default());
+    let svc = ImageService::new(
+        &dir.path().join("root"),
+        RegistryConfig::default(),
+        f,
+        users.clone(),
+    )
+    .unwrap();
     let archive = image_tar::busybox_archive(&dir.path().join("bb.tar"), &["busybox:latest"]);
     Fixture {
         _dir: dir,
         svc,
+        users,
         events,
         archive,
     }
@@ -222,14 +249,19 @@ async fn delete_untags_then_deletes_and_conflicts() {
 
     // In use by a container: 409 unless forced.
     let used = id.clone();
-    f.svc.set_in_use_checker(Arc::new(move |i| i == used));
+    f.users.set(move |i| {
+        (i == used).then(|| ImageUser {
+            container_id: String::new(),
+            running: false,
+        })
+    });
     let err = f
         .svc
         .image_delete("busybox", ImageDeleteOptions::default())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
-    f.svc.set_in_use_checker(Arc::new(|_| false));
+    f.users.set(|_| None);
 
     let chain = f
         .svc
@@ -277,7 +309,13 @@ async fn save_load_round_trip_and_prune() {
 
     // Load the saved tar into a second, empty service: same id and tag.
     let dir2 = TempDir::new("imgsvc2");
-    let svc2 = ImageService::new(dir2.path(), RegistryConfig::default(), Arc::new(|_| {})).unwrap();
+    let svc2 = ImageService::new(
+        dir2.path(),
+        RegistryConfig::default(),
+        Arc::new(|_| {}),
+        Arc::new(berth_engine::images::NoUsers),
+    )
+    .unwrap();
     let saved = dir2.path().join("saved.tar");
     std::fs::write(&saved, &tar).unwrap();
     let lines: Vec<String> = drain(svc2.load_file(&saved).await.unwrap())
@@ -418,12 +456,12 @@ async fn commit_layer_on_top_of_an_image() {
     );
     // A running container's image cannot be deleted even with force; a stopped one's can.
     let child = id.clone();
-    f.svc.set_image_user_lookup(Arc::new(move |i| {
-        (i == child).then(|| berth_engine::images::ImageUser {
+    f.users.set(move |i| {
+        (i == child).then(|| ImageUser {
             container_id: "c0ffee".repeat(10),
             running: true,
         })
-    }));
+    });
     let err = f
         .svc
         .image_delete(
@@ -441,7 +479,7 @@ async fn commit_layer_on_top_of_an_image() {
         "{}",
         err.to_string()
     );
-    f.svc.set_image_user_lookup(Arc::new(|_| None));
+    f.users.set(|_| None);
     // Deleting the commit keeps busybox's shared layer.
     f.svc
         .image_delete("mine/app:v2", ImageDeleteOptions::default())

@@ -28,6 +28,7 @@ fn service(dir: &TempDir, name: &str) -> ImageService {
         &dir.path().join(name),
         RegistryConfig::default(),
         Arc::new(|_| {}),
+        Arc::new(berth_engine::images::NoUsers),
     )
     .unwrap()
 }

@@ -95,27 +95,38 @@ pub fn validate(driver: &str, opts: &BTreeMap<String, String>) -> Result<(), Log
     Ok(())
 }
 
+/// Docker's checks of option values (the json-file driver's texts, which Docker gives when
+/// it starts the container; berth checks at create so nothing is made).
 fn check_value(key: &str, value: &str) -> Result<(), LogError> {
-    let bad = |why: &str| Err(LogError::BadOpt(why.to_string()));
+    let init = |why: String| {
+        Err(LogError::BadOpt(format!(
+            "failed to initialize logging driver: {why}"
+        )))
+    };
     match key {
         "max-size" | "cache-max-size" => match berth_units::from_human_size(value) {
-            Ok(n) if n > 0 || key == "max-size" && n == -1 => Ok(()),
-            _ => bad(&format!("invalid {key} {value:?}: want a size like 10m")),
+            Ok(n) if n > 0 => Ok(()),
+            Ok(0) => init(format!("{key} must be a positive number")),
+            Ok(_) => init(format!("invalid size: '{value}'")),
+            Err(e) => init(e.to_string()),
         },
-        "max-file" | "cache-max-file" => match value.parse::<u32>() {
+        "max-file" | "cache-max-file" => match value.parse::<i64>() {
             Ok(n) if n >= 1 => Ok(()),
-            _ => bad(&format!("{key} cannot be less than 1")),
+            Ok(_) => init(format!("{key} cannot be less than 1")),
+            Err(_) => init(format!("strconv.Atoi: parsing {value:?}: invalid syntax")),
         },
         "compress" | "cache-compress" | "cache-disabled" | "syslog-tls-skip-verify" => {
             match parse_bool(value) {
                 Some(_) => Ok(()),
-                None => bad(&format!("error parsing {key}: {value:?} is not a boolean")),
+                None => init(format!(
+                    "strconv.ParseBool: parsing {value:?}: invalid syntax"
+                )),
             }
         }
-        "labels-regex" | "env-regex" => bad(&format!(
+        "labels-regex" | "env-regex" => Err(LogError::BadOpt(format!(
             "log opt '{key}' is not supported by berth: list the keys with '{}'",
             key.trim_end_matches("-regex")
-        )),
+        ))),
         "tag" => crate::tag::check(value),
         _ => Ok(()),
     }
@@ -207,7 +218,30 @@ mod tests {
         );
         let e = validate("local", &opts(&[("tag", "x")])).unwrap_err();
         assert_eq!(e.to_string(), "unknown log opt 'tag' for local log driver");
-        assert!(validate("json-file", &opts(&[("max-file", "0")])).is_err());
+        let err = |d: &str, kv: &[(&str, &str)]| validate(d, &opts(kv)).unwrap_err().to_string();
+        assert!(validate(
+            "json-file",
+            &opts(&[("max-size", "10m"), ("max-file", "3")])
+        )
+        .is_ok());
+        assert_eq!(
+            err("json-file", &[("max-size", "-5")]),
+            "failed to initialize logging driver: invalid size: '-5'"
+        );
+        assert_eq!(
+            err("json-file", &[("max-file", "0")]),
+            "failed to initialize logging driver: max-file cannot be less than 1"
+        );
+        assert_eq!(
+            err("json-file", &[("foo", "1")]),
+            "unknown log opt 'foo' for json-file log driver"
+        );
+        for bad in ["", "-5", "m", "1x", "1..2", "0"] {
+            assert!(
+                validate("local", &opts(&[("max-size", bad)])).is_err(),
+                "{bad}"
+            );
+        }
         assert!(validate("local", &opts(&[("max-size", "1k"), ("compress", "false")])).is_ok());
         assert!(validate("syslog", &opts(&[("cache-disabled", "true")])).is_ok());
         assert!(validate("json-file", &opts(&[("cache-disabled", "true")])).is_err());

@@ -35,7 +35,7 @@ impl RotatingFile {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = open_append(path)?;
         let size = file.metadata()?.len();
         Ok(RotatingFile {
             path: path.to_path_buf(),
@@ -77,10 +77,7 @@ impl RotatingFile {
         }
         let first = rotated(&self.path, 1, false);
         std::fs::rename(&self.path, &first)?;
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = open_append(&self.path)?;
         self.size = 0;
         if self.rotation.compress {
             compress(&first, &rotated(&self.path, 1, true))?;
@@ -89,9 +86,27 @@ impl RotatingFile {
     }
 }
 
+/// Opens a log for appending, creating it 0600: a container's output may carry secrets, so
+/// only root reads it (Docker: 0640 root:root).
+fn open_append(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
 fn compress(from: &Path, to: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = PathBuf::from(format!("{}.tmp", to.display()));
-    let mut enc = GzEncoder::new(File::create(&tmp)?, flate2::Compression::default());
+    let out = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let mut enc = GzEncoder::new(out, flate2::Compression::default());
     io::copy(&mut File::open(from)?, &mut enc)?;
     enc.finish()?.sync_all()?;
     std::fs::rename(&tmp, to)?;
@@ -173,6 +188,15 @@ mod tests {
             .collect();
         assert!(text.ends_with("record 18\nrecord 19\n"), "{text}");
         assert!(text.starts_with("record 1"), "{text}");
+        use std::os::unix::fs::PermissionsExt;
+        for f in [
+            path.clone(),
+            rotated(&path, 1, true),
+            rotated(&path, 2, true),
+        ] {
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{} is readable by others", f.display());
+        }
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines.windows(2).all(|w| w[0] < w[1]), "{text}");
         std::fs::remove_dir_all(&dir).unwrap();

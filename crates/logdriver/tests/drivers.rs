@@ -8,11 +8,11 @@ use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use berth_logdriver::{open, reader, ContainerInfo, LogConfig, LogEntry, Message, Stream};
-use berth_testkit::{require_program, require_root, unique_name, TempDir};
+use berth_testkit::journald::Journald;
+use berth_testkit::{require_program, require_root, TempDir};
 use berth_units::Timestamp;
 
 const ID: &str = "4f1c9a7e2b3d5f6a8c9e0b1d2f3a4c5e6b7d8f9a0c1e2b3d4f5a6c7e8b9d0f1a";
@@ -230,73 +230,18 @@ fn syslog_unixgram_default_format() {
     );
 }
 
-/// A `systemd-journald` serving a namespace of its own; stopped and its files removed on
-/// drop.
-struct Journald {
-    child: Child,
-    namespace: String,
-    created_var_log_journal: bool,
-}
-
-impl Journald {
-    fn start(program: &Path) -> Journald {
-        let namespace = unique_name("berthlog");
-        let created_var_log_journal = !Path::new("/var/log/journal").exists();
-        let child = Command::new(program)
-            .arg(&namespace)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start systemd-journald");
-        let j = Journald {
-            child,
-            namespace,
-            created_var_log_journal,
-        };
-        let socket = berth_logdriver::journald::socket_path(Some(&j.namespace));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "journald made no socket");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        j
-    }
-}
-
-impl Drop for Journald {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let machine = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
-        let name = format!("{}.{}", machine.trim(), self.namespace);
-        let _ = std::fs::remove_dir_all(format!("/run/systemd/journal.{}", self.namespace));
-        let _ = std::fs::remove_dir_all(Path::new("/var/log/journal").join(&name));
-        let _ = std::fs::remove_dir_all(Path::new("/run/log/journal").join(&name));
-        if self.created_var_log_journal {
-            let _ = std::fs::remove_dir("/var/log/journal");
-        }
-    }
-}
-
 #[test]
 fn journald_writes_docker_fields_and_reads_back() {
     require_root!();
     require_program!("journalctl");
-    let program = [
-        "/lib/systemd/systemd-journald",
-        "/usr/lib/systemd/systemd-journald",
-    ]
-    .into_iter()
-    .map(Path::new)
-    .find(|p| p.exists());
-    let Some(program) = program else {
+    let Some(program) = berth_testkit::journald::program() else {
         berth_testkit::skip(
             module_path!(),
             "needs systemd-journald (package systemd) to start a journal of its own",
         );
         return;
     };
-    let journal = Journald::start(program);
+    let journal = Journald::start(&program);
     let dir = TempDir::new("berth-logdrv");
     let mut cfg = config(dir.path(), "journald", &[]);
     cfg.journal_namespace = Some(journal.namespace.clone());
@@ -315,14 +260,7 @@ fn journald_writes_docker_fields_and_reads_back() {
     }
     check_entries(&entries, 4);
     // The fields Docker sets, as journalctl shows them.
-    let out = Command::new("journalctl")
-        .args(["--output=json", "--all", "--no-pager"])
-        .arg(format!("--namespace={}", journal.namespace))
-        .arg(format!("CONTAINER_ID_FULL={ID}"))
-        .output()
-        .unwrap();
-    let first: serde_json::Value =
-        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let first = &journal.entries(&[&format!("CONTAINER_ID_FULL={ID}")])[0];
     for (k, v) in [
         ("MESSAGE", "line 0"),
         ("CONTAINER_ID", "4f1c9a7e2b3d"),

@@ -20,8 +20,11 @@ pub struct ShimArgs {
     pub runtime_root: PathBuf,
     /// Directory for the pid file, the runtime's log and the exit record.
     pub state_dir: PathBuf,
-    /// json-file log path.
+    /// json-file log path (build steps; a container's log follows `log_config`).
     pub log: PathBuf,
+    /// The container's log driver configuration (`berth_logdriver::LogConfig` as JSON,
+    /// written by the daemon); when set, `log`, `max_size` and `max_file` are not used.
+    pub log_config: Option<PathBuf>,
     /// Allocate a pty.
     pub tty: bool,
     /// Keep a stdin pipe.
@@ -51,6 +54,10 @@ impl ShimArgs {
             "--max-file".into(),
             self.max_file.to_string().into(),
         ];
+        if let Some(p) = &self.log_config {
+            v.push("--log-config".into());
+            v.push(p.clone().into());
+        }
         if !self.runtime.as_os_str().is_empty() {
             v.push("--runtime".into());
             v.push(self.runtime.clone().into());
@@ -90,6 +97,7 @@ impl ShimArgs {
                 "--runtime-root" => a.runtime_root = value()?.into(),
                 "--state-dir" => a.state_dir = value()?.into(),
                 "--log" => a.log = value()?.into(),
+                "--log-config" => a.log_config = Some(value()?.into()),
                 "--max-size" => {
                     let v = value()?;
                     a.max_size = v
@@ -138,6 +146,7 @@ mod tests {
             runtime_root: "/r".into(),
             state_dir: "/s/abc".into(),
             log: "/l/abc-json.log".into(),
+            log_config: Some("/s/abc/log-config.json".into()),
             tty: true,
             stdin: true,
             max_size: 1024,
@@ -152,6 +161,7 @@ mod tests {
         let plain = ShimArgs {
             runtime: PathBuf::new(),
             runtime_args: vec![],
+            log_config: None,
             tty: false,
             stdin: false,
             ..sample()

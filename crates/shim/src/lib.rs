@@ -1,6 +1,6 @@
 //! berth-shim: one small single-threaded monitor per running container, and the pieces the
-//! daemon shares with it (the socket protocol, its command line, the exit record, the
-//! json-file log format).
+//! daemon shares with it (the socket protocol, its command line, the exit record). Logs go
+//! through `berth_logdriver` (json-file, local, journald, syslog, none).
 //!
 //! The daemon starts `berth-shim` with the container's bundle; the shim
 //! 1. becomes a session leader and child subreaper (it survives the daemon),
@@ -9,7 +9,7 @@
 //!    through `--console-socket`, and prints `ok <pid>` or `err <message>` on stdout,
 //! 4. serves one daemon connection at a time: `START` runs `berth-runtime start`; stdin,
 //!    resize and close-stdin frames go to the container; output frames and `EXITED` go out,
-//! 5. writes every output line to the json-file log (with max-size/max-file rotation), reaps
+//! 5. writes every output line to the container's log driver (`--log-config`), reaps
 //!    the container (pidfd), records the exit code (and whether the OOM killer struck, read
 //!    from the container's cgroup while it still exists) in `<state>/exit.json`, sends `EXITED`,
 //!    deletes the runtime state, removes its socket and exits.
@@ -20,10 +20,10 @@
 //! No async runtime, no threads, no argument-parsing or logging framework: `poll(2)` over a
 //! handful of descriptors, so that a hundred idle shims cost a fraction of a MiB each.
 
-pub mod logfile;
 pub mod protocol;
 
 mod args;
+mod logging;
 mod monitor;
 mod oom;
 

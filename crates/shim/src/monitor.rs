@@ -11,9 +11,9 @@ use std::process::{Command, Stdio};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::process::{Pid, WaitOptions};
 
-use crate::logfile::LogWriter;
 use crate::oom::OomCounter;
 use crate::{exit_path, protocol, short_path, socket_path, ExitRecord, ShimArgs};
+use berth_logdriver::{LogDriver, Message, Stream};
 
 pub(crate) struct Shim {
     args: ShimArgs,
@@ -26,7 +26,7 @@ pub(crate) struct Shim {
     /// (reader, stream name, pending partial line)
     outputs: Vec<(File, &'static str, Vec<u8>)>,
     pty: Option<OwnedFd>,
-    log: Option<LogWriter>,
+    log: Box<dyn LogDriver>,
     started: bool,
     oom: OomCounter,
 }
@@ -100,6 +100,7 @@ impl Shim {
         let listener =
             UnixListener::bind(&sock).map_err(|e| format!("bind {}: {e}", sock.display()))?;
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let log = crate::logging::open(args)?;
         let pid_file = args.state_dir.join("init.pid");
         let mut cmd = runtime_cmd(args);
         cmd.arg("create")
@@ -173,7 +174,6 @@ impl Shim {
                 stdin = Some(File::from(p.try_clone().map_err(|e| e.to_string())?));
             }
         }
-        let log = LogWriter::open(&args.log, args.max_size, args.max_file).ok();
         Ok(Shim {
             args: args.clone(),
             pid,
@@ -303,9 +303,9 @@ impl Shim {
     }
 
     fn log_line(&mut self, stream: &str, data: &[u8]) {
-        if let Some(log) = &mut self.log {
-            let _ = log.write(stream, data, &berth_units::time::now_rfc3339_nanos());
-        }
+        let stream = Stream::parse(stream);
+        let msg = Message::from_output(stream, data, berth_units::Timestamp::now());
+        let _ = self.log.log(&msg);
     }
 
     fn read_conn(&mut self, buf: &mut [u8]) {

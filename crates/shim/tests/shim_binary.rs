@@ -7,7 +7,8 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use berth_shim::{exit_path, logfile, protocol, socket_path, ExitRecord, ShimArgs};
+use berth_logdriver::jsonfile as logfile;
+use berth_shim::{exit_path, protocol, socket_path, ExitRecord, ShimArgs};
 use berth_testkit::{busybox, helper_bin, require_root, unique_name, TempDir};
 
 const SHIM: &str = env!("CARGO_BIN_EXE_berth-shim");
@@ -50,6 +51,7 @@ impl Setup {
             runtime_root: dir.path().join("exec/runtime"),
             state_dir,
             log: dir.path().join("c-json.log"),
+            log_config: None,
             tty: false,
             stdin: false,
             max_size,

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod debian;
 pub mod dockerd;
 pub mod image_tar;
+pub mod journald;
 pub mod netns;
 pub mod registry;
 pub mod subnet;

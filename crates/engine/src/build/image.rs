@@ -71,6 +71,13 @@ pub(super) fn write(env: &BuildEnv, state: &ImageState) -> Result<String, String
         layers,
     );
     let digest = images.put_manifest(&manifest).map_err(|e| e.to_string())?;
+    // A cached rebuild gives an image that is already stored, with this very manifest:
+    // nothing to record again (no layer walk for sizes, no synced write).
+    if let Ok(old) = images.store.get(&manifest.config.digest) {
+        if old.manifest_digest == digest {
+            return Ok(old.id.to_string());
+        }
+    }
     let rec = images
         .install(&digest, &manifest, None, &|_, _| {})
         .map_err(|e| e.to_string())?;

@@ -12,8 +12,22 @@ use std::sync::Mutex;
 
 use berth_snapshot::Snapshotter;
 
-/// True when `path` is listed as a mount point in /proc/self/mountinfo.
+/// True when `path` is a mount point: `statx`'s mount-root attribute (Linux 5.8+), else
+/// its listing in /proc/self/mountinfo (which costs a read of the whole table).
 pub(super) fn is_mountpoint(path: &Path) -> bool {
+    use rustix::fs::{AtFlags, StatxAttributes, StatxFlags, CWD};
+    match rustix::fs::statx(
+        CWD,
+        path,
+        AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::BASIC_STATS,
+    ) {
+        Ok(st) if st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT) => {
+            return st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT);
+        }
+        Err(rustix::io::Errno::NOENT) => return false,
+        _ => {}
+    }
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return false;
     };

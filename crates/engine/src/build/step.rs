@@ -301,6 +301,7 @@ async fn run_container(
         runtime_root: env.exec_root.join("runtime"),
         state_dir: root.dir.clone(),
         log: root.dir.join("log.json"),
+        log_config: None,
         tty: false,
         stdin: false,
         max_size: 0,

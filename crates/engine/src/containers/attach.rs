@@ -11,7 +11,6 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::task::{Output, Signal};
 use super::Containers;
-use crate::logfile;
 use crate::shim::protocol;
 
 impl Containers {
@@ -27,10 +26,15 @@ impl Containers {
         let mut out = live.output.subscribe();
         let mut sig = live.signals.subscribe();
         let tty = rec.config.tty;
-        let replay = if opts.logs {
-            logfile::read_all(std::path::Path::new(&rec.log_path)).unwrap_or_default()
-        } else {
-            Vec::new()
+        // `logs=1` replays what the driver can give back (nothing for `none`).
+        let replay = match opts.logs {
+            true => match berth_logdriver::reader(&self.log_config(&rec)?) {
+                Ok(mut r) => tokio::task::spawn_blocking(move || r.read_new().unwrap_or_default())
+                    .await
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            },
+            false => Vec::new(),
         };
         let stdin_once = rec.config.stdin_once;
         let live2 = live.clone();

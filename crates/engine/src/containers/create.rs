@@ -122,7 +122,7 @@ impl Containers {
         let endpoints_config = self
             .networks
             .prepare_network_create(&mut host, body.networking_config)?;
-        super::options::check_create_options(&mut host)?;
+        super::options::check_create_options(&mut host, &self.log)?;
         let plan = crate::volumes::mounts::plan(&self.records, &config, &host)?;
         let id = record::new_id();
         let name = match &opts.name {

@@ -1,10 +1,11 @@
-//! `GET /containers/{id}/logs`: the json-file log, followed or not.
+//! `GET /containers/{id}/logs`: the container's log read back through its driver
+//! (`berth_logdriver::reader`), followed or not.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::error::{EngineError, Result};
 use berth_api_server::{LogChunk, LogStream, LogsOptions, StdStream};
+use berth_logdriver::LogReader;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -15,13 +16,16 @@ impl Containers {
     /// `GET /containers/{id}/logs`.
     pub async fn logs(self: &Arc<Self>, reference: &str, opts: LogsOptions) -> Result<LogStream> {
         let rec = self.lookup(reference)?;
-        if rec.host_config.log_config.kind == "none" {
-            return Err(EngineError::invalid(
-                "configured logging driver does not support reading",
-            ));
-        }
+        let config = self.log_config(&rec)?;
+        // Opened now: a file log is held open from here, so a follower still gets the tail
+        // when the container is removed meanwhile (docker-py's `run(remove=True)`).
+        let mut reader = berth_logdriver::reader(&config).map_err(|e| match e {
+            berth_logdriver::LogError::ReadNotSupported => {
+                EngineError::not_implemented(e.to_string())
+            }
+            e => EngineError::internal(e),
+        })?;
         let (tx, rx) = mpsc::channel(256);
-        let path = std::path::PathBuf::from(&rec.log_path);
         let since = opts
             .since
             .as_deref()
@@ -35,12 +39,10 @@ impl Containers {
         let tail: Option<usize> = opts.tail.as_deref().and_then(|t| t.parse().ok());
         let this = self.clone();
         let id = rec.id.clone();
-        // Held open so a follower still gets the tail when the container is removed meanwhile
-        // (docker-py's `run(remove=True)` reads the log stream after removing the container).
-        let held = std::fs::File::open(&path).ok();
+        let interval = reader.poll_interval();
         tokio::spawn(async move {
-            let entries = logfile::read_all(&path).unwrap_or_default();
-            let mut seen = entries.len();
+            let (r, entries) = read_new(reader).await;
+            reader = r;
             let mut list: Vec<_> = entries
                 .into_iter()
                 .filter(|e| keep(e, since, until))
@@ -62,23 +64,17 @@ impl Containers {
                     .get(&id)
                     .map(|r| r.state.running || r.state.restarting)
                     .unwrap_or(false);
-                let mut entries = logfile::read_all(&path).unwrap_or_default();
-                if let (true, Some(f)) = (!path.exists(), &held) {
-                    entries = logfile::read_open(f);
-                }
-                if entries.len() < seen {
-                    seen = 0; // rotated
-                }
-                for e in entries.iter().skip(seen) {
+                let (r, entries) = read_new(reader).await;
+                reader = r;
+                for e in &entries {
                     if keep(e, since, until) && send_entry(&tx, e, &opts).await.is_err() {
                         return;
                     }
                 }
-                seen = entries.len();
                 if !running || tx.is_closed() {
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(interval).await;
             }
         });
         Ok(LogStream {
@@ -86,6 +82,16 @@ impl Containers {
             chunks: rx,
         })
     }
+}
+
+/// What the reader has that is new (read off the async threads: it may run `journalctl`).
+async fn read_new(mut reader: Box<dyn LogReader>) -> (Box<dyn LogReader>, Vec<logfile::LogEntry>) {
+    tokio::task::spawn_blocking(move || {
+        let entries = reader.read_new().unwrap_or_default();
+        (reader, entries)
+    })
+    .await
+    .unwrap_or_else(|_| unreachable!("log readers do not panic"))
 }
 
 fn keep(e: &logfile::LogEntry, since: Option<i128>, until: Option<i128>) -> bool {

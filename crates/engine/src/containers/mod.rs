@@ -14,6 +14,7 @@ pub mod health;
 pub mod host_settings;
 pub mod init;
 mod kill;
+mod logging;
 mod logs;
 pub mod namespaces;
 mod network;
@@ -36,7 +37,7 @@ pub mod task;
 pub mod validate;
 mod wait;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -49,6 +50,7 @@ use crate::networks::Networks;
 pub use crate::record::meta_err;
 use crate::record::{ContainerRecord, ContainerStore};
 use crate::volumes::Volumes;
+pub use logging::LogDefaults;
 use task::Live;
 
 /// The container side of the engine.
@@ -67,8 +69,8 @@ pub struct Containers {
     pub data_root: PathBuf,
     /// The roots' modes, for the per-container directories.
     pub layout: crate::layout::Layout,
-    /// Default log options (`log-opts` of daemon.json).
-    pub log_opts: BTreeMap<String, String>,
+    /// The daemon's log driver and options (`log-driver`, `log-opts` of daemon.json).
+    pub log: LogDefaults,
     /// The daemon's `no-new-privileges` and `seccomp-profile`.
     pub security_defaults: host_settings::DaemonDefaults,
     /// Networking.
@@ -102,8 +104,8 @@ pub struct ContainersDeps {
     pub networks: Arc<Networks>,
     /// Volumes.
     pub volumes: Arc<Volumes>,
-    /// Default log options.
-    pub log_opts: BTreeMap<String, String>,
+    /// The daemon's log driver and options.
+    pub log: LogDefaults,
     /// The daemon's `no-new-privileges` and `seccomp-profile`.
     pub security_defaults: host_settings::DaemonDefaults,
 }
@@ -124,7 +126,7 @@ impl Containers {
             records,
             images: deps.images,
             events: deps.events,
-            log_opts: deps.log_opts,
+            log: deps.log,
             security_defaults: deps.security_defaults,
             networks: deps.networks,
             volumes: deps.volumes,

@@ -33,7 +33,12 @@ impl Containers {
             resolv_conf_path: dir.join("resolv.conf").display().to_string(),
             hostname_path: dir.join("hostname").display().to_string(),
             hosts_path: dir.join("hosts").display().to_string(),
-            log_path: rec.log_path.clone(),
+            // Docker shows the path of json-file logs only.
+            log_path: if rec.host_config.log_config.kind == "json-file" {
+                rec.log_path.clone()
+            } else {
+                String::new()
+            },
             name: rec.name.clone(),
             restart_count: rec.restart_count,
             driver: "overlay2".into(),

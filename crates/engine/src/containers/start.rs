@@ -74,6 +74,21 @@ impl Containers {
         self.layout
             .traversable_dir(&state_dir)
             .map_err(EngineError::internal)?;
+        // Open the driver once here (files made, syslog connected, journald there) so a
+        // driver that cannot start fails the start as Docker's does, before any task exists.
+        let log_config = self.log_config(&rec)?;
+        let log_config_path = state_dir.join("log-config.json");
+        if let Err(e) = berth_logdriver::open(&log_config) {
+            return Err(EngineError::internal(format!(
+                "failed to create task for container: failed to initialize logging driver: {e}"
+            )));
+        }
+        // Private: the `env` option copies environment values into it.
+        crate::layout::write_private(
+            &log_config_path,
+            &serde_json::to_vec(&log_config).unwrap_or_default(),
+        )
+        .map_err(EngineError::internal)?;
         let rootfs = self.mount_rootfs(&id)?;
         let fail = |this: &Self, msg: String| {
             this.unmount_rootfs(&id);
@@ -139,17 +154,6 @@ impl Containers {
             &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
         )
         .map_err(EngineError::internal)?;
-        let opts = &rec.host_config.log_config.config;
-        let size = opts
-            .get("max-size")
-            .or(self.log_opts.get("max-size"))
-            .and_then(|s| super::validate::log_size(s).ok())
-            .unwrap_or(0);
-        let files = opts
-            .get("max-file")
-            .or(self.log_opts.get("max-file"))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(1);
         let args = ShimArgs {
             id: id.clone(),
             bundle: state_dir.clone(),
@@ -158,10 +162,11 @@ impl Containers {
             runtime_root: self.exec_root.join("runtime"),
             state_dir: state_dir.clone(),
             log: rec.log_path.clone().into(),
+            log_config: Some(log_config_path),
             tty: rec.config.tty,
             stdin: rec.config.open_stdin,
-            max_size: size,
-            max_file: files,
+            max_size: 0,
+            max_file: 1,
         };
         let _ = std::fs::remove_file(crate::shim::exit_path(&state_dir));
         // Clear a stale runtime state of a previous run with the same id (a shim normally

@@ -14,9 +14,6 @@ pub fn create(config: &ContainerConfig, host: &HostConfig) -> Result<(), String>
     for opt in host.security_opt.iter().flatten() {
         security_opt(opt)?;
     }
-    if matches!(host.log_config.kind.as_str(), "" | "json-file") {
-        log_options(&host.log_config.config)?;
-    }
     super::namespaces::check(host)?;
     super::namespaces::check_hostname(host, &config.hostname)?;
     super::host_settings::check(host)
@@ -127,50 +124,6 @@ pub fn go_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// The json-file options Docker's driver knows.
-const JSON_FILE_OPTS: &[&str] = &[
-    "max-file",
-    "max-size",
-    "compress",
-    "labels",
-    "labels-regex",
-    "env",
-    "env-regex",
-    "tag",
-];
-
-/// The log options of a json-file container, as Docker checks them (unknown key at create;
-/// sizes and file counts, which Docker reads only when it starts the container).
-pub fn log_options(opts: &std::collections::BTreeMap<String, String>) -> Result<(), String> {
-    for k in opts.keys() {
-        if !JSON_FILE_OPTS.contains(&k.as_str()) {
-            return Err(format!("unknown log opt '{k}' for json-file log driver"));
-        }
-    }
-    let init = |e: String| format!("failed to initialize logging driver: {e}");
-    if let Some(s) = opts.get("max-size") {
-        if log_size(s).map_err(init)? == 0 {
-            return Err(init("max-size must be a positive number".into()));
-        }
-    }
-    if let Some(n) = opts.get("max-file") {
-        let n: i64 = n
-            .parse()
-            .map_err(|_| init(format!("strconv.Atoi: parsing {n:?}: invalid syntax")))?;
-        if n < 1 {
-            return Err(init("max-file cannot be less than 1".into()));
-        }
-    }
-    Ok(())
-}
-
-/// The json-file driver's `max-size`, as Docker reads it (go-units' `FromHumanSize`:
-/// `10m` = 10,000,000 bytes): `invalid size: '-5'`.
-pub fn log_size(s: &str) -> Result<u64, String> {
-    let n = berth_units::from_human_size(s).map_err(|e| e.to_string())?;
-    u64::try_from(n).map_err(|_| format!("invalid size: '{s}'"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,33 +195,5 @@ mod tests {
         assert!(security_opt("seccomp=notjson")
             .unwrap_err()
             .starts_with("Decoding seccomp profile failed: "));
-    }
-
-    #[test]
-    fn log_options_as_the_json_file_driver_reads_them() {
-        let opts = |kv: &[(&str, &str)]| {
-            kv.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<std::collections::BTreeMap<_, _>>()
-        };
-        assert!(log_options(&opts(&[("max-size", "10m"), ("max-file", "3")])).is_ok());
-        assert_eq!(
-            log_options(&opts(&[("max-size", "-5")])).unwrap_err(),
-            "failed to initialize logging driver: invalid size: '-5'"
-        );
-        assert_eq!(
-            log_options(&opts(&[("max-file", "0")])).unwrap_err(),
-            "failed to initialize logging driver: max-file cannot be less than 1"
-        );
-        assert_eq!(
-            log_options(&opts(&[("foo", "1")])).unwrap_err(),
-            "unknown log opt 'foo' for json-file log driver"
-        );
-        assert_eq!(log_size("512"), Ok(512));
-        assert_eq!(log_size("10m"), Ok(10_000_000));
-        assert_eq!(log_size("1.5k"), Ok(1500));
-        for bad in ["", "-5", "m", "1x", "1..2"] {
-            assert!(log_size(bad).is_err(), "{bad}");
-        }
     }
 }

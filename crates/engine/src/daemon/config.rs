@@ -175,10 +175,8 @@ pub struct DaemonConfig {
     pub registry_mirrors: Vec<String>,
     /// Insecure registries.
     pub insecure_registries: Vec<String>,
-    /// Log driver.
-    pub log_driver: String,
-    /// Log options.
-    pub log_opts: BTreeMap<String, String>,
+    /// The default log driver and its options (checked).
+    pub log: crate::containers::LogDefaults,
     /// daemon.json path.
     pub config_file: PathBuf,
     /// Network settings.
@@ -293,8 +291,10 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
         debug: flags.debug || file.debug.unwrap_or(false),
         registry_mirrors: mirrors,
         insecure_registries: insecure,
-        log_driver: file.log_driver.unwrap_or_else(|| "json-file".into()),
-        log_opts: file.log_opts,
+        log: crate::containers::LogDefaults::new(
+            file.log_driver.as_deref().unwrap_or("json-file"),
+            file.log_opts,
+        )?,
         config_file: flags.config_file.clone(),
         flags: flags.clone(),
     })

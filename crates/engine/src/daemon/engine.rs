@@ -170,7 +170,7 @@ impl Engine for Berth {
             images: images as i64,
             driver: "overlay2".into(),
             debug: cfg.debug,
-            logging_driver: cfg.log_driver.clone(),
+            logging_driver: cfg.log.driver.clone(),
             cgroup_driver: "cgroupfs".into(),
             cgroup_version: if crate::hostinfo::cgroup_v2() {
                 "2"
@@ -201,7 +201,11 @@ impl Engine for Berth {
                 volume: Some(vec!["local".into()]),
                 network: Some(vec!["bridge".into(), "host".into(), "null".into()]),
                 authorization: None,
-                log: Some(vec!["json-file".into()]),
+                log: Some(
+                    ["journald", "json-file", "local", "syslog"]
+                        .map(String::from)
+                        .to_vec(),
+                ),
             },
             swarm: SwarmInfo {
                 local_node_state: "inactive".into(),

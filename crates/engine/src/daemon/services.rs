@@ -8,7 +8,7 @@ use super::config::DaemonConfig;
 use crate::build::BuildService;
 use crate::containers::{Containers, ContainersDeps};
 use crate::events::EventBus;
-use crate::images::ImageService;
+use crate::images::{ImageService, ImageUser, ImageUsers};
 use crate::networks::Networks;
 use crate::record::ContainerStore;
 use crate::volumes::Volumes;
@@ -47,11 +47,14 @@ impl Services {
         };
         let bus = events.clone();
         let images = Arc::new(
-            ImageService::new(&cfg.data_root, registry, Arc::new(move |e| bus.publish(e)))
-                .map_err(|e| e.to_string())?,
+            ImageService::new(
+                &cfg.data_root,
+                registry,
+                Arc::new(move |e| bus.publish(e)),
+                Arc::new(records.clone()),
+            )
+            .map_err(|e| e.to_string())?,
         );
-        let users = records.clone();
-        images.set_in_use_checker(Arc::new(move |id| users.image_in_use(id)));
         let volumes = Volumes::new(&cfg.data_root, events.clone());
         let networks = Networks::open(&cfg.data_root, cfg.network.clone(), records.clone()).await?;
         let containers = Containers::new(ContainersDeps {
@@ -60,7 +63,7 @@ impl Services {
             events: events.clone(),
             networks: networks.clone(),
             volumes: volumes.clone(),
-            log_opts: cfg.log_opts.clone(),
+            log: cfg.log.clone(),
             security_defaults: cfg.security_defaults.clone(),
         });
         // Build steps left by a daemon that died mid-build are cleared here, before the
@@ -105,5 +108,25 @@ impl Services {
         self.containers.restore().await;
         self.networks.restore_networks().await;
         Ok(())
+    }
+}
+
+/// The images containers use, from their records: a running container first, as Docker
+/// reports it (a running user's image cannot be deleted even with force).
+impl ImageUsers for ContainerStore {
+    fn user_of(&self, image_id: &str) -> Option<ImageUser> {
+        let users: Vec<_> = self
+            .list()
+            .into_iter()
+            .filter(|r| r.image == image_id)
+            .collect();
+        let user = users
+            .iter()
+            .find(|r| r.state.running)
+            .or_else(|| users.first())?;
+        Some(ImageUser {
+            container_id: user.id.clone(),
+            running: user.state.running,
+        })
     }
 }

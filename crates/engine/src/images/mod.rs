@@ -39,10 +39,6 @@ use berth_registry::{Reference, RegistryConfig};
 /// `save`) for `/events`.
 pub type EventFn = Arc<dyn Fn(EventMessage) + Send + Sync>;
 
-/// Tells the image service whether a container uses an image (by full image id
-/// `sha256:…`): such images are not deleted without `force` and never pruned.
-pub type InUseFn = Arc<dyn Fn(&str) -> bool + Send + Sync>;
-
 /// A container using an image, as the engine reports it to [`ImageService`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageUser {
@@ -52,8 +48,23 @@ pub struct ImageUser {
     pub running: bool,
 }
 
-/// Finds a container using an image (by full image id), for Docker's precise conflicts.
-pub type ImageUserFn = Arc<dyn Fn(&str) -> Option<ImageUser> + Send + Sync>;
+/// Who uses an image (by full image id `sha256:…`): such images are not deleted without
+/// `force` (never while a container runs) and never pruned. The daemon's builder gives the
+/// service the container records; a running user is reported before a stopped one.
+pub trait ImageUsers: Send + Sync {
+    /// A container using image `image_id`, if any.
+    fn user_of(&self, image_id: &str) -> Option<ImageUser>;
+}
+
+/// No container uses any image (the image service on its own: tools, tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoUsers;
+
+impl ImageUsers for NoUsers {
+    fn user_of(&self, _image_id: &str) -> Option<ImageUser> {
+        None
+    }
+}
 
 /// The layers (chain ids) and blobs (digests) the build cache still uses: recovery keeps
 /// them although no image names them.
@@ -70,8 +81,7 @@ pub struct ImageService {
     images: Arc<Images>,
     registry: RwLock<RegistryConfig>,
     events: EventFn,
-    in_use: RwLock<Option<InUseFn>>,
-    user_lookup: RwLock<Option<ImageUserFn>>,
+    users: Arc<dyn ImageUsers>,
     build_roots: RwLock<Option<BuildRootsFn>>,
     tmp: PathBuf,
     meta_dir: PathBuf,
@@ -89,8 +99,13 @@ impl std::fmt::Debug for ImageService {
 impl ImageService {
     /// Opens (creating) the image stores under `data_root` (`content/`, `snapshots/`,
     /// `images/`, `image-meta/` for parents and tag times, and `tmp/images` for uploads being
-    /// received).
-    pub fn new(data_root: &Path, registry: RegistryConfig, events: EventFn) -> Result<Self> {
+    /// received). `users` tells which images containers use.
+    pub fn new(
+        data_root: &Path,
+        registry: RegistryConfig,
+        events: EventFn,
+        users: Arc<dyn ImageUsers>,
+    ) -> Result<Self> {
         let images = Images::open(data_root).map_err(EngineError::internal)?;
         let tmp = data_root.join("tmp").join("images");
         let meta_dir = data_root.join("image-meta");
@@ -102,8 +117,7 @@ impl ImageService {
             images: Arc::new(images),
             registry: RwLock::new(registry),
             events,
-            in_use: RwLock::new(None),
-            user_lookup: RwLock::new(None),
+            users,
             build_roots: RwLock::new(None),
             tmp,
             meta_dir,
@@ -132,13 +146,8 @@ impl ImageService {
         &self.images
     }
 
-    /// Sets the "is this image used by a container" check (the engine calls this once
-    /// its container store is up).
-    pub fn set_in_use_checker(&self, f: InUseFn) {
-        *self.in_use.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
-    }
-
-    /// Sets what the build cache uses (the daemon calls this once its builder is open).
+    /// Sets what the build cache uses (the daemon calls this once its builder is open: the
+    /// builder is made from this service, so this one link is set afterwards).
     pub fn set_build_roots(&self, f: BuildRootsFn) {
         *self.build_roots.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
     }
@@ -158,34 +167,9 @@ impl ImageService {
             .unwrap_or_default()
     }
 
-    /// Sets the richer lookup (which container, running or not); when set it is used
-    /// instead of the boolean checker, so a running container's image cannot be deleted
-    /// even with force, as in Docker.
-    pub fn set_image_user_lookup(&self, f: ImageUserFn) {
-        *self.user_lookup.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
-    }
-
-    /// A container using image `id`, if any (`container_id` is empty when only the
-    /// boolean checker is set).
+    /// A container using image `id`, if any.
     pub(crate) fn user_of(&self, id: &Digest) -> Option<ImageUser> {
-        if let Some(f) = self
-            .user_lookup
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            return f(id.as_str());
-        }
-        let used = self
-            .in_use
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_some_and(|f| f(id.as_str()));
-        used.then(|| ImageUser {
-            container_id: String::new(),
-            running: false,
-        })
+        self.users.user_of(id.as_str())
     }
 
     fn in_use(&self, id: &Digest) -> bool {
