@@ -84,7 +84,11 @@ struct GitDaemon {
 
 impl Drop for GitDaemon {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM, not SIGKILL: `git daemon` runs `git-daemon` as a child and only passes
+        // a catchable signal on to it; a killed `git` leaves it listening.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }

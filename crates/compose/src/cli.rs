@@ -13,6 +13,7 @@ use crate::cmd::logs::LogsArgs;
 use crate::cmd::ps::PsArgs;
 use crate::cmd::service_io::{AttachArgs, CommitArgs, CpArgs, ExportArgs, StatsArgs};
 use crate::cmd::up::UpArgs;
+use crate::cmd::watch::WatchArgs;
 
 /// The version of Compose v2 whose behaviour berth follows (labels, hashes, output).
 pub const COMPOSE_VERSION: &str = "2.40.3";
@@ -228,6 +229,8 @@ pub enum Cmd {
     },
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
+    /// Watch build context for service and rebuild/refresh containers when files are updated
+    Watch(WatchArgs),
     /// Show the Docker Compose version information
     Version {
         /// Format the output. Values: [pretty | json]

@@ -18,6 +18,7 @@ pub mod runner;
 pub mod service_io;
 pub mod state;
 pub mod up;
+pub mod watch;
 
 use std::collections::BTreeMap;
 
@@ -121,6 +122,7 @@ pub async fn run(cli: Cli) -> Result<i32, Failure> {
             let named: Vec<String> = match other {
                 Cmd::Up(a) | Cmd::Create(a) => a.services.clone(),
                 Cmd::Run(a) => vec![a.service.clone()],
+                Cmd::Watch(a) => a.services.clone(),
                 Cmd::Scale { services, .. } => services
                     .iter()
                     .map(|s| s.split('=').next().unwrap_or_default().to_string())
@@ -243,6 +245,7 @@ pub async fn run(cli: Cli) -> Result<i32, Failure> {
                 Cmd::Stats(a) => service_io::stats(&r, a).await,
                 Cmd::Events(a) => events::events(&r, a).await,
                 Cmd::Scale { no_deps, services } => up::scale(&r, services, *no_deps, mode).await,
+                Cmd::Watch(a) => watch::watch(&r, a, mode).await,
                 Cmd::Config(_) | Cmd::Version { .. } | Cmd::Ls { .. } => {
                     unreachable!("handled above")
                 }

@@ -78,7 +78,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build: Option<Build>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub develop: Option<Json>,
+    pub develop: Option<Develop>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blkio_config: Option<Json>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -617,6 +617,38 @@ pub struct DeviceMapping {
     pub target: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub permissions: String,
+}
+
+/// `develop:` (what `watch` does on file changes).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct Develop {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub watch: Vec<Trigger>,
+    #[serde(rename = "#extensions", skip_serializing)]
+    pub extensions: Extensions,
+}
+
+/// One `develop.watch` rule.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct Trigger {
+    pub path: String,
+    pub action: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    /// Always in JSON (Go's `omitempty` leaves structs in), dropped from YAML when empty.
+    pub exec: Hook,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub initial_sync: bool,
+    #[serde(rename = "#extensions", skip_serializing)]
+    pub extensions: Extensions,
 }
 
 /// `post_start` / `pre_stop` hook.

@@ -59,6 +59,19 @@ pub(crate) fn resolve_service_paths(svc: &mut Node, base: &Path, env: &BTreeMap<
             }
         }
     }
+    if let Some(Value::Seq(items)) = svc
+        .get_mut("develop")
+        .and_then(|d| d.get_mut("watch"))
+        .map(|n| &mut n.value)
+    {
+        for w in items.iter_mut() {
+            if let Some(p) = w.get_mut("path") {
+                if let Some(t) = p.as_str() {
+                    *p = Node::str(abs(base, t, env), &p.mark);
+                }
+            }
+        }
+    }
     if let Some(Value::Seq(items)) = svc.get_mut("label_file").map(|n| &mut n.value) {
         for p in items.iter_mut() {
             if let Some(t) = p.as_str() {

@@ -74,14 +74,15 @@ fn json_to_node(v: &serde_json::Value) -> Node {
 /// Drops what go-yaml leaves out but `encoding/json` keeps (nil commands, empty structs).
 fn yaml_cleanup(n: &mut Node) {
     if let Value::Map(entries) = &mut n.value {
-        entries.retain(|(k, v)| {
-            !(matches!(k.name.as_str(), "command" | "entrypoint") && v.is_null()
-                || matches!(k.name.as_str(), "ipam" | "resources" | "placement")
-                    && v.as_map().is_some_and(Vec::is_empty))
-        });
+        // children first: a struct whose only field was nil is then empty
         for (_, v) in entries.iter_mut() {
             yaml_cleanup(v);
         }
+        entries.retain(|(k, v)| {
+            !(matches!(k.name.as_str(), "command" | "entrypoint") && v.is_null()
+                || matches!(k.name.as_str(), "ipam" | "resources" | "placement" | "exec")
+                    && v.as_map().is_some_and(Vec::is_empty))
+        });
     } else if let Value::Seq(items) = &mut n.value {
         for i in items.iter_mut() {
             yaml_cleanup(i);

@@ -109,6 +109,9 @@ impl Containers {
         if argv.is_empty() {
             return Err(EngineError::invalid("no command specified"));
         }
+        if host.ipc_mode.is_empty() {
+            host.ipc_mode = super::namespaces::DEFAULT_IPC_MODE.into();
+        }
         if host.network_mode.is_empty() || host.network_mode == "default" {
             host.network_mode = "bridge".into();
         }

@@ -40,6 +40,9 @@ impl Containers {
         live: &'a Arc<task::Live>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
         Box::pin(async move {
+            // A kill that arrives meanwhile waits for the start to finish (Docker holds the
+            // container's lock across start), then finds the container running.
+            let _starting = live.starting.lock().await;
             let id = rec.id.clone();
             let auto_remove = rec.host_config.auto_remove;
             let started = self.start_inner(rec, live).await;
@@ -145,6 +148,14 @@ impl Containers {
             fail(self, String::new());
             return Err(e);
         }
+        if let Err(m) = self.security_defaults.apply(&rec.host_config, &mut spec) {
+            let m = fail(self, m);
+            return Err(EngineError::invalid(m));
+        }
+        if let Err(e) = self.apply_namespace_modes(&id, &rec.host_config, &mut spec) {
+            fail(self, String::new());
+            return Err(e);
+        }
         match self.volumes.oci_mounts(&rec, &rootfs) {
             Ok(user) => crate::volumes::mounts::apply(&mut spec, user),
             Err(e) => {
@@ -209,6 +220,7 @@ impl Containers {
             Ok(Err(msg)) => return Err(self.start_failed(rec, msg).await),
             Err(_) => return Err(EngineError::internal("shim went away")),
         }
+        crate::crash::hold("start-before-save").await;
         crate::crash::point("start-before-save");
         rec.state = ContainerState {
             status: "running".into(),
