@@ -2,64 +2,9 @@
 
 use hyper::StatusCode;
 
-/// The kind of an API error; decides the HTTP status (containerd/moby `errdefs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// 400: malformed request, bad parameter, invalid name.
-    InvalidArgument,
-    /// 401: registry credentials rejected.
-    Unauthorized,
-    /// 403: not allowed.
-    Forbidden,
-    /// 404: no such object.
-    NotFound,
-    /// 409: name in use, container running, image in use.
-    Conflict,
-    /// 413: a request body larger than the server reads.
-    PayloadTooLarge,
-    /// 304: already started / already stopped (sent without a body).
-    NotModified,
-    /// 501: not implemented by this engine.
-    NotImplemented,
-    /// 503: a dependency is not available.
-    Unavailable,
-    /// 500: anything else.
-    Internal,
-}
-
-impl ErrorKind {
-    /// The HTTP status Docker uses for this kind.
-    pub fn status(self) -> StatusCode {
-        match self {
-            ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
-            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-            ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            ErrorKind::Conflict => StatusCode::CONFLICT,
-            ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
-            ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
-            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// The kind for an HTTP status (client side: mapping a daemon response back).
-    pub fn from_status(status: u16) -> ErrorKind {
-        match status {
-            304 => ErrorKind::NotModified,
-            400 => ErrorKind::InvalidArgument,
-            401 => ErrorKind::Unauthorized,
-            403 => ErrorKind::Forbidden,
-            404 => ErrorKind::NotFound,
-            409 => ErrorKind::Conflict,
-            413 => ErrorKind::PayloadTooLarge,
-            501 => ErrorKind::NotImplemented,
-            503 => ErrorKind::Unavailable,
-            _ => ErrorKind::Internal,
-        }
-    }
-}
+/// The kind of an API error; decides the HTTP status (the one table is
+/// [`ErrorKind::status_code`], in `berth-api-types`).
+pub use berth_api_types::ErrorKind;
 
 /// An error returned by an [`Engine`](crate::Engine) action or by request parsing.
 ///
@@ -135,7 +80,7 @@ impl ApiError {
     }
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
-        self.kind.status()
+        StatusCode::from_u16(self.kind.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -157,8 +102,7 @@ mod tests {
             (ErrorKind::NotImplemented, 501),
         ];
         for (kind, code) in cases {
-            assert_eq!(kind.status().as_u16(), code);
-            assert_eq!(ErrorKind::from_status(code), kind);
+            assert_eq!(ApiError::new(kind, "").status().as_u16(), code);
         }
         assert_eq!(
             ApiError::no_such_container("x").to_string(),

@@ -4,15 +4,24 @@
 //! connection: its reads are the container's stdin, its writes the container's output
 //! (stdcopy-framed unless a tty). A client that does not ask for an upgrade gets the old
 //! behaviour: `200 OK` and the output streamed as the response body, the request body as stdin.
+//!
+//! On a unix socket the session starts once the client has read the 101 response (the
+//! socket's send queue is empty, or after [`HEADERS_READ_PATIENCE`]): the first output
+//! (`attach?logs=1` replays the log at once) then arrives as a read of its own, so clients
+//! that parse the headers through a buffer and then read the raw socket (Python's
+//! http.client, docker-py) do not lose it in that buffer.
 
 use std::future::Future;
+use std::os::fd::AsFd;
 use std::pin::Pin;
+use std::time::Duration;
 
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
 use hyper::upgrade::OnUpgrade;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::UnixStream;
 
 use crate::body::{ApiBody, RequestBody};
 use crate::stream::{OutputSink, MEDIA_MULTIPLEXED_STREAM, MEDIA_RAW_STREAM};
@@ -72,6 +81,45 @@ impl Hijack {
     }
 }
 
+/// How long a session waits for the client to read the 101 response before it starts
+/// anyway (a client may write before it reads).
+pub const HEADERS_READ_PATIENCE: Duration = Duration::from_secs(1);
+
+/// Waits until the peer of `stream` has read everything sent so far (bounded by
+/// [`HEADERS_READ_PATIENCE`]).
+async fn peer_has_read(stream: &UnixStream) {
+    let deadline = tokio::time::Instant::now() + HEADERS_READ_PATIENCE;
+    while berth_sys::socket::unread_output(stream.as_fd()).is_ok_and(|n| n > 0)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+type Halves = (
+    Box<dyn AsyncRead + Send + Unpin>,
+    Box<dyn AsyncWrite + Send + Unpin>,
+);
+
+/// The two directions of an upgraded connection. A unix socket is taken back from hyper
+/// (with what hyper had already read of the client's stdin) so the session can wait for the
+/// client to read the 101 first.
+async fn split_upgraded(upgraded: hyper::upgrade::Upgraded) -> Halves {
+    match upgraded.downcast::<TokioIo<UnixStream>>() {
+        Ok(parts) => {
+            let stream = parts.io.into_inner();
+            peer_has_read(&stream).await;
+            let (reader, writer) = stream.into_split();
+            let already_read = std::io::Cursor::new(parts.read_buf);
+            (Box::new(already_read.chain(reader)), Box::new(writer))
+        }
+        Err(upgraded) => {
+            let (reader, writer) = tokio::io::split(TokioIo::new(upgraded));
+            (Box::new(reader), Box::new(writer))
+        }
+    }
+}
+
 /// True when the request asks for a protocol upgrade (`Upgrade: tcp` / `Connection: Upgrade`).
 pub fn wants_upgrade(headers: &hyper::HeaderMap) -> bool {
     let has = |name, needle: &str| {
@@ -112,10 +160,10 @@ pub fn respond(
                 let Ok(upgraded) = on_upgrade.await else {
                     return;
                 };
-                let (reader, writer) = tokio::io::split(TokioIo::new(upgraded));
+                let (reader, writer) = split_upgraded(upgraded).await;
                 let streams = HijackedStreams {
-                    stdin: Box::new(reader),
-                    output: OutputSink::new(Box::new(writer), !tty),
+                    stdin: reader,
+                    output: OutputSink::new(writer, !tty),
                 };
                 hijack.run(streams).await;
             });

@@ -205,7 +205,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::PayloadTooLarge);
-        assert_eq!(e.kind.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
         // Unknown length (chunked): refused once the limit is passed, the rest never pulled.
         let pulled = Arc::new(AtomicUsize::new(0));
         let e = read_limited(Endless(pulled.clone()), 16).await.unwrap_err();

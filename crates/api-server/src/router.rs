@@ -230,13 +230,15 @@ async fn containers(call: Call<'_>, segs: &[&str]) -> ApiResult<Response<ApiBody
             Ok(json(StatusCode::CREATED, &created))
         }
         (&Method::POST, ["prune"]) => ok_json(&e.container_prune(ctx, q.filters()?).await?),
-        (&Method::DELETE, [id]) => {
+        // Docker's route is `/containers/{name:.*}`: a legacy link's name has a slash
+        // (`DELETE /containers/app/db?link=1`).
+        (&Method::DELETE, [_, ..]) => {
             let opts = ContainerDeleteOptions {
                 force: q.bool("force"),
                 volumes: q.bool("v"),
                 link: q.bool("link"),
             };
-            e.container_delete(ctx, id, opts).await?;
+            e.container_delete(ctx, &segs.join("/"), opts).await?;
             empty(StatusCode::NO_CONTENT)
         }
         (&Method::GET, [id, "json"]) => {

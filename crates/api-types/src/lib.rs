@@ -16,6 +16,7 @@ pub mod build_info;
 pub mod common;
 pub mod container;
 pub mod detach_keys;
+pub mod error_kind;
 pub mod exec;
 pub mod host_config;
 pub mod image;
@@ -28,6 +29,7 @@ pub mod volume;
 
 pub use common::{EmptyObject, ErrorResponse, Filters, IdResponse, Labels, StrSlice};
 pub use container::*;
+pub use error_kind::ErrorKind;
 pub use exec::*;
 pub use host_config::*;
 pub use image::*;

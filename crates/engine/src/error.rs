@@ -13,28 +13,9 @@ use berth_network::NetworkError;
 use berth_registry::{Reference, RegistryError};
 use berth_volume::VolumeError;
 
-/// What kind of failure an [`EngineError`] is; the API maps each kind to a status code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// Malformed request, bad parameter, invalid name (400).
-    InvalidArgument,
-    /// Registry credentials missing or rejected (401).
-    Unauthorized,
-    /// Not allowed (403).
-    Forbidden,
-    /// No such object (404).
-    NotFound,
-    /// Name in use, container running, image in use (409).
-    Conflict,
-    /// Already started / already stopped: nothing to do (304).
-    NotModified,
-    /// This engine does not do that (501).
-    NotImplemented,
-    /// A dependency is not available (503).
-    Unavailable,
-    /// Anything else (500).
-    Internal,
-}
+/// What kind of failure an [`EngineError`] is: Docker's kinds, whose status codes are
+/// the one table in `berth-api-types` ([`ErrorKind::status_code`]).
+pub use berth_api_types::ErrorKind;
 
 /// An engine failure.
 #[derive(Debug, thiserror::Error)]

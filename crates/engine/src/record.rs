@@ -48,10 +48,26 @@ pub struct ContainerRecord {
     /// Binds, volumes and tmpfs mounts decided at create (see `crate::volumes::mounts`, which plans them).
     #[serde(default)]
     pub mounts: Vec<ContainerMount>,
+    /// Legacy links on the default bridge (`--link target:alias`), checked at create:
+    /// the containers this one links to. Links on user networks live in
+    /// `endpoints_config` (`EndpointSettings.Links`) and go through the embedded DNS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LegacyLink>,
     /// Set while the container is being removed (`rm`): a daemon that crashed meanwhile
     /// finishes the removal at its next start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removing: Option<Removal>,
+}
+
+/// A legacy link: this container reaches `child` as `alias` (Docker's link graph entry
+/// `/<parent>/<alias>`). The child's name and addresses are read when they are needed, so
+/// a rename or a new address of the child shows; a removed child drops out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyLink {
+    /// Full id of the linked container.
+    pub child: String,
+    /// The name this container gives it.
+    pub alias: String,
 }
 
 /// One mount of a container as recorded at create (Docker's `MountPoint`).
@@ -138,10 +154,28 @@ impl ContainerStore {
 
     /// Resolves a reference (id, name, prefix) to a full id.
     pub fn resolve(&self, reference: &str) -> Result<String> {
-        self.store.resolve(KIND, reference).map_err(|e| match e {
-            MetadataError::NotFound { .. } => EngineError::no_such_container(reference),
-            e => meta_err(e),
-        })
+        match self.store.resolve(KIND, reference) {
+            Ok(id) => Ok(id),
+            Err(MetadataError::NotFound { .. }) => self
+                .resolve_link_name(reference)
+                .ok_or_else(|| EngineError::no_such_container(reference)),
+            Err(e) => Err(meta_err(e)),
+        }
+    }
+
+    /// `<parent>/<alias>`: the container a legacy link of `parent` names (Docker registers
+    /// link names beside container names, so `docker rm --link parent/alias` finds it).
+    pub fn resolve_link_name(&self, reference: &str) -> Option<String> {
+        let (parent, alias) = reference.trim_start_matches('/').rsplit_once('/')?;
+        let parent = self.store.name_owner(KIND, &format!("/{parent}"))?;
+        let child = self
+            .get(&parent)
+            .ok()?
+            .links
+            .into_iter()
+            .find(|l| l.alias == alias)?
+            .child;
+        self.get(&child).ok().map(|c| c.id)
     }
 
     /// The record of `id` (full id).

@@ -10,36 +10,10 @@ use std::time::{Duration, Instant};
 use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 use berth_testkit::dockerd::Dockerd;
 
-fn need(test: &str) -> bool {
-    daemon::need(test, &["dockerd", "python3"])
-}
-
-/// Both daemons with busybox loaded.
-fn daemons() -> (Daemon, Dockerd) {
-    let berth = Daemon::start();
-    berth.load_busybox();
-    let docker = Dockerd::start();
-    docker.load_busybox();
-    (berth, docker)
-}
-
 /// Runs one case of tests/docker_py/fidelity.py against both daemons.
 fn docker_py_case(case: &str, berth: &Daemon, docker: &Dockerd) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/docker_py/fidelity.py");
-    let o = Command::new("python3")
-        .arg(&script)
-        .arg(case)
-        .arg(berth.host())
-        .arg(docker.host())
-        .env("BERTH_TEST_PREFIX", berth_testkit::unique_name("fid"))
-        .output()
-        .expect("python3");
-    assert!(
-        o.status.success() && stdout(&o).contains(&format!("fidelity {case}: all passed")),
-        "docker-py case {case} failed:\n{}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
+    daemon::docker_py_case(&script, case, berth, docker);
 }
 
 /// The same docker CLI call on both: (berth, docker).
@@ -49,10 +23,10 @@ fn both(b: &Daemon, d: &Dockerd, args: &[&str]) -> (Output, Output) {
 
 #[test]
 fn peer_start_errors_exit_127_and_126_as_docker() {
-    if !need("peer_start_errors_exit_127_and_126_as_docker") {
+    if !daemon::need_peer_docker_py("peer_start_errors_exit_127_and_126_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     for (prog, code, phrase) in [
         ("/nonexistent", 127, "no such file or directory"),
         ("nonexistent-in-path", 127, "executable file not found"),
@@ -94,19 +68,19 @@ fn peer_start_errors_exit_127_and_126_as_docker() {
 
 #[test]
 fn peer_exec_framing_and_exit_codes_as_docker() {
-    if !need("peer_exec_framing_and_exit_codes_as_docker") {
+    if !daemon::need_peer_docker_py("peer_exec_framing_and_exit_codes_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     docker_py_case("exec", &berth, &docker);
 }
 
 #[test]
 fn peer_create_options_as_docker() {
-    if !need("peer_create_options_as_docker") {
+    if !daemon::need_peer_docker_py("peer_create_options_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     docker_py_case("create_options", &berth, &docker);
     // The docker CLI prints the same for an unknown log driver.
     let (b, d) = both(
@@ -144,10 +118,10 @@ fn wait_restarting(inspect: impl Fn() -> String) {
 
 #[test]
 fn peer_removing_a_restarting_container_needs_force_as_docker() {
-    if !need("peer_removing_a_restarting_container_needs_force_as_docker") {
+    if !daemon::need_peer_docker_py("peer_removing_a_restarting_container_needs_force_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     let args = [
         "run",
         "-d",
@@ -183,10 +157,10 @@ fn peer_removing_a_restarting_container_needs_force_as_docker() {
 
 #[test]
 fn peer_diff_hides_the_init_layer_as_docker() {
-    if !need("peer_diff_hides_the_init_layer_as_docker") {
+    if !daemon::need_peer_docker_py("peer_diff_hides_the_init_layer_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     for (script, name) in [
         ("touch /tmp/x", "d1"),
         ("echo hi > /etc/motd; rm /etc/group", "d2"),
@@ -212,10 +186,12 @@ fn peer_diff_hides_the_init_layer_as_docker() {
 
 #[test]
 fn peer_archive_of_a_stopped_container_reaches_every_mount_as_docker() {
-    if !need("peer_archive_of_a_stopped_container_reaches_every_mount_as_docker") {
+    if !daemon::need_peer_docker_py(
+        "peer_archive_of_a_stopped_container_reaches_every_mount_as_docker",
+    ) {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     let tmp = berth_testkit::TempDir::new("archive-mounts");
     let mut seen = Vec::new();
     for (side, run) in [
@@ -349,10 +325,10 @@ fn volume_subpath_mounts_a_directory_of_the_volume() {
 
 #[test]
 fn peer_refused_image_loads_report_in_the_stream_as_docker() {
-    if !need("peer_refused_image_loads_report_in_the_stream_as_docker") {
+    if !daemon::need_peer_docker_py("peer_refused_image_loads_report_in_the_stream_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     let tar = std::fs::read(berth.root().join("busybox.tar")).expect("busybox.tar");
     let dir = berth_testkit::TempDir::new("bad-loads");
     let truncated = dir.path().join("truncated.tar");
@@ -360,6 +336,9 @@ fn peer_refused_image_loads_report_in_the_stream_as_docker() {
     let garbage = dir.path().join("garbage.tar");
     std::fs::write(&garbage, b"this is not an image archive\n".repeat(100)).unwrap();
     let images = |o: Output| stdout(&o);
+    let blobs_dir = berth.root().join("data/content/blobs/sha256");
+    let blobs = || std::fs::read_dir(&blobs_dir).map_or(0, |d| d.count());
+    let blobs_before = blobs();
     let (bi, di) = (
         images(berth.docker(&["images", "-q"])),
         images(docker.docker(&["images", "-q"])),
@@ -386,6 +365,79 @@ fn peer_refused_image_loads_report_in_the_stream_as_docker() {
     }
     assert_eq!(images(berth.docker(&["images", "-q"])), bi);
     assert_eq!(images(docker.docker(&["images", "-q"])), di);
-    // Not yet: the blobs of a refused load stay in berth's content store (issue 11,
-    // "Refused loads leave nothing behind").
+    // Nothing of the refused archives stays in berth's content store.
+    assert_eq!(blobs(), blobs_before, "blobs left behind by refused loads");
+}
+
+/// `POST /containers/{id}/attach?logs=1&stream=0` over a hijacked connection, read as
+/// Python's http.client (and docker-py) reads it: the headers through a buffer, then the
+/// raw socket. The log replay must reach the raw reads, as with Docker.
+fn replay_after_buffered_headers(sock: &Path, name: &str) -> (String, Vec<u8>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut conn = std::os::unix::net::UnixStream::connect(sock).expect("connect");
+    write!(
+        conn,
+        "POST /v1.41/containers/{name}/attach?logs=1&stream=0&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("send");
+    let mut headers = BufReader::with_capacity(8192, conn);
+    let mut status = String::new();
+    headers.read_line(&mut status).expect("status line");
+    loop {
+        let mut line = String::new();
+        if headers.read_line(&mut line).expect("header") <= 2 {
+            break;
+        }
+    }
+    // What the buffer holds beyond the headers is lost to such a client.
+    let mut raw = headers.into_inner();
+    let mut rest = Vec::new();
+    raw.read_to_end(&mut rest).expect("read the raw socket");
+    let code = status
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    (code, rest)
+}
+
+#[test]
+fn peer_attach_log_replay_reaches_a_raw_socket_client_as_docker() {
+    if !daemon::need_peer_docker_py("peer_attach_log_replay_reaches_a_raw_socket_client_as_docker")
+    {
+        return;
+    }
+    let (berth, docker) = daemon::with_dockerd();
+    let args = [
+        "run",
+        "--name",
+        "replay",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; echo two",
+    ];
+    let (b, d) = both(&berth, &docker, &args);
+    assert!(b.status.success() && d.status.success(), "{}", stderr(&b));
+    let frame = |s: &str| {
+        let mut f = vec![1u8, 0, 0, 0, 0, 0, 0, s.len() as u8];
+        f.extend_from_slice(s.as_bytes());
+        f
+    };
+    let want = [frame("one\n"), frame("two\n")].concat();
+    // Docker gets the replay there because reading the log takes it longer than the
+    // client takes to read the headers (a race it usually wins); berth waits until the
+    // client has read them, so every round must see it.
+    let (code, replay) = replay_after_buffered_headers(&docker.sock(), "replay");
+    assert_eq!(code, "101", "dockerd");
+    assert!(replay == want || replay.is_empty(), "dockerd: {replay:?}");
+    for _ in 0..5 {
+        assert_eq!(
+            replay_after_buffered_headers(&berth.sock(), "replay"),
+            ("101".to_string(), want.clone()),
+            "berth"
+        );
+    }
 }

@@ -4,77 +4,41 @@
 //! keys, version-gated response fields, swarm endpoints outside a swarm, `docker version`.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 use berth_testkit::dockerd::Dockerd;
 
-fn need(test: &str) -> bool {
-    if !daemon::need(test, &["dockerd", "python3"]) {
-        return false;
-    }
-    let docker_py = Command::new("python3")
-        .args(["-c", "import docker"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !docker_py {
-        berth_testkit::skip(test, "needs python3-docker");
-    }
-    docker_py
-}
-
-/// Both daemons with busybox loaded.
-fn daemons() -> (Daemon, Dockerd) {
-    let berth = Daemon::start();
-    berth.load_busybox();
-    let docker = Dockerd::start();
-    docker.load_busybox();
-    (berth, docker)
-}
-
 /// Runs one case of tests/docker_py/fidelity.py against both daemons.
 fn docker_py_case(case: &str, berth: &Daemon, docker: &Dockerd) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/docker_py/fidelity.py");
-    let o = Command::new("python3")
-        .arg(&script)
-        .arg(case)
-        .arg(berth.host())
-        .arg(docker.host())
-        .env("BERTH_TEST_PREFIX", berth_testkit::unique_name("fid"))
-        .output()
-        .expect("python3");
-    assert!(
-        o.status.success() && stdout(&o).contains(&format!("fidelity {case}: all passed")),
-        "docker-py case {case} failed:\n{}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
+    daemon::docker_py_case(&script, case, berth, docker);
 }
 
 #[test]
 fn peer_null_fields_and_case_insensitive_keys_as_docker() {
-    if !need("peer_null_fields_and_case_insensitive_keys_as_docker") {
+    if !daemon::need_peer_docker_py("peer_null_fields_and_case_insensitive_keys_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     docker_py_case("keys", &berth, &docker);
 }
 
 #[test]
 fn peer_responses_follow_the_requested_api_version() {
-    if !need("peer_responses_follow_the_requested_api_version") {
+    if !daemon::need_peer_docker_py("peer_responses_follow_the_requested_api_version") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     docker_py_case("versions", &berth, &docker);
 }
 
 #[test]
 fn peer_swarm_endpoints_outside_a_swarm_as_docker() {
-    if !need("peer_swarm_endpoints_outside_a_swarm_as_docker") {
+    if !daemon::need_peer_docker_py("peer_swarm_endpoints_outside_a_swarm_as_docker") {
         return;
     }
-    let (berth, docker) = daemons();
+    let (berth, docker) = daemon::with_dockerd();
     docker_py_case("swarm", &berth, &docker);
     // The docker CLI prints the daemon's message the same way for both.
     let b = berth.docker(&["node", "ls"]);
@@ -100,7 +64,7 @@ fn server_block(o: &Output) -> Vec<(String, String)> {
 
 #[test]
 fn peer_docker_version_prints_every_server_field() {
-    if !need("peer_docker_version_prints_every_server_field") {
+    if !daemon::need_peer_docker_py("peer_docker_version_prints_every_server_field") {
         return;
     }
     let berth = Daemon::start();

@@ -336,3 +336,139 @@ fn peer_security_settings_are_honoured_as_docker_does() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// `docker run -m 8m` of a process that allocates without end: the OOM killer kills it, and
+/// inspect says `OOMKilled: true` (exit 137), with an `oom` event before `die` — on berth and,
+/// where installed, on Docker. A container that exits by itself says `false`.
+#[test]
+fn peer_an_oom_killed_container_shows_oomkilled() {
+    if !daemon_support::need("peer_an_oom_killed_container_shows_oomkilled", &[]) {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let dockerd = Dockerd::start();
+    let check = |engine: &str, docker: &dyn Fn(&[&str]) -> Output| -> Vec<String> {
+        let mut failures = Vec::new();
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        };
+        let start = now().to_string();
+        // `tail` keeps the last "line" of /dev/zero, which never ends: it grows until killed.
+        let out = docker(&[
+            "run",
+            "--name",
+            "oom",
+            "--network",
+            "none",
+            "-m",
+            "8m",
+            "--memory-swap",
+            "8m",
+            "busybox",
+            "tail",
+            "/dev/zero",
+        ]);
+        if out.status.code() != Some(137) {
+            failures.push(format!("{engine}: run: {:?} {}", out.status, stderr(&out)));
+        }
+        let out = docker(&[
+            "run",
+            "--name",
+            "fine",
+            "--network",
+            "none",
+            "busybox",
+            "true",
+        ]);
+        assert!(out.status.success(), "{engine}: {}", stderr(&out));
+        for (name, expected) in [("oom", "true 137"), ("fine", "false 0")] {
+            let out = docker(&[
+                "inspect",
+                "-f",
+                "{{.State.OOMKilled}} {{.State.ExitCode}}",
+                name,
+            ]);
+            if stdout(&out).trim() != expected {
+                failures.push(format!("{engine}: {name}: {:?}", stdout(&out)));
+            }
+        }
+        // A second past now: `docker events` returns once that has passed.
+        let until = (now() + 1).to_string();
+        let out = docker(&[
+            "events",
+            "--since",
+            &start,
+            "--until",
+            &until,
+            "--filter",
+            "container=oom",
+            "--filter",
+            "type=container",
+            "--format",
+            "{{.Action}}",
+        ]);
+        let actions: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+        let oom = actions.iter().position(|a| a == "oom");
+        let die = actions.iter().position(|a| a == "die");
+        if !matches!((oom, die), (Some(o), Some(d)) if o < d) {
+            failures.push(format!("{engine}: events {actions:?}"));
+        }
+        let _ = docker(&["rm", "-f", "oom", "fine"]);
+        failures
+    };
+    let mut failures = check("berth", &|a| d.docker(a));
+    if let Some(docker) = &dockerd {
+        failures.extend(check("Docker", &|a| docker.docker(a)));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// daemon.json's `no-new-privileges` and `seccomp-profile` (here as the dockerd flags of the
+/// same names; the test daemon's daemon.json is its own, and the keys' parsing is
+/// unit-tested in `daemon::config`) apply to every container that does not say otherwise.
+#[test]
+fn peer_daemon_wide_no_new_privileges_and_seccomp_profile() {
+    if !daemon_support::need(
+        "peer_daemon_wide_no_new_privileges_and_seccomp_profile",
+        &[],
+    ) {
+        return;
+    }
+    let tmp = TempDir::new("berth-sec-daemon-defaults-");
+    let profile = tmp.path().join("no-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
+    )
+    .unwrap();
+    let d = Daemon::start_with(&[
+        "--no-new-privileges",
+        "--seccomp-profile",
+        profile.to_str().unwrap(),
+    ]);
+    d.load_busybox();
+    let script =
+        "grep NoNewPrivs /proc/self/status; mkdir /tmp/x 2>/dev/null && echo made || echo refused";
+    let run = |flags: &[&str]| {
+        let mut args = vec!["run", "--rm", "--network", "none"];
+        args.extend(flags);
+        args.extend(["busybox", "sh", "-c", script]);
+        let out = d.docker(&args);
+        assert!(out.status.success(), "{flags:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    assert_eq!(run(&[]), "NoNewPrivs:\t1\nrefused\n");
+    assert_eq!(
+        run(&[
+            "--security-opt",
+            "no-new-privileges=false",
+            "--security-opt",
+            "seccomp=unconfined"
+        ]),
+        "NoNewPrivs:\t0\nmade\n"
+    );
+}

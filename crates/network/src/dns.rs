@@ -78,10 +78,34 @@ impl DnsRecords {
 
     /// Addresses of `name` on any of `networks`.
     pub fn lookup(&self, networks: &[String], name: &str) -> Vec<IpAddr> {
+        self.lookup_scoped(&Scope::of(networks.to_vec()), name)
+    }
+
+    /// Addresses of `name` as a container with `scope` sees it, like Docker's sandbox: its
+    /// link aliases first (each resolved on its own network), then the names of its
+    /// networks, skipping a network where `name` is one of its link aliases.
+    pub fn lookup_scoped(&self, scope: &Scope, name: &str) -> Vec<IpAddr> {
         let all = self.inner.read().expect("dns lock");
         let key = normalize(name);
+        for l in &scope.links {
+            if normalize(&l.alias) == key && scope.networks.contains(&l.network) {
+                if let Some(ips) = all
+                    .get(&l.network)
+                    .and_then(|n| n.get(&normalize(&l.target)))
+                {
+                    return ips.clone();
+                }
+            }
+        }
         let mut out = Vec::new();
-        for n in networks {
+        for n in &scope.networks {
+            if scope
+                .links
+                .iter()
+                .any(|l| l.network == *n && normalize(&l.alias) == key)
+            {
+                continue;
+            }
             if let Some(ips) = all.get(n).and_then(|net| net.get(&key)) {
                 out.extend(
                     ips.iter()
@@ -100,6 +124,38 @@ impl DnsRecords {
     }
 }
 
+/// A container-local name on one network: a `--link target:alias` on a user network.
+/// `alias` resolves, for that container only, to the addresses `target` has on `network`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DnsLink {
+    /// Network id.
+    pub network: String,
+    /// The name the container uses.
+    pub alias: String,
+    /// The linked container's name (or alias) on `network`.
+    pub target: String,
+}
+
+/// What one container's resolver answers from: the networks it is attached to and its
+/// link aliases on them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Network ids.
+    pub networks: Vec<String>,
+    /// Link aliases.
+    pub links: Vec<DnsLink>,
+}
+
+impl Scope {
+    /// The names of `networks`, no links.
+    pub fn of(networks: Vec<String>) -> Self {
+        Scope {
+            networks,
+            links: Vec::new(),
+        }
+    }
+}
+
 fn normalize(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
@@ -114,7 +170,7 @@ pub struct DnsServer {
 /// One container's listener; dropping it stops serving and closes the sockets.
 #[derive(Debug)]
 pub struct ResolverListener {
-    networks: Arc<RwLock<Vec<String>>>,
+    scope: Arc<RwLock<Scope>>,
     tasks: Vec<JoinHandle<()>>,
     /// Where it listens (inside the container's netns for [`DnsServer::serve_in_netns`]).
     pub addr: SocketAddr,
@@ -123,7 +179,12 @@ pub struct ResolverListener {
 impl ResolverListener {
     /// Changes the networks whose names this container can resolve (connect/disconnect).
     pub fn set_networks(&self, networks: Vec<String>) {
-        *self.networks.write().expect("dns lock") = networks;
+        self.scope.write().expect("dns lock").networks = networks;
+    }
+
+    /// Changes the container's link aliases (start, `network connect --link`).
+    pub fn set_links(&self, links: Vec<DnsLink>) {
+        self.scope.write().expect("dns lock").links = links;
     }
 }
 
@@ -174,24 +235,31 @@ impl DnsServer {
         }
         let udp = UdpSocket::from_std(udp).map_err(|e| NetworkError::sys("register udp", e))?;
         let tcp = TcpListener::from_std(tcp).map_err(|e| NetworkError::sys("register tcp", e))?;
-        let networks = Arc::new(RwLock::new(networks));
-        let udp_task = tokio::spawn(serve_udp(self.clone(), Arc::new(udp), networks.clone()));
-        let tcp_task = tokio::spawn(serve_tcp(self.clone(), tcp, networks.clone()));
+        let scope = Arc::new(RwLock::new(Scope::of(networks)));
+        let udp_task = tokio::spawn(serve_udp(self.clone(), Arc::new(udp), scope.clone()));
+        let tcp_task = tokio::spawn(serve_tcp(self.clone(), tcp, scope.clone()));
         Ok(ResolverListener {
-            networks,
+            scope,
             tasks: vec![udp_task, tcp_task],
             addr,
         })
     }
 
-    /// Answers one query message (DNS wire format); `None` for garbage.
+    /// Answers one query message (DNS wire format) for a container on `networks`;
+    /// `None` for garbage.
     pub async fn answer(&self, networks: &[String], query: &[u8]) -> Option<Vec<u8>> {
+        self.answer_scoped(&Scope::of(networks.to_vec()), query)
+            .await
+    }
+
+    /// Answers one query message for a container with `scope` (networks and link aliases).
+    pub async fn answer_scoped(&self, scope: &Scope, query: &[u8]) -> Option<Vec<u8>> {
         let packet = Packet::parse(query).ok()?;
         if packet.has_flags(PacketFlag::RESPONSE) {
             return None;
         }
         if let [q] = packet.questions.as_slice() {
-            let ips = self.records.lookup(networks, &q.qname.to_string());
+            let ips = self.records.lookup_scoped(scope, &q.qname.to_string());
             if !ips.is_empty() {
                 let mut reply = Packet::new_reply(packet.id());
                 reply.set_flags(PacketFlag::RECURSION_AVAILABLE | PacketFlag::AUTHORITATIVE_ANSWER);
@@ -256,29 +324,29 @@ impl DnsServer {
     }
 }
 
-async fn serve_udp(server: DnsServer, sock: Arc<UdpSocket>, networks: Arc<RwLock<Vec<String>>>) {
+async fn serve_udp(server: DnsServer, sock: Arc<UdpSocket>, scope: Arc<RwLock<Scope>>) {
     let mut buf = vec![0u8; 4096];
     loop {
         let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
             continue;
         };
         let query = buf[..n].to_vec();
-        let (server, sock, networks) = (server.clone(), sock.clone(), networks.clone());
+        let (server, sock, scope) = (server.clone(), sock.clone(), scope.clone());
         tokio::spawn(async move {
-            let nets = networks.read().expect("dns lock").clone();
-            if let Some(reply) = server.answer(&nets, &query).await {
+            let scope = scope.read().expect("dns lock").clone();
+            if let Some(reply) = server.answer_scoped(&scope, &query).await {
                 let _ = sock.send_to(&reply, peer).await;
             }
         });
     }
 }
 
-async fn serve_tcp(server: DnsServer, listener: TcpListener, networks: Arc<RwLock<Vec<String>>>) {
+async fn serve_tcp(server: DnsServer, listener: TcpListener, scope: Arc<RwLock<Scope>>) {
     loop {
         let Ok((mut conn, _)) = listener.accept().await else {
             continue;
         };
-        let (server, networks) = (server.clone(), networks.clone());
+        let (server, scope) = (server.clone(), scope.clone());
         tokio::spawn(async move {
             loop {
                 let mut len = [0u8; 2];
@@ -289,8 +357,8 @@ async fn serve_tcp(server: DnsServer, listener: TcpListener, networks: Arc<RwLoc
                 if conn.read_exact(&mut query).await.is_err() {
                     return;
                 }
-                let nets = networks.read().expect("dns lock").clone();
-                let Some(reply) = server.answer(&nets, &query).await else {
+                let current = scope.read().expect("dns lock").clone();
+                let Some(reply) = server.answer_scoped(&current, &query).await else {
                     return;
                 };
                 let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
@@ -382,6 +450,34 @@ mod tests {
         // "db" lives on netB: not answered locally, so it goes upstream.
         let r = srv.answer(&a, &query("db", TYPE::A)).await.unwrap();
         assert_eq!(answers(&r).1, vec![v4(192, 0, 2, 99)]);
+        // A link alias: only the linking container's scope resolves it, to the target's
+        // addresses on the link's network; it hides the same name on that network.
+        let linked = Scope {
+            networks: vec!["netA".into(), "netB".into()],
+            links: vec![
+                DnsLink {
+                    network: "netA".into(),
+                    alias: "Store".into(),
+                    target: "v4only".into(),
+                },
+                DnsLink {
+                    network: "netB".into(),
+                    alias: "web".into(),
+                    target: "nobody".into(),
+                },
+            ],
+        };
+        let r = srv
+            .answer_scoped(&linked, &query("store", TYPE::A))
+            .await
+            .unwrap();
+        assert_eq!(answers(&r), (RCODE::NoError, vec![v4(10, 1, 0, 3)]));
+        let r = srv
+            .answer_scoped(&linked, &query("web", TYPE::A))
+            .await
+            .unwrap();
+        assert_eq!(answers(&r), (RCODE::NoError, vec![v4(10, 1, 0, 2)]));
+        assert!(recs.lookup(&a, "store").is_empty());
         recs.remove_ips("netA", &[v4(10, 1, 0, 2), web6]);
         assert!(recs.lookup(&a, "web").is_empty());
         // No upstream reachable → SERVFAIL.

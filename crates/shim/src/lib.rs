@@ -10,7 +10,8 @@
 //! 4. serves one daemon connection at a time: `START` runs `berth-runtime start`; stdin,
 //!    resize and close-stdin frames go to the container; output frames and `EXITED` go out,
 //! 5. writes every output line to the container's log driver (`--log-config`), reaps
-//!    the container (pidfd), records the exit code in `<state>/exit.json`, sends `EXITED`,
+//!    the container (pidfd), records the exit code (and whether the OOM killer struck, read
+//!    from the container's cgroup while it still exists) in `<state>/exit.json`, sends `EXITED`,
 //!    deletes the runtime state, removes its socket and exits.
 //!
 //! A restarted daemon reconnects to the socket (live restore); a shim that ended while the
@@ -24,6 +25,7 @@ pub mod protocol;
 mod args;
 mod logging;
 mod monitor;
+mod oom;
 
 use std::fs::File;
 use std::io::Write;
@@ -40,6 +42,10 @@ pub struct ExitRecord {
     pub exit_code: i64,
     /// RFC 3339 time of the exit.
     pub finished_at: String,
+    /// The OOM killer killed a process of the container (its cgroup's `oom_kill` counter,
+    /// read before the cgroup was removed).
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 /// Socket path of the shim whose state dir is `<exec-root>/containers/<id>`:

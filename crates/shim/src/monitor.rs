@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::process::{Pid, WaitOptions};
 
+use crate::oom::OomCounter;
 use crate::{exit_path, protocol, short_path, socket_path, ExitRecord, ShimArgs};
 use berth_logdriver::{LogDriver, Message, Stream};
 
@@ -27,6 +28,7 @@ pub(crate) struct Shim {
     pty: Option<OwnedFd>,
     log: Box<dyn LogDriver>,
     started: bool,
+    oom: OomCounter,
 }
 
 /// The runtime invocation every runtime call starts from (`--root`, json log in the state
@@ -184,6 +186,7 @@ impl Shim {
             pty,
             log,
             started: false,
+            oom: OomCounter::of_pid(pid.as_raw_nonzero().get()),
         })
     }
 
@@ -400,9 +403,11 @@ impl Shim {
     }
 
     fn finish(mut self, code: i64) {
+        // Read before `runtime delete` below removes the cgroup.
         let record = ExitRecord {
             exit_code: code,
             finished_at: berth_units::time::now_rfc3339_nanos(),
+            oom_killed: self.oom.kills() > 0,
         };
         let json = serde_json::to_vec(&record).unwrap_or_default();
         let path = exit_path(&self.args.state_dir);

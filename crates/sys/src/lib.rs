@@ -5,8 +5,9 @@
 //! preferred everywhere; this crate holds what they do not cover.
 //!
 //! Modules are owned by concept: `bpf` (cgroup v2 device filters) and the runtime's process,
-//! mount and namespace primitives.
+//! mount and namespace primitives, `socket` (what a peer has not read yet).
 
 pub mod bpf;
 pub mod fd;
 pub mod process;
+pub mod socket;

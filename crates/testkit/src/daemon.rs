@@ -482,3 +482,51 @@ pub fn need(test: &str, extra: &[&str]) -> bool {
     }
     true
 }
+
+/// Whether a side-by-side test with Docker's daemon and docker-py can run: [`need`] with
+/// `dockerd` and `python3`, and `import docker` working (python3-docker).
+pub fn need_peer_docker_py(test: &str) -> bool {
+    if !need(test, &["dockerd", "python3"]) {
+        return false;
+    }
+    let docker_py = Command::new("python3")
+        .args(["-c", "import docker"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !docker_py {
+        crate::skip(test, "needs python3-docker");
+    }
+    docker_py
+}
+
+/// A berth daemon and Docker's own (a private dockerd, [`crate::dockerd::Dockerd`]), both
+/// with busybox loaded: (berth, docker).
+pub fn with_dockerd() -> (Daemon, crate::dockerd::Dockerd) {
+    let berth = Daemon::start();
+    berth.load_busybox();
+    let docker = crate::dockerd::Dockerd::start();
+    docker.load_busybox();
+    (berth, docker)
+}
+
+/// Runs one case of a side-by-side docker-py script against both daemons
+/// (`python3 <script> <case> <berth host> <docker host>`, with a unique
+/// `BERTH_TEST_PREFIX` for the names it makes) and asserts that it passed: exit 0 and
+/// `<case>: all passed` on its stdout.
+pub fn docker_py_case(script: &Path, case: &str, berth: &Daemon, docker: &crate::dockerd::Dockerd) {
+    let o = Command::new("python3")
+        .arg(script)
+        .arg(case)
+        .arg(berth.host())
+        .arg(docker.host())
+        .env("BERTH_TEST_PREFIX", crate::unique_name("fid"))
+        .output()
+        .expect("python3");
+    assert!(
+        o.status.success() && stdout(&o).contains(&format!("{case}: all passed")),
+        "docker-py case {case} of {} failed:\n{}\n{}",
+        script.display(),
+        stdout(&o),
+        stderr(&o)
+    );
+}

@@ -2,7 +2,8 @@
 //! berth's behaviour is compared with.
 //!
 //! Everything is private to the test: socket, data root and exec root under a [`TempDir`],
-//! no default bridge, no iptables/ip6tables rules, and user networks drawn from a free
+//! no default bridge (or one the test makes: [`Dockerd::start_with_default_bridge`]), no
+//! iptables/ip6tables rules, and user networks drawn from a free
 //! `10.x.y.0/20` ([`crate::subnet::free_block_20`]). On drop it removes its containers and
 //! networks (their bridges), stops dockerd and the containerd it started, and unmounts
 //! what is left under its directory.
@@ -18,6 +19,8 @@ use crate::TempDir;
 pub struct Dockerd {
     child: Option<Child>,
     dir: TempDir,
+    /// A default bridge made for this daemon (removed on drop).
+    bridge: Option<String>,
 }
 
 impl Dockerd {
@@ -28,6 +31,48 @@ impl Dockerd {
 
     /// Starts dockerd with extra flags.
     pub fn start_with(args: &[&str]) -> Dockerd {
+        Self::launch(args, None)
+    }
+
+    /// Starts dockerd with a default bridge of its own: a bridge `dk…` this call creates
+    /// with the first /24 of a free `10.x.y.0/20` (`--bridge`), for what only the default
+    /// network shows (legacy links). The bridge is deleted on drop.
+    pub fn start_with_default_bridge() -> Dockerd {
+        let name = crate::unique_name("dk");
+        let seed = std::process::id() as usize * 17 + name.len() * 7919;
+        let (a, b) = crate::subnet::free_block_20(seed).expect("a free 10.x.y.0/20");
+        let ip = |args: &[&str]| {
+            let ok = Command::new("ip")
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "ip {args:?}");
+        };
+        ip(&["link", "add", &name, "type", "bridge"]);
+        Self::launch_guarded(&name, |name| {
+            ip(&["addr", "add", &format!("10.{a}.{b}.1/24"), "dev", name]);
+            ip(&["link", "set", name, "up"]);
+            Self::launch(&[], Some(name))
+        })
+    }
+
+    /// Runs `start`; deletes the bridge `name` if it panics.
+    fn launch_guarded(name: &str, start: impl FnOnce(&str) -> Dockerd) -> Dockerd {
+        struct Guard<'a>(&'a str, bool);
+        impl Drop for Guard<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    let _ = Command::new("ip").args(["link", "del", self.0]).status();
+                }
+            }
+        }
+        let mut g = Guard(name, false);
+        let d = start(name);
+        g.1 = true;
+        d
+    }
+
+    fn launch(args: &[&str], bridge: Option<&str>) -> Dockerd {
         let dir = TempDir::new("berth-dockerd-");
         let d = dir.path().to_path_buf();
         let seed = std::process::id() as usize * 131 + d.as_os_str().len();
@@ -42,12 +87,8 @@ impl Dockerd {
             .arg(d.join("exec"))
             .arg("--pidfile")
             .arg(d.join("d.pid"))
-            .args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-masq=false",
-            ])
+            .arg(format!("--bridge={}", bridge.unwrap_or("none")))
+            .args(["--iptables=false", "--ip6tables=false", "--ip-masq=false"])
             .arg("--default-address-pool")
             .arg(format!("base=10.{a}.{b}.0/20,size=24"))
             .args(args)
@@ -59,6 +100,7 @@ impl Dockerd {
         let daemon = Dockerd {
             child: Some(child),
             dir,
+            bridge: bridge.map(str::to_string),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !(daemon.sock().exists() && daemon.docker(&["version"]).status.success()) {
@@ -145,5 +187,8 @@ impl Drop for Dockerd {
             }
         }
         crate::daemon::unmount_under(self.root());
+        if let Some(bridge) = &self.bridge {
+            let _ = Command::new("ip").args(["link", "del", bridge]).status();
+        }
     }
 }

@@ -109,6 +109,9 @@ impl Containers {
         if argv.is_empty() {
             return Err(EngineError::invalid("no command specified"));
         }
+        if host.ipc_mode.is_empty() {
+            host.ipc_mode = super::namespaces::DEFAULT_IPC_MODE.into();
+        }
         if host.network_mode.is_empty() || host.network_mode == "default" {
             host.network_mode = "bridge".into();
         }
@@ -119,6 +122,7 @@ impl Containers {
         let endpoints_config = self
             .networks
             .prepare_network_create(&mut host, body.networking_config)?;
+        let links = self.networks.prepare_links(&host)?;
         super::options::check_create_options(&mut host, &self.log)?;
         let plan = crate::volumes::mounts::plan(&self.records, &config, &host)?;
         let id = record::new_id();
@@ -163,6 +167,7 @@ impl Containers {
                 .to_string(),
             manually_stopped: false,
             endpoints_config,
+            links,
             mounts: plan.mounts.clone(),
             removing: None,
         };

@@ -252,7 +252,16 @@ impl Containers {
         } else {
             e.config.working_dir.clone()
         };
-        let mut env = rec.config.env.clone().unwrap_or_default();
+        // As Docker, an exec sees the container's legacy link variables too.
+        let mut env = self
+            .networks
+            .legacy_link_env(&rec)
+            .await
+            .unwrap_or_default();
+        crate::networks::links::replace_or_append(
+            &mut env,
+            rec.config.env.clone().unwrap_or_default(),
+        );
         if tty && !env.iter().any(|v| v.starts_with("TERM=")) {
             env.push("TERM=xterm".into());
         }

@@ -21,10 +21,15 @@ impl Containers {
         rec.state.pid = 0;
         rec.state.exit_code = exit.exit_code;
         rec.state.finished_at = exit.finished_at.clone();
+        rec.state.oom_killed = exit.oom_killed;
         self.networks.network_down(id).await;
         self.unmount_rootfs(id);
         let _ = self.save(&rec).await;
         let _ = live.output.send(Output::Exit(exit.exit_code));
+        if exit.oom_killed {
+            // Docker's order: `oom`, then `die`.
+            self.event("oom", &rec, &[]);
+        }
         self.event("die", &rec, &[("exitCode", exit.exit_code.to_string())]);
         let _ = live.signals.send(Signal::Exited(exit.exit_code));
         if rec.host_config.auto_remove {

@@ -49,6 +49,66 @@ pub fn security(host: &HostConfig) -> Security {
     out
 }
 
+/// The daemon's defaults for every container (daemon.json / dockerd flags
+/// `no-new-privileges` and `seccomp-profile`); a container's own `SecurityOpt` wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DaemonDefaults {
+    /// `no-new-privileges: true`.
+    pub no_new_privileges: bool,
+    /// `seccomp-profile`: `None` is Docker's default profile.
+    pub seccomp: Option<Seccomp>,
+}
+
+impl DaemonDefaults {
+    /// `seccomp-profile` as dockerd reads it: `unconfined`, `builtin` (Docker's default) or
+    /// the path of a profile, read and checked now, with dockerd's messages.
+    pub fn seccomp_profile(value: &str) -> Result<Option<Seccomp>, String> {
+        match value {
+            "" | "builtin" => Ok(None),
+            "unconfined" => Ok(Some(Seccomp::Unconfined)),
+            path => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("opening seccomp profile ({path}) failed: {e}"))?;
+                super::seccomp::check_profile(&text)?;
+                Ok(Some(Seccomp::Profile(text)))
+            }
+        }
+    }
+
+    /// Applies the defaults to a container's spec where its `SecurityOpt` says nothing.
+    pub fn apply(&self, host: &HostConfig, spec: &mut Value) -> Result<(), String> {
+        let (mut own_nnp, mut own_seccomp) = (false, false);
+        for opt in host.security_opt.iter().flatten() {
+            match super::validate::security_opt(opt) {
+                Ok(SecurityOpt::NoNewPrivileges(_)) => own_nnp = true,
+                Ok(SecurityOpt::Seccomp(_)) => own_seccomp = true,
+                _ => {}
+            }
+        }
+        if self.no_new_privileges && !own_nnp {
+            spec["process"]["noNewPrivileges"] = Value::Bool(true);
+        }
+        if let (Some(seccomp), false) = (&self.seccomp, own_seccomp) {
+            let caps: Vec<String> = spec["process"]["capabilities"]["bounding"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let section = seccomp_section(seccomp, host.privileged, &caps)?;
+            if let Some(linux) = spec["linux"].as_object_mut() {
+                match section {
+                    Some(filter) => linux.insert("seccomp".into(), filter),
+                    None => linux.remove("seccomp"),
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `linux.seccomp` for a container with `caps` (moby's `WithSeccomp`): none when
 /// unconfined or privileged, the given profile, else Docker's default.
 pub fn seccomp_section(

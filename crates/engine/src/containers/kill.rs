@@ -13,6 +13,18 @@ impl Containers {
     /// `POST /containers/{id}/kill`.
     pub async fn kill(self: &Arc<Self>, reference: &str, signal: Option<String>) -> Result<()> {
         let rec = self.lookup(reference)?;
+        // A start in flight finishes first (`docker run`'s sig-proxy can send a signal the
+        // moment the container's first output arrives, before its start has returned).
+        let live = self.live(&rec.id);
+        let starting = match live.starting.try_lock() {
+            Ok(g) => g,
+            Err(_) => {
+                crate::crash::reached("kill-waits-for-start");
+                live.starting.lock().await
+            }
+        };
+        let rec = self.get(&rec.id)?;
+        drop(starting);
         if !rec.state.running {
             return Err(EngineError::conflict(format!(
                 "cannot kill container: {reference}: container {} is not running",
@@ -25,7 +37,6 @@ impl Containers {
         if parse_signal(&sig).is_none() {
             return Err(EngineError::invalid(format!("Invalid signal: {sig}")));
         }
-        let live = self.live(&rec.id);
         let mut rx = live.signals.subscribe();
         runtime(self, &["kill", &rec.id, &sig]).await?;
         self.event(

@@ -14,8 +14,10 @@ pub mod health;
 pub mod host_settings;
 pub mod init;
 mod kill;
+mod links;
 mod logging;
 mod logs;
+pub mod namespaces;
 mod network;
 mod ops;
 mod options;
@@ -70,6 +72,8 @@ pub struct Containers {
     pub layout: crate::layout::Layout,
     /// The daemon's log driver and options (`log-driver`, `log-opts` of daemon.json).
     pub log: LogDefaults,
+    /// The daemon's `no-new-privileges` and `seccomp-profile`.
+    pub security_defaults: host_settings::DaemonDefaults,
     /// Networking.
     pub networks: Arc<Networks>,
     /// Volumes (and the mounts of containers).
@@ -103,6 +107,8 @@ pub struct ContainersDeps {
     pub volumes: Arc<Volumes>,
     /// The daemon's log driver and options.
     pub log: LogDefaults,
+    /// The daemon's `no-new-privileges` and `seccomp-profile`.
+    pub security_defaults: host_settings::DaemonDefaults,
 }
 
 impl Containers {
@@ -122,6 +128,7 @@ impl Containers {
             images: deps.images,
             events: deps.events,
             log: deps.log,
+            security_defaults: deps.security_defaults,
             networks: deps.networks,
             volumes: deps.volumes,
             helpers: crate::helpers::Helpers::from_current_exe(),

@@ -49,6 +49,7 @@ impl Containers {
 
     pub(super) fn unmount_rootfs(&self, id: &str) {
         self.volumes.store.unmount_container(id);
+        self.unmount_shareable_shm(id);
         let target = self.rootfs(id);
         while is_mountpoint(&target) {
             if berth_snapshot::unmount(&target).is_err() {

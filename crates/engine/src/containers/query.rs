@@ -43,7 +43,10 @@ impl Containers {
             restart_count: rec.restart_count,
             driver: "overlay2".into(),
             platform: "linux".into(),
-            host_config: rec.host_config.clone(),
+            host_config: HostConfig {
+                links: self.networks.inspect_links(&rec),
+                ..rec.host_config.clone()
+            },
             network_settings: self.networks.network_settings(&rec),
             mounts: self.mount_points(&rec),
             config,
@@ -59,7 +62,7 @@ impl Containers {
             .collect()
     }
 
-    fn summary(&self, rec: &ContainerRecord) -> ContainerSummary {
+    fn summary(&self, rec: &ContainerRecord, link_names: &[String]) -> ContainerSummary {
         let mut cmd = vec![rec.path.clone()];
         cmd.extend(rec.args.iter().cloned());
         let (ports, network_settings) = self.networks.network_summary(rec);
@@ -67,7 +70,13 @@ impl Containers {
             ports,
             network_settings,
             id: rec.id.clone(),
-            names: vec![rec.name.clone()],
+            names: {
+                // Docker lists the legacy link names of a container beside its name.
+                let mut names = vec![rec.name.clone()];
+                names.extend(link_names.iter().cloned());
+                names.sort();
+                names
+            },
             image: if rec.config.image.is_empty() {
                 rec.image.clone()
             } else {
@@ -113,6 +122,7 @@ impl Containers {
                 return Err(EngineError::invalid(format!("invalid filter '{key}'")));
             }
         }
+        let link_names = crate::networks::Networks::link_names(&recs);
         let all = opts.all
             || opts.limit.is_some_and(|l| l > 0)
             || f.contains_key("status")
@@ -125,7 +135,11 @@ impl Containers {
             if !self.matches(&rec, f) {
                 continue;
             }
-            let mut s = self.summary(&rec);
+            let names = link_names
+                .get(&rec.id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let mut s = self.summary(&rec, names);
             if opts.size {
                 let used = self
                     .images

@@ -37,6 +37,7 @@ impl Containers {
                 let exit = task::read_exit_record(&state_dir).unwrap_or(ExitRecord {
                     exit_code: 255,
                     finished_at: logfile::now(),
+                    oom_killed: false,
                 });
                 let mut r = rec.clone();
                 r.host_config.restart_policy.name = if matches!(

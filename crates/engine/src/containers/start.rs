@@ -10,6 +10,7 @@ use super::spec;
 use super::task::{self, Output, Spawned};
 use super::Containers;
 use crate::logfile;
+use crate::networks::links;
 use crate::record::ContainerRecord;
 use crate::shim::{protocol, ShimArgs};
 
@@ -39,6 +40,9 @@ impl Containers {
         live: &'a Arc<task::Live>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
         Box::pin(async move {
+            // A kill that arrives meanwhile waits for the start to finish (Docker holds the
+            // container's lock across start), then finds the container running.
+            let _starting = live.starting.lock().await;
             let id = rec.id.clone();
             let auto_remove = rec.host_config.auto_remove;
             let started = self.start_inner(rec, live).await;
@@ -110,11 +114,24 @@ impl Containers {
                 return Err(e);
             }
         };
+        // Legacy links: their variables come before the container's own (which win).
+        let mut config = rec.config.clone();
+        match self.networks.legacy_link_env(&rec).await {
+            Ok(env) if env.is_empty() => {}
+            Ok(mut env) => {
+                links::replace_or_append(&mut env, config.env.take().unwrap_or_default());
+                config.env = Some(env);
+            }
+            Err(e) => {
+                fail(self, String::new());
+                return Err(e);
+            }
+        }
         let mut argv = vec![rec.path.clone()];
         argv.extend(rec.args.clone());
         let spec = spec::build(&spec::SpecInput {
             id: &id,
-            config: &rec.config,
+            config: &config,
             host: &rec.host_config,
             args: &argv,
             rootfs: &rootfs,
@@ -128,6 +145,14 @@ impl Containers {
             }
         };
         if let Err(e) = self.networks.adjust_network_spec(&rec, &mut spec) {
+            fail(self, String::new());
+            return Err(e);
+        }
+        if let Err(m) = self.security_defaults.apply(&rec.host_config, &mut spec) {
+            let m = fail(self, m);
+            return Err(EngineError::invalid(m));
+        }
+        if let Err(e) = self.apply_namespace_modes(&id, &rec.host_config, &mut spec) {
             fail(self, String::new());
             return Err(e);
         }
@@ -195,6 +220,7 @@ impl Containers {
             Ok(Err(msg)) => return Err(self.start_failed(rec, msg).await),
             Err(_) => return Err(EngineError::internal("shim went away")),
         }
+        crate::crash::hold("start-before-save").await;
         crate::crash::point("start-before-save");
         rec.state = ContainerState {
             status: "running".into(),

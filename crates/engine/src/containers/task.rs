@@ -43,6 +43,9 @@ pub struct Live {
     pub ctl: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
     /// Serialises lifecycle operations (start/stop/rm) on this container.
     pub op: tokio::sync::Mutex<()>,
+    /// Held across a start: a kill waits on it (a stop holds `op` for its whole timeout,
+    /// which a kill must not wait for).
+    pub starting: tokio::sync::Mutex<()>,
 }
 
 impl Default for Live {
@@ -52,6 +55,7 @@ impl Default for Live {
             signals: broadcast::channel(16).0,
             ctl: Mutex::new(None),
             op: tokio::sync::Mutex::new(()),
+            starting: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -242,6 +246,7 @@ pub async fn wait_exit_record(state_dir: &Path) -> ExitRecord {
     ExitRecord {
         exit_code: 255,
         finished_at: crate::logfile::now(),
+        oom_killed: false,
     }
 }
 

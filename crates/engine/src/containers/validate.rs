@@ -14,6 +14,8 @@ pub fn create(config: &ContainerConfig, host: &HostConfig) -> Result<(), String>
     for opt in host.security_opt.iter().flatten() {
         security_opt(opt)?;
     }
+    super::namespaces::check(host)?;
+    super::namespaces::check_hostname(host, &config.hostname)?;
     super::host_settings::check(host)
 }
 

@@ -76,6 +76,15 @@ pub struct Flags {
     /// Path to TLS key file (default …/key.pem).
     #[arg(long = "tlskey")]
     pub tlskey: Option<PathBuf>,
+    /// Set no-new-privileges by default for new containers.
+    #[arg(long = "no-new-privileges", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub no_new_privileges: Option<bool>,
+    /// Path to the default seccomp profile ("unconfined", "builtin" or a file).
+    #[arg(long = "seccomp-profile")]
+    pub seccomp_profile: Option<String>,
+    /// User/group for user namespaces: refused (berth has no user-namespace remapping).
+    #[arg(long = "userns-remap")]
+    pub userns_remap: Option<String>,
 }
 
 /// daemon.json.
@@ -132,6 +141,12 @@ pub struct FileConfig {
     pub tlscert: Option<PathBuf>,
     /// tlskey.
     pub tlskey: Option<PathBuf>,
+    /// no-new-privileges.
+    pub no_new_privileges: Option<bool>,
+    /// seccomp-profile.
+    pub seccomp_profile: Option<String>,
+    /// userns-remap (refused: not implemented).
+    pub userns_remap: Option<String>,
     /// Keys that match none of the above (refused, as dockerd does).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, serde_json::Value>,
@@ -166,6 +181,8 @@ pub struct DaemonConfig {
     pub config_file: PathBuf,
     /// Network settings.
     pub network: crate::networks::NetConfig,
+    /// `no-new-privileges` and `seccomp-profile` for every container.
+    pub security_defaults: crate::containers::host_settings::DaemonDefaults,
     /// The command-line flags this was resolved from (SIGHUP resolves them again with the
     /// re-read daemon.json).
     pub flags: Flags,
@@ -252,7 +269,9 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
     let mut insecure = file.insecure_registries.clone();
     insecure.extend(flags.insecure_registries.iter().cloned());
     let network = network_config(flags, &file)?;
+    let security_defaults = security_defaults(flags, &file)?;
     Ok(DaemonConfig {
+        security_defaults,
         network,
         sockets,
         tcp,
@@ -278,6 +297,41 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
         )?,
         config_file: flags.config_file.clone(),
         flags: flags.clone(),
+    })
+}
+
+/// `no-new-privileges` and `seccomp-profile`; `userns-remap` is refused rather than ignored
+/// (berth runs no container in a remapped user namespace).
+fn security_defaults(
+    flags: &Flags,
+    file: &FileConfig,
+) -> Result<crate::containers::host_settings::DaemonDefaults, String> {
+    use crate::containers::host_settings::DaemonDefaults;
+    if let Some(remap) = flags
+        .userns_remap
+        .as_ref()
+        .or(file.userns_remap.as_ref())
+        .filter(|r| !r.is_empty())
+    {
+        return Err(format!(
+            "userns-remap ({remap:?}) is not supported by berth: containers would run without the user namespace it asks for; remove it from {} or the command line",
+            flags.config_file.display()
+        ));
+    }
+    let seccomp = match flags
+        .seccomp_profile
+        .as_ref()
+        .or(file.seccomp_profile.as_ref())
+    {
+        Some(p) => DaemonDefaults::seccomp_profile(p)?,
+        None => None,
+    };
+    Ok(DaemonDefaults {
+        no_new_privileges: flags
+            .no_new_privileges
+            .or(file.no_new_privileges)
+            .unwrap_or(false),
+        seccomp,
     })
 }
 
@@ -478,5 +532,48 @@ mod tests {
         assert_eq!(c.tlsverify, Some(true));
         assert_eq!(c.tlscacert, Some(PathBuf::from("/a")));
         assert_eq!(c.tlskey, Some(PathBuf::from("/k")));
+    }
+
+    #[test]
+    fn security_keys_of_daemon_json_are_read_and_userns_remap_is_refused() {
+        use crate::containers::host_settings::Seccomp;
+        let dir = std::env::temp_dir().join(format!("berth-cfg-sec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("daemon.json");
+        let profile = dir.join("p.json");
+        std::fs::write(&profile, r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
+        let parse = |json: String| {
+            std::fs::write(&file, json).unwrap();
+            let f =
+                Flags::try_parse_from(["berth daemon", "--config-file", file.to_str().unwrap()])
+                    .unwrap();
+            resolve(&f)
+        };
+        let c = parse(format!(
+            r#"{{"no-new-privileges": true, "seccomp-profile": "{}"}}"#,
+            profile.display()
+        ))
+        .unwrap();
+        assert!(c.security_defaults.no_new_privileges);
+        assert!(matches!(
+            c.security_defaults.seccomp,
+            Some(Seccomp::Profile(_))
+        ));
+        let c = parse(r#"{"seccomp-profile": "unconfined"}"#.into()).unwrap();
+        assert_eq!(c.security_defaults.seccomp, Some(Seccomp::Unconfined));
+        let e = parse(r#"{"seccomp-profile": "/nonexistent/p.json"}"#.into()).unwrap_err();
+        assert!(
+            e.starts_with("opening seccomp profile (/nonexistent/p.json) failed"),
+            "{e}"
+        );
+        std::fs::write(&profile, "{").unwrap();
+        let e = parse(format!(r#"{{"seccomp-profile": "{}"}}"#, profile.display())).unwrap_err();
+        assert!(e.starts_with("Decoding seccomp profile failed"), "{e}");
+        let e = parse(r#"{"userns-remap": "default"}"#.into()).unwrap_err();
+        assert!(
+            e.contains("userns-remap (\"default\") is not supported"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 use super::config::DaemonConfig;
 use super::services::Services;
 use crate::containers::Containers;
-use crate::error::{EngineError, ErrorKind as EngineErrorKind};
+use crate::error::EngineError;
 use crate::events::{self, EventBus};
 use crate::images::ImageService;
 
@@ -98,18 +98,7 @@ impl Berth {
 /// status code, its text is the `{"message": …}` clients print.
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
-        let kind = match e.kind() {
-            EngineErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
-            EngineErrorKind::Unauthorized => ErrorKind::Unauthorized,
-            EngineErrorKind::Forbidden => ErrorKind::Forbidden,
-            EngineErrorKind::NotFound => ErrorKind::NotFound,
-            EngineErrorKind::Conflict => ErrorKind::Conflict,
-            EngineErrorKind::NotModified => ErrorKind::NotModified,
-            EngineErrorKind::NotImplemented => ErrorKind::NotImplemented,
-            EngineErrorKind::Unavailable => ErrorKind::Unavailable,
-            EngineErrorKind::Internal => ErrorKind::Internal,
-        };
-        ApiError::new(kind, e.to_string())
+        ApiError::new(e.kind(), e.to_string())
     }
 }
 
@@ -464,6 +453,9 @@ impl Engine for Berth {
         id: &str,
         opts: ContainerDeleteOptions,
     ) -> ApiResult<()> {
+        if opts.link {
+            return Ok(self.containers.remove_link(id).await?);
+        }
         Ok(self.containers.remove(id, opts.force, opts.volumes).await?)
     }
     async fn container_archive_stat(

@@ -64,6 +64,7 @@ impl Services {
             networks: networks.clone(),
             volumes: volumes.clone(),
             log: cfg.log.clone(),
+            security_defaults: cfg.security_defaults.clone(),
         });
         // Build steps left by a daemon that died mid-build are cleared here, before the
         // container reconcile (their snapshots have no container record); recovery keeps

@@ -24,7 +24,7 @@ use super::{endpoint_id, network_container, Attached, NetworkRecord, Networks};
 use crate::record::ContainerRecord;
 
 /// Name of the default bridge network.
-const BRIDGE: &str = "bridge";
+pub(super) const BRIDGE: &str = "bridge";
 
 fn requested_ip(es: &EndpointSettings) -> Result<Option<Ipv4Addr>> {
     match es.ipam_config.as_ref().map(|c| c.ipv4_address.as_str()) {
@@ -117,7 +117,8 @@ pub fn port_mappings(host: &HostConfig, exposed: &[String]) -> Result<Vec<PortMa
     Ok(out)
 }
 
-fn exposed_keys(rec: &ContainerRecord) -> Vec<String> {
+/// The container's exposed ports (`port/proto`), those of its port bindings included.
+pub(super) fn exposed_keys(rec: &ContainerRecord) -> Vec<String> {
     let mut keys: Vec<String> = rec
         .config
         .exposed_ports
@@ -272,7 +273,7 @@ impl Networks {
         net.info(&rec.id).await.map(|i| IpAddr::V4(i.gateway))
     }
 
-    fn hostname_of(rec: &ContainerRecord) -> String {
+    pub(super) fn hostname_of(rec: &ContainerRecord) -> String {
         if rec.config.hostname.is_empty() {
             short(&rec.id)
         } else {
@@ -280,14 +281,19 @@ impl Networks {
         }
     }
 
+    /// The `/etc/hosts` lines beside the container's own: `--add-host`, then its legacy
+    /// links.
     async fn extra_hosts(&self, rec: &ContainerRecord) -> Result<Vec<(String, IpAddr)>> {
         let gw = self.default_gateway().await;
-        rec.host_config
+        let mut out = rec
+            .host_config
             .extra_hosts
             .iter()
             .flatten()
             .map(|h| files::parse_add_host(h, gw).map_err(EngineError::from))
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        out.extend(self.link_hosts(rec).await);
+        Ok(out)
     }
 
     /// Writes `hostname`, `hosts` and `resolv.conf` under the container's data dir and
@@ -407,7 +413,11 @@ impl Networks {
         let res = self.network_up_inner(rec, &netns).await;
         match res {
             Ok(att) => {
+                if let Some(dns) = &att.dns {
+                    dns.set_links(self.dns_links(rec));
+                }
                 self.with_attached(|m| m.insert(rec.id.clone(), att));
+                self.refresh_parents(rec).await;
                 Ok(())
             }
             Err(e) => {
@@ -527,7 +537,11 @@ impl Networks {
 
     /// Rewrites the container's `/etc/hosts` with its addresses on `endpoints`, in place:
     /// the file is bind-mounted, a rename would not be seen inside.
-    async fn write_hosts(&self, rec: &ContainerRecord, endpoints: &[Endpoint]) -> Result<()> {
+    pub(super) async fn write_hosts(
+        &self,
+        rec: &ContainerRecord,
+        endpoints: &[Endpoint],
+    ) -> Result<()> {
         let ips: Vec<IpAddr> = endpoints.iter().flat_map(Endpoint::addrs).collect();
         let text = files::hosts_file(&Self::hostname_of(rec), &ips, &self.extra_hosts(rec).await?);
         std::fs::write(self.containers.data_dir(&rec.id).join("hosts"), text)
@@ -597,6 +611,9 @@ impl Networks {
                     )
                 });
                 att.dns = net.mgr.serve_dns(&rec.id, &netns, rc.upstreams).await.ok();
+                if let Some(dns) = &att.dns {
+                    dns.set_links(self.dns_links(&rec));
+                }
             }
             net.with_attached(|m| m.insert(rec.id.clone(), att));
         }
@@ -815,6 +832,7 @@ impl Networks {
             self.write_hosts(rec, &endpoints).await?;
         }
         rec.endpoints_config.insert(nrec.name.clone(), es);
+        self.update_dns_links(rec);
         Ok(())
     }
 
@@ -875,6 +893,7 @@ impl Networks {
             self.write_hosts(rec, &endpoints).await?;
         }
         rec.endpoints_config.remove(&key);
+        self.update_dns_links(rec);
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod container;
 mod create;
+pub mod links;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
