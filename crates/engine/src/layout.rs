@@ -95,6 +95,26 @@ impl Layout {
         Ok(())
     }
 
+    /// The data root given to a daemon with `userns-remap`, whose stores live in
+    /// `<root>/<uid>.<gid>`: created if missing, 0710 with the remapped root's group (as
+    /// dockerd), so that the remapped root reaches its own store and nothing else.
+    pub fn secure_outer_root(root: &Path, gid: u32) -> Result<(), LayoutError> {
+        let outer = Layout {
+            data_root: root.to_path_buf(),
+            exec_root: root.to_path_buf(),
+            gid: Some(gid),
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(PRIVATE_MODE)
+            .create(root)
+            .map_err(|source| LayoutError {
+                path: root.to_path_buf(),
+                source,
+            })?;
+        outer.set(root, DATA_ROOT_MODE)
+    }
+
     /// Creates a directory a user-namespaced container's root traverses (`containers/`,
     /// `containers/<id>`, the runtime's root) with the traversable mode and group.
     pub fn traversable_dir(&self, dir: &Path) -> io::Result<()> {
@@ -102,6 +122,19 @@ impl Layout {
             .recursive(true)
             .mode(TRAVERSE_MODE)
             .create(dir)?;
+        // `containers/` (or `runtime/`) may have just been made on the way: it needs the
+        // group too.
+        for ancestor in dir.ancestors().skip(1) {
+            let under_root = ancestor
+                .parent()
+                .is_some_and(|p| p == self.data_root || p == self.exec_root);
+            let traversed = ancestor
+                .file_name()
+                .is_some_and(|n| TRAVERSED.iter().any(|t| n == *t));
+            if under_root && traversed {
+                self.set(ancestor, TRAVERSE_MODE).map_err(|e| e.source)?;
+            }
+        }
         self.set(dir, TRAVERSE_MODE).map_err(|e| e.source)
     }
 

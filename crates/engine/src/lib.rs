@@ -25,6 +25,7 @@ pub mod images;
 pub mod layout;
 pub mod networks;
 pub mod record;
+pub mod remap;
 pub mod volumes;
 
 pub use berth_shim as shim;

@@ -114,6 +114,7 @@ pub struct ContainerStore {
     store: Arc<Store>,
     exec_root: PathBuf,
     data_root: PathBuf,
+    remap: Option<Arc<crate::remap::IdMapping>>,
 }
 
 /// Maps a metadata error to the engine's.
@@ -134,6 +135,28 @@ impl ContainerStore {
             store,
             exec_root,
             data_root,
+            remap: None,
+        }
+    }
+
+    /// The same store for a daemon with `userns-remap`.
+    pub fn with_remap(mut self, remap: Option<Arc<crate::remap::IdMapping>>) -> Self {
+        self.remap = remap;
+        self
+    }
+
+    /// The daemon's `userns-remap` mapping, if any.
+    pub fn remap(&self) -> Option<&Arc<crate::remap::IdMapping>> {
+        self.remap.as_ref()
+    }
+
+    /// The roots and the group allowed to traverse them (the remapped root's with
+    /// `userns-remap`).
+    pub fn layout(&self) -> crate::layout::Layout {
+        crate::layout::Layout {
+            data_root: self.data_root.clone(),
+            exec_root: self.exec_root.clone(),
+            gid: self.remap.as_ref().map(|m| m.root_gid()),
         }
     }
 

@@ -32,7 +32,7 @@ mod store;
 
 pub use diff::{write_layer_tar, Change, ChangeKind};
 pub use error::{Error, Result};
-pub use mount::{mount, unmount, Mount, MountGuard};
+pub use mount::{mount, mount_idmapped, unmount, Mount, MountGuard};
 pub use store::{ActiveInfo, LayerInfo, PendingLayer, SnapshotKind, Snapshotter, Usage};
 
 /// Name of the xattr overlayfs uses to mark an opaque directory.

@@ -2,10 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
+use std::os::fd::{AsFd, BorrowedFd};
+
 use rustix::fs::CWD;
 use rustix::mount::{
-    fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, move_mount,
-    FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, MoveMountFlags, UnmountFlags,
+    fsconfig_create, fsconfig_set_fd, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen,
+    move_mount, open_tree, FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, MoveMountFlags,
+    OpenTreeFlags, UnmountFlags,
 };
 use serde::{Deserialize, Serialize};
 
@@ -81,13 +84,29 @@ impl Drop for MountGuard {
 /// which has no page-size limit on the number of layers; older kernels fall back to one
 /// `lowerdir=` string.
 pub fn mount(m: &Mount, target: &Path) -> Result<()> {
+    mount_with_idmap(m, target, None)
+}
+
+/// Mounts `m` on `target` like [`mount`], with every lower layer seen through the id mapping
+/// of user namespace `userns` (`userns-remap`): an idmapped detached mount of each layer
+/// (`open_tree` + `mount_setattr(MOUNT_ATTR_IDMAP)`) handed to overlayfs by descriptor
+/// (`lowerdir+` with `FSCONFIG_SET_FD`, Linux 6.13+). The layers stay as they are on disk,
+/// shared with every other container; the upper dir is not idmapped (overlayfs writes it
+/// with the mounter's credentials), so the caller gives it the remapped root's ownership and
+/// what a container writes there is stored in the remapped ids. A `bind` mount (a snapshot
+/// with no parent: only the upper) is mounted as is.
+pub fn mount_idmapped(m: &Mount, target: &Path, userns: BorrowedFd<'_>) -> Result<()> {
+    mount_with_idmap(m, target, Some(userns))
+}
+
+fn mount_with_idmap(m: &Mount, target: &Path, userns: Option<BorrowedFd<'_>>) -> Result<()> {
     let fail = |reason: String| Error::Mount {
         kind: m.kind.clone(),
         target: target.to_path_buf(),
         reason,
     };
     match m.kind.as_str() {
-        "overlay" => mount_overlay(m, target).map_err(|e| fail(e.to_string())),
+        "overlay" => mount_overlay(m, target, userns).map_err(|e| fail(e.to_string())),
         "bind" => {
             rustix::mount::mount_bind_recursive(m.source.as_str(), target)
                 .ctx("bind mount", target)?;
@@ -104,14 +123,33 @@ pub fn mount(m: &Mount, target: &Path) -> Result<()> {
     }
 }
 
-fn mount_overlay(m: &Mount, target: &Path) -> std::io::Result<()> {
+fn mount_overlay(m: &Mount, target: &Path, userns: Option<BorrowedFd<'_>>) -> std::io::Result<()> {
     let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
     let lowers = m.lowerdirs();
     let mut per_layer = true;
+    // The idmapped layers are detached mounts that live as long as their descriptors: they
+    // must stay open until the overlay is made.
+    let mut trees = Vec::new();
     for (i, lower) in lowers.iter().enumerate() {
         // `lowerdir+` does not follow symlinks (ELOOP), so resolve the short `l/` links here;
         // with one key per layer their length no longer matters.
         let resolved = std::fs::canonicalize(lower)?;
+        if let Some(userns) = userns {
+            let tree = open_tree(
+                CWD,
+                resolved.as_path(),
+                OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+            )?;
+            berth_sys::idmap::set_idmap(tree.as_fd(), userns)?;
+            fsconfig_set_fd(&fs, "lowerdir+", &tree).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    format!("overlayfs refused an idmapped layer by descriptor ({e}): userns-remap needs Linux 6.13 or later"),
+                )
+            })?;
+            trees.push(tree);
+            continue;
+        }
         match fsconfig_set_string(&fs, "lowerdir+", resolved.as_path()) {
             Ok(()) => {}
             Err(rustix::io::Errno::INVAL) if i == 0 => {
@@ -135,6 +173,7 @@ fn mount_overlay(m: &Mount, target: &Path) -> std::io::Result<()> {
         }
     }
     fsconfig_create(&fs)?;
+    drop(trees);
     let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)?;
     move_mount(
         &mnt,

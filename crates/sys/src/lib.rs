@@ -5,9 +5,11 @@
 //! preferred everywhere; this crate holds what they do not cover.
 //!
 //! Modules are owned by concept: `bpf` (cgroup v2 device filters) and the runtime's process,
-//! mount and namespace primitives, `socket` (what a peer has not read yet).
+//! mount and namespace primitives, `idmap` (idmapped mounts for userns-remap), `socket` (what
+//! a peer has not read yet).
 
 pub mod bpf;
 pub mod fd;
+pub mod idmap;
 pub mod process;
 pub mod socket;

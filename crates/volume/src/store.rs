@@ -47,6 +47,7 @@ pub struct VolumeStore {
     dir: PathBuf,
     users: Mutex<HashMap<String, BTreeSet<String>>>,
     mounted_by: Mutex<HashMap<String, BTreeSet<String>>>,
+    owner: Option<(u32, u32)>,
 }
 
 impl VolumeStore {
@@ -65,7 +66,15 @@ impl VolumeStore {
             dir: data_root.join("volumes"),
             users: Mutex::new(HashMap::new()),
             mounted_by: Mutex::new(HashMap::new()),
+            owner: None,
         }
+    }
+
+    /// The same store, whose new volumes' `_data` belongs to `owner` (uid, gid): the
+    /// remapped root of a daemon with `userns-remap`, as dockerd creates them.
+    pub fn with_owner(mut self, owner: Option<(u32, u32)>) -> Self {
+        self.owner = owner;
+        self
     }
 
     fn vol_dir(&self, name: &str) -> PathBuf {
@@ -149,6 +158,10 @@ impl VolumeStore {
         let dir = self.vol_dir(&name);
         let data = self.data_path(&name);
         std::fs::create_dir_all(&data).map_err(|e| VolumeError::io("create", &data, e))?;
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(&data, Some(uid), Some(gid))
+                .map_err(|e| VolumeError::io("chown", &data, e))?;
+        }
         let created_unix = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
+use crate::remap::tar::{Direction, ShiftReader, ShiftWriter};
 use berth_api_server::{ArchivePutOptions, ByteStream, RequestBody};
 use berth_api_types::ContainerPathStat;
 use berth_inroot::{self as inroot, ExtractOptions, InRootError, PathStat, Root};
@@ -63,7 +64,10 @@ impl Containers {
                 .snapshots
                 .mounts(&rec.id)
                 .map_err(internal)
-                .and_then(|m| berth_snapshot::mount(&m, &mnt).map_err(internal));
+                .and_then(|m| {
+                    let remap = this.remap_for(&rec.host_config);
+                    super::ops::mount_snapshot(&m, &mnt, remap.as_deref())
+                });
             let res = mounted.and_then(|()| {
                 let root = Root::open(&mnt).map_err(internal)?;
                 let mut binds = Vec::new();
@@ -115,6 +119,7 @@ impl Containers {
         let (tx, rx) = mpsc::channel(16);
         let (p, r) = (path.to_string(), reference.to_string());
         let this = self.clone();
+        let remapping = self.clone();
         let stat_tx = Arc::new(std::sync::Mutex::new(Some(stat_tx)));
         let take = |m: &std::sync::Mutex<Option<oneshot::Sender<Result<ContainerPathStat>>>>| {
             m.lock().unwrap_or_else(|e| e.into_inner()).take()
@@ -122,14 +127,21 @@ impl Containers {
         let stat_tx2 = stat_tx.clone();
         tokio::spawn(async move {
             let res = this
-                .in_root(&id, move |root, _| {
+                .in_root(&id, move |root, rec| {
                     let loc = inroot::locate(root, &p).map_err(|e| api_error(e, &p, &r))?;
                     let stat = wire_stat(inroot::path_stat(root, &loc));
                     if take(&stat_tx2).is_none_or(|s| s.send(Ok(stat)).is_err()) {
                         return Ok(());
                     }
                     let w = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter(tx.clone()));
-                    if let Err(e) = inroot::write_tar(&loc, w) {
+                    let written = match remapping.remap_for(&rec.host_config) {
+                        Some(map) => inroot::write_tar(
+                            &loc,
+                            ShiftWriter::new(w, &map, Direction::ToContainer),
+                        ),
+                        None => inroot::write_tar(&loc, w),
+                    };
+                    if let Err(e) = written {
                         let _ = tx.blocking_send(Err(e));
                     }
                     Ok(())
@@ -187,16 +199,19 @@ impl Containers {
             }
         });
         let r = reference.to_string();
+        let this2 = self.clone();
         self.in_root(&id, move |root, rec| {
             let p = &opts.path;
             let mut reader = BodyReader {
                 rx,
                 cur: Bytes::new(),
             };
-            let res = put_into(root, rec, &opts, &mut reader).map_err(|e| match e {
-                Ok(e) => api_error(e, p, &r),
-                Err(e) => e,
-            });
+            let remap = this2.remap_for(&rec.host_config);
+            let res =
+                put_into(root, rec, &opts, &mut reader, remap.as_deref()).map_err(|e| match e {
+                    Ok(e) => api_error(e, p, &r),
+                    Err(e) => e,
+                });
             // Read the body to its end (the tar's trailing blocks, or what an error left) so
             // the client sees the response instead of a broken pipe.
             let _ = std::io::copy(&mut reader, &mut std::io::sink());
@@ -216,6 +231,7 @@ fn put_into(
     rec: &ContainerRecord,
     opts: &ArchivePutOptions,
     reader: &mut BodyReader,
+    remap: Option<&crate::remap::IdMapping>,
 ) -> Result<(), Result<InRootError, EngineError>> {
     inroot::check_extraction_point(root, &opts.path).map_err(Ok)?;
     let owner = if opts.copy_uid_gid {
@@ -223,7 +239,13 @@ fn put_into(
         let group = root.read_text("/etc/group").unwrap_or_default();
         let (uid, gid, _) = spec::parse_user(&passwd, &group, &rec.config.user)
             .map_err(|m| Err(EngineError::invalid(m)))?;
-        Some((uid, gid))
+        Some(match remap {
+            Some(map) => (
+                map.host_uid(uid).unwrap_or(uid),
+                map.host_gid(gid).unwrap_or(gid),
+            ),
+            None => (uid, gid),
+        })
     } else {
         None
     };
@@ -232,7 +254,17 @@ fn put_into(
         owner,
         ..ExtractOptions::default()
     };
-    inroot::extract(root, &opts.path, reader, &eo).map_err(Ok)
+    match remap {
+        // The archive speaks the container's ids; its files are stored in the remapped ones.
+        Some(map) => inroot::extract(
+            root,
+            &opts.path,
+            ShiftReader::new(reader, map, Direction::ToHost),
+            &eo,
+        ),
+        None => inroot::extract(root, &opts.path, reader, &eo),
+    }
+    .map_err(Ok)
 }
 
 impl Containers {

@@ -82,6 +82,8 @@ impl Containers {
             return Err(EngineError::invalid("No image specified"));
         }
         super::validate::create(&config, &host).map_err(EngineError::invalid)?;
+        super::userns::check(&host, self.records.remap().is_some())
+            .map_err(EngineError::invalid)?;
         let rp = &host.restart_policy;
         if !matches!(
             rp.name.as_str(),
@@ -182,7 +184,20 @@ impl Containers {
                 let _ = std::fs::remove_dir_all(&data_dir);
             })?;
             let snaps = &this.images.images().snapshots;
-            if let Err(e) = snaps.prepare(&rec2.id, parent.as_deref()) {
+            let prepared = snaps.prepare(&rec2.id, parent.as_deref()).and_then(|_| {
+                // A remapped container's `/` is its upper dir: the remapped root owns it.
+                let Some(map) = this.remap_for(&rec2.host_config) else {
+                    return Ok(());
+                };
+                let upper = snaps.active(&rec2.id)?.upper;
+                std::os::unix::fs::chown(&upper, Some(map.root_uid()), Some(map.root_gid()))
+                    .map_err(|e| berth_snapshot::Error::Io {
+                        op: "chown",
+                        path: upper,
+                        source: e,
+                    })
+            });
+            if let Err(e) = prepared {
                 this.volumes.rollback(&plan, &rec2.id, &vols);
                 let _ = std::fs::remove_dir_all(&data_dir);
                 return Err(EngineError::internal(e));

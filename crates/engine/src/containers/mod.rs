@@ -35,6 +35,7 @@ mod start;
 pub mod stats;
 mod stop;
 pub mod task;
+mod userns;
 pub mod validate;
 mod wait;
 
@@ -119,11 +120,7 @@ impl Containers {
             store: records.metadata().clone(),
             exec_root: records.exec_root().to_path_buf(),
             data_root: records.data_root().to_path_buf(),
-            layout: crate::layout::Layout {
-                data_root: records.data_root().to_path_buf(),
-                exec_root: records.exec_root().to_path_buf(),
-                gid: None,
-            },
+            layout: records.layout(),
             records,
             images: deps.images,
             events: deps.events,

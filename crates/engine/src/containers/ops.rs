@@ -31,7 +31,13 @@ pub(super) async fn runtime(c: &Containers, args: &[&str]) -> Result<()> {
 }
 
 impl Containers {
-    pub(super) fn mount_rootfs(&self, id: &str) -> Result<std::path::PathBuf> {
+    /// Mounts the container's snapshot on its rootfs directory (once): with `remap`, its
+    /// layers through the remapped ids (`berth_snapshot::mount_idmapped`).
+    pub(super) fn mount_rootfs(
+        &self,
+        id: &str,
+        remap: Option<&crate::remap::IdMapping>,
+    ) -> Result<std::path::PathBuf> {
         let target = self.rootfs(id);
         std::fs::create_dir_all(&target).map_err(EngineError::internal)?;
         if is_mountpoint(&target) {
@@ -43,7 +49,7 @@ impl Containers {
             .snapshots
             .mounts(id)
             .map_err(EngineError::internal)?;
-        berth_snapshot::mount(&m, &target).map_err(EngineError::internal)?;
+        mount_snapshot(&m, &target, remap)?;
         Ok(target)
     }
 
@@ -57,6 +63,24 @@ impl Containers {
             }
         }
     }
+}
+
+/// Mounts a container's snapshot `m` on `target`, idmapped when the container is remapped.
+pub(super) fn mount_snapshot(
+    m: &berth_snapshot::Mount,
+    target: &std::path::Path,
+    remap: Option<&crate::remap::IdMapping>,
+) -> Result<()> {
+    match remap {
+        Some(map) => {
+            let userns = map.userns().map_err(|e| {
+                EngineError::internal(format!("user namespace for idmapped layers: {e}"))
+            })?;
+            berth_snapshot::mount_idmapped(m, target, userns)
+        }
+        None => berth_snapshot::mount(m, target),
+    }
+    .map_err(EngineError::internal)
 }
 
 /// Signal name or number → number.

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
+use crate::remap::tar::{Direction, ShiftWriter};
 use berth_api_server::{ByteStream, ContainerListOptions};
 use berth_api_types::*;
 
@@ -307,11 +308,20 @@ impl Containers {
                 } else {
                     std::fs::create_dir_all(&mounted_dir).map_err(|e| e.to_string())?;
                     let m = snaps.mounts(&rec.id).map_err(|e| e.to_string())?;
-                    berth_snapshot::mount(&m, &mounted_dir).map_err(|e| e.to_string())?;
+                    let remap = this.remap_for(&rec.host_config);
+                    super::ops::mount_snapshot(&m, &mounted_dir, remap.as_deref())
+                        .map_err(|e| e.to_string())?;
                     mounted_dir.clone()
                 };
                 let w = ChannelWriter(tx.clone());
-                let r = berth_image::archive::export(&root, w).map_err(|e| e.to_string());
+                let r = match this.remap_for(&rec.host_config) {
+                    Some(map) => berth_image::archive::export(
+                        &root,
+                        ShiftWriter::new(w, &map, Direction::ToContainer),
+                    ),
+                    None => berth_image::archive::export(&root, w),
+                }
+                .map_err(|e| e.to_string());
                 if !rec.state.running {
                     let _ = berth_snapshot::unmount(&mounted_dir);
                 }
@@ -385,15 +395,20 @@ impl Containers {
             .join(format!("commit-{}.tar", record::new_id()));
         let this = self.clone();
         let (id, path) = (rec.id.clone(), tmp.clone());
+        let remap = self.remap_for(&rec.host_config);
         let written = tokio::task::spawn_blocking(move || -> Result<(), String> {
             std::fs::create_dir_all(path.parent().unwrap_or(&path)).map_err(|e| e.to_string())?;
             let f = std::fs::File::create(&path).map_err(|e| e.to_string())?;
             let mut w = std::io::BufWriter::new(f);
-            this.images
-                .images()
-                .snapshots
-                .write_diff(&id, &mut w)
-                .map_err(|e| e.to_string())?;
+            let snapshots = &this.images.images().snapshots;
+            match &remap {
+                // The layer speaks the container's ids, as one pulled would.
+                Some(map) => {
+                    snapshots.write_diff(&id, ShiftWriter::new(&mut w, map, Direction::ToContainer))
+                }
+                None => snapshots.write_diff(&id, &mut w),
+            }
+            .map_err(|e| e.to_string())?;
             std::io::Write::flush(&mut w).map_err(|e| e.to_string())
         })
         .await

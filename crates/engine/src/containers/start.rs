@@ -90,7 +90,8 @@ impl Containers {
             &serde_json::to_vec(&log_config).unwrap_or_default(),
         )
         .map_err(EngineError::internal)?;
-        let rootfs = self.mount_rootfs(&id)?;
+        let remap = self.remap_for(&rec.host_config);
+        let rootfs = self.mount_rootfs(&id, remap.as_deref())?;
         let fail = |this: &Self, msg: String| {
             this.unmount_rootfs(&id);
             msg
@@ -98,8 +99,10 @@ impl Containers {
         let workdir = rec.config.working_dir.clone();
         if workdir.starts_with('/') {
             // Docker creates a missing working directory in the container's layer.
-            let made = berth_inroot::Root::open(&rootfs)
-                .and_then(|root| root.mkdir_all(&workdir, 0o755, None));
+            let made = berth_inroot::Root::open(&rootfs).and_then(|root| {
+                let owner = remap.as_ref().map(|m| (m.root_uid(), m.root_gid()));
+                root.mkdir_all(&workdir, 0o755, owner)
+            });
             if let Err(e) = made {
                 fail(self, String::new());
                 return Err(EngineError::internal(format!(
@@ -153,6 +156,10 @@ impl Containers {
             return Err(EngineError::invalid(m));
         }
         if let Err(e) = self.apply_namespace_modes(&id, &rec.host_config, &mut spec) {
+            fail(self, String::new());
+            return Err(e);
+        }
+        if let Err(e) = self.apply_userns(&rec.host_config, &mut spec) {
             fail(self, String::new());
             return Err(e);
         }

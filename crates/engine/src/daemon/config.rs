@@ -82,7 +82,7 @@ pub struct Flags {
     /// Path to the default seccomp profile ("unconfined", "builtin" or a file).
     #[arg(long = "seccomp-profile")]
     pub seccomp_profile: Option<String>,
-    /// User/group for user namespaces: refused (berth has no user-namespace remapping).
+    /// User/group setting for user namespaces ("default", user, user:group, uid, uid:gid).
     #[arg(long = "userns-remap")]
     pub userns_remap: Option<String>,
 }
@@ -145,7 +145,7 @@ pub struct FileConfig {
     pub no_new_privileges: Option<bool>,
     /// seccomp-profile.
     pub seccomp_profile: Option<String>,
-    /// userns-remap (refused: not implemented).
+    /// userns-remap.
     pub userns_remap: Option<String>,
     /// Keys that match none of the above (refused, as dockerd does).
     #[serde(flatten)]
@@ -183,6 +183,11 @@ pub struct DaemonConfig {
     pub network: crate::networks::NetConfig,
     /// `no-new-privileges` and `seccomp-profile` for every container.
     pub security_defaults: crate::containers::host_settings::DaemonDefaults,
+    /// `userns-remap` as given (read and set up by the daemon at start: [`crate::remap`]).
+    pub userns_remap: Option<String>,
+    /// The remapping set up from `userns_remap` (the daemon's start fills it in; the data
+    /// root is then `<data-root>/<uid>.<gid>`, as dockerd's).
+    pub remap: Option<std::sync::Arc<crate::remap::IdMapping>>,
     /// The command-line flags this was resolved from (SIGHUP resolves them again with the
     /// re-read daemon.json).
     pub flags: Flags,
@@ -270,7 +275,14 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
     insecure.extend(flags.insecure_registries.iter().cloned());
     let network = network_config(flags, &file)?;
     let security_defaults = security_defaults(flags, &file)?;
+    let userns_remap = flags
+        .userns_remap
+        .clone()
+        .or(file.userns_remap.clone())
+        .filter(|r| !r.is_empty());
     Ok(DaemonConfig {
+        userns_remap,
+        remap: None,
         security_defaults,
         network,
         sockets,
@@ -300,24 +312,12 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
     })
 }
 
-/// `no-new-privileges` and `seccomp-profile`; `userns-remap` is refused rather than ignored
-/// (berth runs no container in a remapped user namespace).
+/// `no-new-privileges` and `seccomp-profile`.
 fn security_defaults(
     flags: &Flags,
     file: &FileConfig,
 ) -> Result<crate::containers::host_settings::DaemonDefaults, String> {
     use crate::containers::host_settings::DaemonDefaults;
-    if let Some(remap) = flags
-        .userns_remap
-        .as_ref()
-        .or(file.userns_remap.as_ref())
-        .filter(|r| !r.is_empty())
-    {
-        return Err(format!(
-            "userns-remap ({remap:?}) is not supported by berth: containers would run without the user namespace it asks for; remove it from {} or the command line",
-            flags.config_file.display()
-        ));
-    }
     let seccomp = match flags
         .seccomp_profile
         .as_ref()
@@ -535,7 +535,7 @@ mod tests {
     }
 
     #[test]
-    fn security_keys_of_daemon_json_are_read_and_userns_remap_is_refused() {
+    fn security_keys_of_daemon_json_are_read() {
         use crate::containers::host_settings::Seccomp;
         let dir = std::env::temp_dir().join(format!("berth-cfg-sec-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -569,11 +569,8 @@ mod tests {
         std::fs::write(&profile, "{").unwrap();
         let e = parse(format!(r#"{{"seccomp-profile": "{}"}}"#, profile.display())).unwrap_err();
         assert!(e.starts_with("Decoding seccomp profile failed"), "{e}");
-        let e = parse(r#"{"userns-remap": "default"}"#.into()).unwrap_err();
-        assert!(
-            e.contains("userns-remap (\"default\") is not supported"),
-            "{e}"
-        );
+        let c = parse(r#"{"userns-remap": "default"}"#.into()).unwrap();
+        assert_eq!(c.userns_remap.as_deref(), Some("default"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -210,7 +210,7 @@ impl Engine for Berth {
             .into(),
             init_binary: "docker-init".into(),
             registry_config: Some(registry_config(&cfg)),
-            security_options: vec!["name=seccomp,profile=builtin".into()],
+            security_options: security_options(&cfg),
             memory_limit: true,
             swap_limit: true,
             cpu_cfs_period: true,
@@ -730,4 +730,14 @@ fn registry_config(cfg: &DaemonConfig) -> RegistryServiceConfig {
         mirrors: cfg.registry_mirrors.clone(),
         ..Default::default()
     }
+}
+
+/// `SecurityOptions` of `docker info`: seccomp, and `name=userns` with `userns-remap` (as
+/// dockerd).
+fn security_options(cfg: &super::config::DaemonConfig) -> Vec<String> {
+    let mut opts = vec!["name=seccomp,profile=builtin".to_string()];
+    if cfg.remap.is_some() {
+        opts.push("name=userns".into());
+    }
+    opts
 }

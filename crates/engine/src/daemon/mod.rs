@@ -66,7 +66,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
 }
 
 async fn run(
-    cfg: config::DaemonConfig,
+    mut cfg: config::DaemonConfig,
     activated: Vec<std::os::unix::net::UnixListener>,
 ) -> Result<(), String> {
     // Bad certificates fail the start before anything else happens.
@@ -77,10 +77,23 @@ async fn run(
     };
     // As dockerd: files the daemon creates get 0644/0755 unless they say otherwise.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    if let Some(remap) = cfg.userns_remap.clone() {
+        let mapping = crate::remap::IdMapping::setup(&remap)?;
+        eprintln!(
+            "berth daemon: User namespaces: ID ranges will be mapped to subuid/subgid ranges of: {}:{}",
+            mapping.user, mapping.group
+        );
+        // As dockerd: everything of a remapped daemon lives in `<data-root>/<uid>.<gid>`,
+        // which the remapped root may traverse.
+        crate::layout::Layout::secure_outer_root(&cfg.data_root, mapping.root_gid())
+            .map_err(|e| e.to_string())?;
+        cfg.data_root = cfg.data_root.join(mapping.store_dir_name());
+        cfg.remap = Some(std::sync::Arc::new(mapping));
+    }
     let layout = crate::layout::Layout {
         data_root: cfg.data_root.clone(),
         exec_root: cfg.exec_root.clone(),
-        gid: None,
+        gid: cfg.remap.as_ref().map(|m| m.root_gid()),
     };
     layout.secure().map_err(|e| e.to_string())?;
     for dir in ["containers", "runtime"] {

@@ -38,7 +38,8 @@ impl Services {
             berth_metadata::Store::open(cfg.data_root.join("metadata"))
                 .map_err(|e| e.to_string())?,
         );
-        let records = ContainerStore::new(store, cfg.exec_root.clone(), cfg.data_root.clone());
+        let records = ContainerStore::new(store, cfg.exec_root.clone(), cfg.data_root.clone())
+            .with_remap(cfg.remap.clone());
         let events = Arc::new(EventBus::default());
         let registry = berth_registry::RegistryConfig {
             insecure_registries: cfg.insecure_registries.clone(),
@@ -55,7 +56,11 @@ impl Services {
             )
             .map_err(|e| e.to_string())?,
         );
-        let volumes = Volumes::new(&cfg.data_root, events.clone());
+        let volumes = Volumes::new(
+            &cfg.data_root,
+            events.clone(),
+            cfg.remap.as_ref().map(|m| (m.root_uid(), m.root_gid())),
+        );
         let networks = Networks::open(&cfg.data_root, cfg.network.clone(), records.clone()).await?;
         let containers = Containers::new(ContainersDeps {
             records: records.clone(),

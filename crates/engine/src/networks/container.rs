@@ -323,13 +323,10 @@ impl Networks {
             return Ok(binds);
         }
         let dir = self.containers.data_dir(&rec.id);
-        crate::layout::Layout {
-            data_root: self.containers.data_root().to_path_buf(),
-            exec_root: self.containers.exec_root().to_path_buf(),
-            gid: None,
-        }
-        .traversable_dir(&dir)
-        .map_err(EngineError::internal)?;
+        self.containers
+            .layout()
+            .traversable_dir(&dir)
+            .map_err(EngineError::internal)?;
         let (hostname, hosts, resolv) = if mode == NetworkMode::Host {
             let host_name = if rec.config.hostname.is_empty() {
                 std::fs::read_to_string("/proc/sys/kernel/hostname")

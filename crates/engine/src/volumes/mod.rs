@@ -37,10 +37,11 @@ impl std::fmt::Debug for Volumes {
 }
 
 impl Volumes {
-    /// The service over `<data_root>/volumes` (created on first use).
-    pub fn new(data_root: &Path, events: Arc<EventBus>) -> Arc<Self> {
+    /// The service over `<data_root>/volumes` (created on first use); new volumes belong to
+    /// `owner` (the remapped root with `userns-remap`), root otherwise.
+    pub fn new(data_root: &Path, events: Arc<EventBus>, owner: Option<(u32, u32)>) -> Arc<Self> {
         Arc::new(Volumes {
-            store: VolumeStore::new(data_root),
+            store: VolumeStore::new(data_root).with_owner(owner),
             events,
         })
     }
