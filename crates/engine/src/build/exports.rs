@@ -33,10 +33,10 @@ impl Exports {
         if chain.is_empty() || !chain.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        Some(
-            self.dir
-                .join(format!("{chain}-{}.tar", super::sha256_hex(path.as_bytes()))),
-        )
+        Some(self.dir.join(format!(
+            "{chain}-{}.tar",
+            super::sha256_hex(path.as_bytes())
+        )))
     }
 
     /// Links the kept export of `path` in the stack topped by `chain_id` to `out`; false
@@ -105,7 +105,10 @@ mod tests {
         assert_eq!(std::fs::read(&out).unwrap(), b"tar bytes");
         let other = dir.path().join("other.tar");
         assert!(!store.link_to(CHAIN, "/app/sub", &other), "keyed by path");
-        assert!(!store.link_to("sha256:../x", "/app", &other), "bad chain id");
+        assert!(
+            !store.link_to("sha256:../x", "/app", &other),
+            "bad chain id"
+        );
         store.retain(|c| c == CHAIN);
         assert!(store.link_to(CHAIN, "/app", &other));
         store.retain(|_| false);
