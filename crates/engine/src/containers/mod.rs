@@ -15,6 +15,7 @@ pub mod host_settings;
 pub mod init;
 mod kill;
 mod links;
+mod list_filter;
 mod logging;
 mod logs;
 pub mod namespaces;
