@@ -42,15 +42,18 @@ berth version
 
 work=$(mktemp -d /tmp/berth-install.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-# A base image berth makes itself: busybox-static's applets, imported.
-mkdir -p "$work/rootfs"/{bin,etc,tmp,root}
-cp /bin/busybox "$work/rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do
-  [ "$applet" = busybox ] || ln -sf busybox "$work/rootfs/bin/$applet"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/rootfs/etc/passwd"
-printf 'root:x:0:\n' >"$work/rootfs/etc/group"
-tar -C "$work/rootfs" -c . | berth import -c 'CMD ["sh"]' - berth-demo/busybox:latest
+# A base image berth makes itself: busybox-static's applets, imported (once: a second run
+# reuses it, and the build below its cache).
+if ! berth image inspect berth-demo/busybox >/dev/null 2>&1; then
+  mkdir -p "$work/rootfs"/{bin,etc,tmp,root}
+  cp /bin/busybox "$work/rootfs/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$work/rootfs/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/rootfs/etc/passwd"
+  printf 'root:x:0:\n' >"$work/rootfs/etc/group"
+  tar -C "$work/rootfs" -c . | berth import -c 'CMD ["sh"]' - berth-demo/busybox:latest
+fi
 # An image berth builds from a Dockerfile on that base, and a container from it.
 mkdir -p "$work/app"
 cat >"$work/app/Dockerfile" <<'DOCKERFILE'

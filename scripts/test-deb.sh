@@ -11,7 +11,9 @@
 #    is refused at the socket;
 # 5. with `live-restore: true` a running container survives a restart of the service
 #    (same pid, exec still works);
-# 6. `dpkg -r` keeps /var/lib/berth and the conffile, `dpkg -P` removes them.
+# 6. an upgrade (`dpkg -i` of the same build with a bumped version, then the service's
+#    restart) keeps that container running and exec-able, and the edited conffile;
+# 7. `dpkg -r` keeps /var/lib/berth and the conffile, `dpkg -P` removes them.
 #
 # Refuses to run where berth is already installed. The test's daemon.json (a conffile, gone
 # with the purge) keeps it off the host's networking: no default bridge, an nft table of
@@ -138,10 +140,30 @@ start_engine
 [ "$(berth inspect -f '{{.State.Running}} {{.State.Pid}}' keep)" = "true $cpid" ] ||
 	fail "after restart: $(berth inspect -f '{{.State.Status}} {{.State.Pid}}' keep)"
 [ "$(berth exec keep echo still here)" = "still here" ] || fail "exec after restart"
+
+# 6. An upgrade to a newer build (the same files repacked with a bumped version) keeps the
+#    container running: dpkg replaces the binaries under the running daemon, then the
+#    service restarts (postinst does it where systemd is PID 1; here, as it would).
+old_version="$(dpkg-query -W -f='${Version}' berth)"
+new_version="${old_version}+upgrade1"
+dpkg-deb -R "$deb" "$work/newer"
+sed -i "s/^Version: .*/Version: $new_version/" "$work/newer/DEBIAN/control"
+dpkg-deb -b "$work/newer" "$work/berth_${new_version}.deb" >/dev/null
+dpkg -i "$work/berth_${new_version}.deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i (upgrade)"; }
+[ "$(dpkg-query -W -f='${Version}' berth)" = "$new_version" ] || fail "upgrade: not at $new_version"
+grep -q '"live-restore": true' /etc/berth/daemon.json || fail "upgrade replaced the edited conffile"
+if [ "$systemd_pid1" = 0 ]; then
+	stop_engine
+	start_engine
+fi
+kill -0 "$cpid" 2>/dev/null || fail "the container died in the upgrade"
+[ "$(berth inspect -f '{{.State.Running}} {{.State.Pid}}' keep)" = "true $cpid" ] ||
+	fail "after upgrade: $(berth inspect -f '{{.State.Status}} {{.State.Pid}}' keep)"
+[ "$(berth exec keep echo upgraded)" = "upgraded" ] || fail "exec after upgrade"
 berth rm -f keep >/dev/null
 berth rmi berth-deb-test >/dev/null
 
-# 6. remove keeps the data and the conffile, purge removes them.
+# 7. remove keeps the data and the conffile, purge removes them.
 stop_engine
 dpkg -r berth >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -r"; }
 [ ! -e /usr/bin/berth ] || fail "/usr/bin/berth left after remove"

@@ -3,6 +3,14 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
+/// Whether `head` (the first bytes of a stream) starts one of the compressed formats.
+pub fn is_compressed(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b])
+        || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || head.starts_with(b"BZh")
+        || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+}
+
 /// Wraps `r` in the decoder its first bytes call for.
 pub fn decompress<'a>(r: impl Read + Send + 'a) -> io::Result<Box<dyn Read + Send + 'a>> {
     let mut r = BufReader::with_capacity(256 * 1024, r);
@@ -52,6 +60,7 @@ mod tests {
                 continue;
             };
             assert_ne!(packed, data, "{tool}");
+            assert!(is_compressed(&packed), "{tool}");
             let mut out = Vec::new();
             decompress(packed.as_slice())
                 .unwrap()
@@ -59,6 +68,7 @@ mod tests {
                 .unwrap();
             assert!(out == data, "{tool} round trip");
         }
+        assert!(!is_compressed(b"plain"));
         let mut out = Vec::new();
         decompress(&b"plain"[..])
             .unwrap()

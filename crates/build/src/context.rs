@@ -104,6 +104,33 @@ impl Context {
         Self::index(file)
     }
 
+    /// Indexes the tar file at `path`: a plain tar in place (no copy; the file must not
+    /// change while the context lives), a compressed one spooled to `spool` as
+    /// [`Context::from_tar`] does.
+    pub fn from_file(path: &Path, spool: &Path) -> Result<Self> {
+        let file = File::open(path).ctx(|| format!("open {}", path.display()))?;
+        let mut head = [0u8; 6];
+        let mut n = 0;
+        while n < head.len() {
+            match file.read_at(&mut head[n..], n as u64) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(BuildError::Io {
+                        context: format!("read {}", path.display()),
+                        source: e,
+                    })
+                }
+            }
+        }
+        if crate::compress::is_compressed(&head[..n]) {
+            Self::from_tar(BufReader::with_capacity(1 << 20, file), spool)
+        } else {
+            Self::index(file)
+        }
+    }
+
     /// An empty context (`docker build - < Dockerfile`).
     pub fn empty(spool: &Path) -> Result<Self> {
         let file = File::create(spool).ctx(|| format!("create {}", spool.display()))?;

@@ -130,9 +130,8 @@ pub(crate) async fn plan<B: Backend>(
                         "{keyword} failed: stat {abs}: file does not exist"
                     )));
                 }
-                let spool = temp_name(&work, "export-index");
-                let file = std::fs::File::open(&tar).ctx(|| format!("open {}", tar.display()))?;
-                let ctx = Context::from_tar(file, &spool)?;
+                // Indexed in place; the open file outlives its name.
+                let ctx = Context::from_file(&tar, &temp_name(&work, "export-index"))?;
                 let _ = std::fs::remove_file(&tar);
                 let source = if rest.is_empty() {
                     // The exported path itself: a directory's contents, or a file by name.

@@ -1,6 +1,7 @@
 //! Builds from other clients and images, compared with Debian's dockerd: docker-py's
 //! `images.build` (tests/docker_py/build.py), and ARG/USER/HEALTHCHECK on a debootstrapped
-//! Debian (a real passwd, useradd, a home directory) run until healthy.
+//! Debian (a real passwd, useradd, a home directory) run until healthy; the order of a RUN
+//! step's output; a cached `COPY --from` that mounts nothing.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -176,4 +177,89 @@ fn peer_build_debian_arg_user_healthcheck() {
     assert_eq!(stdout(&who), "svc\n");
     ok("rm", d.docker(&["rm", "-f", "deb-health"]));
     assert_eq!(stdout(&ok("ps", d.docker(&["ps", "-aq"]))), "");
+}
+
+fn docker_build(d: &Daemon, ctx: &Path, args: &[&str]) -> Output {
+    let o = d
+        .cli_command(berth_testkit::daemon::DOCKER_CLI)
+        .current_dir(ctx)
+        .arg("build")
+        .args(args)
+        .arg(".")
+        .output()
+        .expect("docker build");
+    ok("docker build", o)
+}
+
+/// A RUN step's stdout and stderr are one pipe (as `2>&1`), so the build stream shows its
+/// output in the order it was written: 20 steps in a row, each writing a, b (stderr), c.
+#[test]
+fn peer_build_run_output_keeps_its_order() {
+    if !daemon::need("peer_build_run_output_keeps_its_order", &[]) {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = d.root().join("order");
+    let mut df = String::from("FROM busybox\n");
+    for i in 1..=20 {
+        df.push_str(&format!("RUN echo a-{i}; echo b-{i} >&2; echo c-{i}\n"));
+    }
+    write(&ctx, &[("Dockerfile", &df)]);
+    let out = stdout(&docker_build(&d, &ctx, &["--no-cache", "-t", "order"]));
+    for i in 1..=20 {
+        assert!(
+            out.contains(&format!("\na-{i}\nb-{i}\nc-{i}\n")),
+            "step {i} out of order:\n{out}"
+        );
+    }
+}
+
+/// A fully cached rebuild with `COPY --from` mounts nothing: the other stage's files come
+/// from the export kept for (layer, path), no view or root snapshot is made (the snapshot
+/// store's directory of active snapshots is not touched), and the kept export goes with
+/// its layer on `builder prune`.
+#[test]
+fn peer_build_cached_copy_from_mounts_nothing() {
+    if !daemon::need("peer_build_cached_copy_from_mounts_nothing", &[]) {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = d.root().join("copy-from");
+    write(
+        &ctx,
+        &[(
+            "Dockerfile",
+            "FROM busybox AS src\nRUN mkdir /out && echo hi > /out/f\n\
+             FROM busybox\nCOPY --from=src /out /o\nCMD [\"cat\", \"/o/f\"]\n",
+        )],
+    );
+    let first = stdout(&docker_build(&d, &ctx, &["-q", "-t", "cf"]));
+    let exports = d.root().join("data/build/exports");
+    let kept = || -> usize {
+        std::fs::read_dir(&exports)
+            .map(|r| r.flatten().count())
+            .unwrap_or(0)
+    };
+    assert_eq!(kept(), 1, "one export kept");
+    let active = d.root().join("data/snapshots/active");
+    let mtime = || {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&active).unwrap();
+        (m.mtime(), m.mtime_nsec())
+    };
+    let before = mtime();
+    let again = stdout(&docker_build(&d, &ctx, &["-t", "cf"]));
+    assert_eq!(again.matches(" ---> Using cache").count(), 3, "{again}");
+    assert_eq!(mtime(), before, "a cached rebuild made a snapshot");
+    let id = stdout(&ok(
+        "inspect",
+        d.docker(&["image", "inspect", "-f", "{{.Id}}", "cf"]),
+    ));
+    assert_eq!(id.trim(), first.trim());
+    let run = ok("run", d.docker(&["run", "--rm", "cf"]));
+    assert_eq!(stdout(&run), "hi\n");
+    ok("prune", d.docker(&["builder", "prune", "-af"]));
+    assert_eq!(kept(), 0, "the export goes with the src stage's layer");
 }

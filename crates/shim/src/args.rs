@@ -29,6 +29,9 @@ pub struct ShimArgs {
     pub tty: bool,
     /// Keep a stdin pipe.
     pub stdin: bool,
+    /// One pipe for stdout and stderr (as `2>&1`), reported as stdout: a build step's
+    /// output keeps the exact order it was written in.
+    pub merge_output: bool,
     /// Log rotation size in bytes (0 = none).
     pub max_size: u64,
     /// Log files kept (≥ 1).
@@ -71,6 +74,9 @@ impl ShimArgs {
         }
         if self.stdin {
             v.push("--stdin".into());
+        }
+        if self.merge_output {
+            v.push("--merge-output".into());
         }
         v
     }
@@ -115,6 +121,7 @@ impl ShimArgs {
                 }
                 "--tty" => a.tty = true,
                 "--stdin" => a.stdin = true,
+                "--merge-output" => a.merge_output = true,
                 other => return Err(format!("unknown flag {other:?}")),
             }
         }
@@ -149,6 +156,7 @@ mod tests {
             log_config: Some("/s/abc/log-config.json".into()),
             tty: true,
             stdin: true,
+            merge_output: true,
             max_size: 1024,
             max_file: 3,
         }
@@ -164,6 +172,7 @@ mod tests {
             log_config: None,
             tty: false,
             stdin: false,
+            merge_output: false,
             ..sample()
         };
         assert_eq!(ShimArgs::parse(&plain.to_args()).unwrap(), plain);

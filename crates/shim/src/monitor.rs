@@ -122,8 +122,17 @@ impl Shim {
             console = Some((l, csock));
         } else {
             let (out_r, out_w) = pipe()?;
-            let (err_r, err_w) = pipe()?;
-            cmd.stdout(Stdio::from(out_w)).stderr(Stdio::from(err_w));
+            let err = if args.merge_output {
+                // `2>&1`: both ends are the one pipe, so the order of writes is kept.
+                let err_w = out_w.try_clone().map_err(|e| format!("dup pipe: {e}"))?;
+                cmd.stderr(Stdio::from(err_w));
+                None
+            } else {
+                let (err_r, err_w) = pipe()?;
+                cmd.stderr(Stdio::from(err_w));
+                Some(err_r)
+            };
+            cmd.stdout(Stdio::from(out_w));
             if args.stdin {
                 let (in_r, in_w) = pipe()?;
                 cmd.stdin(Stdio::from(in_r));
@@ -132,7 +141,9 @@ impl Shim {
                 cmd.stdin(Stdio::null());
             }
             outputs.push((out_r, "stdout", Vec::new()));
-            outputs.push((err_r, "stderr", Vec::new()));
+            if let Some(err_r) = err {
+                outputs.push((err_r, "stderr", Vec::new()));
+            }
         }
         cmd.arg(&args.id);
         let mut child = cmd.spawn().map_err(|e| format!("spawn runtime: {e}"))?;

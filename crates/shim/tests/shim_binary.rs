@@ -54,6 +54,7 @@ impl Setup {
             log_config: None,
             tty: false,
             stdin: false,
+            merge_output: false,
             max_size,
             max_file,
         };

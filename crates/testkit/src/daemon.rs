@@ -94,6 +94,7 @@ pub struct DaemonOptions {
     temp_base: Option<PathBuf>,
     log: Option<PathBuf>,
     netns: Option<PathBuf>,
+    no_live_restore: bool,
 }
 
 impl DaemonOptions {
@@ -142,6 +143,14 @@ impl DaemonOptions {
         self
     }
 
+    /// Runs the daemon without `--live-restore` (Docker's default: a stop of the daemon
+    /// stops the containers). Test daemons run with it unless told so, as the tests restart
+    /// them with containers running.
+    pub fn without_live_restore(mut self) -> Self {
+        self.no_live_restore = true;
+        self
+    }
+
     /// Starts the daemon and waits until it answers `/_ping`.
     pub fn start(self) -> Daemon {
         let bin = self.bin.unwrap_or_else(crate::berth_bin);
@@ -166,6 +175,7 @@ impl DaemonOptions {
             bin,
             log: self.log,
             netns: self.netns,
+            live_restore: !self.no_live_restore,
         };
         let env: Vec<(&str, &str)> = self
             .env
@@ -192,6 +202,8 @@ pub struct Daemon {
     pub bin: PathBuf,
     log: Option<PathBuf>,
     netns: Option<PathBuf>,
+    /// Started with `--live-restore` (the default of test daemons).
+    live_restore: bool,
 }
 
 impl Daemon {
@@ -280,6 +292,7 @@ impl Daemon {
             .arg(&self.net.table)
             .arg("--default-address-pool")
             .arg(format!("base={},size=24", self.net.block))
+            .args(self.live_restore.then_some("--live-restore"))
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -322,6 +335,16 @@ impl Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Stops the daemon as a service manager does (SIGTERM) and waits until it is gone;
+    /// returns how it ended.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = self.pid().expect("daemon running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        self.wait_gone()
     }
 
     /// Waits (up to 2 minutes) for a daemon that is expected to end by itself; returns how.

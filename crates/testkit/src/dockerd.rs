@@ -21,6 +21,8 @@ pub struct Dockerd {
     dir: TempDir,
     /// A default bridge made for this daemon (removed on drop).
     bridge: Option<String>,
+    /// The flags it was started with (and is restarted with).
+    args: Vec<String>,
 }
 
 impl Dockerd {
@@ -73,11 +75,26 @@ impl Dockerd {
     }
 
     fn launch(args: &[&str], bridge: Option<&str>) -> Dockerd {
-        let dir = TempDir::new("berth-dockerd-");
-        let d = dir.path().to_path_buf();
+        let mut daemon = Dockerd {
+            child: None,
+            dir: TempDir::new("berth-dockerd-"),
+            bridge: bridge.map(str::to_string),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        };
+        daemon.spawn();
+        daemon
+    }
+
+    /// Starts dockerd over this daemon's directory and waits until it answers.
+    fn spawn(&mut self) {
+        let d = self.root().to_path_buf();
         let seed = std::process::id() as usize * 131 + d.as_os_str().len();
         let (a, b) = crate::subnet::free_block_20(seed).expect("a free 10.x.y.0/20 for dockerd");
-        let log = std::fs::File::create(d.join("dockerd.log")).expect("dockerd log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.join("dockerd.log"))
+            .expect("dockerd log");
         let child = Command::new(crate::which("dockerd").expect("dockerd installed"))
             .arg("-H")
             .arg(format!("unix://{}", d.join("d.sock").display()))
@@ -87,31 +104,43 @@ impl Dockerd {
             .arg(d.join("exec"))
             .arg("--pidfile")
             .arg(d.join("d.pid"))
-            .arg(format!("--bridge={}", bridge.unwrap_or("none")))
+            .arg(format!(
+                "--bridge={}",
+                self.bridge.as_deref().unwrap_or("none")
+            ))
             .args(["--iptables=false", "--ip6tables=false", "--ip-masq=false"])
             .arg("--default-address-pool")
             .arg(format!("base=10.{a}.{b}.0/20,size=24"))
-            .args(args)
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
             .expect("spawn dockerd");
-        let daemon = Dockerd {
-            child: Some(child),
-            dir,
-            bridge: bridge.map(str::to_string),
-        };
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !(daemon.sock().exists() && daemon.docker(&["version"]).status.success()) {
+        while !(self.sock().exists() && self.docker(&["version"]).status.success()) {
             assert!(
                 Instant::now() < deadline,
                 "dockerd did not start: {}",
-                daemon.log()
+                self.log()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        daemon
+    }
+
+    /// Stops dockerd with SIGTERM (as `systemctl stop docker`), waits until it is gone (up
+    /// to 2 minutes), and starts it again with the same flags and state.
+    pub fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while child.try_wait().ok().flatten().is_none() {
+                assert!(Instant::now() < deadline, "dockerd did not stop");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        self.spawn();
     }
 
     /// The daemon's directory (socket, data, exec root, log).

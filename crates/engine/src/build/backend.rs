@@ -187,6 +187,12 @@ impl Backend for EngineBackend {
         let path = path.to_string();
         let out = out.to_path_buf();
         tokio::task::spawn_blocking(move || {
+            let top = layers.last().map(|l| l.chain_id.as_str());
+            if let Some(chain) = top {
+                if env.exports.link_to(chain, &path, &out) {
+                    return Ok(true);
+                }
+            }
             let target = env
                 .build_dir
                 .join(format!("export-{}", super::random_hex()));
@@ -208,6 +214,9 @@ impl Backend for EngineBackend {
             let file = std::fs::File::create(&out).map_err(|e| e.to_string())?;
             berth_inroot::write_tar(&loc, std::io::BufWriter::with_capacity(1 << 20, file))
                 .map_err(|e| e.to_string())?;
+            if let Some(chain) = top {
+                env.exports.keep(chain, &path, &out);
+            }
             Ok(true)
         })
         .await

@@ -7,15 +7,19 @@
 //! - [`root`]: a step's writable root (an overlay snapshot);
 //! - [`step`]: a RUN step's container (no container record: `ps -a` never shows it);
 //! - [`view`]: read-only views of layer stacks (`COPY --from`, `RUN --mount=…,from=`);
+//! - [`exports`]: `COPY --from` exports kept per (layer, path), so a cached rebuild mounts
+//!   nothing;
 //! - [`image`]: the built image's manifest and record;
 //! - [`stream`]: the request, the context and the JSON stream.
 //!
 //! On disk: `<data-root>/build/cache` (one record per step, see `berth_build::Cache`),
 //! `<data-root>/build/cache-mounts` (`RUN --mount=type=cache`), `<data-root>/build/work`
-//! (a build's spooled context and temporary tars), `<exec-root>/build/<key>` (a step's
+//! (a build's spooled context and temporary tars), `<data-root>/build/exports` (kept
+//! `COPY --from` exports), `<exec-root>/build/<key>` (a step's
 //! root mount and bundle).
 
 pub mod backend;
+mod exports;
 mod image;
 mod root;
 mod step;
@@ -49,6 +53,8 @@ pub struct BuildEnv {
     pub build_dir: PathBuf,
     /// `<data-root>/build/work`: per-build temporary files.
     pub work_dir: PathBuf,
+    /// `<data-root>/build/exports`: `COPY --from` exports by (layer, path).
+    exports: exports::Exports,
 }
 
 /// The daemon's builder.
@@ -122,8 +128,11 @@ impl BuildService {
             exec_root: exec_root.to_path_buf(),
             build_dir: exec_root.join("build"),
             work_dir: base.join("work"),
+            exports: exports::Exports::open(base.join("exports"))?,
         });
         stream::clear_leftovers(&env);
+        let snapshots = env.images.images().snapshots.clone();
+        env.exports.retain(|chain| snapshots.has_layer(chain));
         for d in [&env.build_dir, &env.work_dir] {
             std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
         }
@@ -194,6 +203,8 @@ impl BuildService {
                 },
             );
             stream::remove_unused_layers(&env, &cache, &report.removed);
+            let snapshots = &env.images.images().snapshots;
+            env.exports.retain(|chain| snapshots.has_layer(chain));
             BuildCachePruneResponse {
                 caches_deleted: report.removed.iter().map(|r| r.key.clone()).collect(),
                 space_reclaimed: report.reclaimed,

@@ -304,6 +304,7 @@ async fn run_container(
         log_config: None,
         tty: false,
         stdin: false,
+        merge_output: true,
         max_size: 0,
         max_file: 1,
     };

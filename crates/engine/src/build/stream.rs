@@ -10,13 +10,16 @@ use berth_api_server::{BuildOptions, JsonStream, RequestBody};
 use berth_api_types::{ErrorDetail, JsonMessage};
 use berth_build::classic::ClassicStream;
 use berth_build::{BuildError, BuildRequest, Context, Event, Prepared};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::backend::EngineBackend;
 use super::root::is_mountpoint;
 use super::{BuildEnv, BuildService};
 use crate::error::{EngineError, Result};
+
+/// Contexts up to this size are read into memory before they are spooled.
+const SMALL_CONTEXT: u64 = 8 << 20;
 
 /// A build's temporary directory, removed when dropped.
 struct WorkDir(PathBuf);
@@ -156,27 +159,46 @@ impl BuildService {
             )));
         }
         let raw = work.join("context.raw");
-        let mut f = tokio::fs::File::create(&raw)
+        // A small context (the usual case) is read whole and written with one call; a
+        // large one goes to the file as it comes.
+        let mut head = Vec::new();
+        let complete = (&mut body)
+            .take(SMALL_CONTEXT)
+            .read_to_end(&mut head)
             .await
-            .map_err(|e| EngineError::internal(e.to_string()))?;
-        tokio::io::copy(&mut body, &mut f)
-            .await
-            .map_err(|e| EngineError::invalid(format!("read the build context: {e}")))?;
-        f.flush()
-            .await
-            .map_err(|e| EngineError::internal(e.to_string()))?;
-        drop(f);
+            .map_err(|e| EngineError::invalid(format!("read the build context: {e}")))?
+            < SMALL_CONTEXT as usize;
+        if !complete {
+            let mut f = tokio::fs::File::create(&raw)
+                .await
+                .map_err(|e| EngineError::internal(e.to_string()))?;
+            f.write_all(&head)
+                .await
+                .map_err(|e| EngineError::internal(e.to_string()))?;
+            head = Vec::new();
+            let mut body = tokio::io::BufReader::with_capacity(1 << 20, body);
+            tokio::io::copy_buf(&mut body, &mut f)
+                .await
+                .map_err(|e| EngineError::invalid(format!("read the build context: {e}")))?;
+            f.flush()
+                .await
+                .map_err(|e| EngineError::internal(e.to_string()))?;
+        }
         let ctx = tokio::task::spawn_blocking(move || {
-            let f = std::fs::File::open(&raw).map_err(|e| BuildError::Io {
-                context: "open the context".into(),
+            let io = |e| BuildError::Io {
+                context: "spool the context".into(),
                 source: e,
-            })?;
-            let empty = f.metadata().map(|m| m.len() == 0).unwrap_or(false);
-            let ctx = if empty {
-                Context::empty(&spool)
-            } else {
-                Context::from_tar(std::io::BufReader::with_capacity(1 << 20, f), &spool)
             };
+            if complete {
+                if head.is_empty() {
+                    return Context::empty(&spool);
+                }
+                std::fs::write(&raw, &head).map_err(io)?;
+            } else if std::fs::metadata(&raw).map_err(io)?.len() == 0 {
+                return Context::empty(&spool);
+            }
+            // A plain tar is indexed where it lies; the name can go, the open file stays.
+            let ctx = Context::from_file(&raw, &spool);
             let _ = std::fs::remove_file(&raw);
             ctx
         })

@@ -36,18 +36,7 @@ impl Containers {
             let _ = self.remove_now(rec, true).await;
             return;
         }
-        let policy = rec.host_config.restart_policy.name.clone();
-        let restart = !rec.manually_stopped
-            && match policy.as_str() {
-                "always" | "unless-stopped" => true,
-                "on-failure" => {
-                    exit.exit_code != 0
-                        && (rec.host_config.restart_policy.maximum_retry_count == 0
-                            || rec.restart_count
-                                < rec.host_config.restart_policy.maximum_retry_count)
-                }
-                _ => false,
-            };
+        let restart = !rec.manually_stopped && !self.restarts_suppressed() && rec.policy_restarts();
         if restart {
             let this = self.clone();
             let id = id.to_string();
@@ -61,7 +50,7 @@ impl Containers {
                 let live = this.live(&id);
                 let _op = live.op.lock().await;
                 let Ok(mut rec) = this.get(&id) else { return };
-                if rec.manually_stopped || !rec.state.restarting {
+                if rec.manually_stopped || !rec.state.restarting || this.restarts_suppressed() {
                     return;
                 }
                 rec.state.restarting = false;

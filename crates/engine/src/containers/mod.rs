@@ -31,6 +31,7 @@ pub mod resources;
 mod restart;
 mod restore;
 pub mod seccomp;
+mod shutdown;
 pub mod spec;
 mod start;
 pub mod stats;
@@ -81,6 +82,11 @@ pub struct Containers {
     pub volumes: Arc<Volumes>,
     /// `berth-shim` and `berth-runtime`, found once at start.
     pub helpers: crate::helpers::Helpers,
+    /// `live-restore`: running containers outlive a stop of the daemon.
+    pub live_restore: bool,
+    /// Set while the daemon stops its containers (shutdown without live restore, or a start
+    /// that finds containers it must stop): their exits start no restart policy.
+    no_restarts: std::sync::atomic::AtomicBool,
     live: Mutex<HashMap<String, Arc<Live>>>,
     execs: Mutex<HashMap<String, exec::ExecRecord>>,
     health: health::HealthBoard,
@@ -110,6 +116,8 @@ pub struct ContainersDeps {
     pub log: LogDefaults,
     /// The daemon's `no-new-privileges` and `seccomp-profile`.
     pub security_defaults: host_settings::DaemonDefaults,
+    /// `live-restore`.
+    pub live_restore: bool,
 }
 
 impl Containers {
@@ -133,6 +141,8 @@ impl Containers {
             networks: deps.networks,
             volumes: deps.volumes,
             helpers: crate::helpers::Helpers::from_current_exe(),
+            live_restore: deps.live_restore,
+            no_restarts: Default::default(),
             live: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
             health: Default::default(),

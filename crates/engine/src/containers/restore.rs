@@ -11,8 +11,11 @@ use crate::shim::ExitRecord;
 use super::ops::*;
 
 impl Containers {
-    /// Live restore at daemon start: reconnect running containers to their shims; mark those
-    /// whose shim is gone as exited with the recorded code.
+    /// Daemon start: reconnects running containers to their shims and marks those whose
+    /// shim is gone as exited with the recorded code (no restart yet: the policies are
+    /// applied by [`Containers::start_by_policy`] once the networks are back). Without
+    /// live restore the reconnected ones are stopped, as dockerd stops the containers a
+    /// daemon that died without stopping them left running.
     pub async fn restore(self: &Arc<Self>) {
         let Ok(all) = self.store.list::<ContainerRecord>(KIND) else {
             return;
@@ -20,6 +23,9 @@ impl Containers {
         let known: std::collections::HashSet<String> =
             all.iter().map(|(_, r)| r.id.clone()).collect();
         self.delete_orphaned_runtime_state(&known).await;
+        self.no_restarts
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut to_stop = Vec::new();
         for (_, rec) in all {
             if !(rec.state.running || rec.state.restarting) {
                 continue;
@@ -39,21 +45,14 @@ impl Containers {
                     finished_at: logfile::now(),
                     oom_killed: false,
                 });
-                let mut r = rec.clone();
-                r.host_config.restart_policy.name = if matches!(
-                    rec.host_config.restart_policy.name.as_str(),
-                    "always" | "unless-stopped"
-                ) {
-                    rec.host_config.restart_policy.name.clone()
-                } else {
-                    "no".into()
-                };
-                let _ = self.save(&r).await;
                 self.on_exit(&id, exit).await;
-            } else {
+            } else if self.live_restore {
                 self.health_start(&rec);
+            } else {
+                to_stop.push(id);
             }
         }
+        self.stop_all(to_stop.into_iter()).await;
     }
 
     /// Runtime state of containers that no longer exist, left by a shim that died between

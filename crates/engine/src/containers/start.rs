@@ -179,6 +179,7 @@ impl Containers {
             log_config: Some(log_config_path),
             tty: rec.config.tty,
             stdin: rec.config.open_stdin,
+            merge_output: false,
             max_size: 0,
             max_file: 1,
         };

@@ -55,9 +55,24 @@ impl Containers {
             return Err(EngineError::not_modified());
         }
         self.save(&rec).await?;
+        self.stop_task(&rec, &live, signal, timeout).await;
+        Ok(())
+    }
+
+    /// Stops the running task of `rec` (its op lock held): the stop signal (`signal`, else
+    /// the container's, else SIGTERM), SIGKILL after the timeout (`timeout`, else the
+    /// container's, else 10 s; negative waits forever), then the `stop` event.
+    pub(super) async fn stop_task(
+        &self,
+        rec: &crate::record::ContainerRecord,
+        live: &super::task::Live,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) {
+        let id = rec.id.as_str();
         let mut rx = live.signals.subscribe();
         if rec.state.paused {
-            let _ = runtime(self, &["resume", &id]).await;
+            let _ = runtime(self, &["resume", id]).await;
         }
         // An empty signal (query or config) means "not set", as in Docker.
         let sig = signal
@@ -65,17 +80,16 @@ impl Containers {
             .or(rec.config.stop_signal.clone().filter(|s| !s.is_empty()))
             .unwrap_or_else(|| "SIGTERM".into());
         let secs = timeout.or(rec.config.stop_timeout).unwrap_or(10);
-        let _ = runtime(self, &["kill", &id, &sig]).await;
+        let _ = runtime(self, &["kill", id, &sig]).await;
         let t = if secs < 0 {
             None
         } else {
             Some(Duration::from_secs(secs as u64))
         };
         if !self.wait_exit(&mut rx, t).await {
-            let _ = runtime(self, &["kill", &id, "SIGKILL"]).await;
+            let _ = runtime(self, &["kill", id, "SIGKILL"]).await;
             self.wait_exit(&mut rx, Some(Duration::from_secs(30))).await;
         }
-        self.event("stop", &rec, &[]);
-        Ok(())
+        self.event("stop", rec, &[]);
     }
 }

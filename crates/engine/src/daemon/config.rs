@@ -85,6 +85,9 @@ pub struct Flags {
     /// User/group for user namespaces: refused (berth has no user-namespace remapping).
     #[arg(long = "userns-remap")]
     pub userns_remap: Option<String>,
+    /// Keep containers running while the daemon is down (stop and restart of the daemon).
+    #[arg(long = "live-restore", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub live_restore: Option<bool>,
 }
 
 /// daemon.json.
@@ -183,6 +186,9 @@ pub struct DaemonConfig {
     pub network: crate::networks::NetConfig,
     /// `no-new-privileges` and `seccomp-profile` for every container.
     pub security_defaults: crate::containers::host_settings::DaemonDefaults,
+    /// `live-restore`: containers keep running across a stop of the daemon. Off (Docker's
+    /// default): a stop stops them, the next start starts them again by restart policy.
+    pub live_restore: bool,
     /// The command-line flags this was resolved from (SIGHUP resolves them again with the
     /// re-read daemon.json).
     pub flags: Flags,
@@ -268,9 +274,11 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
     mirrors.extend(flags.registry_mirrors.iter().cloned());
     let mut insecure = file.insecure_registries.clone();
     insecure.extend(flags.insecure_registries.iter().cloned());
+    conflicts(flags, &file)?;
     let network = network_config(flags, &file)?;
     let security_defaults = security_defaults(flags, &file)?;
     Ok(DaemonConfig {
+        live_restore: flags.live_restore.or(file.live_restore).unwrap_or(false),
         security_defaults,
         network,
         sockets,
@@ -298,6 +306,25 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
         config_file: flags.config_file.clone(),
         flags: flags.clone(),
     })
+}
+
+/// dockerd's rule for the directives berth takes both as a flag and in daemon.json without
+/// merging them: set in both places is an error, whatever the values.
+fn conflicts(flags: &Flags, file: &FileConfig) -> Result<(), String> {
+    let mut both = Vec::new();
+    if let (Some(flag), Some(in_file)) = (flags.live_restore, file.live_restore) {
+        both.push(format!(
+            "live-restore: (from flag: {flag}, from file: {in_file})"
+        ));
+    }
+    if both.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "unable to configure the daemon with file {}: the following directives are specified both as a flag and in the configuration file: {}",
+        flags.config_file.display(),
+        both.join(", ")
+    ))
 }
 
 /// `no-new-privileges` and `seccomp-profile`; `userns-remap` is refused rather than ignored
@@ -521,6 +548,31 @@ mod tests {
         let c = read_file(&path).unwrap();
         assert_eq!((c.debug, c.mtu), (Some(true), Some(1400)));
         assert_eq!(c.log_opts["max-size"], "1m");
+    }
+
+    #[test]
+    fn live_restore_from_flag_or_file_not_both() {
+        let dir = berth_testkit::TempDir::new("berth-daemon-json-");
+        let path = dir.path().join("daemon.json");
+        let parse = |json: &str, args: &[&str]| {
+            std::fs::write(&path, json).unwrap();
+            let mut argv = vec!["berth daemon", "--config-file", path.to_str().unwrap()];
+            argv.extend_from_slice(args);
+            resolve(&Flags::try_parse_from(argv).unwrap())
+        };
+        assert!(!parse("{}", &[]).unwrap().live_restore);
+        assert!(parse("{}", &["--live-restore"]).unwrap().live_restore);
+        assert!(!parse("{}", &["--live-restore=false"]).unwrap().live_restore);
+        assert!(
+            parse(r#"{"live-restore": true}"#, &[])
+                .unwrap()
+                .live_restore
+        );
+        let e = parse(r#"{"live-restore": false}"#, &["--live-restore"]).unwrap_err();
+        assert!(
+            e.ends_with("the following directives are specified both as a flag and in the configuration file: live-restore: (from flag: true, from file: false)"),
+            "{e}"
+        );
     }
 
     #[test]

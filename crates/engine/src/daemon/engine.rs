@@ -182,7 +182,7 @@ impl Engine for Berth {
                 .to_string(),
             server_version: env!("CARGO_PKG_VERSION").into(),
             default_runtime: "berth".into(),
-            live_restore_enabled: true,
+            live_restore_enabled: cfg.live_restore,
             index_server_address: "https://index.docker.io/v1/".into(),
             mem_total: crate::hostinfo::mem_total() as i64,
             docker_root_dir: cfg.data_root.display().to_string(),

@@ -1,6 +1,6 @@
 //! `berth daemon`: flags and daemon.json, the tokio runtime, the API listeners (unix
-//! sockets; TCP only with mutual TLS, [`tls`]), signals (SIGTERM/SIGINT stop cleanly and
-//! leave containers running; SIGHUP reloads daemon.json's reloadable keys), the pid file,
+//! sockets; TCP only with mutual TLS, [`tls`]), signals (SIGTERM/SIGINT stop cleanly: they
+//! stop the containers, or leave them running with `live-restore`; SIGHUP reloads daemon.json's reloadable keys), the pid file,
 //! crash recovery ([`crate::containers::reconcile`], [`crate::images::recover`]) and live
 //! restore of running containers.
 
@@ -183,6 +183,8 @@ async fn run(
     for path in &cfg.sockets {
         let _ = std::fs::remove_file(path);
     }
+    // Without live restore the containers stop with the daemon.
+    berth.containers.shutdown().await;
     // Bridges and the nft table go with a clean stop, unless running containers (live
     // restore) still use them; the next start recreates them from the network state.
     if let Err(e) = networks.mgr.shutdown().await {

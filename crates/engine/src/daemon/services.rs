@@ -65,6 +65,7 @@ impl Services {
             volumes: volumes.clone(),
             log: cfg.log.clone(),
             security_defaults: cfg.security_defaults.clone(),
+            live_restore: cfg.live_restore,
         });
         // Build steps left by a daemon that died mid-build are cleared here, before the
         // container reconcile (their snapshots have no container record); recovery keeps
@@ -91,7 +92,8 @@ impl Services {
 
     /// Crash recovery and live restore: containers first (their snapshots keep image
     /// layers alive), then the image stores, the volume references, running containers and
-    /// their network attachments.
+    /// their network attachments; then the containers their restart policy starts with the
+    /// daemon.
     pub async fn recover(&self) -> Result<(), String> {
         let repaired = self.containers.reconcile().await;
         if !repaired.is_empty() {
@@ -107,6 +109,7 @@ impl Services {
         self.volumes.rebuild(&self.records.list());
         self.containers.restore().await;
         self.networks.restore_networks().await;
+        self.containers.start_by_policy().await;
         Ok(())
     }
 }
