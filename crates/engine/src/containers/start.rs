@@ -78,6 +78,12 @@ impl Containers {
         self.layout
             .traversable_dir(&state_dir)
             .map_err(EngineError::internal)?;
+        // The systemd cgroup driver where systemd does not run (berth refuses it at daemon
+        // start where systemd runs): runc's refusal, as dockerd gives it.
+        if self.cgroup_driver == "systemd" {
+            let msg = "runc create failed: systemd not running on this host, cannot use systemd cgroups manager";
+            return Err(self.start_failed(rec, msg.into()).await);
+        }
         // Open the driver once here (files made, syslog connected, journald there) so a
         // driver that cannot start fails the start as Docker's does, before any task exists.
         let log_config = self.log_config(&rec)?;
