@@ -287,3 +287,124 @@ fn daemon_json_log_driver_and_opts_are_the_defaults() {
         stderr(&o)
     );
 }
+
+/// The `attrs` of a container's first json-file line (read from its `LogPath`).
+fn json_attrs(log_path: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(log_path.trim()).expect("json-file log");
+    let first: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("a log line")).expect("json line");
+    first["attrs"].clone()
+}
+
+#[test]
+fn peer_labels_regex_and_env_regex_pick_attributes_as_dockerd() {
+    if !daemon::need(
+        "peer_labels_regex_and_env_regex_pick_attributes_as_dockerd",
+        &["dockerd"],
+    ) {
+        return;
+    }
+    let args = [
+        "run",
+        "--label",
+        "com.example.a=1",
+        "--label",
+        "com.example.b=2",
+        "--label",
+        "other=3",
+        "-e",
+        "APP_X=x",
+        "-e",
+        "MY_APP_Y=y",
+        "-e",
+        "OTHER=o",
+        "--log-driver",
+        "json-file",
+        "--log-opt",
+        r"labels-regex=^com\.example\.",
+        "--log-opt",
+        "env-regex=APP_",
+        "--log-opt",
+        "labels=other",
+        "busybox",
+        "echo",
+        "hi",
+    ];
+    let docker = berth_testkit::dockerd::Dockerd::start();
+    docker.load_busybox();
+    let o = docker.docker(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = docker.docker(&["ps", "-lq"]);
+    let path = docker.docker(&["inspect", "-f", "{{.LogPath}}", stdout(&id).trim()]);
+    let want = json_attrs(&stdout(&path));
+
+    let d = Daemon::start();
+    d.load_busybox();
+    let o = d.docker(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = d.docker(&["ps", "-lq"]);
+    let path = d.docker(&["inspect", "-f", "{{.LogPath}}", stdout(&id).trim()]);
+    let got = json_attrs(&stdout(&path));
+    assert_eq!(got, want);
+    assert_eq!(
+        got,
+        serde_json::json!({"com.example.a": "1", "com.example.b": "2", "other": "3",
+            "APP_X": "x", "MY_APP_Y": "y"})
+    );
+    // A regex that does not compile is refused, and nothing is made.
+    let o = d.docker(&["create", "--log-opt", "env-regex=(", "busybox"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("failed to initialize logging driver: error parsing regexp"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stdout(&d.docker(&["ps", "-aq"])).lines().count(), 1);
+}
+
+/// `--log-driver` / `--log-opt` set the daemon's defaults as daemon.json does; both at once
+/// are refused with dockerd's message.
+#[test]
+fn daemon_log_driver_flags_are_the_defaults_and_conflict_with_daemon_json() {
+    if !daemon::need(
+        "daemon_log_driver_flags_are_the_defaults_and_conflict_with_daemon_json",
+        &[],
+    ) {
+        return;
+    }
+    let d = DaemonOptions::new()
+        .args(&["--log-driver", "local", "--log-opt", "max-size=5m"])
+        .start();
+    d.load_busybox();
+    let id = run(&d, &[], "echo hello");
+    assert_eq!(logs(&d, &id).0, "hello\n");
+    let o = d.docker(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.LogConfig.Type}} {{json .HostConfig.LogConfig.Config}}",
+        &id,
+    ]);
+    assert_eq!(stdout(&o).trim(), r#"local {"max-size":"5m"}"#);
+    std::fs::write(
+        d.root().join("daemon.json"),
+        r#"{"log-driver":"json-file"}"#,
+    )
+    .unwrap();
+    let o = std::process::Command::new(&d.bin)
+        .args(["daemon", "--log-driver", "local", "--config-file"])
+        .arg(d.root().join("daemon.json"))
+        .arg("--data-root")
+        .arg(d.root().join("data2"))
+        .arg("--exec-root")
+        .arg(d.root().join("exec2"))
+        .arg("-H")
+        .arg(format!("unix://{}", d.root().join("other.sock").display()))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("the following directives are specified both as a flag and in the configuration file: log-driver: (from flag: local, from file: json-file)"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use berth_api_types::HostConfig;
 use berth_logdriver::tag::{self, TagFacts};
-use berth_logdriver::{ContainerInfo, LogConfig};
+use berth_logdriver::{ContainerInfo, LogConfig, LogError};
 
 use super::Containers;
 use crate::error::{EngineError, Result};
@@ -28,6 +28,7 @@ impl LogDefaults {
     /// The daemon's driver and options, checked as Docker checks them at start.
     pub fn new(driver: &str, opts: BTreeMap<String, String>) -> std::result::Result<Self, String> {
         berth_logdriver::validate(driver, &opts)
+            .and_then(|()| check_regexes(&opts))
             .map_err(|e| format!("failed to set log opts: {e}"))?;
         Ok(LogDefaults {
             driver: driver.to_string(),
@@ -57,7 +58,34 @@ pub fn merge_and_check(host: &mut HostConfig, defaults: &LogDefaults) -> Result<
         }
     }
     berth_logdriver::validate(&cfg.kind, &cfg.config)
+        .and_then(|()| check_regexes(&cfg.config))
         .map_err(|e| EngineError::invalid(e.to_string()))
+}
+
+/// `labels-regex` and `env-regex` must compile (Docker finds out when the container
+/// starts, with the same "failed to initialize logging driver" error; berth at create, so
+/// that nothing is made).
+fn check_regexes(opts: &BTreeMap<String, String>) -> std::result::Result<(), LogError> {
+    for key in ["labels-regex", "env-regex"] {
+        regex_opt(opts, key)?;
+    }
+    Ok(())
+}
+
+/// The compiled `key` option, if set and not empty.
+fn regex_opt(
+    opts: &BTreeMap<String, String>,
+    key: &str,
+) -> std::result::Result<Option<regex::Regex>, LogError> {
+    match opts.get(key).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(re) => regex::Regex::new(re).map(Some).map_err(|e| {
+            LogError::BadOpt(format!(
+                "failed to initialize logging driver: error parsing regexp: {}",
+                e.to_string().lines().last().unwrap_or_default().trim()
+            ))
+        }),
+    }
 }
 
 impl Containers {
@@ -80,7 +108,7 @@ impl Containers {
                 name: name.to_string(),
                 image_name: rec.config.image.clone(),
                 tag,
-                attrs: attrs(rec, &opts),
+                attrs: attrs(rec, &opts).map_err(|e| EngineError::invalid(e.to_string()))?,
             },
             opts,
             dir: self.data_dir(&rec.id),
@@ -90,9 +118,13 @@ impl Containers {
     }
 }
 
-/// Docker's extra attributes: the container labels named by `labels`, the environment
-/// variables named by `env` (both comma-separated).
-fn attrs(rec: &ContainerRecord, opts: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+/// Docker's extra attributes (`ExtraAttributes`): the container labels named by `labels`
+/// (comma-separated) or whose key matches `labels-regex` (a search, not anchored), and the
+/// environment variables named by `env` or matching `env-regex`.
+fn attrs(
+    rec: &ContainerRecord,
+    opts: &BTreeMap<String, String>,
+) -> std::result::Result<BTreeMap<String, String>, LogError> {
     let mut out = BTreeMap::new();
     let keys = |k: &str| -> Vec<String> {
         opts.get(k)
@@ -111,11 +143,27 @@ fn attrs(rec: &ContainerRecord, opts: &BTreeMap<String, String>) -> BTreeMap<Str
             out.insert(k, v.clone());
         }
     }
-    let env = rec.config.env.clone().unwrap_or_default();
+    if let Some(re) = regex_opt(opts, "labels-regex")? {
+        for (k, v) in labels.iter().filter(|(k, _)| re.is_match(k)) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    let env: BTreeMap<&str, &str> = rec
+        .config
+        .env
+        .iter()
+        .flatten()
+        .filter_map(|e| e.split_once('='))
+        .collect();
     for k in keys("env") {
-        if let Some(v) = env.iter().find_map(|e| e.strip_prefix(&format!("{k}="))) {
+        if let Some(v) = env.get(k.as_str()) {
             out.insert(k, v.to_string());
         }
     }
-    out
+    if let Some(re) = regex_opt(opts, "env-regex")? {
+        for (k, v) in env.iter().filter(|(k, _)| re.is_match(k)) {
+            out.insert(k.to_string(), v.to_string());
+        }
+    }
+    Ok(out)
 }

@@ -85,6 +85,12 @@ pub struct Flags {
     /// User/group for user namespaces: refused (berth has no user-namespace remapping).
     #[arg(long = "userns-remap")]
     pub userns_remap: Option<String>,
+    /// Default driver for container logs (default "json-file").
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Default log driver options for containers (key=value, repeatable).
+    #[arg(long = "log-opt")]
+    pub log_opts: Vec<String>,
     /// Keep containers running while the daemon is down (stop and restart of the daemon).
     #[arg(long = "live-restore", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub live_restore: Option<bool>,
@@ -107,7 +113,7 @@ pub struct FileConfig {
     /// log-driver.
     pub log_driver: Option<String>,
     /// log-opts.
-    pub log_opts: BTreeMap<String, String>,
+    pub log_opts: Option<BTreeMap<String, String>>,
     /// default-runtime.
     pub default_runtime: Option<String>,
     /// runtimes.
@@ -300,8 +306,16 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
         registry_mirrors: mirrors,
         insecure_registries: insecure,
         log: crate::containers::LogDefaults::new(
-            file.log_driver.as_deref().unwrap_or("json-file"),
-            file.log_opts,
+            flags
+                .log_driver
+                .as_deref()
+                .or(file.log_driver.as_deref())
+                .unwrap_or("json-file"),
+            if flags.log_opts.is_empty() {
+                file.log_opts.unwrap_or_default()
+            } else {
+                flag_log_opts(&flags.log_opts)
+            },
         )?,
         config_file: flags.config_file.clone(),
         flags: flags.clone(),
@@ -311,10 +325,24 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
 /// dockerd's rule for the directives berth takes both as a flag and in daemon.json without
 /// merging them: set in both places is an error, whatever the values.
 fn conflicts(flags: &Flags, file: &FileConfig) -> Result<(), String> {
+    // In dockerd's order: the flags' names sorted.
     let mut both = Vec::new();
     if let (Some(flag), Some(in_file)) = (flags.live_restore, file.live_restore) {
         both.push(format!(
             "live-restore: (from flag: {flag}, from file: {in_file})"
+        ));
+    }
+    if let (Some(flag), Some(in_file)) = (&flags.log_driver, &file.log_driver) {
+        both.push(format!(
+            "log-driver: (from flag: {flag}, from file: {in_file})"
+        ));
+    }
+    // dockerd sees the key in the file, whatever its value (`{}` included).
+    if let (false, Some(in_file)) = (flags.log_opts.is_empty(), &file.log_opts) {
+        both.push(format!(
+            "log-opts: (from flag: {}, from file: {})",
+            go_map(&flag_log_opts(&flags.log_opts)),
+            go_map(in_file)
         ));
     }
     if both.is_empty() {
@@ -325,6 +353,23 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Result<(), String> {
         flags.config_file.display(),
         both.join(", ")
     ))
+}
+
+/// `--log-opt key=value` flags as dockerd's map option: a later key wins, `key` alone is an
+/// empty value.
+fn flag_log_opts(opts: &[String]) -> BTreeMap<String, String> {
+    opts.iter()
+        .map(|o| match o.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (o.clone(), String::new()),
+        })
+        .collect()
+}
+
+/// A map as Go's `%v` prints it: `map[k1:v1 k2:v2]`, keys sorted.
+fn go_map(m: &BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = m.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    format!("map[{}]", pairs.join(" "))
 }
 
 /// `no-new-privileges` and `seccomp-profile`; `userns-remap` is refused rather than ignored
@@ -547,7 +592,7 @@ mod tests {
         .unwrap();
         let c = read_file(&path).unwrap();
         assert_eq!((c.debug, c.mtu), (Some(true), Some(1400)));
-        assert_eq!(c.log_opts["max-size"], "1m");
+        assert_eq!(c.log_opts.unwrap()["max-size"], "1m");
     }
 
     #[test]
@@ -573,6 +618,63 @@ mod tests {
             e.ends_with("the following directives are specified both as a flag and in the configuration file: live-restore: (from flag: true, from file: false)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn log_driver_and_opts_from_flags_or_file_not_both() {
+        let dir = berth_testkit::TempDir::new("berth-daemon-json-");
+        let path = dir.path().join("daemon.json");
+        let parse = |json: &str, args: &[&str]| {
+            std::fs::write(&path, json).unwrap();
+            let mut argv = vec!["berth daemon", "--config-file", path.to_str().unwrap()];
+            argv.extend_from_slice(args);
+            resolve(&Flags::try_parse_from(argv).unwrap())
+        };
+        let c = parse(
+            r#"{"debug": true}"#,
+            &[
+                "--log-driver",
+                "local",
+                "--log-opt",
+                "max-size=1m",
+                "--log-opt",
+                "max-file=2",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.log.driver, "local");
+        assert_eq!(c.log.opts["max-size"], "1m");
+        assert_eq!(c.log.opts["max-file"], "2");
+        let c = parse(r#"{"log-driver": "none"}"#, &[]).unwrap();
+        assert_eq!(c.log.driver, "none");
+        let e = parse(r#"{"log-driver": "json-file"}"#, &["--log-driver", "local"]).unwrap_err();
+        assert!(
+            e.ends_with("the following directives are specified both as a flag and in the configuration file: log-driver: (from flag: local, from file: json-file)"),
+            "{e}"
+        );
+        let e = parse(
+            r#"{"log-opts": {"max-size": "2m", "max-file": "3"}}"#,
+            &["--log-opt", "max-size=1m"],
+        )
+        .unwrap_err();
+        assert!(
+            e.ends_with(
+                "log-opts: (from flag: map[max-size:1m], from file: map[max-file:3 max-size:2m])"
+            ),
+            "{e}"
+        );
+        // All of them, in dockerd's order and words.
+        let e = parse(
+            r#"{"log-driver":"json-file","log-opts":{"max-size":"2m","max-file":"3"},"live-restore":false}"#,
+            &["--log-driver", "local", "--log-opt", "max-size=1m", "--live-restore"],
+        )
+        .unwrap_err();
+        assert!(
+            e.ends_with("the following directives are specified both as a flag and in the configuration file: live-restore: (from flag: true, from file: false), log-driver: (from flag: local, from file: json-file), log-opts: (from flag: map[max-size:1m], from file: map[max-file:3 max-size:2m])"),
+            "{e}"
+        );
+        // A bad option from the flag is refused as one from the file.
+        assert!(parse("{}", &["--log-opt", "max-size=lots"]).is_err());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! - `rfc5424`: `<PRI>1 2006-01-02T15:04:05Z HOST TAG PID TAG - MSG`
 //! - `rfc5424micro`: as rfc5424 with microseconds in the time.
 //!
-//! Times are UTC (Docker uses the daemon's local zone); PID is the shim's.
+//! Times are in the local zone ([`super::zone`]), as Go's `time.Now()` in Docker's driver:
+//! `Z` at UTC, else the offset (`+01:00`); PID is the shim's.
 
 use berth_units::{SubSeconds, Timestamp};
 
@@ -65,7 +66,7 @@ impl Facility {
     }
 }
 
-/// Go's `time.Stamp`: `Jan _2 15:04:05`.
+/// Go's `time.Stamp`: `Jan _2 15:04:05` (local wall time: `t` already shifted).
 fn stamp(t: Timestamp) -> String {
     let c = t.civil();
     format!(
@@ -78,33 +79,53 @@ fn stamp(t: Timestamp) -> String {
     )
 }
 
-/// Go's `2006-01-02T15:04:05.000000Z07:00`.
-fn micro(t: Timestamp) -> String {
-    let s = t.to_rfc3339(SubSeconds::Omit);
-    format!("{}.{:06}Z", s.trim_end_matches('Z'), t.nanos / 1000)
+/// Go's `Z07:00`: `Z` at UTC, else `+01:00`.
+fn zone_suffix(offset: i32) -> String {
+    if offset == 0 {
+        return "Z".into();
+    }
+    let sign = if offset < 0 { '-' } else { '+' };
+    let a = offset.unsigned_abs();
+    format!("{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60)
 }
 
-/// One formatted message, newline-terminated.
+/// Go's `time.RFC3339` (`2006-01-02T15:04:05Z07:00`), or with `.000000` microseconds
+/// (rfc5424micro), of the local wall time `t` at `offset`.
+fn rfc3339(t: Timestamp, offset: i32, micros: bool) -> String {
+    let s = t.to_rfc3339(SubSeconds::Omit);
+    let civil = s.trim_end_matches('Z');
+    if micros {
+        format!("{civil}.{:06}{}", t.nanos / 1000, zone_suffix(offset))
+    } else {
+        format!("{civil}{}", zone_suffix(offset))
+    }
+}
+
+/// One formatted message, newline-terminated; `offset` is the local zone's offset from
+/// UTC (seconds) at `time`.
+#[allow(clippy::too_many_arguments)]
 pub fn message(
     format: Format,
     priority: u32,
     time: Timestamp,
+    offset: i32,
     host: &str,
     tag: &str,
     pid: u32,
     msg: &str,
 ) -> String {
     let msg = msg.trim_end_matches('\n');
+    let local = Timestamp::from_nanos(time.as_nanos() + i128::from(offset) * 1_000_000_000);
     match format {
-        Format::Unix => format!("<{priority}>{} {tag}[{pid}]: {msg}\n", stamp(time)),
-        Format::Rfc3164 => format!("<{priority}>{} {host} {tag}[{pid}]: {msg}\n", stamp(time)),
+        Format::Unix => format!("<{priority}>{} {tag}[{pid}]: {msg}\n", stamp(local)),
+        Format::Rfc3164 => format!("<{priority}>{} {host} {tag}[{pid}]: {msg}\n", stamp(local)),
         Format::Rfc5424 => format!(
             "<{priority}>1 {} {host} {tag} {pid} {tag} - {msg}\n",
-            time.to_rfc3339(SubSeconds::Omit)
+            rfc3339(local, offset, false)
         ),
         Format::Rfc5424Micro => format!(
             "<{priority}>1 {} {host} {tag} {pid} {tag} - {msg}\n",
-            micro(time)
+            rfc3339(local, offset, true)
         ),
     }
 }
@@ -117,7 +138,7 @@ mod tests {
     fn formats_as_docker() {
         // 2024-01-02T03:04:05.25Z
         let t = Timestamp::new(1_704_164_645, 250_000_000);
-        let m = |f| message(f, 30, t, "h", "tag", 7, "hi");
+        let m = |f| message(f, 30, t, 0, "h", "tag", 7, "hi");
         assert_eq!(m(Format::Unix), "<30>Jan  2 03:04:05 tag[7]: hi\n");
         assert_eq!(m(Format::Rfc3164), "<30>Jan  2 03:04:05 h tag[7]: hi\n");
         assert_eq!(
@@ -127,6 +148,19 @@ mod tests {
         assert_eq!(
             m(Format::Rfc5424Micro),
             "<30>1 2024-01-02T03:04:05.250000Z h tag 7 tag - hi\n"
+        );
+        // In a zone east of UTC (Docker writes the daemon's local time).
+        let m = |f| message(f, 30, t, 5 * 3600 + 1800, "h", "tag", 7, "hi");
+        assert_eq!(m(Format::Unix), "<30>Jan  2 08:34:05 tag[7]: hi\n");
+        assert_eq!(m(Format::Rfc3164), "<30>Jan  2 08:34:05 h tag[7]: hi\n");
+        assert_eq!(
+            m(Format::Rfc5424),
+            "<30>1 2024-01-02T08:34:05+05:30 h tag 7 tag - hi\n"
+        );
+        let m = |f| message(f, 30, t, -8 * 3600, "h", "tag", 7, "hi");
+        assert_eq!(
+            m(Format::Rfc5424Micro),
+            "<30>1 2024-01-01T19:04:05.250000-08:00 h tag 7 tag - hi\n"
         );
         assert_eq!(Facility::parse("local7").unwrap(), Facility(23 << 3));
         assert_eq!(Facility::parse("").unwrap(), Facility(24));

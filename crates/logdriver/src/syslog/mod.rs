@@ -5,6 +5,7 @@
 //! dual-logging cache instead, as Docker does.
 
 pub mod format;
+pub mod zone;
 
 use std::io::{self, Write};
 use std::net::{TcpStream, UdpSocket};
@@ -180,6 +181,7 @@ impl LogDriver for SyslogDriver {
             self.format,
             self.facility.0 | severity,
             msg.time,
+            zone::offset_at(msg.time.secs),
             &self.hostname,
             &self.tag,
             self.pid,
