@@ -359,4 +359,14 @@ async fn docker_host_env_is_honoured() {
         String::from_utf8_lossy(&out.stderr),
         "Cannot connect to the berth daemon at unix:///nonexistent/berth.sock. Is the berth daemon running?\n"
     );
+    // `run` reports it as docker run does: "berth: …", the usage hint, status 125.
+    let out = std::process::Command::new(berth_testkit::berth_bin())
+        .args(["-H", "unix:///nonexistent/berth.sock", "run", "busybox"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "berth: Cannot connect to the berth daemon at unix:///nonexistent/berth.sock. Is the berth daemon running?\n\nRun 'berth run --help' for more information\n"
+    );
 }

@@ -13,6 +13,7 @@ use crate::cmd::logs::LogsArgs;
 use crate::cmd::ps::PsArgs;
 use crate::cmd::service_io::{AttachArgs, CommitArgs, CpArgs, ExportArgs, StatsArgs};
 use crate::cmd::up::UpArgs;
+use crate::cmd::volumes::VolumesArgs;
 use crate::cmd::watch::WatchArgs;
 
 /// The version of Compose v2 whose behaviour berth follows (labels, hashes, output).
@@ -171,6 +172,8 @@ pub enum Cmd {
         /// Services
         services: Vec<String>,
     },
+    /// List volumes
+    Volumes(VolumesArgs),
     /// Display the running processes
     Top {
         /// Services

@@ -151,6 +151,23 @@ fn snapshot(d: &dyn Endpoint, project: &str) -> Value {
     serde_json::json!({"containers": containers, "networks": networks, "volumes": volumes})
 }
 
+/// JSON lines with their `Labels` (`k=v,…`, in Go's map order) sorted; other text as is.
+fn sorted_labels(out: &str) -> String {
+    out.lines()
+        .map(|l| match serde_json::from_str::<Value>(l) {
+            Ok(mut v) if v["Labels"].is_string() => {
+                let mut labels: Vec<&str> = v["Labels"].as_str().unwrap_or("").split(',').collect();
+                labels.sort_unstable();
+                let labels = labels.join(",");
+                v["Labels"] = Value::String(labels);
+                v.to_string()
+            }
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn ids(d: &dyn Endpoint, project: &str) -> String {
     container_ids(d, project)
 }
@@ -167,6 +184,24 @@ fn compose_v2_and_berth_make_the_same_project() {
 
     ok(v2.run(d, &p, &["up", "-d"]));
     let by_v2 = snapshot(d, "refproj");
+    // `volumes` prints what v2 prints: table, names, JSON, a template, per service, by name
+    let volumes: [&[&str]; 7] = [
+        &["volumes"],
+        &["volumes", "-q"],
+        &["volumes", "--format", "json"],
+        &["volumes", "--format", "{{.Name}} {{.Driver}} {{.Links}}"],
+        &["volumes", "db"],
+        &["volumes", "web"],
+        &["-p", "refproj", "volumes"],
+    ];
+    for args in volumes {
+        assert_eq!(
+            sorted_labels(&ok(berth.run(d, &p, args))),
+            sorted_labels(&ok(v2.run(d, &p, args))),
+            "{args:?}"
+        );
+    }
+    assert!(ok(berth.run(d, &p, &["volumes", "-q"])).contains("refproj_data"));
     // berth sees v2's project as up to date
     let before = ids(d, "refproj");
     let out = ok_all(berth.run(d, &p, &["up", "-d"]));

@@ -137,7 +137,16 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
     }
     match std::env::var("DOCKER_API_VERSION") {
         Ok(v) if !v.is_empty() => client.set_version(&v),
-        _ => client.negotiate().await?,
+        _ => {
+            if let Err(e) = client.negotiate().await {
+                // `docker run` reports every failure, an unreachable daemon too, as
+                // "docker: …" with the usage hint and status 125.
+                return Err(match cli.cmd {
+                    Cmd::Run { .. } => run::status_error("run", e),
+                    _ => e,
+                });
+            }
+        }
     }
     let ctx = ctx_for(client);
     match cli.cmd {

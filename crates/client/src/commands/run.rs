@@ -26,7 +26,7 @@ pub fn run_error_status(message: &str) -> i32 {
     }
 }
 
-fn status_error(cmd: &str, e: CliError) -> CliError {
+pub(crate) fn status_error(cmd: &str, e: CliError) -> CliError {
     let text = e.to_string();
     let code = match &e {
         CliError::Status(c) => return CliError::Status(*c),

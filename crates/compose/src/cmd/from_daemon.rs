@@ -63,6 +63,7 @@ impl Group {
             | Cmd::Restart { .. }
             | Cmd::Start { .. }
             | Cmd::Stop { .. }
+            | Cmd::Volumes(_)
             | Cmd::Wait { .. } => Group::ProjectOrName,
             _ => Group::Files,
         }

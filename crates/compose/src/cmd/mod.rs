@@ -18,6 +18,7 @@ pub mod runner;
 pub mod service_io;
 pub mod state;
 pub mod up;
+pub mod volumes;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -228,6 +229,7 @@ pub async fn run(cli: Cli) -> Result<i32, Failure> {
                 }
                 Cmd::Images { quiet, services } => ps::images(&r, *quiet, services).await,
                 Cmd::Top { services } => ps::top(&r, services).await,
+                Cmd::Volumes(a) => volumes::volumes(&r, a).await,
                 Cmd::Port {
                     index,
                     protocol,

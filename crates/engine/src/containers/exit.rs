@@ -22,8 +22,7 @@ impl Containers {
         rec.state.exit_code = exit.exit_code;
         rec.state.finished_at = exit.finished_at.clone();
         rec.state.oom_killed = exit.oom_killed;
-        self.networks.network_down(id).await;
-        self.unmount_rootfs(id);
+        self.release_task_resources(id).await;
         let _ = self.save(&rec).await;
         let _ = live.output.send(Output::Exit(exit.exit_code));
         if exit.oom_killed {

@@ -15,6 +15,7 @@ pub mod host_settings;
 pub mod init;
 mod kill;
 mod links;
+mod list_filter;
 mod logging;
 mod logs;
 pub mod namespaces;
@@ -83,6 +84,8 @@ pub struct Containers {
     pub helpers: crate::helpers::Helpers,
     /// `live-restore`: running containers outlive a stop of the daemon.
     pub live_restore: bool,
+    /// The cgroup driver (`cgroupfs`, or `systemd` where systemd does not run: starts fail).
+    pub cgroup_driver: String,
     /// Set while the daemon stops its containers (shutdown without live restore, or a start
     /// that finds containers it must stop): their exits start no restart policy.
     no_restarts: std::sync::atomic::AtomicBool,
@@ -117,6 +120,8 @@ pub struct ContainersDeps {
     pub security_defaults: host_settings::DaemonDefaults,
     /// `live-restore`.
     pub live_restore: bool,
+    /// The cgroup driver.
+    pub cgroup_driver: String,
 }
 
 impl Containers {
@@ -141,6 +146,7 @@ impl Containers {
             volumes: deps.volumes,
             helpers: crate::helpers::Helpers::from_current_exe(),
             live_restore: deps.live_restore,
+            cgroup_driver: deps.cgroup_driver,
             no_restarts: Default::default(),
             live: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),

@@ -1,6 +1,8 @@
 //! What the container operations share: the runtime CLI, the root filesystem mount, signal
 //! names. Each operation has its own file (`create.rs`, `start.rs`, `exit.rs`, `stop.rs`, …).
 
+use std::sync::Arc;
+
 use crate::error::{EngineError, Result};
 
 use super::Containers;
@@ -45,6 +47,17 @@ impl Containers {
             .map_err(EngineError::internal)?;
         berth_snapshot::mount(&m, &target).map_err(EngineError::internal)?;
         Ok(target)
+    }
+
+    /// What a task held once it has ended: its network attachments and its mounts, both
+    /// at once (the unmount syncs the upper filesystem, the veths wait for the kernel), the
+    /// unmount off the async workers.
+    pub(super) async fn release_task_resources(self: &Arc<Self>, id: &str) {
+        let this = self.clone();
+        let owned = id.to_string();
+        let unmount = tokio::task::spawn_blocking(move || this.unmount_rootfs(&owned));
+        self.networks.network_down(id).await;
+        let _ = unmount.await;
     }
 
     pub(super) fn unmount_rootfs(&self, id: &str) {

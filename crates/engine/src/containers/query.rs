@@ -6,6 +6,7 @@ use crate::error::{EngineError, Result};
 use berth_api_server::{ByteStream, ContainerListOptions};
 use berth_api_types::*;
 
+use super::list_filter::{Cut, ListFilter};
 use super::Containers;
 use crate::record::{self, ContainerRecord, KIND};
 
@@ -112,16 +113,7 @@ impl Containers {
             .collect();
         recs.sort_by(|a, b| b.created.cmp(&a.created));
         let f = &opts.filters.0;
-        for key in f.keys() {
-            if ![
-                "status", "name", "id", "label", "ancestor", "exited", "before", "since",
-                "is-task", "health", "network", "volume", "publish", "expose",
-            ]
-            .contains(&key.as_str())
-            {
-                return Err(EngineError::invalid(format!("invalid filter '{key}'")));
-            }
-        }
+        let mut filter = ListFilter::parse(f, |r| self.lookup(r))?;
         let link_names = crate::networks::Networks::link_names(&recs);
         let all = opts.all
             || opts.limit.is_some_and(|l| l > 0)
@@ -129,10 +121,15 @@ impl Containers {
             || f.contains_key("exited");
         let mut out = Vec::new();
         for rec in recs {
+            match filter.cut(&rec.id) {
+                Cut::Keep => {}
+                Cut::Skip => continue,
+                Cut::Stop => break,
+            }
             if !all && !rec.state.running {
                 continue;
             }
-            if !self.matches(&rec, f) {
+            if !filter.matches_record(&rec) || !self.matches(&rec, f) {
                 continue;
             }
             let names = link_names
@@ -140,6 +137,9 @@ impl Containers {
                 .map(Vec::as_slice)
                 .unwrap_or_default();
             let mut s = self.summary(&rec, names);
+            if !filter.matches_summary(&s) {
+                continue;
+            }
             if opts.size {
                 let used = self
                     .images
@@ -168,10 +168,7 @@ impl Containers {
             f.get(key)
                 .is_none_or(|vs| vs.is_empty() || vs.iter().any(|v| pred(v)))
         };
-        let name = rec.name.trim_start_matches('/');
         any("status", &|v| v == rec.state.status)
-            && any("name", &|v| name.contains(v.trim_start_matches('/')))
-            && any("id", &|v| rec.id.starts_with(v))
             && any("volume", &|v| {
                 rec.mounts.iter().any(|m| {
                     m.destination == v || (if m.is_volume() { &m.name } else { &m.source }) == v

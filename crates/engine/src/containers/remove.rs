@@ -86,8 +86,7 @@ impl Containers {
         rec.state.status = "removing".into();
         self.save(&rec).await?;
         crate::crash::point("rm-after-mark");
-        self.networks.network_down(&id).await;
-        self.unmount_rootfs(&id);
+        self.release_task_resources(&id).await;
         // A shim that reported the exit deletes the runtime state itself, right after; only
         // state without such a shim (never started, or its shim died) is ours to delete.
         let state_dir = self.state_dir(&id);

@@ -16,6 +16,9 @@ use crate::shim::{protocol, ShimArgs};
 
 use super::ops::*;
 
+/// How long a failed start waits for its killed task's exit handler.
+const EXIT_CLEANUP_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl Containers {
     /// `POST /containers/{id}/start`.
     pub async fn start(self: &Arc<Self>, reference: &str) -> Result<()> {
@@ -75,6 +78,12 @@ impl Containers {
         self.layout
             .traversable_dir(&state_dir)
             .map_err(EngineError::internal)?;
+        // The systemd cgroup driver where systemd does not run (berth refuses it at daemon
+        // start where systemd runs): runc's refusal, as dockerd gives it.
+        if self.cgroup_driver == "systemd" {
+            let msg = "runc create failed: systemd not running on this host, cannot use systemd cgroups manager";
+            return Err(self.start_failed(rec, msg.into()).await);
+        }
         // Open the driver once here (files made, syslog connected, journald there) so a
         // driver that cannot start fails the start as Docker's does, before any task exists.
         let log_config = self.log_config(&rec)?;
@@ -209,10 +218,15 @@ impl Containers {
         .await
         .map_err(EngineError::internal)?;
         if let Err(e) = self.networks.network_up(&rec, pid).await {
-            // Nothing of the network is left; end the created task (on_exit cleans up).
+            // Nothing of the network is left; end the created task and, as Docker's failed
+            // start does, return once it is cleaned up (on_exit: mounts, record): a `rm`
+            // right after the error must not race the exit handler, which would write the
+            // removed record back.
             rec.state.error = e.to_string();
             let _ = self.save(&rec).await;
+            let mut exited = live.signals.subscribe();
             let _ = runtime(self, &["kill", &id, "SIGKILL"]).await;
+            self.wait_exit(&mut exited, Some(EXIT_CLEANUP_WAIT)).await;
             return Err(e);
         }
         live.send(protocol::START, b"");

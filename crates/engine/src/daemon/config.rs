@@ -91,6 +91,9 @@ pub struct Flags {
     /// Default log driver options for containers (key=value, repeatable).
     #[arg(long = "log-opt")]
     pub log_opts: Vec<String>,
+    /// Runtime execution options (`native.cgroupdriver=cgroupfs|systemd`).
+    #[arg(long = "exec-opt")]
+    pub exec_opts: Vec<String>,
     /// Keep containers running while the daemon is down (stop and restart of the daemon).
     #[arg(long = "live-restore", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub live_restore: Option<bool>,
@@ -120,6 +123,8 @@ pub struct FileConfig {
     pub runtimes: BTreeMap<String, serde_json::Value>,
     /// live-restore.
     pub live_restore: Option<bool>,
+    /// exec-opts.
+    pub exec_opts: Option<Vec<String>>,
     /// debug.
     pub debug: Option<bool>,
     /// pidfile.
@@ -195,6 +200,10 @@ pub struct DaemonConfig {
     /// `live-restore`: containers keep running across a stop of the daemon. Off (Docker's
     /// default): a stop stops them, the next start starts them again by restart policy.
     pub live_restore: bool,
+    /// The cgroup driver (`exec-opts` `native.cgroupdriver`): `cgroupfs` (berth's own
+    /// cgroups) or `systemd`, which berth accepts only where systemd does not run: there,
+    /// as runc, containers then fail to start.
+    pub cgroup_driver: String,
     /// The command-line flags this was resolved from (SIGHUP resolves them again with the
     /// re-read daemon.json).
     pub flags: Flags,
@@ -281,9 +290,15 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
     let mut insecure = file.insecure_registries.clone();
     insecure.extend(flags.insecure_registries.iter().cloned());
     conflicts(flags, &file)?;
+    let cgroup_driver = cgroup_driver(if flags.exec_opts.is_empty() {
+        file.exec_opts.as_deref().unwrap_or_default()
+    } else {
+        &flags.exec_opts
+    })?;
     let network = network_config(flags, &file)?;
     let security_defaults = security_defaults(flags, &file)?;
     Ok(DaemonConfig {
+        cgroup_driver,
         live_restore: flags.live_restore.or(file.live_restore).unwrap_or(false),
         security_defaults,
         network,
@@ -327,6 +342,13 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig, String> {
 fn conflicts(flags: &Flags, file: &FileConfig) -> Result<(), String> {
     // In dockerd's order: the flags' names sorted.
     let mut both = Vec::new();
+    if let (false, Some(in_file)) = (flags.exec_opts.is_empty(), &file.exec_opts) {
+        both.push(format!(
+            "exec-opts: (from flag: [{}], from file: [{}])",
+            flags.exec_opts.join(" "),
+            in_file.join(" ")
+        ));
+    }
     if let (Some(flag), Some(in_file)) = (flags.live_restore, file.live_restore) {
         both.push(format!(
             "live-restore: (from flag: {flag}, from file: {in_file})"
@@ -353,6 +375,39 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Result<(), String> {
         flags.config_file.display(),
         both.join(", ")
     ))
+}
+
+/// The cgroup driver `exec-opts` ask for, with dockerd's checks: `native.cgroupdriver` is
+/// `cgroupfs` (the default) or `systemd`. Where systemd runs (`/run/systemd/system`, as
+/// runc and go-systemd test it) `systemd` is refused: berth has no systemd cgroup driver
+/// (transient scopes over D-Bus). Elsewhere it is accepted as dockerd accepts it, and
+/// containers fail to start with runc's error.
+fn cgroup_driver(opts: &[String]) -> Result<String, String> {
+    let mut driver = "cgroupfs".to_string();
+    for opt in opts {
+        let Some((key, value)) = opt.split_once('=') else {
+            return Err(format!("unable to parse key/value option: {opt}"));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if !key.eq_ignore_ascii_case("native.cgroupdriver") {
+            return Err(format!(
+                "exec-opt {key:?} is not supported by berth (it takes native.cgroupdriver)"
+            ));
+        }
+        driver = match value {
+            "cgroupfs" | "systemd" => value.to_string(),
+            "none" => {
+                return Err(
+                    "native.cgroupdriver option none is internally used and cannot be specified manually".into(),
+                )
+            }
+            other => return Err(format!("native.cgroupdriver option {other} not supported")),
+        };
+    }
+    if driver == "systemd" && Path::new("/run/systemd/system").exists() {
+        return Err("native.cgroupdriver=systemd is not supported by berth where systemd runs: berth places containers in cgroups of its own (no transient scopes over D-Bus); use native.cgroupdriver=cgroupfs".into());
+    }
+    Ok(driver)
 }
 
 /// `--log-opt key=value` flags as dockerd's map option: a later key wins, `key` alone is an
@@ -675,6 +730,41 @@ mod tests {
         );
         // A bad option from the flag is refused as one from the file.
         assert!(parse("{}", &["--log-opt", "max-size=lots"]).is_err());
+    }
+
+    #[test]
+    fn exec_opts_cgroup_driver_as_dockerd() {
+        assert_eq!(cgroup_driver(&[]).unwrap(), "cgroupfs");
+        let one = |o: &str| cgroup_driver(&[o.to_string()]);
+        assert_eq!(one("native.cgroupdriver=cgroupfs").unwrap(), "cgroupfs");
+        assert_eq!(
+            one("native.cgroupdriver=bogus").unwrap_err(),
+            "native.cgroupdriver option bogus not supported"
+        );
+        assert!(one("native.cgroupdriver=none")
+            .unwrap_err()
+            .contains("internally used"));
+        assert!(one("nonsense").unwrap_err().contains("unable to parse"));
+        let systemd = one("Native.CgroupDriver=systemd");
+        if Path::new("/run/systemd/system").exists() {
+            assert!(systemd.unwrap_err().contains("where systemd runs"));
+        } else {
+            assert_eq!(systemd.unwrap(), "systemd");
+        }
+        let dir = berth_testkit::TempDir::new("berth-daemon-json-");
+        let path = dir.path().join("daemon.json");
+        std::fs::write(&path, r#"{"exec-opts": ["native.cgroupdriver=cgroupfs"]}"#).unwrap();
+        let f = Flags::try_parse_from([
+            "berth daemon",
+            "--config-file",
+            path.to_str().unwrap(),
+            "--exec-opt",
+            "native.cgroupdriver=systemd",
+        ])
+        .unwrap();
+        assert!(resolve(&f).unwrap_err().ends_with(
+            "exec-opts: (from flag: [native.cgroupdriver=systemd], from file: [native.cgroupdriver=cgroupfs])"
+        ));
     }
 
     #[test]

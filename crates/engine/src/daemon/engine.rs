@@ -160,7 +160,7 @@ impl Engine for Berth {
             driver: "overlay2".into(),
             debug: cfg.debug,
             logging_driver: cfg.log.driver.clone(),
-            cgroup_driver: "cgroupfs".into(),
+            cgroup_driver: cfg.cgroup_driver.clone(),
             cgroup_version: if crate::hostinfo::cgroup_v2() {
                 "2"
             } else {

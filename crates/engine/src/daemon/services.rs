@@ -66,6 +66,7 @@ impl Services {
             log: cfg.log.clone(),
             security_defaults: cfg.security_defaults.clone(),
             live_restore: cfg.live_restore,
+            cgroup_driver: cfg.cgroup_driver.clone(),
         });
         // Build steps left by a daemon that died mid-build are cleared here, before the
         // container reconcile (their snapshots have no container record); recovery keeps

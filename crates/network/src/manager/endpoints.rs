@@ -100,15 +100,23 @@ impl NetworkManager {
 
     /// Disconnects (also on container stop): deletes the veth, releases the address and
     /// the DNS names. Unknown endpoints are fine.
+    ///
+    /// The veth is deleted after the state lock is released (the kernel takes its time:
+    /// RCU grace periods), so containers stopping together, and other networks' work, do
+    /// not queue behind it. Its name derives from the address, which is released only
+    /// after, so no new endpoint can want that name meanwhile.
     pub async fn disconnect(&self, network_id: &str, container_id: &str) -> Result<()> {
-        let mut st = self.state.lock().await;
-        let Some(ep) = st
-            .endpoints
-            .remove(&(network_id.to_string(), container_id.to_string()))
-        else {
-            return Ok(());
+        let ep = {
+            let mut st = self.state.lock().await;
+            let Some(ep) = st
+                .endpoints
+                .remove(&(network_id.to_string(), container_id.to_string()))
+            else {
+                return Ok(());
+            };
+            self.records.remove_ips(network_id, &ep.addrs());
+            ep
         };
-        self.records.remove_ips(network_id, &ep.addrs());
         self.nl.delete_link(&ep.host_ifname).await?;
         self.ipam.release(network_id, ep.ip)?;
         if let Some(ip6) = ep.ip6 {

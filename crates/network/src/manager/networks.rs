@@ -183,12 +183,26 @@ impl NetworkManager {
 
     /// `network rm`: refused while endpoints exist; removes bridge, pools, rules, records,
     /// state.
+    ///
+    /// The bridge is deleted after the state lock is released: the kernel takes its time
+    /// (RCU grace periods), and two networks removed together, or containers starting
+    /// meanwhile, need not queue behind it. Its name is the network id's, never reused.
     pub async fn remove_network(&self, id: &str) -> Result<()> {
-        let mut st = self.state.lock().await;
-        self.remove_locked(&mut st, id).await
+        let info = {
+            let mut st = self.state.lock().await;
+            let info = Self::forget_network(&mut st, id)?;
+            self.fw.apply(&Self::ruleset(&st))?;
+            info
+        };
+        self.nl.delete_link(&info.bridge).await?;
+        self.ipam.delete_pool(id)?;
+        self.ipam6.delete_pool(id)?;
+        self.records.remove_network(id);
+        statefile::remove(&self.net_path(id))
     }
 
-    async fn remove_locked(&self, st: &mut State, id: &str) -> Result<()> {
+    /// Takes a network without endpoints out of the state (what the firewall renders).
+    fn forget_network(st: &mut State, id: &str) -> Result<NetworkInfo> {
         let Some(info) = st.networks.get(id).cloned() else {
             return Err(NetworkError::InvalidArgument(format!(
                 "network {id} not found"
@@ -208,12 +222,7 @@ impl NetworkManager {
             )));
         }
         st.networks.remove(id);
-        self.fw.apply(&Self::ruleset(st))?;
-        self.nl.delete_link(&info.bridge).await?;
-        self.ipam.delete_pool(id)?;
-        self.ipam6.delete_pool(id)?;
-        self.records.remove_network(id);
-        statefile::remove(&self.net_path(id))
+        Ok(info)
     }
 
     /// A clean daemon stop: when no container is attached any more, removes every bridge
