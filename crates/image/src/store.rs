@@ -192,9 +192,14 @@ impl ImageStore {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let _flock = self.file_lock()?;
         let mut refs = self.read_refs()?;
+        let before = refs.clone();
         let out = f(&mut refs);
-        let bytes = serde_json::to_vec_pretty(&refs).expect("refs serialise");
-        write_atomic(&self.dir.join("refs.json"), &bytes)?;
+        // Re-tagging with the tag it already has (every cached rebuild) writes nothing: the
+        // synced write is the dearest part of a tag.
+        if refs != before {
+            let bytes = serde_json::to_vec_pretty(&refs).expect("refs serialise");
+            write_atomic(&self.dir.join("refs.json"), &bytes)?;
+        }
         Ok(out)
     }
 
@@ -271,4 +276,28 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result.ctx("write", path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn retagging_with_the_same_tag_writes_nothing() {
+        let dir = berth_testkit::tempdir::TempDir::new("berth-image-store-");
+        let store = ImageStore::open(dir.path()).unwrap();
+        let id = Digest::of(b"config");
+        std::fs::write(store.record_path(&id), b"{}").unwrap();
+        assert_eq!(store.tag("busybox:latest", &id).unwrap(), None);
+        let refs = dir.path().join("refs.json");
+        let inode = std::fs::metadata(&refs).unwrap().ino();
+        assert_eq!(store.tag("busybox:latest", &id).unwrap(), None);
+        assert_eq!(std::fs::metadata(&refs).unwrap().ino(), inode, "rewritten");
+        assert_eq!(store.names_of(&id).unwrap(), vec!["busybox:latest"]);
+        let other = Digest::of(b"other");
+        std::fs::write(store.record_path(&other), b"{}").unwrap();
+        assert_eq!(store.tag("busybox:latest", &other).unwrap(), Some(id));
+        assert_ne!(std::fs::metadata(&refs).unwrap().ino(), inode);
+    }
 }
