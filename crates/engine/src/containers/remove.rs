@@ -59,7 +59,9 @@ impl Containers {
             if rec.state.paused {
                 let _ = runtime(self, &["resume", &id]).await;
             }
-            let _ = runtime(self, &["kill", &id, "SIGKILL"]).await;
+            if runtime(self, &["kill", &id, "SIGKILL"]).await.is_ok() {
+                self.event("kill", &rec, &[("signal", "9".into())]);
+            }
             self.wait_exit(&mut rx, Some(Duration::from_secs(15))).await;
             // The exit handler may have auto-removed it already.
             if self.get(&id).is_err() {

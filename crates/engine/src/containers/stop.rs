@@ -80,14 +80,20 @@ impl Containers {
             .or(rec.config.stop_signal.clone().filter(|s| !s.is_empty()))
             .unwrap_or_else(|| "SIGTERM".into());
         let secs = timeout.or(rec.config.stop_timeout).unwrap_or(10);
-        let _ = runtime(self, &["kill", id, &sig]).await;
+        // dockerd logs a `kill` event for each signal it sends, the stop signal and SIGKILL.
+        if runtime(self, &["kill", id, &sig]).await.is_ok() {
+            let num = parse_signal(&sig).unwrap_or(15);
+            self.event("kill", rec, &[("signal", num.to_string())]);
+        }
         let t = if secs < 0 {
             None
         } else {
             Some(Duration::from_secs(secs as u64))
         };
         if !self.wait_exit(&mut rx, t).await {
-            let _ = runtime(self, &["kill", id, "SIGKILL"]).await;
+            if runtime(self, &["kill", id, "SIGKILL"]).await.is_ok() {
+                self.event("kill", rec, &[("signal", "9".into())]);
+            }
             self.wait_exit(&mut rx, Some(Duration::from_secs(30))).await;
         }
         self.event("stop", rec, &[]);
