@@ -291,4 +291,38 @@ mod tests {
         assert!(!names.iter().any(|n| *n == "mount"));
         compile(&oci).unwrap();
     }
+
+    #[test]
+    fn programs_are_compiled_once_and_kept_by_profile() {
+        let profile = |name: &str| -> LinuxSeccomp {
+            serde_json::from_value(json!({
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "syscalls": [{"names": ["read", "write", name], "action": "SCMP_ACT_ALLOW"}]
+            }))
+            .unwrap()
+        };
+        let root = std::env::temp_dir().join(format!("berth-seccomp-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let a = cached_program(&root, &profile("exit")).unwrap();
+        assert!(berth_sys::seccomp::decode(&a).is_some());
+        let files = || std::fs::read_dir(root.join(CACHE_DIR)).unwrap().count();
+        assert_eq!(files(), 1);
+        // The same profile: the kept program, nothing compiled or written.
+        assert_eq!(cached_program(&root, &profile("exit")).unwrap(), a);
+        assert_eq!(files(), 1);
+        // Another profile: a program of its own.
+        let b = cached_program(&root, &profile("exit_group")).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(files(), 2);
+        // What the init loads is that program, or the profile compiled when none was passed.
+        assert!(matches!(
+            Filter::prepare(&profile("exit"), Some(&a)).unwrap(),
+            Filter::Program(p) if p == a
+        ));
+        assert!(matches!(
+            Filter::prepare(&profile("exit"), Some(&[1, 2, 3])).unwrap(),
+            Filter::Compiled(_)
+        ));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
