@@ -85,7 +85,7 @@ pub struct Containers {
     pub helpers: crate::helpers::Helpers,
     /// `live-restore`: running containers outlive a stop of the daemon.
     pub live_restore: bool,
-    /// The cgroup driver (`cgroupfs`, or `systemd` where systemd does not run: starts fail).
+    /// The cgroup driver: `cgroupfs` or `systemd` (scope units, made by the runtime).
     pub cgroup_driver: String,
     /// Set while the daemon stops its containers (shutdown without live restore, or a start
     /// that finds containers it must stop): their exits start no restart policy.
