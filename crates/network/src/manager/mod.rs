@@ -4,6 +4,7 @@
 //! everything back after a daemon restart. Every operation undoes its partial work on error.
 
 mod endpoints;
+mod firewall_sync;
 mod networks;
 mod publish;
 #[cfg(test)]
@@ -46,6 +47,8 @@ struct State {
     endpoints: BTreeMap<(String, String), Endpoint>,
     published: BTreeMap<String, Vec<PublishedPort>>,
     reservations: HashMap<String, Vec<Held>>,
+    /// Number of the last firewall snapshot taken (`firewall_sync`).
+    fw_generation: u64,
 }
 
 /// The engine's handle on networking.
@@ -54,6 +57,7 @@ pub struct NetworkManager {
     ipam: Ipam,
     ipam6: Ipam6,
     fw: Arc<dyn Firewall>,
+    fw_sync: firewall_sync::FirewallSync,
     nl: Arc<dyn Netlink>,
     records: DnsRecords,
     state: Mutex<State>,
@@ -115,6 +119,7 @@ impl NetworkManager {
         }
         Ok(NetworkManager {
             fw,
+            fw_sync: Default::default(),
             nl,
             ipam,
             ipam6,
@@ -165,6 +170,29 @@ impl NetworkManager {
             ipv6,
             mtu: self.cfg.mtu,
         }
+    }
+
+    /// The rules of the state as it is now (taken under the state lock), numbered.
+    fn rules_snapshot(st: &mut State) -> firewall_sync::Snapshot {
+        st.fw_generation += 1;
+        (st.fw_generation, Self::ruleset(st))
+    }
+
+    /// Brings the firewall table up to `st` (the state lock held).
+    async fn apply_rules(&self, st: &mut State) -> Result<()> {
+        let snapshot = Self::rules_snapshot(st);
+        self.fw_sync
+            .apply(&self.fw, &self.cfg.table, snapshot)
+            .await
+    }
+
+    /// Brings the firewall table up to the state as it is now, taking the state lock
+    /// only for the snapshot: a change made meanwhile by another caller joins the run.
+    async fn sync_rules(&self) -> Result<()> {
+        let snapshot = Self::rules_snapshot(&mut *self.state.lock().await);
+        self.fw_sync
+            .apply(&self.fw, &self.cfg.table, snapshot)
+            .await
     }
 
     fn ruleset(st: &State) -> Ruleset {
@@ -243,7 +271,7 @@ impl NetworkManager {
                 .collect::<Result<Vec<_>>>()?;
             st.reservations.insert(ctr, held);
         }
-        self.fw.apply(&Self::ruleset(&st))
+        self.apply_rules(&mut st).await
     }
 
     /// Networks known.

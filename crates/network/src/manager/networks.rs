@@ -163,19 +163,23 @@ impl NetworkManager {
             ipv6_from_mac,
             icc: !req.icc_disabled,
         };
+        // In the state (its name and subnet taken) before the lock is released: the bridge
+        // and the rules are made outside it, so that networks created together do not
+        // queue, and share a firewall run.
+        st.networks.insert(info.id.clone(), info.clone());
+        drop(st);
         let res = async {
             self.nl.ensure_bridge(&self.bridge_request(&info)).await?;
-            st.networks.insert(info.id.clone(), info.clone());
-            self.fw.apply(&Self::ruleset(&st))?;
+            self.sync_rules().await?;
             statefile::write_json(&self.net_path(&info.id), &info)
         }
         .await;
         if let Err(e) = res {
-            st.networks.remove(&info.id);
+            self.state.lock().await.networks.remove(&info.id);
             let _ = self.nl.delete_link(&info.bridge).await;
             let _ = self.ipam.delete_pool(&info.id);
             let _ = self.ipam6.delete_pool(&info.id);
-            let _ = self.fw.apply(&Self::ruleset(&st));
+            let _ = self.sync_rules().await;
             return Err(e);
         }
         Ok(info)
@@ -187,14 +191,15 @@ impl NetworkManager {
     /// The bridge is deleted after the state lock is released: the kernel takes its time
     /// (RCU grace periods), and two networks removed together, or containers starting
     /// meanwhile, need not queue behind it. Its name is the network id's, never reused.
+    /// The rules go after the bridge (they match its name only): another network removed
+    /// meanwhile is then out of the state too, and one firewall run serves both.
     pub async fn remove_network(&self, id: &str) -> Result<()> {
         let info = {
             let mut st = self.state.lock().await;
-            let info = Self::forget_network(&mut st, id)?;
-            self.fw.apply(&Self::ruleset(&st))?;
-            info
+            Self::forget_network(&mut st, id)?
         };
         self.nl.delete_link(&info.bridge).await?;
+        self.sync_rules().await?;
         self.ipam.delete_pool(id)?;
         self.ipam6.delete_pool(id)?;
         self.records.remove_network(id);
@@ -235,7 +240,7 @@ impl NetworkManager {
             return Ok(false);
         }
         st.reservations.clear();
-        self.fw.delete()?;
+        self.fw_sync.delete(&self.fw).await?;
         for n in st.networks.values() {
             self.nl.delete_link(&n.bridge).await?;
         }

@@ -56,15 +56,16 @@ impl NetworkManager {
         let mut all = st.published.get(container_id).cloned().unwrap_or_default();
         all.extend(published.iter().cloned());
         let previous = st.published.insert(container_id.to_string(), all.clone());
-        let res = self.fw.apply(&Self::ruleset(&st)).and_then(|()| {
-            statefile::write_json(&self.ports_path(container_id), &(container_id, &all))
-        });
+        let res = match self.apply_rules(&mut st).await {
+            Ok(()) => statefile::write_json(&self.ports_path(container_id), &(container_id, &all)),
+            Err(e) => Err(e),
+        };
         if let Err(e) = res {
             match previous {
                 Some(p) => st.published.insert(container_id.to_string(), p),
                 None => st.published.remove(container_id),
             };
-            let _ = self.fw.apply(&Self::ruleset(&st));
+            let _ = self.apply_rules(&mut st).await;
             return Err(e);
         }
         st.reservations
@@ -91,7 +92,7 @@ impl NetworkManager {
         let held = {
             let mut st = self.state.lock().await;
             if st.published.remove(container_id).is_some() {
-                self.fw.apply(&Self::ruleset(&st))?;
+                self.apply_rules(&mut st).await?;
             }
             st.reservations.remove(container_id)
         };
