@@ -380,6 +380,9 @@ impl Runtime {
             cgroup_v2: crate::cgroup::is_v2(&cgroup),
             cgroup: None,
             born_in: 0,
+            seccomp_program: linux
+                .and_then(|l| l.seccomp().as_ref())
+                .and_then(|s| crate::seccomp::cached_program(&self.root, s)),
         };
         let mut events = CreateEvents {
             guard_pid: None,
@@ -649,6 +652,11 @@ impl Runtime {
                 PathBuf::from(format!("/proc/{}/ns/{}", rec.pid, ns_file(t))),
             ));
         }
+        let seccomp_program = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+            .and_then(|s| crate::seccomp::cached_program(&self.root, s));
         let cfg = InitConfig {
             exec: true,
             spec,
@@ -666,6 +674,7 @@ impl Runtime {
             cgroup_v2: crate::cgroup::is_v2(&cg),
             cgroup: None,
             born_in: 0,
+            seccomp_program,
         };
         struct ExecEvents;
         impl LaunchEvents for ExecEvents {

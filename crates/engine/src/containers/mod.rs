@@ -188,6 +188,11 @@ impl Containers {
         self.records.save(rec).await
     }
 
+    /// Saves a mark a durable save supersedes right after (see `ContainerStore::save_unsynced`).
+    pub(crate) async fn save_unsynced(&self, rec: &ContainerRecord) -> Result<()> {
+        self.records.save_unsynced(rec).await
+    }
+
     /// `<exec-root>/containers/<id>`.
     pub fn state_dir(&self, id: &str) -> PathBuf {
         self.records.state_dir(id)

@@ -241,7 +241,7 @@ impl Containers {
             rec.state.error = e.to_string();
             let _ = self.save(&rec).await;
             let mut exited = live.signals.subscribe();
-            let _ = runtime(self, &["kill", &id, "SIGKILL"]).await;
+            let _ = runtime_kill(self, &id, "SIGKILL").await;
             self.wait_exit(&mut exited, Some(EXIT_CLEANUP_WAIT)).await;
             return Err(e);
         }
