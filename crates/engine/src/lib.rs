@@ -9,6 +9,7 @@
 //! - [`layout`]: who may enter the data root and the exec root (their modes);
 //! - [`logfile`]: the json-file log format and log times (from `berth-logdriver`);
 //! - [`networks`]: networks and container networking;
+//! - [`spec`]: the OCI runtime spec of a container, typed, built by small pure functions;
 //! - [`volumes`]: volumes and the mounts of containers.
 
 use std::ffi::OsString;
@@ -26,6 +27,7 @@ pub mod layout;
 pub mod networks;
 pub mod record;
 pub mod remap;
+pub mod spec;
 pub mod volumes;
 
 pub use berth_shim as shim;

@@ -6,13 +6,13 @@ use crate::error::{EngineError, Result};
 use berth_api_types::*;
 use tokio::sync::oneshot;
 
-use super::spec;
 use super::task::{self, Output, Spawned};
 use super::Containers;
 use crate::logfile;
 use crate::networks::links;
 use crate::record::ContainerRecord;
 use crate::shim::{protocol, ShimArgs};
+use crate::spec;
 
 use super::ops::*;
 
@@ -173,7 +173,10 @@ impl Containers {
             return Err(e);
         }
         match self.volumes.oci_mounts(&rec, &rootfs) {
-            Ok(user) => crate::volumes::mounts::apply(&mut spec, user),
+            Ok(user) => crate::spec::mounts::add_user_mounts(
+                spec.mounts_mut().get_or_insert_with(Vec::new),
+                user,
+            ),
             Err(e) => {
                 self.unmount_rootfs(&id);
                 return Err(e);
