@@ -21,6 +21,8 @@ mod server;
 pub mod stream;
 mod swarm;
 mod system;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod version;
 
 pub use body::{ApiBody, RequestBody};

@@ -1,10 +1,8 @@
 //! The real docker CLI (v28) against the API server with a fake engine.
 
-mod common;
-
 use std::process::Output;
 
-use common::{FakeEngine, TestServer};
+use berth_api_server::testing::{FakeEngine, TestServer};
 
 async fn docker(server: &TestServer, args: &[&str]) -> Output {
     let host = format!("unix://{}", server.socket.display());
@@ -33,14 +31,9 @@ fn text(b: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_version_ps_images_info() {
     berth_testkit::require_program!("docker");
-    let server = TestServer::start(FakeEngine::with_container(
-        "web",
-        "busybox",
-        &["sleep", "100"],
-        false,
-    ))
-    .await;
-    server.engine.containers.lock().unwrap()[0].running = true;
+    let engine = FakeEngine::default();
+    engine.add("web", "busybox", &["sleep", "100"], true);
+    let server = TestServer::start(engine).await;
 
     let out = docker(
         &server,
@@ -56,7 +49,7 @@ async fn docker_version_ps_images_info() {
         "version failed: {}",
         text(&out.stderr)
     );
-    assert_eq!(text(&out.stdout).trim(), "0.1.0-fake 1.47 1.24");
+    assert_eq!(text(&out.stdout).trim(), "0.1.0 1.47 1.24");
 
     let out = docker(&server, &["ps"]).await;
     assert!(out.status.success(), "ps failed: {}", text(&out.stderr));
@@ -66,7 +59,7 @@ async fn docker_version_ps_images_info() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("abc000000000   busybox   \"sleep 100\""),
+        stdout.contains("abc012345678   busybox   \"sleep 100\""),
         "{stdout}"
     );
     assert!(stdout.contains("Up 5 minutes"), "{stdout}");
@@ -77,7 +70,7 @@ async fn docker_version_ps_images_info() {
         &["ps", "-a", "--format", "{{.ID}} {{.Names}} {{.Status}}"],
     )
     .await;
-    assert_eq!(text(&out.stdout).trim(), "abc000000000 web Up 5 minutes");
+    assert_eq!(text(&out.stdout).trim(), "abc012345678 web Up 5 minutes");
 
     let out = docker(&server, &["images"]).await;
     assert!(out.status.success(), "images failed: {}", text(&out.stderr));
@@ -95,11 +88,11 @@ async fn docker_version_ps_images_info() {
     )
     .await;
     assert!(out.status.success(), "info failed: {}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim(), "0.1.0-fake FakeOS 2");
+    assert_eq!(text(&out.stdout).trim(), "0.1.0 FakeOS 2");
 
     let out = docker(&server, &["info"]).await;
     assert!(out.status.success(), "info failed: {}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("Server Version: 0.1.0-fake"));
+    assert!(text(&out.stdout).contains("Server Version: 0.1.0"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,21 +167,23 @@ async fn docker_run_attaches_through_hijack_and_returns_exit_code() {
     .unwrap();
     assert_eq!(text(&out.stdout), "piped input\n", "{}", text(&out.stderr));
 
+    // A 404 at create makes the CLI pull; the fake's pull of `missing` is denied.
     let out = docker(&server, &["create", "missing"]).await;
     assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("No such image: missing:latest"),
-        "{}",
-        text(&out.stderr)
+        err.contains("Unable to find image 'missing:latest' locally")
+            && err.contains("pull access denied for missing"),
+        "{err}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_pull_logs_exec_login() {
     berth_testkit::require_program!("docker");
-    let server =
-        TestServer::start(FakeEngine::with_container("app", "busybox", &["sh"], false)).await;
-    server.engine.containers.lock().unwrap()[0].running = true;
+    let engine = FakeEngine::default();
+    engine.add("app", "busybox", &["sh"], true);
+    let server = TestServer::start(engine).await;
 
     let out = docker(&server, &["pull", "busybox"]).await;
     assert!(out.status.success(), "pull failed: {}", text(&out.stderr));
@@ -203,8 +198,9 @@ async fn docker_pull_logs_exec_login() {
     assert_eq!(text(&out.stdout), "out line\n");
     assert_eq!(text(&out.stderr), "err line\n");
 
+    // The fake's exec process exits with 7: docker exec passes it on.
     let out = docker(&server, &["exec", "app", "echo"]).await;
-    assert!(out.status.success(), "exec failed: {}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(7), "exec: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "exec output\n");
 
     let out = docker(

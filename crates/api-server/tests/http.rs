@@ -1,12 +1,10 @@
 //! HTTP-level tests: negotiation, errors, framing, hijack, over a real unix socket.
 
-mod common;
-
 use std::path::Path;
 
 use berth_api_server::stream::stdcopy_parse;
+use berth_api_server::testing::{FakeEngine, TestServer};
 use bytes::Bytes;
-use common::{FakeEngine, TestServer};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
@@ -72,6 +70,14 @@ async fn call(
         headers,
         body,
     }
+}
+
+/// A fake engine holding one stopped container.
+fn one_container(name: &str, image: &str, cmd: &[&str], tty: bool) -> FakeEngine {
+    let e = FakeEngine::default();
+    e.add(name, image, cmd, false);
+    e.update(name, |c| c.tty = tty).unwrap();
+    e
 }
 
 async fn get(sock: &Path, path: &str) -> Reply {
@@ -193,7 +199,7 @@ async fn bad_bodies_and_queries_are_400_and_create_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statuses_304_204_and_conflict() {
-    let s = TestServer::start(FakeEngine::with_container("c", "busybox", &["sh"], false)).await;
+    let s = TestServer::start(one_container("c", "busybox", &["sh"], false)).await;
     let r = call(&s.socket, Method::POST, "/containers/c/stop", "", &[]).await;
     assert_eq!(r.status, 304);
     assert!(r.body.is_empty());
@@ -227,14 +233,9 @@ async fn statuses_304_204_and_conflict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_are_multiplexed_without_tty_and_raw_with_tty() {
-    let s = TestServer::start(FakeEngine::with_container(
-        "plain",
-        "busybox",
-        &["sh"],
-        false,
-    ))
-    .await;
-    s.engine.add("tty", "busybox", &["sh"], true);
+    let s = TestServer::start(one_container("plain", "busybox", &["sh"], false)).await;
+    s.engine.add("tty", "busybox", &["sh"], false);
+    s.engine.update("tty", |c| c.tty = true).unwrap();
     let r = get(&s.socket, "/v1.47/containers/plain/logs?stdout=1&stderr=1").await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -279,8 +280,8 @@ async fn progress_and_events_are_json_lines() {
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_slice(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 3);
-    assert_eq!(lines[1]["status"], "Pull complete");
+    assert_eq!(lines.len(), 7);
+    assert_eq!(lines[4]["status"], "Pull complete");
     assert_eq!(
         s.engine
             .seen_auth
@@ -294,7 +295,7 @@ async fn progress_and_events_are_json_lines() {
     let r = call(
         &s.socket,
         Method::POST,
-        "/images/create?fromImage=nope",
+        "/images/create?fromImage=missing",
         "",
         &[],
     )
@@ -353,7 +354,7 @@ async fn image_names_with_slashes_and_ports_route() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archive_headers_and_upload() {
-    let s = TestServer::start(FakeEngine::with_container("c", "busybox", &["sh"], false)).await;
+    let s = TestServer::start(one_container("c", "busybox", &["sh"], false)).await;
     let r = call(
         &s.socket,
         Method::HEAD,
@@ -370,8 +371,9 @@ async fn archive_headers_and_upload() {
     let stat: serde_json::Value = serde_json::from_slice(&stat).unwrap();
     assert_eq!(stat["name"], "hosts");
     let r = get(&s.socket, "/containers/c/archive?path=/etc/hosts").await;
-    assert_eq!(r.body, b"TAR");
     assert_eq!(r.header("content-type"), "application/x-tar");
+    assert_eq!(r.body.len() % 512, 0, "a tar stream");
+    assert!(r.body.windows(6).any(|w| w == b"hello\n"));
     let r = call(
         &s.socket,
         Method::PUT,
@@ -381,7 +383,12 @@ async fn archive_headers_and_upload() {
     )
     .await;
     assert_eq!(r.status, 200);
-    assert_eq!(s.engine.stdin_received.lock().unwrap()["c"], b"tar-bytes");
+    let puts = s.engine.archive_puts.lock().unwrap().clone();
+    assert_eq!(puts.len(), 1);
+    assert_eq!(
+        (puts[0].path.as_str(), &puts[0].data[..]),
+        ("/tmp", &b"tar-bytes"[..])
+    );
     let r = call(&s.socket, Method::PUT, "/containers/c/archive", "x", &[]).await;
     assert_eq!(r.status, 400);
 }
@@ -405,7 +412,7 @@ async fn read_head(stream: &mut UnixStream) -> (String, Vec<u8>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attach_upgrade_gives_101_and_framed_stream() {
-    let s = TestServer::start(FakeEngine::with_container("c", "busybox", &["cat"], false)).await;
+    let s = TestServer::start(one_container("c", "busybox", &["cat"], false)).await;
     let mut stream = UnixStream::connect(&s.socket).await.unwrap();
     stream
         .write_all(b"POST /v1.47/containers/c/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n")
@@ -431,7 +438,7 @@ async fn attach_upgrade_gives_101_and_framed_stream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attach_without_upgrade_streams_a_200_body() {
-    let s = TestServer::start(FakeEngine::with_container("c", "busybox", &["cat"], true)).await;
+    let s = TestServer::start(one_container("c", "busybox", &["cat"], true)).await;
     let mut stream = UnixStream::connect(&s.socket).await.unwrap();
     stream
         .write_all(b"POST /containers/c/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Length: 5\r\n\r\nabcde")

@@ -2,9 +2,9 @@
 //! tiny build; the docker v28 CLI (without buildx, as here) driven against the same server
 //! shows that it takes the classic `POST /build` path.
 
-mod fake;
+mod support;
 
-use fake::{berth, docker, Fake, Server};
+use support::{berth, docker, FakeEngine, TestServer};
 
 fn context(dir: &std::path::Path, dockerfile: &str) {
     std::fs::create_dir_all(dir.join("src")).unwrap();
@@ -16,7 +16,7 @@ fn context(dir: &std::path::Path, dockerfile: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn berth_build_sends_the_context_and_draws_progress() {
-    let s = Server::start(Fake::default()).await;
+    let s = TestServer::start(FakeEngine::default()).await;
     let ctx = s.dir.path().join("ctx");
     context(&ctx, "FROM busybox\nCOPY src /src\n");
     let ctx_s = ctx.display().to_string();
@@ -74,7 +74,7 @@ async fn berth_build_sends_the_context_and_draws_progress() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_step_prints_its_output_and_exit_code() {
-    let s = Server::start(Fake::default()).await;
+    let s = TestServer::start(FakeEngine::default()).await;
     let ctx = s.dir.path().join("ctx");
     context(&ctx, "FROM busybox\nRUN exit 3\n");
     let out = berth(
@@ -110,10 +110,10 @@ async fn a_failing_step_prints_its_output_and_exit_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rawjson_and_a_dockerfile_from_stdin() {
-    let s = Server::start(Fake::default()).await;
+    let s = TestServer::start(FakeEngine::default()).await;
     let ctx = s.dir.path().join("ctx");
     context(&ctx, "FROM busybox\n");
-    let out = fake::berth_in(
+    let out = support::berth_in(
         &s,
         &[
             "build",
@@ -145,7 +145,7 @@ async fn rawjson_and_a_dockerfile_from_stdin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn builder_prune_prints_like_docker() {
-    let s = Server::start(Fake::default()).await;
+    let s = TestServer::start(FakeEngine::default()).await;
     let b = berth(&s, &["builder", "prune", "-f"]).await;
     assert_eq!(
         b.stdout,
@@ -176,7 +176,7 @@ async fn the_docker_cli_takes_the_classic_path() {
         );
         return;
     }
-    let s = Server::start(Fake::default()).await;
+    let s = TestServer::start(FakeEngine::default()).await;
     let ctx = s.dir.path().join("ctx");
     context(&ctx, "FROM busybox\nCOPY src /src\n");
     let home = s.dir.path().join("home");

@@ -1,23 +1,23 @@
 //! `berth` against a real `ApiServer` with a fake engine, compared with the docker CLI v28
 //! (the oracle) on the same server where both print the same thing.
 
-mod fake;
+mod support;
 
-use fake::{berth, berth_in, docker, Fake, Server};
+use support::{berth, berth_in, docker, FakeEngine, TestServer};
 
 fn has_docker() -> bool {
     std::path::Path::new("/usr/local/bin/docker").is_file()
 }
 
-async fn server_with_containers() -> Server {
-    let f = Fake::default();
+async fn server_with_containers() -> TestServer {
+    let f = FakeEngine::default();
     f.add("web", "busybox", &["sleep", "100"], true);
     f.add("old", "busybox", &["echo", "Ciao", "!"], false);
-    Server::start(f).await
+    TestServer::start(f).await
 }
 
 /// Runs the same command with both CLIs and asserts identical stdout, stderr and exit code.
-async fn same_as_docker(s: &Server, args: &[&str]) -> fake::Out {
+async fn same_as_docker(s: &TestServer, args: &[&str]) -> support::Out {
     let b = berth(s, args).await;
     if has_docker() {
         let d = docker(s, args).await;
@@ -35,7 +35,7 @@ async fn same_as_docker(s: &Server, args: &[&str]) -> fake::Out {
 
 /// Like [`same_as_docker`] for image tables: docker prints images created in the same second
 /// in Go-map order, so the header must match exactly and the rows as a set.
-async fn same_rows_as_docker(s: &Server, args: &[&str]) -> fake::Out {
+async fn same_rows_as_docker(s: &TestServer, args: &[&str]) -> support::Out {
     let b = berth(s, args).await;
     if has_docker() {
         let d = docker(s, args).await;
@@ -186,14 +186,14 @@ async fn version_server_part_matches_docker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_output_and_exit_codes() {
-    let s = Server::start(Fake::default()).await;
+    let s = TestServer::start(FakeEngine::default()).await;
     let o = berth(&s, &["run", "--rm", "busybox", "echo", "hi", "there"]).await;
     assert_eq!(
         (o.code, o.stdout.as_str(), o.stderr.as_str()),
         (0, "hi there\n", "to stderr\n")
     );
     assert!(
-        s.engine.ctrs.lock().unwrap().is_empty(),
+        s.engine.containers.lock().unwrap().is_empty(),
         "--rm container is gone"
     );
     let req = s.engine.last_create.lock().unwrap().clone().unwrap();
@@ -326,8 +326,14 @@ async fn cp_both_directions() {
     )
     .await;
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let cmd = s.engine.ctrs.lock().unwrap()[0].cmd.clone();
-    assert_eq!(cmd, ["/tmp", "renamed"]);
+    let put = s.engine.archive_puts.lock().unwrap()[0].clone();
+    let names: Vec<String> = tar::Archive::new(&put.data[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert_eq!((put.container.as_str(), put.path.as_str()), ("web", "/tmp"));
+    assert_eq!(names, ["renamed"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

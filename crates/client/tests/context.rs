@@ -2,11 +2,11 @@
 //! real ~/.docker): a context made by one is listed, inspected, used, exported and imported
 //! by the other, with the same output; `--context X ps` reaches the server either way.
 
-mod fake;
+mod support;
 
 use std::path::{Path, PathBuf};
 
-use fake::{Fake, Out, Server};
+use support::{FakeEngine, Out, TestServer};
 
 const DOCKER: &str = "/usr/local/bin/docker";
 
@@ -55,7 +55,7 @@ struct Clis {
 }
 
 impl Clis {
-    fn new(s: &Server) -> Clis {
+    fn new(s: &TestServer) -> Clis {
         let home = s.dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home");
         Clis { home }
@@ -106,10 +106,10 @@ impl Clis {
     }
 }
 
-async fn server() -> Server {
-    let f = Fake::default();
+async fn server() -> TestServer {
+    let f = FakeEngine::default();
     f.add("web", "busybox", &["sleep", "100"], true);
-    Server::start(f).await
+    TestServer::start(f).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
