@@ -16,6 +16,7 @@ pub mod error;
 pub mod health_flags;
 pub mod host;
 pub mod jsonfmt;
+pub mod mount_flag;
 pub mod progress;
 pub mod runopts;
 pub mod session;

@@ -167,18 +167,16 @@ pub fn parse_mount(spec: &str) -> CliResult<Mount> {
     if !has_target {
         return Err(bad("target is required".into()));
     }
-    berth_volume::parse_mount_flag(spec)
-        .map(|m| m.to_api())
-        .map_err(|e| bad(e.to_string()))
+    crate::mount_flag::parse(spec).map_err(bad)
 }
 
 /// `-v` values the CLI itself refuses (docker's compose-style parser: too many colons,
 /// empty); everything else is the daemon's to judge.
 fn check_volume_flag(v: &str) -> CliResult<()> {
-    match berth_volume::parse_volume_flag(v) {
-        Err(e) if e.to_string().starts_with("invalid spec: ") => Err(CliError::msg(e)),
-        _ => Ok(()),
+    if v.split(':').count() > 3 {
+        return Err(CliError::msg(format!("invalid spec: {v}: too many colons")));
     }
+    Ok(())
 }
 
 /// The streams a `run`/`create` attaches (docker's `parse`): `-a` names them, `-i` adds

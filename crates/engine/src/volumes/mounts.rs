@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{EngineError, Result};
 use berth_api_types::{ContainerConfig, HostConfig, Labels, MountPoint};
-use berth_volume::{anonymous_name, parse_volume_flag, MountSpec, MountType, VolumeStore};
+use berth_volume::{anonymous_name, parse_bind, MountSpec, MountType, VolumeStore};
 use oci_spec::runtime::Mount;
 
 use crate::spec::mounts::{bind, tmpfs};
@@ -127,7 +127,7 @@ pub fn plan(c: &ContainerStore, config: &ContainerConfig, host: &HostConfig) -> 
                 )));
             }
         }
-        let spec = parse_volume_flag(b).map_err(EngineError::from)?;
+        let spec = parse_bind(b).map_err(EngineError::from)?;
         let dest = clean(&spec.target);
         if !explicit.insert(dest.clone()) {
             return Err(dup(&dest));
