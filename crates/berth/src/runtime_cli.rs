@@ -139,6 +139,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 pid_file: c.pid_file,
                 no_pivot: c.no_pivot,
                 preserve_fds: c.preserve_fds.max(0) as u32,
+                systemd_cgroup: cli.global.systemd_cgroup,
             };
             rt.create(&c.container_id, &opts)?;
             Ok(0)
@@ -151,6 +152,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 pid_file: r.pid_file,
                 no_pivot: r.no_pivot,
                 preserve_fds: r.preserve_fds.max(0) as u32,
+                systemd_cgroup: cli.global.systemd_cgroup,
             };
             Ok(rt.run(&r.container_id, &opts, r.detach)?)
         }

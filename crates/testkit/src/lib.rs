@@ -16,6 +16,7 @@ pub mod journald;
 pub mod netns;
 pub mod registry;
 pub mod subnet;
+pub mod systemd;
 pub mod tempdir;
 
 pub use tempdir::TempDir;
