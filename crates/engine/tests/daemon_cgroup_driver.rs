@@ -100,6 +100,15 @@ fn peer_systemd_cgroup_driver_makes_scope_units_in_a_real_systemd() {
         "pid {pid} in {}",
         stdout(&o)
     );
+    // exec joins the scope too; stats read it.
+    let o = d.docker(&["exec", &id, "cat", "/proc/self/cgroup"]);
+    assert!(o.status.success(), "exec: {}", stderr(&o));
+    let o = d.docker(&["stats", "--no-stream", "--format", "{{.PIDs}}", &id]);
+    assert!(o.status.success(), "stats: {}", stderr(&o));
+    if limits {
+        // (pids.current needs the pids controller, absent below this systemd on a hybrid host)
+        assert_eq!(stdout(&o).trim(), "1");
+    }
     let parent = stdout(&d.docker(&["inspect", "-f", "{{.HostConfig.CgroupParent}}", &id]));
     assert_eq!(
         parent.trim(),

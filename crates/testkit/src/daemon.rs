@@ -500,6 +500,12 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `o`, after asserting that the command (`what`) succeeded; its output is in the message.
+pub fn ok(what: &str, o: Output) -> Output {
+    assert!(o.status.success(), "{what}: {}\n{}", stdout(&o), stderr(&o));
+    o
+}
+
 /// Whether an end-to-end daemon test can run here: root, the docker CLI v28 at
 /// [`DOCKER_CLI`], and `extra` programs (paths, or names looked up in PATH). Otherwise
 /// reports the skip (which fails under CI) and returns false.

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub mod build;
 pub mod busybox;
 pub mod daemon;
 pub mod debian;

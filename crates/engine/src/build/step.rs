@@ -61,6 +61,7 @@ fn write_bundle(
     spec_in: &RunSpec,
     net: &StepNet,
     hostname: &str,
+    cache_mounts: &Path,
 ) -> Result<Spec, String> {
     let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
     let rootfs = root.rootfs();
@@ -167,12 +168,12 @@ fn write_bundle(
             ));
         }
     }
-    mounts.extend(step_mounts(root, spec_in)?);
+    mounts.extend(step_mounts(root, spec_in, cache_mounts)?);
     Ok(oci)
 }
 
 /// The OCI mounts of RUN `--mount`s and of the step's files (heredoc scripts).
-fn step_mounts(root: &Root, spec_in: &RunSpec) -> Result<Vec<Mount>, String> {
+fn step_mounts(root: &Root, spec_in: &RunSpec, cache_mounts: &Path) -> Result<Vec<Mount>, String> {
     let mut out = Vec::new();
     let bind = |dest: &str, src: &Path, ro: bool| {
         spec::mounts::bind(dest, src, &["rprivate", if ro { "ro" } else { "rw" }])
@@ -188,7 +189,7 @@ fn step_mounts(root: &Root, spec_in: &RunSpec) -> Result<Vec<Mount>, String> {
         match &m.source {
             RunMountSource::HostPath(p) => out.push(bind(&m.target, p, m.read_only)),
             RunMountSource::Cache { id, .. } => {
-                let p = cache_mount_dir(root, id)?;
+                let p = cache_mount_dir(cache_mounts, id)?;
                 out.push(bind(&m.target, &p, m.read_only));
             }
             RunMountSource::Tmpfs { size } => {
@@ -217,13 +218,8 @@ fn step_mounts(root: &Root, spec_in: &RunSpec) -> Result<Vec<Mount>, String> {
     Ok(out)
 }
 
-/// `<build dir>/../build-cache-mounts/<id>`: persistent `type=cache` directories.
-fn cache_mount_dir(root: &Root, id: &str) -> Result<PathBuf, String> {
-    let base = root
-        .dir
-        .parent()
-        .ok_or("no build dir")?
-        .join("cache-mounts");
+/// `<cache mounts dir>/<id>-<hash>`: the persistent directory of a `type=cache` mount.
+fn cache_mount_dir(base: &Path, id: &str) -> Result<PathBuf, String> {
     let safe: String = id
         .chars()
         .map(|c| {
@@ -240,6 +236,36 @@ fn cache_mount_dir(root: &Root, id: &str) -> Result<PathBuf, String> {
     ));
     std::fs::create_dir_all(&p).map_err(|e| format!("create {}: {e}", p.display()))?;
     Ok(p)
+}
+
+/// Removes every cache mount directory under `base`; their names and sizes (`builder prune`).
+pub(super) fn remove_cache_mounts(base: &Path) -> Vec<(String, u64)> {
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        let size = tree_size(&entry.path());
+        if std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed.push((entry.file_name().to_string_lossy().into_owned(), size));
+        }
+    }
+    removed
+}
+
+/// Bytes of the regular files under `dir` (symlinks not followed).
+fn tree_size(dir: &Path) -> u64 {
+    let mut total = 0u64;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) if m.is_file() => {
+                    total = total.saturating_add(m.len());
+                }
+                _ => {}
+            }
+        }
+    }
+    total
 }
 
 /// Runs the step; returns its exit code. Output goes to `output` as it comes.
@@ -289,7 +315,7 @@ async fn run_container(
     hostname: &str,
     output: OutputSink<'_>,
 ) -> Result<i64, String> {
-    let oci = write_bundle(root, spec_in, net, hostname)?;
+    let oci = write_bundle(root, spec_in, net, hostname, &env.cache_mounts_dir)?;
     std::fs::write(
         root.dir.join("config.json"),
         serde_json::to_vec(&oci).map_err(|e| e.to_string())?,
