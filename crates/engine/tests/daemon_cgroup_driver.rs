@@ -2,6 +2,10 @@
 //! accepted and shown by `info`, and containers fail to start with runc's error, as with
 //! dockerd (checked against it). Where systemd runs berth refuses to start with it (it
 //! has no systemd cgroup driver): `daemon::config` unit test.
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 use berth_testkit::daemon::{self, stderr, stdout, DaemonOptions};
 use berth_testkit::dockerd::Dockerd;
