@@ -6,13 +6,6 @@
 //! current-thread tokio runtime → one command in [`commands`] → exit code. Errors print like
 //! docker's (`Error response from daemon: …`, exit 1; `run`: 125/126/127).
 #![allow(missing_docs, reason = "issue 10: not reviewed yet")]
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
 
 use std::ffi::OsString;
 

@@ -301,7 +301,7 @@ impl Renderer {
 
     fn block(&self, finished: bool) -> String {
         let width = crate::terminal::size()
-            .map_or(80, |(w, _)| w as usize)
+            .map_or(80, |(w, _)| usize::from(w))
             .max(40);
         let done = self.vertices.iter().filter(|v| v.took.is_some()).count();
         let mut out = format!(
