@@ -28,12 +28,14 @@ if [ -n "${BERTH_DOCS_DIR:-}" ]; then
 else
 	"$target/release/examples/gen_docs" "$stage/generated"
 fi
+# Dated by the commit, not the clock: the same sources pack the same files (install.sh
+# reinstalls only what differs).
 cat >"$stage/debian/changelog" <<CHANGELOG
 berth ($version) unstable; urgency=medium
 
   * Built from the berth workspace at $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
 
- -- berth developers <berth@localhost>  $(date -R)
+ -- berth developers <berth@localhost>  $(git log -1 --format=%cD 2>/dev/null || date -R)
 CHANGELOG
 cd "$stage"
 BERTH_BIN_DIR="$target/release" BERTH_GEN_DIR="$stage/generated" \

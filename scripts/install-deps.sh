@@ -35,7 +35,7 @@ TEST_PACKAGES=(
   openssl                            # registry token-auth test: a self-signed signing certificate
   bzip2 xz-utils zstd                # builder: archive tests (git daemon for ADD of git repositories)
   debootstrap                        # tests: a real Debian image (berth_testkit::debian, cached in /var/cache/berth-test)
-  systemd                            # log driver tests: a private systemd-journald; unit checks (systemd-analyze)
+  systemd                            # log driver tests: a private systemd-journald; unit checks (systemd-analyze); the systemd cgroup driver test (a private systemd as pid 1 of its namespaces)
   passwd                             # package test: users in and out of the berth group (useradd)
 )
 

@@ -20,7 +20,17 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --engine
 bash scripts/build-deb.sh
 deb=$(ls target/deb/berth_*.deb | head -1)
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q "./$deb"
+# A rerun after the sources changed builds the same version: apt would keep the installed
+# package ("already the newest version"), so it is reinstalled when a packaged file differs
+# (the md5sums of the package against dpkg's record; the conffile is not among them).
+reinstall=()
+if [ "$(dpkg-query -W -f='${Status} ${Version}' berth 2>/dev/null)" = \
+  "install ok installed $(dpkg-deb -f "$deb" Version)" ] &&
+  ! cmp -s <(dpkg-deb -I "$deb" md5sums | sort) <(sort /var/lib/dpkg/info/berth.md5sums); then
+  reinstall=(--reinstall)
+  echo "berth $(dpkg-deb -f "$deb" Version) is installed from another build: reinstalling"
+fi
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${reinstall[@]}" "./$deb"
 
 sock=/run/berth/berth.sock
 if [ "$(cat /proc/1/comm)" = systemd ]; then
@@ -29,6 +39,17 @@ else
   unit=/lib/systemd/system/berth.service
   read -r -a exec_start <<<"$(sed -n 's/^ExecStart=//p' "$unit")"
   mkdir -p /run/berth
+  # A daemon this script started before, whose binary the reinstall replaced: stopped (by
+  # its pid; the package's restart does this where systemd runs) and started again below.
+  for pid in $(pgrep -x berth || true); do
+    if [ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" = "${exec_start[*]} " ] &&
+      [[ "$(readlink "/proc/$pid/exe")" == *" (deleted)" ]]; then
+      echo "stopping the berth daemon of the previous build (pid $pid)"
+      kill -TERM "$pid"
+      for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      rm -f "$sock"
+    fi
+  done
   if ! berth -H "unix://$sock" version >/dev/null 2>&1; then
     setsid systemd-socket-activate -l "$sock" "${exec_start[@]}" \
       </dev/null >>/var/log/berth.log 2>&1 &

@@ -139,6 +139,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 pid_file: c.pid_file,
                 no_pivot: c.no_pivot,
                 preserve_fds: u32::try_from(c.preserve_fds).unwrap_or(0),
+                systemd_cgroup: cli.global.systemd_cgroup,
             };
             rt.create(&c.container_id, &opts)?;
             Ok(0)
@@ -151,6 +152,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 pid_file: r.pid_file,
                 no_pivot: r.no_pivot,
                 preserve_fds: u32::try_from(r.preserve_fds).unwrap_or(0),
+                systemd_cgroup: cli.global.systemd_cgroup,
             };
             Ok(rt.run(&r.container_id, &opts, r.detach)?)
         }

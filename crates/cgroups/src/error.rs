@@ -87,6 +87,17 @@ pub enum CgroupError {
         #[source]
         source: io::Error,
     },
+    /// The systemd driver was asked for where systemd is not the init system (runc's text).
+    #[error("systemd not running on this host, cannot use systemd cgroups manager")]
+    SystemdNotRunning,
+    /// systemd refused or failed a unit operation, or could not be reached.
+    #[error("systemd unit {unit}: {reason}")]
+    Systemd {
+        /// The unit (`berth-<id>.scope`).
+        unit: String,
+        /// What failed, with systemd's error.
+        reason: String,
+    },
 }
 
 /// Result with [`CgroupError`] as the default error.

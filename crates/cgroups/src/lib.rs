@@ -5,7 +5,8 @@
 //! [`Cgroup`] is serialisable (the runtime keeps it in state.json) and offers create,
 //! apply_resources ([`v1`] or [`v2`]), add_process, freeze/thaw ([`freezer`]), pids,
 //! [`Stats`], oom_kill_count and destroy. Device rules become v1 `devices.allow/deny` lines
-//! or a cgroup v2 eBPF program ([`devices`]).
+//! or a cgroup v2 eBPF program ([`devices`]). [`systemd`] is the systemd driver: a transient
+//! scope unit made over D-Bus holds the container.
 
 pub mod cgroup;
 pub mod devices;
@@ -15,6 +16,7 @@ mod fs;
 pub mod layout;
 pub mod path;
 pub mod stats;
+pub mod systemd;
 pub mod v1;
 pub mod v2;
 

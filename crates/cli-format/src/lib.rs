@@ -10,7 +10,7 @@
 //! - [`events`]: `/events` messages as `docker events` and `docker compose events` print them.
 
 pub mod events;
-pub mod local_time;
+pub use berth_units::local_time;
 pub mod rows;
 pub mod table;
 pub mod template;

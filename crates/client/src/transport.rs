@@ -337,6 +337,69 @@ pub async fn next_chunk(body: &mut Incoming) -> CliResult<Option<Bytes>> {
     }
 }
 
+/// A streamed body read as the engine's JSON-lines streams (events, stats, pull/build
+/// progress): one message per line, the last one possibly without its newline.
+pub struct BodyLines {
+    body: Incoming,
+    pending: Vec<u8>,
+    ended: bool,
+}
+
+impl BodyLines {
+    /// Reads `body` line by line.
+    pub fn new(body: Incoming) -> Self {
+        BodyLines {
+            body,
+            pending: Vec::new(),
+            ended: false,
+        }
+    }
+
+    /// The next non-blank line, trimmed of ASCII whitespace (`None` at the end of the body).
+    /// Cancel-safe: a partial line stays buffered when the future is dropped.
+    pub async fn next_line(&mut self) -> CliResult<Option<Vec<u8>>> {
+        loop {
+            if let Some(line) = take_line(&mut self.pending, self.ended) {
+                return Ok(Some(line));
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            match next_chunk(&mut self.body).await? {
+                Some(chunk) => self.pending.extend_from_slice(&chunk),
+                None => self.ended = true,
+            }
+        }
+    }
+}
+
+/// Takes the first complete non-blank line out of `pending` (all of it at the end).
+fn take_line(pending: &mut Vec<u8>, at_end: bool) -> Option<Vec<u8>> {
+    loop {
+        let line: Vec<u8> = match pending.iter().position(|b| *b == b'\n') {
+            Some(pos) => pending.drain(..=pos).collect(),
+            None if at_end && !pending.is_empty() => std::mem::take(pending),
+            None => return None,
+        };
+        let trimmed = line.trim_ascii();
+        if !trimmed.is_empty() {
+            return Some(trimmed.to_vec());
+        }
+    }
+}
+
+/// The first error a whole JSON-lines progress body reports (`error`, else
+/// `errorDetail.message`), as the docker CLI stops on it.
+pub fn stream_error(body: &[u8]) -> Option<String> {
+    body.split(|b| *b == b'\n').find_map(|line| {
+        let v: serde_json::Value = serde_json::from_slice(line.trim_ascii()).ok()?;
+        v.get("error")
+            .and_then(serde_json::Value::as_str)
+            .or_else(|| v.pointer("/errorDetail/message")?.as_str())
+            .map(String::from)
+    })
+}
+
 /// Adapts a response body to `AsyncRead`.
 pub fn body_reader(body: Incoming) -> impl AsyncRead + Unpin {
     BodyReader {
@@ -408,4 +471,37 @@ pub fn seg(s: &str) -> String {
         .remove(b'.')
         .remove(b'@');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_split_trimmed_and_the_last_one_kept_at_the_end() {
+        let mut pending = b"{\"a\":1}\r\n\n  \n{\"b\"".to_vec();
+        assert_eq!(
+            take_line(&mut pending, false).as_deref(),
+            Some(&b"{\"a\":1}"[..])
+        );
+        assert_eq!(take_line(&mut pending, false), None);
+        pending.extend_from_slice(b":2}");
+        assert_eq!(take_line(&mut pending, false), None);
+        assert_eq!(
+            take_line(&mut pending, true).as_deref(),
+            Some(&b"{\"b\":2}"[..])
+        );
+        assert_eq!(take_line(&mut pending, true), None);
+    }
+
+    #[test]
+    fn the_first_stream_error_is_found() {
+        let body = b"{\"status\":\"Pulling\"}\n{\"errorDetail\":{\"message\":\"denied\"}}\n{\"error\":\"later\"}";
+        assert_eq!(stream_error(body).as_deref(), Some("denied"));
+        assert_eq!(stream_error(b"{\"status\":\"ok\"}\n").as_deref(), None);
+        assert_eq!(
+            stream_error(b"not json\n{\"error\":\"x\"}").as_deref(),
+            Some("x")
+        );
+    }
 }

@@ -234,6 +234,18 @@ impl ContainerStore {
         Ok(())
     }
 
+    /// Writes a record that a durable write supersedes right after (a stop's or a removal's
+    /// mark): atomic and kept across a daemon crash, not fsync'd (`Store::put_unsynced`).
+    pub async fn save_unsynced(&self, rec: &ContainerRecord) -> Result<()> {
+        let store = self.store.clone();
+        let rec = rec.clone();
+        tokio::task::spawn_blocking(move || store.put_unsynced(KIND, &rec.id, &rec))
+            .await
+            .map_err(|e| EngineError::internal(e.to_string()))?
+            .map_err(meta_err)?;
+        Ok(())
+    }
+
     /// `<exec-root>/containers/<id>`.
     pub fn state_dir(&self, id: &str) -> PathBuf {
         self.exec_root.join("containers").join(id)

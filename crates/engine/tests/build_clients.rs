@@ -10,20 +10,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use berth_testkit::daemon::{self, stderr, stdout, Daemon};
+use berth_testkit::build::{docker_build, write_files};
+use berth_testkit::daemon::{self, ok, stdout, Daemon};
 use berth_testkit::dockerd::Dockerd;
-
-fn ok(what: &str, o: Output) -> Output {
-    assert!(o.status.success(), "{what}: {}\n{}", stdout(&o), stderr(&o));
-    o
-}
-
-fn write(dir: &Path, files: &[(&str, &str)]) {
-    std::fs::create_dir_all(dir).unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.join(name), text).unwrap();
-    }
-}
 
 /// The script's JSON summary (keys sorted, so two daemons compare as text).
 fn docker_py(host: &str, ctx: &Path) -> String {
@@ -50,7 +39,7 @@ fn peer_build_with_docker_py() {
     let dk = Dockerd::start();
     dk.load_busybox();
     let ctx = d.root().join("py");
-    write(
+    write_files(
         &ctx,
         &[(
             "Dockerfile",
@@ -127,7 +116,7 @@ fn peer_build_debian_arg_user_healthcheck() {
          CMD [\"sleep\", \"60\"]\n",
         debian.tag
     );
-    write(&ctx, &[("Dockerfile", &dockerfile)]);
+    write_files(&ctx, &[("Dockerfile", &dockerfile)]);
     let c = ctx.to_str().unwrap();
     let args = ["build", "--build-arg", "APP_UID=2345", "-t", "deb-app", c];
     ok("berth build", d.docker(&args));
@@ -183,18 +172,6 @@ fn peer_build_debian_arg_user_healthcheck() {
     assert_eq!(stdout(&ok("ps", d.docker(&["ps", "-aq"]))), "");
 }
 
-fn docker_build(d: &Daemon, ctx: &Path, args: &[&str]) -> Output {
-    let o = d
-        .cli_command(berth_testkit::daemon::DOCKER_CLI)
-        .current_dir(ctx)
-        .arg("build")
-        .args(args)
-        .arg(".")
-        .output()
-        .expect("docker build");
-    ok("docker build", o)
-}
-
 /// A RUN step's stdout and stderr are one pipe (as `2>&1`), so the build stream shows its
 /// output in the order it was written: 20 steps in a row, each writing a, b (stderr), c.
 #[test]
@@ -209,8 +186,11 @@ fn peer_build_run_output_keeps_its_order() {
     for i in 1..=20 {
         df.push_str(&format!("RUN echo a-{i}; echo b-{i} >&2; echo c-{i}\n"));
     }
-    write(&ctx, &[("Dockerfile", &df)]);
-    let out = stdout(&docker_build(&d, &ctx, &["--no-cache", "-t", "order"]));
+    write_files(&ctx, &[("Dockerfile", &df)]);
+    let out = stdout(&ok(
+        "docker build",
+        docker_build(&d, &ctx, &["--no-cache", "-t", "order"]),
+    ));
     for i in 1..=20 {
         assert!(
             out.contains(&format!("\na-{i}\nb-{i}\nc-{i}\n")),
@@ -231,7 +211,7 @@ fn peer_build_cached_copy_from_mounts_nothing() {
     let d = Daemon::start();
     d.load_busybox();
     let ctx = d.root().join("copy-from");
-    write(
+    write_files(
         &ctx,
         &[(
             "Dockerfile",
@@ -239,7 +219,10 @@ fn peer_build_cached_copy_from_mounts_nothing() {
              FROM busybox\nCOPY --from=src /out /o\nCMD [\"cat\", \"/o/f\"]\n",
         )],
     );
-    let first = stdout(&docker_build(&d, &ctx, &["-q", "-t", "cf"]));
+    let first = stdout(&ok(
+        "docker build",
+        docker_build(&d, &ctx, &["-q", "-t", "cf"]),
+    ));
     let exports = d.root().join("data/build/exports");
     let kept = || -> usize {
         std::fs::read_dir(&exports)
@@ -254,7 +237,7 @@ fn peer_build_cached_copy_from_mounts_nothing() {
         (m.mtime(), m.mtime_nsec())
     };
     let before = mtime();
-    let again = stdout(&docker_build(&d, &ctx, &["-t", "cf"]));
+    let again = stdout(&ok("docker build", docker_build(&d, &ctx, &["-t", "cf"])));
     assert_eq!(again.matches(" ---> Using cache").count(), 3, "{again}");
     assert_eq!(mtime(), before, "a cached rebuild made a snapshot");
     let id = stdout(&ok(

@@ -11,21 +11,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use berth_testkit::daemon::{self, stderr, stdout, Daemon};
+use berth_testkit::build::{assert_no_build_leftovers, write_files};
+use berth_testkit::daemon::{self, ok, stderr, stdout, Daemon};
 use berth_testkit::dockerd::Dockerd;
-
-fn ok(what: &str, o: Output) -> Output {
-    assert!(o.status.success(), "{what}: {}\n{}", stdout(&o), stderr(&o));
-    o
-}
-
-fn write(dir: &Path, files: &[(&str, &str)]) {
-    for (name, text) in files {
-        let p = dir.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-}
 
 /// Names, types, modes, owners, sizes and link targets under `dir` of `image`.
 fn tree(docker: &dyn Fn(&[&str]) -> Output, image: &str, dir: &str) -> String {
@@ -62,14 +50,6 @@ fn post(sock: &Path, path: &str, body: &[u8]) -> String {
     answer
 }
 
-/// Nothing of a build is mounted any more, no step shows as a container.
-fn assert_clean(d: &Daemon) {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let build_dir = d.root().join("exec/build").display().to_string();
-    assert!(!mounts.contains(&build_dir), "a build mount is left");
-    assert_eq!(stdout(&ok("ps", d.docker(&["ps", "-aq"]))), "");
-}
-
 /// A symlink to /etc/shadow, a symlinked /etc and `../` in COPY: nothing of the host is
 /// read, the errors are Docker's, and a copied symlink stays a symlink, as on dockerd.
 #[test]
@@ -83,7 +63,7 @@ fn peer_build_hostile_symlinks_and_parent_paths() {
     dk.load_busybox();
     let base = d.root().join("hostile");
     let ctx = base.join("ctx");
-    write(
+    write_files(
         &base,
         &[("outside.txt", "outside\n"), ("ctx/inside.txt", "in\n")],
     );
@@ -143,7 +123,7 @@ fn peer_build_hostile_symlinks_and_parent_paths() {
     let t = tree(&berth_docker, "hostile", "/ctx");
     assert_eq!(t, tree(&dockerd, "hostile", "/ctx"));
     assert!(t.contains("./shadow symbolic link"), "{t}");
-    assert_clean(&d);
+    assert_no_build_leftovers(&d);
 }
 
 /// A context tar whose entries climb out with `..`: refused by both daemons, and nothing
@@ -189,7 +169,7 @@ fn peer_build_context_tar_with_dotdot_entries() {
         stdout(&ok("images", d.docker(&["images", "-q", "evil"]))),
         ""
     );
-    assert_clean(&d);
+    assert_no_build_leftovers(&d);
 }
 
 /// The daemon's peak memory (VmHWM) in KiB.
@@ -212,7 +192,7 @@ fn peer_build_huge_file_in_the_context() {
     let d = Daemon::start();
     d.load_busybox();
     let ctx = d.root().join("huge");
-    write(
+    write_files(
         &ctx,
         &[(
             "Dockerfile",
@@ -245,7 +225,7 @@ fn peer_build_huge_file_in_the_context() {
     );
     ok("rmi", d.docker(&["rmi", "huge"]));
     ok("prune", d.docker(&["builder", "prune", "-af"]));
-    assert_clean(&d);
+    assert_no_build_leftovers(&d);
 }
 
 /// `git daemon` serving one repository on 127.0.0.1; killed by PID on drop.
@@ -279,7 +259,7 @@ fn git(dir: &Path, args: &[&str]) {
 
 fn serve_git(base: &Path) -> GitDaemon {
     let repo = base.join("repo.git");
-    write(
+    write_files(
         &repo,
         &[
             (
@@ -393,7 +373,7 @@ fn peer_build_remote_git_and_tarball_contexts() {
     // A gzip'd tarball URL, fetched by each daemon (`remote=` on the raw API).
     let tgz = d.root().join("ctx.tar.gz");
     let src = d.root().join("tarctx");
-    write(
+    write_files(
         &src,
         &[
             (
@@ -433,5 +413,5 @@ fn peer_build_remote_git_and_tarball_contexts() {
     assert_eq!(ours, tree(&dockerd, "fromtar", "/t"));
     let run = ok("run", d.docker(&["run", "--rm", "fromtar"]));
     assert_eq!(stdout(&run), "from a tarball\n");
-    assert_clean(&d);
+    assert_no_build_leftovers(&d);
 }

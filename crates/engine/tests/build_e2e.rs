@@ -7,57 +7,13 @@
 )]
 
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::Output;
 
-use berth_testkit::daemon::{self, stderr, stdout, Daemon, DOCKER_CLI};
+use berth_testkit::build::{assert_no_build_leftovers, docker_build, write_files};
+use berth_testkit::daemon::{self, ok, stderr, stdout, Daemon};
 
 fn need(test: &str) -> bool {
     daemon::need(test, &["debootstrap"])
-}
-
-fn ok(what: &str, o: Output) -> Output {
-    assert!(o.status.success(), "{what}: {}\n{}", stdout(&o), stderr(&o));
-    o
-}
-
-/// `docker build <args> .` run inside `ctx`, as the course types it.
-fn docker_build(d: &Daemon, ctx: &Path, args: &[&str]) -> Output {
-    d.cli_command(DOCKER_CLI)
-        .current_dir(ctx)
-        .arg("build")
-        .args(args)
-        .arg(".")
-        .output()
-        .expect("docker build")
-}
-
-fn write(dir: &Path, files: &[(&str, &str)]) {
-    std::fs::create_dir_all(dir).unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.join(name), text).unwrap();
-    }
-}
-
-/// Nothing of a build is left: no step root mounted, no step snapshot, no bundle.
-fn assert_no_build_leftovers(d: &Daemon) {
-    let exec = d.root().join("exec");
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let build_dir = exec.join("build").display().to_string();
-    assert!(
-        !mounts.contains(&build_dir),
-        "a build mount is left:\n{mounts}"
-    );
-    let left: Vec<_> = std::fs::read_dir(exec.join("build"))
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
-    assert!(left.is_empty(), "build dirs left: {left:?}");
-    let active: Vec<_> = std::fs::read_dir(d.root().join("data/snapshots/active"))
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
-    assert!(active.is_empty(), "snapshots left: {active:?}");
-    let ps = ok("ps", d.docker(&["ps", "-aq"]));
-    assert_eq!(stdout(&ps), "", "build steps must not show as containers");
 }
 
 fn http_get(port: &str) -> String {
@@ -98,7 +54,7 @@ fn peer_build_course_redis_with_docker_cli() {
         "FROM {}\nRUN redis-server --version > /redis-version\nRUN echo shell: $(command -v bash)\nCMD [\"redis-server\", \"--protected-mode\", \"no\"]\n",
         debian.tag
     );
-    write(&ctx, &[("Dockerfile", &dockerfile)]);
+    write_files(&ctx, &[("Dockerfile", &dockerfile)]);
     let first = ok("build", docker_build(&d, &ctx, &["-t", "course-redis"]));
     let out = stdout(&first);
     assert!(out.contains("Step 1/4 : FROM"), "{out}");
@@ -173,7 +129,7 @@ fn peer_build_course_web_server_and_run_it_published() {
     let d = Daemon::start();
     d.load_busybox();
     let ctx = d.root().join("web");
-    write(
+    write_files(
         &ctx,
         &[
             ("index.html", "hello from the built image\n"),
@@ -266,7 +222,7 @@ fn peer_build_failing_run_leaves_nothing() {
     let d = Daemon::start();
     d.load_busybox();
     let ctx = d.root().join("fail");
-    write(
+    write_files(
         &ctx,
         &[(
             "Dockerfile",
@@ -304,7 +260,7 @@ fn peer_build_failing_run_leaves_nothing() {
     let mut d = d;
     d.kill9();
     d.spawn();
-    write(
+    write_files(
         &ctx,
         &[(
             "Dockerfile",
@@ -367,7 +323,7 @@ fn peer_build_matches_dockerd() {
     let dk = berth_testkit::dockerd::Dockerd::start();
     dk.load_busybox();
     let ctx = d.root().join("cmp");
-    write(
+    write_files(
         &ctx,
         &[
             (".dockerignore", "secret.txt\n**/*.tmp\n!keep.tmp\n"),

@@ -7,33 +7,8 @@
     reason = "an integration test crate is all tests"
 )]
 
-use std::path::Path;
-use std::process::Output;
-
-use berth_testkit::daemon::{self, stderr, stdout, Daemon};
-
-fn ok(what: &str, o: Output) -> Output {
-    assert!(o.status.success(), "{what}: {}\n{}", stdout(&o), stderr(&o));
-    o
-}
-
-fn write(dir: &Path, files: &[(&str, &str)]) {
-    for (name, text) in files {
-        let p = dir.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-}
-
-fn berth_build(d: &Daemon, ctx: &Path, args: &[&str]) -> Output {
-    d.cli_command(&d.bin)
-        .arg("build")
-        .arg("--progress=plain")
-        .args(args)
-        .arg(ctx)
-        .output()
-        .unwrap()
-}
+use berth_testkit::build::{assert_no_build_leftovers, berth_build, write_files};
+use berth_testkit::daemon::{self, ok, stderr, stdout, Daemon};
 
 fn cat(d: &Daemon, image: &str, script: &str) -> String {
     stdout(&ok(
@@ -51,14 +26,6 @@ fn cat(d: &Daemon, image: &str, script: &str) -> String {
     ))
 }
 
-/// Nothing of a build is mounted any more, no step shows as a container.
-fn assert_clean(d: &Daemon) {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let build_dir = d.root().join("exec/build").display().to_string();
-    assert!(!mounts.contains(&build_dir), "a build mount is left");
-    assert_eq!(stdout(&ok("ps", d.docker(&["ps", "-aq"]))), "");
-}
-
 /// cache, bind (context and `from=` a stage) and tmpfs mounts with the docker CLI: what the
 /// RUN saw, and that none of the mounted content lands in the image.
 #[test]
@@ -66,10 +33,10 @@ fn peer_build_run_mounts_cache_bind_tmpfs() {
     if !daemon::need("peer_build_run_mounts_cache_bind_tmpfs", &[]) {
         return;
     }
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     d.load_busybox();
     let ctx = d.root().join("mounts");
-    write(
+    write_files(
         &ctx,
         &[
             ("data/input.txt", "from the context\n"),
@@ -125,7 +92,22 @@ fn peer_build_run_mounts_cache_bind_tmpfs() {
         "{}",
         stdout(&cached)
     );
-    assert_clean(&d);
+    // Cache mounts live in the data root: they survive a daemon restart, and an unfiltered
+    // `builder prune` empties them (as BuildKit prunes its cache mounts).
+    d.stop();
+    d.spawn();
+    ok(
+        "rebuild after a restart",
+        d.docker(&["build", "--no-cache", "-t", "m5", ctx_s]),
+    );
+    assert_eq!(cat(&d, "m5", "cat /cache-count"), "4\n");
+    ok("builder prune", d.docker(&["builder", "prune", "-f"]));
+    ok(
+        "rebuild after a prune",
+        d.docker(&["build", "--no-cache", "-t", "m6", ctx_s]),
+    );
+    assert_eq!(cat(&d, "m6", "cat /cache-count"), "1\n");
+    assert_no_build_leftovers(&d);
 }
 
 /// secret and ssh mounts with `berth build --secret/--ssh` (the classic protocol has no
@@ -139,7 +121,7 @@ fn peer_build_run_mounts_secret_and_ssh() {
     let d = Daemon::start();
     d.load_busybox();
     let ctx = d.root().join("secrets");
-    write(
+    write_files(
         &ctx,
         &[(
             "Dockerfile",
@@ -192,7 +174,7 @@ fn peer_build_run_mounts_secret_and_ssh() {
     // Through the docker CLI nothing can carry the secret: an optional one is absent, a
     // required one fails the build with a clear error.
     let ctx2 = d.root().join("secrets2");
-    write(
+    write_files(
         &ctx2,
         &[(
             "Dockerfile",
@@ -210,7 +192,7 @@ fn peer_build_run_mounts_secret_and_ssh() {
         stdout(&ok("images", d.docker(&["images", "-q", "nosec"]))),
         ""
     );
-    assert_clean(&d);
+    assert_no_build_leftovers(&d);
 }
 
 /// Docker's own daemon refuses `RUN --mount` on its classic path (so the tests above have
@@ -226,7 +208,7 @@ fn peer_build_run_mount_is_buildkit_syntax_on_dockerd() {
     let dk = berth_testkit::dockerd::Dockerd::start();
     dk.load_busybox();
     let ctx = dk.root().join("m");
-    write(
+    write_files(
         &ctx,
         &[(
             "Dockerfile",

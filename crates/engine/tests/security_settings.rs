@@ -7,98 +7,19 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use berth_testkit::daemon::{self as daemon_support, stderr, stdout, Daemon};
-use berth_testkit::{image_tar, TempDir};
+use berth_testkit::dockerd::Dockerd;
+use berth_testkit::TempDir;
 
-/// Docker's own daemon on a private socket, data root and exec root (no networking set-up:
-/// containers run with `--network none`).
-struct Dockerd {
-    child: Child,
-    dir: PathBuf,
-    _tmp: TempDir,
-}
-
-impl Dockerd {
-    fn start() -> Option<Dockerd> {
-        let dockerd = berth_testkit::which("dockerd")?;
-        let tmp = TempDir::new("berth-sec-dockerd-");
-        let dir = tmp.path().to_path_buf();
-        let log = std::fs::File::create(dir.join("dockerd.log")).ok()?;
-        let child = Command::new(dockerd)
-            .arg("-H")
-            .arg(format!("unix://{}", dir.join("d.sock").display()))
-            .arg("--data-root")
-            .arg(dir.join("data"))
-            .arg("--exec-root")
-            .arg(dir.join("exec"))
-            .arg("--pidfile")
-            .arg(dir.join("d.pid"))
-            .args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-masq=false",
-            ])
-            .stdout(log.try_clone().ok()?)
-            .stderr(log)
-            .spawn()
-            .ok()?;
-        let d = Dockerd {
-            child,
-            dir,
-            _tmp: tmp,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !d.docker(&["version"]).status.success() {
-            assert!(
-                Instant::now() < deadline,
-                "dockerd did not start: {}",
-                std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let archive = d.dir.join("busybox.tar");
-        image_tar::busybox_archive(&archive, &["busybox:latest"]);
-        let out = d.docker(&["load", "-i", archive.to_str().unwrap()]);
-        assert!(out.status.success(), "load: {}", stderr(&out));
-        Some(d)
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        Command::new("docker")
-            .arg("-H")
-            .arg(format!("unix://{}", self.dir.join("d.sock").display()))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for pidfile in ["exec/containerd/containerd.pid", "exec/containerd.pid"] {
-            if let Ok(pid) = std::fs::read_to_string(self.dir.join(pidfile)) {
-                let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
-            }
-        }
-        daemon_support::unmount_under(&self.dir);
-    }
+/// Docker's own daemon on a private socket with busybox loaded, where Debian's dockerd is
+/// installed (the comparisons are skipped otherwise).
+fn reference_dockerd() -> Option<Dockerd> {
+    berth_testkit::which("dockerd")?;
+    let d = Dockerd::start();
+    d.load_busybox();
+    Some(d)
 }
 
 /// A cgroup made by `--cgroup-parent`, removed from every hierarchy when dropped.
@@ -149,7 +70,7 @@ fn peer_security_settings_are_honoured_as_docker_does() {
     }
     let d = Daemon::start();
     d.load_busybox();
-    let dockerd = Dockerd::start();
+    let dockerd = reference_dockerd();
     let tmp = TempDir::new("berth-sec-settings-");
     let profile = tmp.path().join("no-mkdir.json");
     std::fs::write(
@@ -351,7 +272,7 @@ fn peer_an_oom_killed_container_shows_oomkilled() {
     }
     let d = Daemon::start();
     d.load_busybox();
-    let dockerd = Dockerd::start();
+    let dockerd = reference_dockerd();
     let check = |engine: &str, docker: &dyn Fn(&[&str]) -> Output| -> Vec<String> {
         let mut failures = Vec::new();
         let now = || {

@@ -30,6 +30,13 @@ pub fn create_dir_all(dir: &Path) -> Result<()> {
 /// content or the new one. The file is [`FILE_MODE`]. The directory is *not* synced here (see
 /// [`sync_dir`]).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_replacing(path, data, true)
+}
+
+/// [`write_atomic`], with the fsync before the rename only when `durable`: without it the
+/// replace is still atomic for every reader and survives a crash of the writing process,
+/// but a host crash may leave the old content (or, for a new file, none).
+pub fn write_replacing(path: &Path, data: &[u8], durable: bool) -> Result<()> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(TMP_SUFFIX);
     let tmp = path.with_file_name(tmp_name);
@@ -41,7 +48,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         .open(&tmp)
         .map_err(|e| MetadataError::io(&tmp, e))?;
     f.write_all(data).map_err(|e| MetadataError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| MetadataError::io(&tmp, e))?;
+    if durable {
+        f.sync_all().map_err(|e| MetadataError::io(&tmp, e))?;
+    }
     drop(f);
     fs::rename(&tmp, path).map_err(|e| MetadataError::io(path, e))
 }

@@ -24,7 +24,8 @@ use serde_json::Value;
 
 use crate::error::{MetadataError, Result};
 use crate::fsutil::{
-    decode_key, is_hashed_stem, key_stem, remove_if_exists, sync_dir, write_atomic, TMP_SUFFIX,
+    decode_key, is_hashed_stem, key_stem, remove_if_exists, sync_dir, write_atomic,
+    write_replacing, TMP_SUFFIX,
 };
 use crate::names;
 
@@ -236,10 +237,12 @@ impl Store {
 
     /// Writes ops to their record files (idempotent), then syncs the touched directories.
     fn apply(&self, ops: &[Op], generation: u64) -> Result<()> {
-        self.apply_some(ops, generation, ops.len())
+        self.apply_some(ops, generation, ops.len(), true)
     }
 
-    fn apply_some(&self, ops: &[Op], generation: u64, count: usize) -> Result<()> {
+    /// Writes the first `count` ops; with `durable`, each file is fsync'd before its rename
+    /// and the touched directories after.
+    fn apply_some(&self, ops: &[Op], generation: u64, count: usize, durable: bool) -> Result<()> {
         let mut dirs = BTreeSet::new();
         for op in ops.iter().take(count) {
             let dir = self.kind_dir(&op.kind);
@@ -257,7 +260,7 @@ impl Store {
                         key: op.key.clone(),
                         source: e,
                     })?;
-                    write_atomic(&path, &data)?;
+                    write_replacing(&path, &data, durable)?;
                 }
                 None => {
                     remove_if_exists(&path)?;
@@ -266,7 +269,7 @@ impl Store {
             dirs.insert(dir);
         }
         for d in dirs {
-            if d.exists() {
+            if durable && d.exists() {
                 sync_dir(&d)?;
             }
         }
@@ -279,12 +282,15 @@ impl Store {
         state: &mut State,
         ops: Vec<Op>,
         crash: Option<CrashPoint>,
+        durable: bool,
     ) -> Result<u64> {
         if ops.is_empty() {
             return Ok(state.generation);
         }
         let generation = state.generation + 1;
-        if ops.len() == 1 && crash.is_none() {
+        if !durable {
+            self.apply_some(&ops, generation, ops.len(), false)?;
+        } else if ops.len() == 1 && crash.is_none() {
             self.apply(&ops, generation)?;
         } else {
             let journal = self.root.join(JOURNAL);
@@ -304,7 +310,7 @@ impl Store {
             write_atomic(&journal, &data)?;
             sync_dir(&self.root)?;
             if let Some(CrashPoint::AfterApplying(n)) = crash {
-                self.apply_some(&ops, generation, n)?;
+                self.apply_some(&ops, generation, n, true)?;
                 return Ok(generation);
             }
             self.apply(&ops, generation)?;
@@ -385,6 +391,28 @@ impl Store {
         let mut txn = self.transaction();
         txn.put(kind, key, value)?;
         txn.commit()
+    }
+
+    /// Stores one record like [`put`](Self::put), atomically and at once visible to every
+    /// reader (a crash of this process keeps it), but not fsync'd: only for a state that a
+    /// durable write supersedes right after (a removal's `removing` mark before the record
+    /// goes, a stop's mark before the exit is recorded). After a host crash the record may
+    /// be as it was before.
+    pub fn put_unsynced<T: Serialize>(&self, kind: &str, key: &str, value: &T) -> Result<u64> {
+        check_kind(kind)?;
+        check_key(key)?;
+        let value = serde_json::to_value(value).map_err(|e| MetadataError::Codec {
+            kind: kind.to_string(),
+            key: key.to_string(),
+            source: e,
+        })?;
+        let op = Op {
+            kind: kind.to_string(),
+            key: key.to_string(),
+            value: Some(value),
+        };
+        let mut state = self.lock();
+        self.commit_ops(&mut state, vec![op], None, false)
     }
 
     /// Deletes one record; false when it did not exist.
@@ -561,6 +589,6 @@ impl Transaction<'_> {
                 }
             }
         }
-        self.store.commit_ops(&mut state, self.ops, crash)
+        self.store.commit_ops(&mut state, self.ops, crash, true)
     }
 }

@@ -80,6 +80,31 @@ fn put_get_list_delete_survive_reopen() {
 }
 
 #[test]
+fn an_unsynced_put_replaces_the_record_and_survives_reopen() {
+    let dir = tmp();
+    let s = Store::open(dir.path()).unwrap();
+    let rec = |n| Rec {
+        name: "a".into(),
+        n,
+    };
+    let g1 = s.put("container", A, &rec(1)).unwrap();
+    let g2 = s.put_unsynced("container", A, &rec(2)).unwrap();
+    assert!(g2 > g1);
+    assert_eq!(s.get::<Rec>("container", A).unwrap(), Some(rec(2)));
+    drop(s);
+    // What a crashed daemon's successor reads: the page cache holds the new record.
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.get::<Rec>("container", A).unwrap(), Some(rec(2)));
+    assert!(s.generation() >= g2);
+    let leftovers: Vec<_> = fs::read_dir(dir.path().join("records/container"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
 fn names_are_unique_and_resolve_like_docker() {
     let dir = tmp();
     let s = Store::open(dir.path()).unwrap();

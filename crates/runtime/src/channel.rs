@@ -51,6 +51,10 @@ pub struct InitConfig {
     /// container process already and neither unshares those nor forks.
     #[serde(default)]
     pub born_in: i32,
+    /// `linux.seccomp` compiled by the runtime (`seccomp::cached_program`); without it the
+    /// init compiles the profile itself.
+    #[serde(default)]
+    pub seccomp_program: Option<Vec<u8>>,
 }
 
 /// Messages on the channel.

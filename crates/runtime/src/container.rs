@@ -34,6 +34,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// Pass fds 3..3+n to the container.
     pub preserve_fds: u32,
+    /// `--systemd-cgroup`: the cgroup is a systemd scope unit (`slice:prefix:name`).
+    pub systemd_cgroup: bool,
 }
 
 /// Options of `exec`.
@@ -103,6 +105,8 @@ fn write_pid_file(path: Option<&Path>, pid: i32) -> Result<()> {
 struct CreateGuard<'a> {
     dir: &'a Path,
     cgroup: Option<Cgroup>,
+    /// The systemd scope made for the container.
+    scope: Option<String>,
     pid: Option<i32>,
     armed: bool,
 }
@@ -122,6 +126,9 @@ impl Drop for CreateGuard<'_> {
                     let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
                 }
             }
+            if let Some(unit) = &self.scope {
+                let _ = berth_cgroups::systemd::stop_scope(unit);
+            }
             let _ = cg.destroy();
         }
         let _ = std::fs::remove_dir_all(self.dir);
@@ -136,6 +143,7 @@ struct CreateEvents<'a> {
     rootfs: &'a Path,
     root: &'a Path,
     cgroup: &'a Cgroup,
+    systemd_unit: Option<String>,
 }
 
 impl LaunchEvents for CreateEvents<'_> {
@@ -155,6 +163,7 @@ impl LaunchEvents for CreateEvents<'_> {
             created: berth_units::time::now_rfc3339_nanos(),
             owner: rustix::process::geteuid().as_raw(),
             cgroup: serde_json::to_value(self.cgroup).map_err(|e| Error::Other(e.to_string()))?,
+            systemd_unit: self.systemd_unit.clone(),
             config: self.spec.clone(),
         };
         record.save(self.root)
@@ -251,6 +260,7 @@ impl Runtime {
         let mut guard = CreateGuard {
             dir: &dir,
             cgroup: None,
+            scope: None,
             pid: None,
             armed: true,
         };
@@ -258,9 +268,26 @@ impl Runtime {
         let cgroups_path = linux
             .and_then(|l| l.cgroups_path().as_ref())
             .map(|p| p.to_string_lossy().into_owned());
-        let cgroup = Cgroup::new(cgroups_path.as_deref(), id)?;
-        cgroup.create()?;
-        guard.cgroup = Some(cgroup.clone());
+        // With the systemd driver the cgroup is the scope systemd makes once the init
+        // exists (a scope starts with its processes); with cgroupfs it is made now and the
+        // init is forked straight into it.
+        let scope = if opts.systemd_cgroup {
+            let unit = berth_cgroups::systemd::ScopeUnit::parse(cgroups_path.as_deref(), id)?;
+            if !berth_cgroups::systemd::is_running() {
+                return Err(berth_cgroups::CgroupError::SystemdNotRunning.into());
+            }
+            Some(unit)
+        } else {
+            None
+        };
+        let cgroup = match &scope {
+            Some(unit) => Cgroup::new(Some(&unit.cgroups_path()), id)?,
+            None => Cgroup::new(cgroups_path.as_deref(), id)?,
+        };
+        if scope.is_none() {
+            cgroup.create()?;
+            guard.cgroup = Some(cgroup.clone());
+        }
         let process = spec.process().clone().unwrap_or_default();
         let console = connect_console(
             opts.console_socket.as_deref(),
@@ -293,7 +320,34 @@ impl Runtime {
         } else {
             0
         };
-        let spawned = launch::spawn(&self.root, &cgroup, console.as_ref(), born_in)?;
+        let spawned = launch::spawn(
+            &self.root,
+            &cgroup,
+            scope.is_none(),
+            console.as_ref(),
+            born_in,
+        )?;
+        let resources = crate::devices::with_default_device_rules(
+            linux
+                .and_then(|l| l.resources().clone())
+                .unwrap_or_default(),
+            linux.and_then(|l| l.devices().as_ref()),
+        );
+        if let Some(unit) = &scope {
+            // The init waits for its config, so it is in the scope before it does anything.
+            guard.cgroup = Some(cgroup.clone());
+            berth_cgroups::systemd::start_scope(
+                unit,
+                spawned.pid(),
+                &format!("berth container {id}"),
+                &resources,
+            )?;
+            guard.scope = Some(unit.name.clone());
+            // The directories systemd did not make (v1 controllers it does not manage), and
+            // the unified-tree move where systemd left it out (both no-ops on v2).
+            cgroup.create()?;
+            cgroup.add_process_unified(spawned.pid())?;
+        }
 
         let fifo = dir.join(EXEC_FIFO);
         rustix::fs::mknodat(
@@ -307,12 +361,6 @@ impl Runtime {
         // Past the umask: the init may run as a mapped (non-root on the host) user.
         rustix::fs::chmod(&fifo, rustix::fs::Mode::from_raw_mode(0o622))
             .sys(|| format!("chmod {}", fifo.display()))?;
-        let resources = crate::devices::with_default_device_rules(
-            linux
-                .and_then(|l| l.resources().clone())
-                .unwrap_or_default(),
-            linux.and_then(|l| l.devices().as_ref()),
-        );
         cgroup.apply_resources(&resources)?;
 
         let cfg = InitConfig {
@@ -332,6 +380,9 @@ impl Runtime {
             cgroup_v2: crate::cgroup::is_v2(&cgroup),
             cgroup: None,
             born_in: 0,
+            seccomp_program: linux
+                .and_then(|l| l.seccomp().as_ref())
+                .and_then(|s| crate::seccomp::cached_program(&self.root, s)),
         };
         let mut events = CreateEvents {
             guard_pid: None,
@@ -341,6 +392,7 @@ impl Runtime {
             rootfs: &rootfs,
             root: &self.root,
             cgroup: &cgroup,
+            systemd_unit: scope.map(|u| u.name),
         };
         let launched = spawned.configure(cfg, &mut events);
         guard.pid = events.guard_pid;
@@ -494,6 +546,9 @@ impl Runtime {
             let _ = cg.thaw();
         }
         wait_gone(&rec, &cg);
+        if let Some(unit) = &rec.systemd_unit {
+            berth_cgroups::systemd::stop_scope(unit)?;
+        }
         cg.destroy()?;
         let state = serde_json::to_string(&rec.output("stopped")).unwrap_or_default();
         if let Err(e) = crate::hooks::run(
@@ -597,6 +652,11 @@ impl Runtime {
                 PathBuf::from(format!("/proc/{}/ns/{}", rec.pid, ns_file(t))),
             ));
         }
+        let seccomp_program = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+            .and_then(|s| crate::seccomp::cached_program(&self.root, s));
         let cfg = InitConfig {
             exec: true,
             spec,
@@ -614,6 +674,7 @@ impl Runtime {
             cgroup_v2: crate::cgroup::is_v2(&cg),
             cgroup: None,
             born_in: 0,
+            seccomp_program,
         };
         struct ExecEvents;
         impl LaunchEvents for ExecEvents {

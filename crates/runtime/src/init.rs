@@ -270,7 +270,7 @@ pub(crate) mod libc_flags {
 struct Prepared {
     program: std::path::PathBuf,
     /// The no_new_privs seccomp filter, loaded as late as possible.
-    seccomp: Option<libseccomp::ScmpFilterContext>,
+    seccomp: Option<crate::seccomp::Filter>,
     fifo: Option<OwnedFd>,
     hook_state: String,
 }
@@ -304,7 +304,7 @@ fn stage2(link: &mut Link, stage: Stage) -> Error {
     }
     if let Some(filter) = &prepared.seccomp {
         if let Err(e) = filter.load() {
-            return Error::Seccomp(format!("load: {e}"));
+            return e;
         }
     }
     process_setup::exec(&process, &prepared.program)
@@ -348,7 +348,11 @@ fn prepare(link: &mut Link, cfg: &InitConfig, fifo: Option<OwnedFd>) -> Result<P
             .sys(|| "exec fifo: /proc/self/fd (the container needs /proc mounted)".into())?;
     }
     crate::lsm::apply(process)?;
-    let seccomp = process_setup::drop_privileges(process, spec.linux().as_ref())?;
+    let seccomp = process_setup::drop_privileges(
+        process,
+        spec.linux().as_ref(),
+        cfg.seccomp_program.as_deref(),
+    )?;
     // Nothing of ours may leak into the container: only stdio and the preserved fds stay.
     // Done before the last seccomp filter, which may not allow close_range.
     berth_sys::process::cloexec_from(3 + cfg.preserve_fds).sys(|| "close_range".into())?;

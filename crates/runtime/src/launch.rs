@@ -38,7 +38,7 @@ pub fn launch(
     console: Option<&OwnedFd>,
     events: &mut dyn LaunchEvents,
 ) -> Result<Launched> {
-    spawn(root, cgroup, console, 0)?.configure(cfg, events)
+    spawn(root, cgroup, true, console, 0)?.configure(cfg, events)
 }
 
 /// An init process that is starting (exec'ing the sealed binary) and waits for its config.
@@ -53,7 +53,8 @@ pub struct Spawned {
     born_in: i32,
 }
 
-/// Forks and execs the sealed init in `cgroup` (whose directories must exist). The caller
+/// Forks and execs the sealed init in `cgroup` (whose directories must exist), or, when not
+/// `place`d, where the caller is (the systemd driver: systemd moves it into its scope). The caller
 /// may prepare the config meanwhile: the init's exec and start-up overlap that work.
 ///
 /// The init joins `cgroup` without a `cgroup.procs` write (each of which waits for an RCU
@@ -75,12 +76,13 @@ pub struct Spawned {
 pub fn spawn(
     root: &Path,
     cgroup: &Cgroup,
+    place: bool,
     console: Option<&OwnedFd>,
     namespaces: i32,
 ) -> Result<Spawned> {
     let exe = crate::sealed_exe::sealed_self(root)?;
     let (parent, child) = UnixStream::pair().sys(|| "socketpair".into())?;
-    let unified = cgroup.unified_path().and_then(|p| {
+    let unified = cgroup.unified_path().filter(|_| place).and_then(|p| {
         rustix::fs::open(
             p,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -127,13 +129,18 @@ pub fn spawn(
         cgroup: cgroup.clone(),
         born_in,
     };
-    if !in_unified {
+    if !in_unified && place {
         cgroup.add_process_unified(first)?;
     }
     Ok(spawned)
 }
 
 impl Spawned {
+    /// The forked init's pid.
+    pub fn pid(&self) -> i32 {
+        self.first
+    }
+
     /// Sends the init its config and drives it until it reports Ready.
     pub fn configure(self, mut cfg: InitConfig, events: &mut dyn LaunchEvents) -> Result<Launched> {
         let Spawned {

@@ -5,8 +5,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
+use crate::seccomp::Filter;
 use caps::{CapSet, Capability, CapsHashSet};
-use libseccomp::ScmpFilterContext;
 use oci_spec::runtime::{Capabilities, Linux, PosixRlimitType, Process};
 use rustix::process::{Resource, Rlimit};
 
@@ -102,10 +102,11 @@ fn to_caps(set: &Option<Capabilities>, field: &str) -> Result<CapsHashSet> {
 /// Switches to the process's user and capabilities, sets no_new_privs and loads seccomp,
 /// in the order that keeps each step permitted. With no_new_privs the filter is returned
 /// instead of loaded: the caller loads it as late as possible, right before execve.
-pub fn drop_privileges(
+pub(crate) fn drop_privileges(
     process: &Process,
     linux: Option<&Linux>,
-) -> Result<Option<ScmpFilterContext>> {
+    program: Option<&[u8]>,
+) -> Result<Option<Filter>> {
     let user = process.user();
     let caps_spec = process.capabilities().clone().unwrap_or_default();
     let bounding = to_caps(caps_spec.bounding(), "process.capabilities.bounding")?;
@@ -117,7 +118,7 @@ pub fn drop_privileges(
     let seccomp = linux.and_then(|l| l.seccomp().as_ref());
 
     // Compile before dropping anything: libseccomp errors then still reach the runtime.
-    let filter = seccomp.map(crate::seccomp::compile).transpose()?;
+    let filter = seccomp.map(|s| Filter::prepare(s, program)).transpose()?;
 
     for cap in caps::all() {
         if !bounding.contains(&cap) {
@@ -128,7 +129,7 @@ pub fn drop_privileges(
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it.
     if !nnp {
         if let Some(f) = &filter {
-            f.load().map_err(|e| Error::Seccomp(format!("load: {e}")))?;
+            f.load()?;
         }
     }
     let mut groups: Vec<rustix::process::Gid> = user

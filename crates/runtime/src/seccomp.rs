@@ -121,6 +121,93 @@ pub(crate) fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     Ok(ctx)
 }
 
+/// A filter ready to load: compiled here, or the program the runtime compiled (or found in
+/// its cache) before it handed the config to the init.
+pub(crate) enum Filter {
+    Compiled(ScmpFilterContext),
+    Program(Vec<u8>),
+}
+
+impl Filter {
+    /// The spec's filter: `program` when the runtime passed one, else compiled now.
+    pub(crate) fn prepare(s: &LinuxSeccomp, program: Option<&[u8]>) -> Result<Filter> {
+        match program {
+            Some(p) if berth_sys::seccomp::decode(p).is_some() => Ok(Filter::Program(p.to_vec())),
+            _ => compile(s).map(Filter::Compiled),
+        }
+    }
+
+    /// Installs the filter on the calling thread.
+    pub(crate) fn load(&self) -> Result<()> {
+        match self {
+            Filter::Compiled(ctx) => ctx.load().map_err(|e| Error::Seccomp(format!("load: {e}"))),
+            Filter::Program(p) => berth_sys::seccomp::set_mode_filter(p)
+                .map_err(|e| Error::Seccomp(format!("load: {e}"))),
+        }
+    }
+}
+
+/// Where compiled programs are kept, under the runtime's root.
+const CACHE_DIR: &str = ".seccomp";
+
+/// The BPF program of `s` for this host, as libseccomp's `seccomp_load` would install it:
+/// from `<root>/.seccomp/<key>.bpf`, or compiled and kept there. Compiling Docker's default
+/// profile is half of the CPU time of a `runtime exec` (a health probe) and of a create;
+/// every container with the same profile shares one program. The key covers the profile,
+/// libseccomp's version, the architecture and this runtime binary (its inode, size and
+/// mtime), so a program is never reused across any of those. `None` when it cannot be had:
+/// the init then compiles the profile itself and reports any error.
+pub(crate) fn cached_program(root: &std::path::Path, s: &LinuxSeccomp) -> Option<Vec<u8>> {
+    use sha2::Digest;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    let exe = std::fs::metadata("/proc/self/exe").ok()?;
+    let version = libseccomp::ScmpVersion::current().ok()?;
+    let mut h = sha2::Sha256::new();
+    h.update(serde_json::to_vec(s).ok()?);
+    h.update(format!(
+        "\0{}.{}.{}\0{:?}\0{}:{}:{}:{}.{}",
+        version.major,
+        version.minor,
+        version.micro,
+        ScmpArch::native(),
+        exe.dev(),
+        exe.ino(),
+        exe.size(),
+        exe.mtime(),
+        exe.mtime_nsec()
+    ));
+    let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let dir = root.join(CACHE_DIR);
+    let path = dir.join(format!("{key}.bpf"));
+    if let Ok(p) = std::fs::read(&path) {
+        if berth_sys::seccomp::decode(&p).is_some() {
+            return Some(p);
+        }
+    }
+    let ctx = compile(s).ok()?;
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir);
+    let tmp = dir.join(format!("{key}.{}.tmp", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .ok()
+        .and_then(|f| ctx.export_bpf(&f).ok())
+        .and_then(|()| std::fs::rename(&tmp, &path).ok());
+    if written.is_none() {
+        let _ = std::fs::remove_file(&tmp);
+        return None;
+    }
+    std::fs::read(&path)
+        .ok()
+        .filter(|p| berth_sys::seccomp::decode(p).is_some())
+}
+
 /// Converts a Docker-format profile (with `archMap` and per-rule `includes`/`excludes`) to
 /// OCI form, for a container with capabilities `caps` (e.g. "CAP_SYS_ADMIN") on this
 /// machine's architecture.
@@ -218,5 +305,39 @@ mod tests {
         // Only allowed with CAP_SYS_ADMIN, which we did not grant.
         assert!(!names.iter().any(|n| *n == "mount"));
         compile(&oci).unwrap();
+    }
+
+    #[test]
+    fn programs_are_compiled_once_and_kept_by_profile() {
+        let profile = |name: &str| -> LinuxSeccomp {
+            serde_json::from_value(json!({
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "syscalls": [{"names": ["read", "write", name], "action": "SCMP_ACT_ALLOW"}]
+            }))
+            .unwrap()
+        };
+        let root = std::env::temp_dir().join(format!("berth-seccomp-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let a = cached_program(&root, &profile("exit")).unwrap();
+        assert!(berth_sys::seccomp::decode(&a).is_some());
+        let files = || std::fs::read_dir(root.join(CACHE_DIR)).unwrap().count();
+        assert_eq!(files(), 1);
+        // The same profile: the kept program, nothing compiled or written.
+        assert_eq!(cached_program(&root, &profile("exit")).unwrap(), a);
+        assert_eq!(files(), 1);
+        // Another profile: a program of its own.
+        let b = cached_program(&root, &profile("exit_group")).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(files(), 2);
+        // What the init loads is that program, or the profile compiled when none was passed.
+        assert!(matches!(
+            Filter::prepare(&profile("exit"), Some(&a)).unwrap(),
+            Filter::Program(p) if p == a
+        ));
+        assert!(matches!(
+            Filter::prepare(&profile("exit"), Some(&[1, 2, 3])).unwrap(),
+            Filter::Compiled(_)
+        ));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

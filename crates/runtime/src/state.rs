@@ -36,6 +36,9 @@ pub struct ContainerRecord {
     pub owner: u32,
     /// The container's cgroup, as the cgroups crate serialises it.
     pub cgroup: serde_json::Value,
+    /// The systemd scope unit holding the container (`--systemd-cgroup`); stopped by delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
     /// The spec the container was created from (exec and delete need it).
     pub config: Spec,
 }

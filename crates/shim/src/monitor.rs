@@ -421,10 +421,13 @@ impl Shim {
             oom_killed: self.oom.kills() > 0,
         };
         let json = serde_json::to_vec(&record).unwrap_or_default();
+        // Renamed into place, so that a reader sees all of it or nothing; not fsync'd: it
+        // lives in the exec root (per boot state, a tmpfs where Docker's is), where a host
+        // crash ends the container and its record alike, and the daemon learns of the exit
+        // from the frame below (the record is for a daemon that is away).
         let path = exit_path(&self.args.state_dir);
         let tmp = path.with_extension("tmp");
         if std::fs::write(&tmp, &json).is_ok() {
-            let _ = File::open(&tmp).and_then(|f| f.sync_all());
             let _ = std::fs::rename(&tmp, &path);
         }
         // The daemon learns of the exit first: deleting the runtime state is the shim's job

@@ -6,10 +6,11 @@
 //!
 //! Modules are owned by concept: `bpf` (cgroup v2 device filters) and the runtime's process,
 //! mount and namespace primitives, `idmap` (idmapped mounts for userns-remap), `socket` (what
-//! a peer has not read yet).
+//! a peer has not read yet), `seccomp` (loading a filter compiled earlier).
 
 pub mod bpf;
 pub mod fd;
 pub mod idmap;
 pub mod process;
+pub mod seccomp;
 pub mod socket;

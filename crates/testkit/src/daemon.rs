@@ -94,6 +94,7 @@ pub struct DaemonOptions {
     temp_base: Option<PathBuf>,
     log: Option<PathBuf>,
     netns: Option<PathBuf>,
+    wrapper: Vec<String>,
     no_live_restore: bool,
 }
 
@@ -143,6 +144,14 @@ impl DaemonOptions {
         self
     }
 
+    /// Starts the daemon through `wrapper` (a program and its arguments, followed by the
+    /// daemon's command line), e.g. [`crate::systemd::Manager::enter`]. The daemon's pid
+    /// may then not be the child's.
+    pub fn wrapper(mut self, wrapper: Vec<String>) -> Self {
+        self.wrapper = wrapper;
+        self
+    }
+
     /// Runs the daemon without `--live-restore` (Docker's default: a stop of the daemon
     /// stops the containers). Test daemons run with it unless told so, as the tests restart
     /// them with containers running.
@@ -175,6 +184,7 @@ impl DaemonOptions {
             bin,
             log: self.log,
             netns: self.netns,
+            wrapper: self.wrapper,
             live_restore: !self.no_live_restore,
         };
         let env: Vec<(&str, &str)> = self
@@ -202,6 +212,7 @@ pub struct Daemon {
     pub bin: PathBuf,
     log: Option<PathBuf>,
     netns: Option<PathBuf>,
+    wrapper: Vec<String>,
     /// Started with `--live-restore` (the default of test daemons).
     live_restore: bool,
 }
@@ -262,13 +273,18 @@ impl Daemon {
             }
             None => (Stdio::null(), Stdio::inherit()),
         };
-        let mut command = match &self.netns {
-            Some(ns) => {
+        let mut command = match (&self.netns, self.wrapper.split_first()) {
+            (_, Some((program, args))) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&self.bin);
+                c
+            }
+            (Some(ns), None) => {
                 let mut c = Command::new("nsenter");
                 c.arg(format!("--net={}", ns.display())).arg(&self.bin);
                 c
             }
-            None => Command::new(&self.bin),
+            (None, None) => Command::new(&self.bin),
         };
         let child = command
             .envs(env.iter().copied())
@@ -482,6 +498,12 @@ pub fn stdout(o: &Output) -> String {
 /// A CLI's stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `o`, after asserting that the command (`what`) succeeded; its output is in the message.
+pub fn ok(what: &str, o: Output) -> Output {
+    assert!(o.status.success(), "{what}: {}\n{}", stdout(&o), stderr(&o));
+    o
 }
 
 /// Whether an end-to-end daemon test can run here: root, the docker CLI v28 at

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub mod build;
 pub mod busybox;
 pub mod daemon;
 pub mod debian;
@@ -16,6 +17,7 @@ pub mod journald;
 pub mod netns;
 pub mod registry;
 pub mod subnet;
+pub mod systemd;
 pub mod tempdir;
 
 pub use tempdir::TempDir;

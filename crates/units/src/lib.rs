@@ -6,11 +6,15 @@
 //!   go-units' `HumanDuration` (`"About a minute"`);
 //! - [`size`]: go-units' sizes: `RAMInBytes` (`"512m"`, binary), `FromHumanSize` (decimal),
 //!   `HumanSize` (`"1.23MB"`) and `BytesSize` (`"1.5GiB"`);
-//! - [`signal`]: Linux signal names and numbers as docker and runc take them.
+//! - [`signal`]: Linux signal names and numbers as docker and runc take them;
+//! - `local_time` (feature `local-zone`, which adds tz-rs, itself dependency-free): instants
+//!   in the local time zone, as Go's `time.Local` prints them.
 //!
 //! Why a crate of its own rather than `chrono`/`humantime`/`bytesize`: docs/units.md.
 
 pub mod duration;
+#[cfg(feature = "local-zone")]
+pub mod local_time;
 pub mod signal;
 pub mod size;
 pub mod time;

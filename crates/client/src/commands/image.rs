@@ -15,7 +15,7 @@ use crate::auth::registry_auth_header;
 use crate::cli::ListFmt;
 use crate::error::{CliError, CliResult};
 use crate::progress::ProgressPrinter;
-use crate::transport::{full, next_chunk, query, seg};
+use crate::transport::{full, query, seg, BodyLines};
 
 /// Renders a JSON-lines progress body to stdout (or stderr); returns the aux payloads.
 pub async fn render_progress(
@@ -36,38 +36,14 @@ pub async fn render_progress(
         Box::new(std::io::stdout())
     };
     let mut printer = ProgressPrinter::new(&mut *sink, tty);
-    let mut body = resp.into_body();
-    let mut pending: Vec<u8> = Vec::new();
-    loop {
-        let chunk = next_chunk(&mut body).await?;
-        let done = chunk.is_none();
-        if let Some(c) = chunk {
-            pending.extend_from_slice(&c);
-        }
-        // Messages are newline-separated JSON objects (a final one may lack its newline).
-        while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=pos).collect();
-            handle_line(&mut printer, &line)?;
-        }
-        if done {
-            if !pending.is_empty() {
-                let line = std::mem::take(&mut pending);
-                handle_line(&mut printer, &line)?;
-            }
-            break;
-        }
+    // Messages are newline-separated JSON objects (a final one may lack its newline).
+    let mut lines = BodyLines::new(resp.into_body());
+    while let Some(line) = lines.next_line().await? {
+        let m: JsonMessage = berth_api_types::json::from_slice(&line)
+            .map_err(|e| CliError::Transport(e.to_string()))?;
+        printer.message(&m)?;
     }
     Ok(printer.aux)
-}
-
-fn handle_line(printer: &mut ProgressPrinter<'_>, line: &[u8]) -> CliResult<()> {
-    let trimmed = line.trim_ascii();
-    if trimmed.is_empty() {
-        return Ok(());
-    }
-    let m: JsonMessage = berth_api_types::json::from_slice(trimmed)
-        .map_err(|e| CliError::Transport(e.to_string()))?;
-    printer.message(&m)
 }
 
 /// Pulls an image, printing docker's progress; `to_stderr` for `run`'s implicit pull.
@@ -476,16 +452,9 @@ pub async fn import(
         )
         .await?;
     // docker prints the new image id (the status of the last message).
-    let mut body = resp.into_body();
-    let mut text = Vec::new();
-    while let Some(c) = next_chunk(&mut body).await? {
-        text.extend_from_slice(&c);
-    }
-    for line in text
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.trim_ascii().is_empty())
-    {
-        let m: JsonMessage = berth_api_types::json::from_slice(line)
+    let mut lines = BodyLines::new(resp.into_body());
+    while let Some(line) = lines.next_line().await? {
+        let m: JsonMessage = berth_api_types::json::from_slice(&line)
             .map_err(|e| CliError::Transport(e.to_string()))?;
         if let Some(e) = m.error.or(m.error_detail.map(|d| d.message)) {
             return Err(CliError::msg(e));

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::{out, Ctx};
 use crate::error::{CliError, CliResult};
-use crate::transport::{next_chunk, query, seg};
+use crate::transport::{query, seg, BodyLines};
 
 /// `docker stats`' default table.
 pub const STATS_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
@@ -291,18 +291,11 @@ fn follow(ctx: &Ctx, board: &Board, c: String, no_trunc: bool) {
                 return;
             }
         };
-        let mut body = resp.into_body();
-        let mut pending = Vec::new();
-        while let Ok(Some(chunk)) = next_chunk(&mut body).await {
-            pending.extend_from_slice(&chunk);
-            while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=pos).collect();
-                if let Ok(s) =
-                    berth_api_types::json::from_slice::<ContainerStats>(line.trim_ascii())
-                {
-                    let row = stats_row(&c, &s.id, &s.name, &Usage::of(&s), no_trunc);
-                    update(Some(row), false);
-                }
+        let mut lines = BodyLines::new(resp.into_body());
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(s) = berth_api_types::json::from_slice::<ContainerStats>(&line) {
+                let row = stats_row(&c, &s.id, &s.name, &Usage::of(&s), no_trunc);
+                update(Some(row), false);
             }
         }
         update(None, true);

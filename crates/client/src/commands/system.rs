@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::{filters, out, Ctx};
 use crate::error::{CliError, CliResult};
-use crate::transport::{next_chunk, query, seg, MAX_API_VERSION};
+use crate::transport::{query, seg, BodyLines, MAX_API_VERSION};
 
 /// Asks `Are you sure you want to continue? [y/N]`.
 pub fn confirm(warning: &str) -> CliResult<bool> {
@@ -488,24 +488,19 @@ pub async fn events(
             &[],
         )
         .await?;
-    let mut body = resp.into_body();
-    let mut pending = Vec::new();
-    while let Some(c) = next_chunk(&mut body).await? {
-        pending.extend_from_slice(&c);
-        while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=pos).collect();
-            let Ok(v) = serde_json::from_slice::<Value>(line.trim_ascii()) else {
-                continue;
-            };
-            let text = if json_out {
-                berth_cli_format::template::json_func(&v)
-            } else if let Some(t) = &tpl {
-                render(t, &v)?
-            } else {
-                event_line(&v)
-            };
-            out(&format!("{text}\n"));
-        }
+    let mut lines = BodyLines::new(resp.into_body());
+    while let Some(line) = lines.next_line().await? {
+        let Ok(v) = serde_json::from_slice::<Value>(&line) else {
+            continue;
+        };
+        let text = if json_out {
+            berth_cli_format::template::json_func(&v)
+        } else if let Some(t) = &tpl {
+            render(t, &v)?
+        } else {
+            event_line(&v)
+        };
+        out(&format!("{text}\n"));
     }
     Ok(0)
 }

@@ -189,17 +189,13 @@ impl Api {
             )
             .await?;
         let body = berth_client::transport::read_all(resp).await?;
-        for line in body.split(|b| *b == b'\n') {
-            if let Ok(v) = serde_json::from_slice::<Value>(line) {
-                if let Some(e) = v.get("error").and_then(Value::as_str) {
-                    return Err(CliError::Daemon {
-                        status: 500,
-                        message: e.to_string(),
-                    });
-                }
-            }
+        match berth_client::transport::stream_error(&body) {
+            Some(message) => Err(CliError::Daemon {
+                status: 500,
+                message,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use berth_client::transport::{full, next_chunk, query};
+use berth_client::transport::{full, query, read_all, stream_error};
 use futures_util::future::join_all;
 use hyper::Method;
 use serde_json::{json, Value};
@@ -157,18 +157,10 @@ pub async fn build_service(
             progress.event_detail(&id, Status::Error, "Error", &e.to_string());
             Failure::msg(format!("failed to build {}: {e}", svc.name))
         })?;
-    let mut body = resp.into_body();
-    let mut buf = Vec::new();
-    while let Some(chunk) = next_chunk(&mut body).await? {
-        buf.extend_from_slice(&chunk);
-    }
-    for line in buf.split(|b| *b == b'\n') {
-        if let Ok(v) = serde_json::from_slice::<Value>(line) {
-            if let Some(e) = v.get("error").and_then(Value::as_str) {
-                progress.event_detail(&id, Status::Error, "Error", e);
-                return Err(Failure::msg(format!("failed to solve: {e}")));
-            }
-        }
+    let body = read_all(resp).await?;
+    if let Some(e) = stream_error(&body) {
+        progress.event_detail(&id, Status::Error, "Error", &e);
+        return Err(Failure::msg(format!("failed to solve: {e}")));
     }
     for t in tags {
         let (repo, tag) = super::api::split_tag(&t);

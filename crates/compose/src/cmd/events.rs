@@ -2,7 +2,7 @@
 //! (`GET /events` filtered by the project label), one line each as Compose v2 prints them.
 
 use berth_cli_format::events::Message;
-use berth_client::transport::{next_chunk, query};
+use berth_client::transport::{query, BodyLines};
 use hyper::Method;
 use serde_json::{json, Value};
 
@@ -93,27 +93,22 @@ pub async fn events(r: &Runner, a: &EventsArgs) -> Result<i32, Failure> {
             &[],
         )
         .await?;
-    let mut body = resp.into_body();
-    let mut pending = Vec::new();
-    while let Some(chunk) = next_chunk(&mut body).await? {
-        pending.extend_from_slice(&chunk);
-        while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=pos).collect();
-            let Ok(v) = serde_json::from_slice::<Value>(line.trim_ascii()) else {
-                continue;
-            };
-            let Some(e) = Event::from_message(&v) else {
-                continue;
-            };
-            if !a.services.is_empty() && !a.services.contains(&e.service) {
-                continue;
-            }
-            if a.json {
-                super::print(&format!("{}\n", e.json()));
-            } else {
-                // Compose prints the event's String(), which ends in a newline, with Println
-                super::print(&format!("{}\n", e.line()));
-            }
+    let mut lines = BodyLines::new(resp.into_body());
+    while let Some(line) = lines.next_line().await? {
+        let Ok(v) = serde_json::from_slice::<Value>(&line) else {
+            continue;
+        };
+        let Some(e) = Event::from_message(&v) else {
+            continue;
+        };
+        if !a.services.is_empty() && !a.services.contains(&e.service) {
+            continue;
+        }
+        if a.json {
+            super::print(&format!("{}\n", e.json()));
+        } else {
+            // Compose prints the event's String(), which ends in a newline, with Println
+            super::print(&format!("{}\n", e.line()));
         }
     }
     Ok(0)

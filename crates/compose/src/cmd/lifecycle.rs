@@ -217,14 +217,9 @@ pub async fn push(r: &Runner, services: &[String], progress: &Progress) -> Resul
             )
             .await?;
         let body = berth_client::transport::read_all(resp).await?;
-        for line in body.split(|b| *b == b'\n') {
-            if let Some(e) = serde_json::from_slice::<Value>(line)
-                .ok()
-                .and_then(|v| v.get("error").and_then(Value::as_str).map(String::from))
-            {
-                progress.event_detail(&id, Status::Error, "Error", &e);
-                return Err(Failure::msg(e));
-            }
+        if let Some(e) = berth_client::transport::stream_error(&body) {
+            progress.event_detail(&id, Status::Error, "Error", &e);
+            return Err(Failure::msg(e));
         }
         progress.event(&id, Status::Done, "Pushed");
     }

@@ -53,6 +53,9 @@ pub struct BuildEnv {
     pub build_dir: PathBuf,
     /// `<data-root>/build/work`: per-build temporary files.
     pub work_dir: PathBuf,
+    /// `<data-root>/build/cache-mounts`: `RUN --mount=type=cache` directories, kept across
+    /// builds and daemon restarts, emptied by an unfiltered `builder prune`.
+    pub cache_mounts_dir: PathBuf,
     /// `<data-root>/build/exports`: `COPY --from` exports by (layer, path).
     exports: exports::Exports,
 }
@@ -128,12 +131,13 @@ impl BuildService {
             exec_root: exec_root.to_path_buf(),
             build_dir: exec_root.join("build"),
             work_dir: base.join("work"),
+            cache_mounts_dir: base.join("cache-mounts"),
             exports: exports::Exports::open(base.join("exports"))?,
         });
         stream::clear_leftovers(&env);
         let snapshots = env.images.images().snapshots.clone();
         env.exports.retain(|chain| snapshots.has_layer(chain));
-        for d in [&env.build_dir, &env.work_dir] {
+        for d in [&env.build_dir, &env.work_dir, &env.cache_mounts_dir] {
             std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
         }
         Ok(Arc::new(BuildService {
@@ -205,9 +209,18 @@ impl BuildService {
             stream::remove_unused_layers(&env, &cache, &report.removed);
             let snapshots = &env.images.images().snapshots;
             env.exports.retain(|chain| snapshots.has_layer(chain));
+            let mut caches_deleted: Vec<String> =
+                report.removed.iter().map(|r| r.key.clone()).collect();
+            let mut space_reclaimed = report.reclaimed;
+            if opts.ids.is_empty() && opts.until.is_none() && opts.keep_storage.is_none() {
+                for (id, size) in step::remove_cache_mounts(&env.cache_mounts_dir) {
+                    caches_deleted.push(id);
+                    space_reclaimed += size;
+                }
+            }
             BuildCachePruneResponse {
-                caches_deleted: report.removed.iter().map(|r| r.key.clone()).collect(),
-                space_reclaimed: report.reclaimed,
+                caches_deleted,
+                space_reclaimed,
             }
         })
         .await

@@ -61,6 +61,7 @@ fn write_bundle(
     spec_in: &RunSpec,
     net: &StepNet,
     hostname: &str,
+    cache_mounts: &Path,
 ) -> Result<Value, String> {
     let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
     let rootfs = root.rootfs();
@@ -161,7 +162,7 @@ fn write_bundle(
             }
         }
     }
-    let extra_mounts = step_mounts(root, spec_in)?;
+    let extra_mounts = step_mounts(root, spec_in, cache_mounts)?;
     if let Some(mounts) = oci["mounts"].as_array_mut() {
         mounts.extend(extra_mounts);
     }
@@ -169,7 +170,7 @@ fn write_bundle(
 }
 
 /// The OCI mounts of RUN `--mount`s and of the step's files (heredoc scripts).
-fn step_mounts(root: &Root, spec_in: &RunSpec) -> Result<Vec<Value>, String> {
+fn step_mounts(root: &Root, spec_in: &RunSpec, cache_mounts: &Path) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
     let bind = |dest: &str, src: &Path, ro: bool| {
         json!({"destination": dest, "type": "bind", "source": src,
@@ -186,7 +187,7 @@ fn step_mounts(root: &Root, spec_in: &RunSpec) -> Result<Vec<Value>, String> {
         match &m.source {
             RunMountSource::HostPath(p) => out.push(bind(&m.target, p, m.read_only)),
             RunMountSource::Cache { id, .. } => {
-                let p = cache_mount_dir(root, id)?;
+                let p = cache_mount_dir(cache_mounts, id)?;
                 out.push(bind(&m.target, &p, m.read_only));
             }
             RunMountSource::Tmpfs { size } => {
@@ -215,13 +216,8 @@ fn step_mounts(root: &Root, spec_in: &RunSpec) -> Result<Vec<Value>, String> {
     Ok(out)
 }
 
-/// `<build dir>/../build-cache-mounts/<id>`: persistent `type=cache` directories.
-fn cache_mount_dir(root: &Root, id: &str) -> Result<PathBuf, String> {
-    let base = root
-        .dir
-        .parent()
-        .ok_or("no build dir")?
-        .join("cache-mounts");
+/// `<cache mounts dir>/<id>-<hash>`: the persistent directory of a `type=cache` mount.
+fn cache_mount_dir(base: &Path, id: &str) -> Result<PathBuf, String> {
     let safe: String = id
         .chars()
         .map(|c| {
@@ -238,6 +234,36 @@ fn cache_mount_dir(root: &Root, id: &str) -> Result<PathBuf, String> {
     ));
     std::fs::create_dir_all(&p).map_err(|e| format!("create {}: {e}", p.display()))?;
     Ok(p)
+}
+
+/// Removes every cache mount directory under `base`; their names and sizes (`builder prune`).
+pub(super) fn remove_cache_mounts(base: &Path) -> Vec<(String, u64)> {
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        let size = tree_size(&entry.path());
+        if std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed.push((entry.file_name().to_string_lossy().into_owned(), size));
+        }
+    }
+    removed
+}
+
+/// Bytes of the regular files under `dir` (symlinks not followed).
+fn tree_size(dir: &Path) -> u64 {
+    let mut total = 0u64;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) if m.is_file() => {
+                    total = total.saturating_add(m.len());
+                }
+                _ => {}
+            }
+        }
+    }
+    total
 }
 
 /// Runs the step; returns its exit code. Output goes to `output` as it comes.
@@ -287,7 +313,7 @@ async fn run_container(
     hostname: &str,
     output: OutputSink<'_>,
 ) -> Result<i64, String> {
-    let oci = write_bundle(root, spec_in, net, hostname)?;
+    let oci = write_bundle(root, spec_in, net, hostname, &env.cache_mounts_dir)?;
     std::fs::write(
         root.dir.join("config.json"),
         serde_json::to_vec(&oci).map_err(|e| e.to_string())?,

@@ -100,6 +100,8 @@ impl Containers {
             ));
         }
         let warnings = super::resources::validate(&host.resources, false)?;
+        super::resources::check_cgroup_parent(&self.cgroup_driver, &host.resources.cgroup_parent)
+            .map_err(EngineError::invalid)?;
         super::resources::adapt_on_create(&mut host);
         let image = self.images.resolve(&config.image)?;
         merge_config(

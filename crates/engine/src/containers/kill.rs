@@ -38,7 +38,7 @@ impl Containers {
             return Err(EngineError::invalid(format!("Invalid signal: {sig}")));
         }
         let mut rx = live.signals.subscribe();
-        runtime(self, &["kill", &rec.id, &sig]).await?;
+        runtime_kill(self, &rec.id, &sig).await?;
         self.event(
             "kill",
             &rec,

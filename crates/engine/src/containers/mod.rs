@@ -85,7 +85,7 @@ pub struct Containers {
     pub helpers: crate::helpers::Helpers,
     /// `live-restore`: running containers outlive a stop of the daemon.
     pub live_restore: bool,
-    /// The cgroup driver (`cgroupfs`, or `systemd` where systemd does not run: starts fail).
+    /// The cgroup driver: `cgroupfs` or `systemd` (scope units, made by the runtime).
     pub cgroup_driver: String,
     /// Set while the daemon stops its containers (shutdown without live restore, or a start
     /// that finds containers it must stop): their exits start no restart policy.
@@ -186,6 +186,11 @@ impl Containers {
     /// Writes a record durably (off the async threads).
     pub async fn save(&self, rec: &ContainerRecord) -> Result<()> {
         self.records.save(rec).await
+    }
+
+    /// Saves a mark a durable save supersedes right after (see `ContainerStore::save_unsynced`).
+    pub(crate) async fn save_unsynced(&self, rec: &ContainerRecord) -> Result<()> {
+        self.records.save_unsynced(rec).await
     }
 
     /// `<exec-root>/containers/<id>`.

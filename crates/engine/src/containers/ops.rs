@@ -32,6 +32,24 @@ pub(super) async fn runtime(c: &Containers, args: &[&str]) -> Result<()> {
     }
 }
 
+/// Sends `signal` to the container's init the way `berth-runtime kill <id> <signal>` does
+/// (the runtime's state: its pid, still the process that started with it), through the
+/// runtime library on a blocking thread instead of a process of its own: a stop is one
+/// exec shorter (2–30 ms on a loaded host).
+pub(super) async fn runtime_kill(c: &Containers, id: &str, signal: &str) -> Result<()> {
+    let Some(num) = parse_signal(signal) else {
+        return Err(EngineError::internal(format!(
+            "berth-runtime: unknown signal {signal:?}"
+        )));
+    };
+    let root = runtime_root(c);
+    let id = id.to_string();
+    tokio::task::spawn_blocking(move || berth_runtime::Runtime::new(root).kill(&id, num, false))
+        .await
+        .map_err(EngineError::internal)?
+        .map_err(|e| EngineError::internal(format!("berth-runtime: {e}")))
+}
+
 impl Containers {
     /// Mounts the container's snapshot on its rootfs directory (once): with `remap`, its
     /// layers through the remapped ids (`berth_snapshot::mount_idmapped`).

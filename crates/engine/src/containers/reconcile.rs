@@ -291,7 +291,7 @@ impl Containers {
                 .get(id)
                 .map(|r| r.host_config.resources.cgroup_parent.as_str())
                 .unwrap_or_default();
-            if remove_cgroup(parent, id) {
+            if remove_cgroup(&self.cgroup_driver, parent, id) {
                 report.cgroups.push(id.clone());
             }
         }
@@ -426,10 +426,11 @@ impl Containers {
     }
 }
 
-/// Kills what is left in the cgroup `/berth/<id>` and removes it; true when it existed.
-fn remove_cgroup(parent: &str, id: &str) -> bool {
-    let Ok(cg) = berth_cgroups::Cgroup::new(Some(&super::resources::cgroups_path(parent, id)), id)
-    else {
+/// Kills what is left in the cgroup `/berth/<id>` (or the scope `berth-<id>.scope`) and
+/// removes it; true when it existed.
+fn remove_cgroup(driver: &str, parent: &str, id: &str) -> bool {
+    let path = super::resources::driver_cgroups_path(driver, parent, id);
+    let Ok(cg) = berth_cgroups::Cgroup::new(Some(&path), id) else {
         return false;
     };
     if !cg.exists() {

@@ -54,12 +54,13 @@ impl Containers {
                 let _op = live.op.lock().await;
                 let mut r = self.get(&id)?;
                 r.manually_stopped = true;
-                self.save(&r).await?;
+                // Superseded by the exit handler's save, then by the removal.
+                self.save_unsynced(&r).await?;
             }
             if rec.state.paused {
                 let _ = runtime(self, &["resume", &id]).await;
             }
-            if runtime(self, &["kill", &id, "SIGKILL"]).await.is_ok() {
+            if runtime_kill(self, &id, "SIGKILL").await.is_ok() {
                 self.event("kill", &rec, &[("signal", "9".into())]);
             }
             self.wait_exit(&mut rx, Some(Duration::from_secs(15))).await;
@@ -86,7 +87,9 @@ impl Containers {
         let id = rec.id.clone();
         rec.removing = Some(record::Removal { volumes });
         rec.state.status = "removing".into();
-        self.save(&rec).await?;
+        // Not fsync'd: the record's deletion below is, and a crash of the daemon in between
+        // keeps the mark (the next start finishes the removal).
+        self.save_unsynced(&rec).await?;
         crate::crash::point("rm-after-mark");
         self.release_task_resources(&id).await;
         // A shim that reported the exit deletes the runtime state itself, right after; only

@@ -306,15 +306,49 @@ pub fn merge_update(host: &mut HostConfig, u: &UpdateConfig) -> Result<()> {
     Ok(())
 }
 
-/// Writes the set fields of `r` to the running container's cgroup.
-pub fn apply_live(parent: &str, id: &str, r: &Resources) -> Result<(), String> {
+/// `linux.cgroupsPath` under the daemon's cgroup driver: with `systemd`, dockerd's
+/// `<slice>:berth:<id>` (`system.slice`, or `--cgroup-parent` when it names a slice: the
+/// scope unit `berth-<id>.scope`); else [`cgroups_path`].
+pub fn driver_cgroups_path(driver: &str, parent: &str, id: &str) -> String {
+    if driver == "systemd" {
+        let slice = if parent.is_empty() {
+            "system.slice"
+        } else {
+            parent
+        };
+        format!("{slice}:berth:{id}")
+    } else {
+        cgroups_path(parent, id)
+    }
+}
+
+/// dockerd's check of `--cgroup-parent` under the systemd driver.
+pub fn check_cgroup_parent(driver: &str, parent: &str) -> Result<(), String> {
+    if driver == "systemd" && !parent.is_empty() && !parent.ends_with(".slice") {
+        return Err(
+            "cgroup-parent for systemd cgroup should be a valid slice named as \"xxx.slice\""
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Writes the set fields of `r` to the running container's cgroup (with the systemd driver,
+/// to its scope unit's properties first, as runc's update does).
+pub fn apply_live(driver: &str, parent: &str, id: &str, r: &Resources) -> Result<(), String> {
     let oci = oci(r);
     if oci.is_empty() {
         return Ok(());
     }
     let res: oci_spec::runtime::LinuxResources =
         serde_json::from_value(Value::Object(oci)).map_err(|e| e.to_string())?;
-    let cg = Cgroup::new(Some(&cgroups_path(parent, id)), id).map_err(|e| e.to_string())?;
+    let path = driver_cgroups_path(driver, parent, id);
+    if driver == "systemd" {
+        let unit =
+            berth_cgroups::systemd::ScopeUnit::parse(Some(&path), id).map_err(|e| e.to_string())?;
+        berth_cgroups::systemd::set_properties(&unit.name, &res).map_err(|e| e.to_string())?;
+    }
+    let cg = Cgroup::new(Some(&path), id).map_err(|e| e.to_string())?;
     cg.apply_resources(&res).map_err(|e| e.to_string())
 }
 
@@ -345,8 +379,9 @@ impl Containers {
             let resources = update.resources.clone();
             let cid = id.clone();
             let parent = rec.host_config.resources.cgroup_parent.clone();
+            let driver = self.cgroup_driver.clone();
             let applied =
-                tokio::task::spawn_blocking(move || apply_live(&parent, &cid, &resources))
+                tokio::task::spawn_blocking(move || apply_live(&driver, &parent, &cid, &resources))
                     .await
                     .map_err(|e| EngineError::internal(e.to_string()))?;
             if let Err(e) = applied {

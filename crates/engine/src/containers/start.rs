@@ -78,12 +78,6 @@ impl Containers {
         self.layout
             .traversable_dir(&state_dir)
             .map_err(EngineError::internal)?;
-        // The systemd cgroup driver where systemd does not run (berth refuses it at daemon
-        // start where systemd runs): runc's refusal, as dockerd gives it.
-        if self.cgroup_driver == "systemd" {
-            let msg = "runc create failed: systemd not running on this host, cannot use systemd cgroups manager";
-            return Err(self.start_failed(rec, msg.into()).await);
-        }
         // Open the driver once here (files made, syslog connected, journald there) so a
         // driver that cannot start fails the start as Docker's does, before any task exists.
         let log_config = self.log_config(&rec)?;
@@ -156,6 +150,15 @@ impl Containers {
                 return Err(EngineError::invalid(m));
             }
         };
+        if self.cgroup_driver == "systemd" {
+            // The runtime makes the scope unit (`--systemd-cgroup`, below), as runc for dockerd.
+            spec["linux"]["cgroupsPath"] = super::resources::driver_cgroups_path(
+                &self.cgroup_driver,
+                &rec.host_config.resources.cgroup_parent,
+                &id,
+            )
+            .into();
+        }
         if let Err(e) = self.networks.adjust_network_spec(&rec, &mut spec) {
             fail(self, String::new());
             return Err(e);
@@ -188,7 +191,13 @@ impl Containers {
             id: id.clone(),
             bundle: state_dir.clone(),
             runtime: self.helpers.runtime.program.clone(),
-            runtime_args: self.helpers.runtime.args.clone(),
+            runtime_args: {
+                let mut a = self.helpers.runtime.args.clone();
+                if self.cgroup_driver == "systemd" {
+                    a.push("--systemd-cgroup".into());
+                }
+                a
+            },
             runtime_root: self.exec_root.join("runtime"),
             state_dir: state_dir.clone(),
             log: rec.log_path.clone().into(),
@@ -232,7 +241,7 @@ impl Containers {
             rec.state.error = e.to_string();
             let _ = self.save(&rec).await;
             let mut exited = live.signals.subscribe();
-            let _ = runtime(self, &["kill", &id, "SIGKILL"]).await;
+            let _ = runtime_kill(self, &id, "SIGKILL").await;
             self.wait_exit(&mut exited, Some(EXIT_CLEANUP_WAIT)).await;
             return Err(e);
         }

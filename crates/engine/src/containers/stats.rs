@@ -35,7 +35,8 @@ impl Containers {
         // Resolved once per stream: the host's cgroup layout does not change between samples.
         let cgroup = Arc::new(
             Cgroup::new(
-                Some(&super::resources::cgroups_path(
+                Some(&super::resources::driver_cgroups_path(
+                    &self.cgroup_driver,
                     &rec.host_config.resources.cgroup_parent,
                     &rec.id,
                 )),

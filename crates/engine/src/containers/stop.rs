@@ -54,7 +54,8 @@ impl Containers {
             self.save(&rec).await?;
             return Err(EngineError::not_modified());
         }
-        self.save(&rec).await?;
+        // The exit handler saves the record durably (with this mark) once the task ends.
+        self.save_unsynced(&rec).await?;
         self.stop_task(&rec, &live, signal, timeout).await;
         Ok(())
     }
@@ -81,7 +82,7 @@ impl Containers {
             .unwrap_or_else(|| "SIGTERM".into());
         let secs = timeout.or(rec.config.stop_timeout).unwrap_or(10);
         // dockerd logs a `kill` event for each signal it sends, the stop signal and SIGKILL.
-        if runtime(self, &["kill", id, &sig]).await.is_ok() {
+        if runtime_kill(self, id, &sig).await.is_ok() {
             let num = parse_signal(&sig).unwrap_or(15);
             self.event("kill", rec, &[("signal", num.to_string())]);
         }
@@ -91,7 +92,7 @@ impl Containers {
             Some(Duration::from_secs(secs as u64))
         };
         if !self.wait_exit(&mut rx, t).await {
-            if runtime(self, &["kill", id, "SIGKILL"]).await.is_ok() {
+            if runtime_kill(self, id, "SIGKILL").await.is_ok() {
                 self.event("kill", rec, &[("signal", "9".into())]);
             }
             self.wait_exit(&mut rx, Some(Duration::from_secs(30))).await;

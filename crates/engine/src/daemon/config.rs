@@ -206,8 +206,8 @@ pub struct DaemonConfig {
     /// default): a stop stops them, the next start starts them again by restart policy.
     pub live_restore: bool,
     /// The cgroup driver (`exec-opts` `native.cgroupdriver`): `cgroupfs` (berth's own
-    /// cgroups) or `systemd`, which berth accepts only where systemd does not run: there,
-    /// as runc, containers then fail to start.
+    /// cgroups) or `systemd` (a transient scope unit per container; where systemd does not
+    /// run, containers fail to start as with runc).
     pub cgroup_driver: String,
     /// The command-line flags this was resolved from (SIGHUP resolves them again with the
     /// re-read daemon.json).
@@ -395,10 +395,9 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Result<(), String> {
 }
 
 /// The cgroup driver `exec-opts` ask for, with dockerd's checks: `native.cgroupdriver` is
-/// `cgroupfs` (the default) or `systemd`. Where systemd runs (`/run/systemd/system`, as
-/// runc and go-systemd test it) `systemd` is refused: berth has no systemd cgroup driver
-/// (transient scopes over D-Bus). Elsewhere it is accepted as dockerd accepts it, and
-/// containers fail to start with runc's error.
+/// `cgroupfs` (the default) or `systemd` (containers in transient scope units, made by the
+/// runtime with `--systemd-cgroup`). Where systemd does not run it is accepted, as dockerd
+/// accepts it, and containers fail to start with runc's error.
 fn cgroup_driver(opts: &[String]) -> Result<String, String> {
     let mut driver = "cgroupfs".to_string();
     for opt in opts {
@@ -420,9 +419,6 @@ fn cgroup_driver(opts: &[String]) -> Result<String, String> {
             }
             other => return Err(format!("native.cgroupdriver option {other} not supported")),
         };
-    }
-    if driver == "systemd" && Path::new("/run/systemd/system").exists() {
-        return Err("native.cgroupdriver=systemd is not supported by berth where systemd runs: berth places containers in cgroups of its own (no transient scopes over D-Bus); use native.cgroupdriver=cgroupfs".into());
     }
     Ok(driver)
 }
@@ -750,12 +746,7 @@ mod tests {
             .unwrap_err()
             .contains("internally used"));
         assert!(one("nonsense").unwrap_err().contains("unable to parse"));
-        let systemd = one("Native.CgroupDriver=systemd");
-        if Path::new("/run/systemd/system").exists() {
-            assert!(systemd.unwrap_err().contains("where systemd runs"));
-        } else {
-            assert_eq!(systemd.unwrap(), "systemd");
-        }
+        assert_eq!(one("Native.CgroupDriver=systemd").unwrap(), "systemd");
         let dir = berth_testkit::TempDir::new("berth-daemon-json-");
         let path = dir.path().join("daemon.json");
         std::fs::write(&path, r#"{"exec-opts": ["native.cgroupdriver=cgroupfs"]}"#).unwrap();

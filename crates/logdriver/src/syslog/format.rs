@@ -5,7 +5,7 @@
 //! - `rfc5424`: `<PRI>1 2006-01-02T15:04:05Z HOST TAG PID TAG - MSG`
 //! - `rfc5424micro`: as rfc5424 with microseconds in the time.
 //!
-//! Times are in the local zone ([`super::zone`]), as Go's `time.Now()` in Docker's driver:
+//! Times are in the local zone ([`berth_units::local_time`]), as Go's `time.Now()` in Docker's driver:
 //! `Z` at UTC, else the offset (`+01:00`); PID is the shim's.
 
 use berth_units::{SubSeconds, Timestamp};

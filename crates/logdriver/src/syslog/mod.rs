@@ -5,7 +5,6 @@
 //! dual-logging cache instead, as Docker does.
 
 pub mod format;
-pub mod zone;
 
 use std::io::{self, Write};
 use std::net::{TcpStream, UdpSocket};
@@ -181,7 +180,7 @@ impl LogDriver for SyslogDriver {
             self.format,
             self.facility.0 | severity,
             msg.time,
-            zone::offset_at(msg.time.secs),
+            berth_units::local_time::offset_at(msg.time.secs),
             &self.hostname,
             &self.tag,
             self.pid,

@@ -17,7 +17,7 @@ use progress::{Mode, Renderer};
 
 use super::{filters, out, Ctx};
 use crate::error::{CliError, CliResult};
-use crate::transport::{next_chunk, query};
+use crate::transport::{query, BodyLines};
 
 fn b64(v: &serde_json::Value) -> String {
     base64::engine::general_purpose::URL_SAFE.encode(v.to_string())
@@ -233,55 +233,37 @@ pub async fn build(ctx: &Ctx, a: BuildArgs) -> CliResult<i32> {
         ),
     );
     r.complete(ctx_vertex);
-    let mut body = resp.into_body();
-    let mut pending: Vec<u8> = Vec::new();
+    let mut lines = BodyLines::new(resp.into_body());
     let mut image_id = None;
     let mut failure: Option<(String, Option<i64>)> = None;
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
     loop {
-        let chunk = tokio::select! {
-            c = next_chunk(&mut body) => c?,
+        let line = tokio::select! {
+            l = lines.next_line() => l?,
             _ = tick.tick() => { r.draw(false); continue; }
         };
-        let done = chunk.is_none();
-        if let Some(c) = chunk {
-            pending.extend_from_slice(&c);
-        }
-        let mut lines = Vec::new();
-        while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-            lines.push(pending.drain(..=pos).collect::<Vec<u8>>());
-        }
-        if done && !pending.is_empty() {
-            lines.push(std::mem::take(&mut pending));
-        }
-        for line in lines {
-            let line = line.trim_ascii();
-            if line.is_empty() {
-                continue;
-            }
-            let m: JsonMessage = serde_json::from_slice(line)
-                .map_err(|e| CliError::Transport(format!("decoding the build stream: {e}")))?;
-            if m.id.as_deref() == Some(berth_api_server_event_id()) {
-                if let Some(ev) = m.aux.and_then(|v| serde_json::from_value(v).ok()) {
-                    r.event(ev);
-                }
-                continue;
-            }
-            if let Some(err) = m.error_detail {
-                failure = Some((err.message, err.code));
-            } else if let Some(e) = m.error {
-                failure = Some((e, None));
-            } else if let Some(id) = m
-                .aux
-                .as_ref()
-                .and_then(|a| a.get("ID"))
-                .and_then(|v| v.as_str())
-            {
-                image_id = Some(id.to_string());
-            }
-        }
-        if done {
+        let Some(line) = line else {
             break;
+        };
+        let m: JsonMessage = serde_json::from_slice(&line)
+            .map_err(|e| CliError::Transport(format!("decoding the build stream: {e}")))?;
+        if m.id.as_deref() == Some(berth_api_server_event_id()) {
+            if let Some(ev) = m.aux.and_then(|v| serde_json::from_value(v).ok()) {
+                r.event(ev);
+            }
+            continue;
+        }
+        if let Some(err) = m.error_detail {
+            failure = Some((err.message, err.code));
+        } else if let Some(e) = m.error {
+            failure = Some((e, None));
+        } else if let Some(id) = m
+            .aux
+            .as_ref()
+            .and_then(|a| a.get("ID"))
+            .and_then(|v| v.as_str())
+        {
+            image_id = Some(id.to_string());
         }
     }
     if let Some((msg, code)) = &failure {

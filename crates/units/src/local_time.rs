@@ -1,5 +1,5 @@
 //! Instants in the local time zone, as Go's `time.Local` prints them (the docker CLI's
-//! `events`, Compose's `events`): the zone is `TZ` when set (`""` is UTC, a leading `:` is
+//! `events`, Compose's `events`, the syslog log driver's timestamps): the zone is `TZ` when set (`""` is UTC, a leading `:` is
 //! dropped, then a file path, a name under /usr/share/zoneinfo or a POSIX rule), else
 //! /etc/localtime; one that cannot be read is UTC, as in Go.
 //!
@@ -7,10 +7,11 @@
 //! small, dependency-free, maintained reader of TZif files and POSIX TZ strings. chrono's
 //! local zone pulls iana-time-zone and more; the `time` crate refuses the local offset in a
 //! multi-threaded process; jiff is several times larger for what is one lookup here.
+//! It is behind the `local-zone` feature so that the crate stays dependency-free by default.
 
 use std::sync::OnceLock;
 
-use berth_units::{SubSeconds, Timestamp};
+use crate::{SubSeconds, Timestamp};
 use tz::TimeZone;
 
 /// Layouts of Go's `time.Format` that the CLIs use with local times.
