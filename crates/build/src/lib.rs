@@ -10,13 +10,6 @@
 //! ```
 //! The engine is reached only through [`Backend`]; tests use a directory-backed fake.
 #![allow(missing_docs, reason = "issue 10: not reviewed yet")]
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
 
 mod backend;
 mod builder;
