@@ -16,6 +16,13 @@
 //! `--bridge=none --iptables=false` and a containerd of its own (never the host's). Every
 //! container runs with `--network none` so both engines do the same work. Everything started
 //! is stopped by pid and unmounted at the end, also when the bench fails half-way.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless,
+    reason = "issue 10: casts not reviewed yet"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -31,6 +31,13 @@
 //! Run as root after `cargo build --release -p berth --bins`:
 //! `cargo run --release -p berth-bench --bin network [start rounds (20)]`;
 //! `BENCH_TP_ROUNDS` (5) and `BENCH_MIB` (1024) size the throughput part.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless,
+    reason = "issue 10: casts not reviewed yet"
+)]
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};

@@ -4,6 +4,13 @@
 //! as the floor. Prints medians and ratios.
 //!
 //! Run as root: `cargo run --release -p berth-bench --bin pull` (BENCH_ROUNDS=n, default 3).
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless,
+    reason = "issue 10: casts not reviewed yet"
+)]
 
 use std::io::Write;
 use std::net::TcpStream;

@@ -30,8 +30,11 @@ pub struct BuildOptions {
     pub build_args: BTreeMap<String, Option<String>>,
     /// `labels` (JSON).
     pub labels: BTreeMap<String, String>,
+    /// `target`: the stage to stop at.
     pub target: Option<String>,
+    /// `nocache`.
     pub no_cache: bool,
+    /// `pull`: refresh base images.
     pub pull: bool,
     /// Remove intermediate containers after a successful build (default true).
     pub remove: bool,
@@ -41,14 +44,21 @@ pub struct BuildOptions {
     pub quiet: bool,
     /// `cachefrom` (JSON list).
     pub cache_from: Vec<String>,
+    /// `networkmode` of RUN steps.
     pub network_mode: Option<String>,
     /// `extrahosts` (repeated; comma-separated lists accepted too).
     pub extra_hosts: Vec<String>,
+    /// `shmsize` (bytes).
     pub shm_size: Option<i64>,
+    /// `memory` limit of RUN steps (bytes).
     pub memory: Option<i64>,
+    /// `memswap` (bytes; -1 unlimited).
     pub memory_swap: Option<i64>,
+    /// `cpushares`.
     pub cpu_shares: Option<i64>,
+    /// `cpusetcpus`.
     pub cpuset_cpus: Option<String>,
+    /// `platform` (`os/arch[/variant]`).
     pub platform: Option<String>,
     /// A git URL or a tarball URL to build from instead of the body.
     pub remote: Option<String>,
@@ -161,6 +171,7 @@ impl BuildOptions {
 /// Query of `POST /build/prune`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildPruneOptions {
+    /// `all`: not only dangling cache.
     pub all: bool,
     /// `keep-storage` (bytes).
     pub keep_storage: Option<i64>,
@@ -209,44 +220,13 @@ impl BuildPruneOptions {
     }
 }
 
-/// `until=` as Docker takes it for the build cache: a Go duration (`24h`, `1h30m`, `10s`).
+/// `until=` as Docker takes it for the build cache: a Go duration (`24h`, `1h30m`, `10s`),
+/// in whole seconds; a negative one is refused.
 fn parse_until(v: &str) -> ApiResult<u64> {
-    let bad = || ApiError::invalid(format!("invalid until value {v:?}: not a duration"));
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut chars = v.trim().chars().peekable();
-    if chars.peek().is_none() {
-        return Err(bad());
-    }
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        while let Some(&n) = chars.peek() {
-            if n.is_ascii_digit() || n == '.' {
-                break;
-            }
-            unit.push(n);
-            chars.next();
-        }
-        let n: f64 = num.parse().map_err(|_| bad())?;
-        num.clear();
-        total += n * match unit.as_str() {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-    }
-    if !num.is_empty() {
-        return Err(bad());
-    }
-    Ok(total as u64)
+    berth_units::parse_go_duration(v.trim())
+        .ok()
+        .and_then(|nanos| u64::try_from(nanos / 1_000_000_000).ok())
+        .ok_or_else(|| ApiError::invalid(format!("invalid until value {v:?}: not a duration")))
 }
 
 #[cfg(test)]

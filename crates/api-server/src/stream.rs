@@ -27,13 +27,22 @@ pub const MEDIA_RAW_STREAM: &str = "application/vnd.docker.raw-stream";
 pub const MEDIA_MULTIPLEXED_STREAM: &str = "application/vnd.docker.multiplexed-stream";
 
 /// Frames `data` with the stdcopy header `[stream, 0, 0, 0, len (u32 big endian)]`.
+/// Data longer than a frame can say (4 GiB) becomes several frames.
 pub fn stdcopy_frame(stream: StdStream, data: &[u8]) -> Bytes {
     let mut b = BytesMut::with_capacity(8 + data.len());
-    b.put_u8(stream as u8);
-    b.put_slice(&[0, 0, 0]);
-    b.put_u32(data.len() as u32);
-    b.put_slice(data);
-    b.freeze()
+    let mut rest = data;
+    loop {
+        let len = u32::try_from(rest.len()).unwrap_or(u32::MAX);
+        let (part, tail) = rest.split_at(len as usize);
+        b.put_u8(stream as u8);
+        b.put_slice(&[0, 0, 0]);
+        b.put_u32(len);
+        b.put_slice(part);
+        if tail.is_empty() {
+            return b.freeze();
+        }
+        rest = tail;
+    }
 }
 
 /// Splits a stdcopy stream back into `(stream, payload)` frames (client side and tests).

@@ -1,4 +1,8 @@
 //! The real docker CLI (v28) against the API server with a fake engine.
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 use std::process::Output;
 

@@ -1,4 +1,8 @@
 //! HTTP-level tests: negotiation, errors, framing, hijack, over a real unix socket.
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 use std::path::Path;
 

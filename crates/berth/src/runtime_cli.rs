@@ -138,7 +138,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 console_socket: c.console_socket,
                 pid_file: c.pid_file,
                 no_pivot: c.no_pivot,
-                preserve_fds: c.preserve_fds.max(0) as u32,
+                preserve_fds: u32::try_from(c.preserve_fds).unwrap_or(0),
                 systemd_cgroup: cli.global.systemd_cgroup,
             };
             rt.create(&c.container_id, &opts)?;
@@ -151,7 +151,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 console_socket: r.console_socket,
                 pid_file: r.pid_file,
                 no_pivot: r.no_pivot,
-                preserve_fds: r.preserve_fds.max(0) as u32,
+                preserve_fds: u32::try_from(r.preserve_fds).unwrap_or(0),
                 systemd_cgroup: cli.global.systemd_cgroup,
             };
             Ok(rt.run(&r.container_id, &opts, r.detach)?)
@@ -241,7 +241,7 @@ fn exec(rt: &Runtime, e: liboci_cli::Exec) -> Result<i32> {
         console_socket: e.console_socket,
         pid_file: e.pid_file,
         detach: e.detach,
-        preserve_fds: e.preserve_fds.max(0) as u32,
+        preserve_fds: u32::try_from(e.preserve_fds).unwrap_or(0),
     };
     let out = rt.exec(&e.container_id, process, &opts)?;
     Ok(if e.detach { 0 } else { out })

@@ -340,7 +340,9 @@ struct SpoolReader<'a> {
 
 impl Read for SpoolReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = (self.end - self.pos).min(buf.len() as u64) as usize;
+        // At most buf.len(), a usize.
+        let left =
+            usize::try_from((self.end - self.pos).min(buf.len() as u64)).unwrap_or(buf.len());
         if left == 0 {
             return Ok(0);
         }

@@ -154,7 +154,7 @@ impl<B: Backend> StageBuild<B> {
         self.emit(Event::StepDone {
             stage: self.index,
             id: state_id(&self.state),
-            millis: started.elapsed().as_millis() as u64,
+            millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             cached: false,
         });
         let triggers = self
@@ -318,7 +318,7 @@ impl<B: Backend> StageBuild<B> {
             self.emit(Event::StepDone {
                 stage: self.index,
                 id: state_id(&self.state),
-                millis: started.elapsed().as_millis() as u64,
+                millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 cached,
             });
         }

@@ -1,5 +1,9 @@
 //! ADD's other sources against the fake engine: bzip2 and xz archives, git repositories
 //! served on loopback by `git daemon`, `COPY --link`, and `--cache-from` images.
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 mod support;
 

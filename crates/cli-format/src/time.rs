@@ -23,9 +23,14 @@ fn since(then: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(then).unwrap_or_default()
 }
 
+/// A unix timestamp in seconds as a time (before 1970: 1970, as the API's `Created` means).
+pub fn unix_time(unix_secs: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(u64::try_from(unix_secs).unwrap_or(0))
+}
+
 /// "5 minutes ago" for a unix timestamp, as `docker ps`/`images` print CREATED.
 pub fn ago(unix_secs: i64, now: SystemTime) -> String {
-    let then = UNIX_EPOCH + Duration::from_secs(unix_secs.max(0) as u64);
+    let then = unix_time(unix_secs);
     format!("{} ago", human_duration(since(then, now)))
 }
 

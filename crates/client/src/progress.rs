@@ -118,6 +118,12 @@ pub fn format_message(m: &JsonMessage, tty: bool) -> String {
 }
 
 /// `[=====>      ]  1.2MB/4.3MB` like docker's JSONProgress.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "the bar's length is a float clamped to 0..=width right after, as Go's int() \
+              of the same float (`as` saturates, NaN is 0)"
+)]
 pub fn bar(current: i64, total: i64) -> String {
     let width = 50usize;
     let filled = ((current.max(0) as f64 / total as f64) * width as f64) as usize;

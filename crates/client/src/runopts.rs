@@ -20,7 +20,16 @@ pub fn parse_cpus(s: &str) -> CliResult<i64> {
     let f: f64 = s
         .parse()
         .map_err(|_| CliError::msg(format!("invalid argument \"{s}\" for \"--cpus\" flag")))?;
-    Ok((f * 1e9) as i64)
+    Ok(nano_cpus(f))
+}
+
+/// CPUs as nano-CPUs: fractions of a nano-CPU are dropped, out-of-range values saturate.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "dropping fractions of a nano-CPU is the point; `as` saturates"
+)]
+fn nano_cpus(cpus: f64) -> i64 {
+    (cpus * 1e9) as i64
 }
 
 /// Parses `--restart` ("no", "always", "unless-stopped", "on-failure[:N]").

@@ -51,7 +51,7 @@ mod tests {
         let mut data = Vec::new();
         for (s, p) in [(1u8, &b"out\n"[..]), (2, b"err\n"), (1, b"more")] {
             data.extend_from_slice(&[s, 0, 0, 0]);
-            data.extend_from_slice(&(p.len() as u32).to_be_bytes());
+            data.extend_from_slice(&u32::try_from(p.len()).unwrap().to_be_bytes());
             data.extend_from_slice(p);
         }
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -9,8 +9,11 @@ pub use berth_api_server::testing::{FakeEngine, TestServer};
 /// Output of one CLI run.
 #[derive(Debug)]
 pub struct Out {
+    /// Exit code (-1 when killed by a signal).
     pub code: i32,
+    /// Standard output, lossily decoded.
     pub stdout: String,
+    /// Standard error, lossily decoded.
     pub stderr: String,
 }
 
@@ -56,14 +59,17 @@ pub async fn cli(prog: PathBuf, server: &TestServer, args: &[&str], stdin: Optio
     .unwrap()
 }
 
+/// `berth args…` against the server.
 pub async fn berth(server: &TestServer, args: &[&str]) -> Out {
     cli(berth_testkit::berth_bin(), server, args, None).await
 }
 
+/// `berth args…` with `stdin` piped in.
 pub async fn berth_in(server: &TestServer, args: &[&str], stdin: &[u8]) -> Out {
     cli(berth_testkit::berth_bin(), server, args, Some(stdin)).await
 }
 
+/// The docker CLI (the oracle) against the server.
 pub async fn docker(server: &TestServer, args: &[&str]) -> Out {
     cli(PathBuf::from("/usr/local/bin/docker"), server, args, None).await
 }

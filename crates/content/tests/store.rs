@@ -1,4 +1,8 @@
 //! The content store's contract: layout, verification, atomicity, dedup, gc.
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 use std::collections::HashSet;
 use std::io::Write;

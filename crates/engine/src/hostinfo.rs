@@ -18,6 +18,20 @@ pub fn cgroup_v2() -> bool {
     std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
+/// True when the host accounts swap (v1 `memory.memsw.*`; always on v2).
+pub fn swap_accounting() -> bool {
+    use berth_cgroups::{Layout, Version};
+    match Layout::host() {
+        Ok(l) if l.version == Version::V1 => {
+            l.v1.iter()
+                .filter(|m| m.controllers.iter().any(|c| c == "memory"))
+                .any(|m| m.mount_point.join("memory.memsw.limit_in_bytes").exists())
+        }
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
 /// A key of the host's /etc/os-release (Docker reports the host's distribution).
 pub fn os_release(key: &str) -> Option<String> {
     let text = std::fs::read_to_string("/etc/os-release").ok()?;

@@ -2,6 +2,10 @@
 //! same thing: hostile contexts (a symlink to /etc/shadow, `../` in COPY, a context tar
 //! with `..` entries, a huge file) and remote contexts (a git URL served by `git daemon`
 //! and a tarball URL, both on 127.0.0.1).
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,17 @@
 //! through a pty pair the test opens: `run -it`, `exec -it` (a real tty, resizes), detach
 //! keys (the container keeps running, re-attach works), `update` reaching the cgroup, and the
 //! signal proxy of a non-tty `run`.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless,
+    reason = "issue 10: casts not reviewed yet"
+)]
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 use std::fs::File;
 use std::io::{Read, Write};

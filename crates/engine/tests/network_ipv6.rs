@@ -3,6 +3,17 @@
 //! published ports on `[::1]`, `[::]` and without host address (Docker's 0.0.0.0 + `::`
 //! pair). The daemon runs inside a network namespace this test creates, with ULA addresses
 //! only, so its IPv6 forwarding, bridges, rules and ports never touch the host's.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless,
+    reason = "issue 10: casts not reviewed yet"
+)]
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 use std::process::{Command, Output};
 

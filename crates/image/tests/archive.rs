@@ -1,4 +1,8 @@
 //! docker save/load archives, skopeo-written tars, import and export.
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 use std::fs;
 use std::io::Write;

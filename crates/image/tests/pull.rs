@@ -1,4 +1,8 @@
 //! Pull from a real local registry (Debian's docker-registry) into a runnable state.
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 mod common;
 

@@ -1,4 +1,8 @@
 //! Layer unpacking: hostile tars are refused and leave nothing behind; edge cases load.
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 use std::fs;
 use std::io::Write;

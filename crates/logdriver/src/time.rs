@@ -4,9 +4,17 @@
 /// nanoseconds since the epoch.
 pub fn parse_time(s: &str) -> Option<i128> {
     if let Ok(f) = s.parse::<f64>() {
-        return Some((f * 1e9) as i128);
+        return f.is_finite().then(|| seconds_to_nanos(f));
     }
     rfc3339_nanos(s)
+}
+
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "fractions of a nanosecond are dropped on purpose; `as` saturates past i128"
+)]
+fn seconds_to_nanos(seconds: f64) -> i128 {
+    (seconds * 1e9) as i128
 }
 
 /// Nanoseconds since the epoch of an RFC 3339 time (`…Z` or `±hh:mm`).

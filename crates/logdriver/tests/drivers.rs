@@ -3,6 +3,10 @@
 //! local (rotated, compressed), none (refused), syslog (unix datagram, udp and tcp on
 //! loopback; the dual-logging cache read back) and journald (a `systemd-journald` the test
 //! starts in a namespace of its own, read back with `journalctl`).
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, UdpSocket};
@@ -63,8 +67,9 @@ fn write_lines(cfg: &LogConfig, n: i64) {
 }
 
 fn check_entries(entries: &[LogEntry], n: i64) {
-    assert_eq!(entries.len() as i64, n + 1, "{entries:?}");
-    for (i, e) in entries[..n as usize].iter().enumerate() {
+    let n = usize::try_from(n).unwrap();
+    assert_eq!(entries.len(), n + 1, "{entries:?}");
+    for (i, e) in entries[..n].iter().enumerate() {
         assert_eq!(e.log, format!("line {i}\n"));
         assert_eq!(e.stream, if i % 2 == 1 { "stderr" } else { "stdout" });
         assert_eq!(
@@ -72,7 +77,7 @@ fn check_entries(entries: &[LogEntry], n: i64) {
             Some((1_700_000_000 + i as i128) * 1_000_000_000)
         );
     }
-    assert_eq!(entries[n as usize].log, "tail");
+    assert_eq!(entries[n].log, "tail");
 }
 
 #[test]

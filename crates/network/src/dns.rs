@@ -361,7 +361,11 @@ async fn serve_tcp(server: DnsServer, listener: TcpListener, scope: Arc<RwLock<S
                 let Some(reply) = server.answer_scoped(&current, &query).await else {
                     return;
                 };
-                let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+                // TCP DNS frames say their length in 16 bits: a longer reply is not sent.
+                let Ok(len) = u16::try_from(reply.len()) else {
+                    return;
+                };
+                let mut framed = len.to_be_bytes().to_vec();
                 framed.extend_from_slice(&reply);
                 if conn.write_all(&framed).await.is_err() {
                     return;
@@ -505,7 +509,7 @@ mod tests {
         assert_eq!(answers(&buf[..n]).1, vec![v4(10, 3, 0, 7)]);
         let mut t = tokio::net::TcpStream::connect(l.addr).await.unwrap();
         let q = query("svc", TYPE::A);
-        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+        let mut framed = u16::try_from(q.len()).unwrap().to_be_bytes().to_vec();
         framed.extend_from_slice(&q);
         t.write_all(&framed).await.unwrap();
         let mut len = [0u8; 2];

@@ -294,7 +294,10 @@ pub fn pick_subnet(
         let count = 1u64 << (pool.size - pool.base.prefix());
         let step = 1u64 << (32 - u32::from(pool.size));
         for i in 0..count {
-            let addr = Ipv4Addr::from((u64::from(u32::from(pool.base.addr())) + i * step) as u32);
+            let Ok(addr) = u32::try_from(u64::from(u32::from(pool.base.addr())) + i * step) else {
+                break;
+            };
+            let addr = Ipv4Addr::from(addr);
             let cand = Ipv4Net::new_masked(addr, pool.size);
             let clash = taken.iter().chain(routes.iter().filter(|r| r.prefix() > 0));
             if !clash.clone().any(|t| t.overlaps(&cand)) {
@@ -321,7 +324,7 @@ pub fn parse_proc_net_route(text: &str) -> Vec<Ipv4Net> {
             let dest = u32::from_str_radix(f.get(1)?, 16).ok()?;
             let mask = u32::from_str_radix(f.get(7)?, 16).ok()?;
             let dest = Ipv4Addr::from(dest.swap_bytes());
-            let prefix = mask.count_ones() as u8;
+            let prefix = u8::try_from(mask.count_ones()).ok()?;
             Some(Ipv4Net::new_masked(dest, prefix))
         })
         .collect()

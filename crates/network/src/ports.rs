@@ -231,7 +231,7 @@ fn reserve_one(m: &PortMapping, start_hint: u32) -> Result<ReservedPort> {
     };
     let mut last_err = None;
     for i in 0..span {
-        let port = lo + ((start + i) % span) as u16;
+        let port = nth_port(lo, (start + i) % span);
         match try_bind(ip, port, m.proto) {
             Ok(fd) => {
                 return Ok(ReservedPort {
@@ -264,6 +264,12 @@ fn reserve_one(m: &PortMapping, start_hint: u32) -> Result<ReservedPort> {
     }
 }
 
+/// Port `lo + offset` of a range; `offset` is below the range's span, so it never passes
+/// the range's top.
+fn nth_port(lo: u16, offset: u32) -> u16 {
+    lo.saturating_add(u16::try_from(offset).unwrap_or(u16::MAX))
+}
+
 fn start_hint() -> u32 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -277,7 +283,7 @@ pub fn reserve_all(mappings: &[PortMapping]) -> Result<Vec<ReservedPort>> {
     mappings
         .iter()
         .enumerate()
-        .map(|(i, m)| reserve_one(m, hint.wrapping_add(i as u32)))
+        .map(|(i, m)| reserve_one(m, hint.wrapping_add(u32::try_from(i).unwrap_or(0))))
         .collect()
 }
 
@@ -305,7 +311,7 @@ pub fn reserve_dual(m: &PortMapping) -> Result<(ReservedPort, ReservedPort)> {
         _ => 0,
     };
     for i in 0..span {
-        let port = lo + ((start + i) % span) as u16;
+        let port = nth_port(lo, (start + i) % span);
         let Ok(r4) = reserve_one(
             &PortMapping {
                 host_port: HostPort::Fixed(port),

@@ -82,7 +82,9 @@ impl Client {
         }
         let content_type = header_str(&resp, header::CONTENT_TYPE);
         let header_digest = header_str(&resp, "docker-content-digest".parse().expect("name"));
-        let limit = size.map_or(MANIFEST_LIMIT, |s| (s as usize).min(MANIFEST_LIMIT) + 1);
+        let limit = size.map_or(MANIFEST_LIMIT, |s| {
+            usize::try_from(s).unwrap_or(usize::MAX).min(MANIFEST_LIMIT) + 1
+        });
         let bytes = read_body(resp, &url, limit).await.map_err(|e| match e {
             RegistryError::Protocol { .. } if size.is_some() => RegistryError::SizeMismatch {
                 what: format!("manifest {what}"),

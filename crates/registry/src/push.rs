@@ -125,17 +125,19 @@ impl Client {
             source: e,
         };
         let mut body = Vec::new();
-        if desc.size as usize > chunk {
+        let chunk_len = u64::try_from(chunk).unwrap_or(u64::MAX);
+        if desc.size > chunk_len {
             let mut offset = 0u64;
             while offset < desc.size {
-                let n = chunk.min((desc.size - offset) as usize);
-                let mut buf = vec![0u8; n];
+                let n = chunk_len.min(desc.size - offset);
+                // n <= chunk, a usize.
+                let mut buf = vec![0u8; usize::try_from(n).unwrap_or(chunk)];
                 file.read_exact(&mut buf).await.map_err(read_err)?;
                 let req = Req::new(Method::PATCH, location.clone())
                     .header(header::CONTENT_TYPE, "application/octet-stream")
                     .header(
                         header::CONTENT_RANGE,
-                        format!("{offset}-{}", offset + n as u64 - 1),
+                        format!("{offset}-{}", offset + n - 1),
                     )
                     .body(buf);
                 let (resp, url) = self.request(&ep, &scopes, req).await?;
@@ -145,7 +147,7 @@ impl Client {
                         .await);
                 }
                 location = upload_location(&resp, &url)?;
-                offset += n as u64;
+                offset += n;
                 emit(
                     progress,
                     digest,
@@ -155,7 +157,7 @@ impl Client {
                 );
             }
         } else {
-            body = Vec::with_capacity(desc.size as usize);
+            body = Vec::with_capacity(usize::try_from(desc.size).unwrap_or(0));
             file.read_to_end(&mut body).await.map_err(read_err)?;
             if body.len() as u64 != desc.size {
                 return Err(RegistryError::SizeMismatch {

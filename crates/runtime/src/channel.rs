@@ -86,7 +86,9 @@ pub fn send(sock: &mut UnixStream, msg: &Msg) -> Result<()> {
 fn write_frame<T: Serialize>(sock: &mut UnixStream, value: &T) -> Result<()> {
     let body = serde_json::to_vec(value).map_err(|e| Error::Other(e.to_string()))?;
     let mut buf = Vec::with_capacity(body.len() + 4);
-    buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    let len = u32::try_from(body.len())
+        .map_err(|_| Error::Other("init channel: message over 4 GiB".into()))?;
+    buf.extend_from_slice(&len.to_le_bytes());
     buf.extend_from_slice(&body);
     sock.write_all(&buf)
         .map_err(|e| Error::Other(format!("init channel: send: {e}")))

@@ -54,8 +54,10 @@ pub fn create_devices(root: &OwnedFd, spec: &Spec) -> Result<()> {
             devices.push(Device {
                 path: d.path().clone(),
                 typ,
-                major: d.major() as u32,
-                minor: d.minor() as u32,
+                major: u32::try_from(d.major())
+                    .map_err(|_| invalid(format!("linux.devices[{i}].major"), "out of range"))?,
+                minor: u32::try_from(d.minor())
+                    .map_err(|_| invalid(format!("linux.devices[{i}].minor"), "out of range"))?,
                 mode: d.file_mode().unwrap_or(0o666),
                 uid: d.uid(),
                 gid: d.gid(),

@@ -48,8 +48,9 @@ fn run_one(hook: &Hook, state: &str) -> std::result::Result<(), String> {
     }
     let deadline = hook
         .timeout()
+        .and_then(|t| u64::try_from(t).ok())
         .filter(|t| *t > 0)
-        .map(|t| Instant::now() + Duration::from_secs(t as u64));
+        .map(|t| Instant::now() + Duration::from_secs(t));
     let mut delay = Duration::from_micros(200);
     let status = loop {
         if let Some(status) = child.try_wait().map_err(|e| format!("wait: {e}"))? {

@@ -208,7 +208,9 @@ fn stage1(link: &mut Link) -> Result<Stage> {
             }
         }
     } else {
-        link.send(&Msg::Pid(std::process::id() as i32))?;
+        let pid = i32::try_from(std::process::id())
+            .map_err(|_| Error::Other("pid out of range".into()))?;
+        link.send(&Msg::Pid(pid))?;
     }
     Ok(Stage { cfg, fifo })
 }

@@ -26,8 +26,14 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction> {
         "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" => ScmpAction::KillThread,
         "SCMP_ACT_KILL_PROCESS" => ScmpAction::KillProcess,
         "SCMP_ACT_TRAP" => ScmpAction::Trap,
-        "SCMP_ACT_ERRNO" => ScmpAction::Errno(errno.unwrap_or(EPERM) as i32),
-        "SCMP_ACT_TRACE" => ScmpAction::Trace(errno.unwrap_or(EPERM) as u16),
+        "SCMP_ACT_ERRNO" => ScmpAction::Errno(
+            i32::try_from(errno.unwrap_or(EPERM))
+                .map_err(|_| Error::Seccomp("errnoRet out of range".into()))?,
+        ),
+        "SCMP_ACT_TRACE" => ScmpAction::Trace(
+            u16::try_from(errno.unwrap_or(EPERM))
+                .map_err(|_| Error::Seccomp("errnoRet out of range for a trace".into()))?,
+        ),
         "SCMP_ACT_ALLOW" => ScmpAction::Allow,
         "SCMP_ACT_LOG" => ScmpAction::Log,
         other => return Err(Error::Seccomp(format!("unsupported action {other}"))),
@@ -47,6 +53,15 @@ fn compare(op: LinuxSeccompOperator, value: u64, value_two: Option<u64>) -> (Scm
 }
 
 /// Compiles the spec's seccomp section into a filter (not loaded yet).
+/// A syscall argument's index (0 to 5) as libseccomp takes it.
+fn arg_index(syscall: usize, index: usize) -> Result<u32> {
+    u32::try_from(index).map_err(|_| {
+        Error::Seccomp(format!(
+            "syscalls[{syscall}].args: index {index} out of range"
+        ))
+    })
+}
+
 pub(crate) fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     let err =
         |what: &str, e: libseccomp::error::SeccompError| Error::Seccomp(format!("{what}: {e}"));
@@ -75,15 +90,15 @@ pub(crate) fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
             .flatten()
             .map(|a| {
                 let (op, datum) = compare(a.op(), a.value(), a.value_two());
-                ScmpArgCompare::new(a.index() as u32, op, datum)
+                Ok(ScmpArgCompare::new(arg_index(i, a.index())?, op, datum))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let distinct: HashSet<u32> = sc
             .args()
             .iter()
             .flatten()
-            .map(|a| a.index() as u32)
-            .collect();
+            .map(|a| arg_index(i, a.index()))
+            .collect::<Result<_>>()?;
         for name in sc.names() {
             // Syscalls this libseccomp or architecture does not know are skipped, like runc.
             let Ok(sys) = ScmpSyscall::from_name(name) else {

@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn proc_stat_of_self() {
-        let (state, start) = proc_stat(std::process::id() as i32).unwrap();
+        let (state, start) = proc_stat(i32::try_from(std::process::id()).unwrap()).unwrap();
         assert!(state.is_ascii_alphabetic());
         assert!(start > 0);
     }

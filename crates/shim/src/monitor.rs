@@ -399,9 +399,9 @@ impl Shim {
         while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
             if pid == self.pid {
                 code = Some(if let Some(c) = status.exit_status() {
-                    c as i64
+                    i64::from(c)
                 } else if let Some(sig) = status.terminating_signal() {
-                    128 + sig as i64
+                    128 + i64::from(sig)
                 } else {
                     255
                 });

@@ -27,18 +27,27 @@ pub const CLOSE_STDIN: u8 = 23;
 /// Largest payload accepted (guards against a garbled stream).
 pub const MAX_PAYLOAD: usize = 1 << 20;
 
-/// Encodes one frame.
-pub fn encode(kind: u8, payload: &[u8]) -> Vec<u8> {
+/// Encodes one frame; a payload over [`MAX_PAYLOAD`] (which no reader accepts) is refused.
+pub fn encode(kind: u8, payload: &[u8]) -> io::Result<Vec<u8>> {
+    let len = u32::try_from(payload.len())
+        .ok()
+        .filter(|_| payload.len() <= MAX_PAYLOAD)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("shim frame payload of {} bytes", payload.len()),
+            )
+        })?;
     let mut v = Vec::with_capacity(5 + payload.len());
     v.push(kind);
-    v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    v.extend_from_slice(&len.to_be_bytes());
     v.extend_from_slice(payload);
-    v
+    Ok(v)
 }
 
 /// Writes one frame (blocking).
 pub fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
-    w.write_all(&encode(kind, payload))
+    w.write_all(&encode(kind, payload)?)
 }
 
 /// Reads one frame (blocking); `Ok(None)` on a clean EOF before a frame.
@@ -95,8 +104,8 @@ mod tests {
 
     #[test]
     fn frames_round_trip_in_pieces() {
-        let mut bytes = encode(STDOUT, b"hello");
-        bytes.extend(encode(EXITED, b"{}"));
+        let mut bytes = encode(STDOUT, b"hello").unwrap();
+        bytes.extend(encode(EXITED, b"{}").unwrap());
         let mut d = Decoder::default();
         d.push(&bytes[..3]);
         assert!(d.next_frame().is_none());

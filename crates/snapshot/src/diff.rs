@@ -155,7 +155,7 @@ fn header_for(md: &fs::Metadata, kind: tar::EntryType) -> tar::Header {
     h.set_mode(md.mode() & 0o7777);
     h.set_uid(md.uid().into());
     h.set_gid(md.gid().into());
-    h.set_mtime(md.mtime().max(0) as u64);
+    h.set_mtime(u64::try_from(md.mtime()).unwrap_or(0));
     h.set_size(0);
     h
 }

@@ -1,4 +1,8 @@
 //! Conformance-style tests of the snapshotter lifecycle (containerd's testsuite in spirit).
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};

@@ -23,7 +23,7 @@ const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
 const BPF_PROG_QUERY: libc::c_long = 16;
 
 /// Size of the verifier log buffer kept for load errors.
-const LOG_SIZE: usize = 64 * 1024;
+const LOG_SIZE: u32 = 64 * 1024;
 
 #[repr(C)]
 #[derive(Default)]
@@ -82,7 +82,7 @@ fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
             libc::SYS_bpf,
             cmd,
             attr as *mut T as *mut libc::c_void,
-            std::mem::size_of::<T>() as libc::c_uint,
+            attr_size::<T>(),
         )
     };
     if ret < 0 {
@@ -92,11 +92,31 @@ fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
     }
 }
 
+/// The size of a bpf attribute struct, as bpf(2) takes it.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "the attribute structs are a few dozen bytes"
+)]
+const fn attr_size<T>() -> libc::c_uint {
+    std::mem::size_of::<T>() as libc::c_uint
+}
+
 /// Wraps a file descriptor the kernel just returned to us.
-fn owned_fd(ret: libc::c_long) -> OwnedFd {
+fn owned_fd(ret: libc::c_long) -> io::Result<OwnedFd> {
+    let fd = libc::c_int::try_from(ret).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
     // SAFETY: bpf(2) returned a new file descriptor that nothing else owns; the kernel
     // opens it with O_CLOEXEC.
-    unsafe { OwnedFd::from_raw_fd(ret as libc::c_int) }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A descriptor as the `u32` fields of `union bpf_attr` hold it (never negative).
+fn fd_u32(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    u32::try_from(fd.as_raw_fd()).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))
+}
+
+/// A count as the `u32` fields of `union bpf_attr` hold it.
+fn count_u32(n: usize) -> io::Result<u32> {
+    u32::try_from(n).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))
 }
 
 /// An error from [`prog_load_cgroup_device`]: the errno plus the verifier's log.
@@ -127,21 +147,27 @@ impl std::error::Error for LoadError {
 /// Loads a `BPF_PROG_TYPE_CGROUP_DEVICE` program made of raw 8-byte `struct bpf_insn`s
 /// (already encoded in little-endian/native order) and returns its file descriptor.
 pub fn prog_load_cgroup_device(insns: &[[u8; 8]], license: &CStr) -> Result<OwnedFd, LoadError> {
-    let mut log = vec![0u8; LOG_SIZE];
+    let mut log = vec![0u8; LOG_SIZE as usize];
     let mut attr = ProgLoadAttr {
         prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
-        insn_cnt: insns.len() as u32,
+        insn_cnt: count_u32(insns.len()).map_err(|error| LoadError {
+            error,
+            log: String::new(),
+        })?,
         insns: insns.as_ptr() as u64,
         license: license.as_ptr() as u64,
         log_level: 1,
-        log_size: LOG_SIZE as u32,
+        log_size: LOG_SIZE,
         log_buf: log.as_mut_ptr() as u64,
         expected_attach_type: BPF_CGROUP_DEVICE,
         ..Default::default()
     };
     attr.prog_name[..11].copy_from_slice(b"berth_devcg");
     match bpf(BPF_PROG_LOAD, &mut attr) {
-        Ok(fd) => Ok(owned_fd(fd)),
+        Ok(fd) => owned_fd(fd).map_err(|error| LoadError {
+            error,
+            log: String::new(),
+        }),
         Err(error) => {
             let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
             Err(LoadError {
@@ -155,8 +181,8 @@ pub fn prog_load_cgroup_device(insns: &[[u8; 8]], license: &CStr) -> Result<Owne
 /// Attaches `prog` to the cgroup directory `cgroup` as a device filter.
 pub fn prog_attach(prog: BorrowedFd<'_>, cgroup: BorrowedFd<'_>, flags: u32) -> io::Result<()> {
     let mut attr = AttachAttr {
-        target_fd: cgroup.as_raw_fd() as u32,
-        attach_bpf_fd: prog.as_raw_fd() as u32,
+        target_fd: fd_u32(cgroup)?,
+        attach_bpf_fd: fd_u32(prog)?,
         attach_type: BPF_CGROUP_DEVICE,
         attach_flags: flags,
         ..Default::default()
@@ -167,8 +193,8 @@ pub fn prog_attach(prog: BorrowedFd<'_>, cgroup: BorrowedFd<'_>, flags: u32) -> 
 /// Detaches the device filter `prog` from the cgroup directory `cgroup`.
 pub fn prog_detach(prog: BorrowedFd<'_>, cgroup: BorrowedFd<'_>) -> io::Result<()> {
     let mut attr = AttachAttr {
-        target_fd: cgroup.as_raw_fd() as u32,
-        attach_bpf_fd: prog.as_raw_fd() as u32,
+        target_fd: fd_u32(cgroup)?,
+        attach_bpf_fd: fd_u32(prog)?,
         attach_type: BPF_CGROUP_DEVICE,
         ..Default::default()
     };
@@ -180,10 +206,10 @@ pub fn prog_query(cgroup: BorrowedFd<'_>) -> io::Result<Vec<u32>> {
     let mut ids = vec![0u32; 64];
     loop {
         let mut attr = QueryAttr {
-            target_fd: cgroup.as_raw_fd() as u32,
+            target_fd: fd_u32(cgroup)?,
             attach_type: BPF_CGROUP_DEVICE,
             prog_ids: ids.as_mut_ptr() as u64,
-            prog_cnt: ids.len() as u32,
+            prog_cnt: count_u32(ids.len())?,
             ..Default::default()
         };
         match bpf(BPF_PROG_QUERY, &mut attr) {
@@ -208,7 +234,7 @@ pub fn prog_get_fd_by_id(id: u32) -> io::Result<OwnedFd> {
         prog_id: id,
         ..Default::default()
     };
-    bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).map(owned_fd)
+    bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).and_then(owned_fd)
 }
 
 #[cfg(test)]

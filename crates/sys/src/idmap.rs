@@ -39,7 +39,8 @@ pub fn userns_with_maps(uid_map: &str, gid_map: &str) -> io::Result<OwnedFd> {
         }
     }
     drop(read_end);
-    let pid = pid as i32;
+    let pid =
+        i32::try_from(pid).map_err(|_| io::Error::other(format!("fork returned pid {pid}")))?;
     let result = (|| {
         std::fs::write(format!("/proc/{pid}/uid_map"), uid_map)?;
         std::fs::write(format!("/proc/{pid}/gid_map"), gid_map)?;
@@ -69,7 +70,8 @@ pub fn set_idmap(tree: BorrowedFd<'_>, userns: BorrowedFd<'_>) -> io::Result<()>
         attr_set: MOUNT_ATTR_IDMAP,
         attr_clr: 0,
         propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
+        userns_fd: u64::try_from(userns.as_raw_fd())
+            .map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?,
     };
     // SAFETY: mount_setattr reads `size_of::<MountAttr>()` bytes from `attr`, which is a live
     // struct of the kernel's layout; the path is an empty C string used with AT_EMPTY_PATH.

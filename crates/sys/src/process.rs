@@ -23,7 +23,9 @@ fn forked(ret: libc::c_long) -> io::Result<Forked> {
     match ret {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),
-        pid => Ok(Forked::Parent(pid as i32)),
+        pid => i32::try_from(pid)
+            .map(Forked::Parent)
+            .map_err(|_| io::Error::other(format!("clone returned pid {pid}"))),
     }
 }
 
@@ -58,7 +60,7 @@ pub fn fork() -> io::Result<Forked> {
     // SAFETY: the process is single-threaded (checked above), so the child continues with a
     // consistent copy of our address space and no lock held by another thread.
     let ret = unsafe { libc::fork() };
-    forked(ret as libc::c_long)
+    forked(libc::c_long::from(ret))
 }
 
 /// clone(2) with `CLONE_PARENT | SIGCHLD` and no new stack: like fork, but the child becomes
@@ -114,13 +116,15 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 pub fn fork_into(cgroup_dir: Option<BorrowedFd<'_>>, new_namespaces: i32) -> io::Result<Forked> {
     require_single_thread()?;
     let mut args = CloneArgs {
-        flags: u64::from(new_namespaces as u32),
-        exit_signal: libc::SIGCHLD as u64,
+        // The CLONE_NEW* bits as the kernel's unsigned flags (same bits, no sign).
+        flags: u64::from(u32::from_ne_bytes(new_namespaces.to_ne_bytes())),
+        exit_signal: libc::SIGCHLD.unsigned_abs().into(),
         ..CloneArgs::default()
     };
     if let Some(fd) = cgroup_dir {
         args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = fd.as_raw_fd() as u64;
+        args.cgroup =
+            u64::try_from(fd.as_raw_fd()).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
     }
     // SAFETY: with no stack given, clone3 behaves like fork (the child resumes here on a
     // copy-on-write copy of our address space and stack); `args` is a valid, initialised
@@ -174,7 +178,7 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
 pub fn cloexec_from_proc(first: u32) -> io::Result<()> {
     let fds: Vec<libc::c_int> = std::fs::read_dir("/proc/self/fd")?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd: &libc::c_int| *fd >= 0 && *fd as u32 >= first)
+        .filter(|fd: &libc::c_int| u32::try_from(*fd).is_ok_and(|fd| fd >= first))
         .collect();
     for fd in fds {
         // SAFETY: F_GETFD/F_SETFD only read and set the descriptor flags; a number that is
@@ -236,7 +240,7 @@ mod tests {
             // SAFETY: clearing FD_CLOEXEC on a descriptor this test owns.
             unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
         }
-        cloexec_from_proc(high as u32).unwrap();
+        cloexec_from_proc(u32::try_from(high).unwrap()).unwrap();
         // SAFETY: reading the flags of descriptors this test owns.
         let flags = |fd| unsafe { libc::fcntl(fd, libc::F_GETFD) };
         assert_eq!(flags(low) & libc::FD_CLOEXEC, 0);

@@ -36,7 +36,8 @@ pub fn set_mode_filter(program: &[u8]) -> io::Result<()> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a seccomp BPF program"))?;
     let prog = libc::sock_fprog {
         // decode() bounds the length by MAX_INSNS, which fits a u16.
-        len: insns.len() as libc::c_ushort,
+        len: libc::c_ushort::try_from(insns.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "seccomp program too long"))?,
         filter: insns.as_mut_ptr(),
     };
     // SAFETY: `prog` points at `insns`, a live array of exactly `prog.len` initialised

@@ -17,7 +17,10 @@ pub fn free_block_20(seed: usize) -> Option<(u8, u8)> {
         .collect();
     (0..2048).find_map(|i| {
         let slot = (seed + i * 97) % 2048;
-        let (a, b) = (64 + (slot / 16) as u8, ((slot % 16) * 16) as u8);
+        let (a, b) = (
+            u8::try_from(64 + slot / 16).ok()?,
+            u8::try_from((slot % 16) * 16).ok()?,
+        );
         let net = u32::from_be_bytes([10, a, b, 0]);
         let mask = 0xffff_f000u32;
         (!used.iter().any(|(d, m)| (d & m & mask) == (net & m & mask))).then_some((a, b))

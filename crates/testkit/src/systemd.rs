@@ -83,7 +83,7 @@ impl Manager {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn unshare");
-        let unshare = child.id() as i32;
+        let unshare = i32::try_from(child.id()).expect("pids fit an i32");
         let mut m = Manager {
             pid: 0,
             cgroup,

@@ -1,4 +1,8 @@
 //! The helpers themselves behave.
+#![allow(
+    clippy::tests_outside_test_module,
+    reason = "an integration test crate is all tests"
+)]
 
 #[test]
 fn unique_names_differ_and_fit_interface_names() {

@@ -299,10 +299,9 @@ impl MountSpec {
                     return Err(extra("Source"));
                 }
                 if let Some(t) = &m.tmpfs_options {
-                    if t.size_bytes < 0 {
-                        return Err(invalid(kind, "invalid tmpfs size"));
-                    }
-                    spec.tmpfs_size = Some(t.size_bytes as u64).filter(|s| *s > 0);
+                    let size = u64::try_from(t.size_bytes)
+                        .map_err(|_| invalid(kind, "invalid tmpfs size"))?;
+                    spec.tmpfs_size = Some(size).filter(|s| *s > 0);
                     spec.tmpfs_mode = Some(t.mode).filter(|m| *m != 0);
                 }
             }

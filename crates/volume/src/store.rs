@@ -164,7 +164,8 @@ impl VolumeStore {
         }
         let created_unix = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
             .unwrap_or(0);
         let mut labels = labels;
         if anonymous {
@@ -289,8 +290,8 @@ impl VolumeStore {
             .map(|m| {
                 let mut v = self.to_api(m);
                 v.usage_data = Some(berth_api_types::volume::VolumeUsageData {
-                    size: dir_size(&self.data_path(&m.name)) as i64,
-                    ref_count: self.users(&m.name).len() as i64,
+                    size: i64::try_from(dir_size(&self.data_path(&m.name))).unwrap_or(i64::MAX),
+                    ref_count: i64::try_from(self.users(&m.name).len()).unwrap_or(i64::MAX),
                 });
                 v
             })

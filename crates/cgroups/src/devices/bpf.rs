@@ -160,11 +160,12 @@ pub fn compile(rules: &[Rule]) -> Vec<Insn> {
                 block.push(Insn::jmp_imm(JEQ, R6, 0, SKIP));
             }
         }
+        // The immediate is the number's 32 bits (real majors and minors are 12 and 20 bits).
         if let Some(m) = rule.major {
-            block.push(Insn::jmp_imm(JNE, R4, m as i32, SKIP));
+            block.push(Insn::jmp_imm(JNE, R4, imm32(m), SKIP));
         }
         if let Some(m) = rule.minor {
-            block.push(Insn::jmp_imm(JNE, R5, m as i32, SKIP));
+            block.push(Insn::jmp_imm(JNE, R5, imm32(m), SKIP));
         }
         let catch_all = block.is_empty();
         block.push(Insn::alu_imm(MOV, R0, i32::from(rule.allow)));
@@ -172,7 +173,7 @@ pub fn compile(rules: &[Rule]) -> Vec<Insn> {
         let len = block.len();
         for (i, insn) in block.iter_mut().enumerate() {
             if insn.off == SKIP {
-                insn.off = (len - i - 1) as i16;
+                insn.off = i16::try_from(len - i - 1).expect("a rule is a few instructions");
             }
         }
         prog.extend(block);
@@ -187,13 +188,18 @@ pub fn compile(rules: &[Rule]) -> Vec<Insn> {
     prog
 }
 
+/// A `u32` as an instruction's 32-bit immediate (the same bits).
+fn imm32(v: u32) -> i32 {
+    i32::from_ne_bytes(v.to_ne_bytes())
+}
+
 /// Runs a program of the compiled subset on a device request (for tests and debugging).
 /// Returns r0, or `None` if the program leaves the subset, jumps out or runs too long.
 pub fn run(prog: &[Insn], kind: DeviceKind, major: u32, minor: u32, access: u8) -> Option<u64> {
     let typ = match kind {
         DeviceKind::All => 0,
-        DeviceKind::Char => DEV_CHAR as u32,
-        DeviceKind::Block => DEV_BLOCK as u32,
+        DeviceKind::Char => DEV_CHAR.unsigned_abs(),
+        DeviceKind::Block => DEV_BLOCK.unsigned_abs(),
     };
     let ctx = [(u32::from(access) << 16) | typ, major, minor];
     let mut r = [0u64; 11];
@@ -202,7 +208,8 @@ pub fn run(prog: &[Insn], kind: DeviceKind, major: u32, minor: u32, access: u8) 
         let i = *prog.get(pc)?;
         pc += 1;
         let (d, s) = (usize::from(i.dst), usize::from(i.src));
-        let imm = i.imm as i64 as u64;
+        // 64-bit operations sign-extend the immediate.
+        let imm = u64::from_ne_bytes(i64::from(i.imm).to_ne_bytes());
         match i.code {
             c if c == LDX | W | MEM && s == 1 => {
                 r[d] = u64::from(*ctx.get(usize::try_from(i.off / 4).ok()?)?);
@@ -220,7 +227,7 @@ pub fn run(prog: &[Insn], kind: DeviceKind, major: u32, minor: u32, access: u8) 
                     _ => return None,
                 };
                 if taken {
-                    pc = usize::try_from(pc as i64 + i64::from(i.off)).ok()?;
+                    pc = usize::try_from(i64::try_from(pc).ok()? + i64::from(i.off)).ok()?;
                 }
             }
             _ => return None,
@@ -295,7 +302,7 @@ mod tests {
             self.0
         }
         fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-            xs[(self.next() % xs.len() as u64) as usize]
+            xs[usize::try_from(self.next() % xs.len() as u64).unwrap()]
         }
     }
 

@@ -63,12 +63,13 @@ impl Rule {
         let num = |v: Option<i64>, what: &'static str| -> Result<Option<u32>> {
             match v {
                 None | Some(-1) => Ok(None),
-                Some(n) if (0..=u32::MAX as i64).contains(&n) => Ok(Some(n as u32)),
-                Some(n) => Err(CgroupError::InvalidResource {
-                    field: what,
-                    value: n.to_string(),
-                    reason: "device number out of range".into(),
-                }),
+                Some(n) => u32::try_from(n)
+                    .map(Some)
+                    .map_err(|_| CgroupError::InvalidResource {
+                        field: what,
+                        value: n.to_string(),
+                        reason: "device number out of range".into(),
+                    }),
             }
         };
         let access = match d.access().as_deref() {

@@ -15,6 +15,13 @@
 //! Where systemd does not run (`/run/systemd/system` absent, the test runc and go-systemd
 //! use), every start fails with runc's "systemd not running on this host, cannot use
 //! systemd cgroups manager".
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless,
+    reason = "issue 10: casts not reviewed yet (landed with the lints)"
+)]
 
 pub mod dbus;
 

@@ -39,7 +39,7 @@ pub(crate) fn apply(dirs: &Dirs<'_>, m: &LinuxMemory) -> Result<()> {
             // memory.limit must stay <= memsw.limit at every step: raise memsw first when
             // the new limit exceeds the current memsw limit.
             let cur_memsw = fs::read_u64(dir, MEMSW)?;
-            let grows = limit < 0 || (limit as u64) > cur_memsw;
+            let grows = u64::try_from(limit).map_or(true, |limit| limit > cur_memsw);
             if grows {
                 fs::write(dir, MEMSW, swap.to_string())?;
                 fs::write(dir, LIMIT, limit.to_string())?;

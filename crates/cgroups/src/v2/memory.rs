@@ -15,7 +15,7 @@ pub(crate) fn apply(dir: &Path, m: &LinuxMemory) -> Result<()> {
     let swap = swap_max(m.swap().unwrap_or(0), limit)?;
     if limit > 0 && m.check_before_update() == Some(true) {
         if let Some(current) = fs::read_u64_opt(dir, "memory.current")? {
-            if current > limit as u64 {
+            if u64::try_from(limit).is_ok_and(|limit| current > limit) {
                 return Err(CgroupError::InvalidResource {
                     field: "memory.limit",
                     value: limit.to_string(),

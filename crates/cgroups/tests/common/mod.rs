@@ -45,7 +45,9 @@ impl CgroupGuard {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn busybox sh");
-        self.cg.add_process(child.id() as i32).expect("add_process");
+        self.cg
+            .add_process(i32::try_from(child.id()).unwrap())
+            .expect("add_process");
         let mut stdin: ChildStdin = child.stdin.take().unwrap();
         stdin.write_all(b"go\n").unwrap();
         drop(stdin);
@@ -59,7 +61,7 @@ impl CgroupGuard {
             .arg("1000")
             .spawn()
             .expect("spawn sleep");
-        let pid = child.id() as i32;
+        let pid = i32::try_from(child.id()).unwrap();
         self.children.push(child);
         self.cg.add_process(pid).expect("add_process");
         pid

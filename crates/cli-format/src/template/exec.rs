@@ -95,11 +95,20 @@ fn as_str(v: &V, _func: &str) -> Result<String, TemplateError> {
     }
 }
 
+/// A number as Go's `int(x)` makes it: the fraction dropped.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "dropping the fraction is the point; `as` saturates out-of-range values"
+)]
+fn go_int(x: f64) -> i64 {
+    x as i64
+}
+
 fn as_int(v: &V, f: &str) -> Result<i64, TemplateError> {
     match v {
         V::Json(Value::Number(n)) => n
             .as_i64()
-            .or_else(|| n.as_f64().map(|x| x as i64))
+            .or_else(|| n.as_f64().map(go_int))
             .ok_or_else(|| err(format!("{f}: bad number"))),
         other => Err(err(format!(
             "{f}: expected integer; found {}",
@@ -314,14 +323,14 @@ fn call(name: &str, args: &[V]) -> Result<V, TemplateError> {
         "pad" => {
             arity(3)?;
             let text = as_str(&args[0], name)?;
-            let before = as_int(&args[1], name)?.max(0) as usize;
-            let after = as_int(&args[2], name)?.max(0) as usize;
+            let before = usize::try_from(as_int(&args[1], name)?).unwrap_or(0);
+            let after = usize::try_from(as_int(&args[2], name)?).unwrap_or(0);
             s(format!("{}{text}{}", " ".repeat(before), " ".repeat(after)))
         }
         "truncate" => {
             arity(2)?;
             let text = as_str(&args[0], name)?;
-            let n = as_int(&args[1], name)?.max(0) as usize;
+            let n = usize::try_from(as_int(&args[1], name)?).unwrap_or(0);
             s(text.chars().take(n).collect())
         }
         "print" => s(go_sprint(args)),
@@ -359,7 +368,9 @@ fn call(name: &str, args: &[V]) -> Result<V, TemplateError> {
                         None => V::Json(Value::String(String::new())),
                     },
                     (Value::Array(a), Value::Number(n)) => {
-                        let i = n.as_u64().ok_or_else(|| err("index: bad index"))? as usize;
+                        let i = n.as_u64().ok_or_else(|| err("index: bad index"))?;
+                        // Past the address space is past the end.
+                        let i = usize::try_from(i).unwrap_or(usize::MAX);
                         V::Json(
                             a.get(i)
                                 .cloned()
@@ -384,7 +395,7 @@ fn call(name: &str, args: &[V]) -> Result<V, TemplateError> {
             };
             let bounds: Vec<usize> = idx
                 .iter()
-                .map(|i| as_int(i, name).map(|n| n.max(0) as usize))
+                .map(|i| as_int(i, name).map(|n| usize::try_from(n).unwrap_or(0)))
                 .collect::<Result<_, _>>()?;
             match first.json() {
                 Value::String(t) => {
@@ -491,7 +502,7 @@ impl Exec {
             Arg::Var(n, f) => Self::fields(self.var(n)?, f),
             Arg::Str(s) => Ok(V::Json(Value::String(s.clone()))),
             Arg::Num(n) => Ok(V::Json(if n.fract() == 0.0 {
-                Value::from(*n as i64)
+                Value::from(go_int(*n))
             } else {
                 Value::from(*n)
             })),

@@ -436,7 +436,7 @@ pub fn out_bytes(b: &[u8]) {
 
 /// Go's `time.Time.String()` of a unix time in UTC ("2020-09-13 12:26:40 +0000 UTC").
 pub fn go_time(unix: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
+    let t = berth_cli_format::time::unix_time(unix);
     let r = berth_cli_format::time::format_rfc3339(t);
     // "2020-09-13T12:26:40Z" → "2020-09-13 12:26:40 +0000 UTC"
     format!(

@@ -156,7 +156,9 @@ async fn start_wait(
         {
             return Err(CliError::msg(msg));
         }
-        Ok(v.get("StatusCode").and_then(|c| c.as_i64()).unwrap_or(0) as i32)
+        Ok(exit_status(
+            v.get("StatusCode").and_then(|c| c.as_i64()).unwrap_or(0),
+        ))
     }))
 }
 
@@ -421,7 +423,13 @@ pub async fn exec(ctx: &Ctx, a: ExecArgs) -> CliResult<i32> {
         return Err(CliError::msg(session::ESCAPE_MESSAGE));
     }
     let info: ExecInspect = ctx.client.get_json(&format!("/exec/{id}/json")).await?;
-    Ok(info.exit_code.unwrap_or(0) as i32)
+    Ok(exit_status(info.exit_code.unwrap_or(0)))
+}
+
+/// A container's or exec's status as this process's exit code; one past `i32` (no daemon
+/// sends it) is a failure.
+fn exit_status(status: i64) -> i32 {
+    i32::try_from(status).unwrap_or(255)
 }
 
 #[cfg(test)]

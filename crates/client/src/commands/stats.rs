@@ -68,7 +68,7 @@ impl Usage {
             s.cpu_stats.cpu_usage.total_usage as f64 - s.precpu_stats.cpu_usage.total_usage as f64;
         let system_delta =
             s.cpu_stats.system_cpu_usage as f64 - s.precpu_stats.system_cpu_usage as f64;
-        let mut cpus = s.cpu_stats.online_cpus as f64;
+        let mut cpus = f64::from(s.cpu_stats.online_cpus);
         if cpus == 0.0 {
             cpus = s
                 .cpu_stats

@@ -11,14 +11,14 @@ use berth_api_types::{ContainerConfig, HostConfig, Resources};
 use berth_build::{OutputSink, RunMountSource, RunSpec};
 use berth_network::files;
 use berth_network::ConnectRequest;
-use serde_json::{json, Value};
+use oci_spec::runtime::{Mount, Spec};
 use tokio::sync::{broadcast, oneshot};
 
 use super::root::{Root, RUNTIME_TARGETS};
 use super::BuildEnv;
-use crate::containers::spec;
 use crate::containers::task::{self, Live, Output, Spawned};
 use crate::shim::{protocol, ShimArgs};
+use crate::spec;
 
 /// The network a step joins.
 enum StepNet {
@@ -62,7 +62,7 @@ fn write_bundle(
     net: &StepNet,
     hostname: &str,
     cache_mounts: &Path,
-) -> Result<Value, String> {
+) -> Result<Spec, String> {
     let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
     let rootfs = root.rootfs();
     let fd = berth_inroot::Root::open(&rootfs).map_err(|e| io("open the step's root", e))?;
@@ -148,33 +148,35 @@ fn write_bundle(
         rootfs: &rootfs,
         etc_files: &etc,
     })?;
-    oci["process"]["user"] = json!({"uid": user.0, "gid": user.1, "additionalGids": user.2});
+    if let Some(process) = oci.process_mut() {
+        let mut u = spec::user::user(user.0, user.1, Vec::new());
+        u.set_additional_gids(Some(user.2));
+        process.set_user(u);
+    }
+    let mounts = oci.mounts_mut().get_or_insert_with(Vec::new);
     if let Some(size) = spec_in.shm_size.filter(|s| *s > 0) {
-        if let Some(mounts) = oci["mounts"].as_array_mut() {
-            for m in mounts.iter_mut().filter(|m| m["destination"] == "/dev/shm") {
-                m["options"] = json!([
-                    "nosuid",
-                    "noexec",
-                    "nodev",
-                    "mode=1777",
-                    format!("size={size}")
-                ]);
-            }
+        for m in mounts
+            .iter_mut()
+            .filter(|m| m.destination() == Path::new("/dev/shm"))
+        {
+            m.set_options(Some(
+                ["nosuid", "noexec", "nodev", "mode=1777"]
+                    .map(String::from)
+                    .into_iter()
+                    .chain([format!("size={size}")])
+                    .collect(),
+            ));
         }
     }
-    let extra_mounts = step_mounts(root, spec_in, cache_mounts)?;
-    if let Some(mounts) = oci["mounts"].as_array_mut() {
-        mounts.extend(extra_mounts);
-    }
+    mounts.extend(step_mounts(root, spec_in, cache_mounts)?);
     Ok(oci)
 }
 
 /// The OCI mounts of RUN `--mount`s and of the step's files (heredoc scripts).
-fn step_mounts(root: &Root, spec_in: &RunSpec, cache_mounts: &Path) -> Result<Vec<Value>, String> {
+fn step_mounts(root: &Root, spec_in: &RunSpec, cache_mounts: &Path) -> Result<Vec<Mount>, String> {
     let mut out = Vec::new();
     let bind = |dest: &str, src: &Path, ro: bool| {
-        json!({"destination": dest, "type": "bind", "source": src,
-               "options": ["rbind", "rprivate", if ro { "ro" } else { "rw" }]})
+        spec::mounts::bind(dest, src, &["rprivate", if ro { "ro" } else { "rw" }])
     };
     for (i, (path, data, mode)) in spec_in.files.iter().enumerate() {
         let p = root.dir.join(format!("file-{i}"));
@@ -195,7 +197,7 @@ fn step_mounts(root: &Root, spec_in: &RunSpec, cache_mounts: &Path) -> Result<Ve
                 if *size > 0 {
                     opts.push(format!("size={size}"));
                 }
-                out.push(json!({"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": opts}));
+                out.push(spec::mounts::tmpfs(&m.target, opts));
             }
             RunMountSource::Secret(data) => {
                 let p = root.dir.join(format!("secret-{i}"));

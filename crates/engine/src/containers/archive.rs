@@ -17,8 +17,9 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{spec, Containers};
+use super::Containers;
 use crate::record::{self, ContainerRecord};
+use crate::spec;
 
 fn internal(e: impl std::fmt::Display) -> EngineError {
     EngineError::internal(e.to_string())

@@ -20,9 +20,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::ops::runtime_cmd;
-use super::spec;
 use super::Containers;
 use crate::record;
+use crate::spec;
 
 /// An exec instance (kept in memory).
 #[derive(Debug, Clone)]

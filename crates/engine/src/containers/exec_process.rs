@@ -50,7 +50,7 @@ pub fn build(bundle_process: &Value, exec: &ExecProcess) -> Value {
         }
     }
     if exec.privileged {
-        let all = super::spec::all_caps();
+        let all = crate::spec::all_caps();
         p["capabilities"] = serde_json::json!({
             "bounding": all, "effective": all, "permitted": all,
         });

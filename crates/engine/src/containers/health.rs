@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use berth_api_types::{Health, HealthConfig, HealthcheckResult};
 use berth_units::format_go_duration;
 
-use super::{spec, Containers};
+use super::Containers;
 use crate::logfile;
 use crate::record::ContainerRecord;
+use crate::spec;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

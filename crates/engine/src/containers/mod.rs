@@ -12,7 +12,6 @@ mod exec_process;
 mod exit;
 pub mod health;
 pub mod host_settings;
-pub mod init;
 mod kill;
 mod links;
 mod list_filter;
@@ -30,9 +29,7 @@ mod rename;
 pub mod resources;
 mod restart;
 mod restore;
-pub mod seccomp;
 mod shutdown;
-pub mod spec;
 mod start;
 pub mod stats;
 mod stop;
@@ -76,7 +73,7 @@ pub struct Containers {
     /// The daemon's log driver and options (`log-driver`, `log-opts` of daemon.json).
     pub log: LogDefaults,
     /// The daemon's `no-new-privileges` and `seccomp-profile`.
-    pub security_defaults: host_settings::DaemonDefaults,
+    pub security_defaults: crate::spec::security::DaemonDefaults,
     /// Networking.
     pub networks: Arc<Networks>,
     /// Volumes (and the mounts of containers).
@@ -118,7 +115,7 @@ pub struct ContainersDeps {
     /// The daemon's log driver and options.
     pub log: LogDefaults,
     /// The daemon's `no-new-privileges` and `seccomp-profile`.
-    pub security_defaults: host_settings::DaemonDefaults,
+    pub security_defaults: crate::spec::security::DaemonDefaults,
     /// `live-restore`.
     pub live_restore: bool,
     /// The cgroup driver.

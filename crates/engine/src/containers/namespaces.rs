@@ -5,7 +5,10 @@
 //! Values Docker refuses get Docker's messages.
 
 use berth_api_types::HostConfig;
-use serde_json::{json, Value};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::spec::mounts::set_shm;
+use crate::spec::namespaces::{join, proc_path, use_host as drop_namespace};
 
 use super::Containers;
 use crate::error::{EngineError, Result};
@@ -50,26 +53,26 @@ impl Containers {
         &self,
         id: &str,
         host: &HostConfig,
-        spec: &mut Value,
+        spec: &mut Spec,
     ) -> Result<()> {
         match host.pid_mode.as_str() {
-            "host" => drop_namespace(spec, "pid"),
+            "host" => drop_namespace(spec, LinuxNamespaceType::Pid),
             m => {
                 if let Some(other) = m.strip_prefix("container:") {
                     let pid = self.running_pid(other, "PID")?;
-                    join_namespace(spec, "pid", pid, "pid");
+                    join(spec, LinuxNamespaceType::Pid, &proc_path(pid, "pid"));
                 }
             }
         }
         match host.ipc_mode.as_str() {
             "host" => {
-                drop_namespace(spec, "ipc");
-                set_shm(spec, Some("/dev/shm".into()));
+                drop_namespace(spec, LinuxNamespaceType::Ipc);
+                set_shm(mounts(spec), Some("/dev/shm"));
             }
-            "none" => set_shm(spec, None),
+            "none" => set_shm(mounts(spec), None),
             "shareable" => {
                 let shm = self.mount_shareable_shm(id, host.shm_size)?;
-                set_shm(spec, Some(shm.display().to_string()));
+                set_shm(mounts(spec), Some(&shm.display().to_string()));
             }
             m => {
                 if let Some(other) = m.strip_prefix("container:") {
@@ -77,13 +80,13 @@ impl Containers {
                     let pid = self.running_pid(other, "IPC")?;
                     match donor.host_config.ipc_mode.as_str() {
                         "host" => {
-                            drop_namespace(spec, "ipc");
-                            set_shm(spec, Some("/dev/shm".into()));
+                            drop_namespace(spec, LinuxNamespaceType::Ipc);
+                            set_shm(mounts(spec), Some("/dev/shm"));
                         }
                         "shareable" => {
-                            join_namespace(spec, "ipc", pid, "ipc");
+                            join(spec, LinuxNamespaceType::Ipc, &proc_path(pid, "ipc"));
                             let shm = self.shm_dir(&donor.id);
-                            set_shm(spec, Some(shm.display().to_string()));
+                            set_shm(mounts(spec), Some(&shm.display().to_string()));
                         }
                         _ => {
                             return Err(EngineError::invalid(
@@ -95,11 +98,9 @@ impl Containers {
             }
         }
         if host.uts_mode == "host" {
-            drop_namespace(spec, "uts");
+            drop_namespace(spec, LinuxNamespaceType::Uts);
             // The host's own name: the runtime must not set one without a UTS namespace.
-            if let Some(o) = spec.as_object_mut() {
-                o.remove("hostname");
-            }
+            spec.set_hostname(None);
         }
         Ok(())
     }
@@ -156,38 +157,8 @@ impl Containers {
     }
 }
 
-fn namespaces(spec: &mut Value) -> Option<&mut Vec<Value>> {
-    spec["linux"]["namespaces"].as_array_mut()
-}
-
-fn drop_namespace(spec: &mut Value, kind: &str) {
-    if let Some(ns) = namespaces(spec) {
-        ns.retain(|n| n["type"] != kind);
-    }
-}
-
-fn join_namespace(spec: &mut Value, kind: &str, pid: i32, file: &str) {
-    if let Some(ns) = namespaces(spec) {
-        for n in ns.iter_mut().filter(|n| n["type"] == kind) {
-            n["path"] = Value::String(format!("/proc/{pid}/ns/{file}"));
-        }
-    }
-}
-
-/// Replaces the container's own `/dev/shm` tmpfs by a bind of `source`, or removes it.
-fn set_shm(spec: &mut Value, source: Option<String>) {
-    let Some(mounts) = spec["mounts"].as_array_mut() else {
-        return;
-    };
-    mounts.retain(|m| m["destination"] != "/dev/shm");
-    if let Some(src) = source {
-        mounts.push(json!({
-            "destination": "/dev/shm",
-            "type": "bind",
-            "source": src,
-            "options": ["rbind", "nosuid", "nodev", "noexec"],
-        }));
-    }
+fn mounts(spec: &mut Spec) -> &mut Vec<oci_spec::runtime::Mount> {
+    spec.mounts_mut().get_or_insert_with(Vec::new)
 }
 
 #[cfg(test)]
@@ -226,20 +197,5 @@ mod tests {
         }
         assert!(check(&host("", "container:abc", "host")).is_ok());
         assert!(check_hostname(&host("", "", "host"), "x").is_err());
-    }
-
-    #[test]
-    fn host_modes_drop_namespaces_and_none_drops_dev_shm() {
-        let mut spec = json!({
-            "hostname": "abc",
-            "mounts": [{"destination": "/dev/shm", "type": "tmpfs"}],
-            "linux": {"namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}]},
-        });
-        drop_namespace(&mut spec, "uts");
-        set_shm(&mut spec, None);
-        assert_eq!(spec["linux"]["namespaces"].as_array().unwrap().len(), 2);
-        assert!(spec["mounts"].as_array().unwrap().is_empty());
-        join_namespace(&mut spec, "pid", 42, "pid");
-        assert_eq!(spec["linux"]["namespaces"][0]["path"], "/proc/42/ns/pid");
     }
 }

@@ -6,39 +6,14 @@ use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
 use berth_api_types::{HostConfig, Resources, UpdateConfig, UpdateResponse};
-use berth_cgroups::{Cgroup, Layout, Version};
-use serde_json::{json, Map, Value};
+use berth_cgroups::Cgroup;
 
 use super::Containers;
 
 /// Docker's smallest memory limit and reservation (6 MiB).
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
-/// The CFS period Docker uses for `NanoCpus`.
-const NANO_CPU_PERIOD: i64 = 100_000;
-
-/// `linux.cgroupsPath` of a container: `/berth/<id>`, or `<--cgroup-parent>/<id>` (a
-/// relative parent is taken from the root of the hierarchy).
-pub fn cgroups_path(parent: &str, id: &str) -> String {
-    let parent = parent.trim_matches('/');
-    if parent.is_empty() {
-        format!("/berth/{id}")
-    } else {
-        format!("/{parent}/{id}")
-    }
-}
-
-/// True when the host accounts swap (v1 `memory.memsw.*`; always on v2).
-fn swap_accounting() -> bool {
-    match Layout::host() {
-        Ok(l) if l.version == Version::V1 => {
-            l.v1.iter()
-                .filter(|m| m.controllers.iter().any(|c| c == "memory"))
-                .any(|m| m.mount_point.join("memory.memsw.limit_in_bytes").exists())
-        }
-        Ok(_) => true,
-        Err(_) => false,
-    }
-}
+use crate::hostinfo::swap_accounting;
+pub use crate::spec::resources::cgroups_path;
 
 /// The host's CPUs (`0-1`), from the root cpuset (v1) or `cpuset.cpus.effective` (v2).
 fn available_cpus() -> Option<String> {
@@ -176,65 +151,6 @@ pub fn adapt_on_create(host: &mut HostConfig) {
     }
 }
 
-/// The OCI `linux.resources` for `r`: only what is set (zero means unset, as for runc).
-/// `devices` is left to the caller.
-pub fn oci(r: &Resources) -> Map<String, Value> {
-    let mut out = Map::new();
-    let mut memory = Map::new();
-    if r.memory > 0 {
-        memory.insert("limit".into(), json!(r.memory));
-    }
-    if r.memory_swap != 0 && swap_accounting() {
-        memory.insert("swap".into(), json!(r.memory_swap));
-    }
-    if r.memory_reservation > 0 {
-        memory.insert("reservation".into(), json!(r.memory_reservation));
-    }
-    if let Some(s) = r.memory_swappiness.filter(|s| (0..=100).contains(s)) {
-        memory.insert("swappiness".into(), json!(s));
-    }
-    if r.oom_kill_disable == Some(true) {
-        memory.insert("disableOOMKiller".into(), json!(true));
-    }
-    if !memory.is_empty() {
-        out.insert("memory".into(), Value::Object(memory));
-    }
-    let mut cpu = Map::new();
-    if r.cpu_shares > 0 {
-        cpu.insert("shares".into(), json!(r.cpu_shares));
-    }
-    if r.nano_cpus > 0 {
-        cpu.insert("period".into(), json!(NANO_CPU_PERIOD));
-        cpu.insert(
-            "quota".into(),
-            json!(r.nano_cpus * NANO_CPU_PERIOD / 1_000_000_000),
-        );
-    } else {
-        if r.cpu_period != 0 {
-            cpu.insert("period".into(), json!(r.cpu_period));
-        }
-        if r.cpu_quota != 0 {
-            cpu.insert("quota".into(), json!(r.cpu_quota));
-        }
-    }
-    if !r.cpuset_cpus.is_empty() {
-        cpu.insert("cpus".into(), json!(r.cpuset_cpus));
-    }
-    if !r.cpuset_mems.is_empty() {
-        cpu.insert("mems".into(), json!(r.cpuset_mems));
-    }
-    if !cpu.is_empty() {
-        out.insert("cpu".into(), Value::Object(cpu));
-    }
-    if let Some(l) = r.pids_limit.filter(|l| *l != 0) {
-        out.insert("pids".into(), json!({"limit": if l < 0 { -1 } else { l }}));
-    }
-    if r.blkio_weight > 0 {
-        out.insert("blockIO".into(), json!({"weight": r.blkio_weight}));
-    }
-    out
-}
-
 /// Docker's `UpdateContainer`: merges the set fields of `u` into `host`.
 pub fn merge_update(host: &mut HostConfig, u: &UpdateConfig) -> Result<()> {
     let conflict = |m: &str| Err(EngineError::invalid(m.to_string()));
@@ -336,12 +252,10 @@ pub fn check_cgroup_parent(driver: &str, parent: &str) -> Result<(), String> {
 /// Writes the set fields of `r` to the running container's cgroup (with the systemd driver,
 /// to its scope unit's properties first, as runc's update does).
 pub fn apply_live(driver: &str, parent: &str, id: &str, r: &Resources) -> Result<(), String> {
-    let oci = oci(r);
-    if oci.is_empty() {
+    let res = crate::spec::resources::resources(r, swap_accounting());
+    if res == oci_spec::runtime::LinuxResources::default() {
         return Ok(());
     }
-    let res: oci_spec::runtime::LinuxResources =
-        serde_json::from_value(Value::Object(oci)).map_err(|e| e.to_string())?;
     let path = driver_cgroups_path(driver, parent, id);
     if driver == "systemd" {
         let unit =
@@ -464,26 +378,5 @@ mod tests {
         u.resources.cpu_quota = 50_000;
         host.resources.nano_cpus = 1_000_000_000;
         assert!(merge_update(&mut host, &u).is_err());
-    }
-
-    #[test]
-    fn oci_resources_only_carry_what_is_set() {
-        assert!(oci(&Resources::default()).is_empty());
-        let r = Resources {
-            nano_cpus: 1_500_000_000,
-            cpu_shares: 512,
-            pids_limit: Some(-1),
-            blkio_weight: 300,
-            cpuset_cpus: "0".into(),
-            ..Default::default()
-        };
-        let v = Value::Object(oci(&r));
-        assert_eq!(v["cpu"]["quota"], 150_000);
-        assert_eq!(v["cpu"]["period"], 100_000);
-        assert_eq!(v["cpu"]["shares"], 512);
-        assert_eq!(v["cpu"]["cpus"], "0");
-        assert_eq!(v["pids"]["limit"], -1);
-        assert_eq!(v["blockIO"]["weight"], 300);
-        let _: oci_spec::runtime::LinuxResources = serde_json::from_value(v).unwrap();
     }
 }

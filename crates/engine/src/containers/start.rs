@@ -6,13 +6,13 @@ use crate::error::{EngineError, Result};
 use berth_api_types::*;
 use tokio::sync::oneshot;
 
-use super::spec;
 use super::task::{self, Output, Spawned};
 use super::Containers;
 use crate::logfile;
 use crate::networks::links;
 use crate::record::ContainerRecord;
 use crate::shim::{protocol, ShimArgs};
+use crate::spec;
 
 use super::ops::*;
 
@@ -152,12 +152,12 @@ impl Containers {
         };
         if self.cgroup_driver == "systemd" {
             // The runtime makes the scope unit (`--systemd-cgroup`, below), as runc for dockerd.
-            spec["linux"]["cgroupsPath"] = super::resources::driver_cgroups_path(
+            let path = super::resources::driver_cgroups_path(
                 &self.cgroup_driver,
                 &rec.host_config.resources.cgroup_parent,
                 &id,
-            )
-            .into();
+            );
+            crate::spec::linux_mut(&mut spec).set_cgroups_path(Some(path.into()));
         }
         if let Err(e) = self.networks.adjust_network_spec(&rec, &mut spec) {
             fail(self, String::new());
@@ -176,7 +176,10 @@ impl Containers {
             return Err(e);
         }
         match self.volumes.oci_mounts(&rec, &rootfs) {
-            Ok(user) => crate::volumes::mounts::apply(&mut spec, user),
+            Ok(user) => crate::spec::mounts::add_user_mounts(
+                spec.mounts_mut().get_or_insert_with(Vec::new),
+                user,
+            ),
             Err(e) => {
                 self.unmount_rootfs(&id);
                 return Err(e);

@@ -61,12 +61,12 @@ impl Default for Live {
 }
 
 impl Live {
-    /// Sends a frame to the shim (ignored when not connected).
+    /// Sends a frame to the shim (ignored when not connected, refused over the frame limit).
     pub fn send(&self, kind: u8, payload: &[u8]) -> bool {
         let guard = self.ctl.lock().unwrap_or_else(|e| e.into_inner());
-        guard
-            .as_ref()
-            .is_some_and(|tx| tx.send(protocol::encode(kind, payload)).is_ok())
+        guard.as_ref().is_some_and(|tx| {
+            protocol::encode(kind, payload).is_ok_and(|frame| tx.send(frame).is_ok())
+        })
     }
 }
 

@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use berth_api_types::HostConfig;
-use serde_json::{json, Value};
+use oci_spec::runtime::{LinuxIdMapping, Spec};
+
+use crate::spec::namespaces;
 
 use super::Containers;
 use crate::error::{EngineError, Result};
@@ -49,53 +51,35 @@ impl Containers {
     /// The container's user namespace: a new one with the daemon's mappings, or, when it
     /// joins another container's network, PID or IPC namespace, that container's user
     /// namespace (as dockerd: namespaces can only be shared within one user namespace).
-    pub(super) fn apply_userns(&self, host: &HostConfig, spec: &mut Value) -> Result<()> {
+    pub(super) fn apply_userns(&self, host: &HostConfig, spec: &mut Spec) -> Result<()> {
         let Some(map) = self.remap_for(host) else {
             return Ok(());
         };
-        let joined_pid = spec["linux"]["namespaces"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|n| n["path"].as_str())
-            .find_map(|p| {
-                p.strip_prefix("/proc/")?
-                    .split('/')
-                    .next()?
-                    .parse::<i32>()
-                    .ok()
-            });
         let own = std::fs::read_link("/proc/self/ns/user").map_err(EngineError::internal)?;
-        let user_ns = match joined_pid {
-            Some(pid)
-                if std::fs::read_link(format!("/proc/{pid}/ns/user"))
-                    .ok()
-                    .as_ref()
-                    != Some(&own) =>
-            {
-                json!({"type": "user", "path": format!("/proc/{pid}/ns/user")})
-            }
-            _ => {
-                spec["linux"]["uidMappings"] = mappings(&map.uids);
-                spec["linux"]["gidMappings"] = mappings(&map.gids);
-                json!({"type": "user"})
-            }
-        };
-        if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
-            ns.retain(|n| n["type"] != "user");
-            ns.push(user_ns);
+        let other = namespaces::joined_pid(spec).filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/ns/user"))
+                .ok()
+                .as_ref()
+                != Some(&own)
+        });
+        match other {
+            Some(pid) => namespaces::set_user(
+                spec,
+                Some(namespaces::proc_path(pid, "user")),
+                vec![],
+                vec![],
+            ),
+            None => namespaces::set_user(spec, None, mappings(&map.uids), mappings(&map.gids)),
         }
         Ok(())
     }
 }
 
-fn mappings(ranges: &[IdRange]) -> Value {
-    Value::Array(
-        ranges
-            .iter()
-            .map(|r| json!({"containerID": r.container, "hostID": r.host, "size": r.size}))
-            .collect(),
-    )
+fn mappings(ranges: &[IdRange]) -> Vec<LinuxIdMapping> {
+    ranges
+        .iter()
+        .map(|r| namespaces::id_mapping(r.container, r.host, r.size))
+        .collect()
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ pub fn oom_score_adj(adj: i64) -> Result<(), String> {
 /// Docker's `NormalizeLegacyCapabilities`: `ALL`, or a capability the kernel knows, with or
 /// without `CAP_`, any case. `invalid CapAdd: unknown capability: "CAP_FOO"`.
 pub fn capabilities<'a>(field: &str, caps: impl Iterator<Item = &'a String>) -> Result<(), String> {
-    let known = super::spec::all_caps();
+    let known = crate::spec::all_caps();
     for c in caps {
         let c = c.to_ascii_uppercase();
         if c == "ALL" {
@@ -71,58 +71,7 @@ pub fn capabilities<'a>(field: &str, caps: impl Iterator<Item = &'a String>) -> 
     Ok(())
 }
 
-/// A security option as Docker's `parseSecurityOpt` reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecurityOpt {
-    /// `no-new-privileges[=bool]`.
-    NoNewPrivileges(bool),
-    /// `seccomp=unconfined` or `seccomp=<profile JSON>` (the CLI sends the file's content).
-    Seccomp(String),
-    /// `apparmor=…`: no AppArmor in berth, so, as Docker on a host without it, ignored.
-    AppArmor(String),
-    /// `label=…` / `disable`: no SELinux in berth, so, as Docker without it, ignored.
-    Label(String),
-}
-
-/// Parses one `SecurityOpt` entry (`key=value`, or the deprecated `key:value`), with
-/// Docker's messages: `invalid --security-opt 1: "foo"` (no separator) and
-/// `invalid --security-opt 2: "foo=bar"` (unknown key or bad value).
-pub fn security_opt(opt: &str) -> Result<SecurityOpt, String> {
-    if opt == "no-new-privileges" {
-        return Ok(SecurityOpt::NoNewPrivileges(true));
-    }
-    if opt == "disable" {
-        return Ok(SecurityOpt::Label("disable".into()));
-    }
-    let (key, value) = opt
-        .split_once('=')
-        .or_else(|| opt.split_once(':'))
-        .ok_or_else(|| format!("invalid --security-opt 1: {opt:?}"))?;
-    let bad = || format!("invalid --security-opt 2: {opt:?}");
-    match key {
-        "label" => Ok(SecurityOpt::Label(value.into())),
-        "apparmor" => Ok(SecurityOpt::AppArmor(value.into())),
-        "seccomp" => {
-            if value != "unconfined" {
-                super::seccomp::check_profile(value)?;
-            }
-            Ok(SecurityOpt::Seccomp(value.into()))
-        }
-        "no-new-privileges" => go_bool(value)
-            .map(SecurityOpt::NoNewPrivileges)
-            .ok_or_else(bad),
-        _ => Err(bad()),
-    }
-}
-
-/// Go's `strconv.ParseBool`.
-pub fn go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
+pub use crate::spec::security::{go_bool, security_opt, SecurityOpt};
 
 #[cfg(test)]
 mod tests {

@@ -196,7 +196,7 @@ pub struct DaemonConfig {
     /// Network settings.
     pub network: crate::networks::NetConfig,
     /// `no-new-privileges` and `seccomp-profile` for every container.
-    pub security_defaults: crate::containers::host_settings::DaemonDefaults,
+    pub security_defaults: crate::spec::security::DaemonDefaults,
     /// `userns-remap` as given (read and set up by the daemon at start: [`crate::remap`]).
     pub userns_remap: Option<String>,
     /// The remapping set up from `userns_remap` (the daemon's start fills it in; the data
@@ -444,8 +444,8 @@ fn go_map(m: &BTreeMap<String, String>) -> String {
 fn security_defaults(
     flags: &Flags,
     file: &FileConfig,
-) -> Result<crate::containers::host_settings::DaemonDefaults, String> {
-    use crate::containers::host_settings::DaemonDefaults;
+) -> Result<crate::spec::security::DaemonDefaults, String> {
+    use crate::spec::security::DaemonDefaults;
     let seccomp = match flags
         .seccomp_profile
         .as_ref()
@@ -776,7 +776,7 @@ mod tests {
 
     #[test]
     fn security_keys_of_daemon_json_are_read() {
-        use crate::containers::host_settings::Seccomp;
+        use crate::spec::seccomp::Seccomp;
         let dir = std::env::temp_dir().join(format!("berth-cfg-sec-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("daemon.json");

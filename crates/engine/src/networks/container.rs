@@ -18,7 +18,7 @@ use berth_network::ports::{self, PortMapping, Proto};
 use berth_network::{
     dns::ResolverListener, link, ConnectRequest, Endpoint, NetworkMode, PublishedPort,
 };
-use serde_json::Value;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::{endpoint_id, network_container, Attached, NetworkRecord, Networks};
 use crate::record::ContainerRecord;
@@ -364,7 +364,7 @@ impl Networks {
 
     /// Adjusts the OCI spec for the network mode: `container:` joins the other container's
     /// netns (which must be running); `host` uses the host's hostname.
-    pub fn adjust_network_spec(&self, rec: &ContainerRecord, spec: &mut Value) -> Result<()> {
+    pub fn adjust_network_spec(&self, rec: &ContainerRecord, spec: &mut Spec) -> Result<()> {
         match NetworkMode::parse(&rec.host_config.network_mode) {
             NetworkMode::Container(other) => {
                 let target = self.containers.lookup(&other)?;
@@ -375,23 +375,17 @@ impl Networks {
                     )));
                 }
                 let path = format!("/proc/{}/ns/net", target.state.pid);
-                if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
-                    for n in ns.iter_mut() {
-                        if n["type"] == "network" {
-                            n["path"] = Value::String(path.clone());
-                        }
-                    }
-                }
+                crate::spec::namespaces::join(spec, LinuxNamespaceType::Network, &path);
                 let name =
                     std::fs::read_to_string(self.containers.data_dir(&target.id).join("hostname"))
                         .unwrap_or_default();
                 if !name.trim().is_empty() && rec.config.hostname.is_empty() {
-                    spec["hostname"] = Value::String(name.trim().to_string());
+                    spec.set_hostname(Some(name.trim().to_string()));
                 }
             }
             NetworkMode::Host if rec.config.hostname.is_empty() => {
                 let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-                spec["hostname"] = Value::String(name.trim().to_string());
+                spec.set_hostname(Some(name.trim().to_string()));
             }
             _ => {}
         }

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{EngineError, Result};
 use berth_api_types::{ContainerConfig, HostConfig, Labels, MountPoint};
 use berth_volume::{anonymous_name, parse_bind, MountSpec, MountType, VolumeStore};
-use serde_json::{json, Value};
+use oci_spec::runtime::Mount;
+
+use crate::spec::mounts::{bind, tmpfs};
 
 use super::Volumes;
 use crate::record::{ContainerMount, ContainerRecord, ContainerStore};
@@ -415,31 +417,6 @@ pub fn tmpfs_options(user: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn depth(dest: &str) -> usize {
-    dest.split('/').filter(|c| !c.is_empty()).count()
-}
-
-/// Puts the user's mounts into `config.json`: default mounts at the same destinations
-/// (and under `/dev/` when `/dev` itself is mounted) give way, parents before children.
-pub fn apply(spec: &mut Value, mut user: Vec<Value>) {
-    if user.is_empty() {
-        return;
-    }
-    let dests: HashSet<String> = user
-        .iter()
-        .filter_map(|m| m["destination"].as_str().map(String::from))
-        .collect();
-    let dev = dests.contains("/dev");
-    user.sort_by_key(|m| depth(m["destination"].as_str().unwrap_or("")));
-    if let Some(list) = spec["mounts"].as_array_mut() {
-        list.retain(|m| {
-            let d = m["destination"].as_str().unwrap_or("");
-            !dests.contains(d) && (!dev || !d.starts_with("/dev/"))
-        });
-        list.extend(user);
-    }
-}
-
 impl Volumes {
     /// Creates the plan's missing volumes and references every volume the container mounts.
     /// Returns the names it created (for [`rollback`](Self::rollback)).
@@ -495,7 +472,7 @@ impl Volumes {
     /// The container's mounts as `config.json` entries, with host paths ready: device
     /// volumes mounted, empty volumes filled from the image (`rootfs`), `-v` bind sources
     /// created. On error nothing stays mounted for it.
-    pub fn oci_mounts(&self, rec: &ContainerRecord, rootfs: &Path) -> Result<Vec<Value>> {
+    pub fn oci_mounts(&self, rec: &ContainerRecord, rootfs: &Path) -> Result<Vec<Mount>> {
         let res = self.oci_mounts_inner(rec, rootfs);
         if res.is_err() {
             self.store.unmount_container(&rec.id);
@@ -503,12 +480,11 @@ impl Volumes {
         res
     }
 
-    fn oci_mounts_inner(&self, rec: &ContainerRecord, rootfs: &Path) -> Result<Vec<Value>> {
+    fn oci_mounts_inner(&self, rec: &ContainerRecord, rootfs: &Path) -> Result<Vec<Mount>> {
         let mut out = Vec::new();
-        let bind = |dest: &str, src: &Path, prop: &str, rw: bool| {
+        let bind_as = |dest: &str, src: &Path, prop: &str, rw: bool| {
             let prop = if prop.is_empty() { "rprivate" } else { prop };
-            json!({"destination": dest, "type": "bind", "source": src,
-                "options": ["rbind", prop, if rw { "rw" } else { "ro" }]})
+            bind(dest, src, &[prop, if rw { "rw" } else { "ro" }])
         };
         for m in &rec.mounts {
             match m.kind.as_str() {
@@ -521,7 +497,7 @@ impl Volumes {
                         self.copy_up(&m.name, rootfs, &m.destination)?;
                     }
                     let path = volume_source(&path, &m.subpath)?;
-                    out.push(bind(&m.destination, &path, &m.propagation, m.rw));
+                    out.push(bind_as(&m.destination, &path, &m.propagation, m.rw));
                 }
                 "bind" => {
                     let src = PathBuf::from(&m.source);
@@ -539,15 +515,14 @@ impl Volumes {
                             ))
                         })?;
                     }
-                    out.push(bind(&m.destination, &src, &m.propagation, m.rw));
+                    out.push(bind_as(&m.destination, &src, &m.propagation, m.rw));
                 }
                 _ => {
                     let mut opts = tmpfs_options(&m.tmpfs_data)?;
                     if !m.rw {
                         opts.push("ro".into());
                     }
-                    out.push(json!({"destination": m.destination, "type": "tmpfs",
-                        "source": "tmpfs", "options": opts}));
+                    out.push(tmpfs(&m.destination, opts));
                 }
             }
         }
@@ -557,10 +532,7 @@ impl Volumes {
             if taken.contains(&dest) {
                 continue;
             }
-            out.push(
-                json!({"destination": dest, "type": "tmpfs", "source": "tmpfs",
-                "options": tmpfs_options(data)?}),
-            );
+            out.push(tmpfs(&dest, tmpfs_options(data)?));
         }
         Ok(out)
     }
@@ -613,30 +585,5 @@ mod tests {
         );
         assert_eq!(tmpfs_options("").unwrap(), ["noexec", "nosuid", "nodev"]);
         assert!(tmpfs_options("bogus").is_err());
-    }
-
-    #[test]
-    fn user_mounts_replace_defaults_parents_first() {
-        let mut spec = json!({"mounts": [
-            {"destination": "/proc"}, {"destination": "/dev/shm"}, {"destination": "/etc/hosts"}
-        ]});
-        apply(
-            &mut spec,
-            vec![
-                json!({"destination": "/data/sub"}),
-                json!({"destination": "/dev/shm"}),
-                json!({"destination": "/data"}),
-            ],
-        );
-        let dests: Vec<&str> = spec["mounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["destination"].as_str().unwrap())
-            .collect();
-        assert_eq!(
-            dests,
-            ["/proc", "/etc/hosts", "/data", "/data/sub", "/dev/shm"]
-        );
     }
 }

@@ -81,7 +81,7 @@ pub(crate) fn entry(v: &Value) -> LogEntry {
             let bytes: Vec<u8> = a
                 .iter()
                 .filter_map(Value::as_u64)
-                .map(|b| b as u8)
+                .filter_map(|b| u8::try_from(b).ok())
                 .collect();
             String::from_utf8_lossy(&bytes).into_owned()
         }

@@ -66,7 +66,7 @@ impl LogDriver for LocalDriver {
             line: msg.line.to_vec(),
             partial: msg.partial,
         };
-        self.file.write_record(&proto::encode(&record))
+        self.file.write_record(&proto::encode(&record)?)
     }
 }
 

@@ -10,6 +10,8 @@
 //!
 //! Hand-written: one small message, proto3 rules (zero values omitted, fields in order).
 
+use std::io;
+
 /// One decoded record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {
@@ -25,10 +27,10 @@ pub struct Record {
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        out.push(((v & 0x7f) as u8) | 0x80);
         v >>= 7;
     }
-    out.push(v as u8);
+    out.push((v & 0x7f) as u8);
 }
 
 fn bytes_field(out: &mut Vec<u8>, field: u8, data: &[u8]) {
@@ -37,15 +39,16 @@ fn bytes_field(out: &mut Vec<u8>, field: u8, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
-/// The framed record (`[len][LogEntry][len]`).
-pub fn encode(r: &Record) -> Vec<u8> {
+/// The framed record (`[len][LogEntry][len]`); a record over 4 GiB cannot be framed.
+pub fn encode(r: &Record) -> io::Result<Vec<u8>> {
     let mut msg = Vec::with_capacity(r.line.len() + 32);
     if !r.source.is_empty() {
         bytes_field(&mut msg, 1, r.source.as_bytes());
     }
     if r.time_nano != 0 {
         msg.push(2 << 3);
-        varint(&mut msg, r.time_nano as u64);
+        // int64 on the wire: the two's complement bits as a varint.
+        varint(&mut msg, u64::from_ne_bytes(r.time_nano.to_ne_bytes()));
     }
     if !r.line.is_empty() {
         bytes_field(&mut msg, 3, &r.line);
@@ -56,12 +59,14 @@ pub fn encode(r: &Record) -> Vec<u8> {
         // Metadata present with `last` false: readers give the line back without a newline.
         bytes_field(&mut msg, 5, &[]);
     }
-    let len = (msg.len() as u32).to_be_bytes();
+    let len = u32::try_from(msg.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "log record over 4 GiB"))?
+        .to_be_bytes();
     let mut out = Vec::with_capacity(msg.len() + 8);
     out.extend_from_slice(&len);
     out.extend_from_slice(&msg);
     out.extend_from_slice(&len);
-    out
+    Ok(out)
 }
 
 struct Cursor<'a> {
@@ -112,7 +117,7 @@ fn decode_message(data: &[u8]) -> Option<Record> {
         let (field, wire) = (key >> 3, (key & 7) as u8);
         match (field, wire) {
             (1, 2) => r.source = String::from_utf8_lossy(c.bytes()?).into_owned(),
-            (2, 0) => r.time_nano = c.varint()? as i64,
+            (2, 0) => r.time_nano = i64::from_ne_bytes(c.varint()?.to_ne_bytes()),
             (3, 2) => r.line = c.bytes()?.to_vec(),
             (4, 0) => partial_flag = c.varint()? != 0,
             (5, 2) => meta_last = Some(decode_last(c.bytes()?)?),
@@ -169,18 +174,18 @@ mod tests {
             line: b"hi".to_vec(),
             partial: false,
         };
-        let enc = encode(&r);
+        let enc = encode(&r).unwrap();
         // 0a 06 "stdout" 10 01 1a 02 "hi": what gogo/protobuf's Marshal writes.
         let msg = b"\x0a\x06stdout\x10\x01\x1a\x02hi";
         assert_eq!(&enc[4..enc.len() - 4], msg);
-        assert_eq!(&enc[..4], &[0, 0, 0, msg.len() as u8]);
+        assert_eq!(&enc[..4], &[0, 0, 0, u8::try_from(msg.len()).unwrap()]);
         let p = Record {
             partial: true,
             time_nano: 1_700_000_000_123_456_789,
             ..r.clone()
         };
         let mut both = enc.clone();
-        both.extend(encode(&p));
+        both.extend(encode(&p).unwrap());
         both.extend_from_slice(&[0, 0, 0]); // torn tail
         assert_eq!(decode_all(&both), vec![r, p]);
     }

@@ -55,7 +55,7 @@ impl Facility {
             return Ok(Facility(3 << 3));
         }
         let n = if let Some(i) = FACILITIES.iter().position(|f| *f == s) {
-            Some(i as u32)
+            u32::try_from(i).ok()
         } else if let Some(l) = s.strip_prefix("local").and_then(|d| d.parse::<u32>().ok()) {
             (l <= 7).then_some(16 + l)
         } else {

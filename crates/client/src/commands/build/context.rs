@@ -268,7 +268,7 @@ fn add_dir<W: Write>(
         h.set_mode(md.mode() & 0o7777);
         h.set_uid(0);
         h.set_gid(0);
-        h.set_mtime(md.mtime().max(0) as u64);
+        h.set_mtime(u64::try_from(md.mtime()).unwrap_or(0));
         if md.is_dir() {
             if !excluded {
                 h.set_entry_type(tar::EntryType::Directory);

@@ -96,27 +96,9 @@ fn secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
 
+/// RFC 3339 with nine fractional digits, as buildkit's JSON progress writes times.
 fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_nanos()
-    )
+    berth_units::Timestamp::from_system_time(t).to_rfc3339(berth_units::SubSeconds::Nanos)
 }
 
 impl Renderer {
@@ -319,7 +301,7 @@ impl Renderer {
 
     fn block(&self, finished: bool) -> String {
         let width = crate::terminal::size()
-            .map_or(80, |(w, _)| w as usize)
+            .map_or(80, |(w, _)| usize::from(w))
             .max(40);
         let done = self.vertices.iter().filter(|v| v.took.is_some()).count();
         let mut out = format!(

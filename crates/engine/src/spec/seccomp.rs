@@ -3,8 +3,19 @@
 //! `linux.seccomp` section for a container's capabilities on this machine, as moby's
 //! `profiles/seccomp` does.
 
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompArgBuilder, LinuxSeccompOperator, LinuxSyscall};
 use serde::Deserialize;
-use serde_json::{json, Value};
+
+/// The seccomp filter a container asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seccomp {
+    /// Docker's default profile.
+    Default,
+    /// `seccomp=unconfined`.
+    Unconfined,
+    /// `seccomp=<profile JSON>` (the docker CLI sends the file's content).
+    Profile(String),
+}
 
 /// Docker's default profile (moby's `profiles/seccomp/default.json`).
 pub const DEFAULT_PROFILE: &str = include_str!("../../assets/seccomp-default.json");
@@ -126,7 +137,8 @@ pub fn check_profile(text: &str) -> Result<Profile, String> {
 
 /// The OCI `linux.seccomp` of `profile` for a container with `caps` on this machine
 /// (moby's `setupSeccomp`): rules whose `includes` / `excludes` do not match are left out.
-pub fn to_oci(profile: &Profile, caps: &[String]) -> Value {
+/// An action, architecture, flag or operator the OCI spec does not know is an error.
+pub fn to_oci(profile: &Profile, caps: &[String]) -> Result<LinuxSeccomp, String> {
     let (native, docker_arch) = native_arch();
     let architectures: Vec<String> = match (&profile.architectures, &profile.arch_map) {
         (Some(a), _) if !a.is_empty() => a.clone(),
@@ -142,21 +154,7 @@ pub fn to_oci(profile: &Profile, caps: &[String]) -> Value {
     let kernel = kernel_version();
     let mut syscalls = Vec::new();
     for s in &profile.syscalls {
-        let inc = &s.includes;
-        let exc = &s.excludes;
-        if !inc.caps.iter().all(|c| caps.contains(c)) {
-            continue;
-        }
-        if !inc.arches.is_empty() && !inc.arches.iter().any(|a| a == docker_arch) {
-            continue;
-        }
-        if let (Some(min), Some(k)) = (&inc.min_kernel, kernel) {
-            if parse_version(min).is_some_and(|m| k < m) {
-                continue;
-            }
-        }
-        if exc.caps.iter().any(|c| caps.contains(c)) || exc.arches.iter().any(|a| a == docker_arch)
-        {
+        if !applies(s, caps, docker_arch, kernel) {
             continue;
         }
         let names: Vec<String> = match (&s.names, &s.name) {
@@ -164,44 +162,91 @@ pub fn to_oci(profile: &Profile, caps: &[String]) -> Value {
             (_, Some(n)) => vec![n.clone()],
             _ => continue,
         };
-        let mut rule = json!({"names": names, "action": s.action});
-        if let Some(e) = s.errno_ret {
-            rule["errnoRet"] = e.into();
-        }
+        let mut rule = LinuxSyscall::default();
+        rule.set_names(names)
+            .set_action(named(&s.action)?)
+            .set_errno_ret(s.errno_ret);
         if let Some(args) = &s.args {
-            rule["args"] = args
-                .iter()
-                .map(|a| json!({"index": a.index, "value": a.value, "valueTwo": a.value_two, "op": a.op}))
-                .collect();
+            let mut out = Vec::with_capacity(args.len());
+            for a in args {
+                let arg = LinuxSeccompArgBuilder::default()
+                    .index(a.index as usize)
+                    .value(a.value)
+                    .value_two(a.value_two)
+                    .op(named::<LinuxSeccompOperator>(&a.op)?)
+                    .build();
+                out.push(arg.map_err(|e| e.to_string())?);
+            }
+            rule.set_args(Some(out));
         }
         syscalls.push(rule);
     }
-    let mut oci = json!({
-        "defaultAction": profile.default_action,
-        "architectures": architectures,
-        "syscalls": syscalls,
-    });
-    if let Some(e) = profile.default_errno_ret {
-        oci["defaultErrnoRet"] = e.into();
+    let mut oci = LinuxSeccomp::default();
+    oci.set_default_action(named(&profile.default_action)?)
+        .set_default_errno_ret(profile.default_errno_ret)
+        .set_architectures(Some(
+            architectures
+                .iter()
+                .map(|a| named(a))
+                .collect::<Result<_, _>>()?,
+        ))
+        .set_flags(
+            profile
+                .flags
+                .as_ref()
+                .map(|f| f.iter().map(|f| named(f)).collect::<Result<_, _>>())
+                .transpose()?,
+        )
+        .set_listener_path(profile.listener_path.as_ref().map(Into::into))
+        .set_listener_metadata(profile.listener_metadata.clone())
+        .set_syscalls(Some(syscalls));
+    Ok(oci)
+}
+
+/// Whether rule `s` applies to a container with `caps` on this architecture and kernel.
+fn applies(s: &Syscall, caps: &[String], docker_arch: &str, kernel: Option<(u32, u32)>) -> bool {
+    let (inc, exc) = (&s.includes, &s.excludes);
+    if !inc.caps.iter().all(|c| caps.contains(c)) {
+        return false;
     }
-    if let Some(f) = &profile.flags {
-        oci["flags"] = json!(f);
+    if !inc.arches.is_empty() && !inc.arches.iter().any(|a| a == docker_arch) {
+        return false;
     }
-    if let Some(p) = &profile.listener_path {
-        oci["listenerPath"] = json!(p);
+    if let (Some(min), Some(k)) = (&inc.min_kernel, kernel) {
+        if parse_version(min).is_some_and(|m| k < m) {
+            return false;
+        }
     }
-    if let Some(m) = &profile.listener_metadata {
-        oci["listenerMetadata"] = json!(m);
-    }
-    oci
+    !(exc.caps.iter().any(|c| caps.contains(c)) || exc.arches.iter().any(|a| a == docker_arch))
+}
+
+/// An OCI enum value by its JSON name (`SCMP_ACT_ERRNO`, `SCMP_ARCH_X86_64`, …).
+fn named<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, String> {
+    super::parse_name(name).map_err(|e| format!("seccomp profile: {e}"))
 }
 
 /// Docker's default profile for `caps`.
-pub fn default_for(caps: &[String]) -> Value {
-    match check_profile(DEFAULT_PROFILE) {
-        Ok(p) => to_oci(&p, caps),
-        // The embedded profile is tested to parse; never reached.
-        Err(_) => Value::Null,
+pub fn default_for(caps: &[String]) -> LinuxSeccomp {
+    // The embedded profile is tested to parse and convert.
+    check_profile(DEFAULT_PROFILE)
+        .and_then(|p| to_oci(&p, caps))
+        .unwrap_or_default()
+}
+
+/// `linux.seccomp` for a container with `caps` (moby's `WithSeccomp`): none when
+/// unconfined or privileged, the given profile, else Docker's default.
+pub fn section(
+    seccomp: &Seccomp,
+    privileged: bool,
+    caps: &[String],
+) -> Result<Option<LinuxSeccomp>, String> {
+    if privileged {
+        return Ok(None);
+    }
+    match seccomp {
+        Seccomp::Unconfined => Ok(None),
+        Seccomp::Default => Ok(Some(default_for(caps))),
+        Seccomp::Profile(text) => Ok(Some(to_oci(&check_profile(text)?, caps)?)),
     }
 }
 
@@ -233,27 +278,26 @@ fn parse_version(v: &str) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oci_spec::runtime::{Arch, LinuxSeccompAction};
 
-    fn names(p: &Value) -> Vec<String> {
-        p["syscalls"]
-            .as_array()
-            .unwrap()
+    fn names(p: &LinuxSeccomp) -> Vec<String> {
+        p.syscalls()
             .iter()
-            .flat_map(|s| s["names"].as_array().unwrap().iter())
-            .map(|n| n.as_str().unwrap().to_string())
+            .flatten()
+            .flat_map(|s| s.names().iter().cloned())
             .collect()
     }
 
     #[test]
     fn default_profile_follows_capabilities() {
-        let base: Vec<String> = super::super::spec::DEFAULT_CAPS
+        let base: Vec<String> = super::super::capabilities::DEFAULT_CAPS
             .iter()
             .map(|s| s.to_string())
             .collect();
         check_profile(DEFAULT_PROFILE).unwrap();
         let p = default_for(&base);
-        assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
-        assert_eq!(p["defaultErrnoRet"], 1);
+        assert_eq!(p.default_action(), LinuxSeccompAction::ScmpActErrno);
+        assert_eq!(p.default_errno_ret(), Some(1));
         assert!(names(&p).contains(&"read".to_string()));
         assert!(!names(&p).contains(&"mount".to_string()));
         let mut admin = base.clone();
@@ -261,8 +305,8 @@ mod tests {
         assert!(names(&default_for(&admin)).contains(&"mount".to_string()));
         if std::env::consts::ARCH == "x86_64" {
             assert_eq!(
-                p["architectures"],
-                json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])
+                p.architectures().as_deref(),
+                Some(&[Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32][..])
             );
         }
     }
@@ -275,11 +319,12 @@ mod tests {
                 {"name":"chmod","action":"SCMP_ACT_ERRNO","args":[{"index":1,"value":2048,"op":"SCMP_CMP_MASKED_EQ","valueTwo":2048}]}]}"#,
         )
         .unwrap();
-        let oci = to_oci(&p, &[]);
-        assert_eq!(oci["defaultAction"], "SCMP_ACT_ALLOW");
+        let oci = to_oci(&p, &[]).unwrap();
+        assert_eq!(oci.default_action(), LinuxSeccompAction::ScmpActAllow);
         assert_eq!(names(&oci), ["mkdir", "mkdirat", "chmod"]);
-        assert_eq!(oci["syscalls"][0]["errnoRet"], 13);
-        assert_eq!(oci["syscalls"][1]["args"][0]["valueTwo"], 2048);
+        let rules = oci.syscalls().clone().unwrap();
+        assert_eq!(rules[0].errno_ret(), Some(13));
+        assert_eq!(rules[1].args().as_ref().unwrap()[0].value_two(), Some(2048));
         for bad in ["notjson", r#"{"defaultAction":5}"#, r#"{"syscalls":{}}"#] {
             let e = check_profile(bad).unwrap_err();
             assert!(
@@ -292,6 +337,21 @@ mod tests {
         )
         .unwrap_err()
         .contains("use either 'architectures' or 'archMap'"));
+        let unknown = check_profile(r#"{"defaultAction":"SCMP_ACT_BOGUS"}"#).unwrap();
+        assert!(to_oci(&unknown, &[])
+            .unwrap_err()
+            .contains("SCMP_ACT_BOGUS"));
+    }
+
+    #[test]
+    fn privileged_and_unconfined_have_no_filter() {
+        let caps = vec!["CAP_CHOWN".to_string()];
+        assert_eq!(section(&Seccomp::Unconfined, false, &caps), Ok(None));
+        assert_eq!(section(&Seccomp::Default, true, &caps), Ok(None));
+        assert!(section(&Seccomp::Default, false, &caps).unwrap().is_some());
+        let own = Seccomp::Profile(r#"{"defaultAction":"SCMP_ACT_LOG"}"#.into());
+        let filter = section(&own, false, &caps).unwrap().unwrap();
+        assert_eq!(filter.default_action(), LinuxSeccompAction::ScmpActLog);
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! is bind-mounted read-only at `/sbin/docker-init` and becomes pid 1 in front of the
 //! container's command: it reaps orphaned zombies and forwards signals to the command.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use oci_spec::runtime::Mount;
 
 /// Where the init appears inside the container (as with Docker).
 pub const INIT_PATH: &str = "/sbin/docker-init";
@@ -28,20 +28,33 @@ pub fn binary() -> Option<PathBuf> {
     None
 }
 
-/// Puts the init in front of `args` and adds its read-only bind mount.
-pub fn apply(args: &[String], mounts: &mut Vec<Value>) -> Result<Vec<String>, String> {
+/// `--init`: the args with the init in front, and the read-only bind of its binary.
+pub fn init(args: &[String]) -> Result<(Vec<String>, Mount), String> {
     let bin = binary().ok_or_else(|| {
         "--init: no init binary found on the host (install Debian's tini package, which \
          provides tini-static)"
             .to_string()
     })?;
-    mounts.push(json!({
-        "destination": INIT_PATH,
-        "type": "bind",
-        "source": bin,
-        "options": ["rbind", "ro", "nosuid", "nodev"],
-    }));
+    Ok(init_with(&bin, args))
+}
+
+/// [`init`] with the init binary at `bin`.
+pub fn init_with(bin: &Path, args: &[String]) -> (Vec<String>, Mount) {
+    let m = super::mounts::bind(INIT_PATH, bin, &["ro", "nosuid", "nodev"]);
     let mut out = vec![INIT_PATH.to_string(), "--".to_string()];
     out.extend(args.iter().cloned());
-    Ok(out)
+    (out, m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_goes_in_front() {
+        let (args, m) = init_with(Path::new("/usr/bin/tini-static"), &["sh".to_string()]);
+        assert_eq!(args, ["/sbin/docker-init", "--", "sh"]);
+        assert_eq!(m.destination(), Path::new("/sbin/docker-init"));
+        assert!(m.options().as_ref().unwrap().contains(&"ro".to_string()));
+    }
 }
