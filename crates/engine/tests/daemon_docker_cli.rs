@@ -225,13 +225,14 @@ fn peer_restart_right_after_exit_and_runtime_state_cleaned() {
     let runtime_root = d.root().join("exec/runtime");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        // Container state directories; the runtime's own `.empty` (its sealed binary's
-        // overlay layer) stays.
+        // Container state directories; the runtime's own entries stay (`.empty`, its sealed
+        // binary's overlay layer, and `.seccomp`, its compiled-program cache): their names
+        // start with '.', which a container id cannot.
         let left: Vec<_> = std::fs::read_dir(&runtime_root)
             .map(|r| {
                 r.flatten()
                     .map(|e| e.file_name())
-                    .filter(|n| n != ".empty")
+                    .filter(|n| !n.to_string_lossy().starts_with('.'))
                     .collect()
             })
             .unwrap_or_default();
