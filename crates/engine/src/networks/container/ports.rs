@@ -96,6 +96,7 @@ pub(super) fn ports_map(exposed: &[String], published: &[PublishedPort]) -> Port
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
 
     #[test]
     fn port_bindings_and_publish_all() {
