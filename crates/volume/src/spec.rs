@@ -104,29 +104,11 @@ impl MountSpec {
 }
 
 fn invalid(kind: MountType, why: impl std::fmt::Display) -> VolumeError {
-    VolumeError::InvalidArgument(format!(
-        "invalid mount config for type \"{}\": {why}",
-        kind.as_str()
-    ))
+    VolumeError::InvalidArgument(berth_api_types::invalid_mount_config(kind.as_str(), why))
 }
 
 fn check_target(kind: MountType, target: &str) -> Result<()> {
-    if target.is_empty() {
-        return Err(invalid(kind, "field Target must not be empty"));
-    }
-    if !target.starts_with('/') {
-        return Err(invalid(
-            kind,
-            format!("invalid mount path: '{target}' mount path must be absolute"),
-        ));
-    }
-    if target == "/" {
-        return Err(invalid(
-            kind,
-            "invalid specification: destination can't be '/'",
-        ));
-    }
-    Ok(())
+    berth_api_types::check_mount_target(kind.as_str(), target).map_err(VolumeError::InvalidArgument)
 }
 
 /// Parses a `HostConfig.Binds` entry, `[SOURCE:]TARGET[:OPTIONS]` (what `-v` sends).
