@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
+use super::super::mount_spec::{self, parse_bind};
 use crate::error::{EngineError, Result};
 use berth_api_types::{ContainerConfig, HostConfig, Labels};
-use berth_volume::{anonymous_name, parse_bind, MountSpec, MountType, VolumeStore};
+use berth_volume::{anonymous_name, MountSpec, MountType, VolumeStore};
 
 use super::*;
 use crate::record::{ContainerMount, ContainerStore};
@@ -75,7 +76,7 @@ pub fn plan(c: &ContainerStore, config: &ContainerConfig, host: &HostConfig) -> 
                 )));
             }
         }
-        let spec = parse_bind(b).map_err(EngineError::from)?;
+        let spec = parse_bind(b)?;
         let dest = clean(&spec.target);
         if !explicit.insert(dest.clone()) {
             return Err(dup(&dest));
@@ -123,7 +124,7 @@ pub fn plan(c: &ContainerStore, config: &ContainerConfig, host: &HostConfig) -> 
     }
 
     for api in host.mounts.iter().flatten() {
-        let spec = MountSpec::from_api(api).map_err(EngineError::from)?;
+        let spec = mount_spec::from_api(api)?;
         let dest = clean(&spec.target);
         if !explicit.insert(dest.clone()) {
             return Err(dup(&dest));
