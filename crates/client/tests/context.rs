@@ -1,10 +1,7 @@
 //! `berth context …` and the docker CLI v28 on one context store (a private HOME, never the
 //! real ~/.docker): a context made by one is listed, inspected, used, exported and imported
 //! by the other, with the same output; `--context X ps` reaches the server either way.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 
