@@ -46,6 +46,9 @@ pub struct Live {
     /// Held across a start: a kill waits on it (a stop holds `op` for its whole timeout,
     /// which a kill must not wait for).
     pub starting: tokio::sync::Mutex<()>,
+    /// The delay of the last restart by policy (Docker's restart manager keeps it in
+    /// memory too); cleared when the user or the daemon starts the container.
+    pub restart_delay: Mutex<Option<std::time::Duration>>,
 }
 
 impl Default for Live {
@@ -56,6 +59,7 @@ impl Default for Live {
             ctl: Mutex::new(None),
             op: tokio::sync::Mutex::new(()),
             starting: tokio::sync::Mutex::new(()),
+            restart_delay: Mutex::new(None),
         }
     }
 }
