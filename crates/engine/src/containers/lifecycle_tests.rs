@@ -236,7 +236,7 @@ async fn restore_reconnects_live_tasks_records_dead_ones_and_deletes_orphans() {
     assert_eq!((state.status.as_str(), state.exit_code), ("exited", 3));
     assert_eq!(
         h.tasks.runtime_state().into_iter().collect::<Vec<_>>(),
-        [alive.clone()]
+        std::slice::from_ref(&alive)
     );
     // The reconnected task is driven as before the crash.
     h.containers.stop("alive", None, None).await.unwrap();
