@@ -10,13 +10,6 @@
 //! Both daemons run on private sockets, data roots and exec roots under one temporary
 //! directory (dockerd with `--iptables=false` and a containerd of its own); everything
 //! started is stopped by pid and unmounted at the end.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

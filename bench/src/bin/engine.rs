@@ -16,13 +16,6 @@
 //! `--bridge=none --iptables=false` and a containerd of its own (never the host's). Every
 //! container runs with `--network none` so both engines do the same work. Everything started
 //! is stopped by pid and unmounted at the end, also when the bench fails half-way.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -255,7 +248,7 @@ impl Lab {
     }
 
     fn daemon_pids(&self, target: Target) -> Vec<i32> {
-        let pid = |c: &Option<ChildGuard>| c.as_ref().map(|c| c.0.id() as i32);
+        let pid = |c: &Option<ChildGuard>| c.as_ref().and_then(|c| i32::try_from(c.0.id()).ok());
         match target {
             Target::DockerToDocker => [pid(&self.docker), pid(&self.containerd)]
                 .into_iter()
@@ -265,7 +258,7 @@ impl Lab {
                 .berth
                 .as_ref()
                 .and_then(Daemon::pid)
-                .map(|p| p as i32)
+                .and_then(|p| i32::try_from(p).ok())
                 .into_iter()
                 .collect(),
         }
