@@ -39,10 +39,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use berth_bench::engines::DOCKER_CLI;
 use berth_bench::{free_loopback_port, median, report, unmount_under, wait_for, ChildGuard};
-
-/// The docker CLI both daemons are driven with.
-const DOCKER_CLI: &str = "/usr/local/bin/docker";
 
 /// A daemon under test with everything it owns on the host, removed on drop.
 struct Engine {
