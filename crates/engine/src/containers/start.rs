@@ -272,7 +272,7 @@ impl Containers {
         rec.manually_stopped = false;
         self.save(&rec).await?;
         self.event("start", &rec, &[]);
-        self.health_start(&rec);
+        self.health.container_started(&rec);
         Ok(())
     }
 
