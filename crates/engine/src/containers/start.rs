@@ -24,7 +24,7 @@ impl Containers {
     pub async fn start(self: &Arc<Self>, reference: &str) -> Result<()> {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
-        let _op = live.op.lock().await;
+        let _op = live.lock_op().await;
         let rec = self.get(&id)?;
         if rec.state.status == "paused" {
             return Err(EngineError::conflict(
@@ -245,7 +245,9 @@ impl Containers {
             let _ = self.save(&rec).await;
             let mut exited = live.signals.subscribe();
             let _ = runtime_kill(self, &id, "SIGKILL").await;
-            self.wait_exit(&mut exited, Some(EXIT_CLEANUP_WAIT)).await;
+            if self.wait_exit(&mut exited, Some(EXIT_CLEANUP_WAIT)).await {
+                live.wait_cleanup().await;
+            }
             return Err(e);
         }
         live.send(protocol::START, b"");

@@ -46,6 +46,10 @@ pub struct Live {
     /// Held across a start: a kill waits on it (a stop holds `op` for its whole timeout,
     /// which a kill must not wait for).
     pub starting: tokio::sync::Mutex<()>,
+    /// Held by the exit handler from before the exit is visible until the task's resources
+    /// (mounts, endpoints) are released and the record is durable: `stop` returns at the
+    /// `die`, what comes next waits here ([`lock_op`](Live::lock_op)).
+    pub cleanup: tokio::sync::Mutex<()>,
 }
 
 impl Default for Live {
@@ -56,7 +60,23 @@ impl Default for Live {
             ctl: Mutex::new(None),
             op: tokio::sync::Mutex::new(()),
             starting: tokio::sync::Mutex::new(()),
+            cleanup: tokio::sync::Mutex::new(()),
         }
+    }
+}
+
+impl Live {
+    /// Takes the lifecycle lock once the last exit's cleanup is over (start, rm, cp,
+    /// network connect and every other operation on the container's state).
+    pub async fn lock_op(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        let op = self.op.lock().await;
+        self.wait_cleanup().await;
+        op
+    }
+
+    /// Waits until the last exit's cleanup is over.
+    pub async fn wait_cleanup(&self) {
+        drop(self.cleanup.lock().await);
     }
 }
 
