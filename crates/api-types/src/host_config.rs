@@ -309,6 +309,33 @@ pub struct Mount {
     pub tmpfs_options: Option<TmpfsOptions>,
 }
 
+/// Docker's message for a mount of type `kind` that is wrong:
+/// `invalid mount config for type "<kind>": <why>` (daemon and CLI word it the same).
+pub fn invalid_mount_config(kind: &str, why: impl std::fmt::Display) -> String {
+    format!("invalid mount config for type \"{kind}\": {why}")
+}
+
+/// Checks a mount's target (`--mount target=…`, a `HostConfig.Mounts` entry, the target of
+/// a `-v` spec) as Docker does: not empty, absolute, not `/`. The error is Docker's message.
+pub fn check_mount_target(kind: &str, target: &str) -> Result<(), String> {
+    if target.is_empty() {
+        return Err(invalid_mount_config(kind, "field Target must not be empty"));
+    }
+    if !target.starts_with('/') {
+        return Err(invalid_mount_config(
+            kind,
+            format!("invalid mount path: '{target}' mount path must be absolute"),
+        ));
+    }
+    if target == "/" {
+        return Err(invalid_mount_config(
+            kind,
+            "invalid specification: destination can't be '/'",
+        ));
+    }
+    Ok(())
+}
+
 /// The host-side configuration of a container.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, remote = "Self")]

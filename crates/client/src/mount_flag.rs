@@ -4,15 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use berth_api_types::{BindOptions, DriverConfig, Mount, TmpfsOptions, VolumeOptions};
+use berth_api_types::{
+    check_mount_target, invalid_mount_config as invalid, BindOptions, DriverConfig, Mount,
+    TmpfsOptions, VolumeOptions,
+};
 
 const PROPAGATIONS: [&str; 6] = [
     "private", "rprivate", "shared", "rshared", "slave", "rslave",
 ];
-
-fn invalid(kind: &str, why: impl std::fmt::Display) -> String {
-    format!("invalid mount config for type \"{kind}\": {why}")
-}
 
 fn parse_bool(kind: &str, key: &str, v: Option<&str>) -> Result<bool, String> {
     match v {
@@ -20,25 +19,6 @@ fn parse_bool(kind: &str, key: &str, v: Option<&str>) -> Result<bool, String> {
         Some("0") | Some("false") => Ok(false),
         Some(other) => Err(invalid(kind, format!("invalid value for {key}: {other}"))),
     }
-}
-
-fn check_target(kind: &str, target: &str) -> Result<(), String> {
-    if target.is_empty() {
-        return Err(invalid(kind, "field Target must not be empty"));
-    }
-    if !target.starts_with('/') {
-        return Err(invalid(
-            kind,
-            format!("invalid mount path: '{target}' mount path must be absolute"),
-        ));
-    }
-    if target == "/" {
-        return Err(invalid(
-            kind,
-            "invalid specification: destination can't be '/'",
-        ));
-    }
-    Ok(())
 }
 
 /// The `bind-*`, `volume-*` and `tmpfs-*` fields, before they are checked against the type.
@@ -128,7 +108,7 @@ pub fn parse(spec: &str) -> Result<Mount, String> {
             }
         }
     }
-    check_target(kind, &m.target)?;
+    check_mount_target(kind, &m.target)?;
     fill_options(&mut m, o)?;
     Ok(m)
 }

@@ -48,15 +48,6 @@ impl VolumeError {
             source,
         }
     }
-    /// HTTP status for the API layer: 400 bad input, 404 not found, 409 in use, 500 else.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            VolumeError::InvalidArgument(_) => 400,
-            VolumeError::NotFound(_) => 404,
-            VolumeError::InUse { .. } => 409,
-            _ => 500,
-        }
-    }
 }
 
 /// Result alias of this crate.

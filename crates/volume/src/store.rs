@@ -16,9 +16,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use berth_api_types::volume::{Volume, VolumePruneResponse};
-use berth_api_types::{Filters, Labels};
-use berth_units::{SubSeconds, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::copyup;
@@ -27,6 +24,65 @@ use crate::mountopts;
 use crate::name::{anonymous_name, validate_name};
 
 const META: &str = "berth.json";
+
+/// Labels and driver options: sorted key/value pairs.
+pub type Labels = BTreeMap<String, String>;
+
+/// A volume as the store knows it (the engine turns it into the API's `Volume`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeInfo {
+    /// Its name.
+    pub name: String,
+    /// User labels (anonymous volumes carry [`ANONYMOUS_LABEL`]).
+    pub labels: Labels,
+    /// Driver options (`type`, `device`, `o`, `size`).
+    pub options: Labels,
+    /// Creation time, seconds since the epoch.
+    pub created_unix: i64,
+    /// Host path of its data (`<root>/volumes/<name>/_data`).
+    pub mountpoint: PathBuf,
+    /// Created without a name (`rm -v` and the default prune remove these).
+    pub anonymous: bool,
+}
+
+/// A volume with what `system df` shows of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeUsage {
+    /// The volume.
+    pub volume: VolumeInfo,
+    /// Bytes under its data directory.
+    pub size: u64,
+    /// Containers referencing it.
+    pub ref_count: usize,
+}
+
+/// Which volumes `list` and `prune` take; every set condition must hold (Docker's
+/// `volume ls --filter` keys: `name`, `driver`, `label`, `label!`, `dangling`; `all` for
+/// prune).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VolumeFilter {
+    /// The name contains one of these.
+    pub names: Vec<String>,
+    /// The driver is one of these.
+    pub drivers: Vec<String>,
+    /// Has every label (`k` or `k=v`).
+    pub labels: Vec<String>,
+    /// Has none of these labels (`k` or `k=v`).
+    pub not_labels: Vec<String>,
+    /// No container uses it (`true`) or one does (`false`).
+    pub dangling: Option<bool>,
+    /// Prune named volumes too, not only anonymous ones.
+    pub all: bool,
+}
+
+/// What a prune removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Names of the removed volumes.
+    pub deleted: Vec<String>,
+    /// Bytes their data took.
+    pub reclaimed: u64,
+}
 
 /// What is persisted per volume.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -100,17 +156,14 @@ impl VolumeStore {
         }
     }
 
-    fn to_api(&self, m: &Meta) -> Volume {
-        Volume {
+    fn info(&self, m: &Meta) -> VolumeInfo {
+        VolumeInfo {
             name: m.name.clone(),
-            driver: "local".into(),
-            mountpoint: self.data_path(&m.name).to_string_lossy().into_owned(),
-            created_at: Timestamp::new(m.created_unix, 0).to_rfc3339(SubSeconds::Omit),
-            status: None,
             labels: m.labels.clone(),
-            scope: "local".into(),
             options: m.options.clone(),
-            usage_data: None,
+            created_unix: m.created_unix,
+            mountpoint: self.data_path(&m.name),
+            anonymous: m.anonymous,
         }
     }
 
@@ -122,7 +175,7 @@ impl VolumeStore {
         driver: &str,
         labels: Labels,
         options: Labels,
-    ) -> Result<Volume> {
+    ) -> Result<VolumeInfo> {
         match name.filter(|n| !n.is_empty()) {
             Some(n) => self.create_with(n, driver, labels, options, false),
             None => self.create_with(&anonymous_name(), driver, labels, options, true),
@@ -149,11 +202,11 @@ impl VolumeStore {
         labels: Labels,
         options: Labels,
         anonymous: bool,
-    ) -> Result<Volume> {
+    ) -> Result<VolumeInfo> {
         Self::check_create(name, driver, &options)?;
         let name = name.to_string();
         if let Some(m) = self.read_meta(&name)? {
-            return Ok(self.to_api(&m));
+            return Ok(self.info(&m));
         }
         let dir = self.vol_dir(&name);
         let data = self.data_path(&name);
@@ -191,15 +244,15 @@ impl VolumeStore {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e);
         }
-        Ok(self.to_api(&meta))
+        Ok(self.info(&meta))
     }
 
     /// One volume.
-    pub fn inspect(&self, name: &str) -> Result<Volume> {
+    pub fn inspect(&self, name: &str) -> Result<VolumeInfo> {
         let m = self
             .read_meta(name)?
             .ok_or_else(|| VolumeError::NotFound(name.to_string()))?;
-        Ok(self.to_api(&m))
+        Ok(self.info(&m))
     }
 
     /// True when the volume was created anonymously (for `rm -v`).
@@ -226,74 +279,47 @@ impl VolumeStore {
         Ok(out)
     }
 
-    fn matches(&self, m: &Meta, f: &Filters) -> Result<bool> {
-        for key in f.0.keys() {
-            if !["name", "label", "dangling", "driver", "all", "label!"].contains(&key.as_str()) {
-                return Err(VolumeError::InvalidArgument(format!(
-                    "invalid filter '{key}'"
-                )));
-            }
+    fn matches(&self, m: &Meta, f: &VolumeFilter) -> bool {
+        if !f.names.is_empty() && !f.names.iter().any(|n| m.name.contains(n.as_str())) {
+            return false;
         }
-        let names = f.get("name");
-        if !names.is_empty() && !names.iter().any(|n| m.name.contains(n.as_str())) {
-            return Ok(false);
-        }
-        let drivers = f.get("driver");
-        if !drivers.is_empty() && !drivers.iter().any(|d| d == "local") {
-            return Ok(false);
+        if !f.drivers.is_empty() && !f.drivers.iter().any(|d| d == "local") {
+            return false;
         }
         let label_ok = |l: &String| match l.split_once('=') {
             Some((k, v)) => m.labels.get(k).is_some_and(|x| x == v),
             None => m.labels.contains_key(l.as_str()),
         };
-        if !f.get("label").iter().all(label_ok) {
-            return Ok(false);
+        if !f.labels.iter().all(label_ok) || f.not_labels.iter().any(label_ok) {
+            return false;
         }
-        if f.get("label!").iter().any(label_ok) {
-            return Ok(false);
+        match f.dangling {
+            Some(want) => self.users(&m.name).is_empty() == want,
+            None => true,
         }
-        for d in f.get("dangling") {
-            let want = match d.as_str() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                other => {
-                    return Err(VolumeError::InvalidArgument(format!(
-                        "invalid filter 'dangling={other}'"
-                    )))
-                }
-            };
-            if self.users(&m.name).is_empty() != want {
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
 
     /// Volumes matching Docker's filters: `name` (substring), `label` (`k` or `k=v`),
     /// `label!`, `dangling` (no users), `driver`.
-    pub fn list(&self, filters: &Filters) -> Result<Vec<Volume>> {
-        let mut out = Vec::new();
-        for m in self.all()? {
-            if self.matches(&m, filters)? {
-                out.push(self.to_api(&m));
-            }
-        }
-        Ok(out)
+    pub fn list(&self, filter: &VolumeFilter) -> Result<Vec<VolumeInfo>> {
+        Ok(self
+            .all()?
+            .iter()
+            .filter(|m| self.matches(m, filter))
+            .map(|m| self.info(m))
+            .collect())
     }
 
     /// Every volume with `UsageData` (size of its data in bytes, number of referencing
     /// containers), for `system df`.
-    pub fn usage(&self) -> Result<Vec<Volume>> {
+    pub fn usage(&self) -> Result<Vec<VolumeUsage>> {
         Ok(self
             .all()?
             .iter()
-            .map(|m| {
-                let mut v = self.to_api(m);
-                v.usage_data = Some(berth_api_types::volume::VolumeUsageData {
-                    size: i64::try_from(dir_size(&self.data_path(&m.name))).unwrap_or(i64::MAX),
-                    ref_count: i64::try_from(self.users(&m.name).len()).unwrap_or(i64::MAX),
-                });
-                v
+            .map(|m| VolumeUsage {
+                volume: self.info(m),
+                size: dir_size(&self.data_path(&m.name)),
+                ref_count: self.users(&m.name).len(),
             })
             .collect())
     }
@@ -328,14 +354,14 @@ impl VolumeStore {
 
     /// Removes unused volumes: anonymous ones only, unless the filter `all=true` is given
     /// (Docker API >= 1.42); other filters as in [`list`](Self::list).
-    pub fn prune(&self, filters: &Filters) -> Result<VolumePruneResponse> {
-        let all = filters.get("all").iter().any(|v| v == "true" || v == "1");
+    pub fn prune(&self, filter: &VolumeFilter) -> Result<Pruned> {
+        let all = filter.all;
         let mut deleted = Vec::new();
         let mut reclaimed = 0u64;
         for m in self.all()? {
             if !self.users(&m.name).is_empty()
                 || (!all && !m.anonymous)
-                || !self.matches(&m, filters)?
+                || !self.matches(&m, filter)
             {
                 continue;
             }
@@ -344,10 +370,7 @@ impl VolumeStore {
             reclaimed += size;
             deleted.push(m.name);
         }
-        Ok(VolumePruneResponse {
-            volumes_deleted: Some(deleted),
-            space_reclaimed: reclaimed,
-        })
+        Ok(Pruned { deleted, reclaimed })
     }
 
     /// Container ids using a volume.

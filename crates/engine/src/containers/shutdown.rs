@@ -111,6 +111,7 @@ impl Containers {
                     return;
                 }
                 let name = rec.name.clone();
+                let rec = super::start::reset_restart_policy(rec, &live);
                 if let Err(e) = this.start_locked(rec, &live).await {
                     eprintln!("berth daemon: restarting container {name} at start: {e}");
                 }

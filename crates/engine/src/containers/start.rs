@@ -34,7 +34,8 @@ impl Containers {
         if rec.state.running {
             return Err(EngineError::not_modified());
         }
-        self.start_locked(rec, &live).await
+        self.start_locked(reset_restart_policy(rec, &live), &live)
+            .await
     }
 
     pub(super) fn start_locked<'a>(
@@ -297,4 +298,12 @@ impl Containers {
             EngineError::internal(full)
         }
     }
+}
+
+/// A start by the user (or by the daemon at its start) begins the restart policy afresh,
+/// as Docker's `ResetRestartManager(true)`: no restarts counted, the back-off from 100 ms.
+pub(super) fn reset_restart_policy(mut rec: ContainerRecord, live: &task::Live) -> ContainerRecord {
+    rec.restart_count = 0;
+    *live.restart_delay.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    rec
 }

@@ -50,6 +50,9 @@ pub struct Live {
     /// (mounts, endpoints) are released and the record is durable: `stop` returns at the
     /// `die`, what comes next waits here ([`lock_op`](Live::lock_op)).
     pub cleanup: tokio::sync::Mutex<()>,
+    /// The delay of the last restart by policy (Docker's restart manager keeps it in
+    /// memory too); cleared when the user or the daemon starts the container.
+    pub restart_delay: Mutex<Option<std::time::Duration>>,
 }
 
 impl Default for Live {
@@ -61,6 +64,7 @@ impl Default for Live {
             op: tokio::sync::Mutex::new(()),
             starting: tokio::sync::Mutex::new(()),
             cleanup: tokio::sync::Mutex::new(()),
+            restart_delay: Mutex::new(None),
         }
     }
 }

@@ -13,9 +13,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use super::mount_spec::{self, parse_bind};
 use crate::error::{EngineError, Result};
 use berth_api_types::{ContainerConfig, HostConfig, Labels, MountPoint};
-use berth_volume::{anonymous_name, parse_bind, MountSpec, MountType, VolumeStore};
+use berth_volume::{anonymous_name, MountSpec, MountType, VolumeStore};
 use oci_spec::runtime::Mount;
 
 use crate::spec::mounts::{bind, tmpfs};
@@ -127,7 +128,7 @@ pub fn plan(c: &ContainerStore, config: &ContainerConfig, host: &HostConfig) -> 
                 )));
             }
         }
-        let spec = parse_bind(b).map_err(EngineError::from)?;
+        let spec = parse_bind(b)?;
         let dest = clean(&spec.target);
         if !explicit.insert(dest.clone()) {
             return Err(dup(&dest));
@@ -175,7 +176,7 @@ pub fn plan(c: &ContainerStore, config: &ContainerConfig, host: &HostConfig) -> 
     }
 
     for api in host.mounts.iter().flatten() {
-        let spec = MountSpec::from_api(api).map_err(EngineError::from)?;
+        let spec = mount_spec::from_api(api)?;
         let dest = clean(&spec.target);
         if !explicit.insert(dest.clone()) {
             return Err(dup(&dest));
