@@ -54,7 +54,10 @@ fn mounted_for(id: &str) -> Vec<String> {
 
 #[test]
 fn stop_then_rm_start_cp_network_rm_and_reuse_at_once() {
-    if !daemon::need("stop_then_rm_start_cp_network_rm_and_reuse_at_once", &["ip"]) {
+    if !daemon::need(
+        "stop_then_rm_start_cp_network_rm_and_reuse_at_once",
+        &["ip"],
+    ) {
         return;
     }
     let d = Daemon::start();
@@ -78,8 +81,20 @@ fn stop_then_rm_start_cp_network_rm_and_reuse_at_once() {
     let a_id = run(
         "run a",
         &[
-            "run", "-d", "--name", &a, "--network", &net, "--ip", &fixed, "-p",
-            &format!("127.0.0.1:{port}:80"), "busybox", "sh", "-c", WAITS_FOR_TERM,
+            "run",
+            "-d",
+            "--name",
+            &a,
+            "--network",
+            &net,
+            "--ip",
+            &fixed,
+            "-p",
+            &format!("127.0.0.1:{port}:80"),
+            "busybox",
+            "sh",
+            "-c",
+            WAITS_FOR_TERM,
         ],
     );
     let veths = ports_of(&bridge);
@@ -87,20 +102,40 @@ fn stop_then_rm_start_cp_network_rm_and_reuse_at_once() {
     ok("stop a", docker(&["stop", &a]));
     let ip = run(
         "inspect a",
-        &["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", &a],
+        &[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &a,
+        ],
     );
     assert_eq!(ip, "", "a stopped container shows no address");
     let b = format!("{p}b");
     ok(
         "run b on a's port and address",
         docker(&[
-            "run", "-d", "--name", &b, "--network", &net, "--ip", &fixed, "-p",
-            &format!("127.0.0.1:{port}:80"), "busybox", "sh", "-c", WAITS_FOR_TERM,
+            "run",
+            "-d",
+            "--name",
+            &b,
+            "--network",
+            &net,
+            "--ip",
+            &fixed,
+            "-p",
+            &format!("127.0.0.1:{port}:80"),
+            "busybox",
+            "sh",
+            "-c",
+            WAITS_FOR_TERM,
         ]),
     );
     ok("stop b", docker(&["stop", &b]));
     let out = d.dir.path().join("hostname-of-b");
-    ok("cp from b", docker(&["cp", &format!("{b}:/etc/hostname"), out.to_str().unwrap()]));
+    ok(
+        "cp from b",
+        docker(&["cp", &format!("{b}:/etc/hostname"), out.to_str().unwrap()]),
+    );
     assert!(out.exists());
     ok("start b again", docker(&["start", &b]));
     let running = run("inspect b", &["inspect", "-f", "{{.State.Running}}", &b]);
@@ -114,7 +149,10 @@ fn stop_then_rm_start_cp_network_rm_and_reuse_at_once() {
         assert!(!link_exists(v), "veth {v} left after rm");
     }
     ok("network rm", docker(&["network", "rm", &net]));
-    assert!(!link_exists(&bridge), "bridge {bridge} left after network rm");
+    assert!(
+        !link_exists(&bridge),
+        "bridge {bridge} left after network rm"
+    );
 
     // stop, then at once network prune (the stopped container keeps its endpoint config,
     // as on Docker, and does not hold the network)
@@ -126,12 +164,27 @@ fn stop_then_rm_start_cp_network_rm_and_reuse_at_once() {
     let c = format!("{p}c");
     ok(
         "run c",
-        docker(&["run", "-d", "--name", &c, "--network", &net2, "busybox", "sh", "-c", WAITS_FOR_TERM]),
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &c,
+            "--network",
+            &net2,
+            "busybox",
+            "sh",
+            "-c",
+            WAITS_FOR_TERM,
+        ]),
     );
     ok("stop c", docker(&["stop", &c]));
     let pruned = docker(&["network", "prune", "-f"]);
     assert!(pruned.status.success(), "prune: {}", stderr(&pruned));
-    assert!(stdout(&pruned).contains(&net2), "prune: {}", stdout(&pruned));
+    assert!(
+        stdout(&pruned).contains(&net2),
+        "prune: {}",
+        stdout(&pruned)
+    );
     assert!(!link_exists(&format!("br-{}", &net2_id[..12])));
     ok("rm c", docker(&["rm", &c]));
 }

@@ -48,7 +48,9 @@ mod tests {
     #[test]
     fn a_key_is_claimed_once_until_released() {
         let claims = Claims::default();
-        let a = claims.claim("name:a".into(), || false).expect("first claim");
+        let a = claims
+            .claim("name:a".into(), || false)
+            .expect("first claim");
         assert!(claims.claim("name:a".into(), || false).is_none());
         assert!(claims.claim("name:b".into(), || true).is_none());
         drop(a);

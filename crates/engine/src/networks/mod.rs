@@ -3,10 +3,10 @@
 //! and (in [`container`]) what a container's start, exit, inspect and `network
 //! connect|disconnect` do with them. See `docs/network.md`.
 
+mod claims;
 pub mod config;
 pub mod container;
 mod create;
-mod claims;
 pub mod links;
 pub mod releases;
 

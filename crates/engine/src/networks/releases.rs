@@ -70,7 +70,10 @@ impl Releases {
 impl Drop for Release {
     fn drop(&mut self) {
         let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if map.get(&self.id).is_some_and(|l| Arc::ptr_eq(l, &self.lock)) {
+        if map
+            .get(&self.id)
+            .is_some_and(|l| Arc::ptr_eq(l, &self.lock))
+        {
             map.remove(&self.id);
         }
     }
