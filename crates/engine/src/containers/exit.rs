@@ -18,12 +18,13 @@ impl Containers {
     /// The shim reported an exit: record it, notify, clean up, auto-remove or restart.
     pub async fn on_exit(self: &Arc<Self>, id: &str, exit: ExitRecord) {
         let live = self.live(id);
+        // Taken before the exit is visible, so whoever sees it also waits for the cleanup;
+        // a start in flight holds it until it has saved the running state.
+        let cleanup = live.cleanup.lock().await;
         let Ok(mut rec) = self.get(id) else {
             let _ = live.output.send(Output::Exit(exit.exit_code));
             return;
         };
-        // Taken before the exit is visible, so whoever sees it also waits for the cleanup.
-        let cleanup = live.cleanup.lock().await;
         rec.state.status = "exited".into();
         rec.state.running = false;
         rec.state.paused = false;

@@ -251,10 +251,16 @@ impl Containers {
             }
             return Err(e);
         }
+        // Held until the running state is saved and `start` sent: the exit handler of a task
+        // that ends at once takes it first, so it records the exit after them.
+        let exit_after_start = live.cleanup.lock().await;
         live.send(protocol::START, b"");
         match rx.await {
             Ok(Ok(_)) => {}
-            Ok(Err(msg)) => return Err(self.start_failed(rec, msg).await),
+            Ok(Err(msg)) => {
+                drop(exit_after_start);
+                return Err(self.start_failed(rec, msg).await);
+            }
             Err(_) => return Err(EngineError::internal("shim went away")),
         }
         crate::crash::hold("start-before-save").await;
@@ -271,6 +277,7 @@ impl Containers {
         self.save(&rec).await?;
         self.event("start", &rec, &[]);
         self.health_start(&rec);
+        drop(exit_after_start);
         Ok(())
     }
 
