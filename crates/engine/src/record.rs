@@ -115,6 +115,9 @@ pub struct ContainerStore {
     exec_root: PathBuf,
     data_root: PathBuf,
     remap: Option<Arc<crate::remap::IdMapping>>,
+    /// The group of the traversable directories when it is not root's nor the remapped
+    /// root's (unit tests, which run unprivileged, use their own).
+    traverse_gid: Option<u32>,
 }
 
 /// Maps a metadata error to the engine's.
@@ -136,7 +139,15 @@ impl ContainerStore {
             exec_root,
             data_root,
             remap: None,
+            traverse_gid: None,
         }
+    }
+
+    /// The same store with `gid` as the group of the traversable directories.
+    #[cfg(test)]
+    pub fn with_traverse_gid(mut self, gid: u32) -> Self {
+        self.traverse_gid = Some(gid);
+        self
     }
 
     /// The same store for a daemon with `userns-remap`.
@@ -156,7 +167,9 @@ impl ContainerStore {
         crate::layout::Layout {
             data_root: self.data_root.clone(),
             exec_root: self.exec_root.clone(),
-            gid: self.remap.as_ref().map(|m| m.root_gid()),
+            gid: self
+                .traverse_gid
+                .or_else(|| self.remap.as_ref().map(|m| m.root_gid())),
         }
     }
 
@@ -393,16 +406,13 @@ pub fn random_name(attempt: u32) -> String {
 /// Unix seconds of an RFC 3339 time (0 when unparsable).
 pub fn unix_secs(t: &str) -> i64 {
     crate::logfile::rfc3339_nanos(t)
-        .map(|n| (n / 1_000_000_000) as i64)
+        .map(|n| i64::try_from(n / 1_000_000_000).unwrap_or(0))
         .unwrap_or(0)
 }
 
 /// Docker's `Status` column text ("Up 3 seconds", "Exited (0) 5 minutes ago", "Created").
 pub fn status_text(state: &ContainerState) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as i64;
+    let now = berth_units::Timestamp::now().secs;
     let ago = |t: &str| {
         let secs = u64::try_from(now - unix_secs(t)).unwrap_or(0);
         berth_units::human_duration(std::time::Duration::from_secs(secs))

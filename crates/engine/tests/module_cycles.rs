@@ -9,10 +9,7 @@
 //!   (normal, dev and build) points to a lower row of the layer table in
 //!   `docs/architecture.md` (between `<!-- layers -->` and `<!-- /layers -->`), and every
 //!   crate under `crates/` is in that table.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -73,7 +73,7 @@ impl Containers {
         let id = rec.id.as_str();
         let mut rx = live.signals.subscribe();
         if rec.state.paused {
-            let _ = runtime(self, &["resume", id]).await;
+            let _ = self.tasks.pause(id, false).await;
         }
         // An empty signal (query or config) means "not set", as in Docker.
         let sig = signal
@@ -89,7 +89,7 @@ impl Containers {
         let t = if secs < 0 {
             None
         } else {
-            Some(Duration::from_secs(secs as u64))
+            Some(Duration::from_secs(secs.unsigned_abs()))
         };
         if !self.wait_exit(&mut rx, t).await {
             if runtime_kill(self, id, "SIGKILL").await.is_ok() {
