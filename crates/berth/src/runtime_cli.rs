@@ -180,7 +180,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             if path.exists() {
                 bail!("{}: already exists; remove it first", path.display());
             }
-            let doc = berth_runtime::features::default_spec(s.rootless);
+            let doc = berth_runtime::default_spec(s.rootless);
             std::fs::write(&path, serde_json::to_string_pretty(&doc)? + "\n")
                 .with_context(|| format!("write {}", path.display()))?;
             Ok(0)
@@ -188,7 +188,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Features(_) => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&berth_runtime::features::document())?
+                serde_json::to_string_pretty(&berth_runtime::features_document())?
             );
             Ok(0)
         }

@@ -154,7 +154,7 @@ fn docker_profile_without_close_range(b: &Bundle) -> Value {
         .iter()
         .map(|c| c.as_str().unwrap().to_string())
         .collect();
-    let oci = berth_runtime::seccomp::from_docker_profile(&profile, &caps).unwrap();
+    let oci = berth_runtime::from_docker_profile(&profile, &caps).unwrap();
     let mut oci = serde_json::to_value(&oci).unwrap();
     for rule in oci["syscalls"].as_array_mut().unwrap() {
         rule["names"]

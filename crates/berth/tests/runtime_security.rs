@@ -140,7 +140,7 @@ fn runtime_docker_default_seccomp_profile_loads_and_denies() {
         .iter()
         .map(|c| c.as_str().unwrap().to_string())
         .collect();
-    let oci = berth_runtime::seccomp::from_docker_profile(&profile, &caps).unwrap();
+    let oci = berth_runtime::from_docker_profile(&profile, &caps).unwrap();
     b.spec["linux"]["seccomp"] = serde_json::to_value(&oci).unwrap();
     let (_, out) = b.run();
     let text = stdout(&out);

@@ -11,13 +11,6 @@
 //! - [`networks`]: networks and container networking;
 //! - [`spec`]: the OCI runtime spec of a container, typed, built by small pure functions;
 //! - [`volumes`]: volumes and the mounts of containers.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts reviewed but in daemon/engine.rs, containers/exec.rs and query.rs (being split)"
-)]
 
 use std::ffi::OsString;
 

@@ -8,7 +8,8 @@
 //! rootfs (`rootfs`) and waits on the exec fifo until `start`.
 //!
 //! The API is [`Runtime`] and its options, records and errors, the `features`/`spec`
-//! documents and [`seccomp::from_docker_profile`]. Signal names are `berth_units::signal`'s,
+//! documents ([`features_document`], [`default_spec`]) and [`from_docker_profile`]; the
+//! modules are private. Signal names are `berth_units::signal`'s,
 //! in-root lookups `berth_inroot`'s.
 
 mod cgroup;
@@ -17,7 +18,7 @@ mod console;
 mod container;
 mod devices;
 mod error;
-pub mod features;
+mod features;
 mod hooks;
 mod init;
 mod launch;
@@ -26,12 +27,14 @@ mod mount_options;
 mod process_setup;
 mod rootfs;
 mod sealed_exe;
-pub mod seccomp;
+mod seccomp;
 mod spec;
 mod state;
 
 pub use channel::INIT_FD_ENV;
 pub use container::{CreateOptions, ExecOptions, Runtime};
 pub use error::{Error, Result};
+pub use features::{default_spec, document as features_document};
 pub use init::main as init_main;
+pub use seccomp::from_docker_profile;
 pub use state::{ContainerRecord, StateOutput, Status};

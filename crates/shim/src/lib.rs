@@ -7,8 +7,10 @@
 //! 2. binds its socket (a short path under the exec root, never abstract),
 //! 3. runs `berth-runtime create` with the container's stdio as pipes, or a pty received
 //!    through `--console-socket`, and prints `ok <pid>` or `err <message>` on stdout,
-//! 4. serves one daemon connection at a time: `START` runs `berth-runtime start`; stdin,
-//!    resize and close-stdin frames go to the container; output frames and `EXITED` go out,
+//! 4. serves one daemon connection at a time: `START` runs `berth-runtime start`; `KILL`
+//!    signals the container's init through the shim's pidfd of it (answered by `KILLED`: no
+//!    process per signal, and never a process that reused the pid); stdin, resize and
+//!    close-stdin frames go to the container; output frames and `EXITED` go out,
 //! 5. writes every output line to the container's log driver (`--log-config`), reaps
 //!    the container (pidfd), records the exit code (and whether the OOM killer struck, read
 //!    from the container's cgroup while it still exists) in `<state>/exit.json`, sends `EXITED`,

@@ -331,6 +331,10 @@ impl Shim {
         while let Some((kind, payload)) = self.decoder.next_frame() {
             match kind {
                 protocol::START => self.start(),
+                protocol::KILL => {
+                    let answer = self.kill(&payload);
+                    self.send(protocol::KILLED, answer.as_bytes());
+                }
                 protocol::STDIN => {
                     if let Some(s) = &mut self.stdin {
                         if s.write_all(&payload).is_err() {
@@ -362,6 +366,21 @@ impl Shim {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Sends the signal `payload` names to the container's init through its pidfd (a
+    /// reaped init refuses it: ESRCH); the error's text, empty when sent.
+    fn kill(&self, payload: &[u8]) -> String {
+        let signal = std::str::from_utf8(payload)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        let Some(sig) = signal.and_then(rustix::process::Signal::from_named_raw) else {
+            return format!("invalid signal {}", String::from_utf8_lossy(payload));
+        };
+        match rustix::process::pidfd_send_signal(&self.pidfd, sig) {
+            Ok(()) => String::new(),
+            Err(e) => format!("kill {}: {e}", self.pid.as_raw_nonzero()),
         }
     }
 

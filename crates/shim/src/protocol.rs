@@ -1,7 +1,7 @@
 //! The framing spoken between the daemon and a shim over the shim's unix socket.
 //!
 //! Every frame is `[kind: u8][len: u32 big endian][payload]`. The shim sends container
-//! output and lifecycle events; the daemon sends stdin, start, resize and close-stdin.
+//! output and lifecycle events; the daemon sends stdin, start, kill, resize and close-stdin.
 
 use std::io::{self, Read, Write};
 
@@ -15,6 +15,9 @@ pub const STARTED: u8 = 10;
 pub const START_FAILED: u8 = 11;
 /// The container exited; payload = JSON [`ExitRecord`](crate::ExitRecord) (shim → daemon).
 pub const EXITED: u8 = 12;
+/// The answer to [`KILL`], in the order of the requests: empty when the signal was sent,
+/// else why not (shim → daemon).
+pub const KILLED: u8 = 13;
 /// Bytes for the container's stdin (daemon → shim).
 pub const STDIN: u8 = 20;
 /// Run `runtime start` (daemon → shim).
@@ -23,6 +26,10 @@ pub const START: u8 = 21;
 pub const RESIZE: u8 = 22;
 /// Close the container's stdin (daemon → shim).
 pub const CLOSE_STDIN: u8 = 23;
+/// Signal the container's init; payload = the signal number as decimal text (daemon →
+/// shim). The shim holds a pidfd of its child, so the signal never reaches another
+/// process that reused the pid; answered by [`KILLED`].
+pub const KILL: u8 = 24;
 
 /// Largest payload accepted (guards against a garbled stream).
 pub const MAX_PAYLOAD: usize = 1 << 20;

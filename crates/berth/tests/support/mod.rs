@@ -46,7 +46,7 @@ impl Bundle {
     pub fn on(rt: Rt, args: &[&str]) -> Bundle {
         let dir = TempDir::new("berth-rt-");
         busybox::make_rootfs(&dir.path().join("rootfs"));
-        let mut spec = berth_runtime::features::default_spec(false);
+        let mut spec = berth_runtime::default_spec(false);
         spec["process"]["terminal"] = json!(false);
         spec["process"]["args"] = json!(args);
         spec["root"]["readonly"] = json!(false);

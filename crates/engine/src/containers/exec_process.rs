@@ -1,10 +1,12 @@
 //! The process of a `docker exec`, handed to the runtime as a 0600 `process.json`
 //! (`runtime exec --process`): never its environment on a command line, where any host user
-//! reads it in `/proc/<pid>/cmdline`.
+//! reads it in `/proc/<pid>/cmdline`. It is the container's `oci_spec` process (from its
+//! bundle) with the exec's changes, each a small pure function as in `crate::spec`.
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use oci_spec::runtime::{Process, User};
+use serde::Deserialize;
 
 /// What an exec changes in the container's process.
 #[derive(Debug, Clone, Default)]
@@ -23,39 +25,47 @@ pub struct ExecProcess {
     pub privileged: bool,
 }
 
-/// `bundle`'s process with `exec`'s changes.
-pub fn build(bundle_process: &Value, exec: &ExecProcess) -> Value {
-    let mut p = bundle_process.clone();
-    p["args"] = exec.args.clone().into();
-    p["terminal"] = exec.tty.into();
-    let mut env: Vec<String> = p["env"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
-    for kv in &exec.env {
+/// `container`'s environment with `over` set on it: a variable of `over` replaces the
+/// container's of the same name (and an earlier one of `over`), and comes last.
+pub fn merge_env(container: &[String], over: &[String]) -> Vec<String> {
+    let mut env = container.to_vec();
+    for kv in over {
         let key = kv.split('=').next().unwrap_or_default();
         env.retain(|x| x.split('=').next() != Some(key));
         env.push(kv.clone());
     }
-    p["env"] = env.into();
+    env
+}
+
+/// The exec's user: its ids replace the container's user whole (no umask or name carried
+/// over); supplementary gids only when there are any.
+pub fn exec_user(uid: u32, gid: u32, additional: &[u32]) -> User {
+    let mut user = User::default();
+    user.set_uid(uid)
+        .set_gid(gid)
+        .set_additional_gids((!additional.is_empty()).then(|| additional.to_vec()));
+    user
+}
+
+/// `container`'s process with `exec`'s changes.
+pub fn build(container: &Process, exec: &ExecProcess) -> Result<Process, String> {
+    let mut p = container.clone();
+    p.set_args(Some(exec.args.clone()));
+    p.set_terminal(Some(exec.tty));
+    let env = merge_env(p.env().as_deref().unwrap_or_default(), &exec.env);
+    p.set_env(Some(env));
     if let Some(cwd) = &exec.cwd {
-        p["cwd"] = cwd.clone().into();
+        p.set_cwd(PathBuf::from(cwd));
     }
     if let Some((uid, gid, extra)) = &exec.user {
-        p["user"] = serde_json::json!({"uid": uid, "gid": gid});
-        if !extra.is_empty() {
-            p["user"]["additionalGids"] = extra.clone().into();
-        }
+        p.set_user(exec_user(*uid, *gid, extra));
     }
     if exec.privileged {
-        let all = crate::spec::all_caps();
-        p["capabilities"] = serde_json::json!({
-            "bounding": all, "effective": all, "permitted": all,
-        });
+        p.set_capabilities(Some(crate::spec::capabilities::to_oci(
+            &crate::spec::all_caps(),
+        )?));
     }
-    p
+    Ok(p)
 }
 
 /// The exec's process file; removed when dropped (once the runtime has run).
@@ -68,11 +78,20 @@ impl Drop for ProcessFile {
     }
 }
 
+/// The part of a bundle's `config.json` an exec starts from.
+#[derive(Deserialize)]
+struct Bundle {
+    process: Option<Process>,
+}
+
 /// Writes the exec's process next to the bundle (`<state>/exec-<id>.json`, 0600).
 pub fn write(state_dir: &Path, exec_id: &str, exec: &ExecProcess) -> std::io::Result<ProcessFile> {
-    let bundle: Value = serde_json::from_slice(&std::fs::read(state_dir.join("config.json"))?)
+    let bundle: Bundle = serde_json::from_slice(&std::fs::read(state_dir.join("config.json"))?)
         .map_err(std::io::Error::other)?;
-    let process = build(&bundle["process"], exec);
+    let container = bundle
+        .process
+        .ok_or_else(|| std::io::Error::other("the container's bundle has no process"))?;
+    let process = build(&container, exec).map_err(std::io::Error::other)?;
     let path = state_dir.join(format!("exec-{exec_id}.json"));
     crate::layout::write_private(&path, &serde_json::to_vec(&process).unwrap_or_default())?;
     Ok(ProcessFile(path))
@@ -83,19 +102,51 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn exec_changes_apply_over_the_containers_process() {
-        let bundle = json!({
+    fn container() -> Process {
+        serde_json::from_value(json!({
             "terminal": false,
-            "user": {"uid": 0, "gid": 0, "additionalGids": [10]},
+            "user": {"uid": 0, "gid": 0, "additionalGids": [10], "umask": 18},
             "args": ["sleep", "1000"],
             "env": ["PATH=/bin", "HOSTNAME=abc", "DB_PASSWORD=x"],
             "cwd": "/",
             "capabilities": {"bounding": ["CAP_CHOWN"]},
             "noNewPrivileges": true,
-        });
+            "oomScoreAdj": 5,
+        }))
+        .unwrap()
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn env_of_the_exec_wins_and_comes_last() {
+        let c = strings(&["PATH=/bin", "A=1", "B=2"]);
+        assert_eq!(
+            merge_env(&c, &strings(&["A=3", "C=4", "C=5"])),
+            strings(&["PATH=/bin", "B=2", "A=3", "C=5"])
+        );
+        assert_eq!(merge_env(&c, &[]), c);
+        // A bare name is a variable too (the runtime passes it on as given).
+        assert_eq!(
+            merge_env(&c, &strings(&["B"])),
+            strings(&["PATH=/bin", "A=1", "B"])
+        );
+    }
+
+    #[test]
+    fn the_exec_user_replaces_the_containers_whole() {
+        let u = serde_json::to_value(exec_user(33, 34, &[])).unwrap();
+        assert_eq!(u, json!({"uid": 33, "gid": 34}));
+        let u = serde_json::to_value(exec_user(0, 0, &[1, 2])).unwrap();
+        assert_eq!(u, json!({"uid": 0, "gid": 0, "additionalGids": [1, 2]}));
+    }
+
+    #[test]
+    fn exec_changes_apply_over_the_containers_process() {
         let p = build(
-            &bundle,
+            &container(),
             &ExecProcess {
                 args: vec!["id".into()],
                 env: vec!["TERM=xterm".into(), "DB_PASSWORD=y".into()],
@@ -104,7 +155,9 @@ mod tests {
                 tty: true,
                 privileged: false,
             },
-        );
+        )
+        .unwrap();
+        let p = serde_json::to_value(p).unwrap();
         assert_eq!(p["args"], json!(["id"]));
         assert_eq!(
             p["env"],
@@ -114,20 +167,71 @@ mod tests {
         assert_eq!(p["user"], json!({"uid": 33, "gid": 33}));
         assert_eq!(p["terminal"], true);
         assert_eq!(p["noNewPrivileges"], true);
+        assert_eq!(p["oomScoreAdj"], 5);
         assert_eq!(p["capabilities"]["bounding"], json!(["CAP_CHOWN"]));
-        let privileged = build(
-            &bundle,
+    }
+
+    #[test]
+    fn unchanged_parts_are_the_containers() {
+        let c = container();
+        let p = build(
+            &c,
+            &ExecProcess {
+                args: vec!["sh".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(p.user(), c.user());
+        assert_eq!(p.cwd(), c.cwd());
+        assert_eq!(p.env(), c.env());
+        assert_eq!(p.capabilities(), c.capabilities());
+        assert_eq!(p.terminal(), Some(false));
+    }
+
+    #[test]
+    fn privileged_gets_every_capability_in_three_sets() {
+        let p = build(
+            &container(),
             &ExecProcess {
                 args: vec!["sh".into()],
                 privileged: true,
                 ..Default::default()
             },
-        );
-        assert!(privileged["capabilities"]["effective"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("CAP_SYS_ADMIN")));
-        assert_eq!(privileged["user"], bundle["user"]);
-        assert_eq!(privileged["cwd"], "/");
+        )
+        .unwrap();
+        let caps = serde_json::to_value(p.capabilities()).unwrap();
+        for set in ["bounding", "effective", "permitted"] {
+            let names = caps[set].as_array().unwrap();
+            assert!(names.contains(&json!("CAP_SYS_ADMIN")), "{set}");
+            assert_eq!(names.len(), crate::spec::all_caps().len(), "{set}");
+        }
+        assert!(caps.get("inheritable").is_none() && caps.get("ambient").is_none());
+    }
+
+    #[test]
+    fn a_bundle_without_a_process_is_an_error() {
+        let dir = berth_testkit::TempDir::new("berth-exec-process-");
+        std::fs::write(dir.path().join("config.json"), br#"{"ociVersion":"1.0.2"}"#).unwrap();
+        let err = write(dir.path(), "e1", &ExecProcess::default()).unwrap_err();
+        assert!(err.to_string().contains("no process"), "{err}");
+        let spec =
+            json!({"ociVersion": "1.0.2", "process": serde_json::to_value(container()).unwrap()});
+        std::fs::write(dir.path().join("config.json"), spec.to_string()).unwrap();
+        let file = write(
+            dir.path(),
+            "e1",
+            &ExecProcess {
+                args: vec!["true".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let written: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file.0).unwrap()).unwrap();
+        assert_eq!(written["args"], json!(["true"]));
+        let path = file.0.clone();
+        drop(file);
+        assert!(!path.exists());
     }
 }

@@ -250,7 +250,7 @@ impl TaskRuntime for FakeTasks {
         true
     }
 
-    fn kill<'a>(&'a self, id: &'a str, signal: i32) -> BoxFuture<'a, Result<()>> {
+    fn kill<'a>(&'a self, id: &'a str, _live: &'a Live, signal: i32) -> BoxFuture<'a, Result<()>> {
         self.log(format!("kill {} {signal}", short(id)));
         let (known, ignored) =
             self.with(|s| (s.tasks.contains_key(id), s.ignored.contains(&signal)));

@@ -95,10 +95,13 @@ impl Containers {
                     .ok()
                     .map(|a| dir_size(&a.upper))
                     .unwrap_or(0);
-                s.size_rw = Some(used as i64);
+                s.size_rw = Some(i64::try_from(used).unwrap_or(i64::MAX));
             }
             out.push(s);
-            if opts.limit.is_some_and(|l| l > 0 && out.len() as i64 >= l) {
+            if opts
+                .limit
+                .is_some_and(|l| l > 0 && i64::try_from(out.len()).is_ok_and(|n| n >= l))
+            {
                 break;
             }
         }

@@ -24,7 +24,8 @@ pub(super) async fn runtime_kill(c: &Containers, id: &str, signal: &str) -> Resu
             "berth-runtime: unknown signal {signal:?}"
         )));
     };
-    c.tasks.kill(id, num).await
+    let live = c.live(id);
+    c.tasks.kill(id, &live, num).await
 }
 
 impl Containers {

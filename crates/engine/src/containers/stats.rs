@@ -274,7 +274,7 @@ mod tests {
     fn host_counters_read() {
         assert!(system_cpu_ns().unwrap_or(0) > 0);
         assert!(crate::hostinfo::mem_total() > 0);
-        let own = net_dev(std::process::id() as i64).expect("own net/dev");
+        let own = net_dev(i64::from(std::process::id())).expect("own net/dev");
         assert!(!own.contains_key("lo"));
     }
 

@@ -1,6 +1,7 @@
 //! A running container's link to its shim: spawning the shim, the control connection, and
 //! the fan-out of its output to attached clients.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Mutex;
@@ -53,6 +54,9 @@ pub struct Live {
     /// The delay of the last restart by policy (Docker's restart manager keeps it in
     /// memory too); cleared when the user or the daemon starts the container.
     pub restart_delay: Mutex<Option<std::time::Duration>>,
+    /// Kills sent to the shim and not answered yet, oldest first (the shim answers in
+    /// order).
+    kills: Mutex<VecDeque<oneshot::Sender<Result<(), String>>>>,
 }
 
 impl Default for Live {
@@ -65,6 +69,7 @@ impl Default for Live {
             starting: tokio::sync::Mutex::new(()),
             cleanup: tokio::sync::Mutex::new(()),
             restart_delay: Mutex::new(None),
+            kills: Mutex::new(VecDeque::new()),
         }
     }
 }
@@ -91,6 +96,65 @@ impl Live {
         guard.as_ref().is_some_and(|tx| {
             protocol::encode(kind, payload).is_ok_and(|frame| tx.send(frame).is_ok())
         })
+    }
+}
+
+/// How long a kill waits for the shim's answer (a shim from before `KILL` never answers).
+const KILL_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Why a kill through the shim did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillError {
+    /// No shim is connected, or it did not answer: the signal may not have been sent.
+    NoAnswer(String),
+    /// The shim answered: the signal could not be sent (the init is gone, say).
+    Refused(String),
+}
+
+impl Live {
+    /// Has the shim signal the container's init (its pidfd of it) and waits for the answer.
+    pub async fn kill(&self, signal: i32) -> Result<(), KillError> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let ctl = self.ctl.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(ctl) = ctl.as_ref() else {
+                return Err(KillError::NoAnswer("the shim is not connected".into()));
+            };
+            let frame = protocol::encode(protocol::KILL, signal.to_string().as_bytes())
+                .map_err(|e| KillError::NoAnswer(e.to_string()))?;
+            let mut kills = self.kills.lock().unwrap_or_else(|e| e.into_inner());
+            if ctl.send(frame).is_err() {
+                return Err(KillError::NoAnswer("the shim is not connected".into()));
+            }
+            kills.push_back(tx);
+        }
+        match tokio::time::timeout(KILL_ANSWER_WAIT, rx).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(msg))) => Err(KillError::Refused(msg)),
+            Ok(Err(_)) => Err(KillError::NoAnswer("the shim went away".into())),
+            Err(_) => Err(KillError::NoAnswer("the shim did not answer".into())),
+        }
+    }
+
+    /// The shim answered the oldest kill.
+    fn kill_answered(&self, answer: &[u8]) {
+        let waiter = self
+            .kills
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front();
+        if let Some(tx) = waiter {
+            let _ = tx.send(if answer.is_empty() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(answer).into_owned())
+            });
+        }
+    }
+
+    /// The connection is gone: kills not answered never will be.
+    fn kills_dropped(&self) {
+        self.kills.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 
@@ -220,6 +284,7 @@ pub async fn connect(
                             let _ = tx.send(Err(String::from_utf8_lossy(&payload).into_owned()));
                         }
                     }
+                    protocol::KILLED => live.kill_answered(&payload),
                     protocol::EXITED => {
                         exit = serde_json::from_slice::<ExitRecord>(&payload).ok();
                         break 'read;
@@ -229,6 +294,7 @@ pub async fn connect(
             }
         }
         *live.ctl.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        live.kills_dropped();
         if let Some(tx) = started.take() {
             let _ = tx.send(Err("shim exited before starting the container".into()));
         }
@@ -278,4 +344,47 @@ pub async fn wait_exit_record(state_dir: &Path) -> ExitRecord {
 pub fn read_exit_record(state_dir: &Path) -> Option<ExitRecord> {
     let bytes = std::fs::read(crate::shim::exit_path(state_dir)).ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn decode(frame: &[u8]) -> (u8, String) {
+        let mut d = protocol::Decoder::default();
+        d.push(frame);
+        let (kind, payload) = d.next_frame().expect("one frame");
+        (kind, String::from_utf8(payload).expect("text"))
+    }
+
+    #[tokio::test]
+    async fn kills_go_to_the_shim_and_are_answered_in_order() {
+        let live = Arc::new(Live::default());
+        assert!(matches!(live.kill(9).await, Err(KillError::NoAnswer(_))));
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        *live.ctl.lock().unwrap() = Some(tx);
+        let shim_side = live.clone();
+        let shim = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for answer in [&b""[..], b"kill 42: No such process"] {
+                seen.push(decode(&rx.recv().await.expect("frame")));
+                shim_side.kill_answered(answer);
+            }
+            // The connection drops with a kill in flight.
+            seen.push(decode(&rx.recv().await.expect("frame")));
+            shim_side.kills_dropped();
+            seen
+        });
+        assert_eq!(live.kill(15).await, Ok(()));
+        assert_eq!(
+            live.kill(9).await,
+            Err(KillError::Refused("kill 42: No such process".into()))
+        );
+        assert!(matches!(live.kill(2).await, Err(KillError::NoAnswer(_))));
+        let seen = shim.await.unwrap();
+        let kill = |s: &str| (protocol::KILL, s.to_string());
+        assert_eq!(seen, [kill("15"), kill("9"), kill("2")]);
+    }
 }

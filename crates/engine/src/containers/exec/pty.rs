@@ -30,8 +30,8 @@ pub(super) fn pty_halves(
 /// Sets a pty's window size.
 pub(super) fn set_size(fd: &OwnedFd, height: u32, width: u32) -> std::io::Result<()> {
     let ws = rustix::termios::Winsize {
-        ws_row: height.min(u16::MAX as u32) as u16,
-        ws_col: width.min(u16::MAX as u32) as u16,
+        ws_row: u16::try_from(height).unwrap_or(u16::MAX),
+        ws_col: u16::try_from(width).unwrap_or(u16::MAX),
         ws_xpixel: 0,
         ws_ypixel: 0,
     };

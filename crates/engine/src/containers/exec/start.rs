@@ -182,7 +182,7 @@ impl Containers {
         let pty2 = pty.clone();
         self.set_exec(&eid, |x| {
             x.running = true;
-            x.pid = child.id().unwrap_or(0) as i64;
+            x.pid = i64::from(child.id().unwrap_or(0));
             x.pty = pty2;
         });
         self.event(
@@ -207,12 +207,14 @@ impl Containers {
             let this = self.clone();
             let eid = eid.clone();
             tokio::spawn(async move {
-                let code = child
-                    .wait()
-                    .await
-                    .ok()
-                    .and_then(|s| s.code())
-                    .unwrap_or(126) as i64;
+                let code = i64::from(
+                    child
+                        .wait()
+                        .await
+                        .ok()
+                        .and_then(|s| s.code())
+                        .unwrap_or(126),
+                );
                 drop(process_file);
                 let code = if pid_file.exists() { code } else { 126 };
                 let _ = std::fs::remove_file(&pid_file);

@@ -41,9 +41,7 @@ impl Berth {
             serde_json::to_string(&cfg.registry_mirrors).unwrap_or_default(),
         );
         // Published under the lock: whoever sees the new settings can see the event.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = berth_units::Timestamp::now();
         self.events.publish(EventMessage {
             kind: "daemon".into(),
             action: "reload".into(),
@@ -52,8 +50,8 @@ impl Berth {
                 attributes,
             },
             scope: "local".into(),
-            time: now.as_secs() as i64,
-            time_nano: now.as_nanos() as i64,
+            time: now.secs,
+            time_nano: now.unix_nano(),
             ..Default::default()
         });
     }

@@ -42,7 +42,7 @@ impl Berth {
             all: true,
             ..Default::default()
         })?;
-        let count = |s: &str| all.iter().filter(|c| c.state == s).count() as i64;
+        let count = |s: &str| count_i64(all.iter().filter(|c| c.state == s).count());
         let cfg = self.cfg.read().unwrap_or_else(|e| e.into_inner()).clone();
         let images = self
             .images
@@ -53,11 +53,11 @@ impl Berth {
             .unwrap_or(0);
         let info = SystemInfo {
             id: "berth".into(),
-            containers: all.len() as i64,
+            containers: count_i64(all.len()),
             containers_running: count("running"),
             containers_paused: count("paused"),
-            containers_stopped: all.len() as i64 - count("running") - count("paused"),
-            images: images as i64,
+            containers_stopped: count_i64(all.len()) - count("running") - count("paused"),
+            images: count_i64(images),
             driver: "overlay2".into(),
             debug: cfg.debug,
             logging_driver: cfg.log.driver.clone(),
@@ -75,7 +75,7 @@ impl Berth {
             os_type: "linux".into(),
             architecture: std::env::consts::ARCH.into(),
             ncpu: std::thread::available_parallelism()
-                .map(|n| n.get() as i64)
+                .map(|n| count_i64(n.get()))
                 .unwrap_or(1),
             name: std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .unwrap_or_default()
@@ -85,7 +85,7 @@ impl Berth {
             default_runtime: "berth".into(),
             live_restore_enabled: cfg.live_restore,
             index_server_address: "https://index.docker.io/v1/".into(),
-            mem_total: crate::hostinfo::mem_total() as i64,
+            mem_total: i64::try_from(crate::hostinfo::mem_total()).unwrap_or(i64::MAX),
             docker_root_dir: cfg.data_root.display().to_string(),
             plugins: PluginsInfo {
                 volume: Some(vec!["local".into()]),
@@ -121,7 +121,7 @@ impl Berth {
             pids_limit: true,
             oom_kill_disable: true,
             system_time: crate::logfile::now(),
-            nfd: std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as i64),
+            nfd: std::fs::read_dir("/proc/self/fd").map_or(0, |d| count_i64(d.count())),
             ..Default::default()
         };
         Ok(info)
@@ -145,7 +145,7 @@ impl Berth {
         let images = images
             .into_iter()
             .map(|mut i| {
-                i.containers = containers.iter().filter(|c| c.image_id == i.id).count() as i64;
+                i.containers = count_i64(containers.iter().filter(|c| c.image_id == i.id).count());
                 i
             })
             .collect::<Vec<_>>();
@@ -166,7 +166,7 @@ impl Berth {
         let (tx, out) = tokio::sync::mpsc::channel(256);
         let filters = opts.filters.clone();
         tokio::spawn(async move {
-            let past_until = |e: &EventMessage| until.is_some_and(|u| e.time_nano as i128 > u);
+            let past_until = |e: &EventMessage| until.is_some_and(|u| i128::from(e.time_nano) > u);
             for e in replay {
                 if past_until(&e) {
                     return;
@@ -176,14 +176,11 @@ impl Berth {
                 }
             }
             let deadline = until.map(|u| {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos() as i128;
-                std::time::Duration::from_nanos((u - now).max(0) as u64)
+                let now = berth_units::Timestamp::now().as_nanos();
+                std::time::Duration::from_nanos(u64::try_from(u - now).unwrap_or(0))
             });
             let sleep = tokio::time::sleep(
-                deadline.unwrap_or(std::time::Duration::from_secs(u32::MAX as u64)),
+                deadline.unwrap_or(std::time::Duration::from_secs(u64::from(u32::MAX))),
             );
             tokio::pin!(sleep);
             loop {
@@ -256,4 +253,9 @@ fn security_options(cfg: &DaemonConfig) -> Vec<String> {
         opts.push("name=userns".into());
     }
     opts
+}
+
+/// A count as the API's `int64`.
+fn count_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
