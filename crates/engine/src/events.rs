@@ -7,6 +7,8 @@ use std::sync::Mutex;
 use berth_api_types::{EventActor, EventMessage, Filters};
 use tokio::sync::broadcast;
 
+use crate::record::ContainerRecord;
+
 const REPLAY: usize = 1024;
 
 /// Publishes events to subscribers and keeps the last ones for `since`.
@@ -48,6 +50,23 @@ impl EventBus {
             r.push_back(ev.clone());
         }
         let _ = self.tx.send(ev);
+    }
+
+    /// A container event about `rec`: its image as the user named it, its labels, `extra`.
+    pub fn for_container(&self, action: &str, rec: &ContainerRecord, extra: &[(&str, String)]) {
+        let image = if rec.config.image.is_empty() {
+            rec.image.clone()
+        } else {
+            rec.config.image.clone()
+        };
+        self.container(
+            action,
+            &rec.id,
+            &rec.name,
+            &image,
+            extra,
+            &rec.config.labels.clone().unwrap_or_default(),
+        );
     }
 
     /// A container event with the usual attributes.

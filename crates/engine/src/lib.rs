@@ -20,6 +20,8 @@ pub mod crash;
 pub mod daemon;
 pub mod error;
 pub mod events;
+pub mod execs;
+pub mod health;
 pub mod helpers;
 pub mod hostinfo;
 pub mod images;

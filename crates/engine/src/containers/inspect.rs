@@ -19,7 +19,7 @@ impl Containers {
         if st.status == "restarting" {
             st.restarting = true;
         }
-        st.health = self.health_of(&rec.id).or(st.health);
+        st.health = self.health.health_of(&rec.id).or(st.health);
         Ok(ContainerInspect {
             id: rec.id.clone(),
             created: rec.created.clone(),

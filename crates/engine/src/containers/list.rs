@@ -36,7 +36,7 @@ impl Containers {
             state: rec.state.status.clone(),
             status: record::status_text(&{
                 let mut st = rec.state.clone();
-                st.health = self.health_of(&rec.id).or(st.health);
+                st.health = self.health.health_of(&rec.id).or(st.health);
                 st
             }),
             host_config: SummaryHostConfig {
@@ -125,6 +125,7 @@ impl Containers {
             })
             && any("health", &|v| {
                 v == self
+                    .health
                     .health_of(&rec.id)
                     .map(|h| h.status)
                     .unwrap_or_else(|| "none".into())

@@ -9,13 +9,10 @@ mod attach;
 mod changes;
 mod commit;
 mod create;
-mod exec;
-mod exec_process;
 mod exit;
 mod export;
 #[cfg(test)]
 pub(crate) mod fake_tasks;
-pub mod health;
 pub mod host_settings;
 mod inspect;
 mod kill;
@@ -59,6 +56,7 @@ use crate::error::Result;
 use berth_metadata::Store;
 
 use crate::events::EventBus;
+use crate::health::HealthMonitor;
 use crate::images::ImageService;
 use crate::networks::Networks;
 pub use crate::record::meta_err;
@@ -104,8 +102,8 @@ pub struct Containers {
     /// that finds containers it must stop): their exits start no restart policy.
     no_restarts: std::sync::atomic::AtomicBool,
     live: Mutex<HashMap<String, Arc<Live>>>,
-    execs: Mutex<HashMap<String, exec::ExecRecord>>,
-    health: health::HealthBoard,
+    /// The health checks, told when a container starts and asked for inspect and `ps`.
+    pub health: Arc<dyn HealthMonitor>,
 }
 
 impl std::fmt::Debug for Containers {
@@ -138,6 +136,8 @@ pub struct ContainersDeps {
     pub cgroup_driver: String,
     /// What runs the tasks.
     pub tasks: Arc<dyn tasks::TaskRuntime>,
+    /// The health checks (the [`crate::health::Health`] service).
+    pub health: Arc<dyn HealthMonitor>,
 }
 
 impl Containers {
@@ -162,8 +162,7 @@ impl Containers {
             tasks: deps.tasks,
             no_restarts: Default::default(),
             live: Mutex::new(HashMap::new()),
-            execs: Mutex::new(HashMap::new()),
-            health: Default::default(),
+            health: deps.health,
         })
     }
 
@@ -226,18 +225,6 @@ impl Containers {
 
     /// Emits a container event.
     pub fn event(&self, action: &str, rec: &ContainerRecord, extra: &[(&str, String)]) {
-        let image = if rec.config.image.is_empty() {
-            rec.image.clone()
-        } else {
-            rec.config.image.clone()
-        };
-        self.events.container(
-            action,
-            &rec.id,
-            &rec.name,
-            &image,
-            extra,
-            &rec.config.labels.clone().unwrap_or_default(),
-        );
+        self.events.for_container(action, rec, extra);
     }
 }

@@ -1,21 +1,10 @@
-//! What the container operations share: the runtime's command line (exec), the root
-//! filesystem mount, signal names. Each operation has its own file (`create.rs`, `start.rs`, `exit.rs`, `stop.rs`, …).
+//! What the container operations share: the root filesystem mount, signal names. Each operation has its own file (`create.rs`, `start.rs`, `exit.rs`, `stop.rs`, …).
 
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
 
 use super::Containers;
-
-pub(super) fn runtime_root(c: &Containers) -> std::path::PathBuf {
-    c.exec_root.join("runtime")
-}
-
-pub(super) fn runtime_cmd(c: &Containers) -> tokio::process::Command {
-    let mut cmd = c.helpers.runtime.command();
-    cmd.arg("--root").arg(runtime_root(c));
-    cmd
-}
 
 /// Sends `signal` (a name or number) to the container's init.
 pub(super) async fn runtime_kill(c: &Containers, id: &str, signal: &str) -> Result<()> {

@@ -45,7 +45,7 @@ impl Containers {
                 });
                 self.on_exit(&id, exit).await;
             } else if self.live_restore {
-                self.health_start(&rec);
+                self.health.container_started(&rec);
             } else {
                 to_stop.push(id);
             }

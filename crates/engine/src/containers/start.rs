@@ -280,7 +280,7 @@ impl Containers {
         rec.manually_stopped = false;
         self.save(&rec).await?;
         self.event("start", &rec, &[]);
-        self.health_start(&rec);
+        self.health.container_started(&rec);
         drop(exit_after_start);
         Ok(())
     }

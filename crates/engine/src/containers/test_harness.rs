@@ -83,6 +83,11 @@ impl Harness {
         .await
         .expect("networks");
         let tasks = Arc::new(FakeTasks::default());
+        let health = crate::health::Health::new(
+            records.clone(),
+            events.clone(),
+            crate::helpers::Helpers::from_current_exe(),
+        );
         let containers = Containers::new(ContainersDeps {
             records,
             images,
@@ -94,6 +99,7 @@ impl Harness {
             live_restore,
             cgroup_driver: "cgroupfs".into(),
             tasks: tasks.clone(),
+            health,
         });
         let (nl, fw) = (netlink.clone(), firewall.clone());
         tasks.set_probe(Box::new(move || {

@@ -15,6 +15,7 @@ use super::services::Services;
 use crate::containers::Containers;
 use crate::error::EngineError;
 use crate::events::EventBus;
+use crate::execs::Execs;
 use crate::images::ImageService;
 
 /// The daemon's engine.
@@ -22,6 +23,8 @@ pub struct Berth {
     cfg: std::sync::RwLock<DaemonConfig>,
     /// Containers.
     pub containers: Arc<Containers>,
+    /// Exec instances.
+    pub execs: Arc<Execs>,
     /// Images.
     pub images: Arc<ImageService>,
     /// Events.
@@ -36,6 +39,7 @@ impl Berth {
         Berth {
             cfg: std::sync::RwLock::new(cfg),
             containers: services.containers,
+            execs: services.execs,
             images: services.images,
             events: services.events,
             builds: services.builds,
@@ -265,7 +269,7 @@ impl Engine for Berth {
         container: &str,
         config: ExecConfig,
     ) -> ApiResult<IdResponse> {
-        Ok(self.containers.exec_create(container, config).await?)
+        Ok(self.execs.exec_create(container, config).await?)
     }
     async fn exec_start(
         &self,
@@ -273,13 +277,13 @@ impl Engine for Berth {
         id: &str,
         config: ExecStartConfig,
     ) -> ApiResult<Option<Hijack>> {
-        Ok(self.containers.exec_start(id, config).await?)
+        Ok(self.execs.exec_start(id, config).await?)
     }
     async fn exec_resize(&self, _ctx: &RequestContext, id: &str, h: u16, w: u16) -> ApiResult<()> {
-        Ok(self.containers.exec_resize(id, h.into(), w.into()).await?)
+        Ok(self.execs.exec_resize(id, h.into(), w.into()).await?)
     }
     async fn exec_inspect(&self, _ctx: &RequestContext, id: &str) -> ApiResult<ExecInspect> {
-        Ok(self.containers.exec_inspect(id)?)
+        Ok(self.execs.exec_inspect(id)?)
     }
 
     async fn network_list(

@@ -1,6 +1,6 @@
 //! The one place the engine's services are built, each once and with what it needs, in
-//! dependency order: records and events, images, volumes, networks, then containers (which
-//! use all of them). Then crash recovery and live restore, before anything is served.
+//! dependency order: records and events, images, volumes, networks, health checks, then
+//! containers (which use all of them) and exec instances. Then crash recovery and live restore, before anything is served.
 
 use std::sync::Arc;
 
@@ -9,6 +9,9 @@ use crate::build::BuildService;
 use crate::containers::tasks::ShimRuntime;
 use crate::containers::{Containers, ContainersDeps};
 use crate::events::EventBus;
+use crate::execs::Execs;
+use crate::health::Health;
+use crate::helpers::Helpers;
 use crate::images::{ImageService, ImageUser, ImageUsers};
 use crate::networks::Networks;
 use crate::record::ContainerStore;
@@ -26,8 +29,12 @@ pub struct Services {
     pub volumes: Arc<Volumes>,
     /// Networks.
     pub networks: Arc<Networks>,
-    /// Containers (and their exec instances and health monitors).
+    /// Health checks of running containers.
+    pub health: Arc<Health>,
+    /// Containers.
     pub containers: Arc<Containers>,
+    /// Exec instances.
+    pub execs: Arc<Execs>,
     /// Image builds.
     pub builds: Arc<BuildService>,
 }
@@ -63,6 +70,8 @@ impl Services {
             cfg.remap.as_ref().map(|m| (m.root_uid(), m.root_gid())),
         );
         let networks = Networks::open(&cfg.data_root, cfg.network.clone(), records.clone()).await?;
+        let helpers = Helpers::from_current_exe();
+        let health = Health::new(records.clone(), events.clone(), helpers.clone());
         let containers = Containers::new(ContainersDeps {
             records: records.clone(),
             images: images.clone(),
@@ -73,11 +82,10 @@ impl Services {
             security_defaults: cfg.security_defaults.clone(),
             live_restore: cfg.live_restore,
             cgroup_driver: cfg.cgroup_driver.clone(),
-            tasks: Arc::new(ShimRuntime::new(
-                crate::helpers::Helpers::from_current_exe(),
-                cfg.exec_root.clone(),
-            )),
+            tasks: Arc::new(ShimRuntime::new(helpers.clone(), cfg.exec_root.clone())),
+            health: health.clone(),
         });
+        let execs = Execs::new(records.clone(), networks.clone(), events.clone(), helpers);
         // Build steps left by a daemon that died mid-build are cleared here, before the
         // container reconcile (their snapshots have no container record); recovery keeps
         // the layers the build cache uses.
@@ -96,7 +104,9 @@ impl Services {
             images,
             volumes,
             networks,
+            health,
             containers,
+            execs,
             builds,
         })
     }

@@ -6,21 +6,26 @@
 //! streams it raw, and watches the client's input for the detach keys (Docker's
 //! `copyEscapable`): on the sequence the session ends and the process keeps running.
 
+mod process;
 mod pty;
 mod start;
 
 use pty::set_size;
 
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{EngineError, Result};
 use berth_api_types::detach_keys;
 use berth_api_types::*;
 
-use super::Containers;
+use crate::events::EventBus;
+use crate::helpers::Helpers;
+use crate::networks::Networks;
 use crate::record;
+use crate::record::ContainerStore;
 
 /// An exec instance (kept in memory).
 #[derive(Debug, Clone)]
@@ -43,10 +48,45 @@ pub struct ExecRecord {
     pub started: bool,
 }
 
-impl Containers {
+/// The exec instances of running containers (in memory, as Docker keeps them).
+#[derive(Debug)]
+pub struct Execs {
+    records: ContainerStore,
+    networks: Arc<Networks>,
+    events: Arc<EventBus>,
+    helpers: Helpers,
+    instances: Mutex<HashMap<String, ExecRecord>>,
+}
+
+impl Execs {
+    /// The service over the records (read), the networks (an exec sees the container's
+    /// legacy link variables), the event bus and the runtime.
+    pub fn new(
+        records: ContainerStore,
+        networks: Arc<Networks>,
+        events: Arc<EventBus>,
+        helpers: Helpers,
+    ) -> Arc<Self> {
+        Arc::new(Execs {
+            records,
+            networks,
+            events,
+            helpers,
+            instances: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// `berth-runtime --root <exec-root>/runtime`.
+    fn runtime_cmd(&self) -> tokio::process::Command {
+        let mut cmd = self.helpers.runtime.command();
+        cmd.arg("--root")
+            .arg(self.records.exec_root().join("runtime"));
+        cmd
+    }
+
     /// `POST /containers/{id}/exec`.
     pub async fn exec_create(&self, reference: &str, config: ExecConfig) -> Result<IdResponse> {
-        let rec = self.lookup(reference)?;
+        let rec = self.records.lookup(reference)?;
         if !rec.state.running {
             return Err(EngineError::conflict(format!(
                 "container {} is not running",
@@ -69,24 +109,27 @@ impl Containers {
             )));
         }
         let id = record::new_id();
-        self.execs.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            id.clone(),
-            ExecRecord {
-                id: id.clone(),
-                container: rec.id.clone(),
-                config,
-                running: false,
-                exit_code: None,
-                pid: 0,
-                pty: None,
-                started: false,
-            },
-        );
+        self.instances
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id.clone(),
+                ExecRecord {
+                    id: id.clone(),
+                    container: rec.id.clone(),
+                    config,
+                    running: false,
+                    exit_code: None,
+                    pid: 0,
+                    pty: None,
+                    started: false,
+                },
+            );
         Ok(IdResponse { id })
     }
 
     fn exec_record(&self, id: &str) -> Result<ExecRecord> {
-        self.execs
+        self.instances
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
@@ -146,7 +189,7 @@ impl Containers {
 
     fn set_exec(&self, id: &str, f: impl FnOnce(&mut ExecRecord)) {
         if let Some(x) = self
-            .execs
+            .instances
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get_mut(id)

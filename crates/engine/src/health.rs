@@ -6,17 +6,22 @@
 //! The health lives in memory beside the record (a probe result never rewrites the container
 //! record, so it cannot race the exit handler); inspect and list merge it in. A restart or a
 //! live restore starts a new monitor; an old one notices its generation is stale and ends.
+//!
+//! A service of its own, built once by `daemon/services.rs` with what it needs (records,
+//! events, the runtime). The container lifecycle reaches it only through the
+//! [`HealthMonitor`] trait it defines: a container started, and the health to show.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use berth_api_types::{Health, HealthConfig, HealthcheckResult};
+use berth_api_types::{Health as HealthState, HealthConfig, HealthcheckResult};
 use berth_units::format_go_duration;
 
-use super::Containers;
+use crate::events::EventBus;
+use crate::helpers::Helpers;
 use crate::logfile;
-use crate::record::ContainerRecord;
+use crate::record::{ContainerRecord, ContainerStore};
 use crate::spec;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -30,8 +35,8 @@ const MAX_OUTPUT: usize = 4096;
 
 /// The in-memory health of every container with a running monitor (or a last result).
 #[derive(Debug, Default)]
-pub struct HealthBoard {
-    entries: Mutex<HashMap<String, (u64, Health)>>,
+struct HealthBoard {
+    entries: Mutex<HashMap<String, (u64, HealthState)>>,
     generation: std::sync::atomic::AtomicU64,
 }
 
@@ -41,7 +46,7 @@ impl HealthBoard {
             .generation
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        let h = Health {
+        let h = HealthState {
             status: "starting".into(),
             failing_streak: 0,
             log: Vec::new(),
@@ -50,7 +55,7 @@ impl HealthBoard {
         g
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Health)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, HealthState)>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -59,7 +64,7 @@ impl HealthBoard {
     }
 
     /// The health of `id`, if it has a health check that ran since the daemon started.
-    pub fn get(&self, id: &str) -> Option<Health> {
+    fn get(&self, id: &str) -> Option<HealthState> {
         self.lock().get(id).map(|(_, h)| h.clone())
     }
 
@@ -89,27 +94,63 @@ fn or_default(nanos: i64, default: Duration) -> Duration {
     }
 }
 
-impl Containers {
+/// What the container lifecycle tells the health checks, and reads back for inspect and
+/// `ps`. [`Health`] implements it; the service builder hands it to `Containers`.
+pub trait HealthMonitor: Send + Sync {
+    /// A container started (or was restored running): starts its monitor, if it has a check.
+    fn container_started(&self, rec: &ContainerRecord);
+    /// `State.Health` of `id` (None without a health check that ran since the daemon started).
+    fn health_of(&self, id: &str) -> Option<HealthState>;
+}
+
+/// The health checks of running containers: one monitor task per container with a check.
+#[derive(Debug)]
+pub struct Health {
+    /// Itself, for the monitor tasks it spawns.
+    me: Weak<Health>,
+    records: ContainerStore,
+    events: Arc<EventBus>,
+    helpers: Helpers,
+    board: HealthBoard,
+}
+
+impl Health {
+    /// The service over the records (read), the event bus and the runtime.
+    pub fn new(records: ContainerStore, events: Arc<EventBus>, helpers: Helpers) -> Arc<Self> {
+        Arc::new_cyclic(|me| Health {
+            me: me.clone(),
+            records,
+            events,
+            helpers,
+            board: HealthBoard::default(),
+        })
+    }
+}
+
+impl HealthMonitor for Health {
     /// Starts the health monitor of a container that just started (nothing without a check).
-    pub fn health_start(self: &Arc<Self>, rec: &ContainerRecord) {
+    fn container_started(&self, rec: &ContainerRecord) {
         let Some(cfg) = rec.config.healthcheck.clone() else {
             return;
         };
         let Some(argv) = probe_argv(&cfg) else {
             return;
         };
-        let generation = self.health.begin(&rec.id);
-        let this = self.clone();
+        let Some(this) = self.me.upgrade() else {
+            return;
+        };
+        let generation = self.board.begin(&rec.id);
         let id = rec.id.clone();
-        tokio::spawn(async move { this.health_monitor(id, cfg, argv, generation).await });
+        tokio::spawn(async move { this.monitor(id, cfg, argv, generation).await });
     }
 
-    /// `State.Health` of `id` (None without a health check).
-    pub fn health_of(&self, id: &str) -> Option<Health> {
-        self.health.get(id)
+    fn health_of(&self, id: &str) -> Option<HealthState> {
+        self.board.get(id)
     }
+}
 
-    async fn health_monitor(
+impl Health {
+    async fn monitor(
         self: Arc<Self>,
         id: String,
         cfg: HealthConfig,
@@ -127,7 +168,7 @@ impl Containers {
         };
         let started = Instant::now();
         loop {
-            let starting = self.health.get(&id).is_some_and(|h| h.status == "starting");
+            let starting = self.board.get(&id).is_some_and(|h| h.status == "starting");
             let in_start = started.elapsed() < start_period;
             tokio::time::sleep(if starting && in_start {
                 start_interval
@@ -135,13 +176,13 @@ impl Containers {
                 interval
             })
             .await;
-            if !self.health.current(&id, generation) {
+            if !self.board.current(&id, generation) {
                 return;
             }
-            let rec = match self.get(&id) {
+            let rec = match self.records.get(&id) {
                 Ok(r) => r,
                 Err(_) => {
-                    self.health.forget(&id);
+                    self.board.forget(&id);
                     return;
                 }
             };
@@ -154,7 +195,7 @@ impl Containers {
             let in_start = started.elapsed() < start_period;
             let result = self.probe(&rec, &argv, timeout).await;
             let changed = {
-                let mut all = self.health.lock();
+                let mut all = self.board.lock();
                 let Some((g, h)) = all.get_mut(&id) else {
                     return;
                 };
@@ -177,7 +218,8 @@ impl Containers {
                 (before != h.status).then(|| h.status.clone())
             };
             if let Some(status) = changed {
-                self.event(&format!("health_status: {status}"), &rec, &[]);
+                self.events
+                    .for_container(&format!("health_status: {status}"), &rec, &[]);
             }
         }
     }
@@ -192,7 +234,7 @@ impl Containers {
         let start = logfile::now();
         let mut cmd = self.helpers.runtime.command();
         cmd.arg("--root")
-            .arg(self.exec_root.join("runtime"))
+            .arg(self.records.exec_root().join("runtime"))
             .arg("exec");
         // The user, read from the container's own files without leaving its root.
         let root = std::path::PathBuf::from(format!("/proc/{}/root", rec.state.pid));
@@ -215,7 +257,10 @@ impl Containers {
         }
         static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let pid_file = self.state_dir(&rec.id).join(format!("health-{n}.pid"));
+        let pid_file = self
+            .records
+            .state_dir(&rec.id)
+            .join(format!("health-{n}.pid"));
         cmd.arg("--pid-file").arg(&pid_file);
         cmd.arg(&rec.id).args(argv);
         cmd.stdin(std::process::Stdio::null())

@@ -12,12 +12,11 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
-use super::super::ops::runtime_cmd;
-use super::super::Containers;
 use super::pty::{pty_halves, pump_pty, receive_fd, set_size, SocketFile};
+use super::Execs;
 use crate::spec;
 
-impl Containers {
+impl Execs {
     /// `POST /exec/{id}/start`: runs `berth runtime exec`, with pipes or a pty.
     pub async fn exec_start(
         self: &Arc<Self>,
@@ -30,7 +29,7 @@ impl Containers {
                 "Error: Exec command {id} has already run"
             )));
         }
-        let rec = self.get(&e.container)?;
+        let rec = self.records.get(&e.container)?;
         if !rec.state.running {
             return Err(EngineError::conflict(format!(
                 "container {} is not running",
@@ -39,14 +38,14 @@ impl Containers {
         }
         self.set_exec(id, |x| x.started = true);
         let tty = e.config.tty;
-        let mut cmd = runtime_cmd(self);
+        let mut cmd = self.runtime_cmd();
         cmd.arg("exec");
         let user = if e.config.user.is_empty() {
             rec.config.user.clone()
         } else {
             e.config.user.clone()
         };
-        let rootfs = self.rootfs(&rec.id);
+        let rootfs = self.records.rootfs(&rec.id);
         let exec_user = spec::resolve_user(&rootfs, &user)
             .ok()
             .map(|(uid, gid, mut extra)| {
@@ -81,7 +80,7 @@ impl Containers {
         if !env.iter().any(|v| v.starts_with("PATH=")) {
             env.push(format!("PATH={}", spec::DEFAULT_PATH));
         }
-        let process = super::super::exec_process::ExecProcess {
+        let process = super::process::ExecProcess {
             args: e.config.cmd.clone().map(|c| c.0).unwrap_or_default(),
             env,
             cwd: (!cwd.is_empty()).then_some(cwd),
@@ -89,16 +88,14 @@ impl Containers {
             tty,
             privileged: e.config.privileged,
         };
-        let process_file =
-            super::super::exec_process::write(&self.state_dir(&rec.id), id, &process).map_err(
-                |err| {
-                    self.set_exec(id, |x| x.exit_code = Some(126));
-                    EngineError::internal(err)
-                },
-            )?;
+        let process_file = super::process::write(&self.records.state_dir(&rec.id), id, &process)
+            .map_err(|err| {
+                self.set_exec(id, |x| x.exit_code = Some(126));
+                EngineError::internal(err)
+            })?;
         cmd.arg("--process").arg(&process_file.0);
         let console = if tty {
-            let dir = self.exec_root.join("s");
+            let dir = self.records.exec_root().join("s");
             std::fs::create_dir_all(&dir).map_err(EngineError::internal)?;
             let path = dir.join(format!("{}.exec", &id[..12.min(id.len())]));
             let _ = std::fs::remove_file(&path);
@@ -110,7 +107,7 @@ impl Containers {
         };
         // The runtime writes the pid file once the program runs: without it, the program
         // could not be started and the exec exits 126, as Docker's.
-        let pid_dir = self.exec_root.join("s");
+        let pid_dir = self.records.exec_root().join("s");
         std::fs::create_dir_all(&pid_dir).map_err(EngineError::internal)?;
         let pid_file = pid_dir.join(format!("{}.pid", &id[..12.min(id.len())]));
         let _ = std::fs::remove_file(&pid_file);
@@ -185,7 +182,7 @@ impl Containers {
             x.pid = i64::from(child.id().unwrap_or(0));
             x.pty = pty2;
         });
-        self.event(
+        self.events.for_container(
             &format!(
                 "exec_start: {}",
                 e.config
@@ -258,8 +255,9 @@ impl Containers {
             return Ok(Some(Hijack::new(start.tty, move |s| async move {
                 let detached = pump_pty(pty, s, stderr, with_stdin, keys, exit_rx).await;
                 if detached {
-                    if let Ok(rec) = this.get(&rec.id) {
-                        this.event("exec_detach", &rec, &[("execID", eid)]);
+                    if let Ok(rec) = this.records.get(&rec.id) {
+                        this.events
+                            .for_container("exec_detach", &rec, &[("execID", eid)]);
                     }
                 }
             })));
