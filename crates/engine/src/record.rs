@@ -259,6 +259,18 @@ impl ContainerStore {
         Ok(())
     }
 
+    /// Makes the stored record of `id`, as it is now, durable (`Store::sync_record`): the
+    /// durable step of a [`save_unsynced`](Self::save_unsynced) that had to be visible first.
+    pub async fn sync(&self, id: &str) -> Result<()> {
+        let store = self.store.clone();
+        let id = id.to_string();
+        tokio::task::spawn_blocking(move || store.sync_record(KIND, &id))
+            .await
+            .map_err(|e| EngineError::internal(e.to_string()))?
+            .map_err(meta_err)?;
+        Ok(())
+    }
+
     /// `<exec-root>/containers/<id>`.
     pub fn state_dir(&self, id: &str) -> PathBuf {
         self.exec_root.join("containers").join(id)

@@ -415,6 +415,24 @@ impl Store {
         self.commit_ops(&mut state, vec![op], None, false)
     }
 
+    /// Makes the record `kind/key` as it is now durable (its file and its directory
+    /// fsync'd), without writing it again: the durable step of a [`put_unsynced`]
+    /// (Self::put_unsynced) that had to be visible first. A record changed meanwhile is
+    /// synced as it is now; a missing one is not an error.
+    pub fn sync_record(&self, kind: &str, key: &str) -> Result<()> {
+        check_kind(kind)?;
+        check_key(key)?;
+        let path = self.record_path(kind, key);
+        // Under the lock: no rename replaces the file between its fsync and the directory's.
+        let _state = self.lock();
+        match fs::File::open(&path) {
+            Ok(f) => f.sync_all().map_err(|e| MetadataError::io(&path, e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(MetadataError::io(&path, e)),
+        }
+        sync_dir(&self.kind_dir(kind))
+    }
+
     /// Deletes one record; false when it did not exist.
     pub fn delete(&self, kind: &str, key: &str) -> Result<bool> {
         if !self.contains(kind, key) {

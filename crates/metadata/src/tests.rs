@@ -105,6 +105,25 @@ fn an_unsynced_put_replaces_the_record_and_survives_reopen() {
 }
 
 #[test]
+fn sync_record_keeps_the_current_record_and_ignores_a_missing_one() {
+    let dir = tmp();
+    let s = Store::open(dir.path()).unwrap();
+    let rec = |n| Rec {
+        name: "a".into(),
+        n,
+    };
+    s.put("container", A, &rec(1)).unwrap();
+    s.put_unsynced("container", A, &rec(2)).unwrap();
+    s.sync_record("container", A).unwrap();
+    assert_eq!(s.get::<Rec>("container", A).unwrap(), Some(rec(2)));
+    s.delete("container", A).unwrap();
+    s.sync_record("container", A).unwrap();
+    drop(s);
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.get::<Rec>("container", A).unwrap(), None);
+}
+
+#[test]
 fn names_are_unique_and_resolve_like_docker() {
     let dir = tmp();
     let s = Store::open(dir.path()).unwrap();

@@ -46,7 +46,7 @@ impl Containers {
         f: impl FnOnce(&Root, &ContainerRecord) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let live = self.live(id);
-        let _op = live.op.lock().await;
+        let _op = live.lock_op().await;
         let rec = self.get(id)?;
         let this = self.clone();
         tokio::task::spawn_blocking(move || {

@@ -1,5 +1,10 @@
 //! A task's exit: the record's state, cleanup, and the restart policy with Docker's
 //! back-off ([`restart_delay`]).
+//!
+//! As dockerd 20.10's `handleContainerExit`, the exit is recorded and `die` sent *before*
+//! the cleanup (unmount, endpoints, the record's fsync): a `stop` returns at the `die`.
+//! The cleanup holds `Live::cleanup`; every later operation on the container waits for it
+//! (`Live::lock_op`), and removing a network waits for its endpoints' release.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +15,12 @@ use crate::shim::ExitRecord;
 use berth_units::time::parse_rfc3339;
 
 impl Containers {
-    /// The shim reported an exit: record it, clean up, notify, auto-remove or restart.
+    /// The shim reported an exit: record it, notify, clean up, auto-remove or restart.
     pub async fn on_exit(self: &Arc<Self>, id: &str, exit: ExitRecord) {
         let live = self.live(id);
+        // Taken before the exit is visible, so whoever sees it also waits for the cleanup;
+        // a start in flight holds it until it has saved the running state.
+        let cleanup = live.cleanup.lock().await;
         let Ok(mut rec) = self.get(id) else {
             let _ = live.output.send(Output::Exit(exit.exit_code));
             return;
@@ -24,8 +32,27 @@ impl Containers {
         rec.state.exit_code = exit.exit_code;
         rec.state.finished_at = exit.finished_at.clone();
         rec.state.oom_killed = exit.oom_killed;
-        self.release_task_resources(id).await;
-        let _ = self.save(&rec).await;
+        let restart = !rec.host_config.auto_remove
+            && !rec.manually_stopped
+            && !self.restarts_suppressed()
+            && rec.policy_restarts();
+        let mut delay = Duration::ZERO;
+        if restart {
+            delay = {
+                let mut last = live.restart_delay.lock().unwrap_or_else(|e| e.into_inner());
+                let ran = ran_for(&rec.state.started_at, &exit.finished_at);
+                let delay = restart_delay(*last, ran);
+                *last = Some(delay);
+                delay
+            };
+            // Docker's `SetRestarting`, before the `die`.
+            rec.restart_count += 1;
+            rec.state.status = "restarting".into();
+            rec.state.restarting = true;
+        }
+        let release = self.networks.detach(id).await;
+        // Made durable below, once the cleanup is done.
+        let _ = self.save_unsynced(&rec).await;
         let _ = live.output.send(Output::Exit(exit.exit_code));
         if exit.oom_killed {
             // Docker's order: `oom`, then `die`.
@@ -33,29 +60,20 @@ impl Containers {
         }
         self.event("die", &rec, &[("exitCode", exit.exit_code.to_string())]);
         let _ = live.signals.send(Signal::Exited(exit.exit_code));
+        self.finish_release(id, release).await;
+        let _ = self.records.sync(id).await;
+        drop(cleanup);
         if rec.host_config.auto_remove {
             let _ = self.remove_now(rec, true).await;
             return;
         }
-        let restart = !rec.manually_stopped && !self.restarts_suppressed() && rec.policy_restarts();
         if restart {
             let this = self.clone();
             let id = id.to_string();
-            let delay = {
-                let mut last = live.restart_delay.lock().unwrap_or_else(|e| e.into_inner());
-                let ran = ran_for(&rec.state.started_at, &exit.finished_at);
-                let delay = restart_delay(*last, ran);
-                *last = Some(delay);
-                delay
-            };
-            rec.restart_count += 1;
-            rec.state.status = "restarting".into();
-            rec.state.restarting = true;
-            let _ = self.save(&rec).await;
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
                 let live = this.live(&id);
-                let _op = live.op.lock().await;
+                let _op = live.lock_op().await;
                 let Ok(mut rec) = this.get(&id) else { return };
                 if rec.manually_stopped || !rec.state.restarting || this.restarts_suppressed() {
                     return;

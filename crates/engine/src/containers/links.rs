@@ -25,7 +25,7 @@ impl Containers {
                 EngineError::internal(format!("Cannot get parent /{parent} for link name {name}"))
             })?;
         let live = self.live(&parent_id);
-        let _op = live.op.lock().await;
+        let _op = live.lock_op().await;
         let mut rec = self.get(&parent_id)?;
         rec.links.retain(|l| l.alias != alias);
         self.save(&rec).await?;

@@ -13,7 +13,7 @@ impl Containers {
         let nrec = self.networks.resolve(reference)?;
         let id = self.resolve(&req.container)?;
         let live = self.live(&id);
-        let _op = live.op.lock().await;
+        let _op = live.lock_op().await;
         let mut rec = self.get(&id)?;
         let es = req.endpoint_config.unwrap_or_default();
         self.networks.connect_container(&nrec, &mut rec, es).await?;
@@ -29,7 +29,7 @@ impl Containers {
         let nrec = self.networks.resolve(reference)?;
         let id = self.resolve(&req.container)?;
         let live = self.live(&id);
-        let _op = live.op.lock().await;
+        let _op = live.lock_op().await;
         let mut rec = self.get(&id)?;
         self.networks.disconnect_container(&nrec, &mut rec).await?;
         self.save(&rec).await

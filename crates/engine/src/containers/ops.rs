@@ -44,10 +44,21 @@ impl Containers {
     /// at once (the unmount syncs the upper filesystem, the veths wait for the kernel), the
     /// unmount off the async workers.
     pub(super) async fn release_task_resources(self: &Arc<Self>, id: &str) {
+        let release = self.networks.detach(id).await;
+        self.finish_release(id, release).await;
+    }
+
+    /// [`release_task_resources`](Self::release_task_resources) after the container was
+    /// detached from the networks' view.
+    pub(super) async fn finish_release(
+        self: &Arc<Self>,
+        id: &str,
+        release: crate::networks::releases::Release,
+    ) {
         let this = self.clone();
         let owned = id.to_string();
         let unmount = tokio::task::spawn_blocking(move || this.unmount_rootfs(&owned));
-        self.networks.network_down(id).await;
+        self.networks.release(id, release).await;
         let _ = unmount.await;
     }
 

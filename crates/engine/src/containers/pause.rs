@@ -11,7 +11,7 @@ impl Containers {
     pub async fn pause(self: &Arc<Self>, reference: &str, pause: bool) -> Result<()> {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
-        let _op = live.op.lock().await;
+        let _op = live.lock_op().await;
         let mut rec = self.get(&id)?;
         if !rec.state.running {
             return Err(EngineError::conflict(format!(

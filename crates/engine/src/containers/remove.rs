@@ -51,7 +51,7 @@ impl Containers {
             }
             let mut rx = live.signals.subscribe();
             {
-                let _op = live.op.lock().await;
+                let _op = live.lock_op().await;
                 let mut r = self.get(&id)?;
                 r.manually_stopped = true;
                 // Superseded by the exit handler's save, then by the removal.
@@ -69,7 +69,7 @@ impl Containers {
                 return Ok(());
             }
         }
-        let _op = live.op.lock().await;
+        let _op = live.lock_op().await;
         let rec = self.get(&id)?;
         self.remove_now(rec, volumes).await
     }
@@ -137,7 +137,7 @@ impl Containers {
     /// snapshot and directories by id, then the record and its names.
     async fn remove_unreadable(self: &Arc<Self>, id: &str) -> Result<()> {
         let live = self.live(id);
-        let _op = live.op.lock().await;
+        let _op = live.lock_op().await;
         self.networks.network_down(id).await;
         if self.tasks.has_state(id) {
             let _ = self.tasks.delete(id).await;

@@ -278,7 +278,7 @@ impl Containers {
         let warnings = validate(&update.resources, true)?;
         let id = self.resolve(reference)?;
         let live = self.live(&id);
-        let _op = live.op.lock().await;
+        let _op = live.lock_op().await;
         let mut rec = self.get(&id)?;
         if rec.state.status == "removing" || rec.state.dead {
             return Err(EngineError::invalid(format!(

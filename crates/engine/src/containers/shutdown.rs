@@ -73,10 +73,12 @@ impl Containers {
             let this = self.clone();
             stops.spawn(async move {
                 let live = this.live(&id);
-                let _op = live.op.lock().await;
+                let _op = live.lock_op().await;
                 let Ok(mut rec) = this.get(&id) else { return };
                 if rec.state.running {
                     this.stop_task(&rec, &live, None, None).await;
+                    // The daemon's network shutdown comes next: no endpoint may be left.
+                    live.wait_cleanup().await;
                 } else if rec.state.restarting {
                     rec.state.restarting = false;
                     rec.state.status = "exited".into();
@@ -103,7 +105,7 @@ impl Containers {
             let this = self.clone();
             starts.spawn(async move {
                 let live = this.live(&rec.id);
-                let _op = live.op.lock().await;
+                let _op = live.lock_op().await;
                 let Ok(rec) = this.get(&rec.id) else { return };
                 if !rec.starts_with_daemon() {
                     return;

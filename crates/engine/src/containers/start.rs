@@ -24,7 +24,7 @@ impl Containers {
     pub async fn start(self: &Arc<Self>, reference: &str) -> Result<()> {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
-        let _op = live.op.lock().await;
+        let _op = live.lock_op().await;
         let rec = self.get(&id)?;
         if rec.state.status == "paused" {
             return Err(EngineError::conflict(
@@ -250,13 +250,21 @@ impl Containers {
             let _ = self.save(&rec).await;
             let mut exited = live.signals.subscribe();
             let _ = runtime_kill(self, &id, "SIGKILL").await;
-            self.wait_exit(&mut exited, Some(EXIT_CLEANUP_WAIT)).await;
+            if self.wait_exit(&mut exited, Some(EXIT_CLEANUP_WAIT)).await {
+                live.wait_cleanup().await;
+            }
             return Err(e);
         }
+        // Held until the running state is saved and `start` sent: the exit handler of a task
+        // that ends at once takes it first, so it records the exit after them.
+        let exit_after_start = live.cleanup.lock().await;
         self.tasks.start(&id, live);
         match rx.await {
             Ok(Ok(_)) => {}
-            Ok(Err(msg)) => return Err(self.start_failed(rec, msg).await),
+            Ok(Err(msg)) => {
+                drop(exit_after_start);
+                return Err(self.start_failed(rec, msg).await);
+            }
             Err(_) => return Err(EngineError::internal("shim went away")),
         }
         crate::crash::hold("start-before-save").await;
@@ -273,6 +281,7 @@ impl Containers {
         self.save(&rec).await?;
         self.event("start", &rec, &[]);
         self.health.container_started(&rec);
+        drop(exit_after_start);
         Ok(())
     }
 

@@ -41,7 +41,7 @@ impl Containers {
     ) -> Result<()> {
         let id = self.resolve(reference)?;
         let live = self.live(&id);
-        let _op = live.op.lock().await;
+        let _op = live.lock_op().await;
         let mut rec = self.get(&id)?;
         rec.manually_stopped = true;
         if rec.state.restarting {

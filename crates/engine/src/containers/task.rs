@@ -47,6 +47,10 @@ pub struct Live {
     /// Held across a start: a kill waits on it (a stop holds `op` for its whole timeout,
     /// which a kill must not wait for).
     pub starting: tokio::sync::Mutex<()>,
+    /// Held by the exit handler from before the exit is visible until the task's resources
+    /// (mounts, endpoints) are released and the record is durable: `stop` returns at the
+    /// `die`, what comes next waits here ([`lock_op`](Live::lock_op)).
+    pub cleanup: tokio::sync::Mutex<()>,
     /// The delay of the last restart by policy (Docker's restart manager keeps it in
     /// memory too); cleared when the user or the daemon starts the container.
     pub restart_delay: Mutex<Option<std::time::Duration>>,
@@ -63,9 +67,25 @@ impl Default for Live {
             ctl: Mutex::new(None),
             op: tokio::sync::Mutex::new(()),
             starting: tokio::sync::Mutex::new(()),
+            cleanup: tokio::sync::Mutex::new(()),
             restart_delay: Mutex::new(None),
             kills: Mutex::new(VecDeque::new()),
         }
+    }
+}
+
+impl Live {
+    /// Takes the lifecycle lock once the last exit's cleanup is over (start, rm, cp,
+    /// network connect and every other operation on the container's state).
+    pub async fn lock_op(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        let op = self.op.lock().await;
+        self.wait_cleanup().await;
+        op
+    }
+
+    /// Waits until the last exit's cleanup is over.
+    pub async fn wait_cleanup(&self) {
+        drop(self.cleanup.lock().await);
     }
 }
 

@@ -98,7 +98,6 @@ pub(super) fn ipam_view(rec: &NetworkRecord, info: &NetworkInfo) -> Vec<IpamConf
 impl Networks {
     /// `POST /networks/create`.
     pub async fn create(&self, req: NetworkCreateRequest) -> Result<NetworkCreateResponse> {
-        let _g = self.admin.lock().await;
         if req.name.trim().is_empty() {
             return Err(EngineError::invalid("network name cannot be empty"));
         }
@@ -112,12 +111,15 @@ impl Networks {
             "" | "bridge" => {}
             d => return Err(EngineError::not_found(format!("plugin \"{d}\" not found"))),
         }
-        if self.records().iter().any(|r| r.name == req.name) {
+        // Held until the record is stored: a create of the same name meanwhile conflicts.
+        let Some(_claim) = self.claims.claim(format!("name:{}", req.name), || {
+            self.records().iter().any(|r| r.name == req.name)
+        }) else {
             return Err(EngineError::conflict(format!(
                 "network with name {} already exists",
                 req.name
             )));
-        }
+        };
         let ipam = req.ipam.clone().unwrap_or_default();
         if !matches!(ipam.driver.as_str(), "" | "default") {
             return Err(EngineError::not_found(format!(

@@ -3,10 +3,12 @@
 //! and (in [`container`]) what a container's start, exit, inspect and `network
 //! connect|disconnect` do with them. See `docs/network.md`.
 
+mod claims;
 pub mod config;
 pub mod container;
 mod create;
 pub mod links;
+pub mod releases;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -83,8 +85,10 @@ pub struct Networks {
     containers: ContainerStore,
     cfg: NetConfig,
     attached: Mutex<HashMap<String, Attached>>,
-    /// Serialises create/remove/prune so name checks and creation are atomic.
-    admin: tokio::sync::Mutex<()>,
+    /// Names being created and ids being removed.
+    claims: claims::Claims,
+    /// Endpoint releases still running after their container's exit was recorded.
+    releases: releases::Releases,
 }
 
 impl std::fmt::Debug for Networks {
@@ -162,7 +166,8 @@ impl Networks {
             containers,
             cfg,
             attached: Mutex::new(HashMap::new()),
-            admin: tokio::sync::Mutex::new(()),
+            claims: claims::Claims::default(),
+            releases: releases::Releases::default(),
         });
         net.ensure_predefined().await?;
         Ok(net)
@@ -291,14 +296,20 @@ impl Networks {
 
     /// `DELETE /networks/{id}` (the caller checked that no container uses it).
     pub async fn remove(&self, rec: &NetworkRecord) -> Result<()> {
-        let _g = self.admin.lock().await;
         if PREDEFINED.contains(&rec.name.as_str()) {
             return Err(EngineError::forbidden(format!(
                 "{} is a pre-defined network and cannot be removed",
                 rec.name
             )));
         }
+        // Another removal of the same network in flight: it is gone for this one.
+        let _claim = self
+            .claims
+            .claim(format!("id:{}", rec.id), || false)
+            .ok_or_else(|| not_found(&rec.name))?;
         if self.info(&rec.id).await.is_some() {
+            // The endpoints of containers that just stopped may still be on their way out.
+            self.releases.wait_all().await;
             self.mgr
                 .remove_network(&rec.id)
                 .await
@@ -380,6 +391,7 @@ impl Networks {
                 return Err(EngineError::invalid(format!("invalid filter '{k}'")));
             }
         }
+        self.releases.wait_all().await;
         let used = self.in_use().await;
         let mut deleted = Vec::new();
         for rec in self.records() {

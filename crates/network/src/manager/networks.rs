@@ -168,9 +168,13 @@ impl NetworkManager {
         // queue, and share a firewall run.
         st.networks.insert(info.id.clone(), info.clone());
         drop(st);
+        // The bridge and the rules at once: the rules name the bridge, they need not wait
+        // for it (each takes tens of ms on a loaded host).
         let res = async {
-            self.nl.ensure_bridge(&self.bridge_request(&info)).await?;
-            self.sync_rules().await?;
+            let req = self.bridge_request(&info);
+            let (bridge, rules) = tokio::join!(self.nl.ensure_bridge(&req), self.sync_rules());
+            bridge?;
+            rules?;
             statefile::write_json(&self.net_path(&info.id), &info)
         }
         .await;
@@ -191,15 +195,16 @@ impl NetworkManager {
     /// The bridge is deleted after the state lock is released: the kernel takes its time
     /// (RCU grace periods), and two networks removed together, or containers starting
     /// meanwhile, need not queue behind it. Its name is the network id's, never reused.
-    /// The rules go after the bridge (they match its name only): another network removed
-    /// meanwhile is then out of the state too, and one firewall run serves both.
+    /// The rules are replaced while the bridge goes (they match its name only); another
+    /// network removed meanwhile may share the firewall run.
     pub async fn remove_network(&self, id: &str) -> Result<()> {
         let info = {
             let mut st = self.state.lock().await;
             Self::forget_network(&mut st, id)?
         };
-        self.nl.delete_link(&info.bridge).await?;
-        self.sync_rules().await?;
+        let (link, rules) = tokio::join!(self.nl.delete_link(&info.bridge), self.sync_rules());
+        link?;
+        rules?;
         self.ipam.delete_pool(id)?;
         self.ipam6.delete_pool(id)?;
         self.records.remove_network(id);

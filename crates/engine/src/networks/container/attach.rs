@@ -151,14 +151,20 @@ impl Networks {
             "" => None,
             m => Some(link::parse_mac(m).map_err(EngineError::from)?),
         };
+        let requested = requested_ip(es)?;
+        let requested6 = requested_ip6(es)?;
+        if requested.is_some() || requested6.is_some() {
+            // A container that just stopped may still hold the address for a moment.
+            self.releases.wait_all().await;
+        }
         self.mgr
             .connect(ConnectRequest {
                 network_id: &nrec.id,
                 container_id: &rec.id,
                 netns,
                 container_ifname: ifname,
-                requested: requested_ip(es)?,
-                requested6: requested_ip6(es)?,
+                requested,
+                requested6,
                 requested_mac,
                 dns_names,
                 default_route,
