@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{EngineError, Result};
-use berth_api_server::{Hijack, StdStream};
+use crate::session::{Session, SessionStreams};
+use crate::stream::StdStream;
 use berth_api_types::detach_keys::{self, EscapeScanner, Scan};
 use berth_api_types::*;
 use bytes::Bytes;
@@ -211,7 +212,7 @@ impl Containers {
         self: &Arc<Self>,
         id: &str,
         start: ExecStartConfig,
-    ) -> Result<Option<Hijack>> {
+    ) -> Result<Option<Session>> {
         let e = self.exec_record(id)?;
         if e.running || e.exit_code.is_some() || e.started {
             return Err(EngineError::conflict(format!(
@@ -439,7 +440,7 @@ impl Containers {
             let this = self.clone();
             // The start's Tty decides the framing (Docker: multiplexed whenever the start
             // says Tty:false, whatever the create said).
-            return Ok(Some(Hijack::new(start.tty, move |s| async move {
+            return Ok(Some(Session::new(start.tty, move |s| async move {
                 let detached = pump_pty(pty, s, stderr, with_stdin, keys, exit_rx).await;
                 if detached {
                     if let Ok(rec) = this.get(&rec.id) {
@@ -448,7 +449,7 @@ impl Containers {
                 }
             })));
         }
-        Ok(Some(Hijack::new(start.tty, move |mut s| async move {
+        Ok(Some(Session::new(start.tty, move |mut s| async move {
             if let Some(mut w) = stdin {
                 let mut r = s.stdin;
                 tokio::spawn(async move {
@@ -510,7 +511,7 @@ impl Containers {
 /// Drives a tty exec session; true when the client typed the detach keys.
 async fn pump_pty(
     pty: Arc<OwnedFd>,
-    mut s: berth_api_server::HijackedStreams,
+    mut s: SessionStreams,
     runtime_stderr: Option<tokio::process::ChildStderr>,
     with_stdin: bool,
     keys: Vec<u8>,

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
 use crate::remap::tar::{Direction, ShiftWriter};
-use berth_api_server::{ByteStream, ContainerListOptions};
+use crate::stream::ByteStream;
+use berth_api_types::query::ContainerListOptions;
 use berth_api_types::*;
 
 use super::list_filter::{Cut, ListFilter};
@@ -378,7 +379,7 @@ impl Containers {
     pub async fn commit(
         self: &Arc<Self>,
         images: &crate::images::ImageService,
-        opts: berth_api_server::CommitOptions,
+        opts: berth_api_types::query::CommitOptions,
         config: Option<ContainerConfig>,
     ) -> Result<IdResponse> {
         let rec = self.lookup(&opts.container)?;

@@ -8,6 +8,7 @@ use berth_api_server::*;
 use berth_api_types::*;
 use tokio::sync::broadcast;
 
+use super::adapt;
 use super::config::DaemonConfig;
 use super::services::Services;
 use crate::containers::Containers;
@@ -353,7 +354,7 @@ impl Engine for Berth {
         id: &str,
         opts: LogsOptions,
     ) -> ApiResult<LogStream> {
-        Ok(self.containers.logs(id, opts).await?)
+        Ok(adapt::log_stream(self.containers.logs(id, opts).await?))
     }
     async fn container_changes(
         &self,
@@ -437,7 +438,7 @@ impl Engine for Berth {
         id: &str,
         opts: AttachOptions,
     ) -> ApiResult<Hijack> {
-        Ok(self.containers.attach(id, opts).await?)
+        Ok(adapt::hijack(self.containers.attach(id, opts).await?))
     }
     async fn container_wait(
         &self,
@@ -481,7 +482,10 @@ impl Engine for Berth {
         opts: ArchivePutOptions,
         body: RequestBody,
     ) -> ApiResult<()> {
-        Ok(self.containers.archive_put(id, opts, body).await?)
+        Ok(self
+            .containers
+            .archive_put(id, opts, adapt::body(body))
+            .await?)
     }
     async fn container_prune(
         &self,
@@ -504,7 +508,11 @@ impl Engine for Berth {
         id: &str,
         config: ExecStartConfig,
     ) -> ApiResult<Option<Hijack>> {
-        Ok(self.containers.exec_start(id, config).await?)
+        Ok(self
+            .containers
+            .exec_start(id, config)
+            .await?
+            .map(adapt::hijack))
     }
     async fn exec_resize(&self, _ctx: &RequestContext, id: &str, h: u16, w: u16) -> ApiResult<()> {
         Ok(self.containers.exec_resize(id, h.into(), w.into()).await?)
@@ -599,7 +607,7 @@ impl Engine for Berth {
     ) -> ApiResult<JsonStream<JsonMessage>> {
         Ok(self
             .images
-            .image_create(ctx.registry_auth.as_ref(), opts, body)
+            .image_create(ctx.registry_auth.as_ref(), opts, adapt::body(body))
             .await?)
     }
     async fn image_inspect(&self, _ctx: &RequestContext, name: &str) -> ApiResult<ImageInspect> {
@@ -674,7 +682,7 @@ impl Engine for Berth {
         quiet: bool,
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>> {
-        Ok(self.images.image_load(quiet, body).await?)
+        Ok(self.images.image_load(quiet, adapt::body(body)).await?)
     }
 
     async fn build(
@@ -683,7 +691,7 @@ impl Engine for Berth {
         opts: BuildOptions,
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>> {
-        Ok(self.builds.build(opts, body).await?)
+        Ok(self.builds.build(opts, adapt::body(body)).await?)
     }
 
     async fn build_prune(

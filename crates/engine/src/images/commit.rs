@@ -5,7 +5,7 @@ use std::io::{self, BufReader};
 use std::path::Path;
 
 use crate::error::{EngineError, Result};
-use berth_api_server::CommitOptions;
+use berth_api_types::query::CommitOptions;
 use berth_content::{media_types as mt, Descriptor};
 use berth_image::config::History;
 use berth_image::{chain_ids, ImageConfig, Images, Manifest, PlatformSpec};

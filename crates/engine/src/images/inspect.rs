@@ -2,7 +2,7 @@
 //! turned into Docker's JSON models.
 
 use crate::error::{EngineError, Result};
-use berth_api_server::ImageListOptions;
+use berth_api_types::query::ImageListOptions;
 use berth_api_types::{
     ContainerConfig, DriverData, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs,
 };

@@ -1,11 +1,11 @@
 //! The image side of the Engine API: [`ImageService`] owns the image stores under the data
 //! root (content, snapshots, image records) and implements the `image_*` actions and
-//! `/auth` with the exact signatures of [`berth_api_server::Engine`], so the daemon's
-//! `Engine` impl delegates to it one call per action.
+//! `/auth`, one method per action of the HTTP layer's `Engine` trait (the API's query types,
+//! the engine's streams), so the daemon's `Engine` impl delegates to it one call per action.
 //!
 //! Names are stored normalised (`docker.io/library/busybox:latest`) and shown familiar
-//! (`busybox:latest`). Errors use Docker's wording and status codes ("No such image: x" 404,
-//! "conflict: unable to delete …" 409).
+//! (`busybox:latest`). Errors use Docker's wording and kinds ("No such image: x" not found,
+//! "conflict: unable to delete …" conflict).
 //!
 //! Modules: `inspect` (list/inspect/history models), `pull` (pull and import streams),
 //! `push`, `remove` (delete and prune), `archive` (save/load), `commit`, `changes`

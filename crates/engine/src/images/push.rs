@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
-use berth_api_server::JsonStream;
+use crate::stream::JsonStream;
 use berth_api_types::{AuthConfig, JsonMessage};
 use berth_content::Digest;
 use berth_registry::{Client, Progress, ProgressFn, ProgressStatus, PushedBlob, Reference};

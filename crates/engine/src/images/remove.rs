@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::error::{EngineError, Result};
-use berth_api_server::ImageDeleteOptions;
+use berth_api_types::query::ImageDeleteOptions;
 use berth_api_types::{Filters, ImageDeleteResponseItem, ImagePruneResponse};
 use berth_content::Digest;
 use berth_registry::Reference;
