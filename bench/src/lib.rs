@@ -1,6 +1,8 @@
 //! Shared pieces of berth's benchmarks: each `src/bin/*.rs` times berth and a peer in the same
 //! run and prints both medians and their ratio.
 
+pub mod engines;
+
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 

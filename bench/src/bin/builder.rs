@@ -7,13 +7,6 @@
 //! cargo build --release -p berth -p berth-shim
 //! cargo run --release -p berth-bench --bin builder [rounds=5]   # as root
 //! ```
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

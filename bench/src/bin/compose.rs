@@ -10,23 +10,14 @@
 //! Both daemons run on private sockets, data roots and exec roots under one temporary
 //! directory (dockerd with `--iptables=false` and a containerd of its own); everything
 //! started is stopped by pid and unmounted at the end.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_bench::{median, wait_for, ChildGuard};
-use berth_testkit::daemon::{unmount_under, Daemon, DaemonOptions};
+use berth_bench::engines::{Engines, DOCKER_CLI};
+use berth_bench::median;
 use berth_testkit::TempDir;
-
-const DOCKER_CLI: &str = "/usr/local/bin/docker";
 
 const PROJECT: &str = r#"
 services:
@@ -70,111 +61,6 @@ volumes:
   data: {}
   cache: {}
 "#;
-
-struct Lab {
-    root: PathBuf,
-    berth: Option<Daemon>,
-    docker: Option<ChildGuard>,
-    containerd: Option<ChildGuard>,
-}
-
-impl Lab {
-    fn docker_sock(&self) -> PathBuf {
-        self.root.join("docker.sock")
-    }
-
-    fn start(&mut self, bin_dir: &Path) {
-        let r = self.root.clone();
-        let log = |name: &str| std::fs::File::create(r.join(name)).expect("log file");
-        self.berth = Some(
-            DaemonOptions::new()
-                .bin(bin_dir.join("berth"))
-                .temp_base(&r)
-                .log(r.join("berth.log"))
-                .start(),
-        );
-        let ctrd = r.join("ctrd");
-        std::fs::create_dir_all(&ctrd).expect("mkdir ctrd");
-        let sock = r.join("ctrd.sock");
-        let config = format!(
-            "version = 2\nroot = \"{root}/root\"\nstate = \"{root}/state\"\n\
-             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-             [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n\
-             [debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n",
-            root = ctrd.display(),
-            sock = sock.display()
-        );
-        std::fs::write(ctrd.join("config.toml"), config).expect("containerd config");
-        self.containerd = Some(ChildGuard(
-            Command::new("containerd")
-                .arg("--config")
-                .arg(ctrd.join("config.toml"))
-                .stdin(Stdio::null())
-                .stdout(log("containerd.log"))
-                .stderr(log("containerd.log"))
-                .spawn()
-                .expect("spawn containerd"),
-        ));
-        wait_for("containerd", || sock.exists());
-        std::fs::write(r.join("docker-daemon.json"), "{}").expect("daemon.json");
-        self.docker = Some(ChildGuard(
-            Command::new("dockerd")
-                .arg("--host")
-                .arg(format!("unix://{}", self.docker_sock().display()))
-                .arg("--containerd")
-                .arg(&sock)
-                .arg("--data-root")
-                .arg(r.join("docker-data"))
-                .arg("--exec-root")
-                .arg(r.join("docker-exec"))
-                .arg("--pidfile")
-                .arg(r.join("docker.pid"))
-                .arg("--config-file")
-                .arg(r.join("docker-daemon.json"))
-                .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
-                .stdin(Stdio::null())
-                .stdout(log("dockerd.log"))
-                .stderr(log("dockerd.log"))
-                .spawn()
-                .expect("spawn dockerd"),
-        ));
-        let docker = format!("unix://{}", self.docker_sock().display());
-        wait_for("dockerd", || {
-            Command::new(DOCKER_CLI)
-                .args(["-H", &docker, "version"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let docker = format!("unix://{}", self.docker_sock().display());
-        if self.docker.is_some() {
-            let ids = Command::new(DOCKER_CLI)
-                .args(["-H", &docker, "ps", "-aq"])
-                .output();
-            if let Ok(o) = ids {
-                let ids = String::from_utf8_lossy(&o.stdout).into_owned();
-                let ids: Vec<&str> = ids.split_whitespace().collect();
-                if !ids.is_empty() {
-                    let _ = Command::new(DOCKER_CLI)
-                        .args(["-H", &docker, "rm", "-f"])
-                        .args(ids)
-                        .output();
-                }
-            }
-            let _ = Command::new(DOCKER_CLI)
-                .args(["-H", &docker, "network", "prune", "-f"])
-                .output();
-        }
-        self.docker = None;
-        self.containerd = None;
-        self.berth = None;
-        unmount_under(&self.root);
-    }
-}
 
 /// One compose client on one daemon.
 struct Side {
@@ -221,18 +107,12 @@ fn main() {
         .expect("bin dir")
         .to_path_buf();
     let tmp = TempDir::new("compose-bench");
-    let mut lab = Lab {
-        root: tmp.path().to_path_buf(),
-        berth: None,
-        docker: None,
-        containerd: None,
-    };
-    lab.start(&bin_dir);
-    let berth = lab.berth.as_ref().expect("berth");
+    let lab = Engines::start(tmp.path(), &bin_dir);
+    let berth = &lab.berth;
     berth.load_busybox();
     let tar = lab.root.join("busybox.tar");
     berth_testkit::image_tar::busybox_archive(&tar, &["busybox:latest"]);
-    let docker_host = format!("unix://{}", lab.docker_sock().display());
+    let docker_host = lab.docker_host();
     let o = Command::new(DOCKER_CLI)
         .args(["-H", &docker_host, "load", "-i"])
         .arg(&tar)

@@ -16,24 +16,15 @@
 //! `--bridge=none --iptables=false` and a containerd of its own (never the host's). Every
 //! container runs with `--network none` so both engines do the same work. Everything started
 //! is stopped by pid and unmounted at the end, also when the bench fails half-way.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_bench::{median, wait_for, ChildGuard};
-use berth_testkit::daemon::{unmount_under, Daemon, DaemonOptions};
+use berth_bench::engines::{processes, remove_all_containers, Engines, DOCKER_CLI};
+use berth_bench::median;
+use berth_testkit::daemon::Daemon;
 use berth_testkit::TempDir;
-
-/// The docker CLI used for both daemons.
-const DOCKER_CLI: &str = "/usr/local/bin/docker";
 
 fn main() {
     let mut argv = std::env::args().skip(1);
@@ -60,14 +51,10 @@ fn main() {
         );
     }
     let dir = TempDir::new("berth-bench-engine-");
-    let mut lab = Lab {
-        root: dir.path().to_path_buf(),
-        berth: None,
-        docker: None,
-        containerd: None,
+    let lab = Lab {
+        engines: Engines::start(dir.path(), &bin_dir),
     };
-    lab.start(&bin_dir);
-    let archive = lab.root.join("busybox.tar");
+    let archive = lab.engines.root.join("busybox.tar");
     berth_testkit::image_tar::busybox_archive(&archive, &["busybox:latest"]);
     let archive = archive.to_str().expect("utf-8 path");
     for target in [Target::DockerToBerth, Target::DockerToDocker] {
@@ -140,100 +127,26 @@ impl Target {
     }
 }
 
-/// The running engines and their private directories; stops and cleans everything on drop.
+/// The two engines of the run (stopped and cleaned on drop) and the CLI paths to them.
 struct Lab {
-    root: PathBuf,
-    /// berth's daemon, with its own bridge, nftables table and address block.
-    berth: Option<Daemon>,
-    docker: Option<ChildGuard>,
-    containerd: Option<ChildGuard>,
+    engines: Engines,
 }
 
 impl Lab {
     fn berth(&self) -> &Daemon {
-        self.berth.as_ref().expect("berth daemon started")
-    }
-
-    fn docker_sock(&self) -> PathBuf {
-        self.root.join("docker.sock")
-    }
-
-    fn containerd_sock(&self) -> PathBuf {
-        self.root.join("ctrd.sock")
-    }
-
-    fn start(&mut self, bin_dir: &Path) {
-        let r = self.root.clone();
-        let log = |name: &str| std::fs::File::create(r.join(name)).expect("log file");
-        self.berth = Some(
-            DaemonOptions::new()
-                .bin(bin_dir.join("berth"))
-                .temp_base(&r)
-                .log(r.join("berth.log"))
-                .start(),
-        );
-        // containerd of our own: dockerd would otherwise use the host's when one runs.
-        let ctrd = r.join("ctrd");
-        std::fs::create_dir_all(&ctrd).expect("mkdir ctrd");
-        let config = format!(
-            "version = 2\nroot = \"{root}/root\"\nstate = \"{root}/state\"\n\
-             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-             [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n\
-             [debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n",
-            root = ctrd.display(),
-            sock = self.containerd_sock().display()
-        );
-        std::fs::write(ctrd.join("config.toml"), config).expect("containerd config");
-        self.containerd = Some(ChildGuard(
-            Command::new("containerd")
-                .arg("--config")
-                .arg(ctrd.join("config.toml"))
-                .stdin(Stdio::null())
-                .stdout(log("containerd.log"))
-                .stderr(log("containerd.log"))
-                .spawn()
-                .expect("spawn containerd"),
-        ));
-        wait_for("containerd", || self.containerd_sock().exists());
-        std::fs::write(r.join("docker-daemon.json"), "{}").expect("daemon.json");
-        self.docker = Some(ChildGuard(
-            Command::new("dockerd")
-                .arg("--host")
-                .arg(format!("unix://{}", self.docker_sock().display()))
-                .arg("--containerd")
-                .arg(self.containerd_sock())
-                .arg("--data-root")
-                .arg(r.join("docker-data"))
-                .arg("--exec-root")
-                .arg(r.join("docker-exec"))
-                .arg("--pidfile")
-                .arg(r.join("docker.pid"))
-                .arg("--config-file")
-                .arg(r.join("docker-daemon.json"))
-                .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
-                .stdin(Stdio::null())
-                .stdout(log("dockerd.log"))
-                .stderr(log("dockerd.log"))
-                .spawn()
-                .expect("spawn dockerd"),
-        ));
-        for target in [Target::DockerToBerth, Target::DockerToDocker] {
-            wait_for(target.label(), || {
-                self.cmd(target, &["version"]).status.success()
-            });
-        }
+        &self.engines.berth
     }
 
     fn command(&self, target: Target) -> Command {
         let (program, sock) = match target {
             Target::BerthToBerth => (self.berth().bin.clone(), self.berth().sock()),
             Target::DockerToBerth => (PathBuf::from(DOCKER_CLI), self.berth().sock()),
-            Target::DockerToDocker => (PathBuf::from(DOCKER_CLI), self.docker_sock()),
+            Target::DockerToDocker => (PathBuf::from(DOCKER_CLI), self.engines.docker_sock()),
         };
         let mut c = Command::new(program);
         c.arg("-H")
             .arg(format!("unix://{}", sock.display()))
-            .env("DOCKER_CONFIG", self.root.join("cli-config"))
+            .env("DOCKER_CONFIG", self.engines.root.join("cli-config"))
             .stdin(Stdio::null());
         c
     }
@@ -255,83 +168,29 @@ impl Lab {
     }
 
     fn daemon_pids(&self, target: Target) -> Vec<i32> {
-        let pid = |c: &Option<ChildGuard>| c.as_ref().map(|c| c.0.id() as i32);
         match target {
-            Target::DockerToDocker => [pid(&self.docker), pid(&self.containerd)]
-                .into_iter()
-                .flatten()
-                .collect(),
+            Target::DockerToDocker => self.engines.docker_pids(),
             _ => self
-                .berth
-                .as_ref()
-                .and_then(Daemon::pid)
-                .map(|p| p as i32)
+                .berth()
+                .pid()
+                .and_then(|p| i32::try_from(p).ok())
                 .into_iter()
                 .collect(),
         }
     }
 
-    /// The per-container monitors this engine started: berth-shims under our exec root, or
-    /// containerd-shims of our containerd.
+    /// The per-container monitors this engine started.
     fn monitor_pids(&self, target: Target) -> Vec<i32> {
-        let marker = match target {
-            Target::DockerToDocker => self.containerd_sock().display().to_string(),
-            _ => match &self.berth {
-                Some(d) => d.root().join("exec").display().to_string(),
-                None => return Vec::new(),
-            },
-        };
-        let name = match target {
-            Target::DockerToDocker => "containerd-shim",
-            _ => "berth-shim",
-        };
-        processes()
-            .into_iter()
-            .filter(|(_, comm, cmdline)| comm.starts_with(name) && cmdline.contains(&marker))
-            .map(|(pid, _, _)| pid)
-            .collect()
+        self.engines
+            .monitor_pids(matches!(target, Target::DockerToDocker))
     }
 
     fn remove_all(&self, target: Target) {
-        let ids = self.ok(target, &["ps", "-aq"]);
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        for chunk in ids.chunks(50) {
-            let mut args = vec!["rm", "-f"];
-            args.extend(chunk);
-            let _ = self.cmd(target, &args);
-        }
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for target in [Target::DockerToBerth, Target::DockerToDocker] {
-            if self.daemon_pids(target).is_empty() {
-                continue;
-            }
-            let ids = self.cmd(target, &["ps", "-aq"]);
-            let ids = String::from_utf8_lossy(&ids.stdout).into_owned();
-            let ids: Vec<&str> = ids.split_whitespace().collect();
-            if !ids.is_empty() {
-                let mut args = vec!["rm", "-f"];
-                args.extend(ids);
-                let _ = self.cmd(target, &args);
-            }
-        }
-        // dockerd first (it talks to containerd), then containerd, each by pid (SIGTERM,
-        // SIGKILL after 20 s); then berth (its drop also removes its bridge and nft table).
-        self.docker = None;
-        self.containerd = None;
-        // Monitors that outlived their daemon (a failed run): ours by path, so kill by pid.
-        let mut monitors = self.monitor_pids(Target::DockerToBerth);
-        self.berth = None;
-        monitors.extend(self.monitor_pids(Target::DockerToDocker));
-        for pid in monitors {
-            if let Some(p) = rustix::process::Pid::from_raw(pid) {
-                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
-            }
-        }
-        unmount_under(&self.root);
+        let sock = match target {
+            Target::DockerToDocker => self.engines.docker_host(),
+            _ => self.engines.berth_host(),
+        };
+        remove_all_containers(&sock);
     }
 }
 
@@ -590,28 +449,6 @@ fn machine_used_kib() -> i64 {
             .unwrap_or(0)
     };
     field("MemTotal:") - field("MemAvailable:")
-}
-
-/// (pid, comm, cmdline with spaces) of every process.
-fn processes() -> Vec<(i32, String, String)> {
-    let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        out.push((pid, comm.trim().to_string(), cmdline));
-    }
-    out
 }
 
 fn load_average() -> String {

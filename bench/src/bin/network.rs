@@ -31,13 +31,6 @@
 //! Run as root after `cargo build --release -p berth --bins`:
 //! `cargo run --release -p berth-bench --bin network [start rounds (20)]`;
 //! `BENCH_TP_ROUNDS` (5) and `BENCH_MIB` (1024) size the throughput part.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -46,10 +39,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use berth_bench::engines::DOCKER_CLI;
 use berth_bench::{free_loopback_port, median, report, unmount_under, wait_for, ChildGuard};
-
-/// The docker CLI both daemons are driven with.
-const DOCKER_CLI: &str = "/usr/local/bin/docker";
 
 /// A daemon under test with everything it owns on the host, removed on drop.
 struct Engine {
@@ -501,8 +492,9 @@ fn cgroup_cpu(file: &Path) -> Duration {
 /// Median and quartiles of millisecond samples (nearest rank).
 fn quartiles_ms(samples: &mut [f64]) -> (f64, f64, f64) {
     samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.25), at(0.75))
+    // The rank (n - 1) * percent / 100, rounded half up.
+    let at = |percent: usize| samples[((samples.len() - 1) * percent + 50) / 100];
+    (at(50), at(25), at(75))
 }
 
 fn mib_per_s(mib: usize, d: Duration) -> f64 {

@@ -4,13 +4,6 @@
 //! as the floor. Prints medians and ratios.
 //!
 //! Run as root: `cargo run --release -p berth-bench --bin pull` (BENCH_ROUNDS=n, default 3).
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -79,7 +72,7 @@ impl Rng {
         ];
         let mut out = Vec::with_capacity(len + 16);
         while out.len() < len {
-            let w = WORDS[(self.next() % WORDS.len() as u64) as usize];
+            let w = WORDS[usize::try_from(self.next() % WORDS.len() as u64).expect("below len")];
             out.extend_from_slice(w.as_bytes());
             out.push(if self.next() % 9 == 0 { b'\n' } else { b' ' });
             if self.next() % 50 == 0 {
@@ -109,7 +102,7 @@ fn make_layer(n: usize) -> (Vec<u8>, Vec<u8>) {
     let mut left = RANDOM_PER_LAYER;
     let mut i = 0;
     while left > 0 {
-        let size = (((rng.next() % 2048) + 16) as usize * 1024).min(left);
+        let size = (usize::try_from((rng.next() % 2048) + 16).expect("small") * 1024).min(left);
         let mut data = vec![0u8; size];
         rng.fill(&mut data);
         add(&mut b, format!("layer{n}/bin/blob{i:04}"), &data);
@@ -118,7 +111,7 @@ fn make_layer(n: usize) -> (Vec<u8>, Vec<u8>) {
     }
     let mut left = TEXT_PER_LAYER;
     while left > 0 {
-        let size = (((rng.next() % 512) + 1) as usize * 1024).min(left);
+        let size = (usize::try_from((rng.next() % 512) + 1).expect("small") * 1024).min(left);
         let data = rng.text(size);
         add(
             &mut b,

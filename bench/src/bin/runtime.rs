@@ -7,13 +7,6 @@
 //! of the full binary instead); runc from PATH or /usr/sbin/runc. Waiting uses a pidfd on the --pid-file pid for both runtimes.
 //! Also prints each phase's median (create, start, wait, delete) and the load average, since
 //! this machine is shared and the numbers move with the load.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,8 +1,5 @@
 //! The real docker CLI (v28) against the API server with a fake engine.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::process::Output;
 

@@ -1,8 +1,5 @@
 //! HTTP-level tests: negotiation, errors, framing, hijack, over a real unix socket.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::Path;
 

@@ -1,10 +1,7 @@
 //! containerd drives berth's runtime: a private containerd (own root, state and socket under a
 //! TempDir) imports a busybox image and `ctr run --runc-binary <berth-runtime>` runs it to
 //! its exit code.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -5,10 +5,7 @@
 //! non-member is refused, restarts with live-restore and a running container, then removes
 //! and purges the package (docs/install.md). A `peer_` test: it owns /run/berth and
 //! /var/lib/berth while it runs, so nextest runs it alone.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::Path;
 use std::process::Command;

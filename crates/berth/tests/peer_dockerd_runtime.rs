@@ -1,10 +1,7 @@
 //! Docker's own daemon drives berth's runtime: a private dockerd (own socket, data root and
 //! exec root under a TempDir, no networking set-up) with `--add-runtime berth=<berth-runtime>`
 //! runs `docker run --runtime berth busybox echo hi`.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

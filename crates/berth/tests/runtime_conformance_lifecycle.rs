@@ -1,10 +1,7 @@
 //! Conformance, side by side with runc: the spec's lifecycle operations (state, create,
 //! start, kill, delete) with the errors they MUST give, failures of the container's init
 //! before and after `start`, and hooks. The table is in docs/runtime.md.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -1,10 +1,7 @@
 //! Conformance, side by side with runc: namespaces joined by path (checked against their
 //! type, the mount namespace included), rootfs propagation, uid and gid mappings. The table
 //! is in docs/runtime.md.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -2,10 +2,7 @@
 //! oom_score_adj, sysctls, devices, a read-only root, masked and read-only paths), seccomp
 //! profiles without close_range, and security labels the host cannot apply. The table is
 //! in docs/runtime.md.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

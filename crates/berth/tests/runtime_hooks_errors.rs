@@ -1,9 +1,6 @@
 //! Hooks in spec order, pause/resume, and bad input that must fail clearly and leave
 //! nothing behind.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

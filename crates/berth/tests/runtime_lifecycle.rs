@@ -1,9 +1,6 @@
 //! Real busybox containers through `berth runtime`: isolation, exit codes, signals, state,
 //! cleanup.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

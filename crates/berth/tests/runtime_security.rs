@@ -1,10 +1,7 @@
 //! Limits and confinement of real busybox containers: memory and pids limits, capabilities,
 //! seccomp (custom rules and Docker's default profile), read-only root, masked paths, user
 //! namespaces, mount targets that try to escape the rootfs.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -21,7 +21,9 @@ pub struct Layer {
 /// An image: its config (rootfs diff ids included) and its layers.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageState {
+    /// The image config.
     pub config: ImageConfig,
+    /// The layers, bottom first.
     pub layers: Vec<Layer>,
 }
 
@@ -30,6 +32,7 @@ pub struct ImageState {
 pub struct BaseImage {
     /// Image id (`sha256:<config digest>`).
     pub id: String,
+    /// Its config and layers.
     pub state: ImageState,
 }
 
@@ -50,13 +53,26 @@ pub struct ResolveOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunMountSource {
     /// A persistent cache directory the engine keeps per id (`type=cache`).
-    Cache { id: String, locked: bool },
+    Cache {
+        /// `id=` (the target when not given).
+        id: String,
+        /// `sharing=locked`: one build at a time.
+        locked: bool,
+    },
     /// A read-only view of a path inside another image or stage (`type=bind,from=…`).
-    Layers { layers: Vec<Layer>, path: String },
+    Layers {
+        /// The layers of the image or stage.
+        layers: Vec<Layer>,
+        /// The path inside it.
+        path: String,
+    },
     /// A file or directory of the build context, materialised by the builder.
     HostPath(PathBuf),
     /// A fresh tmpfs (`type=tmpfs`), bytes (0 = default).
-    Tmpfs { size: u64 },
+    Tmpfs {
+        /// Size in bytes (0: the default).
+        size: u64,
+    },
     /// A file whose content is given (`type=secret`).
     Secret(Vec<u8>),
     /// The agent socket (`type=ssh`).
@@ -64,29 +80,45 @@ pub enum RunMountSource {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// A mount of a RUN step: where, what, and how.
 pub struct RunMount {
+    /// Where it is mounted in the step's root.
     pub target: String,
+    /// What is mounted.
     pub source: RunMountSource,
+    /// Mounted read-only.
     pub read_only: bool,
+    /// `mode=` of the mount point (cache, secret).
     pub mode: Option<u32>,
+    /// `uid=` owner of the mount point (cache, secret).
     pub uid: Option<u32>,
+    /// `gid=` group of the mount point (cache, secret).
     pub gid: Option<u32>,
 }
 
 /// A RUN step's container.
 #[derive(Debug, Clone, Default)]
 pub struct RunSpec {
+    /// The command, already in exec form (the shell prepended).
     pub args: Vec<String>,
+    /// The environment (`KEY=value`): the stage's, the build args the step uses, then secrets
+    /// mounted as variables.
     pub env: Vec<String>,
+    /// `USER` (empty: root).
     pub user: String,
+    /// `WORKDIR`, absolute.
     pub workdir: String,
     /// `default` (the build's network), `none`, `host`, or a network name.
     pub network: String,
+    /// `RUN --mount=` mounts.
     pub mounts: Vec<RunMount>,
     /// `host:ip` entries for /etc/hosts.
     pub extra_hosts: Vec<String>,
+    /// `--shm-size` in bytes.
     pub shm_size: Option<u64>,
+    /// `--memory` in bytes.
     pub memory: Option<i64>,
+    /// `--cpuset-cpus`.
     pub cpuset_cpus: Option<String>,
     /// Files (e.g. a heredoc script) made available read-only at a path inside the root.
     pub files: Vec<(String, Vec<u8>, u32)>,

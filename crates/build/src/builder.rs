@@ -23,7 +23,9 @@ use crate::stage::{StageBuild, StageResult};
 pub struct BuildResult {
     /// `sha256:…`
     pub image_id: String,
+    /// The tags given, as written.
     pub tags: Vec<String>,
+    /// The final image's config and layers.
     pub state: ImageState,
 }
 

@@ -43,7 +43,9 @@ pub fn base_key(image_id: &str) -> String {
 /// One cached step.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CacheRecord {
+    /// The step's key (hex sha256).
     pub key: String,
+    /// The key of the step before it (or of the stage's base).
     pub parent: String,
     /// The instruction, for `builder prune` / `system df` listings.
     pub description: String,
@@ -51,15 +53,20 @@ pub struct CacheRecord {
     pub state: ImageState,
     /// Bytes of the layer this step made (0 for metadata steps).
     pub size: u64,
+    /// Seconds since the epoch when it was made.
     pub created: u64,
+    /// Seconds since the epoch when a build last used it.
     pub last_used: u64,
+    /// How many builds used it.
     pub usage_count: u64,
 }
 
 /// What `prune` removed.
 #[derive(Debug, Clone, Default)]
 pub struct PruneReport {
+    /// The records removed.
     pub removed: Vec<CacheRecord>,
+    /// Bytes freed.
     pub reclaimed: u64,
 }
 
@@ -85,6 +92,7 @@ pub struct Cache {
     lock: std::sync::Mutex<()>,
 }
 
+/// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -93,6 +101,7 @@ pub fn now() -> u64 {
 }
 
 impl Cache {
+    /// Opens (creating it if needed) the cache in `dir`.
     pub fn open(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
@@ -102,6 +111,7 @@ impl Cache {
         })
     }
 
+    /// The cache's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

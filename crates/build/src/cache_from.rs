@@ -11,7 +11,9 @@ use crate::backend::{ImageState, Layer};
 /// What a source image gives a step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
+    /// The source image's history entry for the step.
     pub history: History,
+    /// The layer the step made (none for a metadata step).
     pub layer: Option<Layer>,
 }
 

@@ -17,21 +17,29 @@ use crate::error::{BuildError, IoContext, Result};
 pub enum EntryKind {
     /// Data at `offset` in the spool, `size` bytes.
     File {
+        /// Where the data starts in the spool.
         offset: u64,
+        /// Its length in bytes.
         size: u64,
     },
+    /// A directory.
     Dir,
+    /// A symbolic link and its target.
     Symlink(String),
 }
 
 /// One entry of the context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// File, directory or link.
     pub kind: EntryKind,
     /// Permission bits (and setuid/setgid/sticky).
     pub mode: u32,
+    /// Owner uid from the context's tar.
     pub uid: u64,
+    /// Owner gid from the context's tar.
     pub gid: u64,
+    /// Modification time, seconds since the epoch.
     pub mtime: u64,
 }
 
@@ -227,6 +235,7 @@ impl Context {
         })
     }
 
+    /// The entry at `path` (relative, `/`-separated, cleaned).
     pub fn get(&self, path: &str) -> Option<&Entry> {
         self.entries.get(path)
     }

@@ -22,7 +22,12 @@ pub enum BuildError {
     Source(String),
     /// A RUN step exited non-zero.
     #[error("The command '{command}' returned a non-zero code: {code}")]
-    StepFailed { command: String, code: i64 },
+    StepFailed {
+        /// The command as Docker prints it.
+        command: String,
+        /// Its exit code.
+        code: i64,
+    },
     /// What the engine said.
     #[error("{0}")]
     Backend(String),
@@ -30,9 +35,12 @@ pub enum BuildError {
     #[error("build cancelled")]
     Cancelled,
     #[error("{context}: {source}")]
+    /// An I/O error and what was being done.
     Io {
+        /// What was being done.
         context: String,
         #[source]
+        /// The error.
         source: std::io::Error,
     },
 }
@@ -52,6 +60,7 @@ impl BuildError {
     }
 }
 
+/// A result with [`BuildError`].
 pub type Result<T, E = BuildError> = std::result::Result<T, E>;
 
 pub(crate) trait IoContext<T> {

@@ -97,6 +97,7 @@ fn git(dir: &Path, args: &[&str]) -> std::result::Result<String, String> {
 
 /// The checkout, as a context whose root is the repository (or its `subdir`).
 pub struct Checkout {
+    /// The checked-out tree as a build context.
     pub context: Context,
     /// The commit checked out.
     pub commit: String,

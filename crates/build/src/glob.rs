@@ -235,6 +235,7 @@ impl IgnoreRules {
         Ok(Self { rules })
     }
 
+    /// No rule at all (everything is included).
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

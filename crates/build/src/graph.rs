@@ -10,8 +10,11 @@ use crate::error::{BuildError, Result};
 /// What a name in `FROM` / `--from` refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
+    /// A previous stage, by index.
     Stage(usize),
+    /// An image reference (unexpanded as written).
     Image(String),
+    /// `scratch`: an empty root.
     Scratch,
 }
 

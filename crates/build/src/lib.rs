@@ -9,7 +9,6 @@
 //!                          ─► write_image, tag
 //! ```
 //! The engine is reached only through [`Backend`]; tests use a directory-backed fake.
-#![allow(missing_docs, reason = "issue 10: not reviewed yet")]
 
 mod backend;
 mod builder;

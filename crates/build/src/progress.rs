@@ -10,37 +10,60 @@ pub enum Event {
     /// A step starts: `Step 2/5 : RUN make`. `label` is BuildKit's name for it
     /// (`[build 2/3]`, `[2/3]` in a one-stage Dockerfile).
     Step {
+        /// The stage's index.
         stage: usize,
+        /// The step's number, counted over the whole build (1-based).
         number: usize,
+        /// The number of steps of the build.
         total: usize,
+        /// The instruction as Docker prints it.
         text: String,
+        /// BuildKit's label for the step.
         #[serde(default)]
         label: String,
     },
     /// The step's result is in the cache.
-    Cached { stage: usize },
+    Cached {
+        /// The stage's index.
+        stage: usize,
+    },
     /// A RUN container starts (its short id).
-    Running { stage: usize, container: String },
+    Running {
+        /// The stage's index.
+        stage: usize,
+        /// The container's short id.
+        container: String,
+    },
     /// Output of a RUN (or of a pull).
     Output {
+        /// The stage's index.
         stage: usize,
+        /// The bytes written.
         #[serde(with = "lossy_text")]
         data: Vec<u8>,
     },
     /// The step is done; the id of the image state it produced.
     StepDone {
+        /// The stage's index.
         stage: usize,
+        /// The id of the image state after the step.
         id: String,
+        /// How long the step took.
         millis: u64,
+        /// It came from the cache.
         cached: bool,
     },
     /// The stage has no more events.
-    StageDone { stage: usize },
+    StageDone {
+        /// The stage's index.
+        stage: usize,
+    },
     /// Something worth telling (unused build args).
     Warning(String),
 }
 
 impl Event {
+    /// The stage an event belongs to (none for a warning).
     pub fn stage(&self) -> Option<usize> {
         match self {
             Event::Step { stage, .. }
@@ -56,6 +79,7 @@ impl Event {
 
 /// Receives events (must not block for long).
 pub trait Progress: Send + Sync {
+    /// Called for each event, in order.
     fn event(&self, event: Event);
 }
 

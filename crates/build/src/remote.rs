@@ -21,6 +21,7 @@ use crate::error::{BuildError, Result};
 pub struct Download {
     /// The file name (last segment of the URL's path).
     pub name: String,
+    /// Its length in bytes.
     pub size: u64,
     /// `sha256:<hex>` of the content.
     pub digest: String,

@@ -17,34 +17,48 @@ pub struct BuildRequest {
     pub dockerfile: Option<String>,
     /// The Dockerfile's text when it does not come from the context (`-f -`).
     pub dockerfile_text: Option<String>,
+    /// `-t`: names given to the final image.
     pub tags: Vec<String>,
     /// `--build-arg NAME=value` (`None`: `--build-arg NAME` without a value in the env).
     pub build_args: BTreeMap<String, Option<String>>,
     /// `--label`: added to the final image.
     pub labels: BTreeMap<String, String>,
+    /// `--target`: the stage to stop at.
     pub target: Option<String>,
+    /// `--no-cache`.
     pub no_cache: bool,
+    /// `--pull`: pull base images even when present.
     pub pull: bool,
     /// RUN's network (`default`, `none`, `host`, a network name).
     pub network: Option<String>,
+    /// `--add-host` entries (`host:ip`).
     pub extra_hosts: Vec<String>,
+    /// `--shm-size` in bytes.
     pub shm_size: Option<u64>,
+    /// `--memory` in bytes.
     pub memory: Option<i64>,
+    /// `--cpuset-cpus`.
     pub cpuset_cpus: Option<String>,
+    /// `--platform` (only the host's is built).
     pub platform: Option<String>,
+    /// Base64 `X-Registry-Config` (registry → credentials) for pulls.
     pub registry_config: Option<String>,
     /// `--secret id=…`: secret contents by id.
     pub secrets: BTreeMap<String, Vec<u8>>,
     /// `--ssh default=…`: agent sockets by id.
     pub ssh: BTreeMap<String, PathBuf>,
+    /// `--cache-from` image references.
     pub cache_from: Vec<String>,
 }
 
 /// A request whose Dockerfile parsed and whose context is filtered.
 #[derive(Debug, Clone)]
 pub struct Prepared {
+    /// The parsed Dockerfile.
     pub dockerfile: Dockerfile,
+    /// The context, `.dockerignore` applied.
     pub context: Context,
+    /// The request it came from.
     pub request: BuildRequest,
 }
 

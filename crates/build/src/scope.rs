@@ -29,12 +29,16 @@ pub const PROXY_ARGS: [&str; 10] = [
 /// The platform the build runs on / for (always the host's).
 #[derive(Debug, Clone)]
 pub struct Platform {
+    /// `linux`.
     pub os: String,
+    /// The architecture in Go's naming (`amd64`, `arm64`).
     pub arch: String,
+    /// The variant (`v8`), if any.
     pub variant: Option<String>,
 }
 
 impl Platform {
+    /// The host's platform.
     pub fn host() -> Self {
         let spec = berth_image::PlatformSpec::host();
         Self {
@@ -44,6 +48,7 @@ impl Platform {
         }
     }
 
+    /// `os/arch[/variant]`.
     pub fn to_string_full(&self) -> String {
         match &self.variant {
             Some(v) => format!("{}/{}/{v}", self.os, self.arch),
@@ -87,6 +92,7 @@ impl Scope {
         }
     }
 
+    /// The value of an ENV variable in this scope (the last one set wins).
     pub fn env_value(&self, name: &str) -> Option<&str> {
         self.env
             .iter()
@@ -94,6 +100,7 @@ impl Scope {
             .find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
     }
 
+    /// The value of a declared ARG in this scope (the last one declared wins).
     pub fn arg_value(&self, name: &str) -> Option<&str> {
         self.args
             .iter()

@@ -56,6 +56,7 @@ pub enum NewDirs {
 /// Everything one COPY/ADD puts into the image.
 #[derive(Debug, Clone)]
 pub struct CopyPlan {
+    /// The groups of files, each with its destination and owner.
     pub groups: Vec<CopyGroup>,
     /// sha256 over names, kinds, modes, owners, sizes, link targets and data (not mtimes).
     pub content_hash: String,

@@ -1,9 +1,6 @@
 //! The builder's logic against a directory-backed fake engine: image config, layers, cache
 //! behaviour, failures, multi-stage graphs, hostile contexts, the classic stream.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -1,9 +1,6 @@
 //! ADD's other sources against the fake engine: bzip2 and xz archives, git repositories
 //! served on loopback by `git daemon`, `COPY --link`, and `--cache-from` images.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -1,9 +1,6 @@
 //! Resource writes against fake cgroupfs trees (plain directories; no root needed), for
 //! pure v2 hosts and for v1 layouts this machine does not have (co-mounted cpu,cpuacct).
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod common;
 

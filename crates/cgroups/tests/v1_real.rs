@@ -1,9 +1,6 @@
 //! Real cgroup v1 tests (root, a host with v1 controllers): limits read back from the
 //! kernel, a child process moved in, frozen and thawed, an OOM kill counted, stats.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod common;
 

@@ -1,10 +1,7 @@
 //! Real cgroup v2 tests on the unified tree (root). On a hybrid host the tree at
 //! /sys/fs/cgroup/unified has no controllers, but freezing and eBPF device filters work
 //! there, so both are exercised for real; on pure v2 the host's own tree is used.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod common;
 

@@ -260,11 +260,13 @@ pub enum Cmd {
         #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set)]
         sig_proxy: bool,
         #[command(flatten)]
+        /// The container's options (the same as `create`).
         opts: CreateOpts,
     },
     /// Create a new container.
     Create {
         #[command(flatten)]
+        /// The container's options.
         opts: CreateOpts,
     },
     /// Start one or more stopped containers.
@@ -279,6 +281,7 @@ pub enum Cmd {
         #[arg(long = "detach-keys")]
         detach_keys: Option<String>,
         #[arg(required = true)]
+        /// The containers (names or ids).
         containers: Vec<String>,
     },
     /// Stop one or more running containers.
@@ -290,6 +293,7 @@ pub enum Cmd {
         #[arg(short, long)]
         signal: Option<String>,
         #[arg(required = true)]
+        /// The containers (names or ids).
         containers: Vec<String>,
     },
     /// Restart one or more containers.
@@ -301,6 +305,7 @@ pub enum Cmd {
         #[arg(short, long)]
         signal: Option<String>,
         #[arg(required = true)]
+        /// The containers (names or ids).
         containers: Vec<String>,
     },
     /// Kill one or more running containers.
@@ -309,16 +314,19 @@ pub enum Cmd {
         #[arg(short, long)]
         signal: Option<String>,
         #[arg(required = true)]
+        /// The containers (names or ids).
         containers: Vec<String>,
     },
     /// Pause all processes within one or more containers.
     Pause {
         #[arg(required = true)]
+        /// The containers (names or ids).
         containers: Vec<String>,
     },
     /// Unpause all processes within one or more containers.
     Unpause {
         #[arg(required = true)]
+        /// The containers (names or ids).
         containers: Vec<String>,
     },
     /// Remove one or more containers.
@@ -333,6 +341,7 @@ pub enum Cmd {
         #[arg(short, long)]
         link: bool,
         #[arg(required = true)]
+        /// The containers (names or ids).
         containers: Vec<String>,
     },
     /// List containers.
@@ -353,6 +362,7 @@ pub enum Cmd {
         #[arg(long = "no-trunc")]
         no_trunc: bool,
         #[command(flatten)]
+        /// --format and --quiet.
         fmt: ListFmt,
     },
     /// Fetch the logs of a container.
@@ -375,6 +385,7 @@ pub enum Cmd {
         /// Show extra details.
         #[arg(long)]
         details: bool,
+        /// The container (name or id).
         container: String,
     },
     /// Attach local standard input, output, and error streams to a running container.
@@ -388,6 +399,7 @@ pub enum Cmd {
         /// Override the key sequence for detaching a container.
         #[arg(long = "detach-keys")]
         detach_keys: Option<String>,
+        /// The container (name or id).
         container: String,
     },
     /// Execute a command in a running container.
@@ -452,7 +464,10 @@ pub enum Cmd {
         containers: Vec<String>,
     },
     /// Inspect changes to files or directories on a container's filesystem.
-    Diff { container: String },
+    Diff {
+        /// The container (name or id).
+        container: String,
+    },
     /// Copy files/folders between a container and the local filesystem.
     Cp {
         /// Archive mode (copy all uid/gid information).
@@ -464,7 +479,9 @@ pub enum Cmd {
         /// Suppress progress output during copy.
         #[arg(short, long)]
         quiet: bool,
+        /// CONTAINER:SRC_PATH or a local path (- for a tar stream on STDIN).
         src: String,
+        /// CONTAINER:DEST_PATH or a local path (- for a tar stream on STDOUT).
         dst: String,
     },
     /// Export a container's filesystem as a tar archive.
@@ -472,6 +489,7 @@ pub enum Cmd {
         /// Write to a file, instead of STDOUT.
         #[arg(short, long)]
         output: Option<String>,
+        /// The container (name or id).
         container: String,
     },
     /// Create a new image from a container's changes.
@@ -488,7 +506,9 @@ pub enum Cmd {
         /// Pause container during commit.
         #[arg(short, long, default_value_t = true, action = ArgAction::Set)]
         pause: bool,
+        /// The container (name or id).
         container: String,
+        /// REPOSITORY[:TAG] of the new image.
         repository: Option<String>,
     },
     /// Return low-level information on Docker objects.
@@ -503,15 +523,22 @@ pub enum Cmd {
         #[arg(long = "type")]
         kind: Option<String>,
         #[arg(required = true)]
+        /// Names or ids of the objects.
         names: Vec<String>,
     },
     /// Block until one or more containers stop, then print their exit codes.
     Wait {
         #[arg(required = true)]
+        /// The containers (names or ids).
         containers: Vec<String>,
     },
     /// Rename a container.
-    Rename { container: String, new_name: String },
+    Rename {
+        /// The container (name or id).
+        container: String,
+        /// Its new name.
+        new_name: String,
+    },
     /// Update configuration of one or more containers.
     Update {
         /// Block IO (relative weight), between 10 and 1000, or 0 to disable.
@@ -557,11 +584,14 @@ pub enum Cmd {
         #[arg(long)]
         restart: Option<String>,
         #[arg(required = true)]
+        /// The containers (names or ids).
         containers: Vec<String>,
     },
     /// List port mappings or a specific mapping for the container.
     Port {
+        /// The container (name or id).
         container: String,
+        /// PRIVATE_PORT[/PROTO] to show.
         port: Option<String>,
     },
     /// Download an image from a registry.
@@ -575,6 +605,7 @@ pub enum Cmd {
         /// Set platform.
         #[arg(long)]
         platform: Option<String>,
+        /// NAME[:TAG|@DIGEST] of the image.
         image: String,
     },
     /// Upload an image to a registry.
@@ -585,6 +616,7 @@ pub enum Cmd {
         /// Suppress verbose output.
         #[arg(short, long)]
         quiet: bool,
+        /// NAME[:TAG] of the image.
         image: String,
     },
     /// List images.
@@ -599,11 +631,18 @@ pub enum Cmd {
         #[arg(long = "no-trunc")]
         no_trunc: bool,
         #[command(flatten)]
+        /// --format and --quiet.
         fmt: ListFmt,
+        /// Only the images of this REPOSITORY[:TAG].
         repository: Option<String>,
     },
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
-    Tag { source: String, target: String },
+    Tag {
+        /// SOURCE_IMAGE[:TAG].
+        source: String,
+        /// TARGET_IMAGE[:TAG].
+        target: String,
+    },
     /// Remove one or more images.
     Rmi {
         /// Force removal of the image.
@@ -613,6 +652,7 @@ pub enum Cmd {
         #[arg(long = "no-prune")]
         no_prune: bool,
         #[arg(required = true)]
+        /// The images (names or ids).
         images: Vec<String>,
     },
     /// Show the history of an image.
@@ -629,6 +669,7 @@ pub enum Cmd {
         /// Format output.
         #[arg(long)]
         format: Option<String>,
+        /// The image (name or id).
         image: String,
     },
     /// Save one or more images to a tar archive.
@@ -637,6 +678,7 @@ pub enum Cmd {
         #[arg(short, long)]
         output: Option<String>,
         #[arg(required = true)]
+        /// The images (names or ids).
         images: Vec<String>,
     },
     /// Load an image from a tar archive or STDIN.
@@ -659,7 +701,9 @@ pub enum Cmd {
         /// Set platform.
         #[arg(long)]
         platform: Option<String>,
+        /// A tarball: a file, a URL, or - for STDIN.
         file: String,
+        /// REPOSITORY[:TAG] of the new image.
         repository: Option<String>,
     },
     /// Log in to a registry.
@@ -673,10 +717,14 @@ pub enum Cmd {
         /// Take the password from stdin.
         #[arg(long = "password-stdin")]
         password_stdin: bool,
+        /// The registry (Docker Hub by default).
         server: Option<String>,
     },
     /// Log out from a registry.
-    Logout { server: Option<String> },
+    Logout {
+        /// The registry (Docker Hub by default).
+        server: Option<String>,
+    },
     /// Search Docker Hub for images.
     Search {
         /// Filter output based on conditions provided.
@@ -691,6 +739,7 @@ pub enum Cmd {
         /// Pretty-print search using a Go template.
         #[arg(long)]
         format: Option<String>,
+        /// What to search for.
         term: String,
     },
     /// Display system-wide information.
@@ -723,6 +772,7 @@ pub enum Cmd {
     /// Manage networks.
     Network {
         #[command(subcommand)]
+        /// The network command.
         cmd: crate::commands::network::NetworkCmd,
     },
     /// Build an image from a Dockerfile (docker buildx's flags).
@@ -730,21 +780,25 @@ pub enum Cmd {
     /// Manage builds (prune the build cache).
     Builder {
         #[command(subcommand)]
+        /// The builder command.
         cmd: BuilderCmd,
     },
     /// Manage berth (df, prune, info, events).
     System {
         #[command(subcommand)]
+        /// The system command.
         cmd: SystemCmd,
     },
     /// Manage volumes.
     Volume {
         #[command(subcommand)]
+        /// The volume command.
         cmd: crate::commands::volume::VolumeCmd,
     },
     /// Manage contexts (docker's store in ~/.docker/contexts, shared with the docker CLI).
     Context {
         #[command(subcommand)]
+        /// The context command.
         cmd: crate::commands::context::ContextCmd,
     },
     /// Generate the autocompletion script for the specified shell.
@@ -771,6 +825,7 @@ pub enum Cmd {
         #[arg(short, long)]
         force: bool,
         #[arg(long = "filter")]
+        /// Provide filter values (e.g. "until=<timestamp>").
         filter: Vec<String>,
     },
     /// Remove unused images (`image prune`).
@@ -783,6 +838,7 @@ pub enum Cmd {
         #[arg(short, long)]
         force: bool,
         #[arg(long = "filter")]
+        /// Provide filter values (e.g. "until=<timestamp>").
         filter: Vec<String>,
     },
 }
@@ -831,6 +887,7 @@ pub enum SystemCmd {
         #[arg(long)]
         volumes: bool,
         #[arg(long = "filter")]
+        /// Provide filter values (e.g. "label=<key>=<value>").
         filter: Vec<String>,
     },
 }

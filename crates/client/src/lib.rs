@@ -5,7 +5,6 @@
 //! (hyper HTTP/1.1 over the unix socket, version negotiated with `/_ping`) on a
 //! current-thread tokio runtime → one command in [`commands`] → exit code. Errors print like
 //! docker's (`Error response from daemon: …`, exit 1; `run`: 125/126/127).
-#![allow(missing_docs, reason = "issue 10: not reviewed yet")]
 
 use std::ffi::OsString;
 

@@ -1,10 +1,7 @@
 //! `berth build` and `builder prune` against a real `ApiServer` whose fake engine streams a
 //! tiny build; the docker v28 CLI (without buildx, as here) driven against the same server
 //! shows that it takes the classic `POST /build` path.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -1,9 +1,6 @@
 //! `berth` against a real `ApiServer` with a fake engine, compared with the docker CLI v28
 //! (the oracle) on the same server where both print the same thing.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

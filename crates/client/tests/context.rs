@@ -1,10 +1,7 @@
 //! `berth context …` and the docker CLI v28 on one context store (a private HOME, never the
 //! real ~/.docker): a context made by one is listed, inspected, used, exported and imported
 //! by the other, with the same output; `--context X ps` reaches the server either way.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 
@@ -23,35 +20,6 @@ fn has_docker() -> bool {
         "the docker CLI oracle is required in CI"
     );
     false
-}
-
-/// Runs `prog args…` with `HOME=home` and nothing from the caller's docker environment.
-fn run(prog: &Path, home: &Path, args: &[&str], stdin: &[u8]) -> Out {
-    use std::io::Write;
-    let mut child = std::process::Command::new(prog)
-        .args(args)
-        .current_dir(home)
-        .env("HOME", home)
-        .env_remove("DOCKER_CONFIG")
-        .env_remove("DOCKER_HOST")
-        .env_remove("DOCKER_CONTEXT")
-        .env_remove("DOCKER_TLS_VERIFY")
-        .env_remove("DOCKER_CERT_PATH")
-        .env("DOCKER_CLI_HINTS", "false")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn cli");
-    let mut sin = child.stdin.take().expect("stdin");
-    sin.write_all(stdin).expect("write stdin");
-    drop(sin);
-    let o = child.wait_with_output().expect("wait cli");
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
 }
 
 struct Clis {
@@ -75,7 +43,7 @@ impl Clis {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         tokio::task::spawn_blocking(move || {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            run(&prog, &home, &args, b"")
+            support::run_cli(&prog, &home, Some(&home), &args, b"")
         })
         .await
         .expect("cli task")

@@ -2,7 +2,7 @@
 //! (`berth_api_server::testing`), served on a private socket.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use berth_api_server::testing::{FakeEngine, TestServer};
 
@@ -17,46 +17,53 @@ pub struct Out {
     pub stderr: String,
 }
 
-/// Runs `prog -H <server> args…` with a private config dir / HOME.
+/// Runs `prog args…` sandboxed: `HOME=home`, nothing from the caller's docker environment
+/// (config dir, host, context, TLS), no CLI hints, `stdin` piped in, in `cwd` if given.
+pub fn run_cli(prog: &Path, home: &Path, cwd: Option<&Path>, args: &[&str], stdin: &[u8]) -> Out {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new(prog);
+    cmd.args(args)
+        .env("HOME", home)
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .env("DOCKER_CLI_HINTS", "false")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd.spawn().expect("spawn cli");
+    let mut sin = child.stdin.take().expect("stdin");
+    sin.write_all(stdin).expect("write stdin");
+    drop(sin);
+    let o = child.wait_with_output().expect("wait cli");
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// Runs `prog -H <server> args…` with a private HOME (one per program).
 pub async fn cli(prog: PathBuf, server: &TestServer, args: &[&str], stdin: Option<&[u8]>) -> Out {
-    let host = server.host();
     let home = server.dir.path().join(format!(
         "home-{}",
-        prog.file_name().unwrap().to_string_lossy()
+        prog.file_name().expect("program name").to_string_lossy()
     ));
-    std::fs::create_dir_all(&home).unwrap();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let stdin = stdin.map(|s| s.to_vec());
+    std::fs::create_dir_all(&home).expect("home");
+    let mut argv = vec!["-H".to_string(), server.host()];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let stdin = stdin.unwrap_or_default().to_vec();
     tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = std::process::Command::new(prog)
-            .arg("-H")
-            .arg(&host)
-            .args(&args)
-            .env("HOME", &home)
-            .env_remove("DOCKER_CONFIG")
-            .env_remove("DOCKER_HOST")
-            .env_remove("DOCKER_CONTEXT")
-            .env("DOCKER_CLI_HINTS", "false")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn cli");
-        let mut sin = child.stdin.take().unwrap();
-        if let Some(data) = stdin {
-            sin.write_all(&data).unwrap();
-        }
-        drop(sin);
-        let o = child.wait_with_output().unwrap();
-        Out {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        run_cli(&prog, &home, None, &argv, &stdin)
     })
     .await
-    .unwrap()
+    .expect("cli task")
 }
 
 /// `berth args…` against the server.

@@ -4,13 +4,6 @@
 //! merge of several files → typed [`file::model::Project`], with located errors.
 //! The commands ([`cmd`]) talk to any Docker-API daemon through berth's API client
 //! (`berth-client`), so the layers stay compose → client → api-types.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
 #![recursion_limit = "256"]
 
 pub mod cli;

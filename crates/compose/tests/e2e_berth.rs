@@ -2,10 +2,7 @@
 //! busybox stand-ins — a counter server for `redis-app` (`nc`, state in a named volume) and
 //! an HTTP app (`httpd` + CGI) reaching it by service name on the project network, answering
 //! on the published port 4001 — through `berth compose`.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

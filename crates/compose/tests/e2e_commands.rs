@@ -1,10 +1,7 @@
 //! End to end against berth's daemon: `scale`, `events --json`, `cp`, `attach`, `stats`,
 //! `commit` and `export` through `berth compose`, on one busybox project; then the same
 //! project driven with only `-p NAME` from a directory without a compose file.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -6,10 +6,7 @@
 //! reached by the service name on the project network, built by berth's builder
 //! (`POST /build`) from `build: .`. Then `up -d`, `ps`, `down`, data surviving in a
 //! volume, and `down -v`, through `berth compose` on berth's daemon.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

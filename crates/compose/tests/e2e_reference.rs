@@ -4,10 +4,7 @@
 //! labels — the config hash included —, networks, aliases, volumes), and the other way round:
 //! an `up` by one after the other changes nothing. And Compose v2 on Docker's own daemon makes
 //! the same project as `berth compose` on berth's.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

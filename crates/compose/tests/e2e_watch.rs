@@ -1,10 +1,7 @@
 //! `berth compose watch` against berth's daemon: `develop.watch` rules with the `sync`,
 //! `sync+restart`, `sync+exec` and `rebuild` actions, `ignore` patterns, deletions and `initial_sync`, on a
 //! busybox service built from `build: .`.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -1,9 +1,6 @@
 //! Bad files: each file under tests/errors/ fails to load with the message in expected.txt
 //! (file, line and column, the key path, and for an unknown key the nearest valid one).
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,10 +2,7 @@
 //! `config --format json` and `config --hash '*'`; the expected files were written by Docker
 //! Compose v2 itself (tests/golden/regen.sh). The cases include the course's projects and
 //! examples from the Compose Specification.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,5 @@
 //! The content store's contract: layout, verification, atomicity, dedup, gc.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::collections::HashSet;
 use std::io::Write;

@@ -33,8 +33,11 @@ impl Default for Directives {
 /// `# check=skip=<rule,rule|all>;error=<bool>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CheckDirective {
+    /// Rule names whose warnings are not reported.
     pub skip: Vec<String>,
+    /// `skip=all`: no check is reported.
     pub skip_all: bool,
+    /// `error=true`: a reported check fails the build.
     pub error: bool,
 }
 

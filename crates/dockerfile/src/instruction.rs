@@ -11,9 +11,11 @@ use crate::mount::NetworkMode;
 /// A parsed Dockerfile: directives, the ARGs before the first FROM, the stages.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Dockerfile {
+    /// The parser directives (`# syntax=`, `# escape=`, `# check=`).
     pub directives: Directives,
     /// ARG instructions before the first FROM (usable in FROM lines).
     pub meta_args: Vec<Instruction>,
+    /// The stages, in file order.
     pub stages: Vec<Stage>,
 }
 
@@ -28,17 +30,22 @@ pub struct Stage {
     pub platform: Option<String>,
     /// The FROM line, trimmed.
     pub original: String,
+    /// 1-based line of the FROM.
     pub line: usize,
+    /// The instructions after the FROM, up to the next one.
     pub instructions: Vec<Instruction>,
 }
 
 /// One instruction and where it was.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Instruction {
+    /// 1-based first line.
     pub line: usize,
+    /// 1-based last line (continuations and heredocs included).
     pub end_line: usize,
     /// The instruction as written (continuations joined), for build output and history.
     pub original: String,
+    /// The typed instruction.
     pub command: Command,
 }
 
@@ -46,44 +53,69 @@ pub struct Instruction {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "UPPERCASE")]
 pub enum Command {
+    /// `RUN`.
     Run(Run),
+    /// `CMD`.
     Cmd(CommandLine),
+    /// `ENTRYPOINT`.
     Entrypoint(CommandLine),
     /// `SHELL ["exe", "arg"]` (JSON form only).
     Shell {
+        /// The shell and its arguments.
         shell: Vec<String>,
     },
+    /// `LABEL key=value …`.
     Label {
+        /// The labels, in order.
         labels: Vec<KeyValue>,
     },
+    /// `MAINTAINER name` (deprecated; becomes the image's author).
     Maintainer {
+        /// The author.
         name: String,
     },
     /// Ports as written, sorted as BuildKit sorts them.
     Expose {
+        /// `port[/proto]` values.
         ports: Vec<String>,
     },
+    /// `ENV key=value …` (or the legacy `ENV key value`).
     Env {
+        /// The variables, in order.
         vars: Vec<KeyValue>,
     },
+    /// `ADD`.
     Add(FileCopy),
+    /// `COPY`.
     Copy(FileCopy),
+    /// `VOLUME path …` (JSON or shell form).
     Volume {
+        /// The mount points.
         paths: Vec<String>,
     },
+    /// `USER user[:group]`.
     User {
+        /// The user as written (unexpanded).
         user: String,
     },
+    /// `WORKDIR path`.
     Workdir {
+        /// The directory as written (relative to the previous WORKDIR when not absolute).
         path: String,
     },
+    /// `ARG name[=default] …`.
     Arg {
+        /// The names and defaults.
         args: Vec<ArgDef>,
     },
+    /// `ONBUILD`.
     Onbuild(Onbuild),
+    /// `STOPSIGNAL signal`.
     Stopsignal {
+        /// The signal name or number as written.
         signal: String,
     },
+    /// `HEALTHCHECK`.
     Healthcheck(Healthcheck),
 }
 
@@ -116,17 +148,22 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CommandLine {
+    /// `["exe", "arg"]`: run as is.
     Exec(Vec<String>),
+    /// A command line run by the stage's shell (`/bin/sh -c` by default).
     Shell(String),
 }
 
 /// `RUN [--mount=…] [--network=…] [--security=…] <command>` and its heredocs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Run {
+    /// The command.
     pub command: CommandLine,
+    /// Heredocs the command reads (`RUN <<EOF`).
     pub heredocs: Vec<Heredoc>,
     /// `--mount` values as written; [`crate::parse_mount`] reads them once variables are known.
     pub mounts: Vec<String>,
+    /// `--network=`.
     pub network: Option<NetworkMode>,
     /// `--security=insecure|sandbox`.
     pub security: Option<String>,
@@ -135,14 +172,18 @@ pub struct Run {
 /// `name=value` of ENV and LABEL (both unexpanded, quotes kept).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyValue {
+    /// The name.
     pub key: String,
+    /// The value.
     pub value: String,
 }
 
 /// One name of an ARG, with its default (unexpanded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArgDef {
+    /// The name.
     pub name: String,
+    /// The default value, when one is given.
     pub default: Option<String>,
 }
 
@@ -153,14 +194,19 @@ pub struct FileCopy {
     pub sources: Vec<String>,
     /// Heredoc sources (`COPY <<EOF /file`).
     pub inline: Vec<InlineSource>,
+    /// The destination (unexpanded; relative to WORKDIR when not absolute).
     pub dest: String,
     /// `--from=` (COPY only).
     pub from: Option<String>,
+    /// `--chown=user[:group]`.
     pub chown: Option<String>,
+    /// `--chmod=` (octal or symbolic).
     pub chmod: Option<String>,
+    /// `--link`.
     pub link: bool,
     /// `--parents` (COPY only).
     pub parents: bool,
+    /// `--exclude=` patterns.
     pub exclude: Vec<String>,
     /// `--checksum=` (ADD only).
     pub checksum: Option<String>,
@@ -186,6 +232,7 @@ pub struct InlineSource {
 pub struct Onbuild {
     /// What goes into the image's `OnBuild` list (the instruction text).
     pub expression: String,
+    /// The parsed trigger instruction.
     pub command: Box<Command>,
 }
 
@@ -194,9 +241,14 @@ pub struct Onbuild {
 pub struct Healthcheck {
     /// `["NONE"]`, `["CMD", args…]` or `["CMD-SHELL", command]`.
     pub test: Vec<String>,
+    /// `--interval=`.
     pub interval: i64,
+    /// `--timeout=`.
     pub timeout: i64,
+    /// `--start-period=`.
     pub start_period: i64,
+    /// `--start-interval=`.
     pub start_interval: i64,
+    /// `--retries=` (0 = unset).
     pub retries: i64,
 }

@@ -7,7 +7,6 @@
 //! let df = berth_dockerfile::parse("FROM alpine AS base\nRUN apk add redis\n").unwrap();
 //! assert_eq!(df.stages[0].name.as_deref(), Some("base"));
 //! ```
-#![allow(missing_docs, reason = "issue 10: not reviewed yet")]
 
 mod directives;
 mod error;

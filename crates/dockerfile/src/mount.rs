@@ -6,14 +6,20 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MountType {
+    /// `type=bind`: a path of the context or of another stage.
     Bind,
+    /// `type=cache`: a directory kept between builds.
     Cache,
+    /// `type=tmpfs`.
     Tmpfs,
+    /// `type=secret`: a secret the build was given.
     Secret,
+    /// `type=ssh`: an SSH agent socket the build was given.
     Ssh,
 }
 
 impl MountType {
+    /// The `type=` value.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Bind => "bind",
@@ -29,25 +35,36 @@ impl MountType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Sharing {
+    /// `sharing=shared` (the default): concurrent builds use it at once.
     Shared,
+    /// `sharing=private`: a concurrent build gets a new empty cache.
     Private,
+    /// `sharing=locked`: a concurrent build waits.
     Locked,
 }
 
 /// One `--mount` of a RUN, values substituted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mount {
+    /// `type=`.
     pub kind: MountType,
+    /// `target=` (also `dst=`, `destination=`).
     pub target: Option<String>,
+    /// `source=` (also `src=`).
     pub source: Option<String>,
     /// Stage or image the bind/cache source comes from.
     pub from: Option<String>,
+    /// `readonly`/`ro` (`rw` clears it).
     pub read_only: bool,
     /// Cache id, or the secret/ssh id.
     pub id: Option<String>,
+    /// `sharing=` of a cache mount.
     pub sharing: Option<Sharing>,
+    /// `mode=` (octal).
     pub mode: Option<u32>,
+    /// `uid=`.
     pub uid: Option<u32>,
+    /// `gid=`.
     pub gid: Option<u32>,
     /// Secret/ssh: fail when the build did not provide it.
     pub required: bool,
@@ -61,12 +78,16 @@ pub struct Mount {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
+    /// The builder's default (a network of its own).
     Default,
+    /// No network.
     None,
+    /// The host's network (needs the `network.host` entitlement).
     Host,
 }
 
 impl NetworkMode {
+    /// Parses `default`, `none` or `host`.
     pub fn parse(value: &str) -> Result<Self, String> {
         match value {
             "default" => Ok(Self::Default),

@@ -17,6 +17,7 @@ pub type Lookup<'a> = &'a mut dyn FnMut(&str) -> Option<String>;
 /// The lexer's options (BuildKit's `Lex` fields).
 #[derive(Debug, Clone, Copy)]
 pub struct Lexer {
+    /// The escape character (`\` or `` ` ``).
     pub escape: char,
     /// Keep quote characters in the output.
     pub raw_quotes: bool,
@@ -27,6 +28,7 @@ pub struct Lexer {
 }
 
 impl Lexer {
+    /// A lexer with `escape` and no raw or skip options.
     pub fn new(escape: char) -> Self {
         Self {
             escape,

@@ -1,8 +1,5 @@
 //! Golden table of Dockerfiles that do not parse: each error, with the line it names.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 fn error(src: &str) -> String {
     match berth_dockerfile::parse(src) {

@@ -2,10 +2,7 @@
 //! examples and edge cases) against `<name>.golden`, the instructions it parses to as JSON.
 //! `BLESS=1 cargo test -p berth-dockerfile --test golden` rewrites the goldens; review the
 //! diff before committing.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::Path;
 

@@ -29,11 +29,9 @@ impl EventBus {
     /// Publishes one event (time filled in).
     pub fn publish(&self, mut ev: EventMessage) {
         if ev.time_nano == 0 {
-            let d = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            ev.time = d.as_secs() as i64;
-            ev.time_nano = d.as_nanos() as i64;
+            let now = berth_units::Timestamp::now();
+            ev.time = now.secs;
+            ev.time_nano = now.unix_nano();
         }
         if ev.scope.is_empty() {
             ev.scope = "local".into();
@@ -90,7 +88,7 @@ impl EventBus {
         let replay = match since_nanos {
             Some(s) => r
                 .iter()
-                .filter(|e| e.time_nano as i128 >= s)
+                .filter(|e| i128::from(e.time_nano) >= s)
                 .cloned()
                 .collect(),
             None => Vec::new(),

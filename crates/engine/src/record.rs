@@ -381,16 +381,13 @@ pub fn random_name(attempt: u32) -> String {
 /// Unix seconds of an RFC 3339 time (0 when unparsable).
 pub fn unix_secs(t: &str) -> i64 {
     crate::logfile::rfc3339_nanos(t)
-        .map(|n| (n / 1_000_000_000) as i64)
+        .map(|n| i64::try_from(n / 1_000_000_000).unwrap_or(0))
         .unwrap_or(0)
 }
 
 /// Docker's `Status` column text ("Up 3 seconds", "Exited (0) 5 minutes ago", "Created").
 pub fn status_text(state: &ContainerState) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as i64;
+    let now = berth_units::Timestamp::now().secs;
     let ago = |t: &str| {
         let secs = u64::try_from(now - unix_secs(t)).unwrap_or(0);
         berth_units::human_duration(std::time::Duration::from_secs(secs))

@@ -2,17 +2,7 @@
 //! (Debian's dockerd 20.10 on a private socket): start errors and their exit codes, exec
 //! framing and exit codes, create options (log driver, runtime, GroupAdd, StorageOpt),
 //! removing a restarting container, and `docker diff` without the init layer's files.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -433,7 +423,7 @@ fn peer_attach_log_replay_reaches_a_raw_socket_client_as_docker() {
     let (b, d) = both(&berth, &docker, &args);
     assert!(b.status.success() && d.status.success(), "{}", stderr(&b));
     let frame = |s: &str| {
-        let mut f = vec![1u8, 0, 0, 0, 0, 0, 0, s.len() as u8];
+        let mut f = vec![1u8, 0, 0, 0, 0, 0, 0, u8::try_from(s.len()).expect("short")];
         f.extend_from_slice(s.as_bytes());
         f
     };

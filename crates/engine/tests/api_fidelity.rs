@@ -2,10 +2,7 @@
 //! against a private `berth daemon` and against Docker's own daemon (Debian's dockerd 20.10
 //! on a private socket), expecting the same answers: null request fields, case-insensitive
 //! keys, version-gated response fields, swarm endpoints outside a swarm, `docker version`.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::Path;
 use std::process::Output;

@@ -2,10 +2,7 @@
 //! `images.build` (tests/docker_py/build.py), and ARG/USER/HEALTHCHECK on a debootstrapped
 //! Debian (a real passwd, useradd, a home directory) run until healthy; the order of a RUN
 //! step's output; a cached `COPY --from` that mounts nothing.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -2,10 +2,7 @@
 //! same thing: hostile contexts (a symlink to /etc/shadow, `../` in COPY, a context tar
 //! with `..` entries, a huge file) and remote contexts (a git URL served by `git daemon`
 //! and a tarball URL, both on 127.0.0.1).
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

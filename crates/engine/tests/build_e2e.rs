@@ -1,10 +1,7 @@
 //! `docker build` (the v28 CLI on its classic path) and `berth build` against a private berth
 //! daemon: the course's two examples with Debian/busybox stand-ins, the layer cache, and a
 //! failing RUN that leaves nothing behind.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::io::{Read, Write};
 use std::process::Output;

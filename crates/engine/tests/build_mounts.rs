@@ -2,10 +2,7 @@
 //! v28 CLI (classic path) and `berth build`. Debian's dockerd is no reference here: its
 //! classic builder refuses `--mount` ("the --mount option requires BuildKit"), which the
 //! last test checks so the comparison stays honest.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use berth_testkit::build::{assert_no_build_leftovers, berth_build, write_files};
 use berth_testkit::daemon::{self, ok, stderr, stdout, Daemon};

@@ -4,10 +4,7 @@
 //! healthcheck and depends_on conditions, scale, recreate, run, exec, pause/unpause, kill,
 //! rm and down (issue 11). v1 is pinned to API 1.44 on berth (`COMPOSE_API_VERSION`), as it
 //! must be on Docker 25 and later; dockerd 20.10 speaks 1.41 at most, so there v1 negotiates.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -3,17 +3,7 @@
 //! restart `ps -a`, `images` and `system df` agree with the disk, no mount under the daemon's
 //! roots belongs to anything but a running container, no process of a dead container is
 //! left, and the interrupted operation can be done again.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -386,7 +376,7 @@ fn peer_sigterm_stops_cleanly_and_sighup_reloads() {
         r#"{"debug": true, "insecure-registries": ["myregistry.test:5000"]}"#,
     )
     .expect("daemon.json");
-    let pid = d.pid().expect("daemon pid") as i32;
+    let pid = d.pid().expect("daemon pid");
     let hup = std::process::Command::new("kill")
         .args(["-HUP", &pid.to_string()])
         .status()

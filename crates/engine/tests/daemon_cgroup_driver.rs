@@ -2,10 +2,7 @@
 //! it is accepted and shown by `info`, and containers fail to start with runc's error, as
 //! with dockerd (checked against it); against a real systemd (pid 1 of namespaces of its
 //! own) containers get scope units.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use berth_testkit::daemon::{self, stderr, stdout, DaemonOptions};
 use berth_testkit::dockerd::Dockerd;

@@ -1,8 +1,5 @@
 //! End to end: a private `berth daemon` driven by the real docker CLI v28.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 

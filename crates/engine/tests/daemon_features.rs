@@ -1,10 +1,7 @@
 //! End to end, real docker CLI and berth CLI against a private `berth daemon`: `cp` and the
 //! archive endpoints (both ways, directories, stopped containers, symlink escapes), health
 //! checks, `--init`, and a docker-py module.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::Path;
 use std::process::{Command, Output};

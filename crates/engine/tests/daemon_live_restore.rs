@@ -3,10 +3,7 @@
 //! them exited; the next start starts those whose restart policy says so. With
 //! `live-restore` on they keep running (`daemon_docker_cli::peer_live_restore_after_kill9`,
 //! `crash_safety`).
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::process::Output;
 

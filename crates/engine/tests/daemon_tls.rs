@@ -3,10 +3,7 @@
 //! the CA; without a client certificate, with one from another CA, or in plain HTTP the
 //! connection fails; plain TCP and bad certificate files are refused at daemon start.
 //! Certificates are made with openssl in a temp dir; only 127.0.0.1 on a free port.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

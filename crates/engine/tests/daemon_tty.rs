@@ -2,17 +2,7 @@
 //! through a pty pair the test opens: `run -it`, `exec -it` (a real tty, resizes), detach
 //! keys (the container keeps running, re-attach works), `update` reaching the cgroup, and the
 //! signal proxy of a non-tty `run`.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -145,7 +135,9 @@ impl PtySession {
     /// SIGWINCH goes nowhere).
     fn resize(&mut self, rows: u16, cols: u16) {
         set_size(&self.master, rows, cols);
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid");
+        let pid =
+            rustix::process::Pid::from_raw(i32::try_from(self.child.id()).expect("pid fits i32"))
+                .expect("pid");
         rustix::process::kill_process(pid, rustix::process::Signal::WINCH).expect("SIGWINCH");
     }
 
@@ -489,7 +481,8 @@ fn peer_run_proxies_signals_without_a_tty() {
             assert!(n > 0, "run ended early: {}", String::from_utf8_lossy(&seen));
             seen.extend_from_slice(&buf[..n]);
         }
-        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+        let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).expect("pid fits i32"))
+            .expect("pid");
         rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
         let status = child.wait().expect("wait run");
         out.read_to_end(&mut seen).expect("rest of output");

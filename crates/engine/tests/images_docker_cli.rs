@@ -1,10 +1,7 @@
 //! The real docker CLI (v28) driving the image endpoints of [`ImageService`] through the
 //! API server (a test engine that serves only images): load, images, tag, history, image
 //! inspect, save, push/pull via a local registry, rmi (untag, delete, 404), prune.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod images_support;
 

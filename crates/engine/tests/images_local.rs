@@ -1,16 +1,6 @@
 //! ImageService against a temp data root: load a busybox docker-archive, list, inspect,
 //! tag, history, save → load round trip, delete/untag semantics and errors, prune, commit.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::sync::{Arc, Mutex};
 
@@ -143,7 +133,7 @@ async fn load_list_inspect_history_tag() {
     assert_eq!(hist[0].tags, vec!["busybox:latest"]);
     assert_eq!(hist[0].created_by, "berth-testkit layer 0");
     assert_eq!(
-        hist[0].size as u64,
+        u64::try_from(hist[0].size).expect("a size"),
         f.svc.resolve("busybox").unwrap().size()
     );
 

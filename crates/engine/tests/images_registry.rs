@@ -1,9 +1,6 @@
 //! ImageService against a real local `docker-registry`: push then pull with Docker's
 //! progress lines, up-to-date pulls, unknown tags, and `/auth` with htpasswd.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::sync::Arc;
 

@@ -6,10 +6,7 @@
 //! The daemon holds the start at `start-before-save` (`BERTH_TEST_HOLD_AT`, the container
 //! runs, its record says `created`) and notes `kill-waits-for-start` when the kill waits: the
 //! test orders the requests by those files, not by sleeping.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};

@@ -3,10 +3,7 @@
 //! compressed, journald through a journal the test starts, syslog through its dual-logging
 //! cache while a loopback server receives the messages), `none` refuses `logs` as Docker
 //! does, and daemon.json's `log-driver`/`log-opts` become a container's defaults.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};

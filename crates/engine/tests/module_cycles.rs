@@ -14,10 +14,7 @@
 //!   (`berth-api-types`) and return their own streams and sessions; `daemon/` adapts them.
 //! - `wire_types_stay_at_the_edges`: only the crates that speak the Engine API (server,
 //!   client, engine, compose, CLI formatting, the binary) depend on `berth-api-types`.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,10 +1,7 @@
 //! `--pid`, `--ipc` and `--uts` with the docker CLI: `host` shares the host's namespace,
 //! `container:<name>` a running container's, `--ipc none` has no `/dev/shm`, and what
 //! Docker refuses is refused with its messages (issue 12: these modes were ignored).
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::process::Command;
 

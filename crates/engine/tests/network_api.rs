@@ -1,10 +1,7 @@
 //! Network API details real clients rely on, with the docker CLI and docker-py: names with
 //! spaces, auxiliary addresses kept and reserved, MAC addresses on create and connect, and
 //! `icc: false`.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::process::{Command, Output};
 

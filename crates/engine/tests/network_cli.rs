@@ -2,10 +2,7 @@
 //! driven by the real docker CLI v28 and by the berth CLI — published ports answering on
 //! 127.0.0.1, names resolved on user networks, isolation between networks, network modes and
 //! files, bad input leaving nothing behind, live restore of ports and DNS.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,10 +1,7 @@
 //! The daemon's own network objects over its lifetime: a clean stop removes the default
 //! bridge, user-network bridges and the nft table it made, unless running containers (live
 //! restore) still use them; the next start brings them back.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::Path;
 use std::process::Command;

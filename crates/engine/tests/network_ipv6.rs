@@ -3,17 +3,7 @@
 //! published ports on `[::1]`, `[::]` and without host address (Docker's 0.0.0.0 + `::`
 //! pair). The daemon runs inside a network namespace this test creates, with ULA addresses
 //! only, so its IPv6 forwarding, bridges, rules and ports never touch the host's.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet"
-)]
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::process::{Command, Output};
 
@@ -53,7 +43,7 @@ fn daemon_netns() -> NetNs {
 /// A host port that is free in `ns` (fresh namespaces have every port free; 40000+ keeps
 /// clear of the ephemeral range the daemon picks from).
 fn port(n: u16) -> u16 {
-    40000 + (std::process::id() as u16 % 1000) * 10 + n
+    40000 + u16::try_from(std::process::id() % 1000).expect("under 1000") * 10 + n
 }
 
 /// GET `url` from inside `ns` (curl); the body, or `None` when the connection is refused.

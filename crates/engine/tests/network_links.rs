@@ -2,10 +2,7 @@
 //! private socket: legacy links on the default bridge (environment variables, `/etc/hosts`,
 //! inspect's `HostConfig.Links`, ps names, `rm --link`, the errors), and `--link` /
 //! `network connect --link` on user networks (aliases through the embedded DNS).
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::process::Output;
 

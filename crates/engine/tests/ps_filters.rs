@@ -2,10 +2,7 @@
 //! socket), same docker CLI calls, same output: `name`/`id` as regular expressions, `before`
 //! and `since`, `publish`/`expose` with ports, ranges and protocols, `network`, `is-task`,
 //! and the errors for impossible values. Needs root, the docker CLI and dockerd.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use berth_testkit::daemon::{self, stderr, stdout, Daemon};
 use berth_testkit::dockerd::Dockerd;

@@ -1,10 +1,7 @@
 //! Issue 12: bad input is refused with Docker's message and changes nothing — a create with
 //! a bad value leaves no record, directory or snapshot; daemon.json with a key berth does not
 //! know refuses the start; any name Docker takes works, and `rm -f` removes any record.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::io::{Read, Write};
 use std::path::Path;

@@ -1,10 +1,7 @@
 //! Issue 12, "host root through the data root": a host user without privileges reaches no
 //! container layer, no mounted rootfs and no file carrying a container's secrets, also after
 //! an older berth left the directories 0755.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

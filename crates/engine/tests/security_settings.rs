@@ -1,10 +1,7 @@
 //! Issue 12, "security settings silently dropped": each `docker run` flag below is honoured
 //! by berth as by Docker. Where Debian's dockerd is installed, the same commands run on a
 //! private dockerd too and must print the same.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,10 +2,7 @@
 //! (Debian's dockerd on a private socket): a `kill` event for every signal sent (the stop
 //! signal, SIGKILL after the timeout), then `die` and `stop`. Needs root, the docker CLI and
 //! dockerd.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -6,10 +6,7 @@
 //! Each test makes its own system user with a subordinate range of its own (removed on drop,
 //! also on failure); `default` (`dockremap`) is tested only when the host has no
 //! `dockremap` yet, and removed again afterwards.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::path::Path;
 use std::process::{Command, Output};

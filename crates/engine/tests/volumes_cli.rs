@@ -1,10 +1,7 @@
 //! Volumes end to end: a private `berth daemon` driven by the real docker CLI v28 and by
 //! the berth CLI (named, anonymous, bind, tmpfs, --volumes-from, copy-up, rm -v, prune,
 //! in-use refusal, daemon restart, bad input leaving nothing behind).
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::process::{Command, Output};
 

@@ -2,10 +2,7 @@
 //! walked through end to end twice against a private berth daemon: once with the real docker
 //! CLI v28 and once with `berth`. Every row of the tables is exercised with the output a user
 //! of the course would look at.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};

@@ -1,8 +1,5 @@
 //! docker save/load archives, skopeo-written tars, import and export.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::fs;
 use std::io::Write;

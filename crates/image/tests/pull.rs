@@ -1,8 +1,5 @@
 //! Pull from a real local registry (Debian's docker-registry) into a runnable state.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod common;
 

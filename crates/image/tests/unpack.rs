@@ -1,8 +1,5 @@
 //! Layer unpacking: hostile tars are refused and leave nothing behind; edge cases load.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::fs;
 use std::io::Write;

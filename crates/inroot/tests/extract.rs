@@ -1,8 +1,5 @@
 //! The extractor against hostile archives and a tree changing under it.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

@@ -3,10 +3,7 @@
 //! local (rotated, compressed), none (refused), syslog (unix datagram, udp and tcp on
 //! loopback; the dual-logging cache read back) and journald (a `systemd-journald` the test
 //! starts in a namespace of its own, read back with `journalctl`).
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, UdpSocket};

@@ -1,10 +1,7 @@
 //! Docker's syslog driver writes times in the daemon's local zone (Go's `time.Local`: `TZ`,
 //! else /etc/localtime). A process of its own (a test binary): `TZ` is set before the
 //! driver first reads it.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::net::UdpSocket;
 use std::time::Duration;

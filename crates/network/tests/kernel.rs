@@ -1,10 +1,7 @@
 //! Root tests against the real kernel: bridges, veths into netns, ping, isolation between
 //! bridges, embedded DNS inside a netns, published ports reached on 127.0.0.1, and cleanup.
 //! Traffic stays on loopback or between namespaces these tests create (10.213.x.0/24).
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};

@@ -1,10 +1,7 @@
 //! The NetworkManager end to end on real kernel objects: default + user network, connect,
 //! DNS by name, published port, bad input leaving nothing, restart, and removal leaving
 //! nothing. Subnets 10.213.16-17.x; traffic only to loopback and this test's namespaces.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};

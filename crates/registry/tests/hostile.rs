@@ -1,9 +1,6 @@
 //! A hostile or flaky registry (an in-test stand-in): clear errors, nothing left behind;
 //! retries, the bearer-token flow, search.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod common;
 

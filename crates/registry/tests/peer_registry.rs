@@ -1,8 +1,5 @@
 //! Round trips against a real `docker-registry` (Debian's distribution v2) on 127.0.0.1.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod common;
 

@@ -1,10 +1,7 @@
 //! The bearer-token flow against a real `docker-registry` configured for token auth, with
 //! a token server run by the test (ES256 JWTs signed with a key whose self-signed
 //! certificate is the registry's `rootcertbundle`).
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 mod common;
 

@@ -1,10 +1,7 @@
 //! `berth-shim` as the daemon drives it: a busybox container created through the lean
 //! `berth-runtime`, started over the shim's socket, its output framed and logged (with
 //! rotation), its exit code recorded, and nothing left behind.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixStream;

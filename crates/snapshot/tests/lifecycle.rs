@@ -1,8 +1,5 @@
 //! Conformance-style tests of the snapshotter lifecycle (containerd's testsuite in spirit).
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};

@@ -1,8 +1,5 @@
 //! The debootstrapped Debian image: made once, cached, a loadable archive.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use berth_testkit::{require_program, require_root};
 

@@ -1,8 +1,5 @@
 //! The helpers themselves behave.
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 #[test]
 fn unique_names_differ_and_fit_interface_names() {

@@ -148,6 +148,12 @@ impl Timestamp {
         i128::from(self.secs) * NANOS_PER_SEC + i128::from(self.nanos)
     }
 
+    /// Nanoseconds since the epoch as Go's `Time.UnixNano` (an int64, so it saturates outside
+    /// the years 1678-2262).
+    pub fn unix_nano(self) -> i64 {
+        i64::try_from(self.as_nanos()).unwrap_or(if self.secs < 0 { i64::MIN } else { i64::MAX })
+    }
+
     /// The instant `nanos` nanoseconds after the epoch (negative: before).
     pub fn from_nanos(nanos: i128) -> Timestamp {
         let secs = nanos.div_euclid(NANOS_PER_SEC);

@@ -1,8 +1,5 @@
 //! Volume store tests on a real directory tree (mount and ownership tests need root).
-#![allow(
-    clippy::tests_outside_test_module,
-    reason = "an integration test crate is all tests"
-)]
+#![cfg(test)]
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 

@@ -29,6 +29,12 @@ const FIELD_REPLY_SERIAL: u8 = 5;
 const FIELD_DESTINATION: u8 = 6;
 const FIELD_SIGNATURE: u8 = 8;
 
+/// A length as the wire's `u32`. Our messages are a few KiB; one over 4 GiB (or over the
+/// bus's 128 MiB limit) is refused by the bus, so saturating cannot make a wrong message pass.
+fn wire_len(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// Writes D-Bus wire format (little endian), aligned from the start of its buffer (a message
 /// body starts 8-aligned, so a body encoded on its own aligns as it will on the wire).
 #[derive(Default)]
@@ -77,14 +83,15 @@ impl Encoder {
 
     /// `s` or `o`: length, bytes, NUL.
     pub fn string(&mut self, v: &str) {
-        self.u32(v.len() as u32);
+        self.u32(wire_len(v.len()));
         self.buf.extend_from_slice(v.as_bytes());
         self.buf.push(0);
     }
 
     /// `g`: one-byte length, bytes, NUL.
     pub fn signature(&mut self, v: &str) {
-        self.buf.push(v.len() as u8);
+        // A signature is at most 255 bytes (ours are a few); a longer one is refused by the bus.
+        self.buf.push(u8::try_from(v.len()).unwrap_or(u8::MAX));
         self.buf.extend_from_slice(v.as_bytes());
         self.buf.push(0);
     }
@@ -98,7 +105,7 @@ impl Encoder {
         self.pad(element_align);
         let start = self.buf.len();
         f(self);
-        let len = (self.buf.len() - start) as u32;
+        let len = wire_len(self.buf.len() - start);
         self.buf[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
     }
 
@@ -315,7 +322,7 @@ impl Connection {
         e.byte(METHOD_CALL);
         e.byte(0);
         e.byte(1);
-        e.u32(body.len() as u32);
+        e.u32(wire_len(body.len()));
         e.u32(serial);
         let field = |e: &mut Encoder, code: u8, sig: &str, value: &str| {
             e.begin_struct();
@@ -488,7 +495,7 @@ mod tests {
         let b = e.into_bytes();
         // "a": len 1, 'a', NUL (6 bytes), pad to 8, array length, pad to 8, struct.
         assert_eq!(&b[..6], &[1, 0, 0, 0, b'a', 0]);
-        assert_eq!(&b[8..12], &(b.len() as u32 - 16).to_le_bytes());
+        assert_eq!(&b[8..12], &wire_len(b.len() - 16).to_le_bytes());
         assert_eq!(&b[16..20], &4u32.to_le_bytes());
         assert_eq!(&b[20..25], b"PIDs\0");
         assert_eq!(&b[25..29], &[2, b'a', b'u', 0]);

@@ -15,13 +15,6 @@
 //! Where systemd does not run (`/run/systemd/system` absent, the test runc and go-systemd
 //! use), every start fails with runc's "systemd not running on this host, cannot use
 //! systemd cgroups manager".
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::cast_lossless,
-    reason = "issue 10: casts not reviewed yet (landed with the lints)"
-)]
 
 pub mod dbus;
 
@@ -122,7 +115,8 @@ pub fn start_scope(
         ("Description", Value::Str(description.to_string())),
         ("Slice", Value::Str(unit.slice.clone())),
         ("Delegate", Value::Bool(true)),
-        ("PIDs", Value::U32s(vec![pid as u32])),
+        // A pid is positive.
+        ("PIDs", Value::U32s(vec![pid.unsigned_abs()])),
         ("DefaultDependencies", Value::Bool(false)),
         ("MemoryAccounting", Value::Bool(true)),
         ("CPUAccounting", Value::Bool(true)),
@@ -207,7 +201,7 @@ fn encode_properties(body: &mut Encoder, props: &[(&'static str, Value)]) {
 /// The unit properties systemd sets from `resources` on cgroup v2 (systemd maps them to its
 /// legacy hierarchy itself); runc's choice of properties and conversions.
 pub fn properties(r: &LinuxResources) -> Result<Vec<(&'static str, Value)>> {
-    let max = |v: i64| Value::U64(if v < 0 { u64::MAX } else { v as u64 });
+    let max = |v: i64| Value::U64(u64::try_from(v).unwrap_or(u64::MAX));
     let mut p = Vec::new();
     if let Some(m) = r.memory() {
         let limit = m.limit().unwrap_or(0);
@@ -236,7 +230,7 @@ pub fn properties(r: &LinuxResources) -> Result<Vec<(&'static str, Value)>> {
             let mut per_sec = u64::MAX;
             if quota > 0 {
                 let period = if period == 0 { 100_000 } else { period };
-                per_sec = (quota as u64 * 1_000_000 / period).div_ceil(10_000) * 10_000;
+                per_sec = (quota.unsigned_abs() * 1_000_000 / period).div_ceil(10_000) * 10_000;
             }
             p.push(("CPUQuotaPerSecUSec", Value::U64(per_sec)));
             if period != 0 {

@@ -26,6 +26,7 @@ pub enum ContextCmd {
         /// Create context from a named context.
         #[arg(long)]
         from: Option<String>,
+        /// The context's name.
         name: String,
     },
     /// List contexts.
@@ -39,7 +40,10 @@ pub enum ContextCmd {
         quiet: bool,
     },
     /// Set the current docker context.
-    Use { name: String },
+    Use {
+        /// The context's name.
+        name: String,
+    },
     /// Print the name of the current context.
     Show,
     /// Display detailed information on one or more contexts.
@@ -47,6 +51,7 @@ pub enum ContextCmd {
         /// Format output using a custom template.
         #[arg(short, long)]
         format: Option<String>,
+        /// The contexts.
         names: Vec<String>,
     },
     /// Remove one or more contexts.
@@ -56,6 +61,7 @@ pub enum ContextCmd {
         #[arg(short, long)]
         force: bool,
         #[arg(required = true)]
+        /// The contexts.
         names: Vec<String>,
     },
     /// Update a context.
@@ -66,12 +72,23 @@ pub enum ContextCmd {
         /// Set the docker endpoint.
         #[arg(long)]
         docker: Vec<String>,
+        /// The context's name.
         name: String,
     },
     /// Export a context to a tar archive FILE or a tar stream on STDOUT.
-    Export { name: String, file: Option<String> },
+    Export {
+        /// The context's name.
+        name: String,
+        /// The tar file to write (- or none: STDOUT).
+        file: Option<String>,
+    },
     /// Import a context from a tar or zip file.
-    Import { name: String, file: String },
+    Import {
+        /// The new context's name.
+        name: String,
+        /// The tar or zip file (- for STDIN).
+        file: String,
+    },
 }
 
 /// What the context commands need from the global flags and environment.

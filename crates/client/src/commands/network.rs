@@ -66,6 +66,7 @@ pub enum NetworkCmd {
         #[arg(long = "no-trunc")]
         no_trunc: bool,
         #[command(flatten)]
+        /// --format and --quiet.
         fmt: ListFmt,
     },
     /// Remove one or more networks.
@@ -75,6 +76,7 @@ pub enum NetworkCmd {
         #[arg(short, long)]
         force: bool,
         #[arg(required = true)]
+        /// The networks (names or ids).
         networks: Vec<String>,
     },
     /// Remove all unused networks.
@@ -100,7 +102,9 @@ pub enum NetworkCmd {
         /// driver options for the network.
         #[arg(long = "driver-opt")]
         driver_opt: Vec<String>,
+        /// The network (name or id).
         network: String,
+        /// The container (name or id).
         container: String,
     },
     /// Disconnect a container from a network.
@@ -108,7 +112,9 @@ pub enum NetworkCmd {
         /// Force the container to disconnect from a network.
         #[arg(short, long)]
         force: bool,
+        /// The network (name or id).
         network: String,
+        /// The container (name or id).
         container: String,
     },
 }

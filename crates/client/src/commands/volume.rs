@@ -39,6 +39,7 @@ pub enum VolumeCmd {
         #[arg(short, long)]
         force: bool,
         #[arg(required = true)]
+        /// The volumes (names).
         volumes: Vec<String>,
     },
     /// Remove unused local volumes.

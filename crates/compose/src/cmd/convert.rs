@@ -380,7 +380,7 @@ pub fn create_body(
         "Memory": memory,
         "MemoryReservation": if svc.mem_reservation.0 != 0 { svc.mem_reservation.0 } else { reservations.memory.0 },
         "MemorySwap": svc.memswap_limit.0,
-        "NanoCpus": (cpus as f64 * 1e9).round() as i64,
+        "NanoCpus": nano_cpus(cpus),
         "CpuShares": svc.cpu_shares,
         "CpuPeriod": svc.cpu_period,
         "CpuQuota": svc.cpu_quota,
@@ -465,4 +465,13 @@ pub fn endpoint(svc: &Service, key: &str, container: &str, oneoff: bool) -> Valu
         e["DriverOpts"] = json!(cfg.driver_opts);
     }
     e
+}
+
+/// `cpus: 1.5` as the API's NanoCpus.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a float-to-integer `as` saturates, which is the right answer for an absurd value"
+)]
+fn nano_cpus(cpus: f32) -> i64 {
+    (f64::from(cpus) * 1e9).round() as i64
 }

@@ -153,7 +153,7 @@ pub async fn exec(r: &Runner, args: &ExecArgs) -> Result<i32, Failure> {
         .await?;
     pump(conn, tty, true, None).await?;
     let info = r.api.get(&format!("/exec/{id}/json")).await?;
-    Ok(info["ExitCode"].as_i64().unwrap_or(0) as i32)
+    Ok(super::exit_status(info["ExitCode"].as_i64().unwrap_or(0)))
 }
 
 /// `run`.
@@ -250,7 +250,10 @@ pub async fn run(r: &Runner, args: &RunArgs, mode: super::progress::Mode) -> Res
             .unwrap_or_default();
         format!(
             "{:012x}",
-            (t.as_nanos() as u64 ^ (std::process::id() as u64) << 32) & 0xffff_ffff_ffff
+            (t.as_secs().wrapping_mul(1_000_000_000)
+                ^ u64::from(t.subsec_nanos())
+                ^ u64::from(std::process::id()) << 32)
+                & 0xffff_ffff_ffff
         )
     };
     let name = args
@@ -300,7 +303,7 @@ pub async fn run(r: &Runner, args: &RunArgs, mode: super::progress::Mode) -> Res
         .api
         .post(&format!("/containers/{id}/wait"), &Value::Null)
         .await?;
-    let code = waited["StatusCode"].as_i64().unwrap_or(0) as i32;
+    let code = super::exit_status(waited["StatusCode"].as_i64().unwrap_or(0));
     if rm {
         let _ = r
             .api

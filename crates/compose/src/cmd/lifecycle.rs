@@ -142,7 +142,7 @@ pub async fn wait(r: &Runner, services: &[String], down_project: bool) -> Result
         let mode = super::progress::Mode::choose(None, "auto").map_err(Failure::msg)?;
         super::down::down(r, &Default::default(), mode).await?;
     }
-    Ok(codes.first().copied().unwrap_or(0) as i32)
+    Ok(super::exit_status(codes.first().copied().unwrap_or(0)))
 }
 
 /// `pull [SERVICE…]`.

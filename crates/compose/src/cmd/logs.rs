@@ -269,7 +269,7 @@ pub async fn attached(
                 pending = rest;
                 let (service, code) = res;
                 if args.exit_code_from.as_deref() == Some(service.as_str()) || (args.exit_code_from.is_none() && args.abort_on_container_exit) {
-                    exit = code as i32;
+                    exit = super::exit_status(code);
                 }
                 if args.abort_on_container_exit {
                     println!("Aborting on container exit...");
@@ -278,7 +278,7 @@ pub async fn attached(
                         if s != &service {
                             let c = containers.iter().find(|c| &c.service == s);
                             if let Some(c) = c {
-                                exit = r.api.inspect(&c.id).await.ok().and_then(|i| i.pointer("/State/ExitCode").and_then(Value::as_i64)).unwrap_or(0) as i32;
+                                exit = super::exit_status(r.api.inspect(&c.id).await.ok().and_then(|i| i.pointer("/State/ExitCode").and_then(Value::as_i64)).unwrap_or(0));
                             }
                         }
                     }

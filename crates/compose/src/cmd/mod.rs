@@ -26,6 +26,12 @@ use std::collections::BTreeMap;
 use crate::cli::{Cli, Cmd, COMPOSE_VERSION};
 use crate::file::{self, Loaded};
 
+/// A container's exit code (the API's integer) as this process's exit status. Codes are
+/// 0-255 (-1 when unknown), so the conversion is exact; anything else becomes -1.
+pub fn exit_status(code: i64) -> i32 {
+    i32::try_from(code).unwrap_or(-1)
+}
+
 /// A command's failure: a message for stderr and an exit code.
 #[derive(Debug)]
 pub struct Failure {

@@ -137,8 +137,9 @@ pub fn replicas(p: &Project, service: &str, overrides: &BTreeMap<String, u32>) -
         return *n;
     }
     let s = &p.services[service];
-    s.scale
+    let n = s
+        .scale
         .or(s.deploy.as_ref().and_then(|d| d.replicas))
-        .unwrap_or(1)
-        .max(0) as u32
+        .unwrap_or(1);
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
 }

@@ -12,7 +12,7 @@ pub struct Duration(pub i64);
 impl Duration {
     /// As a std duration (negative → zero).
     pub fn std(self) -> std::time::Duration {
-        std::time::Duration::from_nanos(self.0.max(0) as u64)
+        std::time::Duration::from_nanos(u64::try_from(self.0).unwrap_or(0))
     }
 
     /// Parses `1m30s`, `1.5s`, `100ms`, `2h` (a bare integer is seconds).

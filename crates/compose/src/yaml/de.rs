@@ -87,6 +87,11 @@ fn text_of(n: &Node) -> Option<String> {
 
 macro_rules! int_method {
     ($name:ident, $visit:ident, $t:ty) => {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "only a whole float (`3.0`) gets here; one out of the type's range saturates"
+        )]
         fn $name<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
             let n = self.0;
             let r = match &n.value {

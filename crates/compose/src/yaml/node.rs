@@ -195,7 +195,12 @@ impl Node {
 /// A float as Go's `strconv.FormatFloat(f, 'g', -1, 64)` would write a simple one.
 pub fn format_float(f: f64) -> String {
     if f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{}", f as i64)
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "a whole number under 1e15 is exact as an i64"
+        )]
+        let whole = f as i64;
+        format!("{whole}")
     } else {
         format!("{f}")
     }

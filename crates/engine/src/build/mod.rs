@@ -196,7 +196,10 @@ impl BuildService {
                 &PruneOptions {
                     all: opts.all,
                     older_than: opts.until,
-                    keep_storage: opts.keep_storage.map(|k| k as u64),
+                    // A negative keep-storage keeps everything, as it always did.
+                    keep_storage: opts
+                        .keep_storage
+                        .map(|k| u64::try_from(k).unwrap_or(u64::MAX)),
                     ids: opts.ids.clone(),
                 },
                 &|rec: &CacheRecord| {
@@ -230,7 +233,8 @@ impl BuildService {
 
 fn cache_entry(r: &CacheRecord, used: &HashSet<String>) -> BuildCache {
     let rfc = |secs: u64| {
-        berth_units::Timestamp::new(secs as i64, 0).to_rfc3339(berth_units::SubSeconds::Omit)
+        berth_units::Timestamp::new(i64::try_from(secs).unwrap_or(i64::MAX), 0)
+            .to_rfc3339(berth_units::SubSeconds::Omit)
     };
     BuildCache {
         id: r.key.chars().take(25).collect(),
@@ -243,9 +247,9 @@ fn cache_entry(r: &CacheRecord, used: &HashSet<String>) -> BuildCache {
             .layers
             .last()
             .is_some_and(|l| used.contains(&l.chain_id)),
-        size: r.size as i64,
+        size: i64::try_from(r.size).unwrap_or(i64::MAX),
         created_at: rfc(r.created),
         last_used_at: Some(rfc(r.last_used)),
-        usage_count: r.usage_count as i64,
+        usage_count: i64::try_from(r.usage_count).unwrap_or(i64::MAX),
     }
 }

@@ -19,7 +19,7 @@ use super::{BuildEnv, BuildService};
 use crate::error::{EngineError, Result};
 
 /// Contexts up to this size are read into memory before they are spooled.
-const SMALL_CONTEXT: u64 = 8 << 20;
+const SMALL_CONTEXT: usize = 8 << 20;
 
 /// A build's temporary directory, removed when dropped.
 struct WorkDir(PathBuf);
@@ -85,7 +85,7 @@ impl BuildService {
             pull: opts.pull,
             network: opts.network_mode.clone().filter(|n| !n.is_empty()),
             extra_hosts: opts.extra_hosts.clone(),
-            shm_size: opts.shm_size.map(|s| s as u64),
+            shm_size: opts.shm_size.and_then(|s| u64::try_from(s).ok()),
             memory: opts.memory.filter(|m| *m > 0),
             cpuset_cpus: opts.cpuset_cpus.clone().filter(|c| !c.is_empty()),
             platform: opts.platform.clone().filter(|p| !p.is_empty()),
@@ -163,11 +163,11 @@ impl BuildService {
         // large one goes to the file as it comes.
         let mut head = Vec::new();
         let complete = (&mut body)
-            .take(SMALL_CONTEXT)
+            .take(SMALL_CONTEXT as u64)
             .read_to_end(&mut head)
             .await
             .map_err(|e| EngineError::invalid(format!("read the build context: {e}")))?
-            < SMALL_CONTEXT as usize;
+            < SMALL_CONTEXT;
         if !complete {
             let mut f = tokio::fs::File::create(&raw)
                 .await

@@ -64,6 +64,8 @@ fn merge_config(req: &mut ContainerConfig, img: &berth_image::ContainerConfig) {
 }
 
 impl Containers {
+    /// `POST /containers/create`: validates, resolves the image, prepares the snapshot, mounts
+    /// and network config, and stores the record (all undone if a step fails).
     pub async fn create(
         self: &Arc<Self>,
         opts: ContainerCreateOptions,

@@ -83,7 +83,7 @@ pub fn probe_argv(cfg: &HealthConfig) -> Option<Vec<String>> {
 
 fn or_default(nanos: i64, default: Duration) -> Duration {
     if nanos > 0 {
-        Duration::from_nanos(nanos as u64)
+        Duration::from_nanos(nanos.unsigned_abs())
     } else {
         default
     }
@@ -118,7 +118,7 @@ impl Containers {
     ) {
         let interval = or_default(cfg.interval, DEFAULT_INTERVAL);
         let timeout = or_default(cfg.timeout, DEFAULT_TIMEOUT);
-        let start_period = Duration::from_nanos(cfg.start_period.max(0) as u64);
+        let start_period = Duration::from_nanos(u64::try_from(cfg.start_period).unwrap_or(0));
         let start_interval = or_default(cfg.start_interval, DEFAULT_START_INTERVAL);
         let retries = if cfg.retries > 0 {
             cfg.retries

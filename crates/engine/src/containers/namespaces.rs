@@ -147,13 +147,13 @@ impl Containers {
     /// The pid of a running container to join (`what`: Docker's word in the error).
     fn running_pid(&self, reference: &str, what: &str) -> Result<i32> {
         let target = self.lookup(reference)?;
-        if !target.state.running || target.state.pid <= 0 {
-            return Err(EngineError::conflict(format!(
+        match i32::try_from(target.state.pid) {
+            Ok(pid) if target.state.running && pid > 0 => Ok(pid),
+            _ => Err(EngineError::conflict(format!(
                 "cannot join {what} of a non running container: {}",
                 target.id
-            )));
+            ))),
         }
-        Ok(target.state.pid as i32)
     }
 }
 

@@ -133,10 +133,14 @@ fn unescape_mountinfo(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
-            let v = (b[i + 1] - b'0') as u32 * 64
-                + (b[i + 2] - b'0') as u32 * 8
-                + (b[i + 3] - b'0') as u32;
-            out.push(v as u8);
+            let v = u32::from(b[i + 1] - b'0') * 64
+                + u32::from(b[i + 2] - b'0') * 8
+                + u32::from(b[i + 3] - b'0');
+            // Only bytes are escaped (\377 at most); anything larger is kept as written.
+            match u8::try_from(v) {
+                Ok(byte) => out.push(byte),
+                Err(_) => out.extend_from_slice(&b[i..i + 4]),
+            }
             i += 4;
         } else {
             out.push(b[i]);
@@ -150,7 +154,7 @@ fn unescape_mountinfo(s: &str) -> String {
 /// runtime invocations for that container), by container id.
 fn processes_by_container(exec_root: &Path) -> BTreeMap<String, Vec<i32>> {
     let prefix = exec_root.join("containers");
-    let me = std::process::id() as i32;
+    let me = i32::try_from(std::process::id()).unwrap_or(-1);
     let mut out: BTreeMap<String, Vec<i32>> = BTreeMap::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return out;

@@ -90,7 +90,7 @@ pub fn validate(r: &Resources, update: bool) -> Result<Vec<String>> {
     }
     if r.nano_cpus != 0 {
         let n = std::thread::available_parallelism()
-            .map(|n| n.get() as i64)
+            .map(|n| i64::try_from(n.get()).unwrap_or(i64::MAX / 1_000_000_000))
             .unwrap_or(1);
         if r.nano_cpus < 0 || r.nano_cpus > n * 1_000_000_000 {
             return bad(format!(

@@ -108,7 +108,7 @@ impl Sample {
         s.v2 = cgroup.is_some_and(|c| c.version == berth_cgroups::Version::V2);
         s.system_cpu_ns = system_cpu_ns().unwrap_or(0);
         s.online_cpus = std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
+            .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
             .unwrap_or(1);
         s.host_memory = crate::hostinfo::mem_total();
         if rec.host_config.network_mode != "host" {

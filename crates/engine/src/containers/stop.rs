@@ -89,7 +89,7 @@ impl Containers {
         let t = if secs < 0 {
             None
         } else {
-            Some(Duration::from_secs(secs as u64))
+            Some(Duration::from_secs(secs.unsigned_abs()))
         };
         if !self.wait_exit(&mut rx, t).await {
             if runtime_kill(self, id, "SIGKILL").await.is_ok() {

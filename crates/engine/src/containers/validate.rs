@@ -102,47 +102,4 @@ mod tests {
             r#"invalid CapDrop: unknown capability: "CAP_BAR""#
         );
     }
-
-    #[test]
-    fn security_options_as_docker_parses_them() {
-        assert_eq!(
-            security_opt("no-new-privileges"),
-            Ok(SecurityOpt::NoNewPrivileges(true))
-        );
-        assert_eq!(
-            security_opt("no-new-privileges=false"),
-            Ok(SecurityOpt::NoNewPrivileges(false))
-        );
-        assert_eq!(
-            security_opt("no-new-privileges:true"),
-            Ok(SecurityOpt::NoNewPrivileges(true))
-        );
-        assert_eq!(
-            security_opt("seccomp=unconfined"),
-            Ok(SecurityOpt::Seccomp("unconfined".into()))
-        );
-        assert!(matches!(
-            security_opt("apparmor=unconfined"),
-            Ok(SecurityOpt::AppArmor(_))
-        ));
-        assert!(matches!(
-            security_opt("label=disable"),
-            Ok(SecurityOpt::Label(_))
-        ));
-        assert_eq!(
-            security_opt("foo").unwrap_err(),
-            r#"invalid --security-opt 1: "foo""#
-        );
-        assert_eq!(
-            security_opt("foo=bar").unwrap_err(),
-            r#"invalid --security-opt 2: "foo=bar""#
-        );
-        assert_eq!(
-            security_opt("no-new-privileges=maybe").unwrap_err(),
-            r#"invalid --security-opt 2: "no-new-privileges=maybe""#
-        );
-        assert!(security_opt("seccomp=notjson")
-            .unwrap_err()
-            .starts_with("Decoding seccomp profile failed: "));
-    }
 }

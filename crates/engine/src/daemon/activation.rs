@@ -53,7 +53,7 @@ pub fn listeners(hosts: &[FdHost]) -> Result<Vec<UnixListener>, String> {
         match *h {
             FdHost::All => wanted.extend(0..fds.len()),
             FdHost::Fd(n) => {
-                let idx = (n - LISTEN_FDS_START) as usize;
+                let idx = usize::try_from(n - LISTEN_FDS_START).unwrap_or(usize::MAX);
                 if idx >= fds.len() {
                     return Err(format!(
                         "too few socket activated files passed in by systemd: fd {n} requested, {} passed",
@@ -68,7 +68,7 @@ pub fn listeners(hosts: &[FdHost]) -> Result<Vec<UnixListener>, String> {
     wanted.dedup();
     let mut out = Vec::new();
     for idx in wanted {
-        let fd = idx as i32 + LISTEN_FDS_START;
+        let fd = i32::try_from(idx).unwrap_or(i32::MAX - LISTEN_FDS_START) + LISTEN_FDS_START;
         let l = fds
             .take_unix_listener(idx)
             .map_err(|e| format!("socket activation: fd {fd}: {e}"))?

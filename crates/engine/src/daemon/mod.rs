@@ -106,7 +106,7 @@ async fn run(
         if let Ok(old) = std::fs::read_to_string(p) {
             if let Ok(pid) = old.trim().parse::<i32>() {
                 if std::path::Path::new(&format!("/proc/{pid}")).exists()
-                    && pid as u32 != std::process::id()
+                    && u32::try_from(pid).ok() != Some(std::process::id())
                 {
                     return Err(format!(
                         "pid file found, ensure berth daemon is not running or delete {}",

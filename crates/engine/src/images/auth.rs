@@ -106,7 +106,7 @@ impl ImageService {
         }
         let client = self.client(auth, &registry)?;
         let found = client
-            .search(&registry, &term, limit as u32)
+            .search(&registry, &term, u32::try_from(limit).unwrap_or(25))
             .await
             .map_err(EngineError::from)?;
         let min_stars: i64 = match opts.filters.get("stars") {
@@ -123,7 +123,7 @@ impl ImageService {
         Ok(found
             .results
             .into_iter()
-            .filter(|r| r.star_count as i64 >= min_stars)
+            .filter(|r| i64::try_from(r.star_count).unwrap_or(i64::MAX) >= min_stars)
             .filter(|r| official.is_none_or(|o| r.is_official == o))
             .map(|r| ImageSearchResult {
                 description: r.description,
@@ -134,7 +134,7 @@ impl ImageService {
                 } else {
                     format!("{registry}/{}", r.name)
                 },
-                star_count: r.star_count as i64,
+                star_count: i64::try_from(r.star_count).unwrap_or(i64::MAX),
             })
             .collect())
     }

@@ -92,12 +92,12 @@ impl ImageService {
                     rec.layers
                         .iter()
                         .filter(|l| chain_users.get(&l.chain_id.to_string()).copied() > Some(1))
-                        .map(|l| l.uncompressed_size as i64)
+                        .map(|l| api_size(l.uncompressed_size))
                         .sum()
                 } else {
                     -1
                 },
-                size: rec.size() as i64,
+                size: api_size(rec.size()),
                 virtual_size: None,
             });
         }
@@ -144,7 +144,7 @@ impl ImageService {
             variant: rec.config.variant.clone().unwrap_or_default(),
             os: rec.config.os.clone(),
             os_version: rec.config.os_version.clone().unwrap_or_default(),
-            size: rec.size() as i64,
+            size: api_size(rec.size()),
             virtual_size: None,
             graph_driver: self.graph_driver(&rec),
             root_fs: RootFs {
@@ -188,13 +188,13 @@ impl ImageService {
     /// and tags, older steps are `<missing>` (their images are not stored separately).
     pub async fn image_history(&self, name: &str) -> Result<Vec<HistoryItem>> {
         let rec = self.resolve(name)?;
-        let mut sizes = rec.layers.iter().map(|l| l.uncompressed_size as i64);
+        let mut sizes = rec.layers.iter().map(|l| api_size(l.uncompressed_size));
         let mut items: Vec<HistoryItem> = if rec.config.history.is_empty() {
             rec.layers
                 .iter()
                 .map(|l| HistoryItem {
                     created: created_secs(&rec),
-                    size: l.uncompressed_size as i64,
+                    size: api_size(l.uncompressed_size),
                     ..Default::default()
                 })
                 .collect()
@@ -334,6 +334,11 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
 /// Parses RFC 3339 (`2024-01-02T03:04:05.123456789Z`, `…+02:00`) to unix seconds.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     berth_units::parse_rfc3339(s).map(|t| t.secs)
+}
+
+/// A byte count as the API's `int64` (saturating; no store holds 8 EiB).
+fn api_size(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

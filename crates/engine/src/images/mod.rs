@@ -266,9 +266,7 @@ impl ImageService {
 
 /// An image event message (`Type: image`) about `id`, with its `name` attribute.
 pub(crate) fn image_event(action: &str, id: &str, name: Option<&str>) -> EventMessage {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = berth_units::Timestamp::now();
     let mut attributes = std::collections::BTreeMap::new();
     if let Some(n) = name {
         attributes.insert("name".to_string(), n.to_string());
@@ -284,8 +282,8 @@ pub(crate) fn image_event(action: &str, id: &str, name: Option<&str>) -> EventMe
             attributes,
         },
         scope: "local".into(),
-        time: now.as_secs() as i64,
-        time_nano: now.as_nanos() as i64,
+        time: now.secs,
+        time_nano: now.unix_nano(),
     }
 }
 

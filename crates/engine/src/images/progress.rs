@@ -22,8 +22,8 @@ pub(crate) fn bytes_progress(status: &str, d: &Digest, current: u64, total: u64)
     JsonMessage {
         status: Some(status.into()),
         progress_detail: Some(ProgressDetail {
-            current: Some(current as i64),
-            total: Some(total as i64),
+            current: Some(i64::try_from(current).unwrap_or(i64::MAX)),
+            total: Some(i64::try_from(total).unwrap_or(i64::MAX)),
         }),
         progress: Some(bar(current, total)),
         id: Some(short_id(d)),
@@ -33,17 +33,20 @@ pub(crate) fn bytes_progress(status: &str, d: &Digest, current: u64, total: u64)
 
 /// The 50-column bar Docker renders: `[=====>     ]  1.2MB/2.4MB`.
 pub(crate) fn bar(current: u64, total: u64) -> String {
-    const WIDTH: u64 = 50;
+    const WIDTH: usize = 50;
     if total == 0 {
         return format!("{:>8}", human_size(current));
     }
-    let filled = (current.min(total) * WIDTH / total) as usize;
+    // current <= total, so the quotient is at most WIDTH (u128: no overflow on the product).
+    let filled =
+        usize::try_from(u128::from(current.min(total)) * WIDTH as u128 / u128::from(total))
+            .unwrap_or(WIDTH);
     let mut s = String::from("[");
     if filled > 0 {
         s.push_str(&"=".repeat(filled - 1));
         s.push('>');
     }
-    s.push_str(&" ".repeat(WIDTH as usize - filled));
+    s.push_str(&" ".repeat(WIDTH - filled));
     s.push_str("] ");
     s.push_str(&format!("{:>8}/{}", human_size(current), human_size(total)));
     s

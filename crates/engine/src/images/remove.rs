@@ -270,10 +270,7 @@ fn parse_until(v: &str) -> Result<i64> {
     if let Some(t) = super::inspect::parse_rfc3339(v) {
         return Ok(t);
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = berth_units::Timestamp::now().secs;
     let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
     let n: i64 = num
         .parse()

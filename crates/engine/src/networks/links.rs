@@ -122,7 +122,7 @@ fn next_contiguous(ports: &[(u32, String)], index: usize) -> usize {
         .iter()
         .enumerate()
         .skip(index + 1)
-        .find(|(i, p)| p.0 > start + (i - index) as u32)
+        .find(|(i, p)| u64::from(p.0) > u64::from(start) + (i - index) as u64)
         .map_or(ports.len() - 1, |(i, _)| i - 1)
 }
 

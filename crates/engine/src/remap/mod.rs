@@ -245,7 +245,7 @@ fn create_default_user() -> Result<(), String> {
     let mut used: Vec<(u64, u64)> = ["/etc/subuid", "/etc/subgid"]
         .iter()
         .flat_map(|f| all_ranges(Path::new(f)))
-        .map(|(_, s, n)| (s as u64, s as u64 + n as u64))
+        .map(|(_, s, n)| (u64::from(s), u64::from(s) + u64::from(n)))
         .collect();
     used.sort();
     let mut start = RANGE_START;

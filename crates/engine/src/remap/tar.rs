@@ -60,13 +60,13 @@ impl Shifter<'_> {
             if matches!(block[156], b'x' | b'g' | b'L' | b'K') {
                 continue;
             }
+            // An owner beyond 32 bits is not an id a mapping can hold: left as it is.
             let (Some(uid), Some(gid)) = (
-                parse_number(&block[108..116]),
-                parse_number(&block[116..124]),
+                parse_number(&block[108..116]).and_then(|n| u32::try_from(n).ok()),
+                parse_number(&block[116..124]).and_then(|n| u32::try_from(n).ok()),
             ) else {
                 continue;
             };
-            let (uid, gid) = (uid as u32, gid as u32);
             let (new_uid, new_gid) = match self.direction {
                 Direction::ToContainer => (
                     self.map.container_uid(uid).unwrap_or(uid),

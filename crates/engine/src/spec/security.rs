@@ -151,9 +151,25 @@ mod tests {
             Ok(SecurityOpt::NoNewPrivileges(true))
         );
         assert_eq!(
-            security_opt("no-new-privileges:false"),
+            security_opt("no-new-privileges=false"),
             Ok(SecurityOpt::NoNewPrivileges(false))
         );
+        assert_eq!(
+            security_opt("no-new-privileges:true"),
+            Ok(SecurityOpt::NoNewPrivileges(true))
+        );
+        assert_eq!(
+            security_opt("seccomp=unconfined"),
+            Ok(SecurityOpt::Seccomp("unconfined".into()))
+        );
+        assert!(matches!(
+            security_opt("apparmor=unconfined"),
+            Ok(SecurityOpt::AppArmor(_))
+        ));
+        assert!(matches!(
+            security_opt("label=disable"),
+            Ok(SecurityOpt::Label(_))
+        ));
         assert_eq!(
             security_opt("foo").unwrap_err(),
             r#"invalid --security-opt 1: "foo""#
@@ -162,6 +178,13 @@ mod tests {
             security_opt("foo=bar").unwrap_err(),
             r#"invalid --security-opt 2: "foo=bar""#
         );
+        assert_eq!(
+            security_opt("no-new-privileges=maybe").unwrap_err(),
+            r#"invalid --security-opt 2: "no-new-privileges=maybe""#
+        );
+        assert!(security_opt("seccomp=notjson")
+            .unwrap_err()
+            .starts_with("Decoding seccomp profile failed: "));
         let host = HostConfig {
             security_opt: Some(vec![
                 "seccomp=unconfined".into(),
