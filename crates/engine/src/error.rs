@@ -118,6 +118,7 @@ impl EngineError {
                 NetworkError::InvalidArgument(_) | NetworkError::AddressOutsideSubnet(_) => {
                     ErrorKind::InvalidArgument
                 }
+                NetworkError::ActiveEndpoints { .. } => ErrorKind::Forbidden,
                 NetworkError::PoolOverlap { .. }
                 | NetworkError::AddressInUse(_)
                 | NetworkError::PortInUse { .. } => ErrorKind::Conflict,

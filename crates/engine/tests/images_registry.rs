@@ -40,7 +40,9 @@ async fn pull(svc: &ImageService, image: &str, tag: &str) -> Result<Vec<JsonMess
         tag: Some(tag.into()),
         ..Default::default()
     };
-    let rx = svc.image_create(None, opts, Box::new(tokio::io::empty())).await?;
+    let rx = svc
+        .image_create(None, opts, Box::new(tokio::io::empty()))
+        .await?;
     Ok(drain(rx).await)
 }
 

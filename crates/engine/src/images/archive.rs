@@ -56,7 +56,7 @@ impl ImageService {
                     .images
                     .store
                     .names_of(&id)
-                    .map_err(EngineError::internal)?
+                    .map_err(EngineError::from)?
                     .iter()
                     .any(|k| {
                         berth_registry::Reference::parse(n)
@@ -124,7 +124,7 @@ impl ImageService {
                 .map_err(EngineError::from)
         })
         .await
-        .map_err(EngineError::internal)??;
+        .map_err(EngineError::from)??;
         let (tx, rx) = mpsc::channel(loaded.iter().map(|i| i.names.len() + 1).sum::<usize>() + 1);
         for img in &loaded {
             if img.names.is_empty() {

@@ -106,7 +106,7 @@ impl ImageService {
         events: EventFn,
         users: Arc<dyn ImageUsers>,
     ) -> Result<Self> {
-        let images = Images::open(data_root).map_err(EngineError::internal)?;
+        let images = Images::open(data_root).map_err(EngineError::from)?;
         let tmp = data_root.join("tmp").join("images");
         let meta_dir = data_root.join("image-meta");
         for dir in [&tmp, &meta_dir] {
@@ -221,7 +221,7 @@ impl ImageService {
                 .images
                 .store
                 .list()
-                .map_err(EngineError::internal)?
+                .map_err(EngineError::from)?
                 .into_iter()
                 .find(|rec| rec.repo_digests.contains(&want))
                 .map(|rec| rec.id);
@@ -232,7 +232,7 @@ impl ImageService {
             .images
             .store
             .references()
-            .map_err(EngineError::internal)?
+            .map_err(EngineError::from)?
             .get(&key)
             .cloned())
     }
@@ -243,7 +243,7 @@ impl ImageService {
             .images
             .store
             .names_of(id)
-            .map_err(EngineError::internal)?
+            .map_err(EngineError::from)?
             .iter()
             .map(|n| familiar(n))
             .collect();

@@ -210,13 +210,13 @@ impl ImageService {
                 .map_err(EngineError::from)
         })
         .await
-        .map_err(EngineError::internal)??;
+        .map_err(EngineError::from)??;
         if let Some(r) = &target {
             let key = format!("{}:{}", r.name(), r.tag().unwrap_or("latest"));
             self.images
                 .store
                 .tag(&key, &rec.id)
-                .map_err(EngineError::internal)?;
+                .map_err(EngineError::from)?;
             self.touch_tag_time(&rec.id);
         }
         self.event(

@@ -37,7 +37,7 @@ impl ImageService {
                 .images
                 .store
                 .references()
-                .map_err(EngineError::internal)?
+                .map_err(EngineError::from)?
                 .into_iter()
                 .filter(|(k, _)| k.starts_with(&prefix))
                 .filter_map(|(k, id)| Reference::parse(&k).ok().map(|r| (r, id)))
