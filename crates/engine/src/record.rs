@@ -115,6 +115,9 @@ pub struct ContainerStore {
     exec_root: PathBuf,
     data_root: PathBuf,
     remap: Option<Arc<crate::remap::IdMapping>>,
+    /// The group of the traversable directories when it is not root's nor the remapped
+    /// root's (unit tests, which run unprivileged, use their own).
+    traverse_gid: Option<u32>,
 }
 
 /// Maps a metadata error to the engine's.
@@ -136,7 +139,15 @@ impl ContainerStore {
             exec_root,
             data_root,
             remap: None,
+            traverse_gid: None,
         }
+    }
+
+    /// The same store with `gid` as the group of the traversable directories.
+    #[cfg(test)]
+    pub fn with_traverse_gid(mut self, gid: u32) -> Self {
+        self.traverse_gid = Some(gid);
+        self
     }
 
     /// The same store for a daemon with `userns-remap`.
@@ -156,7 +167,9 @@ impl ContainerStore {
         crate::layout::Layout {
             data_root: self.data_root.clone(),
             exec_root: self.exec_root.clone(),
-            gid: self.remap.as_ref().map(|m| m.root_gid()),
+            gid: self
+                .traverse_gid
+                .or_else(|| self.remap.as_ref().map(|m| m.root_gid())),
         }
     }
 

@@ -10,9 +10,13 @@ mod create;
 mod exec;
 mod exec_process;
 mod exit;
+#[cfg(test)]
+pub(crate) mod fake_tasks;
 pub mod health;
 pub mod host_settings;
 mod kill;
+#[cfg(test)]
+mod lifecycle_tests;
 mod links;
 mod list_filter;
 mod logging;
@@ -34,6 +38,9 @@ mod start;
 pub mod stats;
 mod stop;
 pub mod task;
+pub mod tasks;
+#[cfg(test)]
+mod test_harness;
 mod userns;
 pub mod validate;
 mod wait;
@@ -78,8 +85,11 @@ pub struct Containers {
     pub networks: Arc<Networks>,
     /// Volumes (and the mounts of containers).
     pub volumes: Arc<Volumes>,
-    /// `berth-shim` and `berth-runtime`, found once at start.
+    /// `berth-shim` and `berth-runtime`, found once at start (exec and health run the
+    /// runtime themselves).
     pub helpers: crate::helpers::Helpers,
+    /// What runs the tasks: [`tasks::ShimRuntime`], or a fake in unit tests.
+    pub tasks: Arc<dyn tasks::TaskRuntime>,
     /// `live-restore`: running containers outlive a stop of the daemon.
     pub live_restore: bool,
     /// The cgroup driver: `cgroupfs` or `systemd` (scope units, made by the runtime).
@@ -120,6 +130,8 @@ pub struct ContainersDeps {
     pub live_restore: bool,
     /// The cgroup driver.
     pub cgroup_driver: String,
+    /// What runs the tasks.
+    pub tasks: Arc<dyn tasks::TaskRuntime>,
 }
 
 impl Containers {
@@ -141,6 +153,7 @@ impl Containers {
             helpers: crate::helpers::Helpers::from_current_exe(),
             live_restore: deps.live_restore,
             cgroup_driver: deps.cgroup_driver,
+            tasks: deps.tasks,
             no_restarts: Default::default(),
             live: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),

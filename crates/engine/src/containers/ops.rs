@@ -1,5 +1,5 @@
-//! What the container operations share: the runtime CLI, the root filesystem mount, signal
-//! names. Each operation has its own file (`create.rs`, `start.rs`, `exit.rs`, `stop.rs`, …).
+//! What the container operations share: the runtime's command line (exec), the root
+//! filesystem mount, signal names. Each operation has its own file (`create.rs`, `start.rs`, `exit.rs`, `stop.rs`, …).
 
 use std::sync::Arc;
 
@@ -17,37 +17,14 @@ pub(super) fn runtime_cmd(c: &Containers) -> tokio::process::Command {
     cmd
 }
 
-pub(super) async fn runtime(c: &Containers, args: &[&str]) -> Result<()> {
-    let out = runtime_cmd(c)
-        .args(args)
-        .output()
-        .await
-        .map_err(EngineError::internal)?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(EngineError::internal(
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ))
-    }
-}
-
-/// Sends `signal` to the container's init the way `berth-runtime kill <id> <signal>` does
-/// (the runtime's state: its pid, still the process that started with it), through the
-/// runtime library on a blocking thread instead of a process of its own: a stop is one
-/// exec shorter (2–30 ms on a loaded host).
+/// Sends `signal` (a name or number) to the container's init.
 pub(super) async fn runtime_kill(c: &Containers, id: &str, signal: &str) -> Result<()> {
     let Some(num) = parse_signal(signal) else {
         return Err(EngineError::internal(format!(
             "berth-runtime: unknown signal {signal:?}"
         )));
     };
-    let root = runtime_root(c);
-    let id = id.to_string();
-    tokio::task::spawn_blocking(move || berth_runtime::Runtime::new(root).kill(&id, num, false))
-        .await
-        .map_err(EngineError::internal)?
-        .map_err(|e| EngineError::internal(format!("berth-runtime: {e}")))
+    c.tasks.kill(id, num).await
 }
 
 impl Containers {
@@ -60,7 +37,7 @@ impl Containers {
     ) -> Result<std::path::PathBuf> {
         let target = self.rootfs(id);
         std::fs::create_dir_all(&target).map_err(EngineError::internal)?;
-        if is_mountpoint(&target) {
+        if self.tasks.is_mounted(&target) {
             return Ok(target);
         }
         let m = self
@@ -69,7 +46,7 @@ impl Containers {
             .snapshots
             .mounts(id)
             .map_err(EngineError::internal)?;
-        mount_snapshot(&m, &target, remap)?;
+        self.tasks.mount_rootfs(&m, &target, remap)?;
         Ok(target)
     }
 
@@ -87,12 +64,7 @@ impl Containers {
     pub(super) fn unmount_rootfs(&self, id: &str) {
         self.volumes.store.unmount_container(id);
         self.unmount_shareable_shm(id);
-        let target = self.rootfs(id);
-        while is_mountpoint(&target) {
-            if berth_snapshot::unmount(&target).is_err() {
-                break;
-            }
-        }
+        self.tasks.unmount_rootfs(&self.rootfs(id));
     }
 }
 

@@ -6,8 +6,6 @@ use crate::error::{EngineError, Result};
 
 use super::Containers;
 
-use super::ops::*;
-
 impl Containers {
     /// `POST /containers/{id}/pause` and `unpause`.
     pub async fn pause(self: &Arc<Self>, reference: &str, pause: bool) -> Result<()> {
@@ -30,7 +28,7 @@ impl Containers {
                 "Container {id} is not paused"
             )));
         }
-        runtime(self, &[if pause { "pause" } else { "resume" }, &id]).await?;
+        self.tasks.pause(&id, pause).await?;
         rec.state.paused = pause;
         rec.state.status = if pause { "paused" } else { "running" }.into();
         self.save(&rec).await?;

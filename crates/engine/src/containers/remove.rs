@@ -58,7 +58,7 @@ impl Containers {
                 self.save_unsynced(&r).await?;
             }
             if rec.state.paused {
-                let _ = runtime(self, &["resume", &id]).await;
+                let _ = self.tasks.pause(&id, false).await;
             }
             if runtime_kill(self, &id, "SIGKILL").await.is_ok() {
                 self.event("kill", &rec, &[("signal", "9".into())]);
@@ -96,9 +96,9 @@ impl Containers {
         // state without such a shim (never started, or its shim died) is ours to delete.
         let state_dir = self.state_dir(&id);
         let shim_finishing =
-            task::read_exit_record(&state_dir).is_some() && task::shim_alive(&state_dir);
-        if runtime_root(self).join(&id).exists() && !shim_finishing {
-            let _ = runtime(self, &["delete", "--force", &id]).await;
+            task::read_exit_record(&state_dir).is_some() && self.tasks.shim_alive(&id);
+        if self.tasks.has_state(&id) && !shim_finishing {
+            let _ = self.tasks.delete(&id).await;
         }
         let this = self.clone();
         let rec2 = rec.clone();
@@ -139,8 +139,8 @@ impl Containers {
         let live = self.live(id);
         let _op = live.op.lock().await;
         self.networks.network_down(id).await;
-        if runtime_root(self).join(id).exists() {
-            let _ = runtime(self, &["delete", "--force", id]).await;
+        if self.tasks.has_state(id) {
+            let _ = self.tasks.delete(id).await;
         }
         self.unmount_rootfs(id);
         let this = self.clone();

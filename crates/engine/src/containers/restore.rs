@@ -8,8 +8,6 @@ use crate::logfile;
 use crate::record::{ContainerRecord, KIND};
 use crate::shim::ExitRecord;
 
-use super::ops::*;
-
 impl Containers {
     /// Daemon start: reconnects running containers to their shims and marks those whose
     /// shim is gone as exited with the recorded code (no restart yet: the policies are
@@ -35,10 +33,10 @@ impl Containers {
             let live = self.live(&id);
             let this = self.clone();
             let cid = id.clone();
-            let connected = task::connect(&state_dir, live, None, move |exit| {
+            let on_exit = Box::new(move |exit| {
                 tokio::spawn(async move { this.on_exit(&cid, exit).await });
-            })
-            .await;
+            });
+            let connected = self.tasks.connect(&id, live, None, on_exit).await;
             if connected.is_err() {
                 let exit = task::read_exit_record(&state_dir).unwrap_or(ExitRecord {
                     exit_code: 255,
@@ -61,16 +59,12 @@ impl Containers {
         &self,
         known: &std::collections::HashSet<String>,
     ) {
-        let Ok(entries) = std::fs::read_dir(runtime_root(self)) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let id = e.file_name().to_string_lossy().into_owned();
+        for id in self.tasks.state_ids() {
             let is_container_id = id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
-            if !is_container_id || known.contains(&id) || task::shim_alive(&self.state_dir(&id)) {
+            if !is_container_id || known.contains(&id) || self.tasks.shim_alive(&id) {
                 continue;
             }
-            let _ = runtime(self, &["delete", "--force", &id]).await;
+            let _ = self.tasks.delete(&id).await;
         }
     }
 }

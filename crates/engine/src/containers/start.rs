@@ -11,7 +11,7 @@ use super::Containers;
 use crate::logfile;
 use crate::networks::links;
 use crate::record::ContainerRecord;
-use crate::shim::{protocol, ShimArgs};
+use crate::shim::ShimArgs;
 use crate::spec;
 
 use super::ops::*;
@@ -215,11 +215,13 @@ impl Containers {
         let _ = std::fs::remove_file(crate::shim::exit_path(&state_dir));
         // Clear a stale runtime state of a previous run with the same id (a shim normally
         // deletes it; only a shim killed before the container ended leaves it behind).
-        task::wait_shim_gone(&state_dir).await;
-        if runtime_root(self).join(&id).exists() {
-            let _ = runtime(self, &["delete", "--force", &id]).await;
+        self.tasks.wait_shim_gone(&id).await;
+        if self.tasks.has_state(&id) {
+            let _ = self.tasks.delete(&id).await;
         }
-        let created = task::spawn_shim(&self.helpers.shim, &args)
+        let created = self
+            .tasks
+            .create(&args)
             .await
             .map_err(EngineError::internal)?;
         let pid = match created {
@@ -232,11 +234,13 @@ impl Containers {
         let (tx, rx) = oneshot::channel();
         let this = self.clone();
         let cid = id.clone();
-        task::connect(&state_dir, live.clone(), Some(tx), move |exit| {
+        let on_exit = Box::new(move |exit| {
             tokio::spawn(async move { this.on_exit(&cid, exit).await });
-        })
-        .await
-        .map_err(EngineError::internal)?;
+        });
+        self.tasks
+            .connect(&id, live.clone(), Some(tx), on_exit)
+            .await
+            .map_err(EngineError::internal)?;
         if let Err(e) = self.networks.network_up(&rec, pid).await {
             // Nothing of the network is left; end the created task and, as Docker's failed
             // start does, return once it is cleaned up (on_exit: mounts, record): a `rm`
@@ -249,7 +253,7 @@ impl Containers {
             self.wait_exit(&mut exited, Some(EXIT_CLEANUP_WAIT)).await;
             return Err(e);
         }
-        live.send(protocol::START, b"");
+        self.tasks.start(&id, live);
         match rx.await {
             Ok(Ok(_)) => {}
             Ok(Err(msg)) => return Err(self.start_failed(rec, msg).await),

@@ -73,7 +73,7 @@ impl Containers {
         let id = rec.id.as_str();
         let mut rx = live.signals.subscribe();
         if rec.state.paused {
-            let _ = runtime(self, &["resume", id]).await;
+            let _ = self.tasks.pause(id, false).await;
         }
         // An empty signal (query or config) means "not set", as in Docker.
         let sig = signal

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::config::DaemonConfig;
 use crate::build::BuildService;
+use crate::containers::tasks::ShimRuntime;
 use crate::containers::{Containers, ContainersDeps};
 use crate::events::EventBus;
 use crate::images::{ImageService, ImageUser, ImageUsers};
@@ -72,6 +73,10 @@ impl Services {
             security_defaults: cfg.security_defaults.clone(),
             live_restore: cfg.live_restore,
             cgroup_driver: cfg.cgroup_driver.clone(),
+            tasks: Arc::new(ShimRuntime::new(
+                crate::helpers::Helpers::from_current_exe(),
+                cfg.exec_root.clone(),
+            )),
         });
         // Build steps left by a daemon that died mid-build are cleared here, before the
         // container reconcile (their snapshots have no container record); recovery keeps

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use crate::error::{EngineError, Result};
 use berth_api_types::{Filters, Ipam, IpamConfig, Network, NetworkContainer, NetworkPruneResponse};
 use berth_metadata::Store;
+use berth_network::backend::{Firewall, Netlink};
 use berth_network::dns::ResolverListener;
 use berth_network::{Endpoint, ManagerConfig, NetworkInfo, NetworkManager, PublishedPort};
 use serde::{Deserialize, Serialize};
@@ -92,6 +93,22 @@ impl std::fmt::Debug for Networks {
     }
 }
 
+/// The manager's settings from the daemon's.
+fn manager_config(data_root: &std::path::Path, cfg: &NetConfig) -> ManagerConfig {
+    let mut mc = ManagerConfig::new(data_root.join("network"));
+    mc.table = cfg.nft_table.clone();
+    mc.default_bridge = cfg.bridge.clone();
+    mc.bip = cfg.bip.clone();
+    mc.mtu = cfg.mtu;
+    mc.ipv6 = cfg.ipv6;
+    mc.fixed_cidr_v6 = cfg.fixed_cidr_v6.clone();
+    mc.icc = cfg.icc;
+    if !cfg.address_pools.is_empty() {
+        mc.address_pools = cfg.address_pools.clone();
+    }
+    mc
+}
+
 fn not_found(reference: &str) -> EngineError {
     EngineError::not_found(format!("network {reference} not found"))
 }
@@ -110,18 +127,30 @@ impl Networks {
         cfg: NetConfig,
         containers: ContainerStore,
     ) -> Result<Arc<Networks>, String> {
-        let mut mc = ManagerConfig::new(data_root.join("network"));
-        mc.table = cfg.nft_table.clone();
-        mc.default_bridge = cfg.bridge.clone();
-        mc.bip = cfg.bip.clone();
-        mc.mtu = cfg.mtu;
-        mc.ipv6 = cfg.ipv6;
-        mc.fixed_cidr_v6 = cfg.fixed_cidr_v6.clone();
-        mc.icc = cfg.icc;
-        if !cfg.address_pools.is_empty() {
-            mc.address_pools = cfg.address_pools.clone();
-        }
-        let mgr = NetworkManager::open(mc).map_err(|e| format!("networking: {e}"))?;
+        let mgr = NetworkManager::open(manager_config(data_root, &cfg))
+            .map_err(|e| format!("networking: {e}"))?;
+        Networks::over(mgr, cfg, containers).await
+    }
+
+    /// [`Networks::open`] over other kernel seams: the in-memory `berth_network::fake`
+    /// links and firewall in unit tests.
+    pub async fn open_with_backends(
+        data_root: &std::path::Path,
+        cfg: NetConfig,
+        containers: ContainerStore,
+        netlink: Arc<dyn Netlink>,
+        firewall: Arc<dyn Firewall>,
+    ) -> Result<Arc<Networks>, String> {
+        let mgr = NetworkManager::with_backends(manager_config(data_root, &cfg), netlink, firewall)
+            .map_err(|e| format!("networking: {e}"))?;
+        Networks::over(mgr, cfg, containers).await
+    }
+
+    async fn over(
+        mgr: NetworkManager,
+        cfg: NetConfig,
+        containers: ContainerStore,
+    ) -> Result<Arc<Networks>, String> {
         mgr.restore()
             .await
             .map_err(|e| format!("networking: restore: {e}"))?;
