@@ -6,18 +6,23 @@
 
 mod archive;
 mod attach;
+mod changes;
+mod commit;
 mod create;
 mod exec;
 mod exec_process;
 mod exit;
+mod export;
 #[cfg(test)]
 pub(crate) mod fake_tasks;
 pub mod health;
 pub mod host_settings;
+mod inspect;
 mod kill;
 #[cfg(test)]
 mod lifecycle_tests;
 mod links;
+mod list;
 mod list_filter;
 mod logging;
 mod logs;
@@ -26,7 +31,7 @@ mod network;
 mod ops;
 mod options;
 mod pause;
-mod query;
+mod prune;
 pub mod reconcile;
 mod remove;
 mod rename;
@@ -41,6 +46,7 @@ pub mod task;
 pub mod tasks;
 #[cfg(test)]
 mod test_harness;
+mod top;
 mod userns;
 pub mod validate;
 mod wait;

@@ -1,19 +1,21 @@
-//! The [`Engine`] implementation: system endpoints here, containers in
-//! [`crate::containers`], images delegated to [`ImageService`].
+//! The [`Engine`] implementation: one line per endpoint over the services; the system
+//! endpoints in `engine/system.rs`, SIGHUP's reload in `engine/reload.rs`.
+
+mod reload;
+mod system;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_api_server::*;
 use berth_api_types::*;
-use tokio::sync::broadcast;
 
 use super::adapt;
 use super::config::DaemonConfig;
 use super::services::Services;
 use crate::containers::Containers;
 use crate::error::EngineError;
-use crate::events::{self, EventBus};
+use crate::events::EventBus;
 use crate::images::ImageService;
 
 /// The daemon's engine.
@@ -40,59 +42,6 @@ impl Berth {
             builds: services.builds,
         }
     }
-
-    /// SIGHUP: re-reads daemon.json and applies its reloadable keys (`debug`,
-    /// `insecure-registries`, `registry-mirrors`; flags still win as at start). A file that
-    /// does not parse changes nothing. Publishes a `daemon reload` event on success.
-    pub fn reload(&self) {
-        let mut cfg = self.cfg.write().unwrap_or_else(|e| e.into_inner());
-        let fresh = match super::config::resolve(&cfg.flags) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("berth daemon: Error reloading configuration: {e}");
-                return;
-            }
-        };
-        cfg.debug = fresh.debug;
-        cfg.registry_mirrors = fresh.registry_mirrors;
-        cfg.insecure_registries = fresh.insecure_registries;
-        self.images.set_registries(
-            cfg.insecure_registries.clone(),
-            cfg.registry_mirrors.clone(),
-        );
-        let reloaded = serde_json::json!({
-            "debug": cfg.debug,
-            "insecure-registries": cfg.insecure_registries,
-            "registry-mirrors": cfg.registry_mirrors,
-        });
-        eprintln!("berth daemon: Reloaded configuration: {reloaded}");
-        let mut attributes = std::collections::BTreeMap::new();
-        attributes.insert("debug".to_string(), cfg.debug.to_string());
-        attributes.insert(
-            "insecure-registries".to_string(),
-            serde_json::to_string(&cfg.insecure_registries).unwrap_or_default(),
-        );
-        attributes.insert(
-            "registry-mirrors".to_string(),
-            serde_json::to_string(&cfg.registry_mirrors).unwrap_or_default(),
-        );
-        // Published under the lock: whoever sees the new settings can see the event.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        self.events.publish(EventMessage {
-            kind: "daemon".into(),
-            action: "reload".into(),
-            actor: EventActor {
-                id: "berth".into(),
-                attributes,
-            },
-            scope: "local".into(),
-            time: now.as_secs() as i64,
-            time_nano: now.as_nanos() as i64,
-            ..Default::default()
-        });
-    }
 }
 
 /// The one place where an engine failure becomes the API's error: its kind decides the
@@ -103,158 +52,18 @@ impl From<EngineError> for ApiError {
     }
 }
 
-fn kernel() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
 #[async_trait]
 impl Engine for Berth {
     async fn version(&self, _ctx: &RequestContext) -> ApiResult<SystemVersion> {
-        let v = env!("CARGO_PKG_VERSION").to_string();
-        Ok(SystemVersion {
-            platform: PlatformName {
-                name: "berth".into(),
-            },
-            components: vec![ComponentVersion {
-                name: "Engine".into(),
-                version: v.clone(),
-                ..Default::default()
-            }],
-            version: v,
-            go_version: "rust".into(),
-            os: "linux".into(),
-            arch: match std::env::consts::ARCH {
-                "x86_64" => "amd64",
-                "aarch64" => "arm64",
-                a => a,
-            }
-            .into(),
-            kernel_version: kernel(),
-            ..Default::default()
-        })
+        self.version_info()
     }
 
     async fn info(&self, _ctx: &RequestContext) -> ApiResult<SystemInfo> {
-        let all = self.containers.list(&ContainerListOptions {
-            all: true,
-            ..Default::default()
-        })?;
-        let count = |s: &str| all.iter().filter(|c| c.state == s).count() as i64;
-        let cfg = self.cfg.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let images = self
-            .images
-            .images()
-            .store
-            .list()
-            .map(|l| l.len())
-            .unwrap_or(0);
-        let info = SystemInfo {
-            id: "berth".into(),
-            containers: all.len() as i64,
-            containers_running: count("running"),
-            containers_paused: count("paused"),
-            containers_stopped: all.len() as i64 - count("running") - count("paused"),
-            images: images as i64,
-            driver: "overlay2".into(),
-            debug: cfg.debug,
-            logging_driver: cfg.log.driver.clone(),
-            cgroup_driver: cfg.cgroup_driver.clone(),
-            cgroup_version: if crate::hostinfo::cgroup_v2() {
-                "2"
-            } else {
-                "1"
-            }
-            .into(),
-            kernel_version: kernel(),
-            operating_system: crate::hostinfo::os_release("PRETTY_NAME")
-                .unwrap_or_else(|| "Linux".into()),
-            os_version: crate::hostinfo::os_release("VERSION_ID").unwrap_or_default(),
-            os_type: "linux".into(),
-            architecture: std::env::consts::ARCH.into(),
-            ncpu: std::thread::available_parallelism()
-                .map(|n| n.get() as i64)
-                .unwrap_or(1),
-            name: std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-            server_version: env!("CARGO_PKG_VERSION").into(),
-            default_runtime: "berth".into(),
-            live_restore_enabled: cfg.live_restore,
-            index_server_address: "https://index.docker.io/v1/".into(),
-            mem_total: crate::hostinfo::mem_total() as i64,
-            docker_root_dir: cfg.data_root.display().to_string(),
-            plugins: PluginsInfo {
-                volume: Some(vec!["local".into()]),
-                network: Some(vec!["bridge".into(), "host".into(), "null".into()]),
-                authorization: None,
-                log: Some(
-                    ["journald", "json-file", "local", "syslog"]
-                        .map(String::from)
-                        .to_vec(),
-                ),
-            },
-            swarm: SwarmInfo {
-                local_node_state: "inactive".into(),
-                ..Default::default()
-            },
-            runtimes: [(
-                "berth".to_string(),
-                RuntimeInfo {
-                    path: "berth-runtime".into(),
-                    runtime_args: None,
-                },
-            )]
-            .into(),
-            init_binary: "docker-init".into(),
-            registry_config: Some(registry_config(&cfg)),
-            security_options: security_options(&cfg),
-            memory_limit: true,
-            swap_limit: true,
-            cpu_cfs_period: true,
-            cpu_cfs_quota: true,
-            cpu_shares: true,
-            cpu_set: true,
-            pids_limit: true,
-            oom_kill_disable: true,
-            system_time: crate::logfile::now(),
-            nfd: std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as i64),
-            ..Default::default()
-        };
-        Ok(info)
+        self.system_info()
     }
 
     async fn system_df(&self, _ctx: &RequestContext, _types: Vec<String>) -> ApiResult<SystemDf> {
-        let images = self
-            .images
-            .image_list(ImageListOptions {
-                all: true,
-                shared_size: true,
-                ..Default::default()
-            })
-            .await?;
-        let containers = self.containers.list(&ContainerListOptions {
-            all: true,
-            size: true,
-            ..Default::default()
-        })?;
-        let images = images
-            .into_iter()
-            .map(|mut i| {
-                i.containers = containers.iter().filter(|c| c.image_id == i.id).count() as i64;
-                i
-            })
-            .collect::<Vec<_>>();
-        Ok(SystemDf {
-            layers_size: images.iter().map(|i| i.size).sum(),
-            images,
-            containers,
-            volumes: self.containers.volumes.usage().await?,
-            build_cache: self.builds.df(),
-        })
+        self.disk_usage().await
     }
 
     async fn events(
@@ -262,47 +71,7 @@ impl Engine for Berth {
         _ctx: &RequestContext,
         opts: EventsOptions,
     ) -> ApiResult<JsonStream<EventMessage>> {
-        let since = opts.since.as_deref().and_then(crate::logfile::parse_time);
-        let until = opts.until.as_deref().and_then(crate::logfile::parse_time);
-        let (replay, mut rx) = self.events.subscribe(since);
-        let (tx, out) = tokio::sync::mpsc::channel(256);
-        let filters = opts.filters.clone();
-        tokio::spawn(async move {
-            let past_until = |e: &EventMessage| until.is_some_and(|u| e.time_nano as i128 > u);
-            for e in replay {
-                if past_until(&e) {
-                    return;
-                }
-                if events::matches(&filters, &e) && tx.send(e).await.is_err() {
-                    return;
-                }
-            }
-            let deadline = until.map(|u| {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos() as i128;
-                std::time::Duration::from_nanos((u - now).max(0) as u64)
-            });
-            let sleep = tokio::time::sleep(
-                deadline.unwrap_or(std::time::Duration::from_secs(u32::MAX as u64)),
-            );
-            tokio::pin!(sleep);
-            loop {
-                tokio::select! {
-                    _ = &mut sleep => return,
-                    _ = tx.closed() => return,
-                    m = rx.recv() => match m {
-                        Ok(e) => {
-                            if events::matches(&filters, &e) && tx.send(e).await.is_err() { return; }
-                        }
-                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(_) => return,
-                    }
-                }
-            }
-        });
-        Ok(out)
+        self.event_stream(opts)
     }
 
     async fn auth(&self, _ctx: &RequestContext, auth: AuthConfig) -> ApiResult<AuthResponse> {
@@ -701,51 +470,4 @@ impl Engine for Berth {
     ) -> ApiResult<BuildCachePruneResponse> {
         Ok(self.builds.prune(opts).await?)
     }
-}
-
-/// `RegistryConfig` of /info: the insecure registries (CIDRs apart, as Docker lists them),
-/// the mirrors, and docker.io as the official index.
-fn registry_config(cfg: &DaemonConfig) -> RegistryServiceConfig {
-    let mut cidrs = vec!["127.0.0.0/8".to_string(), "::1/128".to_string()];
-    let mut index_configs = std::collections::BTreeMap::new();
-    index_configs.insert(
-        "docker.io".to_string(),
-        IndexInfo {
-            name: "docker.io".into(),
-            mirrors: cfg.registry_mirrors.clone(),
-            secure: true,
-            official: true,
-        },
-    );
-    for r in &cfg.insecure_registries {
-        if r.contains('/') {
-            cidrs.push(r.clone());
-        } else {
-            index_configs.insert(
-                r.clone(),
-                IndexInfo {
-                    name: r.clone(),
-                    mirrors: Vec::new(),
-                    secure: false,
-                    official: false,
-                },
-            );
-        }
-    }
-    RegistryServiceConfig {
-        insecure_registry_cidrs: cidrs,
-        index_configs,
-        mirrors: cfg.registry_mirrors.clone(),
-        ..Default::default()
-    }
-}
-
-/// `SecurityOptions` of `docker info`: seccomp, and `name=userns` with `userns-remap` (as
-/// dockerd).
-fn security_options(cfg: &super::config::DaemonConfig) -> Vec<String> {
-    let mut opts = vec!["name=seccomp,profile=builtin".to_string()];
-    if cfg.remap.is_some() {
-        opts.push("name=userns".into());
-    }
-    opts
 }

@@ -1,212 +1,24 @@
-//! Exec instances: `POST /containers/{id}/exec`, `/exec/{id}/start|resize|json`.
-//!
-//! An exec runs `berth runtime exec` as a child of the daemon. Without a tty its stdio are
-//! pipes, multiplexed onto the hijacked connection. With a tty the runtime hands the pty
-//! master over a console socket (as to a shim); the daemon keeps it for `/exec/{id}/resize`,
-//! streams it raw, and watches the client's input for the detach keys (Docker's
-//! `copyEscapable`): on the sequence the session ends and the process keeps running.
+//! `POST /exec/{id}/start`: the runtime's `exec`, with pipes or a pty, and the session
+//! over the hijacked connection.
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{EngineError, Result};
-use crate::session::{Session, SessionStreams};
+use crate::session::Session;
 use crate::stream::StdStream;
-use berth_api_types::detach_keys::{self, EscapeScanner, Scan};
+use berth_api_types::detach_keys;
 use berth_api_types::*;
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
-use super::ops::runtime_cmd;
-use super::Containers;
-use crate::record;
+use super::super::ops::runtime_cmd;
+use super::super::Containers;
+use super::pty::{pty_halves, pump_pty, receive_fd, set_size, SocketFile};
 use crate::spec;
 
-/// An exec instance (kept in memory).
-#[derive(Debug, Clone)]
-pub struct ExecRecord {
-    /// Exec id.
-    pub id: String,
-    /// Container id.
-    pub container: String,
-    /// Config.
-    pub config: ExecConfig,
-    /// Running now.
-    pub running: bool,
-    /// Exit code when done.
-    pub exit_code: Option<i64>,
-    /// Host pid.
-    pub pid: i64,
-    /// The pty master of a tty exec, once the runtime sent it.
-    pub pty: Option<Arc<OwnedFd>>,
-    /// Start was called (the resize of a tty exec waits for its pty until then).
-    pub started: bool,
-}
-
-/// Non-blocking halves over duplicates of a pty master (epoll readiness works on a pty as
-/// on a pipe). A read error is the end: a pty master reads EIO once every slave is closed.
-fn pty_halves(
-    fd: &OwnedFd,
-) -> std::io::Result<(
-    tokio::net::unix::pipe::Receiver,
-    tokio::net::unix::pipe::Sender,
-)> {
-    use tokio::net::unix::pipe;
-    let flags = rustix::fs::fcntl_getfl(fd)?;
-    rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)?;
-    Ok((
-        pipe::Receiver::from_owned_fd_unchecked(fd.try_clone()?)?,
-        pipe::Sender::from_owned_fd_unchecked(fd.try_clone()?)?,
-    ))
-}
-
-/// Sets a pty's window size.
-fn set_size(fd: &OwnedFd, height: u32, width: u32) -> std::io::Result<()> {
-    let ws = rustix::termios::Winsize {
-        ws_row: height.min(u16::MAX as u32) as u16,
-        ws_col: width.min(u16::MAX as u32) as u16,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    rustix::termios::tcsetwinsize(fd, ws).map_err(std::io::Error::from)
-}
-
-/// Receives the pty master the runtime sends on the console socket.
-fn receive_fd(conn: std::os::unix::net::UnixStream) -> std::io::Result<OwnedFd> {
-    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-    use std::mem::MaybeUninit;
-    conn.set_nonblocking(false)?;
-    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut cmsg = RecvAncillaryBuffer::new(&mut space);
-    let mut data = [0u8; 256];
-    let mut iov = [std::io::IoSliceMut::new(&mut data)];
-    recvmsg(conn.as_fd(), &mut iov, &mut cmsg, RecvFlags::CMSG_CLOEXEC)?;
-    for msg in cmsg.drain() {
-        if let RecvAncillaryMessage::ScmRights(mut fds) = msg {
-            if let Some(fd) = fds.next() {
-                return Ok(fd);
-            }
-        }
-    }
-    Err(std::io::Error::other(
-        "no pty received on the console socket",
-    ))
-}
-
-/// Removes the console socket when the start is over, however it ends.
-struct SocketFile(PathBuf);
-
-impl Drop for SocketFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 impl Containers {
-    /// `POST /containers/{id}/exec`.
-    pub async fn exec_create(&self, reference: &str, config: ExecConfig) -> Result<IdResponse> {
-        let rec = self.lookup(reference)?;
-        if !rec.state.running {
-            return Err(EngineError::conflict(format!(
-                "container {} is not running",
-                rec.id
-            )));
-        }
-        if rec.state.paused {
-            return Err(EngineError::conflict(format!(
-                "container {} is paused, unpause the container before exec",
-                rec.id
-            )));
-        }
-        if config.cmd.as_ref().is_none_or(|c| c.0.is_empty()) {
-            return Err(EngineError::invalid("No exec command specified"));
-        }
-        if detach_keys::parse(&config.detach_keys).is_err() {
-            return Err(EngineError::invalid(format!(
-                "Invalid escape keys ({}) provided",
-                config.detach_keys
-            )));
-        }
-        let id = record::new_id();
-        self.execs.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            id.clone(),
-            ExecRecord {
-                id: id.clone(),
-                container: rec.id.clone(),
-                config,
-                running: false,
-                exit_code: None,
-                pid: 0,
-                pty: None,
-                started: false,
-            },
-        );
-        Ok(IdResponse { id })
-    }
-
-    fn exec_record(&self, id: &str) -> Result<ExecRecord> {
-        self.execs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
-            .ok_or_else(|| EngineError::no_such_exec(id))
-    }
-
-    /// `GET /exec/{id}/json`.
-    pub fn exec_inspect(&self, id: &str) -> Result<ExecInspect> {
-        let e = self.exec_record(id)?;
-        let cmd = e.config.cmd.clone().map(|c| c.0).unwrap_or_default();
-        Ok(ExecInspect {
-            id: e.id,
-            running: e.running,
-            exit_code: e.exit_code,
-            process_config: ProcessConfig {
-                privileged: e.config.privileged,
-                user: e.config.user.clone(),
-                tty: e.config.tty,
-                entrypoint: cmd.first().cloned().unwrap_or_default(),
-                arguments: cmd.iter().skip(1).cloned().collect(),
-            },
-            open_stdin: e.config.attach_stdin,
-            open_stderr: e.config.attach_stderr,
-            open_stdout: e.config.attach_stdout,
-            can_remove: false,
-            container_id: e.container,
-            detach_keys: e.config.detach_keys,
-            pid: e.pid,
-        })
-    }
-
-    /// `POST /exec/{id}/resize`: sizes the exec's pty; waits (10 s, as Docker) for a tty
-    /// exec that is starting to have one.
-    pub async fn exec_resize(&self, id: &str, height: u32, width: u32) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let e = self.exec_record(id)?;
-            if let Some(pty) = &e.pty {
-                return set_size(pty, height, width).map_err(EngineError::internal);
-            }
-            if e.started && !e.config.tty {
-                // Docker resizes the process's console; a process without one has none.
-                return Ok(());
-            }
-            if e.exit_code.is_some() {
-                return Err(EngineError::invalid("exec process is not started"));
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(EngineError::internal(
-                    "timeout waiting for exec session ready",
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
     /// `POST /exec/{id}/start`: runs `berth runtime exec`, with pipes or a pty.
     pub async fn exec_start(
         self: &Arc<Self>,
@@ -270,7 +82,7 @@ impl Containers {
         if !env.iter().any(|v| v.starts_with("PATH=")) {
             env.push(format!("PATH={}", spec::DEFAULT_PATH));
         }
-        let process = super::exec_process::ExecProcess {
+        let process = super::super::exec_process::ExecProcess {
             args: e.config.cmd.clone().map(|c| c.0).unwrap_or_default(),
             env,
             cwd: (!cwd.is_empty()).then_some(cwd),
@@ -278,11 +90,13 @@ impl Containers {
             tty,
             privileged: e.config.privileged,
         };
-        let process_file = super::exec_process::write(&self.state_dir(&rec.id), id, &process)
-            .map_err(|err| {
-                self.set_exec(id, |x| x.exit_code = Some(126));
-                EngineError::internal(err)
-            })?;
+        let process_file =
+            super::super::exec_process::write(&self.state_dir(&rec.id), id, &process).map_err(
+                |err| {
+                    self.set_exec(id, |x| x.exit_code = Some(126));
+                    EngineError::internal(err)
+                },
+            )?;
         cmd.arg("--process").arg(&process_file.0);
         let console = if tty {
             let dir = self.exec_root.join("s");
@@ -495,97 +309,4 @@ impl Containers {
             let _ = s.output.shutdown().await;
         })))
     }
-
-    fn set_exec(&self, id: &str, f: impl FnOnce(&mut ExecRecord)) {
-        if let Some(x) = self
-            .execs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(id)
-        {
-            f(x);
-        }
-    }
-}
-
-/// Drives a tty exec session; true when the client typed the detach keys.
-async fn pump_pty(
-    pty: Arc<OwnedFd>,
-    mut s: SessionStreams,
-    runtime_stderr: Option<tokio::process::ChildStderr>,
-    with_stdin: bool,
-    keys: Vec<u8>,
-    mut exit_rx: tokio::sync::watch::Receiver<Option<i64>>,
-) -> bool {
-    let (mut rx, mut tx) = match pty_halves(&pty) {
-        Ok(h) => h,
-        Err(_) => return false,
-    };
-    // true: the detach keys; false: the client's input ended.
-    let (detach_tx, mut detach_rx) = tokio::sync::oneshot::channel::<bool>();
-    if with_stdin {
-        let mut input = s.stdin;
-        tokio::spawn(async move {
-            let mut scanner = EscapeScanner::new(keys);
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                let n = match input.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                let (pass, detach) = match scanner.feed(&buf[..n]) {
-                    Scan::Pass(p) => (p, false),
-                    Scan::Detach(p) => (p, true),
-                };
-                if !pass.is_empty() && tx.write_all(&pass).await.is_err() {
-                    break;
-                }
-                if detach {
-                    let _ = detach_tx.send(true);
-                    return;
-                }
-            }
-            // Docker: with a tty, the end of the client's input ends the session's output.
-            let _ = detach_tx.send(false);
-        });
-    }
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut detached = false;
-    let mut exited = false;
-    let mut input_done = false;
-    loop {
-        tokio::select! {
-            r = rx.read(&mut buf) => match r {
-                Ok(0) | Err(_) => break,
-                Ok(n) => if s.output.write(StdStream::Stdout, &buf[..n]).await.is_err() { break; },
-            },
-            d = &mut detach_rx, if with_stdin && !input_done => {
-                input_done = true;
-                if let Ok(keys) = d {
-                    detached = keys && exit_rx.borrow().is_none();
-                    break;
-                }
-            }
-            _ = exit_rx.changed(), if !exited => {
-                exited = true;
-            }
-            // Once the process is gone, output still buffered drains; a background process
-            // that kept the pty open does not hold the session.
-            _ = tokio::time::sleep(Duration::from_millis(500)), if exited => break,
-        }
-    }
-    if let Some(mut err) = runtime_stderr {
-        let mut msg = Vec::new();
-        if exit_rx.borrow().is_some() {
-            let _ = err.read_to_end(&mut msg).await;
-            if !msg.is_empty() {
-                let _ = s.output.write(StdStream::Stdout, &msg).await;
-            }
-        }
-    }
-    if !detached {
-        let _ = exit_rx.wait_for(|c| c.is_some()).await;
-    }
-    let _ = s.output.shutdown().await;
-    detached
 }
