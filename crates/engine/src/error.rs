@@ -205,6 +205,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_network_with_endpoints_is_forbidden_by_variant_not_text() {
+        let e = EngineError::from(NetworkError::ActiveEndpoints {
+            network: "n1".into(),
+            containers: vec!["a".into(), "b".into()],
+        });
+        assert_eq!(e.kind(), ErrorKind::Forbidden);
+        assert_eq!(
+            e.to_string(),
+            "error while removing network: network n1 has active endpoints (a, b)"
+        );
+    }
+
+    #[test]
     fn registry_failures_keep_their_kind_and_docker_wording() {
         let e = EngineError::from(RegistryError::NotFound {
             what: "manifest for x:1".into(),
