@@ -16,61 +16,7 @@ use hyper::HeaderMap;
 use crate::error::{ApiError, ApiResult};
 use crate::query::Query;
 
-/// The `id` of berth's structured build events in the stream.
-pub const BUILD_EVENT_ID: &str = "berth.build.event";
-
-/// Query and headers of `POST /build`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BuildOptions {
-    /// `t` (repeated).
-    pub tags: Vec<String>,
-    /// Path of the Dockerfile in the context (or a URL's context).
-    pub dockerfile: Option<String>,
-    /// `buildargs` (JSON; a `null` value takes the daemon's environment, as Docker).
-    pub build_args: BTreeMap<String, Option<String>>,
-    /// `labels` (JSON).
-    pub labels: BTreeMap<String, String>,
-    /// `target`: the stage to stop at.
-    pub target: Option<String>,
-    /// `nocache`.
-    pub no_cache: bool,
-    /// `pull`: refresh base images.
-    pub pull: bool,
-    /// Remove intermediate containers after a successful build (default true).
-    pub remove: bool,
-    /// Always remove intermediate containers.
-    pub force_remove: bool,
-    /// `q`: only the image id.
-    pub quiet: bool,
-    /// `cachefrom` (JSON list).
-    pub cache_from: Vec<String>,
-    /// `networkmode` of RUN steps.
-    pub network_mode: Option<String>,
-    /// `extrahosts` (repeated; comma-separated lists accepted too).
-    pub extra_hosts: Vec<String>,
-    /// `shmsize` (bytes).
-    pub shm_size: Option<i64>,
-    /// `memory` limit of RUN steps (bytes).
-    pub memory: Option<i64>,
-    /// `memswap` (bytes; -1 unlimited).
-    pub memory_swap: Option<i64>,
-    /// `cpushares`.
-    pub cpu_shares: Option<i64>,
-    /// `cpusetcpus`.
-    pub cpuset_cpus: Option<String>,
-    /// `platform` (`os/arch[/variant]`).
-    pub platform: Option<String>,
-    /// A git URL or a tarball URL to build from instead of the body.
-    pub remote: Option<String>,
-    /// `X-Registry-Config`, as sent (base64url JSON: registry → credentials).
-    pub registry_config: Option<String>,
-    /// `berthprogress=1`.
-    pub events: bool,
-    /// `X-Berth-Build-Secrets`.
-    pub secrets: BTreeMap<String, Vec<u8>>,
-    /// `X-Berth-Build-Ssh`.
-    pub ssh: BTreeMap<String, String>,
-}
+pub use berth_api_types::query::{BuildOptions, BuildPruneOptions, BUILD_EVENT_ID};
 
 fn json_param<T: serde::de::DeserializeOwned + Default>(q: &Query, key: &str) -> ApiResult<T> {
     match q.get(key).map(str::trim) {
@@ -96,128 +42,111 @@ fn b64_json<T: serde::de::DeserializeOwned + Default>(
         .map_err(|e| ApiError::invalid(format!("invalid {name} header: {e}")))
 }
 
-impl BuildOptions {
-    /// Parses the query and headers as moby does.
-    pub fn parse(q: &Query, headers: &HeaderMap) -> ApiResult<Self> {
-        if !q.all("securityopt").iter().all(|s| s.is_empty()) {
-            return Err(ApiError::invalid(
-                "The daemon on this platform does not support setting security options on build",
-            ));
-        }
-        if q.get("version").is_some_and(|v| v == "2") {
-            return Err(ApiError::invalid(
-                "BuildKit is not supported by this daemon: use the classic builder (version 1)",
-            ));
-        }
-        let remove = if q.bool("forcerm") || q.string("rm").is_none() {
-            true
-        } else {
-            q.bool("rm")
-        };
-        let shm_size = q.int("shmsize")?;
-        if shm_size.is_some_and(|s| s < 0) {
-            return Err(ApiError::invalid("shmsize must be a positive number"));
-        }
-        let secrets: BTreeMap<String, String> = b64_json(headers, "x-berth-build-secrets")?;
-        let secrets = secrets
-            .into_iter()
-            .map(|(k, v)| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(v.as_bytes())
-                    .map(|d| (k.clone(), d))
-                    .map_err(|e| ApiError::invalid(format!("invalid secret {k}: {e}")))
-            })
-            .collect::<ApiResult<_>>()?;
-        Ok(BuildOptions {
-            tags: q.all("t").into_iter().filter(|t| !t.is_empty()).collect(),
-            dockerfile: q.string("dockerfile"),
-            build_args: json_param(q, "buildargs")?,
-            labels: json_param(q, "labels")?,
-            target: q.string("target"),
-            no_cache: q.bool("nocache"),
-            pull: q.bool("pull"),
-            remove,
-            force_remove: q.bool("forcerm"),
-            quiet: q.bool("q"),
-            cache_from: json_param(q, "cachefrom")?,
-            network_mode: q.string("networkmode"),
-            extra_hosts: q
-                .all("extrahosts")
-                .iter()
-                .flat_map(|h| h.split(','))
-                .map(str::trim)
-                .filter(|h| !h.is_empty())
-                .map(str::to_string)
-                .collect(),
-            shm_size,
-            memory: q.int("memory")?,
-            memory_swap: q.int("memswap")?,
-            cpu_shares: q.int("cpushares")?,
-            cpuset_cpus: q.string("cpusetcpus"),
-            platform: q.string("platform"),
-            remote: q.string("remote"),
-            registry_config: headers
-                .get("x-registry-config")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-                .filter(|v| !v.is_empty()),
-            events: q.bool("berthprogress"),
-            secrets,
-            ssh: b64_json(headers, "x-berth-build-ssh")?,
-        })
+/// Parses the query and headers of `POST /build` as moby does.
+pub fn parse_build_options(q: &Query, headers: &HeaderMap) -> ApiResult<BuildOptions> {
+    if !q.all("securityopt").iter().all(|s| s.is_empty()) {
+        return Err(ApiError::invalid(
+            "The daemon on this platform does not support setting security options on build",
+        ));
     }
+    if q.get("version").is_some_and(|v| v == "2") {
+        return Err(ApiError::invalid(
+            "BuildKit is not supported by this daemon: use the classic builder (version 1)",
+        ));
+    }
+    let remove = if q.bool("forcerm") || q.string("rm").is_none() {
+        true
+    } else {
+        q.bool("rm")
+    };
+    let shm_size = q.int("shmsize")?;
+    if shm_size.is_some_and(|s| s < 0) {
+        return Err(ApiError::invalid("shmsize must be a positive number"));
+    }
+    let secrets: BTreeMap<String, String> = b64_json(headers, "x-berth-build-secrets")?;
+    let secrets = secrets
+        .into_iter()
+        .map(|(k, v)| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v.as_bytes())
+                .map(|d| (k.clone(), d))
+                .map_err(|e| ApiError::invalid(format!("invalid secret {k}: {e}")))
+        })
+        .collect::<ApiResult<_>>()?;
+    Ok(BuildOptions {
+        tags: q.all("t").into_iter().filter(|t| !t.is_empty()).collect(),
+        dockerfile: q.string("dockerfile"),
+        build_args: json_param(q, "buildargs")?,
+        labels: json_param(q, "labels")?,
+        target: q.string("target"),
+        no_cache: q.bool("nocache"),
+        pull: q.bool("pull"),
+        remove,
+        force_remove: q.bool("forcerm"),
+        quiet: q.bool("q"),
+        cache_from: json_param(q, "cachefrom")?,
+        network_mode: q.string("networkmode"),
+        extra_hosts: q
+            .all("extrahosts")
+            .iter()
+            .flat_map(|h| h.split(','))
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect(),
+        shm_size,
+        memory: q.int("memory")?,
+        memory_swap: q.int("memswap")?,
+        cpu_shares: q.int("cpushares")?,
+        cpuset_cpus: q.string("cpusetcpus"),
+        platform: q.string("platform"),
+        remote: q.string("remote"),
+        registry_config: headers
+            .get("x-registry-config")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .filter(|v| !v.is_empty()),
+        events: q.bool("berthprogress"),
+        secrets,
+        ssh: b64_json(headers, "x-berth-build-ssh")?,
+    })
 }
 
-/// Query of `POST /build/prune`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BuildPruneOptions {
-    /// `all`: not only dangling cache.
-    pub all: bool,
-    /// `keep-storage` (bytes).
-    pub keep_storage: Option<i64>,
-    /// `until` (seconds), from the filters.
-    pub until: Option<u64>,
-    /// `id` filters.
-    pub ids: Vec<String>,
-}
-
-impl BuildPruneOptions {
-    /// Parses the query; filters other than `until` and `id` are refused (as Docker refuses
-    /// unknown ones).
-    pub fn parse(q: &Query) -> ApiResult<Self> {
-        let filters = q.filters()?;
-        let mut until = None;
-        let mut ids = Vec::new();
-        for (key, values) in &filters.0 {
-            let key = key.as_str();
-            match key {
-                "until" => {
-                    for v in values {
-                        until = Some(parse_until(v)?);
-                    }
-                }
-                "id" => ids.extend(values.iter().cloned()),
-                "type" | "description" | "inuse" | "shared" | "private" | "parent" => {
-                    return Err(ApiError::invalid(format!(
-                        "filter {key:?} is not supported by berth's build cache"
-                    )))
-                }
-                other => {
-                    return Err(ApiError::invalid(format!("invalid filter '{other}'")));
+/// Parses the query of `POST /build/prune`; filters other than `until` and `id` are refused
+/// (as Docker refuses unknown ones).
+pub fn parse_build_prune_options(q: &Query) -> ApiResult<BuildPruneOptions> {
+    let filters = q.filters()?;
+    let mut until = None;
+    let mut ids = Vec::new();
+    for (key, values) in &filters.0 {
+        let key = key.as_str();
+        match key {
+            "until" => {
+                for v in values {
+                    until = Some(parse_until(v)?);
                 }
             }
+            "id" => ids.extend(values.iter().cloned()),
+            "type" | "description" | "inuse" | "shared" | "private" | "parent" => {
+                return Err(ApiError::invalid(format!(
+                    "filter {key:?} is not supported by berth's build cache"
+                )))
+            }
+            other => {
+                return Err(ApiError::invalid(format!("invalid filter '{other}'")));
+            }
         }
-        let keep = q
-            .int("keep-storage")?
-            .or(q.int("reserved-space")?)
-            .or(q.int("max-used-space")?);
-        Ok(BuildPruneOptions {
-            all: q.bool("all"),
-            keep_storage: keep.filter(|k| *k > 0),
-            until,
-            ids,
-        })
     }
+    let keep = q
+        .int("keep-storage")?
+        .or(q.int("reserved-space")?)
+        .or(q.int("max-used-space")?);
+    Ok(BuildPruneOptions {
+        all: q.bool("all"),
+        keep_storage: keep.filter(|k| *k > 0),
+        until,
+        ids,
+    })
 }
 
 /// `until=` as Docker takes it for the build cache: a Go duration (`24h`, `1h30m`, `10s`),
@@ -238,7 +167,7 @@ mod tests {
         let q = Query::parse(Some(
             "t=a:1&t=b&dockerfile=sub%2FDockerfile&buildargs=%7B%22A%22%3A%221%22%2C%22B%22%3Anull%7D&labels=%7B%22l%22%3A%22v%22%7D&q=1&cachefrom=%5B%22x%22%5D&extrahosts=h1%3A1.2.3.4&extrahosts=h2%3A5.6.7.8%2Ch3%3A9.9.9.9&shmsize=1024&version=1",
         ));
-        let o = BuildOptions::parse(&q, &HeaderMap::new()).unwrap();
+        let o = parse_build_options(&q, &HeaderMap::new()).unwrap();
         assert_eq!(o.tags, ["a:1", "b"]);
         assert_eq!(o.dockerfile.as_deref(), Some("sub/Dockerfile"));
         assert_eq!(o.build_args.get("A"), Some(&Some("1".into())));
@@ -248,13 +177,13 @@ mod tests {
         assert_eq!(o.cache_from, ["x"]);
         assert_eq!(o.extra_hosts, ["h1:1.2.3.4", "h2:5.6.7.8", "h3:9.9.9.9"]);
         assert_eq!(o.shm_size, Some(1024));
-        let o = BuildOptions::parse(&Query::parse(Some("rm=0")), &HeaderMap::new()).unwrap();
+        let o = parse_build_options(&Query::parse(Some("rm=0")), &HeaderMap::new()).unwrap();
         assert!(!o.remove);
         let o =
-            BuildOptions::parse(&Query::parse(Some("rm=0&forcerm=1")), &HeaderMap::new()).unwrap();
+            parse_build_options(&Query::parse(Some("rm=0&forcerm=1")), &HeaderMap::new()).unwrap();
         assert!(o.remove && o.force_remove);
         assert!(
-            BuildOptions::parse(&Query::parse(Some("buildargs=nope")), &HeaderMap::new()).is_err()
+            parse_build_options(&Query::parse(Some("buildargs=nope")), &HeaderMap::new()).is_err()
         );
     }
 
@@ -263,7 +192,7 @@ mod tests {
         let q = Query::parse(Some(
             "all=1&keep-storage=1000&filters=%7B%22until%22%3A%7B%221h30m%22%3Atrue%7D%7D",
         ));
-        let o = BuildPruneOptions::parse(&q).unwrap();
+        let o = parse_build_prune_options(&q).unwrap();
         assert!(o.all);
         assert_eq!(o.keep_storage, Some(1000));
         assert_eq!(o.until, Some(5400));

@@ -130,13 +130,13 @@ async fn route(call: Call<'_>, path: &str, config: &ServerConfig) -> ApiResult<R
         }
         (Method::POST, ["commit"]) => commit(call).await,
         (Method::POST, ["build"]) => {
-            let opts = crate::build::BuildOptions::parse(&call.query, call.req.headers())?;
+            let opts = crate::build::parse_build_options(&call.query, call.req.headers())?;
             let body = RequestBody::new(call.req.into_body());
             let rx = call.engine.build(&call.ctx, opts, body).await?;
             Ok(response::stream_json(rx))
         }
         (Method::POST, ["build", "prune"]) => {
-            let opts = crate::build::BuildPruneOptions::parse(&call.query)?;
+            let opts = crate::build::parse_build_prune_options(&call.query)?;
             ok_json(&call.engine.build_prune(&call.ctx, opts).await?)
         }
         (_, ["containers", ..]) => containers(call, &segs[1..]).await,

@@ -8,7 +8,8 @@
 //! and writes `null` where Docker does.
 //!
 //! Modules follow the API's sections: [`container`], [`exec`], [`image`], [`system`],
-//! [`volume`], [`network`], [`progress`] (streamed JSON messages), [`json`] (the decoder), and
+//! [`volume`], [`network`], [`progress`] (streamed JSON messages), [`query`] (the endpoints'
+//! query parameters), [`json`] (the decoder), and
 //! [`common`] helpers
 //! ([`common::StrSlice`], [`common::Filters`], [`common::ErrorResponse`]).
 
@@ -23,6 +24,7 @@ pub mod image;
 pub mod json;
 pub mod network;
 pub mod progress;
+pub mod query;
 pub mod stats;
 pub mod system;
 pub mod volume;

@@ -118,6 +118,7 @@ impl EngineError {
                 NetworkError::InvalidArgument(_) | NetworkError::AddressOutsideSubnet(_) => {
                     ErrorKind::InvalidArgument
                 }
+                NetworkError::ActiveEndpoints { .. } => ErrorKind::Forbidden,
                 NetworkError::PoolOverlap { .. }
                 | NetworkError::AddressInUse(_)
                 | NetworkError::PortInUse { .. } => ErrorKind::Conflict,
@@ -202,6 +203,19 @@ impl From<tokio::task::JoinError> for EngineError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_network_with_endpoints_is_forbidden_by_variant_not_text() {
+        let e = EngineError::from(NetworkError::ActiveEndpoints {
+            network: "n1".into(),
+            containers: vec!["a".into(), "b".into()],
+        });
+        assert_eq!(e.kind(), ErrorKind::Forbidden);
+        assert_eq!(
+            e.to_string(),
+            "error while removing network: network n1 has active endpoints (a, b)"
+        );
+    }
 
     #[test]
     fn registry_failures_keep_their_kind_and_docker_wording() {

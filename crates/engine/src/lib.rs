@@ -1,6 +1,7 @@
 //! berth-engine: the daemon (`berth daemon`) and the per-container shim (`berth shim`).
 //!
-//! - [`daemon`]: flags, daemon.json, listeners, signals, the [`Engine`](berth_api_server::Engine) impl, events;
+//! - [`daemon`]: flags, daemon.json, listeners, signals, the HTTP layer's `Engine` trait over
+//!   the services (the only module that uses `berth-api-server`), events;
 //! - [`build`]: image builds (`POST /build`) over `berth-build`;
 //! - [`containers`]: container records and lifecycle over shims;
 //! - [`shim`]: the per-container monitor (crate `berth-shim`) and its protocol;
@@ -9,6 +10,8 @@
 //! - [`layout`]: who may enter the data root and the exec root (their modes);
 //! - [`logfile`]: the json-file log format and log times (from `berth-logdriver`);
 //! - [`networks`]: networks and container networking;
+//! - [`session`], [`stream`]: what services hand out for attach/exec sessions, logs and
+//!   other streams (the daemon adapts them to the HTTP layer);
 //! - [`spec`]: the OCI runtime spec of a container, typed, built by small pure functions;
 //! - [`volumes`]: volumes and the mounts of containers.
 
@@ -29,7 +32,9 @@ pub mod layout;
 pub mod networks;
 pub mod record;
 pub mod remap;
+pub mod session;
 pub mod spec;
+pub mod stream;
 pub mod volumes;
 
 pub use berth_shim as shim;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use berth_api_server::{ImageCreateOptions, RequestBody};
+use berth_api_types::query::ImageCreateOptions;
 use berth_api_types::{AuthConfig, JsonMessage};
 use berth_engine::error::{EngineError, ErrorKind};
 use berth_engine::images::ImageService;
@@ -40,7 +40,9 @@ async fn pull(svc: &ImageService, image: &str, tag: &str) -> Result<Vec<JsonMess
         tag: Some(tag.into()),
         ..Default::default()
     };
-    let rx = svc.image_create(None, opts, RequestBody::empty()).await?;
+    let rx = svc
+        .image_create(None, opts, Box::new(tokio::io::empty()))
+        .await?;
     Ok(drain(rx).await)
 }
 

@@ -9,6 +9,11 @@
 //!   (normal, dev and build) points to a lower row of the layer table in
 //!   `docs/architecture.md` (between `<!-- layers -->` and `<!-- /layers -->`), and every
 //!   crate under `crates/` is in that table.
+//! - `only_the_daemon_speaks_http`: no file of the engine outside `src/daemon/` mentions
+//!   `berth_api_server` (code, `use` or doc link): the services take the API's query types
+//!   (`berth-api-types`) and return their own streams and sessions; `daemon/` adapts them.
+//! - `wire_types_stay_at_the_edges`: only the crates that speak the Engine API (server,
+//!   client, engine, compose, CLI formatting, the binary) depend on `berth-api-types`.
 #![cfg(test)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -319,6 +324,60 @@ fn crates_follow_the_layer_order() {
         problems.is_empty(),
         "crate layering:\n  {}",
         problems.join("\n  ")
+    );
+}
+
+#[test]
+fn only_the_daemon_speaks_http() {
+    let src = repo().join("crates/engine/src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() > 50, "engine sources not found under {src:?}");
+    let daemon = src.join("daemon");
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(&daemon))
+        .filter(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .contains("berth_api_server")
+        })
+        .map(|f| f.strip_prefix(&src).unwrap().display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "berth_api_server is the daemon's (crates/engine/src/daemon/) alone; mentioned in: {}",
+        offenders.join(", ")
+    );
+}
+
+#[test]
+fn wire_types_stay_at_the_edges() {
+    const SPEAK_THE_API: [&str; 7] = [
+        "berth",
+        "berth-compose",
+        "berth-client",
+        "berth-engine",
+        "berth-api-server",
+        "berth-cli-format",
+        "berth-api-types",
+    ];
+    let mut offenders = Vec::new();
+    for entry in std::fs::read_dir(repo().join("crates")).unwrap() {
+        let Ok(manifest) = std::fs::read_to_string(entry.unwrap().path().join("Cargo.toml")) else {
+            continue;
+        };
+        let name = package_name(&manifest);
+        if !SPEAK_THE_API.contains(&name.as_str())
+            && berth_deps(&manifest).contains("berth-api-types")
+        {
+            offenders.push(name);
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "these crates depend on berth-api-types, but only the API's edges may (they keep \
+         their own types; the engine converts): {offenders:?}"
     );
 }
 

@@ -8,6 +8,17 @@ pub enum NetworkError {
     /// A subnet, address, range or port string that does not parse.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// Removal of a network that containers are still connected to (Docker's wording).
+    #[error(
+        "error while removing network: network {network} has active endpoints ({})",
+        containers.join(", ")
+    )]
+    ActiveEndpoints {
+        /// The network's name.
+        network: String,
+        /// The connected containers.
+        containers: Vec<String>,
+    },
     /// A subnet that overlaps another network's (Docker's wording).
     #[error("Pool overlaps with other one on this address space: {subnet} overlaps {other}")]
     PoolOverlap {
@@ -116,17 +127,6 @@ impl NetworkError {
         NetworkError::Netlink {
             op: op.into(),
             source,
-        }
-    }
-    /// The HTTP status the API layer should use: 400 for bad input, 409 for conflicts
-    /// (overlap, address or port in use), 500 otherwise.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            NetworkError::InvalidArgument(_) | NetworkError::AddressOutsideSubnet(_) => 400,
-            NetworkError::PoolOverlap { .. }
-            | NetworkError::AddressInUse(_)
-            | NetworkError::PortInUse { .. } => 409,
-            _ => 500,
         }
     }
 }

@@ -30,7 +30,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_api_server::BuildPruneOptions;
+use berth_api_types::query::BuildPruneOptions;
 use berth_api_types::{BuildCache, BuildCachePruneResponse};
 use berth_build::{Cache, CacheRecord, PruneOptions};
 

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_api_server::build::BUILD_EVENT_ID;
-use berth_api_server::{BuildOptions, JsonStream, RequestBody};
+use crate::stream::{BodyReader, JsonStream};
+use berth_api_types::query::{BuildOptions, BUILD_EVENT_ID};
 use berth_api_types::{ErrorDetail, JsonMessage};
 use berth_build::classic::ClassicStream;
 use berth_build::{BuildError, BuildRequest, Context, Event, Prepared};
@@ -66,7 +66,7 @@ impl BuildService {
     pub async fn build(
         &self,
         opts: BuildOptions,
-        body: RequestBody,
+        body: BodyReader,
     ) -> Result<JsonStream<JsonMessage>> {
         for t in &opts.tags {
             crate::images::parse_reference(t)?;
@@ -117,7 +117,7 @@ impl BuildService {
     async fn context(
         &self,
         opts: &BuildOptions,
-        mut body: RequestBody,
+        mut body: BodyReader,
         work: &Path,
     ) -> Result<(Context, Option<String>)> {
         let spool = work.join("context.tar");

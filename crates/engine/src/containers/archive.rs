@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
 use crate::remap::tar::{Direction, ShiftReader, ShiftWriter};
-use berth_api_server::{ArchivePutOptions, ByteStream, RequestBody};
+use crate::stream::{BodyReader, ByteStream};
+use berth_api_types::query::ArchivePutOptions;
 use berth_api_types::ContainerPathStat;
 use berth_inroot::{self as inroot, ExtractOptions, InRootError, PathStat, Root};
 use bytes::Bytes;
@@ -170,7 +171,7 @@ impl Containers {
         self: &Arc<Self>,
         reference: &str,
         opts: ArchivePutOptions,
-        mut body: RequestBody,
+        mut body: BodyReader,
     ) -> Result<()> {
         let id = self.resolve(reference)?;
         let rec = self.get(&id)?;
@@ -203,7 +204,7 @@ impl Containers {
         let this2 = self.clone();
         self.in_root(&id, move |root, rec| {
             let p = &opts.path;
-            let mut reader = BodyReader {
+            let mut reader = BlockingBody {
                 rx,
                 cur: Bytes::new(),
             };
@@ -231,7 +232,7 @@ fn put_into(
     root: &Root,
     rec: &ContainerRecord,
     opts: &ArchivePutOptions,
-    reader: &mut BodyReader,
+    reader: &mut BlockingBody,
     remap: Option<&crate::remap::IdMapping>,
 ) -> Result<(), Result<InRootError, EngineError>> {
     inroot::check_extraction_point(root, &opts.path).map_err(Ok)?;
@@ -344,12 +345,12 @@ fn in_bind(rec: &ContainerRecord, path: &str) -> bool {
 }
 
 /// The request body as a blocking reader (fed by an async task).
-struct BodyReader {
+struct BlockingBody {
     rx: mpsc::Receiver<std::io::Result<Bytes>>,
     cur: Bytes,
 }
 
-impl std::io::Read for BodyReader {
+impl std::io::Read for BlockingBody {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.cur.is_empty() {
             match self.rx.blocking_recv() {

@@ -4,8 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{EngineError, Result};
-use berth_api_server::{AttachOptions, Hijack, StdStream};
+use crate::session::Session;
+use crate::stream::StdStream;
 use berth_api_types::detach_keys::{self, EscapeScanner, Scan};
+use berth_api_types::query::AttachOptions;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{broadcast, oneshot};
 
@@ -15,7 +17,7 @@ use crate::shim::protocol;
 
 impl Containers {
     /// `POST /containers/{id}/attach` (subscribes before returning).
-    pub async fn attach(self: &Arc<Self>, reference: &str, opts: AttachOptions) -> Result<Hijack> {
+    pub async fn attach(self: &Arc<Self>, reference: &str, opts: AttachOptions) -> Result<Session> {
         let rec = self.lookup(reference)?;
         let keys = match opts.detach_keys.as_deref() {
             Some(k) if !k.is_empty() => detach_keys::parse(k)
@@ -43,13 +45,9 @@ impl Containers {
         let stream = opts.stream;
         let this = self.clone();
         let cid = rec.id.clone();
-        Ok(Hijack::new(tty, move |mut s| async move {
+        Ok(Session::new(tty, move |mut s| async move {
             for e in replay {
-                let st = if e.stream == "stderr" {
-                    StdStream::Stderr
-                } else {
-                    StdStream::Stdout
-                };
+                let st = StdStream::of_log(&e.stream);
                 if (st == StdStream::Stdout && want_out) || (st == StdStream::Stderr && want_err) {
                     let _ = s.output.write(st, e.log.as_bytes()).await;
                 }

@@ -14,7 +14,7 @@ impl Containers {
     pub async fn commit(
         self: &Arc<Self>,
         images: &crate::images::ImageService,
-        opts: berth_api_server::CommitOptions,
+        opts: berth_api_types::query::CommitOptions,
         config: Option<ContainerConfig>,
     ) -> Result<IdResponse> {
         let rec = self.lookup(&opts.container)?;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
-use berth_api_server::ContainerCreateOptions;
+use berth_api_types::query::ContainerCreateOptions;
 use berth_api_types::*;
 
 use super::{meta_err, Containers};

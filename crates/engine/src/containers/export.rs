@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::remap::tar::{Direction, ShiftWriter};
-use berth_api_server::ByteStream;
+use crate::stream::ByteStream;
 
 use super::Containers;
 use crate::record::{self};

@@ -1,7 +1,7 @@
 //! `GET /containers/json` (`docker ps`): the summaries, filtered, with sizes on request.
 
 use crate::error::Result;
-use berth_api_server::ContainerListOptions;
+use berth_api_types::query::ContainerListOptions;
 use berth_api_types::*;
 
 use super::list_filter::{Cut, ListFilter};

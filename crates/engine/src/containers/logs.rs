@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
-use berth_api_server::{LogChunk, LogStream, LogsOptions, StdStream};
+use crate::stream::{LogChunk, LogStream, StdStream};
+use berth_api_types::query::LogsOptions;
 use berth_logdriver::LogReader;
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -104,11 +105,7 @@ async fn send_entry(
     e: &logfile::LogEntry,
     opts: &LogsOptions,
 ) -> Result<(), ()> {
-    let stream = if e.stream == "stderr" {
-        StdStream::Stderr
-    } else {
-        StdStream::Stdout
-    };
+    let stream = StdStream::of_log(&e.stream);
     if (stream == StdStream::Stdout && !opts.stdout)
         || (stream == StdStream::Stderr && !opts.stderr)
     {

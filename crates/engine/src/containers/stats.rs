@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Result;
-use berth_api_server::{JsonStream, StatsOptions};
+use crate::stream::JsonStream;
+use berth_api_types::query::StatsOptions;
 use berth_api_types::{
     BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
     PidsStats, ThrottlingData,

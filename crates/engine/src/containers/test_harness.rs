@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use berth_api_server::ContainerCreateOptions;
+use berth_api_types::query::ContainerCreateOptions;
 use berth_api_types::{ContainerCreateRequest, ContainerState};
 use berth_network::fake::{FakeFirewall, FakeNetlink};
 use berth_testkit::TempDir;

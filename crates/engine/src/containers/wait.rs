@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use crate::error::Result;
-use berth_api_server::{WaitCondition, WaitFuture};
+use crate::stream::WaitFuture;
+use berth_api_types::query::WaitCondition;
 use berth_api_types::*;
 use tokio::sync::broadcast;
 

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use berth_api_server::*;
 use berth_api_types::*;
 
+use super::adapt;
 use super::config::DaemonConfig;
 use super::services::Services;
 use crate::containers::Containers;
@@ -126,7 +127,7 @@ impl Engine for Berth {
         id: &str,
         opts: LogsOptions,
     ) -> ApiResult<LogStream> {
-        Ok(self.containers.logs(id, opts).await?)
+        Ok(adapt::log_stream(self.containers.logs(id, opts).await?))
     }
     async fn container_changes(
         &self,
@@ -210,7 +211,7 @@ impl Engine for Berth {
         id: &str,
         opts: AttachOptions,
     ) -> ApiResult<Hijack> {
-        Ok(self.containers.attach(id, opts).await?)
+        Ok(adapt::hijack(self.containers.attach(id, opts).await?))
     }
     async fn container_wait(
         &self,
@@ -254,7 +255,10 @@ impl Engine for Berth {
         opts: ArchivePutOptions,
         body: RequestBody,
     ) -> ApiResult<()> {
-        Ok(self.containers.archive_put(id, opts, body).await?)
+        Ok(self
+            .containers
+            .archive_put(id, opts, adapt::body(body))
+            .await?)
     }
     async fn container_prune(
         &self,
@@ -277,7 +281,11 @@ impl Engine for Berth {
         id: &str,
         config: ExecStartConfig,
     ) -> ApiResult<Option<Hijack>> {
-        Ok(self.execs.exec_start(id, config).await?)
+        Ok(self
+            .execs
+            .exec_start(id, config)
+            .await?
+            .map(adapt::hijack))
     }
     async fn exec_resize(&self, _ctx: &RequestContext, id: &str, h: u16, w: u16) -> ApiResult<()> {
         Ok(self.execs.exec_resize(id, h.into(), w.into()).await?)
@@ -372,7 +380,7 @@ impl Engine for Berth {
     ) -> ApiResult<JsonStream<JsonMessage>> {
         Ok(self
             .images
-            .image_create(ctx.registry_auth.as_ref(), opts, body)
+            .image_create(ctx.registry_auth.as_ref(), opts, adapt::body(body))
             .await?)
     }
     async fn image_inspect(&self, _ctx: &RequestContext, name: &str) -> ApiResult<ImageInspect> {
@@ -447,7 +455,7 @@ impl Engine for Berth {
         quiet: bool,
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>> {
-        Ok(self.images.image_load(quiet, body).await?)
+        Ok(self.images.image_load(quiet, adapt::body(body)).await?)
     }
 
     async fn build(
@@ -456,7 +464,7 @@ impl Engine for Berth {
         opts: BuildOptions,
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>> {
-        Ok(self.builds.build(opts, body).await?)
+        Ok(self.builds.build(opts, adapt::body(body)).await?)
     }
 
     async fn build_prune(

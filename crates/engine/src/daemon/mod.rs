@@ -5,6 +5,7 @@
 //! restore of running containers.
 
 pub mod activation;
+pub mod adapt;
 pub mod config;
 pub mod engine;
 pub mod services;

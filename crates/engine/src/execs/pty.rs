@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_api_server::StdStream;
+use crate::session::SessionStreams;
+use crate::stream::StdStream;
 use berth_api_types::detach_keys::{EscapeScanner, Scan};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -73,7 +74,7 @@ impl Drop for SocketFile {
 /// Drives a tty exec session; true when the client typed the detach keys.
 pub(super) async fn pump_pty(
     pty: Arc<OwnedFd>,
-    mut s: berth_api_server::HijackedStreams,
+    mut s: SessionStreams,
     runtime_stderr: Option<tokio::process::ChildStderr>,
     with_stdin: bool,
     keys: Vec<u8>,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{EngineError, Result};
-use berth_api_server::{Hijack, StdStream};
+use crate::session::Session;
+use crate::stream::StdStream;
 use berth_api_types::detach_keys;
 use berth_api_types::*;
 use bytes::Bytes;
@@ -22,7 +23,7 @@ impl Execs {
         self: &Arc<Self>,
         id: &str,
         start: ExecStartConfig,
-    ) -> Result<Option<Hijack>> {
+    ) -> Result<Option<Session>> {
         let e = self.exec_record(id)?;
         if e.running || e.exit_code.is_some() || e.started {
             return Err(EngineError::conflict(format!(
@@ -252,7 +253,7 @@ impl Execs {
             let this = self.clone();
             // The start's Tty decides the framing (Docker: multiplexed whenever the start
             // says Tty:false, whatever the create said).
-            return Ok(Some(Hijack::new(start.tty, move |s| async move {
+            return Ok(Some(Session::new(start.tty, move |s| async move {
                 let detached = pump_pty(pty, s, stderr, with_stdin, keys, exit_rx).await;
                 if detached {
                     if let Ok(rec) = this.records.get(&rec.id) {
@@ -262,7 +263,7 @@ impl Execs {
                 }
             })));
         }
-        Ok(Some(Hijack::new(start.tty, move |mut s| async move {
+        Ok(Some(Session::new(start.tty, move |mut s| async move {
             if let Some(mut w) = stdin {
                 let mut r = s.stdin;
                 tokio::spawn(async move {

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use crate::error::{EngineError, Result};
-use berth_api_server::{ByteStream, JsonStream, RequestBody};
+use crate::stream::{BodyReader, ByteStream, JsonStream};
 use berth_api_types::JsonMessage;
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -56,7 +56,7 @@ impl ImageService {
                     .images
                     .store
                     .names_of(&id)
-                    .map_err(EngineError::internal)?
+                    .map_err(EngineError::from)?
                     .iter()
                     .any(|k| {
                         berth_registry::Reference::parse(n)
@@ -91,7 +91,7 @@ impl ImageService {
     pub async fn image_load(
         &self,
         _quiet: bool,
-        body: RequestBody,
+        body: BodyReader,
     ) -> Result<JsonStream<JsonMessage>> {
         let loaded = match self.receive_body(body, "load").await {
             Ok(tmp) => self.load_file(&tmp.0).await,
@@ -124,7 +124,7 @@ impl ImageService {
                 .map_err(EngineError::from)
         })
         .await
-        .map_err(EngineError::internal)??;
+        .map_err(EngineError::from)??;
         let (tx, rx) = mpsc::channel(loaded.iter().map(|i| i.names.len() + 1).sum::<usize>() + 1);
         for img in &loaded {
             if img.names.is_empty() {
@@ -142,7 +142,7 @@ impl ImageService {
     /// Copies a request body into a temporary file under the data root.
     pub(crate) async fn receive_body(
         &self,
-        mut body: RequestBody,
+        mut body: BodyReader,
         what: &str,
     ) -> Result<super::TempFile> {
         let tmp = self.temp_file(what);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
 use base64::Engine as _;
-use berth_api_server::ImageSearchOptions;
+use berth_api_types::query::ImageSearchOptions;
 use berth_api_types::{AuthConfig, AuthResponse, ImageSearchResult};
 use berth_registry::{config_key_host, Client, Credentials, StaticCredentials, DOCKER_HUB};
 

@@ -5,7 +5,7 @@ use std::io::{self, BufReader};
 use std::path::Path;
 
 use crate::error::{EngineError, Result};
-use berth_api_server::CommitOptions;
+use berth_api_types::query::CommitOptions;
 use berth_content::{media_types as mt, Descriptor};
 use berth_image::config::History;
 use berth_image::{chain_ids, ImageConfig, Images, Manifest, PlatformSpec};
@@ -49,7 +49,7 @@ impl ImageService {
             commit_blocking(&images, &path, parent.as_ref(), cc, comment, author)
         })
         .await
-        .map_err(EngineError::internal)??;
+        .map_err(EngineError::from)??;
         if let Some(p) = parent_id {
             self.update_meta(&rec.id, |m| m.parent = Some(p.to_string()));
         }
@@ -58,7 +58,7 @@ impl ImageService {
             self.images
                 .store
                 .tag(&key, &rec.id)
-                .map_err(EngineError::internal)?;
+                .map_err(EngineError::from)?;
             self.touch_tag_time(&rec.id);
             self.event("tag", rec.id.as_str(), Some(&r.familiar()));
         }

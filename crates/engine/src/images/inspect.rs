@@ -2,7 +2,7 @@
 //! turned into Docker's JSON models.
 
 use crate::error::{EngineError, Result};
-use berth_api_server::ImageListOptions;
+use berth_api_types::query::ImageListOptions;
 use berth_api_types::{
     ContainerConfig, DriverData, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs,
 };
@@ -34,12 +34,8 @@ impl ImageService {
         };
         let before = self.created_bound(f.get("before"))?;
         let since = self.created_bound(f.get("since"))?;
-        let records = self.images.store.list().map_err(EngineError::internal)?;
-        let refs = self
-            .images
-            .store
-            .references()
-            .map_err(EngineError::internal)?;
+        let records = self.images.store.list().map_err(EngineError::from)?;
+        let refs = self.images.store.references().map_err(EngineError::from)?;
         // SharedSize: the bytes of layers that more than one image stacks on.
         let mut chain_users: std::collections::HashMap<String, usize> = Default::default();
         if opts.shared_size {
@@ -260,7 +256,7 @@ impl ImageService {
         self.images
             .store
             .tag(&key, &rec.id)
-            .map_err(EngineError::internal)?;
+            .map_err(EngineError::from)?;
         self.touch_tag_time(&rec.id);
         self.event("tag", rec.id.as_str(), Some(&r.familiar()));
         Ok(())

@@ -1,11 +1,11 @@
 //! The image side of the Engine API: [`ImageService`] owns the image stores under the data
 //! root (content, snapshots, image records) and implements the `image_*` actions and
-//! `/auth` with the exact signatures of [`berth_api_server::Engine`], so the daemon's
-//! `Engine` impl delegates to it one call per action.
+//! `/auth`, one method per action of the HTTP layer's `Engine` trait (the API's query types,
+//! the engine's streams), so the daemon's `Engine` impl delegates to it one call per action.
 //!
 //! Names are stored normalised (`docker.io/library/busybox:latest`) and shown familiar
-//! (`busybox:latest`). Errors use Docker's wording and status codes ("No such image: x" 404,
-//! "conflict: unable to delete …" 409).
+//! (`busybox:latest`). Errors use Docker's wording and kinds ("No such image: x" not found,
+//! "conflict: unable to delete …" conflict).
 //!
 //! Modules: `inspect` (list/inspect/history models), `pull` (pull and import streams),
 //! `push`, `remove` (delete and prune), `archive` (save/load), `commit`, `changes`
@@ -106,7 +106,7 @@ impl ImageService {
         events: EventFn,
         users: Arc<dyn ImageUsers>,
     ) -> Result<Self> {
-        let images = Images::open(data_root).map_err(EngineError::internal)?;
+        let images = Images::open(data_root).map_err(EngineError::from)?;
         let tmp = data_root.join("tmp").join("images");
         let meta_dir = data_root.join("image-meta");
         for dir in [&tmp, &meta_dir] {
@@ -221,7 +221,7 @@ impl ImageService {
                 .images
                 .store
                 .list()
-                .map_err(EngineError::internal)?
+                .map_err(EngineError::from)?
                 .into_iter()
                 .find(|rec| rec.repo_digests.contains(&want))
                 .map(|rec| rec.id);
@@ -232,7 +232,7 @@ impl ImageService {
             .images
             .store
             .references()
-            .map_err(EngineError::internal)?
+            .map_err(EngineError::from)?
             .get(&key)
             .cloned())
     }
@@ -243,7 +243,7 @@ impl ImageService {
             .images
             .store
             .names_of(id)
-            .map_err(EngineError::internal)?
+            .map_err(EngineError::from)?
             .iter()
             .map(|n| familiar(n))
             .collect();

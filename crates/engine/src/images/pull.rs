@@ -6,7 +6,8 @@
 //! `error` line.
 
 use crate::error::{EngineError, Result};
-use berth_api_server::{ImageCreateOptions, JsonStream, RequestBody};
+use crate::stream::{BodyReader, JsonStream};
+use berth_api_types::query::ImageCreateOptions;
 use berth_api_types::{AuthConfig, JsonMessage};
 use berth_image::{ImageError, LayerStatus, PlatformSpec, PullEvent, PullOptions, PullResult};
 use berth_registry::Reference;
@@ -35,7 +36,7 @@ impl ImageService {
         &self,
         auth: Option<&AuthConfig>,
         opts: ImageCreateOptions,
-        body: RequestBody,
+        body: BodyReader,
     ) -> Result<JsonStream<JsonMessage>> {
         if let Some(src) = opts.from_src.clone() {
             return self.import(opts, &src, body).await;
@@ -164,7 +165,7 @@ impl ImageService {
         &self,
         opts: ImageCreateOptions,
         src: &str,
-        body: RequestBody,
+        body: BodyReader,
     ) -> Result<JsonStream<JsonMessage>> {
         if src != "-" {
             return Err(EngineError::not_implemented(format!(
@@ -209,13 +210,13 @@ impl ImageService {
                 .map_err(EngineError::from)
         })
         .await
-        .map_err(EngineError::internal)??;
+        .map_err(EngineError::from)??;
         if let Some(r) = &target {
             let key = format!("{}:{}", r.name(), r.tag().unwrap_or("latest"));
             self.images
                 .store
                 .tag(&key, &rec.id)
-                .map_err(EngineError::internal)?;
+                .map_err(EngineError::from)?;
             self.touch_tag_time(&rec.id);
         }
         self.event(

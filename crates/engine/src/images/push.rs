@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
-use berth_api_server::JsonStream;
+use crate::stream::JsonStream;
 use berth_api_types::{AuthConfig, JsonMessage};
 use berth_content::Digest;
 use berth_registry::{Client, Progress, ProgressFn, ProgressStatus, PushedBlob, Reference};
@@ -37,7 +37,7 @@ impl ImageService {
                 .images
                 .store
                 .references()
-                .map_err(EngineError::internal)?
+                .map_err(EngineError::from)?
                 .into_iter()
                 .filter(|(k, _)| k.starts_with(&prefix))
                 .filter_map(|(k, id)| Reference::parse(&k).ok().map(|r| (r, id)))

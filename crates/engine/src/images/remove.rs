@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::error::{EngineError, Result};
-use berth_api_server::ImageDeleteOptions;
+use berth_api_types::query::ImageDeleteOptions;
 use berth_api_types::{Filters, ImageDeleteResponseItem, ImagePruneResponse};
 use berth_content::Digest;
 use berth_registry::Reference;
@@ -37,21 +37,14 @@ impl ImageService {
         let id = self.resolve_id(name)?;
         let short = &id.hex()[..12];
         let by_id = is_id_reference(name, &id);
-        let names = self
-            .images
-            .store
-            .names_of(&id)
-            .map_err(EngineError::internal)?;
+        let names = self.images.store.names_of(&id).map_err(EngineError::from)?;
         let mut out = Vec::new();
         if !by_id {
             let r = Reference::parse(name).map_err(|_| super::no_such_image(name))?;
             if r.digest().is_none() {
                 let key = format!("{}:{}", r.name(), r.tag().unwrap_or("latest"));
                 if names.len() > 1 || (names.len() == 1 && names[0] != key) {
-                    self.images
-                        .store
-                        .untag(&key)
-                        .map_err(EngineError::internal)?;
+                    self.images.store.untag(&key).map_err(EngineError::from)?;
                     self.event("untag", id.as_str(), Some(&r.familiar()));
                     out.push(untagged(r.familiar()));
                     return Ok(out);
@@ -92,13 +85,8 @@ impl ImageService {
                 )));
             }
             // By name: the tags go, the image stays for its children.
-            for n in self
-                .images
-                .store
-                .names_of(&id)
-                .map_err(EngineError::internal)?
-            {
-                self.images.store.untag(&n).map_err(EngineError::internal)?;
+            for n in self.images.store.names_of(&id).map_err(EngineError::from)? {
+                self.images.store.untag(&n).map_err(EngineError::from)?;
                 self.event("untag", id.as_str(), Some(&familiar(&n)));
                 out.push(untagged(familiar(&n)));
             }
@@ -114,7 +102,7 @@ impl ImageService {
             .images
             .store
             .list()
-            .map_err(EngineError::internal)?
+            .map_err(EngineError::from)?
             .iter()
             .any(|r| self.meta(&r.id).parent.as_deref() == Some(id.as_str())))
     }
@@ -128,14 +116,10 @@ impl ImageService {
     ) -> Result<(Vec<ImageDeleteResponseItem>, u64)> {
         let rec = self.images.store.get(id).map_err(EngineError::from)?;
         let mut out = Vec::new();
-        let mut names = self
-            .images
-            .store
-            .names_of(id)
-            .map_err(EngineError::internal)?;
+        let mut names = self.images.store.names_of(id).map_err(EngineError::from)?;
         names.sort();
         for n in &names {
-            self.images.store.untag(n).map_err(EngineError::internal)?;
+            self.images.store.untag(n).map_err(EngineError::from)?;
             self.event("untag", id.as_str(), Some(&familiar(n)));
             out.push(untagged(familiar(n)));
         }
@@ -152,7 +136,7 @@ impl ImageService {
                 .images
                 .store
                 .list()
-                .map_err(EngineError::internal)?
+                .map_err(EngineError::from)?
                 .into_iter()
                 .flat_map(|r| r.layers.into_iter().map(|l| l.chain_id))
                 .collect();
@@ -220,14 +204,10 @@ impl ImageService {
             [v] => Some(parse_until(v)?),
             _ => return Err(EngineError::invalid("only one until filter is allowed")),
         };
-        let refs = self
-            .images
-            .store
-            .references()
-            .map_err(EngineError::internal)?;
+        let refs = self.images.store.references().map_err(EngineError::from)?;
         let mut deleted_items = Vec::new();
         let mut reclaimed = 0;
-        for rec in self.images.store.list().map_err(EngineError::internal)? {
+        for rec in self.images.store.list().map_err(EngineError::from)? {
             let tagged = refs.values().any(|v| *v == rec.id);
             if (only_dangling && tagged) || self.in_use(&rec.id) || self.has_children(&rec.id)? {
                 continue;

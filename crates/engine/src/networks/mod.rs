@@ -18,9 +18,7 @@ use berth_api_types::{Filters, Ipam, IpamConfig, Network, NetworkContainer, Netw
 use berth_metadata::Store;
 use berth_network::backend::{Firewall, Netlink};
 use berth_network::dns::ResolverListener;
-use berth_network::{
-    Endpoint, ManagerConfig, NetworkError, NetworkInfo, NetworkManager, PublishedPort,
-};
+use berth_network::{Endpoint, ManagerConfig, NetworkInfo, NetworkManager, PublishedPort};
 use serde::{Deserialize, Serialize};
 
 use crate::logfile;
@@ -313,12 +311,7 @@ impl Networks {
             self.mgr
                 .remove_network(&rec.id)
                 .await
-                .map_err(|e| match e {
-                    NetworkError::InvalidArgument(m) if m.contains("active endpoints") => {
-                        EngineError::forbidden(m)
-                    }
-                    e => EngineError::from(e),
-                })?;
+                .map_err(EngineError::from)?;
         }
         self.store
             .delete(KIND, &rec.id)

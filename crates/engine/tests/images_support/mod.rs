@@ -343,7 +343,7 @@ impl Engine for ImagesOnly {
     ) -> ApiResult<JsonStream<JsonMessage>> {
         Ok(self
             .0
-            .image_create(ctx.registry_auth.as_ref(), opts, body)
+            .image_create(ctx.registry_auth.as_ref(), opts, Box::new(body))
             .await?)
     }
 
@@ -430,6 +430,6 @@ impl Engine for ImagesOnly {
         quiet: bool,
         body: RequestBody,
     ) -> ApiResult<JsonStream<JsonMessage>> {
-        Ok(self.0.image_load(quiet, body).await?)
+        Ok(self.0.image_load(quiet, Box::new(body)).await?)
     }
 }

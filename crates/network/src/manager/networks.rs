@@ -225,11 +225,10 @@ impl NetworkManager {
             .map(|(_, c)| c.clone())
             .collect();
         if !users.is_empty() {
-            return Err(NetworkError::InvalidArgument(format!(
-                "error while removing network: network {} has active endpoints ({})",
-                info.name,
-                users.join(", ")
-            )));
+            return Err(NetworkError::ActiveEndpoints {
+                network: info.name,
+                containers: users,
+            });
         }
         st.networks.remove(id);
         Ok(info)
