@@ -281,11 +281,7 @@ impl Engine for Berth {
         id: &str,
         config: ExecStartConfig,
     ) -> ApiResult<Option<Hijack>> {
-        Ok(self
-            .execs
-            .exec_start(id, config)
-            .await?
-            .map(adapt::hijack))
+        Ok(self.execs.exec_start(id, config).await?.map(adapt::hijack))
     }
     async fn exec_resize(&self, _ctx: &RequestContext, id: &str, h: u16, w: u16) -> ApiResult<()> {
         Ok(self.execs.exec_resize(id, h.into(), w.into()).await?)
