@@ -5,10 +5,14 @@
 //! clients print ("No such container: x"), so Docker's wording is used where clients or users
 //! rely on it. Failures of the libraries below (registry, image store, volumes, networks) stay
 //! typed as their own variants, so a caller tells them apart by variant, never by message.
+//! So do the content store's and the snapshotter's, a path in a container (`docker cp`)
+//! and the engine's own file system operations ([`EngineError::Io`], with what was done).
 //!
 //! The one conversion into the HTTP layer's error is in `daemon/engine.rs`.
 
+use berth_content::ContentError;
 use berth_image::ImageError;
+use berth_inroot::InRootError;
 use berth_network::NetworkError;
 use berth_registry::{Reference, RegistryError};
 use berth_volume::VolumeError;
@@ -40,6 +44,32 @@ pub enum EngineError {
     /// The network manager failed.
     #[error("{}", network_message(.0))]
     Network(#[from] NetworkError),
+    /// The content store failed.
+    #[error("{0}")]
+    Content(#[from] ContentError),
+    /// The snapshotter failed.
+    #[error("{0}")]
+    Snapshot(#[from] berth_snapshot::Error),
+    /// A path in a container could not be used (`docker cp`).
+    #[error("{}", container_path_message(.container, .path, .source))]
+    ContainerPath {
+        /// The container as the client named it.
+        container: String,
+        /// The path in the container.
+        path: String,
+        /// What went wrong.
+        #[source]
+        source: InRootError,
+    },
+    /// A file system operation of the engine's own failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done ("create /var/lib/…").
+        context: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Result of engine operations.
@@ -97,6 +127,21 @@ impl EngineError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unavailable, message)
     }
+    /// The failure `source` of `path` in container `container` (as the client named it).
+    pub fn container_path(container: &str, path: &str, source: InRootError) -> Self {
+        EngineError::ContainerPath {
+            container: container.to_string(),
+            path: path.to_string(),
+            source,
+        }
+    }
+    /// An I/O failure of the engine while doing `context`.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        EngineError::Io {
+            context: context.into(),
+            source,
+        }
+    }
     /// Internal, from anything displayable.
     pub fn internal(message: impl std::fmt::Display) -> Self {
         Self::new(ErrorKind::Internal, message.to_string())
@@ -124,6 +169,27 @@ impl EngineError {
                 | NetworkError::PortInUse { .. } => ErrorKind::Conflict,
                 _ => ErrorKind::Internal,
             },
+            EngineError::Content(e) => match e {
+                ContentError::NotFound(_) => ErrorKind::NotFound,
+                ContentError::InvalidDigest { .. }
+                | ContentError::DigestMismatch { .. }
+                | ContentError::SizeMismatch { .. } => ErrorKind::InvalidArgument,
+                ContentError::Io { .. } => ErrorKind::Internal,
+            },
+            EngineError::Snapshot(e) => match e {
+                berth_snapshot::Error::NotFound(_) => ErrorKind::NotFound,
+                berth_snapshot::Error::AlreadyExists(_) | berth_snapshot::Error::InUse(..) => {
+                    ErrorKind::Conflict
+                }
+                berth_snapshot::Error::InvalidId(..) => ErrorKind::InvalidArgument,
+                _ => ErrorKind::Internal,
+            },
+            EngineError::ContainerPath { source, .. } => match source {
+                InRootError::NotFound(_) => ErrorKind::NotFound,
+                InRootError::NotADirectory | InRootError::Refused(_) => ErrorKind::InvalidArgument,
+                InRootError::Io { .. } => ErrorKind::Internal,
+            },
+            EngineError::Io { .. } => ErrorKind::Internal,
         }
     }
 
@@ -182,6 +248,17 @@ fn image_message(e: &ImageError) -> String {
     match e {
         ImageError::NotFound(name) => no_such_image_message(name),
         ImageError::Registry(r) => registry_message(r),
+        e => e.to_string(),
+    }
+}
+
+/// Docker's words for a path of a `docker cp`: a missing one is "Could not find the file
+/// <path> in container <name>"; the others say what is wrong with it.
+fn container_path_message(container: &str, path: &str, e: &InRootError) -> String {
+    match e {
+        InRootError::NotFound(_) => {
+            format!("Could not find the file {path} in container {container}")
+        }
         e => e.to_string(),
     }
 }
@@ -252,6 +329,38 @@ mod tests {
             EngineError::no_such_image("sha256:abc").to_string(),
             "No such image: sha256:abc"
         );
+    }
+
+    #[test]
+    fn container_paths_speak_docker() {
+        let e = EngineError::container_path("web", "/nosuch", InRootError::NotFound("x".into()));
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(
+            e.to_string(),
+            "Could not find the file /nosuch in container web"
+        );
+        let e = EngineError::container_path("web", "/etc/hosts", InRootError::NotADirectory);
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.to_string(), "extraction point is not a directory");
+        let e = EngineError::container_path("web", "/", InRootError::Refused("bad tar".into()));
+        assert_eq!((e.kind(), e.to_string()), (ErrorKind::InvalidArgument, "bad tar".into()));
+    }
+
+    #[test]
+    fn store_and_io_failures_keep_their_kind() {
+        let d = berth_content::Digest::of(b"x");
+        let e = EngineError::from(ContentError::NotFound(d));
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        let e = EngineError::from(berth_snapshot::Error::AlreadyExists("k".into()));
+        assert_eq!(e.kind(), ErrorKind::Conflict);
+        let e = EngineError::from(berth_snapshot::Error::NotFound("k".into()));
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        let e = EngineError::io(
+            "open /x",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        assert!(e.to_string().starts_with("open /x: "), "{e}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! [`berth_build::Backend`] over the engine's stores: roots are overlay snapshots, RUN is a
-//! shim-run container ([`super::step`]), a commit turns the snapshot's upper directory into
+//! task of the build's [`crate::containers::tasks::TaskRuntime`] ([`super::step`]), a commit turns the snapshot's upper directory into
 //! the layer itself (renamed, never unpacked again) after writing its tar once into the
 //! content store (uncompressed, so the blob's digest is the diff id).
 
@@ -123,11 +123,14 @@ impl Backend for EngineBackend {
 
     async fn prepare(&self, layers: &[Layer]) -> Result<Root, String> {
         let snapshots = self.env.images.images().snapshots.clone();
+        let tasks = self.env.tasks.clone();
         let dir = self.env.build_dir.clone();
         let parent = layers.last().map(|l| l.chain_id.clone());
-        tokio::task::spawn_blocking(move || Root::prepare(&snapshots, &dir, parent.as_deref()))
-            .await
-            .map_err(blocking_err)?
+        tokio::task::spawn_blocking(move || {
+            Root::prepare(&snapshots, &tasks, &dir, parent.as_deref())
+        })
+        .await
+        .map_err(blocking_err)?
     }
 
     fn run_id(&self, root: &Root) -> Option<String> {

@@ -3,7 +3,7 @@
 //! [`berth_build::BuildRequest`], runs the builder over [`backend::EngineBackend`] and
 //! streams Docker's classic builder messages.
 //!
-//! - [`backend`]: the `Backend` trait over the image stores and the shim;
+//! - [`backend`]: the `Backend` trait over the image stores and the task runtime;
 //! - [`root`]: a step's writable root (an overlay snapshot);
 //! - [`step`]: a RUN step's container (no container record: `ps -a` never shows it);
 //! - [`view`]: read-only views of layer stacks (`COPY --from`, `RUN --mount=…,from=`);
@@ -23,6 +23,8 @@ mod exports;
 mod image;
 mod root;
 mod step;
+#[cfg(test)]
+mod step_tests;
 mod stream;
 mod view;
 
@@ -34,6 +36,7 @@ use berth_api_types::query::BuildPruneOptions;
 use berth_api_types::{BuildCache, BuildCachePruneResponse};
 use berth_build::{Cache, CacheRecord, PruneOptions};
 
+use crate::containers::tasks::{ShimRuntime, TaskRuntime};
 use crate::error::{EngineError, Result};
 use crate::helpers::Helpers;
 use crate::images::ImageService;
@@ -47,6 +50,9 @@ pub struct BuildEnv {
     pub networks: Arc<Networks>,
     /// `berth-shim` and `berth-runtime`.
     pub helpers: Helpers,
+    /// What runs the RUN steps and mounts the step roots: a [`ShimRuntime`] whose state
+    /// dirs are the steps' directories in [`BuildEnv::build_dir`] (a fake in unit tests).
+    pub tasks: Arc<dyn TaskRuntime>,
     /// `<exec-root>`.
     pub exec_root: PathBuf,
     /// `<exec-root>/build`: step roots and bundles.
@@ -121,6 +127,20 @@ impl BuildService {
         networks: Arc<Networks>,
         helpers: Helpers,
     ) -> Result<Arc<Self>, String> {
+        let tasks = ShimRuntime::new(helpers.clone(), exec_root.to_path_buf())
+            .with_state_root(exec_root.join("build"));
+        Self::open_with_tasks(data_root, exec_root, images, networks, helpers, Arc::new(tasks))
+    }
+
+    /// [`BuildService::open`] with RUN steps run by `tasks`.
+    pub fn open_with_tasks(
+        data_root: &std::path::Path,
+        exec_root: &std::path::Path,
+        images: Arc<ImageService>,
+        networks: Arc<Networks>,
+        helpers: Helpers,
+        tasks: Arc<dyn TaskRuntime>,
+    ) -> Result<Arc<Self>, String> {
         let base = data_root.join("build");
         let cache =
             Cache::open(base.join("cache")).map_err(|e| format!("open the build cache: {e}"))?;
@@ -128,6 +148,7 @@ impl BuildService {
             images,
             networks,
             helpers,
+            tasks,
             exec_root: exec_root.to_path_buf(),
             build_dir: exec_root.join("build"),
             work_dir: base.join("work"),

@@ -8,9 +8,11 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use berth_snapshot::Snapshotter;
+
+use crate::containers::tasks::TaskRuntime;
 
 /// True when `path` is a mount point: `statx`'s mount-root attribute (Linux 5.8+), else
 /// its listing in /proc/self/mountinfo (which costs a read of the whole table).
@@ -57,6 +59,8 @@ pub struct Root {
     /// points: removed from the upper dir before the commit.
     pub(super) created: Mutex<Vec<String>>,
     snapshots: Snapshotter,
+    /// Mounts and unmounts the root (the RUN steps' task runtime).
+    tasks: Arc<dyn TaskRuntime>,
     finished: AtomicBool,
 }
 
@@ -64,6 +68,7 @@ impl Root {
     /// Prepares the snapshot over `parent` (a chain id) and mounts it.
     pub(super) fn prepare(
         snapshots: &Snapshotter,
+        tasks: &Arc<dyn TaskRuntime>,
         build_dir: &Path,
         parent: Option<&str>,
     ) -> Result<Root, String> {
@@ -74,6 +79,7 @@ impl Root {
             dir: dir.clone(),
             created: Mutex::new(Vec::new()),
             snapshots: snapshots.clone(),
+            tasks: tasks.clone(),
             finished: AtomicBool::new(false),
         };
         std::fs::create_dir_all(root.rootfs())
@@ -81,7 +87,8 @@ impl Root {
         let mount = snapshots
             .prepare(&key, parent)
             .map_err(|e| format!("prepare a root for the step: {e}"))?;
-        berth_snapshot::mount(&mount, &root.rootfs())
+        root.tasks
+            .mount_rootfs(&mount, &root.rootfs(), None)
             .map_err(|e| format!("mount the step's root: {e}"))?;
         Ok(root)
     }
@@ -100,12 +107,7 @@ impl Root {
     }
 
     pub(super) fn unmount(&self) {
-        let target = self.rootfs();
-        while is_mountpoint(&target) {
-            if berth_snapshot::unmount(&target).is_err() {
-                break;
-            }
-        }
+        self.tasks.unmount_rootfs(&self.rootfs());
     }
 
     /// Removes from the (unmounted) upper dir the mount points the runtime made, and the
@@ -163,7 +165,7 @@ impl Root {
         }
         self.unmount();
         let _ = self.snapshots.remove(&self.key);
-        if !is_mountpoint(&self.rootfs()) {
+        if !self.tasks.is_mounted(&self.rootfs()) {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }

@@ -1,6 +1,6 @@
-//! A RUN step's container: an OCI bundle over the step's root, run through a `berth-shim`
-//! as containers are (the fast path), but without a container record: build steps are not
-//! containers `docker ps -a` shows. Networking as the build asks (`default` = the default
+//! A RUN step's container: an OCI bundle over the step's root, run as a task of the build's
+//! [`TaskRuntime`] (a `berth-shim`, as containers are: the fast path), but without a
+//! container record: build steps are not containers `docker ps -a` shows. Networking as the build asks (`default` = the default
 //! bridge, `none`, `host`, or a bridge network's name).
 
 use std::net::IpAddr;
@@ -16,8 +16,10 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::root::{Root, RUNTIME_TARGETS};
 use super::BuildEnv;
-use crate::containers::task::{self, Live, Output, Spawned};
-use crate::shim::{protocol, ShimArgs};
+use crate::containers::task::{Live, Output, Spawned};
+#[cfg(doc)]
+use crate::containers::tasks::TaskRuntime;
+use crate::shim::ShimArgs;
 use crate::spec;
 
 /// The network a step joins.
@@ -336,7 +338,9 @@ async fn run_container(
         max_size: 0,
         max_file: 1,
     };
-    let pid = match task::spawn_shim(&env.helpers.shim, &args)
+    let tasks = &env.tasks;
+    let pid = match tasks
+        .create(&args)
         .await
         .map_err(|e| format!("start the step's shim: {e}"))?
     {
@@ -347,20 +351,14 @@ async fn run_container(
     let mut out_rx = live.output.subscribe();
     let (started_tx, started_rx) = oneshot::channel();
     let (exit_tx, exit_rx) = oneshot::channel();
-    let connected = task::connect(&root.dir, live.clone(), Some(started_tx), move |exit| {
+    let on_exit = Box::new(move |exit: crate::shim::ExitRecord| {
         let _ = exit_tx.send(exit.exit_code);
-    })
-    .await;
+    });
+    let connected = tasks
+        .connect(&root.key, live.clone(), Some(started_tx), on_exit)
+        .await;
     let kill = || async {
-        let _ = env
-            .helpers
-            .runtime
-            .command()
-            .arg("--root")
-            .arg(env.exec_root.join("runtime"))
-            .args(["kill", &root.key, "SIGKILL"])
-            .output()
-            .await;
+        let _ = tasks.kill(&root.key, &live, 9).await;
     };
     if let Err(e) = connected {
         kill().await;
@@ -411,7 +409,7 @@ async fn run_container(
     };
     let code = match net_up {
         Ok(()) => {
-            live.send(protocol::START, b"");
+            tasks.start(&root.key, &live);
             match started_rx.await {
                 Ok(Ok(_)) => Ok(forward_output(&mut out_rx, exit_rx, output).await),
                 Ok(Err(msg)) => Err(msg),
@@ -427,7 +425,7 @@ async fn run_container(
         let _ = env.networks.mgr.disconnect(network_id, &root.key).await;
     }
     // The shim deletes the runtime state (and the cgroup) after reporting the exit.
-    task::wait_shim_gone(&root.dir).await;
+    tasks.wait_shim_gone(&root.key).await;
     code
 }
 

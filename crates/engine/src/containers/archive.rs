@@ -22,22 +22,6 @@ use super::Containers;
 use crate::record::{self, ContainerRecord};
 use crate::spec;
 
-fn internal(e: impl std::fmt::Display) -> EngineError {
-    EngineError::internal(e.to_string())
-}
-
-/// Docker's errors for an archive request on `path` of container `reference`.
-fn api_error(e: InRootError, path: &str, reference: &str) -> EngineError {
-    match e {
-        InRootError::NotFound(_) => EngineError::not_found(format!(
-            "Could not find the file {path} in container {reference}"
-        )),
-        InRootError::NotADirectory => EngineError::invalid("extraction point is not a directory"),
-        InRootError::Refused(m) => EngineError::invalid(m),
-        e @ InRootError::Io { .. } => internal(e),
-    }
-}
-
 impl Containers {
     /// Runs `f` (off the async threads) with a descriptor of the container's `/`, holding the
     /// container's lifecycle lock.
@@ -53,29 +37,35 @@ impl Containers {
         tokio::task::spawn_blocking(move || {
             if rec.state.running {
                 let dir = PathBuf::from(format!("/proc/{}/root", rec.state.pid));
-                let root = Root::open(&dir).map_err(internal)?;
+                let root = Root::open(&dir)
+                    .map_err(|e| EngineError::io(format!("open {}", dir.display()), e))?;
                 return f(&root, &rec);
             }
             let mnt = this
                 .state_dir(&rec.id)
                 .join(format!("archive-{}", &record::new_id()[..16]));
-            std::fs::create_dir_all(&mnt).map_err(internal)?;
+            std::fs::create_dir_all(&mnt)
+                .map_err(|e| EngineError::io(format!("create {}", mnt.display()), e))?;
             let mounted = this
                 .images
                 .images()
                 .snapshots
                 .mounts(&rec.id)
-                .map_err(internal)
+                .map_err(EngineError::from)
                 .and_then(|m| {
                     let remap = this.remap_for(&rec.host_config);
                     super::ops::mount_snapshot(&m, &mnt, remap.as_deref())
                 });
             let res = mounted.and_then(|()| {
-                let root = Root::open(&mnt).map_err(internal)?;
+                let root = Root::open(&mnt)
+                    .map_err(|e| EngineError::io(format!("open {}", mnt.display()), e))?;
                 let mut binds = Vec::new();
                 let res = this
                     .mount_sources(&rec)
-                    .and_then(|sources| mount_binds(&root, sources, &mut binds).map_err(internal))
+                    .and_then(|sources| {
+                        mount_binds(&root, sources, &mut binds)
+                            .map_err(|e| EngineError::io("mount the container's volumes", e))
+                    })
                     .and_then(|()| f(&root, &rec));
                 // Device volumes mounted for the copy are released again.
                 this.volumes.store.unmount_container(&rec.id);
@@ -91,8 +81,7 @@ impl Containers {
             let _ = std::fs::remove_dir(&mnt);
             res
         })
-        .await
-        .map_err(internal)?
+        .await?
     }
 
     /// `HEAD /containers/{id}/archive`.
@@ -104,7 +93,7 @@ impl Containers {
         let id = self.resolve(reference)?;
         let (p, r) = (path.to_string(), reference.to_string());
         self.in_root(&id, move |root, _| {
-            let loc = inroot::locate(root, &p).map_err(|e| api_error(e, &p, &r))?;
+            let loc = inroot::locate(root, &p).map_err(|e| EngineError::container_path(&r, &p, e))?;
             Ok(wire_stat(inroot::path_stat(root, &loc)))
         })
         .await
@@ -130,7 +119,7 @@ impl Containers {
         tokio::spawn(async move {
             let res = this
                 .in_root(&id, move |root, rec| {
-                    let loc = inroot::locate(root, &p).map_err(|e| api_error(e, &p, &r))?;
+                    let loc = inroot::locate(root, &p).map_err(|e| EngineError::container_path(&r, &p, e))?;
                     let stat = wire_stat(inroot::path_stat(root, &loc));
                     if take(&stat_tx2).is_none_or(|s| s.send(Ok(stat)).is_err()) {
                         return Ok(());
@@ -211,7 +200,7 @@ impl Containers {
             let remap = this2.remap_for(&rec.host_config);
             let res =
                 put_into(root, rec, &opts, &mut reader, remap.as_deref()).map_err(|e| match e {
-                    Ok(e) => api_error(e, p, &r),
+                    Ok(e) => EngineError::container_path(&r, p, e),
                     Err(e) => e,
                 });
             // Read the body to its end (the tar's trailing blocks, or what an error left) so

@@ -29,9 +29,10 @@ impl Containers {
         let this = self.clone();
         let (id, path) = (rec.id.clone(), tmp.clone());
         let remap = self.remap_for(&rec.host_config);
-        let written = tokio::task::spawn_blocking(move || -> Result<(), String> {
-            std::fs::create_dir_all(path.parent().unwrap_or(&path)).map_err(|e| e.to_string())?;
-            let f = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+        let written = tokio::task::spawn_blocking(move || -> Result<()> {
+            let create = |e| EngineError::io(format!("create {}", path.display()), e);
+            std::fs::create_dir_all(path.parent().unwrap_or(&path)).map_err(create)?;
+            let f = std::fs::File::create(&path).map_err(create)?;
             let mut w = std::io::BufWriter::new(f);
             let snapshots = &this.images.images().snapshots;
             match &remap {
@@ -40,12 +41,11 @@ impl Containers {
                     snapshots.write_diff(&id, ShiftWriter::new(&mut w, map, Direction::ToContainer))
                 }
                 None => snapshots.write_diff(&id, &mut w),
-            }
-            .map_err(|e| e.to_string())?;
-            std::io::Write::flush(&mut w).map_err(|e| e.to_string())
+            }?;
+            std::io::Write::flush(&mut w)
+                .map_err(|e| EngineError::io(format!("write {}", path.display()), e))
         })
-        .await
-        .map_err(|e| EngineError::internal(e.to_string()))?;
+        .await?;
         if paused_here {
             let _ = self.pause(&rec.id, false).await;
         }
@@ -60,7 +60,7 @@ impl Containers {
                     )
                     .await
             }
-            Err(e) => Err(EngineError::internal(e)),
+            Err(e) => Err(e),
         };
         let _ = std::fs::remove_file(&tmp);
         let id = result?;

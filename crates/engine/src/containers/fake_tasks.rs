@@ -128,6 +128,11 @@ impl FakeTasks {
         self.with(|s| s.runtime_state.clone())
     }
 
+    /// A mount left on the host (by a daemon that died).
+    pub fn add_mount(&self, target: &Path) {
+        self.with(|s| s.mounted.insert(target.to_path_buf()));
+    }
+
     /// Mounted root filesystems.
     pub fn mounted(&self) -> usize {
         self.with(|s| s.mounted.len())
@@ -294,5 +299,33 @@ impl TaskRuntime for FakeTasks {
 
     fn wait_shim_gone<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async {})
+    }
+
+    fn leftover_ids(&self) -> BTreeSet<String> {
+        self.running()
+    }
+
+    /// The task (if any) is killed without an exit report (nobody is connected).
+    fn end_leftover<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool> {
+        let ended = self.with(|s| {
+            let task = s.tasks.remove(id).is_some();
+            s.runtime_state.remove(id) || task
+        });
+        if ended {
+            self.log(format!("end {}", short(id)));
+        }
+        Box::pin(async move { ended })
+    }
+
+    fn mount_points(&self) -> Vec<PathBuf> {
+        self.with(|s| s.mounted.iter().cloned().collect())
+    }
+
+    fn detach(&self, target: &Path) -> bool {
+        let removed = self.with(|s| s.mounted.remove(target));
+        if removed {
+            self.log("unmount".into());
+        }
+        removed
     }
 }

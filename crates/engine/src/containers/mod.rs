@@ -16,6 +16,7 @@ pub(crate) mod fake_tasks;
 pub mod host_settings;
 mod inspect;
 mod kill;
+mod leftovers;
 #[cfg(test)]
 mod lifecycle_tests;
 mod links;
@@ -30,6 +31,8 @@ mod options;
 mod pause;
 mod prune;
 pub mod reconcile;
+#[cfg(test)]
+mod reconcile_tests;
 mod remove;
 mod rename;
 pub mod resources;
@@ -42,7 +45,7 @@ mod stop;
 pub mod task;
 pub mod tasks;
 #[cfg(test)]
-mod test_harness;
+pub(crate) mod test_harness;
 mod top;
 mod userns;
 pub mod validate;

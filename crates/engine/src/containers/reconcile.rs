@@ -21,11 +21,11 @@
 //! is touched: other daemons on the host (tests run several) are never affected.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::leftovers::is_container_id;
 use super::Containers;
 use crate::record::{ContainerRecord, KIND};
 
@@ -112,100 +112,6 @@ impl std::fmt::Display for ReconcileReport {
     }
 }
 
-/// True for a 64-hex-digit container id.
-fn is_container_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// The mount points listed in `/proc/self/mountinfo` (octal escapes decoded).
-pub fn mount_points() -> Vec<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    info.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| PathBuf::from(unescape_mountinfo(p)))
-        .collect()
-}
-
-/// Decodes mountinfo's `\ooo` escapes (space, tab, newline, backslash).
-fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
-            let v = u32::from(b[i + 1] - b'0') * 64
-                + u32::from(b[i + 2] - b'0') * 8
-                + u32::from(b[i + 3] - b'0');
-            // Only bytes are escaped (\377 at most); anything larger is kept as written.
-            match u8::try_from(v) {
-                Ok(byte) => out.push(byte),
-                Err(_) => out.extend_from_slice(&b[i..i + 4]),
-            }
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Processes whose command line names a state dir `<exec-root>/containers/<id>` (shims and
-/// runtime invocations for that container), by container id.
-fn processes_by_container(exec_root: &Path) -> BTreeMap<String, Vec<i32>> {
-    let prefix = exec_root.join("containers");
-    let me = i32::try_from(std::process::id()).unwrap_or(-1);
-    let mut out: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        for arg in cmdline.split(|b| *b == 0) {
-            let arg = Path::new(std::ffi::OsStr::from_bytes(arg));
-            let Ok(rest) = arg.strip_prefix(&prefix) else {
-                continue;
-            };
-            let mut comps = rest.components();
-            let (Some(first), None) = (comps.next(), comps.next()) else {
-                continue;
-            };
-            let id = first.as_os_str().to_string_lossy();
-            if is_container_id(&id) {
-                out.entry(id.into_owned()).or_default().push(pid);
-                break;
-            }
-        }
-    }
-    out
-}
-
-/// True while `pid` exists and is not a zombie.
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            // "pid (comm) S …": the state follows the last ')'.
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next());
-            !matches!(state, Some('Z') | Some('X') | None)
-        }
-        Err(_) => false,
-    }
-}
-
 /// Names of the entries of `dir` (empty when it does not exist).
 fn entries(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -240,20 +146,19 @@ impl Containers {
         }
         let records = list(self);
 
-        // 2. Processes. A container runs when its record says so and its shim is alive.
-        let procs = processes_by_container(&self.exec_root);
-        let shim_alive = |id: &str| procs.get(id).is_some_and(|p| p.iter().any(|&p| alive(p)));
+        // 2. Tasks. A container runs when its record says so and its shim is alive.
+        let procs = self.tasks.leftover_ids();
         let runs_by_record =
             |r: &ContainerRecord| r.state.running || r.state.paused || r.state.restarting;
         let live: BTreeSet<String> = records
             .values()
-            .filter(|r| runs_by_record(r) && shim_alive(&r.id))
+            .filter(|r| runs_by_record(r) && procs.contains(&r.id))
             .map(|r| r.id.clone())
             .collect();
-        let runtime_dir = self.exec_root.join("runtime");
-        let mut leftovers: BTreeSet<String> = procs.keys().cloned().collect();
+        let mut leftovers: BTreeSet<String> = procs;
         leftovers.extend(
-            entries(&runtime_dir)
+            self.tasks
+                .state_ids()
                 .into_iter()
                 .filter(|n| is_container_id(n)),
         );
@@ -266,10 +171,7 @@ impl Containers {
                 .map(|r| r.id.clone()),
         );
         for id in leftovers.iter().filter(|id| !live.contains(*id)) {
-            if self
-                .end_leftover(id, procs.get(id).map(Vec::as_slice).unwrap_or(&[]))
-                .await
-            {
+            if self.tasks.end_leftover(id).await {
                 report.stopped.push(id.clone());
             }
         }
@@ -313,7 +215,9 @@ impl Containers {
             })
             .collect();
         let volumes_dir = self.data_root.join("volumes");
-        let mut stale: Vec<PathBuf> = mount_points()
+        let mut stale: Vec<PathBuf> = self
+            .tasks
+            .mount_points()
             .into_iter()
             .filter(|m| {
                 if let Ok(rest) = m.strip_prefix(&containers_dirs[0]) {
@@ -336,7 +240,7 @@ impl Containers {
         stale.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
         stale.dedup();
         for m in stale {
-            if rustix::mount::unmount(&m, rustix::mount::UnmountFlags::DETACH).is_ok() {
+            if self.tasks.detach(&m) {
                 report.unmounted.push(m);
             }
         }
@@ -365,7 +269,7 @@ impl Containers {
         }
 
         // 6. Directories without a record (never with a mount left below them).
-        let mounts = mount_points();
+        let mounts = self.tasks.mount_points();
         for d in &containers_dirs {
             for name in entries(d) {
                 if records.contains_key(&name) {
@@ -393,40 +297,6 @@ impl Containers {
             let _ = self.layout.traversable_dir(&self.data_dir(&rec.id));
         }
         report
-    }
-
-    /// Kills and deletes what is left of container `id` (its runtime state, the processes
-    /// in its cgroup, its shim `pids`). True when there was anything to end.
-    async fn end_leftover(&self, id: &str, pids: &[i32]) -> bool {
-        let state = self.exec_root.join("runtime").join(id);
-        let had_state = state.exists();
-        let pids: Vec<i32> = pids.iter().copied().filter(|p| alive(*p)).collect();
-        if !had_state && pids.is_empty() {
-            return false;
-        }
-        let _ = self
-            .helpers
-            .runtime
-            .command()
-            .arg("--root")
-            .arg(self.exec_root.join("runtime"))
-            .args(["delete", "--force", id])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .await;
-        // A shim whose container died writes its exit record and ends by itself.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        for p in pids.iter().filter(|p| alive(**p)) {
-            if let Some(pid) = rustix::process::Pid::from_raw(*p) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            }
-        }
-        true
     }
 }
 
@@ -457,14 +327,6 @@ fn remove_cgroup(driver: &str, parent: &str, id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mountinfo_escapes_and_ids() {
-        assert_eq!(unescape_mountinfo(r"/a\040b\134c"), r"/a b\c");
-        assert_eq!(unescape_mountinfo("/plain"), "/plain");
-        assert!(is_container_id(&"ab".repeat(32)));
-        assert!(!is_container_id("abc"));
-    }
 
     #[test]
     fn report_summary_names_what_was_repaired() {

@@ -1,13 +1,16 @@
 //! The seam between the container lifecycle and what runs a container: [`TaskRuntime`],
 //! the task's root filesystem mount, its shim (which runs the OCI runtime's `create` and
 //! `start`) and the runtime's other verbs. [`ShimRuntime`] is the real one, exactly the
-//! calls the lifecycle made before the seam; unit tests drive `Containers` over the
-//! in-memory fake of `containers/fake_tasks.rs` (no root, no processes).
+//! calls the lifecycle made before the seam; unit tests drive `Containers` (and the
+//! builder's RUN steps, and the reconcile after a crash) over the in-memory fake of
+//! `containers/fake_tasks.rs` (no root, no processes).
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -16,6 +19,7 @@ use crate::helpers::Helpers;
 use crate::remap::IdMapping;
 use crate::shim::{protocol, ExitRecord, ShimArgs};
 
+use super::leftovers;
 use super::task::{self, KillError, Live, Spawned};
 
 /// A boxed, `Send` future (the trait is used as `dyn`).
@@ -68,6 +72,16 @@ pub trait TaskRuntime: Send + Sync + std::fmt::Debug {
     fn shim_alive(&self, id: &str) -> bool;
     /// Waits (bounded) for the shim of a previous run of `id` to be gone.
     fn wait_shim_gone<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()>;
+    /// The ids with processes still alive for them (shims, runtime calls), whether or not
+    /// anyone is connected to them: what a daemon that died left running.
+    fn leftover_ids(&self) -> BTreeSet<String>;
+    /// Kills and deletes what is left of the task of `id` (its runtime state, the processes
+    /// in its cgroup, its shim). True when there was anything to end.
+    fn end_leftover<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool>;
+    /// The host's mount points.
+    fn mount_points(&self) -> Vec<PathBuf>;
+    /// Detaches (lazily unmounts) `target`; true when it was unmounted.
+    fn detach(&self, target: &Path) -> bool;
 }
 
 /// The real tasks: `berth-shim` per container, `berth-runtime` for the other verbs, the
@@ -76,12 +90,26 @@ pub trait TaskRuntime: Send + Sync + std::fmt::Debug {
 pub struct ShimRuntime {
     helpers: Helpers,
     exec_root: PathBuf,
+    /// Where the tasks' state dirs are (`<state-root>/<id>`).
+    state_root: PathBuf,
 }
 
 impl ShimRuntime {
     /// Tasks under `<exec-root>` (state dirs in `containers/`, the runtime's in `runtime/`).
     pub fn new(helpers: Helpers, exec_root: PathBuf) -> ShimRuntime {
-        ShimRuntime { helpers, exec_root }
+        let state_root = exec_root.join("containers");
+        ShimRuntime {
+            helpers,
+            exec_root,
+            state_root,
+        }
+    }
+
+    /// The same tasks with their state dirs under `state_root` instead (build steps:
+    /// `<exec-root>/build/<key>`, which is also their bundle); the runtime's state stays in
+    /// `<exec-root>/runtime`.
+    pub fn with_state_root(self, state_root: PathBuf) -> ShimRuntime {
+        ShimRuntime { state_root, ..self }
     }
 
     /// `<exec-root>/runtime`, the runtime's `--root`.
@@ -90,7 +118,7 @@ impl ShimRuntime {
     }
 
     fn state_dir(&self, id: &str) -> PathBuf {
-        self.exec_root.join("containers").join(id)
+        self.state_root.join(id)
     }
 
     async fn runtime(&self, args: &[&str]) -> Result<()> {
@@ -203,5 +231,50 @@ impl TaskRuntime for ShimRuntime {
     fn wait_shim_gone<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()> {
         let state_dir = self.state_dir(id);
         Box::pin(async move { task::wait_shim_gone(&state_dir).await })
+    }
+
+    fn leftover_ids(&self) -> BTreeSet<String> {
+        leftovers::processes_by_container(&self.state_root)
+            .into_iter()
+            .filter(|(_, pids)| pids.iter().any(|&p| leftovers::alive(p)))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// `runtime delete --force` (which kills what is left in the cgroup), then the
+    /// processes naming its state dir: a shim whose container died writes its exit record
+    /// and ends by itself (waited for, up to 10 s); one that does not is killed.
+    fn end_leftover<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let had_state = self.has_state(id);
+            let pids: Vec<i32> = leftovers::processes_by_container(&self.state_root)
+                .remove(id)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| leftovers::alive(*p))
+                .collect();
+            if !had_state && pids.is_empty() {
+                return false;
+            }
+            let _ = self.delete(id).await;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while pids.iter().any(|p| leftovers::alive(*p)) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            for p in pids.iter().filter(|p| leftovers::alive(**p)) {
+                if let Some(pid) = rustix::process::Pid::from_raw(*p) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+            }
+            true
+        })
+    }
+
+    fn mount_points(&self) -> Vec<PathBuf> {
+        leftovers::mount_points()
+    }
+
+    fn detach(&self, target: &Path) -> bool {
+        rustix::mount::unmount(target, rustix::mount::UnmountFlags::DETACH).is_ok()
     }
 }

@@ -77,12 +77,13 @@ fn commit_blocking(
     let open = || {
         std::fs::File::open(layer_tar)
             .map(|f| BufReader::with_capacity(1 << 20, f))
-            .map_err(|e| EngineError::internal(format!("open {}: {e}", layer_tar.display())))
+            .map_err(|e| EngineError::io(format!("open {}", layer_tar.display()), e))
     };
     // The blob (uncompressed, so its digest is the diff id).
-    let mut w = images.content.writer(None).map_err(EngineError::internal)?;
-    io::copy(&mut open()?, &mut w).map_err(EngineError::internal)?;
-    let blob = w.commit().map_err(EngineError::internal)?;
+    let mut w = images.content.writer(None)?;
+    io::copy(&mut open()?, &mut w)
+        .map_err(|e| EngineError::io("write the layer to the content store", e))?;
+    let blob = w.commit()?;
     let blob_size = images.content.size(&blob).unwrap_or(0);
 
     let mut config = match parent {
@@ -102,18 +103,14 @@ fn commit_blocking(
     let chain = chain_ids(&diff_ids);
     let chain_id = chain.last().expect("one layer at least").clone();
     if !images.snapshots.has_layer(chain_id.as_str()) {
-        let pending = images
-            .snapshots
-            .begin_layer()
-            .map_err(EngineError::internal)?;
+        let pending = images.snapshots.begin_layer()?;
         let unpacked = berth_image::unpack_layer(open()?, &pending.path(), Some(&blob), "commit")
             .map_err(EngineError::from)?;
         debug_assert_eq!(unpacked.diff_id, blob);
         let parent_chain = chain.len().checked_sub(2).map(|i| chain[i].as_str());
         images
             .snapshots
-            .commit_pending(pending, chain_id.as_str(), parent_chain)
-            .map_err(EngineError::internal)?;
+            .commit_pending(pending, chain_id.as_str(), parent_chain)?;
     }
     let now = berth_units::Timestamp::now().to_rfc3339(berth_units::SubSeconds::Omit);
     config.created = Some(now.clone());
@@ -132,10 +129,7 @@ fn commit_blocking(
         None => config.extra.remove("comment"),
     };
     let config_bytes = config.to_bytes();
-    let config_digest = images
-        .content
-        .write_blob(&config_bytes)
-        .map_err(EngineError::internal)?;
+    let config_digest = images.content.write_blob(&config_bytes)?;
     let mut layers: Vec<Descriptor> = parent
         .map(|p| {
             p.layers
