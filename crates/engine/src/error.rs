@@ -343,7 +343,10 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert_eq!(e.to_string(), "extraction point is not a directory");
         let e = EngineError::container_path("web", "/", InRootError::Refused("bad tar".into()));
-        assert_eq!((e.kind(), e.to_string()), (ErrorKind::InvalidArgument, "bad tar".into()));
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (ErrorKind::InvalidArgument, "bad tar".into())
+        );
     }
 
     #[test]

@@ -129,7 +129,14 @@ impl BuildService {
     ) -> Result<Arc<Self>, String> {
         let tasks = ShimRuntime::new(helpers.clone(), exec_root.to_path_buf())
             .with_state_root(exec_root.join("build"));
-        Self::open_with_tasks(data_root, exec_root, images, networks, helpers, Arc::new(tasks))
+        Self::open_with_tasks(
+            data_root,
+            exec_root,
+            images,
+            networks,
+            helpers,
+            Arc::new(tasks),
+        )
     }
 
     /// [`BuildService::open`] with RUN steps run by `tasks`.

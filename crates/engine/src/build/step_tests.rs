@@ -101,7 +101,8 @@ async fn a_run_step_returns_its_tasks_exit_code() {
 async fn a_run_step_whose_task_cannot_be_created_leaves_nothing() {
     let s = setup().await;
     let root = s.backend.prepare(&[]).await.expect("root");
-    s.tasks.fail_create("runc: exec: \"nosuch\": executable file not found");
+    s.tasks
+        .fail_create("runc: exec: \"nosuch\": executable file not found");
     let err = s.backend.run(&root, &spec(), &|_| {}).await.unwrap_err();
     assert!(err.contains("executable file not found"), "{err}");
     // The builder drops the root of a failed step.

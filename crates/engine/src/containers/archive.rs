@@ -93,7 +93,8 @@ impl Containers {
         let id = self.resolve(reference)?;
         let (p, r) = (path.to_string(), reference.to_string());
         self.in_root(&id, move |root, _| {
-            let loc = inroot::locate(root, &p).map_err(|e| EngineError::container_path(&r, &p, e))?;
+            let loc =
+                inroot::locate(root, &p).map_err(|e| EngineError::container_path(&r, &p, e))?;
             Ok(wire_stat(inroot::path_stat(root, &loc)))
         })
         .await
@@ -119,7 +120,8 @@ impl Containers {
         tokio::spawn(async move {
             let res = this
                 .in_root(&id, move |root, rec| {
-                    let loc = inroot::locate(root, &p).map_err(|e| EngineError::container_path(&r, &p, e))?;
+                    let loc = inroot::locate(root, &p)
+                        .map_err(|e| EngineError::container_path(&r, &p, e))?;
                     let stat = wire_stat(inroot::path_stat(root, &loc));
                     if take(&stat_tx2).is_none_or(|s| s.send(Ok(stat)).is_err()) {
                         return Ok(());

@@ -53,7 +53,11 @@ async fn a_running_record_without_a_shim_ends_exited_with_its_code_and_cleaned_u
         .map(|c| c.split(" [").next().unwrap_or_default().to_string())
         .collect();
     assert_eq!(calls, [format!("end {}", short(&gone)), "unmount".into()]);
-    assert_eq!(h.tasks.mounted(), 1, "the running container keeps its rootfs");
+    assert_eq!(
+        h.tasks.mounted(),
+        1,
+        "the running container keeps its rootfs"
+    );
 
     h.containers.restore().await;
     let state = h.state(&gone);
