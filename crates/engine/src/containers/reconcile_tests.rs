@@ -42,7 +42,7 @@ async fn a_running_record_without_a_shim_ends_exited_with_its_code_and_cleaned_u
     h.tasks.add_mount(&h.containers.rootfs(&alive));
 
     let report = h.containers.reconcile().await;
-    assert_eq!(report.stopped, [gone.clone()]);
+    assert_eq!(report.stopped, std::slice::from_ref(&gone));
     assert_eq!(report.unmounted, [h.containers.rootfs(&gone)]);
     assert!(report.marked_dead.is_empty(), "{report}");
     // (Without what the harness's probe adds to each call.)
@@ -86,8 +86,8 @@ async fn leftovers_without_a_record_are_ended_and_their_snapshots_removed() {
 
     let report = h.containers.reconcile().await;
     // `box` had no shim either: it is ended as well (its runtime state is gone already).
-    assert_eq!(report.stopped, [orphan.clone()], "{report}");
-    assert_eq!(report.orphan_snapshots, [orphan.clone()]);
+    assert_eq!(report.stopped, std::slice::from_ref(&orphan), "{report}");
+    assert_eq!(report.orphan_snapshots, std::slice::from_ref(&orphan));
     assert!(h.tasks.running().is_empty());
     assert_eq!(h.snapshots(), 1);
     h.containers.restore().await;
@@ -101,7 +101,7 @@ async fn a_record_whose_snapshot_is_gone_is_marked_dead() {
     let id = h.containers.resolve("lost").unwrap();
     h.containers.images.images().snapshots.remove(&id).unwrap();
     let report = h.containers.reconcile().await;
-    assert_eq!(report.marked_dead, [id.clone()]);
+    assert_eq!(report.marked_dead, std::slice::from_ref(&id));
     let state = h.state(&id);
     assert!(state.dead);
     assert_eq!(state.status, "dead");
