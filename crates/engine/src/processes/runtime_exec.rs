@@ -10,6 +10,7 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -125,8 +126,10 @@ impl RuntimeExec {
             .stderr
             .take()
             .map(|p| Box::new(p) as super::ProcessOutput);
+        // Removed once both the wait and the kill are gone (a probe given up is killed
+        // after its wait was dropped).
+        let pid_file = Arc::new(RemoveOnDrop(pid_file));
         let kill_file = pid_file.clone();
-        let pid_file = RemoveOnDrop(pid_file);
         let exit = Box::pin(async move {
             let code = child
                 .wait()
@@ -147,7 +150,7 @@ impl RuntimeExec {
             stderr,
             pty,
             exit,
-            kill: Box::new(move || kill_by_pid_file(&kill_file)),
+            kill: Box::new(move || kill_by_pid_file(&kill_file.0)),
         })
     }
 }
