@@ -18,6 +18,8 @@ mod inspect;
 mod kill;
 #[cfg(test)]
 mod lifecycle_tests;
+#[cfg(test)]
+mod network_events_tests;
 mod links;
 mod list;
 mod list_filter;

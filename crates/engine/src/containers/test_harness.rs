@@ -77,6 +77,7 @@ impl Harness {
             &data,
             cfg,
             records.clone(),
+            events.clone(),
             netlink.clone(),
             firewall.clone(),
         )

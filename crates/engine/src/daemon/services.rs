@@ -69,7 +69,13 @@ impl Services {
             events.clone(),
             cfg.remap.as_ref().map(|m| (m.root_uid(), m.root_gid())),
         );
-        let networks = Networks::open(&cfg.data_root, cfg.network.clone(), records.clone()).await?;
+        let networks = Networks::open(
+            &cfg.data_root,
+            cfg.network.clone(),
+            records.clone(),
+            events.clone(),
+        )
+        .await?;
         let helpers = Helpers::from_current_exe();
         let health = Health::new(records.clone(), events.clone(), helpers.clone());
         let containers = Containers::new(ContainersDeps {
