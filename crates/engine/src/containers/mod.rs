@@ -18,8 +18,6 @@ mod inspect;
 mod kill;
 #[cfg(test)]
 mod lifecycle_tests;
-#[cfg(test)]
-mod network_events_tests;
 mod links;
 mod list;
 mod list_filter;
@@ -27,6 +25,8 @@ mod logging;
 mod logs;
 pub mod namespaces;
 mod network;
+#[cfg(test)]
+mod network_events_tests;
 mod ops;
 mod options;
 mod pause;
