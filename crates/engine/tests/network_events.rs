@@ -2,7 +2,9 @@
 //! dockerd on a private socket): `create`, `connect` when a container starts (on a user
 //! network or the host's) and on `network connect`, `disconnect` on `network disconnect`
 //! and when it stops, `destroy`, `prune`; and the `type=network` and `network=` filters
-//! (a prefix of the network's name or id). Needs root, the docker CLI and dockerd.
+//! (a prefix of the network's name or id). Needs root, the docker CLI and dockerd. (A
+//! stopped container leaving a network logs nothing in moby today, one event in dockerd
+//! 20.10: the unit tests check berth's, moby's.)
 #![cfg(test)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -37,7 +39,7 @@ fn events(
     args.extend(["--format", format]);
     let o = docker(&args);
     assert!(o.status.success(), "events: {}", stderr(&o));
-    stdout(&o)
+    let mut lines: Vec<String> = stdout(&o)
         .lines()
         .map(|l| {
             let mut l = l.trim().replace(p, "");
@@ -46,7 +48,12 @@ fn events(
             }
             l
         })
-        .collect()
+        .collect();
+    // dockerd 20.10 logs `network disconnect` of a running container twice (from
+    // `disconnectFromNetwork` and again from `DisconnectFromNetwork`); moby has since
+    // logged it once, as berth does.
+    lines.dedup();
+    lines
 }
 
 /// The scenario on one daemon: its events (all network events; `network=<name of a>`;
@@ -76,8 +83,6 @@ fn scenario(docker: Docker, p: &str) -> [Vec<String>; 3] {
     out(&["network", "connect", &b, &web]);
     out(&["network", "disconnect", &a, &web]);
     out(&["stop", "-t", "0", &web]);
-    // A stopped container leaves a network without an event.
-    out(&["network", "disconnect", &b, &web]);
     out(&["rm", &web]);
     let host_id = out(&[
         "run",
