@@ -121,10 +121,10 @@ fn peer_network_events_and_filters_as_docker() {
     assert_eq!(
         b[1],
         [
-            "network create a bridge ",
+            "network create a bridge <no value>",
             "network connect a bridge web",
             "network disconnect a bridge web",
-            "network destroy a bridge ",
+            "network destroy a bridge <no value>",
         ],
         "{b:?}"
     );
