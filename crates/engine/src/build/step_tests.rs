@@ -65,11 +65,11 @@ async fn a_run_step_returns_its_tasks_exit_code() {
     assert_eq!(s.tasks.mounted(), 1);
     let key = root.key.clone();
     let tasks = s.tasks.clone();
+    // The task ends by itself once the step started it.
     let ender = tokio::spawn(async move {
-        for _ in 0..1000 {
-            if tasks.running().contains(&key) {
-                // Give the step time to start the task before it ends.
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let start = format!("start {}", &key[..12]);
+        for _ in 0..5000 {
+            if tasks.calls().contains(&start) {
                 tasks.exit(&key, 3);
                 return;
             }

@@ -79,6 +79,11 @@ impl FakeTasks {
         *self.probe.lock().unwrap_or_else(|e| e.into_inner()) = Some(probe);
     }
 
+    /// The calls so far (ids shortened to 12 digits), kept.
+    pub fn calls(&self) -> Vec<String> {
+        self.with(|s| s.calls.clone())
+    }
+
     /// The calls so far (ids shortened to 12 digits), and forgets them.
     pub fn take_calls(&self) -> Vec<String> {
         self.with(|s| std::mem::take(&mut s.calls))
