@@ -212,11 +212,12 @@ pub(crate) fn cached_program(root: &std::path::Path, s: &LinuxSeccomp) -> Option
 /// OCI form, for a container with capabilities `caps` (e.g. "CAP_SYS_ADMIN") on this
 /// machine's architecture.
 pub fn from_docker_profile(profile: &Value, caps: &[String]) -> Result<LinuxSeccomp> {
-    let (arch_name, docker_arch) = native_arch();
+    let arch = berth_units::arch::seccomp_arch();
+    let native = arch.map_or("", |a| a.native);
     let mut arches = Vec::new();
     for m in profile["archMap"].as_array().into_iter().flatten() {
-        if m["architecture"] == arch_name {
-            arches.push(Value::from(arch_name));
+        if let Some(a) = arch.filter(|a| m["architecture"] == a.scmp) {
+            arches.push(Value::from(a.scmp));
             arches.extend(
                 m["subArchitectures"]
                     .as_array()
@@ -242,10 +243,10 @@ pub fn from_docker_profile(profile: &Value, caps: &[String]) -> Result<LinuxSecc
                 continue;
             }
         }
-        if inc["arches"].is_array() && !has(&inc["arches"], docker_arch) {
+        if inc["arches"].is_array() && !has(&inc["arches"], native) {
             continue;
         }
-        if caps.iter().any(|c| has(&exc["caps"], c)) || has(&exc["arches"], docker_arch) {
+        if caps.iter().any(|c| has(&exc["caps"], c)) || has(&exc["arches"], native) {
             continue;
         }
         let mut rule = json!({"names": sc["names"], "action": sc["action"]});
@@ -266,16 +267,6 @@ pub fn from_docker_profile(profile: &Value, caps: &[String]) -> Result<LinuxSecc
         doc["defaultErrnoRet"] = e.clone();
     }
     serde_json::from_value(doc).map_err(|e| Error::Seccomp(format!("docker profile: {e}")))
-}
-
-fn native_arch() -> (&'static str, &'static str) {
-    match std::env::consts::ARCH {
-        "x86_64" => ("SCMP_ARCH_X86_64", "amd64"),
-        "aarch64" => ("SCMP_ARCH_AARCH64", "arm64"),
-        "riscv64" => ("SCMP_ARCH_RISCV64", "riscv64"),
-        "s390x" => ("SCMP_ARCH_S390X", "s390x"),
-        _ => ("SCMP_ARCH_NATIVE", "unknown"),
-    }
 }
 
 #[cfg(test)]
