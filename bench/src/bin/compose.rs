@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_bench::engines::{Engines, DOCKER_CLI};
+use berth_bench::engines::Engines;
 use berth_bench::median;
 use berth_testkit::TempDir;
 
