@@ -8,7 +8,7 @@
 //! live restore starts a new monitor; an old one notices its generation is stale and ends.
 //!
 //! A service of its own, built once by `daemon/services.rs` with what it needs (records,
-//! events, the runtime). The container lifecycle reaches it only through the
+//! events, the [`ProcessRuntime`] that starts the probes). The container lifecycle reaches it only through the
 //! [`HealthMonitor`] trait it defines: a container started, and the health to show.
 
 use std::collections::HashMap;
@@ -18,9 +18,13 @@ use std::time::{Duration, Instant};
 use berth_api_types::{Health as HealthState, HealthConfig, HealthcheckResult};
 use berth_units::format_go_duration;
 
+use oci_spec::runtime::Process;
+use tokio::io::AsyncReadExt;
+
+use crate::error::Result;
 use crate::events::EventBus;
-use crate::helpers::Helpers;
 use crate::logfile;
+use crate::processes::{self, Launch, Launched, ProcessOutput, ProcessRuntime, Stdio};
 use crate::record::{ContainerRecord, ContainerStore};
 use crate::spec;
 
@@ -110,18 +114,22 @@ pub struct Health {
     me: Weak<Health>,
     records: ContainerStore,
     events: Arc<EventBus>,
-    helpers: Helpers,
+    processes: Arc<dyn ProcessRuntime>,
     board: HealthBoard,
 }
 
 impl Health {
-    /// The service over the records (read), the event bus and the runtime.
-    pub fn new(records: ContainerStore, events: Arc<EventBus>, helpers: Helpers) -> Arc<Self> {
+    /// The service over the records (read), the event bus and what starts the probes.
+    pub fn new(
+        records: ContainerStore,
+        events: Arc<EventBus>,
+        processes: Arc<dyn ProcessRuntime>,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|me| Health {
             me: me.clone(),
             records,
             events,
-            helpers,
+            processes,
             board: HealthBoard::default(),
         })
     }
@@ -206,7 +214,9 @@ impl Health {
                 if result.exit_code == 0 {
                     h.failing_streak = 0;
                     h.status = "healthy".into();
-                } else if !in_start {
+                } else if !(in_start && h.status == "starting") {
+                    // A failure counts, except while starting within the start period
+                    // (Docker's: a container that was healthy once is judged at once).
                     h.failing_streak += 1;
                     if h.failing_streak >= retries {
                         h.status = "unhealthy".into();
@@ -232,77 +242,45 @@ impl Health {
         timeout: Duration,
     ) -> HealthcheckResult {
         let start = logfile::now();
-        let mut cmd = self.helpers.runtime.command();
-        cmd.arg("--root")
-            .arg(self.records.exec_root().join("runtime"))
-            .arg("exec");
-        // The user, read from the container's own files without leaving its root.
-        let root = std::path::PathBuf::from(format!("/proc/{}/root", rec.state.pid));
-        if let Ok(root) = berth_inroot::Root::open(&root) {
-            let passwd = root.read_text("/etc/passwd").unwrap_or_default();
-            let group = root.read_text("/etc/group").unwrap_or_default();
-            if let Ok((uid, gid, _)) = spec::parse_user(&passwd, &group, &rec.config.user) {
-                cmd.arg("--user").arg(format!("{uid}:{gid}"));
-            }
-        }
-        if !rec.config.working_dir.is_empty() {
-            cmd.arg("--cwd").arg(&rec.config.working_dir);
-        }
-        let mut env = rec.config.env.clone().unwrap_or_default();
-        if !env.iter().any(|v| v.starts_with("PATH=")) {
-            env.push(format!("PATH={}", spec::DEFAULT_PATH));
-        }
-        for v in env {
-            cmd.arg("--env").arg(v);
-        }
-        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let pid_file = self
-            .records
-            .state_dir(&rec.id)
-            .join(format!("health-{n}.pid"));
-        cmd.arg("--pid-file").arg(&pid_file);
-        cmd.arg(&rec.id).args(argv);
-        cmd.stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        let (exit_code, output) = match cmd.spawn() {
+        let (exit_code, output) = match self.launch_probe(rec, argv).await {
             Err(e) => (-1, format!("health check: {e}")),
-            Ok(child) => match tokio::time::timeout(timeout, child.wait_with_output()).await {
-                Err(_) => {
-                    // The probe itself, inside the container (killing only `runtime exec`
-                    // would leave it running).
-                    if let Some(pid) = std::fs::read_to_string(&pid_file)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<i32>().ok())
-                        .and_then(rustix::process::Pid::from_raw)
-                    {
-                        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-                    }
-                    (
-                        -1,
-                        format!(
-                            "Health check exceeded timeout ({})",
-                            format_go_duration(
-                                i64::try_from(timeout.as_nanos()).unwrap_or(i64::MAX)
-                            )
-                        ),
-                    )
-                }
-                Ok(Err(e)) => (-1, format!("health check: {e}")),
-                Ok(Ok(out)) => {
-                    let mut text = out.stdout;
-                    text.extend_from_slice(&out.stderr);
+            Ok(probe) => {
+                let Launched {
+                    stdout,
+                    stderr,
+                    exit,
+                    kill,
+                    ..
+                } = probe;
+                let run = async move {
+                    let (out, err, exit) = tokio::join!(read_all(stdout), read_all(stderr), exit);
+                    let mut text = out;
+                    text.extend_from_slice(&err);
                     text.truncate(MAX_OUTPUT);
                     (
-                        out.status.code().map(i64::from).unwrap_or(-1),
+                        exit.code.unwrap_or(-1),
                         String::from_utf8_lossy(&text).into_owned(),
                     )
+                };
+                match tokio::time::timeout(timeout, run).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        // The probe itself, inside the container; dropping the wait ends
+                        // what launched it.
+                        kill();
+                        (
+                            -1,
+                            format!(
+                                "Health check exceeded timeout ({})",
+                                format_go_duration(
+                                    i64::try_from(timeout.as_nanos()).unwrap_or(i64::MAX)
+                                )
+                            ),
+                        )
+                    }
                 }
-            },
+            }
         };
-        let _ = std::fs::remove_file(&pid_file);
         HealthcheckResult {
             start,
             end: logfile::now(),
@@ -310,6 +288,71 @@ impl Health {
             output,
         }
     }
+
+    /// Starts a probe: the container's process with the probe's command, the container's
+    /// user (read from the container's own files without leaving its root), working
+    /// directory and environment.
+    async fn launch_probe(&self, rec: &ContainerRecord, argv: &[String]) -> Result<Launched> {
+        let base = processes::bundle_process(&self.records.state_dir(&rec.id))?;
+        let root = std::path::PathBuf::from(format!("/proc/{}/root", rec.state.pid));
+        let user = berth_inroot::Root::open(&root).ok().and_then(|root| {
+            let passwd = root.read_text("/etc/passwd").unwrap_or_default();
+            let group = root.read_text("/etc/group").unwrap_or_default();
+            spec::parse_user(&passwd, &group, &rec.config.user)
+                .ok()
+                .map(|(uid, gid, _)| (uid, gid))
+        });
+        let process = probe_process(&base, argv, rec, user);
+        let id = crate::record::new_id();
+        self.processes
+            .launch(Launch {
+                container: &rec.id,
+                id: &id,
+                process: &process,
+                stdio: Stdio::Pipes { stdin: false },
+                kill_on_drop: true,
+            })
+            .await
+    }
+}
+
+/// The probe's process: the container's (`base`) with `argv`, no terminal, the container's
+/// environment (with a default `PATH`) and working directory, and `user`'s ids (the rest of
+/// the container's user kept).
+pub fn probe_process(
+    base: &Process,
+    argv: &[String],
+    rec: &ContainerRecord,
+    user: Option<(u32, u32)>,
+) -> Process {
+    let mut p = base.clone();
+    p.set_args(Some(argv.to_vec()));
+    p.set_terminal(Some(false));
+    let mut env = rec.config.env.clone().unwrap_or_default();
+    if !env.iter().any(|v| v.starts_with("PATH=")) {
+        env.push(format!("PATH={}", spec::DEFAULT_PATH));
+    }
+    p.set_env(Some(processes::merge_env(
+        p.env().as_deref().unwrap_or_default(),
+        &env,
+    )));
+    if !rec.config.working_dir.is_empty() {
+        p.set_cwd(std::path::PathBuf::from(&rec.config.working_dir));
+    }
+    if let Some((uid, gid)) = user {
+        let mut u = p.user().clone();
+        u.set_uid(uid).set_gid(gid);
+        p.set_user(u);
+    }
+    p
+}
+
+async fn read_all(pipe: Option<ProcessOutput>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(mut p) = pipe {
+        let _ = p.read_to_end(&mut buf).await;
+    }
+    buf
 }
 
 #[cfg(test)]

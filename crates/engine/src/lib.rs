@@ -10,6 +10,8 @@
 //! - [`layout`]: who may enter the data root and the exec root (their modes);
 //! - [`logfile`]: the json-file log format and log times (from `berth-logdriver`);
 //! - [`networks`]: networks and container networking;
+//! - [`processes`]: the seam that starts processes in running containers (exec, health
+//!   probes): `ProcessRuntime`, the real `RuntimeExec`;
 //! - [`session`], [`stream`]: what services hand out for attach/exec sessions, logs and
 //!   other streams (the daemon adapts them to the HTTP layer);
 //! - [`spec`]: the OCI runtime spec of a container, typed, built by small pure functions;
@@ -30,6 +32,7 @@ pub mod hostinfo;
 pub mod images;
 pub mod layout;
 pub mod networks;
+pub mod processes;
 pub mod record;
 pub mod remap;
 pub mod session;

@@ -9,10 +9,14 @@ mod attach;
 mod changes;
 mod commit;
 mod create;
+#[cfg(test)]
+mod exec_tests;
 mod exit;
 mod export;
 #[cfg(test)]
 pub(crate) mod fake_tasks;
+#[cfg(test)]
+mod health_tests;
 pub mod host_settings;
 mod inspect;
 mod kill;
@@ -138,6 +142,8 @@ pub struct ContainersDeps {
     pub tasks: Arc<dyn tasks::TaskRuntime>,
     /// The health checks (the [`crate::health::Health`] service).
     pub health: Arc<dyn HealthMonitor>,
+    /// The helper programs (resolved once, by the builder).
+    pub helpers: crate::helpers::Helpers,
 }
 
 impl Containers {
@@ -156,7 +162,7 @@ impl Containers {
             security_defaults: deps.security_defaults,
             networks: deps.networks,
             volumes: deps.volumes,
-            helpers: crate::helpers::Helpers::from_current_exe(),
+            helpers: deps.helpers,
             live_restore: deps.live_restore,
             cgroup_driver: deps.cgroup_driver,
             tasks: deps.tasks,

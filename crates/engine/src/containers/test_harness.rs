@@ -1,6 +1,7 @@
 //! `Containers` built for unit tests, without root: the real services (records, images,
-//! volumes, networks, events) on a temporary directory, over the fake tasks of
-//! [`super::fake_tasks`] and the network crate's in-memory links and firewall.
+//! volumes, networks, events, health, execs) on a temporary directory, over the fake tasks
+//! of [`super::fake_tasks`], the fake processes of [`crate::processes::fake`] and the network
+//! crate's in-memory links and firewall.
 
 use std::sync::Arc;
 
@@ -13,8 +14,11 @@ use serde_json::json;
 use super::fake_tasks::FakeTasks;
 use super::{Containers, ContainersDeps};
 use crate::events::EventBus;
+use crate::execs::Execs;
+use crate::health::Health;
 use crate::images::ImageService;
 use crate::networks::{NetConfig, Networks};
+use crate::processes::fake::FakeProcesses;
 use crate::record::ContainerStore;
 use crate::volumes::Volumes;
 
@@ -35,6 +39,14 @@ pub struct Harness {
     pub netlink: Arc<FakeNetlink>,
     /// The fake firewall.
     pub firewall: Arc<FakeFirewall>,
+    /// The health checks, over the fake processes.
+    pub health: Arc<Health>,
+    /// Exec instances, over the fake processes.
+    pub execs: Arc<Execs>,
+    /// The fake processes (exec and health probes).
+    pub processes: Arc<FakeProcesses>,
+    /// The event bus.
+    pub events: Arc<EventBus>,
     /// Data and exec roots live here (kept by the harness).
     pub dir: Arc<TempDir>,
 }
@@ -83,10 +95,13 @@ impl Harness {
         .await
         .expect("networks");
         let tasks = Arc::new(FakeTasks::default());
-        let health = crate::health::Health::new(
+        let processes = Arc::new(FakeProcesses::default());
+        let health = Health::new(records.clone(), events.clone(), processes.clone());
+        let execs = Execs::new(
             records.clone(),
+            networks.clone(),
             events.clone(),
-            crate::helpers::Helpers::from_current_exe(),
+            processes.clone(),
         );
         let containers = Containers::new(ContainersDeps {
             records,
@@ -99,7 +114,8 @@ impl Harness {
             live_restore,
             cgroup_driver: "cgroupfs".into(),
             tasks: tasks.clone(),
-            health,
+            health: health.clone(),
+            helpers: crate::helpers::Helpers::next_to(std::path::Path::new("/nonexistent/berth")),
         });
         let (nl, fw) = (netlink.clone(), firewall.clone());
         tasks.set_probe(Box::new(move || {
@@ -114,6 +130,10 @@ impl Harness {
             tasks,
             netlink,
             firewall,
+            health,
+            execs,
+            processes,
+            events,
             dir,
         }
     }
@@ -125,9 +145,19 @@ impl Harness {
         image: &str,
         host: serde_json::Value,
     ) -> crate::error::Result<String> {
+        let config = json!({"Image": image, "Cmd": ["sleep", "1000"]});
+        self.create_with(name, config, host).await
+    }
+
+    /// `POST /containers/create` with the Docker JSON `config` and `host` (HostConfig).
+    pub async fn create_with(
+        &self,
+        name: &str,
+        config: serde_json::Value,
+        host: serde_json::Value,
+    ) -> crate::error::Result<String> {
         let body = ContainerCreateRequest {
-            config: serde_json::from_value(json!({"Image": image, "Cmd": ["sleep", "1000"]}))
-                .expect("config"),
+            config: serde_json::from_value(config).expect("config"),
             host_config: Some(serde_json::from_value(host).expect("host config")),
             networking_config: None,
         };

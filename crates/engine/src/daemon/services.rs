@@ -1,6 +1,8 @@
 //! The one place the engine's services are built, each once and with what it needs, in
 //! dependency order: records and events, images, volumes, networks, health checks, then
-//! containers (which use all of them) and exec instances. Then crash recovery and live restore, before anything is served.
+//! containers (which use all of them) and exec instances. The helper programs are resolved
+//! here once, and exec and health share one process runtime. Then crash recovery and live
+//! restore, before anything is served.
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use crate::health::Health;
 use crate::helpers::Helpers;
 use crate::images::{ImageService, ImageUser, ImageUsers};
 use crate::networks::Networks;
+use crate::processes::RuntimeExec;
 use crate::record::ContainerStore;
 use crate::volumes::Volumes;
 
@@ -70,8 +73,10 @@ impl Services {
             cfg.remap.as_ref().map(|m| (m.root_uid(), m.root_gid())),
         );
         let networks = Networks::open(&cfg.data_root, cfg.network.clone(), records.clone()).await?;
+        // The helper programs, resolved once for every service that runs them.
         let helpers = Helpers::from_current_exe();
-        let health = Health::new(records.clone(), events.clone(), helpers.clone());
+        let processes = Arc::new(RuntimeExec::new(helpers.clone(), cfg.exec_root.clone()));
+        let health = Health::new(records.clone(), events.clone(), processes.clone());
         let containers = Containers::new(ContainersDeps {
             records: records.clone(),
             images: images.clone(),
@@ -84,8 +89,9 @@ impl Services {
             cgroup_driver: cfg.cgroup_driver.clone(),
             tasks: Arc::new(ShimRuntime::new(helpers.clone(), cfg.exec_root.clone())),
             health: health.clone(),
+            helpers: helpers.clone(),
         });
-        let execs = Execs::new(records.clone(), networks.clone(), events.clone(), helpers);
+        let execs = Execs::new(records.clone(), networks.clone(), events.clone(), processes);
         // Build steps left by a daemon that died mid-build are cleared here, before the
         // container reconcile (their snapshots have no container record); recovery keeps
         // the layers the build cache uses.
@@ -94,7 +100,7 @@ impl Services {
             &cfg.exec_root,
             images.clone(),
             networks.clone(),
-            containers.helpers.clone(),
+            helpers,
         )?;
         let cache = builds.clone();
         images.set_build_roots(Arc::new(move || cache.cache_roots()));

@@ -1,10 +1,11 @@
 //! Exec instances: `POST /containers/{id}/exec`, `/exec/{id}/start|resize|json`.
 //!
-//! An exec runs `berth runtime exec` as a child of the daemon. Without a tty its stdio are
-//! pipes, multiplexed onto the hijacked connection. With a tty the runtime hands the pty
-//! master over a console socket (as to a shim); the daemon keeps it for `/exec/{id}/resize`,
-//! streams it raw, and watches the client's input for the detach keys (Docker's
-//! `copyEscapable`): on the sequence the session ends and the process keeps running.
+//! An exec's process is started by the [`ProcessRuntime`] the builder hands the service
+//! (`berth runtime exec` as a child of the daemon; a fake in unit tests). Without a tty its
+//! stdio are pipes, multiplexed onto the hijacked connection. With a tty the runtime hands
+//! the pty master over; the service keeps it for `/exec/{id}/resize`, streams it raw, and
+//! watches the client's input for the detach keys (Docker's `copyEscapable`): on the
+//! sequence the session ends and the process keeps running.
 
 mod process;
 mod pty;
@@ -22,8 +23,8 @@ use berth_api_types::detach_keys;
 use berth_api_types::*;
 
 use crate::events::EventBus;
-use crate::helpers::Helpers;
 use crate::networks::Networks;
+use crate::processes::ProcessRuntime;
 use crate::record;
 use crate::record::ContainerStore;
 
@@ -54,34 +55,26 @@ pub struct Execs {
     records: ContainerStore,
     networks: Arc<Networks>,
     events: Arc<EventBus>,
-    helpers: Helpers,
+    processes: Arc<dyn ProcessRuntime>,
     instances: Mutex<HashMap<String, ExecRecord>>,
 }
 
 impl Execs {
     /// The service over the records (read), the networks (an exec sees the container's
-    /// legacy link variables), the event bus and the runtime.
+    /// legacy link variables), the event bus and what starts the processes.
     pub fn new(
         records: ContainerStore,
         networks: Arc<Networks>,
         events: Arc<EventBus>,
-        helpers: Helpers,
+        processes: Arc<dyn ProcessRuntime>,
     ) -> Arc<Self> {
         Arc::new(Execs {
             records,
             networks,
             events,
-            helpers,
+            processes,
             instances: Mutex::new(HashMap::new()),
         })
-    }
-
-    /// `berth-runtime --root <exec-root>/runtime`.
-    fn runtime_cmd(&self) -> tokio::process::Command {
-        let mut cmd = self.helpers.runtime.command();
-        cmd.arg("--root")
-            .arg(self.records.exec_root().join("runtime"));
-        cmd
     }
 
     /// `POST /containers/{id}/exec`.
@@ -128,7 +121,7 @@ impl Execs {
         Ok(IdResponse { id })
     }
 
-    fn exec_record(&self, id: &str) -> Result<ExecRecord> {
+    pub(crate) fn exec_record(&self, id: &str) -> Result<ExecRecord> {
         self.instances
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -1,12 +1,10 @@
-//! The process of a `docker exec`, handed to the runtime as a 0600 `process.json`
-//! (`runtime exec --process`): never its environment on a command line, where any host user
-//! reads it in `/proc/<pid>/cmdline`. It is the container's `oci_spec` process (from its
-//! bundle) with the exec's changes, each a small pure function as in `crate::spec`.
+//! The process of a `docker exec`: the container's `oci_spec` process (from its bundle) with
+//! the exec's changes, each a small pure function as in `crate::spec`. The
+//! [`crate::processes::ProcessRuntime`] starts it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use oci_spec::runtime::{Process, User};
-use serde::Deserialize;
 
 /// What an exec changes in the container's process.
 #[derive(Debug, Clone, Default)]
@@ -25,18 +23,6 @@ pub struct ExecProcess {
     pub privileged: bool,
 }
 
-/// `container`'s environment with `over` set on it: a variable of `over` replaces the
-/// container's of the same name (and an earlier one of `over`), and comes last.
-pub fn merge_env(container: &[String], over: &[String]) -> Vec<String> {
-    let mut env = container.to_vec();
-    for kv in over {
-        let key = kv.split('=').next().unwrap_or_default();
-        env.retain(|x| x.split('=').next() != Some(key));
-        env.push(kv.clone());
-    }
-    env
-}
-
 /// The exec's user: its ids replace the container's user whole (no umask or name carried
 /// over); supplementary gids only when there are any.
 pub fn exec_user(uid: u32, gid: u32, additional: &[u32]) -> User {
@@ -52,7 +38,7 @@ pub fn build(container: &Process, exec: &ExecProcess) -> Result<Process, String>
     let mut p = container.clone();
     p.set_args(Some(exec.args.clone()));
     p.set_terminal(Some(exec.tty));
-    let env = merge_env(p.env().as_deref().unwrap_or_default(), &exec.env);
+    let env = crate::processes::merge_env(p.env().as_deref().unwrap_or_default(), &exec.env);
     p.set_env(Some(env));
     if let Some(cwd) = &exec.cwd {
         p.set_cwd(PathBuf::from(cwd));
@@ -66,35 +52,6 @@ pub fn build(container: &Process, exec: &ExecProcess) -> Result<Process, String>
         )?));
     }
     Ok(p)
-}
-
-/// The exec's process file; removed when dropped (once the runtime has run).
-#[derive(Debug)]
-pub struct ProcessFile(pub PathBuf);
-
-impl Drop for ProcessFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// The part of a bundle's `config.json` an exec starts from.
-#[derive(Deserialize)]
-struct Bundle {
-    process: Option<Process>,
-}
-
-/// Writes the exec's process next to the bundle (`<state>/exec-<id>.json`, 0600).
-pub fn write(state_dir: &Path, exec_id: &str, exec: &ExecProcess) -> std::io::Result<ProcessFile> {
-    let bundle: Bundle = serde_json::from_slice(&std::fs::read(state_dir.join("config.json"))?)
-        .map_err(std::io::Error::other)?;
-    let container = bundle
-        .process
-        .ok_or_else(|| std::io::Error::other("the container's bundle has no process"))?;
-    let process = build(&container, exec).map_err(std::io::Error::other)?;
-    let path = state_dir.join(format!("exec-{exec_id}.json"));
-    crate::layout::write_private(&path, &serde_json::to_vec(&process).unwrap_or_default())?;
-    Ok(ProcessFile(path))
 }
 
 #[cfg(test)]
@@ -114,25 +71,6 @@ mod tests {
             "oomScoreAdj": 5,
         }))
         .unwrap()
-    }
-
-    fn strings(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn env_of_the_exec_wins_and_comes_last() {
-        let c = strings(&["PATH=/bin", "A=1", "B=2"]);
-        assert_eq!(
-            merge_env(&c, &strings(&["A=3", "C=4", "C=5"])),
-            strings(&["PATH=/bin", "B=2", "A=3", "C=5"])
-        );
-        assert_eq!(merge_env(&c, &[]), c);
-        // A bare name is a variable too (the runtime passes it on as given).
-        assert_eq!(
-            merge_env(&c, &strings(&["B"])),
-            strings(&["PATH=/bin", "A=1", "B"])
-        );
     }
 
     #[test]
@@ -207,31 +145,5 @@ mod tests {
             assert_eq!(names.len(), crate::spec::all_caps().len(), "{set}");
         }
         assert!(caps.get("inheritable").is_none() && caps.get("ambient").is_none());
-    }
-
-    #[test]
-    fn a_bundle_without_a_process_is_an_error() {
-        let dir = berth_testkit::TempDir::new("berth-exec-process-");
-        std::fs::write(dir.path().join("config.json"), br#"{"ociVersion":"1.0.2"}"#).unwrap();
-        let err = write(dir.path(), "e1", &ExecProcess::default()).unwrap_err();
-        assert!(err.to_string().contains("no process"), "{err}");
-        let spec =
-            json!({"ociVersion": "1.0.2", "process": serde_json::to_value(container()).unwrap()});
-        std::fs::write(dir.path().join("config.json"), spec.to_string()).unwrap();
-        let file = write(
-            dir.path(),
-            "e1",
-            &ExecProcess {
-                args: vec!["true".into()],
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let written: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&file.0).unwrap()).unwrap();
-        assert_eq!(written["args"], json!(["true"]));
-        let path = file.0.clone();
-        drop(file);
-        assert!(!path.exists());
     }
 }

@@ -1,8 +1,7 @@
-//! The pty of a tty exec: received from the runtime's console socket, sized, and pumped
-//! to and from the client (detach keys included).
+//! The pty of a tty exec (the process runtime hands its master over): sized, and pumped to
+//! and from the client (detach keys included).
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,43 +38,11 @@ pub(super) fn set_size(fd: &OwnedFd, height: u32, width: u32) -> std::io::Result
     rustix::termios::tcsetwinsize(fd, ws).map_err(std::io::Error::from)
 }
 
-/// Receives the pty master the runtime sends on the console socket.
-pub(super) fn receive_fd(conn: std::os::unix::net::UnixStream) -> std::io::Result<OwnedFd> {
-    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-    use std::mem::MaybeUninit;
-    conn.set_nonblocking(false)?;
-    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut cmsg = RecvAncillaryBuffer::new(&mut space);
-    let mut data = [0u8; 256];
-    let mut iov = [std::io::IoSliceMut::new(&mut data)];
-    recvmsg(conn.as_fd(), &mut iov, &mut cmsg, RecvFlags::CMSG_CLOEXEC)?;
-    for msg in cmsg.drain() {
-        if let RecvAncillaryMessage::ScmRights(mut fds) = msg {
-            if let Some(fd) = fds.next() {
-                return Ok(fd);
-            }
-        }
-    }
-    Err(std::io::Error::other(
-        "no pty received on the console socket",
-    ))
-}
-
-/// Removes the console socket when the start is over, however it ends.
-pub(super) struct SocketFile(pub(super) PathBuf);
-
-impl Drop for SocketFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// Drives a tty exec session; true when the client typed the detach keys.
 pub(super) async fn pump_pty(
     pty: Arc<OwnedFd>,
     mut s: SessionStreams,
-    runtime_stderr: Option<tokio::process::ChildStderr>,
+    runtime_stderr: Option<crate::processes::ProcessOutput>,
     with_stdin: bool,
     keys: Vec<u8>,
     mut exit_rx: tokio::sync::watch::Receiver<Option<i64>>,

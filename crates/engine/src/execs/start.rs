@@ -1,8 +1,7 @@
-//! `POST /exec/{id}/start`: the runtime's `exec`, with pipes or a pty, and the session
-//! over the hijacked connection.
+//! `POST /exec/{id}/start`: the exec's process, started by the process runtime with pipes or
+//! a pty, and the session over the hijacked connection.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::error::{EngineError, Result};
 use crate::session::Session;
@@ -10,15 +9,17 @@ use crate::stream::StdStream;
 use berth_api_types::detach_keys;
 use berth_api_types::*;
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
-use super::pty::{pty_halves, pump_pty, receive_fd, set_size, SocketFile};
+use super::process::ExecProcess;
+use super::pty::{pty_halves, pump_pty, set_size};
 use super::Execs;
+use crate::processes::{self, Launch, Launched, Stdio};
 use crate::spec;
 
 impl Execs {
-    /// `POST /exec/{id}/start`: runs `berth runtime exec`, with pipes or a pty.
+    /// `POST /exec/{id}/start`: starts the exec's process, with pipes or a pty.
     pub async fn exec_start(
         self: &Arc<Self>,
         id: &str,
@@ -39,8 +40,6 @@ impl Execs {
         }
         self.set_exec(id, |x| x.started = true);
         let tty = e.config.tty;
-        let mut cmd = self.runtime_cmd();
-        cmd.arg("exec");
         let user = if e.config.user.is_empty() {
             rec.config.user.clone()
         } else {
@@ -81,7 +80,7 @@ impl Execs {
         if !env.iter().any(|v| v.starts_with("PATH=")) {
             env.push(format!("PATH={}", spec::DEFAULT_PATH));
         }
-        let process = super::process::ExecProcess {
+        let changes = super::process::ExecProcess {
             args: e.config.cmd.clone().map(|c| c.0).unwrap_or_default(),
             env,
             cwd: (!cwd.is_empty()).then_some(cwd),
@@ -89,90 +88,26 @@ impl Execs {
             tty,
             privileged: e.config.privileged,
         };
-        let process_file = super::process::write(&self.records.state_dir(&rec.id), id, &process)
-            .map_err(|err| {
-                self.set_exec(id, |x| x.exit_code = Some(126));
-                EngineError::internal(err)
-            })?;
-        cmd.arg("--process").arg(&process_file.0);
-        let console = if tty {
-            let dir = self.records.exec_root().join("s");
-            std::fs::create_dir_all(&dir).map_err(EngineError::internal)?;
-            let path = dir.join(format!("{}.exec", &id[..12.min(id.len())]));
-            let _ = std::fs::remove_file(&path);
-            let listener = tokio::net::UnixListener::bind(&path).map_err(EngineError::internal)?;
-            cmd.arg("--tty").arg("--console-socket").arg(&path);
-            Some((listener, SocketFile(path)))
+        let stdio = if tty {
+            Stdio::Tty
         } else {
-            None
+            Stdio::Pipes {
+                stdin: e.config.attach_stdin,
+            }
         };
-        // The runtime writes the pid file once the program runs: without it, the program
-        // could not be started and the exec exits 126, as Docker's.
-        let pid_dir = self.records.exec_root().join("s");
-        std::fs::create_dir_all(&pid_dir).map_err(EngineError::internal)?;
-        let pid_file = pid_dir.join(format!("{}.pid", &id[..12.min(id.len())]));
-        let _ = std::fs::remove_file(&pid_file);
-        cmd.arg("--pid-file").arg(&pid_file);
-        cmd.arg(&rec.id);
-        if tty {
-            cmd.stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null());
-        } else {
-            cmd.stdin(if e.config.attach_stdin {
-                std::process::Stdio::piped()
-            } else {
-                std::process::Stdio::null()
-            });
-            cmd.stdout(std::process::Stdio::piped());
-        }
-        // Without a tty this is the process's stderr; with one, only the runtime's errors.
-        cmd.stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().map_err(|err| {
-            self.set_exec(id, |x| x.exit_code = Some(126));
-            EngineError::internal(err)
-        })?;
-        let mut pty = None;
-        if let Some((listener, _socket_file)) = console {
-            let got = tokio::select! {
-                a = listener.accept() => Some(a),
-                _ = child.wait() => None,
-                _ = tokio::time::sleep(Duration::from_secs(60)) => None,
-            };
-            let fd = match got {
-                Some(Ok((conn, _))) => match conn.into_std() {
-                    Ok(std_conn) => tokio::task::spawn_blocking(move || receive_fd(std_conn))
-                        .await
-                        .map_err(EngineError::internal)
-                        .and_then(|r| r.map_err(EngineError::internal)),
-                    Err(err) => Err(EngineError::internal(err)),
-                },
-                Some(Err(err)) => Err(EngineError::internal(err)),
-                None => Err(EngineError::internal("the runtime sent no console")),
-            };
-            match fd {
-                Ok(fd) => {
-                    let fd = Arc::new(fd);
-                    if let Some([h, w]) = start.console_size.or(e.config.console_size) {
-                        if h > 0 && w > 0 {
-                            let _ = set_size(&fd, h, w);
-                        }
-                    }
-                    pty = Some(fd);
-                }
-                Err(err) => {
-                    let _ = child.start_kill();
-                    let mut msg = String::new();
-                    if let Some(mut s) = child.stderr.take() {
-                        let _ = s.read_to_string(&mut msg).await;
-                    }
-                    let _ = child.wait().await;
-                    self.set_exec(id, |x| x.exit_code = Some(126));
-                    let msg = msg.trim();
-                    return Err(if msg.is_empty() {
-                        err
-                    } else {
-                        EngineError::internal(msg.to_string())
-                    });
+        let launched = match self.launch(&rec.id, id, &changes, stdio).await {
+            Ok(l) => l,
+            Err(err) => {
+                // The program never ran: the exec exits 126, as Docker's.
+                self.set_exec(id, |x| x.exit_code = Some(126));
+                return Err(err);
+            }
+        };
+        let pty = launched.pty.map(Arc::new);
+        if let Some(fd) = &pty {
+            if let Some([h, w]) = start.console_size.or(e.config.console_size) {
+                if h > 0 && w > 0 {
+                    let _ = set_size(fd, h, w);
                 }
             }
         }
@@ -180,7 +115,7 @@ impl Execs {
         let pty2 = pty.clone();
         self.set_exec(&eid, |x| {
             x.running = true;
-            x.pid = i64::from(child.id().unwrap_or(0));
+            x.pid = launched.pid;
             x.pty = pty2;
         });
         self.events.for_container(
@@ -195,9 +130,8 @@ impl Execs {
             &rec,
             &[("execID", eid.clone())],
         );
-        let stdout = child.stdout.take();
-        let stderr = child.stderr.take();
-        let stdin = child.stdin.take();
+        let (stdout, stderr, stdin) = (launched.stdout, launched.stderr, launched.stdin);
+        let exit = launched.exit;
         // The process is waited for apart from any session, so a detached or abandoned
         // session still records the exit code.
         let (exit_tx, exit_rx) = tokio::sync::watch::channel(None::<i64>);
@@ -205,17 +139,12 @@ impl Execs {
             let this = self.clone();
             let eid = eid.clone();
             tokio::spawn(async move {
-                let code = i64::from(
-                    child
-                        .wait()
-                        .await
-                        .ok()
-                        .and_then(|s| s.code())
-                        .unwrap_or(126),
-                );
-                drop(process_file);
-                let code = if pid_file.exists() { code } else { 126 };
-                let _ = std::fs::remove_file(&pid_file);
+                let exit = exit.await;
+                // Without the runtime's pid file the program never ran: 126, as Docker's.
+                let code = match exit.code {
+                    Some(code) if exit.ran => code,
+                    _ => 126,
+                };
                 this.set_exec(&eid, |x| {
                     x.running = false;
                     x.exit_code = Some(code);
@@ -232,13 +161,7 @@ impl Execs {
                     });
                 }
             }
-            for mut pipe in [
-                stdout.map(|p| Box::new(p) as Box<dyn AsyncRead + Send + Unpin>),
-                stderr.map(|p| Box::new(p) as Box<dyn AsyncRead + Send + Unpin>),
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for mut pipe in [stdout, stderr].into_iter().flatten() {
                 tokio::spawn(async move {
                     let _ = tokio::io::copy(&mut pipe, &mut tokio::io::sink()).await;
                 });
@@ -271,16 +194,7 @@ impl Execs {
                 });
             }
             let (tx, mut rx) = mpsc::channel::<(StdStream, Bytes)>(64);
-            for (pipe, st) in [
-                (
-                    stdout.map(|p| Box::new(p) as Box<dyn AsyncRead + Send + Unpin>),
-                    StdStream::Stdout,
-                ),
-                (
-                    stderr.map(|p| Box::new(p) as Box<dyn AsyncRead + Send + Unpin>),
-                    StdStream::Stderr,
-                ),
-            ] {
+            for (pipe, st) in [(stdout, StdStream::Stdout), (stderr, StdStream::Stderr)] {
                 if let Some(mut p) = pipe {
                     let tx = tx.clone();
                     tokio::spawn(async move {
@@ -308,5 +222,26 @@ impl Execs {
             let _ = exit_rx.wait_for(|c| c.is_some()).await;
             let _ = s.output.shutdown().await;
         })))
+    }
+
+    /// Starts the exec `id` of `container`: the container's process with `changes`.
+    async fn launch(
+        &self,
+        container: &str,
+        id: &str,
+        changes: &ExecProcess,
+        stdio: Stdio,
+    ) -> Result<Launched> {
+        let base = processes::bundle_process(&self.records.state_dir(container))?;
+        let process = super::process::build(&base, changes).map_err(EngineError::internal)?;
+        self.processes
+            .launch(Launch {
+                container,
+                id,
+                process: &process,
+                stdio,
+                kill_on_drop: false,
+            })
+            .await
     }
 }
