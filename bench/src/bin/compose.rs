@@ -5,7 +5,9 @@
 //! 100 ms).
 //!
 //! Usage (as root): `cargo build --release -p berth -p berth-shim && cargo run --release -p
-//! berth-bench --bin compose [rounds]` (default 5).
+//! berth-bench --bin compose [rounds]` (default 5). With `BENCH_TRACE=1`, one more `up -d` and
+//! `down -v` on berth print the daemon's events with their time since the command started:
+//! where the time of each goes.
 //!
 //! Both daemons run on private sockets, data roots and exec roots under one temporary
 //! directory (dockerd with `--iptables=false` and a containerd of its own); everything
@@ -15,7 +17,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_bench::engines::Engines;
+use berth_bench::engines::{Engines, DOCKER_CLI};
 use berth_bench::median;
 use berth_testkit::TempDir;
 
@@ -168,5 +170,43 @@ fn main() {
             "  {name:<18} docker-compose v1 on Docker / berth compose on berth: {:.2}x",
             medians[1][j].as_secs_f64() / medians[0][j].as_secs_f64()
         );
+    }
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        trace(&sides[0], &["up", "-d"]);
+        trace(&sides[0], &["down", "-v"]);
+    }
+}
+
+/// Runs one compose command with `docker events` listening on the same daemon and prints
+/// each event with its time since the command started.
+fn trace(side: &Side, args: &[&str]) {
+    let events = Command::new(DOCKER_CLI)
+        .args(["-H", &side.host, "events", "--format"])
+        .arg("{{.TimeNano}} {{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("docker events");
+    std::thread::sleep(Duration::from_millis(300));
+    let start_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    let took = side.run(args);
+    std::thread::sleep(Duration::from_millis(300));
+    // SIGTERM to the listener we started, by pid.
+    let _ = Command::new("kill").arg(events.id().to_string()).status();
+    let out = events.wait_with_output().expect("events output");
+    println!(
+        "trace: {} {args:?} took {:.1} ms",
+        side.label,
+        took.as_secs_f64() * 1e3
+    );
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut parts = line.splitn(2, ' ');
+        let at: u128 = parts.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+        let rest = parts.next().unwrap_or_default();
+        let since = Duration::from_nanos(u64::try_from(at.saturating_sub(start_ns)).unwrap_or(0));
+        println!("  {:>8.1} ms  {rest}", since.as_secs_f64() * 1e3);
     }
 }

@@ -139,8 +139,14 @@ pub fn matches(filters: &Filters, ev: &EventMessage) -> bool {
                     || (ev.kind == "image" && (ev.actor.id == *v || name == *v))
             }),
             "label" => berth_api_types::labels_match(&ev.actor.attributes, values),
-            "volume" | "network" | "daemon" | "plugin" | "node" | "service" | "secret"
-            | "config" => ev.kind == *key && values.iter().any(|v| *v == ev.actor.id || *v == name),
+            // Docker's `fuzzyMatchName`: a prefix of the actor's id or name, whatever the
+            // event's type.
+            "network" => values
+                .iter()
+                .any(|v| ev.actor.id.starts_with(v.as_str()) || name.starts_with(v.as_str())),
+            "volume" | "daemon" | "plugin" | "node" | "service" | "secret" | "config" => {
+                ev.kind == *key && values.iter().any(|v| *v == ev.actor.id || *v == name)
+            }
             "scope" => values.contains(&ev.scope),
             _ => true,
         };
@@ -172,5 +178,33 @@ mod tests {
         assert_eq!(ev.status.as_deref(), Some("start"));
         let (replay, _) = bus.subscribe(Some(0));
         assert_eq!(replay.len(), 1);
+    }
+
+    #[test]
+    fn network_filter_matches_a_prefix_of_id_or_name() {
+        let ev = EventMessage {
+            kind: "network".into(),
+            action: "connect".into(),
+            actor: EventActor {
+                id: "0123456789abcdef".into(),
+                attributes: BTreeMap::from([
+                    ("name".to_string(), "backend".to_string()),
+                    ("type".to_string(), "bridge".to_string()),
+                    ("container".to_string(), "c0ffee".to_string()),
+                ]),
+            },
+            ..Default::default()
+        };
+        let f = |k: &str, v: &str| Filters(BTreeMap::from([(k.to_string(), vec![v.to_string()])]));
+        for v in ["backend", "back", "0123456789abcdef", "0123"] {
+            assert!(matches(&f("network", v), &ev), "{v}");
+        }
+        for v in ["frontend", "end", "abcdef"] {
+            assert!(!matches(&f("network", v), &ev), "{v}");
+        }
+        assert!(matches(&f("type", "network"), &ev));
+        assert!(!matches(&f("type", "container"), &ev));
+        // Docker's `container` filter looks at the actor, not the attribute.
+        assert!(!matches(&f("container", "c0ffee"), &ev));
     }
 }

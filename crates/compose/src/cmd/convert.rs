@@ -235,21 +235,23 @@ pub fn create_body(
         }
     }
     let nets = networks_by_priority(svc);
+    // `service:x` (network, ipc, pid) is the first container of x
+    let shared_with = |m: &str| match m.strip_prefix("service:") {
+        Some(s) => ctx
+            .containers_of
+            .get(s)
+            .and_then(|c| c.first())
+            .map(|c| format!("container:{c}"))
+            .unwrap_or_else(|| m.to_string()),
+        None => m.to_string(),
+    };
     let network_mode = match svc.network_mode.as_str() {
         "" => nets
             .first()
             .and_then(|k| p.networks.get(k))
             .map(|n| n.name.clone())
             .unwrap_or_else(|| "none".into()),
-        m => match m.strip_prefix("service:") {
-            Some(s) => ctx
-                .containers_of
-                .get(s)
-                .and_then(|c| c.first())
-                .map(|c| format!("container:{c}"))
-                .unwrap_or_else(|| m.to_string()),
-            None => m.to_string(),
-        },
+        m => shared_with(m),
     };
     let limits = svc
         .deploy
@@ -361,8 +363,8 @@ pub fn create_body(
         "DnsOptions": svc.dns_opt,
         "ExtraHosts": extra_hosts,
         "GroupAdd": svc.group_add,
-        "IpcMode": svc.ipc,
-        "PidMode": svc.pid,
+        "IpcMode": shared_with(&svc.ipc),
+        "PidMode": shared_with(&svc.pid),
         "UTSMode": svc.uts,
         "UsernsMode": svc.userns_mode,
         "CgroupParent": svc.cgroup_parent,

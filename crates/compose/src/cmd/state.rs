@@ -108,6 +108,23 @@ pub fn levels(p: &Project, only: &BTreeSet<String>, reverse: bool) -> Vec<Vec<St
     out
 }
 
+/// The services whose containers `svc` names when it is created: `network_mode`, `ipc` and
+/// `pid` of `service:x`, `volumes_from` and `links`. Those containers must exist first.
+pub fn container_references(svc: &crate::file::model::Service) -> BTreeSet<&str> {
+    let modes = [&svc.network_mode, &svc.ipc, &svc.pid];
+    modes
+        .into_iter()
+        .filter_map(|m| m.strip_prefix("service:"))
+        .chain(
+            svc.volumes_from
+                .iter()
+                .filter(|v| !v.starts_with("container:"))
+                .map(|v| v.split(':').next().unwrap_or(v)),
+        )
+        .chain(svc.links.iter().map(|l| l.split(':').next().unwrap_or(l)))
+        .collect()
+}
+
 /// `names` and everything they depend on (transitively), or all services when empty.
 pub fn with_dependencies(p: &Project, names: &[String], deps: bool) -> BTreeSet<String> {
     if names.is_empty() {
@@ -142,4 +159,25 @@ pub fn replicas(p: &Project, service: &str, overrides: &BTreeMap<String, u32>) -
         .or(s.deploy.as_ref().and_then(|d| d.replicas))
         .unwrap_or(1);
     u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::container_references;
+    use crate::file::model::Service;
+
+    #[test]
+    fn a_service_names_the_containers_it_shares_with_or_links_to() {
+        let svc = Service {
+            network_mode: "service:db".into(),
+            ipc: "service:shm".into(),
+            pid: "host".into(),
+            volumes_from: vec!["data:ro".into(), "container:other".into()],
+            links: vec!["cache:c".into(), "queue".into()],
+            ..Default::default()
+        };
+        let refs: Vec<&str> = container_references(&svc).into_iter().collect();
+        assert_eq!(refs, ["cache", "data", "db", "queue", "shm"]);
+        assert!(container_references(&Service::default()).is_empty());
+    }
 }

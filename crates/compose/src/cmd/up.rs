@@ -1,6 +1,6 @@
-//! `up`, `create`, `down`: networks and volumes, containers converged level by level in
-//! dependency order (each level in parallel), then started with the dependencies'
-//! conditions waited for; `down` stops and removes in reverse order. A failed `up` of a
+//! `up`, `create`, `down`: networks and volumes, containers converged side by side (after
+//! the services whose containers they name), then started in dependency order with the
+//! dependencies' conditions waited for; `down` stops and removes in reverse order. A failed `up` of a
 //! project that did not exist before leaves nothing behind.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -202,8 +202,11 @@ pub async fn create_and_start(
 }
 
 /// Converges every service and (with `start`) starts it, one task per service: a service is
-/// converged once the services it depends on are (they may share its namespaces or be
-/// linked), and started once they are started and their `depends_on` conditions hold.
+/// converged at once, or once the services whose containers it names are (it shares their
+/// namespaces, volumes or is linked to them), and started once all it depends on are started
+/// and their `depends_on` conditions hold. Compose v2 creates along the whole `depends_on`
+/// graph; a plain dependency only orders the starts, so creating side by side changes
+/// nothing a container sees.
 /// Returns the services whose containers were (re)created.
 async fn converge_and_start<'a>(
     r: &Runner,
@@ -220,13 +223,16 @@ async fn converge_and_start<'a>(
     let task = |name: &'a String| {
         let (phases, recreated) = (&phases, &recreated);
         async move {
-            let deps: Vec<&String> = p.services[name]
+            let svc = &p.services[name];
+            let deps: Vec<&String> = svc
                 .depends_on
                 .keys()
                 .filter(|d| services.contains(*d))
                 .collect();
+            let named = state::container_references(svc);
             let step = async {
-                for d in &deps {
+                // only a dependency whose container this one names must exist first
+                for d in deps.iter().filter(|d| named.contains(d.as_str())) {
                     if !phases.wait(d, CONVERGED).await {
                         return Err(None);
                     }

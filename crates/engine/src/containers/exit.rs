@@ -6,6 +6,7 @@
 //! The cleanup holds `Live::cleanup`; every later operation on the container waits for it
 //! (`Live::lock_op`), and removing a network waits for its endpoints' release.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,10 +18,29 @@ use berth_units::time::parse_rfc3339;
 impl Containers {
     /// The shim reported an exit: record it, notify, clean up, auto-remove or restart.
     pub async fn on_exit(self: &Arc<Self>, id: &str, exit: ExitRecord) {
+        self.on_task_exit(id, exit, None).await;
+    }
+
+    /// [`on_exit`](Self::on_exit) of the task a start created. When that start failed in
+    /// the runtime (`start_failed`, set before the start lets go of the cleanup lock), its
+    /// record stays as it left it (the runtime's error, exit code 126 or 127, resources
+    /// released): the exit of an init that never ran changes nothing but wakes the waiters.
+    pub(super) async fn on_task_exit(
+        self: &Arc<Self>,
+        id: &str,
+        exit: ExitRecord,
+        start_failed: Option<&AtomicBool>,
+    ) {
         let live = self.live(id);
         // Taken before the exit is visible, so whoever sees it also waits for the cleanup;
         // a start in flight holds it until it has saved the running state.
         let cleanup = live.cleanup.lock().await;
+        if start_failed.is_some_and(|f| f.load(Ordering::SeqCst)) {
+            let code = self.get(id).map_or(exit.exit_code, |r| r.state.exit_code);
+            let _ = live.signals.send(Signal::Exited(code));
+            drop(cleanup);
+            return;
+        }
         let Ok(mut rec) = self.get(id) else {
             let _ = live.output.send(Output::Exit(exit.exit_code));
             return;

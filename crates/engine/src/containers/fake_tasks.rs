@@ -35,6 +35,8 @@ struct State {
     mounted: HashSet<PathBuf>,
     fail_create: Option<String>,
     fail_start: Option<String>,
+    /// A failed start's task is not ended until the test calls [`FakeTasks::exit`].
+    hold_failed_exit: bool,
     ignored: HashSet<i32>,
     next_pid: i64,
 }
@@ -90,6 +92,12 @@ impl FakeTasks {
     /// The next start fails with the runtime's `msg` (the task then ends, as a shim's does).
     pub fn fail_start(&self, msg: &str) {
         self.with(|s| s.fail_start = Some(msg.into()));
+    }
+
+    /// The next failed start leaves its task to the test: its shim reports the exit when
+    /// the test calls [`exit`](Self::exit) (after the start's answer, say).
+    pub fn hold_failed_start_exit(&self) {
+        self.with(|s| s.hold_failed_exit = true);
     }
 
     /// Tasks do not end on `signal`.
@@ -229,12 +237,13 @@ impl TaskRuntime for FakeTasks {
         self.log(format!("start {}", short(id)));
         let (answer, failed) = self.with(|s| {
             let fail = s.fail_start.take();
+            let end = fail.is_some() && !std::mem::take(&mut s.hold_failed_exit);
             let Some(t) = s.tasks.get_mut(id) else {
-                return (None, fail.is_some());
+                return (None, end);
             };
             let pid = t.pid;
             let answer = t.started.take().map(|tx| (tx, fail.clone().ok_or(pid)));
-            (answer, fail.is_some())
+            (answer, end)
         });
         let Some((tx, outcome)) = answer else {
             return false;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use berth_network::fake::FakeOp;
 use serde_json::json;
 
+use super::task::Signal;
 use super::test_harness::{Harness, BROKEN_IMAGE, IMAGE};
 use crate::error::ErrorKind;
 
@@ -175,12 +176,47 @@ async fn a_failed_start_leaves_no_task_mount_endpoint_or_rule() {
     let h = Harness::new().await;
     let id = h.create("box", IMAGE, published()).await.unwrap();
     h.tasks.fail_start("exec format error");
+    let mut signals = h.containers.live(&id).signals.subscribe();
     let err = h.containers.start("box").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Internal);
-    until("the task's exit", || h.state(&id).status == "exited").await;
-    until("the mount released", || h.tasks.mounted() == 0).await;
+    // The shim reports the exit of the init that never ran; the record keeps the start's.
+    assert!(matches!(signals.recv().await, Ok(Signal::Exited(126))));
+    let state = h.state(&id);
+    assert_eq!((state.status.as_str(), state.exit_code), ("created", 126));
+    assert_eq!(h.tasks.mounted(), 0);
     assert_eq!((h.netlink.veths().len(), h.port_rules()), (0, 0));
     assert!(h.tasks.runtime_state().is_empty() && h.tasks.running().is_empty());
+}
+
+#[tokio::test]
+async fn the_shims_exit_report_after_a_failed_start_leaves_the_starts_record() {
+    let h = Harness::new().await;
+    let id = h.create("box", IMAGE, json!({})).await.unwrap();
+    let msg = "exec: \"/nope\": stat /nope: no such file or directory";
+    h.tasks.fail_start(msg);
+    h.tasks.hold_failed_start_exit();
+    let err = h.containers.start("box").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    let live = h.containers.live(&id);
+    let mut signals = live.signals.subscribe();
+    // The shim's report comes after the start's answer (as a real shim's may), with the
+    // code of an init that never ran.
+    h.tasks.exit(&id, 255);
+    assert!(matches!(signals.recv().await, Ok(Signal::Exited(127))));
+    live.wait_cleanup().await;
+    let state = h.state(&id);
+    assert_eq!(
+        (state.status.as_str(), state.exit_code, state.running),
+        ("created", 127, false)
+    );
+    assert_eq!(
+        state.error,
+        format!("failed to create task for container: OCI runtime create failed: {msg}: unknown")
+    );
+    assert_eq!(h.tasks.mounted(), 0);
+    // The next start runs.
+    h.containers.start("box").await.unwrap();
+    assert!(h.state(&id).running);
 }
 
 #[tokio::test]

@@ -29,6 +29,8 @@ mod logging;
 mod logs;
 pub mod namespaces;
 mod network;
+#[cfg(test)]
+mod network_events_tests;
 mod ops;
 mod options;
 mod pause;

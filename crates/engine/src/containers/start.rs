@@ -1,5 +1,6 @@
 //! `POST /containers/{id}/start`: shim, runtime create, networking between `Created` and `START`, rollback of a failed start.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
@@ -234,8 +235,12 @@ impl Containers {
         let (tx, rx) = oneshot::channel();
         let this = self.clone();
         let cid = id.clone();
+        // Set (under the cleanup lock) when the runtime's start fails: the exit the shim
+        // reports next, of an init that never ran, then leaves the failed start's record.
+        let start_failed = Arc::new(AtomicBool::new(false));
+        let failed = start_failed.clone();
         let on_exit = Box::new(move |exit| {
-            tokio::spawn(async move { this.on_exit(&cid, exit).await });
+            tokio::spawn(async move { this.on_task_exit(&cid, exit, Some(&failed)).await });
         });
         self.tasks
             .connect(&id, live.clone(), Some(tx), on_exit)
@@ -262,8 +267,12 @@ impl Containers {
         match rx.await {
             Ok(Ok(_)) => {}
             Ok(Err(msg)) => {
+                // Recorded before the exit handler may look (Docker ignores the exit event
+                // of a container its failed start left exited).
+                start_failed.store(true, Ordering::SeqCst);
+                let err = self.start_failed(rec, msg).await;
                 drop(exit_after_start);
-                return Err(self.start_failed(rec, msg).await);
+                return Err(err);
             }
             Err(_) => return Err(EngineError::internal("shim went away")),
         }

@@ -100,7 +100,7 @@ impl Live {
 }
 
 /// How long a kill waits for the shim's answer (a shim from before `KILL` never answers).
-const KILL_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub const KILL_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why a kill through the shim did not happen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,8 +112,9 @@ pub enum KillError {
 }
 
 impl Live {
-    /// Has the shim signal the container's init (its pidfd of it) and waits for the answer.
-    pub async fn kill(&self, signal: i32) -> Result<(), KillError> {
+    /// Has the shim signal the container's init (its pidfd of it) and waits for the answer,
+    /// `patience` at most ([`KILL_ANSWER_WAIT`] in the daemon).
+    pub async fn kill(&self, signal: i32, patience: std::time::Duration) -> Result<(), KillError> {
         let (tx, rx) = oneshot::channel();
         {
             let ctl = self.ctl.lock().unwrap_or_else(|e| e.into_inner());
@@ -128,7 +129,7 @@ impl Live {
             }
             kills.push_back(tx);
         }
-        match tokio::time::timeout(KILL_ANSWER_WAIT, rx).await {
+        match tokio::time::timeout(patience, rx).await {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(msg))) => Err(KillError::Refused(msg)),
             Ok(Err(_)) => Err(KillError::NoAnswer("the shim went away".into())),
@@ -362,7 +363,10 @@ mod tests {
     #[tokio::test]
     async fn kills_go_to_the_shim_and_are_answered_in_order() {
         let live = Arc::new(Live::default());
-        assert!(matches!(live.kill(9).await, Err(KillError::NoAnswer(_))));
+        assert!(matches!(
+            live.kill(9, KILL_ANSWER_WAIT).await,
+            Err(KillError::NoAnswer(_))
+        ));
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         *live.ctl.lock().unwrap() = Some(tx);
         let shim_side = live.clone();
@@ -377,12 +381,15 @@ mod tests {
             shim_side.kills_dropped();
             seen
         });
-        assert_eq!(live.kill(15).await, Ok(()));
+        assert_eq!(live.kill(15, KILL_ANSWER_WAIT).await, Ok(()));
         assert_eq!(
-            live.kill(9).await,
+            live.kill(9, KILL_ANSWER_WAIT).await,
             Err(KillError::Refused("kill 42: No such process".into()))
         );
-        assert!(matches!(live.kill(2).await, Err(KillError::NoAnswer(_))));
+        assert!(matches!(
+            live.kill(2, KILL_ANSWER_WAIT).await,
+            Err(KillError::NoAnswer(_))
+        ));
         let seen = shim.await.unwrap();
         let kill = |s: &str| (protocol::KILL, s.to_string());
         assert_eq!(seen, [kill("15"), kill("9"), kill("2")]);

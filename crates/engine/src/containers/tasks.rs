@@ -8,6 +8,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -76,12 +77,26 @@ pub trait TaskRuntime: Send + Sync + std::fmt::Debug {
 pub struct ShimRuntime {
     helpers: Helpers,
     exec_root: PathBuf,
+    /// How long a kill waits for the shim's answer before it runs `berth-runtime kill`.
+    kill_answer_wait: Duration,
 }
 
 impl ShimRuntime {
     /// Tasks under `<exec-root>` (state dirs in `containers/`, the runtime's in `runtime/`).
     pub fn new(helpers: Helpers, exec_root: PathBuf) -> ShimRuntime {
-        ShimRuntime { helpers, exec_root }
+        ShimRuntime {
+            helpers,
+            exec_root,
+            kill_answer_wait: task::KILL_ANSWER_WAIT,
+        }
+    }
+
+    /// The same, with kills waiting `wait` for the shim's answer (tests of the fallback).
+    pub fn with_kill_answer_wait(self, wait: Duration) -> ShimRuntime {
+        ShimRuntime {
+            kill_answer_wait: wait,
+            ..self
+        }
     }
 
     /// `<exec-root>/runtime`, the runtime's `--root`.
@@ -160,7 +175,7 @@ impl TaskRuntime for ShimRuntime {
     /// started by a berth from before `KILL`), leaves it to `berth-runtime kill`.
     fn kill<'a>(&'a self, id: &'a str, live: &'a Live, signal: i32) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            match live.kill(signal).await {
+            match live.kill(signal, self.kill_answer_wait).await {
                 Ok(()) => Ok(()),
                 Err(KillError::Refused(msg)) => {
                     Err(EngineError::internal(format!("berth-shim: {msg}")))
@@ -203,5 +218,112 @@ impl TaskRuntime for ShimRuntime {
     fn wait_shim_gone<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()> {
         let state_dir = self.state_dir(id);
         Box::pin(async move { task::wait_shim_gone(&state_dir).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use berth_testkit::TempDir;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::UnixListener;
+
+    use super::*;
+    use crate::helpers::HelperCommand;
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// A shim runtime under `dir` whose `berth-runtime` is a script that writes its
+    /// arguments to `<dir>/runtime-args`, and whose kills wait briefly for the shim.
+    fn runtime(dir: &Path) -> ShimRuntime {
+        let record = format!("echo \"$@\" > {}/runtime-args", dir.display());
+        let sh = |args: Vec<OsString>| HelperCommand {
+            program: "/bin/sh".into(),
+            args,
+        };
+        let helpers = Helpers {
+            shim: sh(vec!["-c".into(), "exit 1".into()]),
+            runtime: sh(vec!["-c".into(), record.into(), "sh".into()]),
+        };
+        ShimRuntime::new(helpers, dir.join("exec")).with_kill_answer_wait(Duration::from_millis(50))
+    }
+
+    /// A shim on the container's socket that reads frames, hands each to `seen`, and
+    /// answers a `KILL` with `answer` (`None`: never answers, as a shim from before `KILL`).
+    async fn fake_shim(
+        rt: &ShimRuntime,
+        answer: Option<&'static [u8]>,
+    ) -> tokio::sync::mpsc::UnboundedReceiver<(u8, String)> {
+        let state_dir = rt.state_dir(ID);
+        std::fs::create_dir_all(&state_dir).unwrap();
+        let listener = UnixListener::bind(crate::shim::socket_path(&state_dir)).unwrap();
+        let (seen, frames) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut decoder = protocol::Decoder::default();
+            let mut buf = vec![0u8; 4096];
+            while let Ok(n) = conn.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                decoder.push(&buf[..n]);
+                while let Some((kind, payload)) = decoder.next_frame() {
+                    let _ = seen.send((kind, String::from_utf8_lossy(&payload).into_owned()));
+                    if let (protocol::KILL, Some(a)) = (kind, answer) {
+                        let frame = protocol::encode(protocol::KILLED, a).unwrap();
+                        use tokio::io::AsyncWriteExt;
+                        conn.write_all(&frame).await.unwrap();
+                    }
+                }
+            }
+        });
+        frames
+    }
+
+    async fn connected(rt: &ShimRuntime) -> Arc<Live> {
+        let live = Arc::new(Live::default());
+        rt.connect(ID, live.clone(), None, Box::new(|_: ExitRecord| {}))
+            .await
+            .unwrap();
+        live
+    }
+
+    #[tokio::test]
+    async fn a_kill_the_shim_does_not_answer_falls_back_to_the_runtime() {
+        let dir = TempDir::new("berth-kill-fallback-");
+        let rt = runtime(dir.path());
+        let mut frames = fake_shim(&rt, None).await;
+        let live = connected(&rt).await;
+        rt.kill(ID, &live, 15).await.unwrap();
+        // The shim was asked first, then `berth-runtime --root <root> kill <id> 15` ran.
+        assert_eq!(frames.recv().await, Some((protocol::KILL, "15".into())));
+        let args = std::fs::read_to_string(dir.path().join("runtime-args")).unwrap();
+        let root = rt.runtime_root();
+        assert_eq!(
+            args.trim(),
+            format!("--root {} kill {ID} 15", root.display())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_kill_the_shim_refuses_is_an_error_and_runs_no_runtime() {
+        let dir = TempDir::new("berth-kill-refused-");
+        let rt = runtime(dir.path());
+        let mut frames = fake_shim(&rt, Some(b"kill 42: No such process")).await;
+        let live = connected(&rt).await;
+        let err = rt.kill(ID, &live, 9).await.unwrap_err();
+        assert_eq!(err.to_string(), "berth-shim: kill 42: No such process");
+        assert_eq!(frames.recv().await, Some((protocol::KILL, "9".into())));
+        assert!(!dir.path().join("runtime-args").exists());
+    }
+
+    #[tokio::test]
+    async fn a_kill_without_a_connected_shim_goes_to_the_runtime() {
+        let dir = TempDir::new("berth-kill-unconnected-");
+        let rt = runtime(dir.path());
+        rt.kill(ID, &Live::default(), 9).await.unwrap();
+        let args = std::fs::read_to_string(dir.path().join("runtime-args")).unwrap();
+        assert!(args.trim().ends_with(&format!("kill {ID} 9")), "{args}");
     }
 }

@@ -89,6 +89,7 @@ impl Harness {
             &data,
             cfg,
             records.clone(),
+            events.clone(),
             netlink.clone(),
             firewall.clone(),
         )

@@ -72,7 +72,13 @@ impl Services {
             events.clone(),
             cfg.remap.as_ref().map(|m| (m.root_uid(), m.root_gid())),
         );
-        let networks = Networks::open(&cfg.data_root, cfg.network.clone(), records.clone()).await?;
+        let networks = Networks::open(
+            &cfg.data_root,
+            cfg.network.clone(),
+            records.clone(),
+            events.clone(),
+        )
+        .await?;
         // The helper programs, resolved once for every service that runs them.
         let helpers = Helpers::from_current_exe();
         let processes = Arc::new(RuntimeExec::new(helpers.clone(), cfg.exec_root.clone()));

@@ -189,6 +189,7 @@ impl Networks {
             let _ = self.mgr.remove_network(&info.id).await;
             return Err(EngineError::internal(e.to_string()));
         }
+        self.network_event("create", &super::events::Joined::of(&rec), None);
         Ok(NetworkCreateResponse {
             id,
             warning: String::new(),

@@ -7,6 +7,7 @@ mod claims;
 pub mod config;
 pub mod container;
 mod create;
+pub mod events;
 pub mod links;
 pub mod releases;
 
@@ -21,6 +22,7 @@ use berth_network::dns::ResolverListener;
 use berth_network::{Endpoint, ManagerConfig, NetworkInfo, NetworkManager, PublishedPort};
 use serde::{Deserialize, Serialize};
 
+use crate::events::EventBus;
 use crate::logfile;
 use crate::record::{new_id, ContainerStore};
 pub use config::NetConfig;
@@ -72,6 +74,9 @@ pub struct Attached {
     pub ports: Vec<PublishedPort>,
     /// The embedded DNS listener (user networks only).
     pub dns: Option<ResolverListener>,
+    /// The networks it is connected to (`host` and `none` too), for its `disconnect`
+    /// events.
+    pub joined: Vec<events::Joined>,
 }
 
 /// The engine's network service.
@@ -87,6 +92,8 @@ pub struct Networks {
     claims: claims::Claims,
     /// Endpoint releases still running after their container's exit was recorded.
     releases: releases::Releases,
+    /// Where the `network` events go.
+    events: Arc<EventBus>,
 }
 
 impl std::fmt::Debug for Networks {
@@ -130,10 +137,11 @@ impl Networks {
         data_root: &std::path::Path,
         cfg: NetConfig,
         containers: ContainerStore,
+        events: Arc<EventBus>,
     ) -> Result<Arc<Networks>, String> {
         let mgr = NetworkManager::open(manager_config(data_root, &cfg))
             .map_err(|e| format!("networking: {e}"))?;
-        Networks::over(mgr, cfg, containers).await
+        Networks::over(mgr, cfg, containers, events).await
     }
 
     /// [`Networks::open`] over other kernel seams: the in-memory `berth_network::fake`
@@ -142,18 +150,20 @@ impl Networks {
         data_root: &std::path::Path,
         cfg: NetConfig,
         containers: ContainerStore,
+        events: Arc<EventBus>,
         netlink: Arc<dyn Netlink>,
         firewall: Arc<dyn Firewall>,
     ) -> Result<Arc<Networks>, String> {
         let mgr = NetworkManager::with_backends(manager_config(data_root, &cfg), netlink, firewall)
             .map_err(|e| format!("networking: {e}"))?;
-        Networks::over(mgr, cfg, containers).await
+        Networks::over(mgr, cfg, containers, events).await
     }
 
     async fn over(
         mgr: NetworkManager,
         cfg: NetConfig,
         containers: ContainerStore,
+        events: Arc<EventBus>,
     ) -> Result<Arc<Networks>, String> {
         mgr.restore()
             .await
@@ -166,6 +176,7 @@ impl Networks {
             attached: Mutex::new(HashMap::new()),
             claims: claims::Claims::default(),
             releases: releases::Releases::default(),
+            events,
         });
         net.ensure_predefined().await?;
         Ok(net)
@@ -316,6 +327,7 @@ impl Networks {
         self.store
             .delete(KIND, &rec.id)
             .map_err(|e| EngineError::internal(e.to_string()))?;
+        self.network_event("destroy", &events::Joined::of(rec), None);
         Ok(())
     }
 
@@ -403,6 +415,7 @@ impl Networks {
                 deleted.push(rec.name.clone());
             }
         }
+        self.prune_event();
         Ok(NetworkPruneResponse {
             networks_deleted: Some(deleted),
         })

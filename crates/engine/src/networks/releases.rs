@@ -85,7 +85,7 @@ impl Networks {
     /// them right away; [`release`](Self::release) gives back the endpoints.
     pub async fn detach(&self, id: &str) -> Release {
         let release = self.releases.begin(id);
-        self.with_attached(|m| m.remove(id));
+        self.take_attached(id);
         let _ = self.mgr.unpublish(id).await;
         release
     }

@@ -48,18 +48,32 @@ impl Networks {
     /// Between the shim's `Created(pid)` and `START`: connects the container's netns to its
     /// networks, publishes its ports, starts its embedded DNS and writes its own addresses
     /// into `/etc/hosts`. On error everything done so far is undone.
+    /// Sends the `connect` events (the host's network and `none` included).
     pub async fn network_up(&self, rec: &ContainerRecord, pid: i64) -> Result<()> {
         let mode = NetworkMode::parse(&rec.host_config.network_mode);
-        if matches!(mode, NetworkMode::Host | NetworkMode::Container(_)) {
-            return Ok(());
+        match mode {
+            NetworkMode::Container(_) => return Ok(()),
+            NetworkMode::Host => {
+                let joined = self.networks_joined(rec);
+                self.connected(&rec.id, &joined);
+                let att = Attached {
+                    joined,
+                    ..Attached::default()
+                };
+                self.with_attached(|m| m.insert(rec.id.clone(), att));
+                return Ok(());
+            }
+            _ => {}
         }
         let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
         let res = self.network_up_inner(rec, &netns).await;
         match res {
-            Ok(att) => {
+            Ok(mut att) => {
                 if let Some(dns) = &att.dns {
                     dns.set_links(self.dns_links(rec));
                 }
+                att.joined = self.networks_joined(rec);
+                self.connected(&rec.id, &att.joined);
                 self.with_attached(|m| m.insert(rec.id.clone(), att));
                 self.refresh_parents(rec).await;
                 Ok(())
@@ -211,10 +225,11 @@ impl Networks {
     }
 
     /// On exit, failed start and removal: stops the DNS listener, removes the port rules
-    /// and reservations, deletes the veths and releases the addresses. Idempotent.
+    /// and reservations, deletes the veths and releases the addresses, sends the
+    /// `disconnect` events. Idempotent.
     pub async fn network_down(&self, id: &str) {
         let net = self;
-        net.with_attached(|m| m.remove(id));
+        net.take_attached(id);
         let _ = net.mgr.unpublish(id).await;
         for ep in net.mgr.endpoints(id).await {
             let _ = net.mgr.disconnect(&ep.network_id, id).await;
@@ -233,11 +248,13 @@ impl Networks {
                 }
                 continue;
             }
+
             let netns = PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid));
             let mut att = Attached {
                 endpoints: eps,
                 ports: net.mgr.published(&rec.id).await,
                 dns: None,
+                joined: self.networks_joined(&rec),
             };
             if self.uses_embedded_dns(&rec) && netns.exists() {
                 let rc = embedded_resolv_conf(&rec).unwrap_or_else(|_| {

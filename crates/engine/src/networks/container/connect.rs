@@ -7,6 +7,7 @@ use crate::error::{EngineError, Result};
 use berth_api_types::EndpointSettings;
 use berth_network::{dns::ResolverListener, NetworkMode};
 
+use super::super::events::Joined;
 use super::super::{NetworkRecord, Networks};
 use super::*;
 use crate::record::ContainerRecord;
@@ -68,10 +69,12 @@ impl Networks {
             }
             let endpoints = self.update_attached(&id, true, |att| {
                 att.endpoints.push(ep);
+                att.joined.push(Joined::of(nrec));
                 if dns.is_some() {
                     att.dns = dns;
                 }
             });
+            self.network_event("connect", &Joined::of(nrec), Some(&id));
             self.write_hosts(rec, &endpoints).await?;
         }
         rec.endpoints_config.insert(nrec.name.clone(), es);
@@ -129,9 +132,16 @@ impl Networks {
             .disconnect(&nrec.id, &id)
             .await
             .map_err(EngineError::from)?;
+        let mut left = false;
         let endpoints = self.update_attached(&id, false, |att| {
             att.endpoints.retain(|e| e.network_id != nrec.id);
+            let before = att.joined.len();
+            att.joined.retain(|j| j.id != nrec.id);
+            left = att.joined.len() != before;
         });
+        if left {
+            self.network_event("disconnect", &Joined::of(nrec), Some(&id));
+        }
         if rec.state.running {
             self.write_hosts(rec, &endpoints).await?;
         }

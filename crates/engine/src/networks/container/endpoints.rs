@@ -132,7 +132,10 @@ impl Networks {
     }
 
     /// Network names of a record's endpoints, the primary (`NetworkMode`) first.
-    pub(super) fn endpoint_order(&self, rec: &ContainerRecord) -> Vec<(String, EndpointSettings)> {
+    pub(in crate::networks) fn endpoint_order(
+        &self,
+        rec: &ContainerRecord,
+    ) -> Vec<(String, EndpointSettings)> {
         let primary = match NetworkMode::parse(&rec.host_config.network_mode) {
             NetworkMode::Named(n) => n,
             _ => BRIDGE.to_string(),
