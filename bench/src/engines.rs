@@ -1,7 +1,11 @@
 //! berth's daemon and Docker's side by side, for the benches that time one against the other:
 //! a private `berth daemon` (testkit) and a `dockerd` on a containerd of its own, all under one
-//! temporary directory. Dropping [`Engines`] removes their containers, stops the daemons by
-//! pid, kills monitors that outlived them and unmounts what is left under the directory.
+//! temporary directory. dockerd changes no firewall rule or sysctl (`--iptables=false
+//! --ip6tables=false --ip-masq=false --ip-forward=false`), keeps its containers under a cgroup
+//! parent of its own and has no default bridge, or one this run creates ([`DockerNet`]).
+//! Dropping [`Engines`] removes their containers, stops the daemons by pid, kills monitors
+//! that outlived them, unmounts what is left under the directory and removes the bridge and
+//! the cgroup directories.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,6 +17,16 @@ use crate::{wait_for, ChildGuard};
 /// The docker CLI (v28, client only) the benches drive both daemons with.
 pub const DOCKER_CLI: &str = "/usr/local/bin/docker";
 
+/// dockerd's networking in a bench run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DockerNet {
+    /// `--bridge=none`: no default bridge (benches that run `--network none` containers).
+    None,
+    /// A default bridge this run creates (unique name, a /24 of berth's free /20 that berth's
+    /// default bridge does not use), removed on drop.
+    Bridge,
+}
+
 /// The two engines of a bench run.
 pub struct Engines {
     /// The private directory everything lives in.
@@ -21,23 +35,55 @@ pub struct Engines {
     pub berth: Daemon,
     docker: Option<ChildGuard>,
     containerd: Option<ChildGuard>,
+    /// dockerd's default bridge, when this run made one.
+    docker_bridge: Option<String>,
+    /// dockerd's `--cgroup-parent` (a directory under every hierarchy).
+    docker_cgroup_parent: String,
 }
 
 impl Engines {
-    /// Starts berth's daemon (`<bin_dir>/berth`), containerd and dockerd under `root`, and
-    /// waits until both daemons answer `docker version`.
+    /// Starts berth's daemon (`<bin_dir>/berth`), containerd and dockerd (without a default
+    /// bridge) under `root`, and waits until both daemons answer `docker version`.
     pub fn start(root: &Path, bin_dir: &Path) -> Engines {
+        Self::start_with(root, bin_dir, DockerNet::None)
+    }
+
+    /// [`Engines::start`] with dockerd's networking chosen by `net`.
+    pub fn start_with(root: &Path, bin_dir: &Path, net: DockerNet) -> Engines {
         let log = |name: &str| std::fs::File::create(root.join(name)).expect("log file");
         let berth = DaemonOptions::new()
             .bin(bin_dir.join("berth"))
             .temp_base(root)
             .log(root.join("berth.log"))
             .start();
+        let tag = berth_testkit::unique_name("");
+        let (a, b) = berth.net.prefix;
         let mut engines = Engines {
             root: root.to_path_buf(),
             berth,
             docker: None,
             containerd: None,
+            docker_bridge: None,
+            docker_cgroup_parent: format!("berth-bench-{tag}"),
+        };
+        let bridge_flag = match net {
+            DockerNet::None => "--bridge=none".to_string(),
+            DockerNet::Bridge => {
+                let name = format!("dbb{tag}");
+                ip(&["link", "add", &name, "type", "bridge"]);
+                engines.docker_bridge = Some(name.clone());
+                // berth's default bridge has the block's first /24; its user networks (none
+                // in a bench) would take the next ones.
+                ip(&[
+                    "addr",
+                    "add",
+                    &format!("10.{a}.{}.1/24", b + 8),
+                    "dev",
+                    &name,
+                ]);
+                ip(&["link", "set", &name, "up"]);
+                format!("--bridge={name}")
+            }
         };
         // containerd of our own: dockerd would otherwise use the host's when one runs.
         let ctrd = root.join("ctrd");
@@ -78,7 +124,14 @@ impl Engines {
                 .arg(root.join("docker.pid"))
                 .arg("--config-file")
                 .arg(root.join("docker-daemon.json"))
-                .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
+                .arg(bridge_flag)
+                .arg(format!("--cgroup-parent=/{}", engines.docker_cgroup_parent))
+                .args([
+                    "--iptables=false",
+                    "--ip6tables=false",
+                    "--ip-masq=false",
+                    "--ip-forward=false",
+                ])
                 .stdin(Stdio::null())
                 .stdout(log("dockerd.log"))
                 .stderr(log("dockerd.log"))
@@ -89,6 +142,27 @@ impl Engines {
             wait_for(&host, || docker_cli(&host, &["version"]).status.success());
         }
         engines
+    }
+
+    /// Loads a busybox image (`busybox:latest`, made from the host's static busybox) into
+    /// both daemons.
+    pub fn load_busybox(&self) {
+        let tar = self.root.join("busybox.tar");
+        berth_testkit::image_tar::busybox_archive(&tar, &["busybox:latest"]);
+        let tar = tar.to_str().expect("utf-8 path");
+        for host in [self.berth_host(), self.docker_host()] {
+            let out = docker_cli(&host, &["load", "-q", "-i", tar]);
+            assert!(
+                out.status.success(),
+                "load busybox into {host}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    /// dockerd's pid (while it runs).
+    pub fn dockerd_pid(&self) -> Option<u32> {
+        self.docker.as_ref().map(|c| c.0.id())
     }
 
     /// dockerd's socket.
@@ -181,6 +255,41 @@ impl Drop for Engines {
             }
         }
         unmount_under(&self.root);
+        if let Some(bridge) = &self.docker_bridge {
+            let _ = Command::new("ip")
+                .args(["link", "del", bridge])
+                .stderr(Stdio::null())
+                .status();
+        }
+        remove_cgroup_dirs(&self.docker_cgroup_parent);
+    }
+}
+
+/// `ip args…`, which must succeed.
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Removes `parent` (and its leftover children) under every mounted cgroup hierarchy (v2,
+/// and each v1 controller).
+fn remove_cgroup_dirs(parent: &str) {
+    let root = Path::new("/sys/fs/cgroup");
+    let mut dirs = vec![root.join(parent)];
+    if let Ok(hierarchies) = std::fs::read_dir(root) {
+        dirs.extend(hierarchies.flatten().map(|h| h.path().join(parent)));
+    }
+    for dir in dirs.into_iter().filter(|d| d.is_dir()) {
+        if let Ok(children) = std::fs::read_dir(&dir) {
+            for child in children.flatten().filter(|c| c.path().is_dir()) {
+                let _ = std::fs::remove_dir(child.path());
+            }
+        }
+        let _ = std::fs::remove_dir(&dir);
     }
 }
 

@@ -111,20 +111,8 @@ fn main() {
     let tmp = TempDir::new("compose-bench");
     let lab = Engines::start(tmp.path(), &bin_dir);
     let berth = &lab.berth;
-    berth.load_busybox();
-    let tar = lab.root.join("busybox.tar");
-    berth_testkit::image_tar::busybox_archive(&tar, &["busybox:latest"]);
+    lab.load_busybox();
     let docker_host = lab.docker_host();
-    let o = Command::new(DOCKER_CLI)
-        .args(["-H", &docker_host, "load", "-i"])
-        .arg(&tar)
-        .output()
-        .expect("docker load");
-    assert!(
-        o.status.success(),
-        "load: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     let dir = lab.root.join("project");
     std::fs::create_dir_all(&dir).expect("mkdir project");
     std::fs::write(dir.join("compose.yaml"), PROJECT).expect("write project");

@@ -54,12 +54,7 @@ fn main() {
     let lab = Lab {
         engines: Engines::start(dir.path(), &bin_dir),
     };
-    let archive = lab.engines.root.join("busybox.tar");
-    berth_testkit::image_tar::busybox_archive(&archive, &["busybox:latest"]);
-    let archive = archive.to_str().expect("utf-8 path");
-    for target in [Target::DockerToBerth, Target::DockerToDocker] {
-        lab.ok(target, &["load", "-i", archive]);
-    }
+    lab.engines.load_busybox();
     let driver = lab.ok(Target::DockerToDocker, &["info", "--format", "{{.Driver}}"]);
     println!(
         "dockerd {}, storage driver {}; load average {}",

@@ -20,15 +20,16 @@
 //!    DNAT; Docker with `--iptables=false` by its userland `docker-proxy` (the same path
 //!    default Docker uses for 127.0.0.1 when the hairpin/localnet rules are off).
 //!
-//! Safety: dockerd runs on a private socket, data root, exec root, pidfile and
-//! `daemon.json`, with `--iptables=false --ip6tables=false --ip-masq=false
-//! --ip-forward=false` (no host firewall or sysctl change), on a bridge this bench creates
-//! with a unique name and a free private /24, and a unique `--cgroup-parent`. berth's daemon
-//! gets its own bridge, nftables table and subnet. Everything (containers, daemons by PID,
+//! Safety: both daemons are [`Engines`] (`berth_bench::engines`): dockerd runs on a private
+//! socket, data root, exec root, containerd, pidfile and `daemon.json`, with
+//! `--iptables=false --ip6tables=false --ip-masq=false --ip-forward=false` (no host firewall
+//! or sysctl change), on a bridge the run creates with a unique name and a free private /24
+//! ([`DockerNet::Bridge`]), and a unique `--cgroup-parent`. berth's daemon (testkit's) gets
+//! its own bridge, nftables table and subnet. Everything (containers, daemons by PID,
 //! mounts, bridges, the berth table, cgroup directories, the temp dir) is removed at the end,
 //! also when a step panics.
 //!
-//! Run as root after `cargo build --release -p berth --bins`:
+//! Run as root after `cargo build --release -p berth -p berth-shim -p berth-runtime`:
 //! `cargo run --release -p berth-bench --bin network [start rounds (20)]`;
 //! `BENCH_TP_ROUNDS` (5) and `BENCH_MIB` (1024) size the throughput part.
 
@@ -36,43 +37,25 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_bench::engines::DOCKER_CLI;
-use berth_bench::{free_loopback_port, median, report, unmount_under, wait_for, ChildGuard};
+use berth_bench::engines::{docker_cli, DockerNet, Engines};
+use berth_bench::{free_loopback_port, median, report, unmount_under, wait_for};
 
-/// A daemon under test with everything it owns on the host, removed on drop.
+/// One engine of the run as the parts below drive it (the daemons are [`Engines`]'s).
 struct Engine {
     name: &'static str,
-    dir: PathBuf,
-    daemon: Option<ChildGuard>,
-    bridge: String,
-    /// berth's private nftables table (`inet`).
-    nft_table: Option<String>,
-    /// Docker's private cgroup parent (a directory under every v1 controller / v2 root).
-    cgroup_parent: Option<String>,
+    /// `unix://<socket>`.
+    host: String,
+    sock: PathBuf,
+    /// The daemon whose `docker-proxy` children carry published ports (Docker's).
+    proxy_parent: Option<u32>,
 }
 
 impl Engine {
-    fn sock(&self) -> PathBuf {
-        self.dir.join("engine.sock")
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        Command::new(DOCKER_CLI)
-            .arg("-H")
-            .arg(format!("unix://{}", self.sock().display()))
-            .args(args)
-            .env("DOCKER_CONFIG", self.dir.join("docker-config"))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("{DOCKER_CLI}: {e}"))
-    }
-
     /// Runs the CLI, panics with its stderr on failure, returns trimmed stdout.
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.cli(args);
+        let out = docker_cli(&self.host, args);
         assert!(
             out.status.success(),
             "{}: docker {args:?} failed: {}",
@@ -81,176 +64,6 @@ impl Engine {
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
-
-    fn wait_ready(&self) {
-        let what = format!("{} daemon", self.name);
-        wait_for(&what, || self.cli(&["version"]).status.success());
-    }
-
-    fn load_busybox(&self) {
-        let tar = self.dir.join("busybox.tar");
-        berth_testkit::image_tar::busybox_archive(&tar, &["busybox:latest"]);
-        self.ok(&["load", "-q", "-i", tar.to_str().expect("utf-8 path")]);
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        if self.daemon.is_some() {
-            let out = self.cli(&["ps", "-aq"]);
-            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                let _ = self.cli(&["rm", "-f", id]);
-            }
-        }
-        drop(self.daemon.take());
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .stderr(Stdio::null())
-            .status();
-        if let Some(table) = &self.nft_table {
-            let _ = Command::new("nft")
-                .args(["delete", "table", "inet", table])
-                .stderr(Stdio::null())
-                .status();
-        }
-        unmount_under(&self.dir);
-        if let Some(parent) = &self.cgroup_parent {
-            remove_cgroup_dirs(parent);
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Removes `parent` (and leftover children) under every mounted cgroup hierarchy.
-fn remove_cgroup_dirs(parent: &str) {
-    let Ok(roots) = std::fs::read_dir("/sys/fs/cgroup") else {
-        return;
-    };
-    let mut dirs: Vec<PathBuf> = vec![Path::new("/sys/fs/cgroup").join(parent)];
-    dirs.extend(roots.flatten().map(|r| r.path().join(parent)));
-    for dir in dirs.into_iter().filter(|d| d.is_dir()) {
-        if let Ok(children) = std::fs::read_dir(&dir) {
-            for child in children.flatten().filter(|c| c.path().is_dir()) {
-                let _ = std::fs::remove_dir(child.path());
-            }
-        }
-        let _ = std::fs::remove_dir(&dir);
-    }
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// berth's daemon on `10.a.b.0/21` (default bridge = the first /24).
-fn start_berth(base: &Path, tag: &str, (a, b): (u8, u8)) -> Engine {
-    let berth = std::env::current_exe()
-        .expect("current_exe")
-        .with_file_name("berth");
-    assert!(
-        berth.is_file(),
-        "{} missing: cargo build --release -p berth --bins",
-        berth.display()
-    );
-    let dir = base.join("berth");
-    std::fs::create_dir_all(&dir).expect("mkdir berth dir");
-    let mut engine = Engine {
-        name: "berth",
-        dir: dir.clone(),
-        daemon: None,
-        bridge: format!("bnb{tag}"),
-        nft_table: Some(format!("berth_nb{tag}")),
-        cgroup_parent: None,
-    };
-    let log = std::fs::File::create(dir.join("daemon.log")).expect("log file");
-    let child = Command::new(&berth)
-        .arg("daemon")
-        .arg("-H")
-        .arg(format!("unix://{}", engine.sock().display()))
-        .arg("--data-root")
-        .arg(dir.join("data"))
-        .arg("--exec-root")
-        .arg(dir.join("exec"))
-        .arg("--pidfile")
-        .arg(dir.join("daemon.pid"))
-        .arg("--config-file")
-        .arg(dir.join("daemon.json"))
-        .arg("--bridge")
-        .arg(&engine.bridge)
-        .arg("--bip")
-        .arg(format!("10.{a}.{b}.1/24"))
-        .arg("--nft-table")
-        .arg(engine.nft_table.as_deref().expect("table"))
-        .arg("--default-address-pool")
-        .arg(format!("base=10.{a}.{b}.0/21,size=24"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn berth daemon");
-    engine.daemon = Some(ChildGuard(child));
-    engine.wait_ready();
-    engine
-}
-
-/// Docker's daemon on a bridge of our own at `10.a.(b+8).1/24`, no firewall changes.
-fn start_docker(base: &Path, tag: &str, (a, b): (u8, u8)) -> Engine {
-    let dir = base.join("docker");
-    std::fs::create_dir_all(&dir).expect("mkdir docker dir");
-    let mut engine = Engine {
-        name: "docker",
-        dir: dir.clone(),
-        daemon: None,
-        bridge: format!("dnb{tag}"),
-        nft_table: None,
-        cgroup_parent: Some(format!("berth-bench-{tag}")),
-    };
-    ip(&["link", "add", &engine.bridge, "type", "bridge"]);
-    ip(&[
-        "addr",
-        "add",
-        &format!("10.{a}.{}.1/24", b + 8),
-        "dev",
-        &engine.bridge,
-    ]);
-    ip(&["link", "set", &engine.bridge, "up"]);
-    std::fs::write(dir.join("daemon.json"), "{}").expect("daemon.json");
-    let log = std::fs::File::create(dir.join("dockerd.log")).expect("log file");
-    let child = Command::new("dockerd")
-        .arg("--host")
-        .arg(format!("unix://{}", engine.sock().display()))
-        .arg("--data-root")
-        .arg(dir.join("data"))
-        .arg("--exec-root")
-        .arg(dir.join("exec"))
-        .arg("--pidfile")
-        .arg(dir.join("dockerd.pid"))
-        .arg("--config-file")
-        .arg(dir.join("daemon.json"))
-        .arg(format!("--bridge={}", engine.bridge))
-        .arg(format!(
-            "--cgroup-parent=/{}",
-            engine.cgroup_parent.as_deref().expect("parent")
-        ))
-        .args([
-            "--iptables=false",
-            "--ip6tables=false",
-            "--ip-masq=false",
-            "--ip-forward=false",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn dockerd");
-    engine.daemon = Some(ChildGuard(child));
-    engine.wait_ready();
-    engine
 }
 
 /// `POST /containers/{id}/start` on a fresh connection; times request to full response.
@@ -305,11 +118,7 @@ fn start_round(engines: &[Engine], round: usize) -> Vec<(usize, bool, Duration)>
     for k in 0..n {
         let case = &cases[(k + round) % n];
         let engine = &engines[case.engine];
-        out.push((
-            case.engine,
-            case.bridge,
-            api_start(&engine.sock(), &case.id),
-        ));
+        out.push((case.engine, case.bridge, api_start(&engine.sock, &case.id)));
     }
     for case in &cases {
         engines[case.engine].ok(&["rm", "-f", &case.id]);
@@ -394,7 +203,11 @@ impl CpuMeter {
         let pid = engine.ok(&["inspect", "-f", "{{.State.Pid}}", container]);
         CpuMeter {
             cgroup_usage: cgroup_cpu_file(&pid),
-            proxy_parent: docker_proxy.then(|| engine.daemon.as_ref().expect("daemon").0.id()),
+            proxy_parent: if docker_proxy {
+                engine.proxy_parent
+            } else {
+                None
+            },
         }
     }
 
@@ -522,17 +335,28 @@ fn main() {
         .join(format!("berth-bench-net-{}", std::process::id()));
     std::fs::create_dir_all(&base).expect("mkdir bench dir");
     let _base = RemoveOnDrop(base.clone());
-    let tag = berth_testkit::unique_name("");
-    let block = berth_testkit::subnet::free_block_20(std::process::id() as usize * 31)
-        .expect("no free 10.x.y.0/20 for the bench");
-    // Declared in this order so that they drop (and clean up) even when a later step panics.
+    let bin_dir = std::env::current_exe()
+        .expect("current_exe")
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    // Dropped before `_base`: the daemons and what they own go first, even on a panic.
+    let lab = Engines::start_with(&base, &bin_dir, DockerNet::Bridge);
+    lab.load_busybox();
     let engines = [
-        start_berth(&base, &tag, block),
-        start_docker(&base, &tag, block),
+        Engine {
+            name: "berth",
+            host: lab.berth_host(),
+            sock: lab.berth.sock(),
+            proxy_parent: None,
+        },
+        Engine {
+            name: "docker",
+            host: lab.docker_host(),
+            sock: lab.docker_sock(),
+            proxy_parent: lab.dockerd_pid(),
+        },
     ];
-    for engine in &engines {
-        engine.load_busybox();
-    }
     let names: Vec<&str> = engines.iter().map(|e| e.name).collect();
 
     // a) start latency, bridge vs none.

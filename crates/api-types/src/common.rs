@@ -117,6 +117,16 @@ impl Filters {
     }
 }
 
+/// Whether `labels` hold every term of a `label` filter: `key` (present, any value) or
+/// `key=value` (present with that value), as docker's `filters.Args.MatchKVList`. No terms
+/// always match.
+pub fn labels_match(labels: &Labels, terms: &[String]) -> bool {
+    terms.iter().all(|t| match t.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(t.as_str()),
+    })
+}
+
 impl Serialize for Filters {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let m: BTreeMap<&String, BTreeMap<&String, bool>> = self
@@ -161,6 +171,21 @@ pub fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_terms_need_key_or_key_and_value() {
+        let labels: Labels = [("a", "1"), ("b", "")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let terms = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(labels_match(&labels, &[]));
+        assert!(labels_match(&labels, &terms(&["a", "b"])));
+        assert!(labels_match(&labels, &terms(&["a=1", "b="])));
+        assert!(!labels_match(&labels, &terms(&["a=2"])));
+        assert!(!labels_match(&labels, &terms(&["a", "c"])));
+        assert!(!labels_match(&labels, &terms(&["a=1=x"])));
+    }
 
     #[test]
     fn strslice_accepts_string_and_list() {

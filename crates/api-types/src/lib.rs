@@ -29,7 +29,7 @@ pub mod stats;
 pub mod system;
 pub mod volume;
 
-pub use common::{EmptyObject, ErrorResponse, Filters, IdResponse, Labels, StrSlice};
+pub use common::{labels_match, EmptyObject, ErrorResponse, Filters, IdResponse, Labels, StrSlice};
 pub use container::*;
 pub use error_kind::ErrorKind;
 pub use exec::*;

@@ -122,13 +122,6 @@ fn runtime_seccomp_rules_and_argument_conditions() {
 #[test]
 fn runtime_docker_default_seccomp_profile_loads_and_denies() {
     require_root!();
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../engine/assets/seccomp-default.json"
-    );
-    let profile: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("docker seccomp profile"))
-            .unwrap();
     let mut b = Bundle::new(&[
         "sh",
         "-c",
@@ -140,7 +133,7 @@ fn runtime_docker_default_seccomp_profile_loads_and_denies() {
         .iter()
         .map(|c| c.as_str().unwrap().to_string())
         .collect();
-    let oci = berth_runtime::from_docker_profile(&profile, &caps).unwrap();
+    let oci = berth_engine::spec::seccomp::default_for(&caps);
     b.spec["linux"]["seccomp"] = serde_json::to_value(&oci).unwrap();
     let (_, out) = b.run();
     let text = stdout(&out);

@@ -138,10 +138,7 @@ pub fn matches(filters: &Filters, ev: &EventMessage) -> bool {
                 ev.actor.attributes.get("image") == Some(v)
                     || (ev.kind == "image" && (ev.actor.id == *v || name == *v))
             }),
-            "label" => values.iter().all(|v| match v.split_once('=') {
-                Some((k, val)) => ev.actor.attributes.get(k).map(String::as_str) == Some(val),
-                None => ev.actor.attributes.contains_key(v),
-            }),
+            "label" => berth_api_types::labels_match(&ev.actor.attributes, values),
             // Docker's `fuzzyMatchName`: a prefix of the actor's id or name, whatever the
             // event's type.
             "network" => values

@@ -89,7 +89,10 @@ fn peer_docker_version_prints_every_server_field() {
             .unwrap_or_default()
     };
     assert_eq!(get("API version"), "1.47 (minimum version 1.24)");
-    assert_eq!(get("OS/Arch"), format!("linux/{}", go_arch()));
+    assert_eq!(
+        get("OS/Arch"),
+        format!("linux/{}", berth_units::arch::go_arch())
+    );
     assert!(get("Go version").starts_with("rust"), "{}", stdout(&b));
     assert_eq!(get("Experimental"), "false");
     assert!(get("Git commit").len() >= 7, "{}", stdout(&b));
@@ -110,13 +113,5 @@ fn peer_docker_version_prints_every_server_field() {
         "Experimental",
     ] {
         assert!(details[k].is_string(), "{k} missing: {comps}");
-    }
-}
-
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        a => a,
     }
 }

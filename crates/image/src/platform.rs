@@ -21,7 +21,7 @@ pub struct PlatformSpec {
 impl PlatformSpec {
     /// The platform this process runs on (linux/amd64 on x86-64 hosts).
     pub fn host() -> Self {
-        Self::new("linux", std::env::consts::ARCH, None)
+        Self::new("linux", berth_units::arch::go_arch(), None)
     }
 
     /// A normalised platform from its parts.

@@ -8,9 +8,9 @@
 //! rootfs (`rootfs`) and waits on the exec fifo until `start`.
 //!
 //! The API is [`Runtime`] and its options, records and errors, the `features`/`spec`
-//! documents ([`features_document`], [`default_spec`]) and [`from_docker_profile`]; the
-//! modules are private. Signal names are `berth_units::signal`'s,
-//! in-root lookups `berth_inroot`'s.
+//! documents ([`features_document`], [`default_spec`]); the modules are private. Docker's
+//! seccomp profile format is the engine's to convert (`berth_engine::spec::seccomp`); signal
+//! names are `berth_units::signal`'s, in-root lookups `berth_inroot`'s.
 
 mod cgroup;
 mod channel;
@@ -36,5 +36,4 @@ pub use container::{CreateOptions, ExecOptions, Runtime};
 pub use error::{Error, Result};
 pub use features::{default_spec, document as features_document};
 pub use init::main as init_main;
-pub use seccomp::from_docker_profile;
 pub use state::{ContainerRecord, StateOutput, Status};

@@ -8,7 +8,6 @@ use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
-use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 
@@ -208,104 +207,10 @@ pub(crate) fn cached_program(root: &std::path::Path, s: &LinuxSeccomp) -> Option
         .filter(|p| berth_sys::seccomp::decode(p).is_some())
 }
 
-/// Converts a Docker-format profile (with `archMap` and per-rule `includes`/`excludes`) to
-/// OCI form, for a container with capabilities `caps` (e.g. "CAP_SYS_ADMIN") on this
-/// machine's architecture.
-pub fn from_docker_profile(profile: &Value, caps: &[String]) -> Result<LinuxSeccomp> {
-    let (arch_name, docker_arch) = native_arch();
-    let mut arches = Vec::new();
-    for m in profile["archMap"].as_array().into_iter().flatten() {
-        if m["architecture"] == arch_name {
-            arches.push(Value::from(arch_name));
-            arches.extend(
-                m["subArchitectures"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .cloned(),
-            );
-        }
-    }
-    let has = |list: &Value, item: &str| {
-        list.as_array()
-            .is_some_and(|l| l.iter().any(|v| v.as_str() == Some(item)))
-    };
-    let mut syscalls = Vec::new();
-    for sc in profile["syscalls"].as_array().into_iter().flatten() {
-        let inc = &sc["includes"];
-        let exc = &sc["excludes"];
-        if let Some(need) = inc["caps"].as_array() {
-            if !need
-                .iter()
-                .all(|c| caps.iter().any(|h| Some(h.as_str()) == c.as_str()))
-            {
-                continue;
-            }
-        }
-        if inc["arches"].is_array() && !has(&inc["arches"], docker_arch) {
-            continue;
-        }
-        if caps.iter().any(|c| has(&exc["caps"], c)) || has(&exc["arches"], docker_arch) {
-            continue;
-        }
-        let mut rule = json!({"names": sc["names"], "action": sc["action"]});
-        if let Some(e) = sc.get("errnoRet") {
-            rule["errnoRet"] = e.clone();
-        }
-        if sc["args"].is_array() {
-            rule["args"] = sc["args"].clone();
-        }
-        syscalls.push(rule);
-    }
-    let mut doc = json!({
-        "defaultAction": profile["defaultAction"],
-        "architectures": arches,
-        "syscalls": syscalls,
-    });
-    if let Some(e) = profile.get("defaultErrnoRet") {
-        doc["defaultErrnoRet"] = e.clone();
-    }
-    serde_json::from_value(doc).map_err(|e| Error::Seccomp(format!("docker profile: {e}")))
-}
-
-fn native_arch() -> (&'static str, &'static str) {
-    match std::env::consts::ARCH {
-        "x86_64" => ("SCMP_ARCH_X86_64", "amd64"),
-        "aarch64" => ("SCMP_ARCH_AARCH64", "arm64"),
-        "riscv64" => ("SCMP_ARCH_RISCV64", "riscv64"),
-        "s390x" => ("SCMP_ARCH_S390X", "s390x"),
-        _ => ("SCMP_ARCH_NATIVE", "unknown"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn docker_default_profile_converts_and_compiles() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/spec/seccomp-default.json"
-        );
-        let Ok(text) = std::fs::read_to_string(path) else {
-            eprintln!("SKIP: {path} not present");
-            return;
-        };
-        let profile: Value = serde_json::from_str(&text).unwrap();
-        let caps = vec!["CAP_CHOWN".to_string(), "CAP_KILL".to_string()];
-        let oci = from_docker_profile(&profile, &caps).unwrap();
-        let names: Vec<&String> = oci
-            .syscalls()
-            .iter()
-            .flatten()
-            .flat_map(|s| s.names())
-            .collect();
-        assert!(names.iter().any(|n| *n == "read"));
-        // Only allowed with CAP_SYS_ADMIN, which we did not grant.
-        assert!(!names.iter().any(|n| *n == "mount"));
-        compile(&oci).unwrap();
-    }
+    use serde_json::json;
 
     #[test]
     fn programs_are_compiled_once_and_kept_by_profile() {

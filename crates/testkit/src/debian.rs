@@ -153,7 +153,7 @@ fn file_digest(path: &Path) -> String {
 fn write_image_archive(layer: &Path, out: &Path, tag: &str) {
     let diff_id = file_digest(layer);
     let config = serde_json::json!({
-        "architecture": crate::image_tar::host_arch(),
+        "architecture": berth_units::arch::go_arch(),
         "os": "linux",
         "created": "2024-01-02T03:04:05Z",
         "config": {

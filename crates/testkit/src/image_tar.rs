@@ -108,7 +108,7 @@ pub fn write_archive(
         })
         .collect();
     let config = serde_json::json!({
-        "architecture": host_arch(),
+        "architecture": berth_units::arch::go_arch(),
         "os": "linux",
         "created": "2024-01-02T03:04:05Z",
         "config": container_config,
@@ -179,17 +179,6 @@ pub fn busybox_archive(path: &Path, repo_tags: &[&str]) -> ArchiveInfo {
     std::fs::create_dir_all(&rootfs).expect("mkdir rootfs");
     crate::busybox::make_rootfs(&rootfs);
     write_archive(path, &[&rootfs], repo_tags, default_container_config())
-}
-
-/// The GOARCH name of this machine (`amd64`, `arm64`, ...).
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -7,11 +7,14 @@
 //! - [`size`]: go-units' sizes: `RAMInBytes` (`"512m"`, binary), `FromHumanSize` (decimal),
 //!   `HumanSize` (`"1.23MB"`) and `BytesSize` (`"1.5GiB"`);
 //! - [`signal`]: Linux signal names and numbers as docker and runc take them;
+//! - [`arch`]: this machine's architecture as Go (`GOARCH`) and seccomp profiles
+//!   (libseccomp's native name, `SCMP_ARCH_*`) name it;
 //! - `local_time` (feature `local-zone`, which adds tz-rs, itself dependency-free): instants
 //!   in the local time zone, as Go's `time.Local` prints them.
 //!
 //! Why a crate of its own rather than `chrono`/`humantime`/`bytesize`: docs/units.md.
 
+pub mod arch;
 pub mod duration;
 #[cfg(feature = "local-zone")]
 pub mod local_time;

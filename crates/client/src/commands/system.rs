@@ -62,7 +62,7 @@ pub async fn version(ctx: &Ctx, format: Option<&str>, reachable: bool) -> CliRes
         "GitCommit": build.git_commit,
         "GoVersion": build.rustc,
         "Os": std::env::consts::OS,
-        "Arch": go_arch(),
+        "Arch": berth_units::arch::go_arch(),
         "BuildTime": build.build_time,
         "Context": ctx.context,
     });
@@ -111,7 +111,7 @@ pub async fn version(ctx: &Ctx, format: Option<&str>, reachable: bool) -> CliRes
         (" Built:".into(), ansic(build.build_time)),
         (
             " OS/Arch:".into(),
-            format!("{}/{}", std::env::consts::OS, go_arch()),
+            format!("{}/{}", std::env::consts::OS, berth_units::arch::go_arch()),
         ),
         (" Context:".into(), ctx.context.clone()),
     ]));
@@ -179,14 +179,6 @@ pub fn server_version_text(v: &SystemVersion) -> String {
     }
     s.push_str(&kv_block(&lines));
     s
-}
-
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
 }
 
 /// `info`.

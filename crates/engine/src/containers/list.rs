@@ -87,15 +87,7 @@ impl Containers {
                 continue;
             }
             if opts.size {
-                let used = self
-                    .images
-                    .images()
-                    .snapshots
-                    .active(&rec.id)
-                    .ok()
-                    .map(|a| dir_size(&a.upper))
-                    .unwrap_or(0);
-                s.size_rw = Some(i64::try_from(used).unwrap_or(i64::MAX));
+                s.size_rw = Some(i64::try_from(self.size_rw(&rec.id)).unwrap_or(i64::MAX));
             }
             out.push(s);
             if opts
@@ -106,6 +98,17 @@ impl Containers {
             }
         }
         Ok(out)
+    }
+
+    /// Bytes in the container's own layer, its snapshot's upper directory (hardlinks
+    /// counted once, as docker's `directory.Size`): `SizeRw` in `docker ps -s` and
+    /// `system df`, and what removing the container frees in a prune; 0 without one.
+    pub(super) fn size_rw(&self, id: &str) -> u64 {
+        self.images
+            .images()
+            .snapshots
+            .usage(id)
+            .map_or(0, |u| u.size)
     }
 
     fn matches(
@@ -143,32 +146,7 @@ impl Containers {
                         .map(|d| d.as_str() == rec.image)
                         .unwrap_or(false)
             })
-            && f.get("label").is_none_or(|vs| {
-                let labels = rec.config.labels.clone().unwrap_or_default();
-                vs.iter().all(|v| match v.split_once('=') {
-                    Some((k, val)) => labels.get(k).map(String::as_str) == Some(val),
-                    None => labels.contains_key(v),
-                })
-            })
+            && f.get("label")
+                .is_none_or(|vs| labels_match(&rec.config.labels.clone().unwrap_or_default(), vs))
     }
-}
-
-/// Bytes used under `dir` (not following symlinks).
-pub fn dir_size(dir: &std::path::Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let Ok(md) = e.metadata() else { continue };
-            if md.is_dir() {
-                stack.push(e.path());
-            } else {
-                total += md.len();
-            }
-        }
-    }
-    total
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use crate::error::Result;
 use berth_api_types::*;
 
-use super::list::dir_size;
 use super::Containers;
 use crate::record::{ContainerRecord, KIND};
 
@@ -22,23 +21,10 @@ impl Containers {
                 continue;
             }
             let labels = rec.config.labels.clone().unwrap_or_default();
-            let ok = filters.0.get("label").is_none_or(|vs| {
-                vs.iter().all(|v| match v.split_once('=') {
-                    Some((k, val)) => labels.get(k).map(String::as_str) == Some(val),
-                    None => labels.contains_key(v),
-                })
-            });
-            if !ok {
+            if !labels_match(&labels, filters.get("label")) {
                 continue;
             }
-            let size = self
-                .images
-                .images()
-                .snapshots
-                .active(&rec.id)
-                .ok()
-                .map(|a| dir_size(&a.upper))
-                .unwrap_or(0);
+            let size = self.size_rw(&rec.id);
             if self.remove(&rec.id, false, false).await.is_ok() {
                 resp.containers_deleted
                     .get_or_insert_with(Vec::new)

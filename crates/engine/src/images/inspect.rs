@@ -292,11 +292,7 @@ fn labels(rec: &ImageRecord) -> std::collections::BTreeMap<String, String> {
 
 /// `label=key` or `label=key=value` terms: all must match.
 pub(crate) fn labels_match(rec: &ImageRecord, terms: &[String]) -> bool {
-    let l = labels(rec);
-    terms.iter().all(|t| match t.split_once('=') {
-        Some((k, v)) => l.get(k).is_some_and(|x| x == v),
-        None => l.contains_key(t),
-    })
+    berth_api_types::labels_match(&labels(rec), terms)
 }
 
 /// Creation time of an image in unix seconds (0 when unknown).

@@ -385,7 +385,7 @@ impl Networks {
             && any("name", &|v| rec.name.contains(v))
             && any("scope", &|v| v == "local")
             && any("type", &|v| (v == "builtin") == builtin)
-            && label_match(&rec.labels, f.get("label"))
+            && berth_api_types::labels_match(&rec.labels, f.get("label"))
             && f.get("until").iter().all(|u| until_ok(&rec.created, u)))
     }
 
@@ -403,10 +403,10 @@ impl Networks {
             if PREDEFINED.contains(&rec.name.as_str()) || used.contains(&rec.id) {
                 continue;
             }
-            if !label_match(&rec.labels, f.get("label"))
+            if !berth_api_types::labels_match(&rec.labels, f.get("label"))
                 || f.get("label!")
                     .iter()
-                    .any(|l| label_match(&rec.labels, std::slice::from_ref(l)))
+                    .any(|l| berth_api_types::labels_match(&rec.labels, std::slice::from_ref(l)))
                 || !f.get("until").iter().all(|u| until_ok(&rec.created, u))
             {
                 continue;
@@ -442,13 +442,6 @@ impl Networks {
                 .collect()
         })
     }
-}
-
-fn label_match(labels: &BTreeMap<String, String>, wanted: &[String]) -> bool {
-    wanted.iter().all(|v| match v.split_once('=') {
-        Some((k, val)) => labels.get(k).map(String::as_str) == Some(val),
-        None => labels.contains_key(v.as_str()),
-    })
 }
 
 fn until_ok(created: &str, until: &str) -> bool {

@@ -139,12 +139,13 @@ pub fn check_profile(text: &str) -> Result<Profile, String> {
 /// (moby's `setupSeccomp`): rules whose `includes` / `excludes` do not match are left out.
 /// An action, architecture, flag or operator the OCI spec does not know is an error.
 pub fn to_oci(profile: &Profile, caps: &[String]) -> Result<LinuxSeccomp, String> {
-    let (native, docker_arch) = native_arch();
+    let arch = berth_units::arch::seccomp_arch();
     let architectures: Vec<String> = match (&profile.architectures, &profile.arch_map) {
         (Some(a), _) if !a.is_empty() => a.clone(),
         (_, Some(map)) => map
             .iter()
-            .filter(|m| m.architecture == native)
+            .filter(|m| arch.is_some_and(|a| m.architecture == a.scmp))
+            .take(1)
             .flat_map(|m| {
                 std::iter::once(m.architecture.clone()).chain(m.sub_architectures.clone())
             })
@@ -154,7 +155,7 @@ pub fn to_oci(profile: &Profile, caps: &[String]) -> Result<LinuxSeccomp, String
     let kernel = kernel_version();
     let mut syscalls = Vec::new();
     for s in &profile.syscalls {
-        if !applies(s, caps, docker_arch, kernel) {
+        if !applies(s, caps, arch.map_or("", |a| a.native), kernel) {
             continue;
         }
         let names: Vec<String> = match (&s.names, &s.name) {
@@ -203,13 +204,14 @@ pub fn to_oci(profile: &Profile, caps: &[String]) -> Result<LinuxSeccomp, String
     Ok(oci)
 }
 
-/// Whether rule `s` applies to a container with `caps` on this architecture and kernel.
-fn applies(s: &Syscall, caps: &[String], docker_arch: &str, kernel: Option<(u32, u32)>) -> bool {
+/// Whether rule `s` applies to a container with `caps` on this architecture (libseccomp's
+/// native name, `""` when it has none) and kernel.
+fn applies(s: &Syscall, caps: &[String], native_arch: &str, kernel: Option<(u32, u32)>) -> bool {
     let (inc, exc) = (&s.includes, &s.excludes);
     if !inc.caps.iter().all(|c| caps.contains(c)) {
         return false;
     }
-    if !inc.arches.is_empty() && !inc.arches.iter().any(|a| a == docker_arch) {
+    if !inc.arches.is_empty() && !inc.arches.iter().any(|a| a == native_arch) {
         return false;
     }
     if let (Some(min), Some(k)) = (&inc.min_kernel, kernel) {
@@ -217,7 +219,7 @@ fn applies(s: &Syscall, caps: &[String], docker_arch: &str, kernel: Option<(u32,
             return false;
         }
     }
-    !(exc.caps.iter().any(|c| caps.contains(c)) || exc.arches.iter().any(|a| a == docker_arch))
+    !(exc.caps.iter().any(|c| caps.contains(c)) || exc.arches.iter().any(|a| a == native_arch))
 }
 
 /// An OCI enum value by its JSON name (`SCMP_ACT_ERRNO`, `SCMP_ARCH_X86_64`, …).
@@ -247,18 +249,6 @@ pub fn section(
         Seccomp::Unconfined => Ok(None),
         Seccomp::Default => Ok(Some(default_for(caps))),
         Seccomp::Profile(text) => Ok(Some(to_oci(&check_profile(text)?, caps)?)),
-    }
-}
-
-/// (libseccomp's name, Docker's name) of this machine's architecture.
-fn native_arch() -> (&'static str, &'static str) {
-    match std::env::consts::ARCH {
-        "x86_64" => ("SCMP_ARCH_X86_64", "amd64"),
-        "aarch64" => ("SCMP_ARCH_AARCH64", "arm64"),
-        "riscv64" => ("SCMP_ARCH_RISCV64", "riscv64"),
-        "s390x" => ("SCMP_ARCH_S390X", "s390x"),
-        "powerpc64" => ("SCMP_ARCH_PPC64LE", "ppc64le"),
-        other => ("", other),
     }
 }
 

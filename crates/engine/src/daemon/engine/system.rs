@@ -25,12 +25,7 @@ impl Berth {
             version: v,
             go_version: "rust".into(),
             os: "linux".into(),
-            arch: match std::env::consts::ARCH {
-                "x86_64" => "amd64",
-                "aarch64" => "arm64",
-                a => a,
-            }
-            .into(),
+            arch: berth_units::arch::go_arch().into(),
             kernel_version: kernel(),
             ..Default::default()
         })
