@@ -145,7 +145,9 @@ async fn failures_in_the_start_period_do_not_count_until_it_was_healthy() {
     // Once healthy, failures count even within the start period (Docker's rule).
     pass.store(false, Ordering::SeqCst);
     until("unhealthy", || status(&h, &id) == "unhealthy").await;
-    assert_eq!(health(&h, &id).failing_streak, 2);
+    // probes go on every millisecond: the streak may have grown past Retries meanwhile
+    let streak = health(&h, &id).failing_streak;
+    assert!(streak >= 2, "failing streak {streak}");
     assert_eq!(
         health_events(&mut events),
         ["health_status: healthy", "health_status: unhealthy"]
