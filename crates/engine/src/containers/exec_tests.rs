@@ -94,11 +94,15 @@ async fn exec_start_reports_pid_running_and_exit_code_through_inspect() {
         &["sh", "-c", "work"],
         json!({"Env": ["EXTRA=2"], "WorkingDir": "/srv"}),
     );
+    let (_, mut events) = h.events.subscribe(None);
     let id = h.execs.exec_create("web", config).await.unwrap().id;
     let before = h.execs.exec_inspect(&id).unwrap();
     assert!(!before.running && before.exit_code.is_none() && before.pid == 0);
+    let ev = events.try_recv().expect("an event");
+    assert_eq!(ev.action, "exec_create: sh -c work");
+    assert_eq!(ev.actor.id, cid);
+    assert_eq!(ev.actor.attributes.get("execID"), Some(&id));
 
-    let (_, mut events) = h.events.subscribe(None);
     assert!(h.execs.exec_start(&id, detached()).await.unwrap().is_none());
     let ev = events.try_recv().expect("an event");
     assert_eq!(ev.action, "exec_start: sh -c work");
@@ -141,7 +145,22 @@ async fn exec_start_reports_pid_running_and_exit_code_through_inspect() {
     })
     .await;
     assert!(!h.execs.exec_inspect(&id).unwrap().running);
-    assert!(events.try_recv().is_err(), "a refused start emits nothing");
+    // The refused start emitted nothing: the next event is the exit's.
+    let mut next = None;
+    for _ in 0..2500 {
+        if let Ok(ev) = events.try_recv() {
+            next = Some(ev);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let ev = next.expect("exec_die");
+    assert_eq!(ev.action, "exec_die");
+    assert_eq!(ev.actor.attributes.get("execID"), Some(&id));
+    assert_eq!(
+        ev.actor.attributes.get("exitCode").map(String::as_str),
+        Some("3")
+    );
 }
 
 #[tokio::test]

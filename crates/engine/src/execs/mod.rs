@@ -102,6 +102,17 @@ impl Execs {
             )));
         }
         let id = record::new_id();
+        // Docker's `exec_create: <command line>`, on the container, with the exec's id.
+        let line = config
+            .cmd
+            .clone()
+            .map(|c| c.0.join(" "))
+            .unwrap_or_default();
+        self.events.for_container(
+            &format!("exec_create: {line}"),
+            &rec,
+            &[("execID", id.clone())],
+        );
         self.instances
             .lock()
             .unwrap_or_else(|e| e.into_inner())

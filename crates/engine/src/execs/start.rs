@@ -138,6 +138,7 @@ impl Execs {
         {
             let this = self.clone();
             let eid = eid.clone();
+            let container = rec.id.clone();
             tokio::spawn(async move {
                 let exit = exit.await;
                 // Without the runtime's pid file the program never ran: 126, as Docker's.
@@ -149,6 +150,14 @@ impl Execs {
                     x.running = false;
                     x.exit_code = Some(code);
                 });
+                // Docker's `exec_die`, with the exec's id and exit code.
+                if let Ok(rec) = this.records.get(&container) {
+                    this.events.for_container(
+                        "exec_die",
+                        &rec,
+                        &[("execID", eid.clone()), ("exitCode", code.to_string())],
+                    );
+                }
                 let _ = exit_tx.send(Some(code));
             });
         }
