@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use berth_api_types::{ExecConfig, ExecStartConfig};
 use serde_json::json;
 
-use super::test_harness::{Harness, IMAGE};
+use super::test_harness::{until, Harness, IMAGE};
 use crate::error::ErrorKind;
 use crate::processes::fake::Outcome;
 use crate::processes::Stdio;
@@ -16,16 +16,6 @@ use crate::session::{OutputWriter, SessionStreams};
 use crate::stream::StdStream;
 
 /// Waits (bounded) until `f` holds; exits are recorded on spawned tasks.
-async fn until(what: &str, f: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 fn exec(cmd: &[&str], v: serde_json::Value) -> ExecConfig {
     let mut v = v;
     v["Cmd"] = json!(cmd);

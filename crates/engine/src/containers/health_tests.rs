@@ -11,7 +11,7 @@ use std::time::Duration;
 use berth_api_types::Health as HealthState;
 use serde_json::json;
 
-use super::test_harness::{Harness, IMAGE};
+use super::test_harness::{until, Harness, IMAGE};
 use crate::health::HealthMonitor;
 use crate::processes::fake::Outcome;
 use crate::processes::Stdio;
@@ -19,16 +19,6 @@ use crate::processes::Stdio;
 const MS: i64 = 1_000_000;
 
 /// Waits (bounded) until `f` holds.
-async fn until(what: &str, f: impl Fn() -> bool) {
-    for _ in 0..2500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 /// A running container named `name` with the health check `check`.
 async fn with_check(h: &Harness, name: &str, check: serde_json::Value) -> String {
     let config = json!({"Image": IMAGE, "Cmd": ["sleep", "1000"], "Healthcheck": check});

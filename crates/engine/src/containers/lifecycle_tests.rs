@@ -8,7 +8,7 @@ use berth_network::fake::FakeOp;
 use serde_json::json;
 
 use super::task::Signal;
-use super::test_harness::{Harness, BROKEN_IMAGE, IMAGE};
+use super::test_harness::{until, Harness, BROKEN_IMAGE, IMAGE};
 use crate::error::ErrorKind;
 
 fn short(id: &str) -> &str {
@@ -16,16 +16,6 @@ fn short(id: &str) -> &str {
 }
 
 /// Waits (bounded) until `f` holds; the fakes end tasks on spawned tasks.
-async fn until(what: &str, f: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 fn published() -> serde_json::Value {
     json!({"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}})
 }

@@ -217,3 +217,14 @@ fn put_image(images: &ImageService, id: &str, layers: &[serde_json::Value]) {
     let record = serde_json::from_value(record).expect("image record");
     images.images().store.put(&record).expect("put image");
 }
+
+/// Polls `f` every 2 ms until it holds; panics after 5 s naming `what`.
+pub async fn until(what: &str, f: impl Fn() -> bool) {
+    for _ in 0..2500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
